@@ -1,0 +1,85 @@
+/* cli.h - the lbq command-line program: subcommand table, option parsing, exit codes.
+ * Only cli/ prints and decides exit codes; the library returns statuses. */
+#ifndef LBQ_CLI_H
+#define LBQ_CLI_H
+
+#include "lbq.h"
+#include "lbq-metrics.h"
+
+#include <stdio.h>
+
+/* exit codes (docs/cli.md) */
+enum {
+    LBQ_EXIT_OK = 0, LBQ_EXIT_FAIL = 1, LBQ_EXIT_USAGE = 2, LBQ_EXIT_INPUT = 3, LBQ_EXIT_OUTPUT = 4,
+    LBQ_EXIT_DATA = 5, LBQ_EXIT_CUDA = 6, LBQ_EXIT_INTERRUPT = 130,
+};
+
+struct lbq_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;    /* one line for the command table */
+    const char *usage;      /* full help text */
+};
+extern const struct lbq_cmd lbq_commands[];
+extern const int lbq_ncommands;
+const struct lbq_cmd *cli_find_cmd(const char *name);
+
+/* Options: a table per command.  kind: 0 flag, 1 takes a value. */
+struct cli_opt { const char *name; int takes_value; int id; };
+struct cli_parser {
+    const char *cmd;
+    const struct cli_opt *opts;
+    int argc; char **argv; int i;
+    const char *positional[8]; int npos;
+};
+/* Iterate: returns the option id, 0 at the end, -1 on error (message printed, exit 2),
+ * 'h' for --help/-h.  *val gets the value of an option that takes one. */
+int cli_next(struct cli_parser *p, const char **val);
+
+/* Print "lbq: error: ..." with lbq_errmsg() and map a status to an exit code. */
+int cli_fail(int status);
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+int cli_help(const char *cmd);      /* print the command's usage to stdout, return 0 */
+
+/* number parsing with range checks; return 0 on success, print a usage error otherwise */
+int cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
+int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+int cli_bytes(const char *cmd, const char *opt, const char *s, long long *out);   /* 256M, 1G */
+
+/* Quantizer options shared by analyze, quantize, simulate, sweep */
+struct cli_qopts {
+    const char *quant, *quant_m, *quant_v, *recipe;
+    struct lbq_qdefaults d;
+    int quantize_all;
+};
+void cli_qopts_init(struct cli_qopts *q);
+/* Handle one option id from the shared table; returns 1 if consumed, 0 if not ours, -1 error. */
+int  cli_qopts_take(struct cli_qopts *q, const char *cmd, int id, const char *val);
+/* Build the config (m and v specs, recipe) from the options; prints its own errors. */
+int  cli_qopts_config(struct cli_qopts *q, const char *cmd, struct lbq_config *out);
+#define CLI_QOPT_IDS_BASE 1000
+extern const struct cli_opt cli_qopt_table[];   /* terminated by {0} */
+
+/* Global verbosity: -q / -v */
+extern int g_cli_quiet;
+void cli_note(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* print the notices an opened file collected */
+void cli_print_file_notes(const struct lbq_file *f);
+
+/* --device auto|cpu|cuda: 0 ok, -1 no device for explicit cuda (message printed), -2 usage */
+int cli_device_select(const char *cmd, const char *dev, int *use_cuda);
+
+int cmd_inspect(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+
+#endif

@@ -1,0 +1,252 @@
+/* cmd-analyze.c - `lbq analyze`: per-parameter state, update and zero-point errors, and memory. */
+#include "cli.h"
+#include "lbq-impl.h"
+#include "lbq-report.h"
+
+const char lbq_usage_analyze[] =
+"usage: lbq analyze FILE (--quant SPEC | --quant-m SPEC --quant-v SPEC | --recipe R) [options]\n"
+"\n"
+"Quantize and dequantize every parameter's m (exp_avg) and v (exp_avg_sq) and report, per parameter\n"
+"and in total (weighted by elements): state errors (relative L2, max and mean abs error, quantiles of\n"
+"the per-element relative error), the Adam update error (relative L2, cosine, blow-up |u^|>10|u| and\n"
+"shrink |u^|<0.1|u| fractions) with bias correction from the file's step and betas, zero-point\n"
+"collapse (v > 0 dequantized to exactly 0, and the share of the update those elements carry),\n"
+"outlier blocks, and memory.  Metric definitions: docs/metrics.md.\n"
+"\n"
+"quantizer:\n"
+"  --quant SPEC        NORM-MAP[:opt...] for both states, e.g. rank1-linear, block128-dtree\n"
+"  --quant-m SPEC      m only (v stays fp32 unless --quant-v is given)\n"
+"  --quant-v SPEC      v only\n"
+"  --recipe R          lpmm4, bnb8, torchao4, solo42, coat (see 'lbq list')\n"
+"  --bits B            bits where the spec does not say (1-8, default 4)\n"
+"  --block N           block size for 'block' without a size (default 128)\n"
+"  --round nearest|stochastic   rounding (default nearest); --seed S for stochastic\n"
+"  --quantile P        log map quantile p (default 0.1)\n"
+"  --map-file F        user codebook for the 'file' map\n"
+"  --quantize-all      also quantize tensors a recipe leaves in fp32\n"
+"output:\n"
+"  --json OUT          everything, with histograms (schema lbq.analyze/1), written atomically\n"
+"  --params N          extrapolate optimizer-state memory to N parameters (e.g. 7e9)\n"
+"  --tensor GLOB       only parameters matching GLOB\n"
+"  --outlier-k K       outlier block threshold: max|x| > K * median|x| (default 10)\n"
+"  --device auto|cpu|cuda   (default auto: CUDA when a device is present)\n"
+"  --mem-limit SIZE    slab memory cap (default 1G)\n"
+"  --m-name/--v-name PAT    dataset names (see 'lbq inspect --help')\n"
+"  -q, --quiet         no notices on stderr\n";
+
+enum { O_JSON = 1, O_PARAMS, O_TENSOR, O_OUTK, O_DEVICE, O_MEM, O_MNAME, O_VNAME, O_QUIET };
+static const struct cli_opt own_opts[] = {
+    { "json", 1, O_JSON }, { "params", 1, O_PARAMS }, { "tensor", 1, O_TENSOR }, { "outlier-k", 1, O_OUTK },
+    { "device", 1, O_DEVICE }, { "mem-limit", 1, O_MEM }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME },
+    { "quiet", 0, O_QUIET },
+};
+
+/* own options + the shared quantizer options in one table */
+static struct cli_opt g_opts[64];
+static void build_opts(void)
+{
+    int n = 0;
+    for (size_t i = 0; i < sizeof own_opts / sizeof own_opts[0]; i++) g_opts[n++] = own_opts[i];
+    for (const struct cli_opt *o = cli_qopt_table; o->name; o++) g_opts[n++] = *o;
+    g_opts[n].name = NULL;
+}
+
+int cli_device_select(const char *cmd, const char *dev, int *use_cuda)
+{
+    *use_cuda = 0;
+    if (!dev || strcmp(dev, "auto") == 0) {
+        if (lbq_cuda_device_count() > 0) *use_cuda = 1;
+        else cli_note("no CUDA device%s; using the CPU", strstr(lbq_cuda_build_info(), "not built") ? " (CPU-only build)" : "");
+        return 0;
+    }
+    if (strcmp(dev, "cpu") == 0) return 0;
+    if (strcmp(dev, "cuda") == 0 || strcmp(dev, "gpu") == 0) {
+        if (lbq_cuda_device_count() == 0) {
+            fprintf(stderr, "lbq %s: error: --device cuda: no CUDA device found (%s)\n", cmd, lbq_cuda_build_info());
+            return -1;
+        }
+        *use_cuda = 1;
+        return 0;
+    }
+    cli_usage_error(cmd, "--device: '%s' is not auto, cpu or cuda", dev);
+    return -2;
+}
+
+static double fmt_pct(double x) { return 100.0 * x; }
+
+int cmd_analyze(int argc, char **argv)
+{
+    build_opts();
+    struct cli_parser p = { "analyze", g_opts, argc, argv, 1, {0}, 0 };
+    struct cli_qopts qo;
+    struct lbq_open_opts oo = { 0, 0, 0 };
+    struct lbq_eval_opts eo = { 0, 10.0, 0 };
+    const char *val, *json_out = NULL, *device = "auto";
+    double nparams_x = 0;
+    long long mem = 1LL << 30;
+    int id, rc = LBQ_OK, exitc = 0;
+    cli_qopts_init(&qo);
+    while ((id = cli_next(&p, &val)) != 0) {
+        if (id < 0) return LBQ_EXIT_USAGE;
+        if (id == 'h') return cli_help("analyze");
+        int t = cli_qopts_take(&qo, "analyze", id, val);
+        if (t < 0) return LBQ_EXIT_USAGE;
+        if (t > 0) continue;
+        switch (id) {
+        case O_JSON: json_out = val; break;
+        case O_PARAMS: if (cli_double("analyze", "--params", val, 1.0, 1e15, &nparams_x)) return LBQ_EXIT_USAGE; break;
+        case O_TENSOR: oo.tensor_glob = val; break;
+        case O_OUTK: if (cli_double("analyze", "--outlier-k", val, 1.0, 1e9, &eo.outlier_k)) return LBQ_EXIT_USAGE; break;
+        case O_DEVICE: device = val; break;
+        case O_MEM: if (cli_bytes("analyze", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
+        case O_MNAME: oo.m_name = val; break;
+        case O_VNAME: oo.v_name = val; break;
+        case O_QUIET: g_cli_quiet = 1; break;
+        }
+    }
+    if (p.npos != 1) return cli_usage_error("analyze", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
+    struct lbq_config conf;
+    if (cli_qopts_config(&qo, "analyze", &conf)) return LBQ_EXIT_USAGE;
+    int use_cuda = 0;
+    int dr = cli_device_select("analyze", device, &use_cuda);
+    if (dr == -1) return LBQ_EXIT_CUDA;
+    if (dr == -2) return LBQ_EXIT_USAGE;
+    eo.device = use_cuda;
+    eo.mem_limit = mem;
+
+    struct lbq_file *f = NULL;
+    struct lbq_param_eval *ev = NULL;
+    cJSON *root = NULL;
+    rc = lbq_file_open(p.positional[0], &oo, &f);
+    if (rc) return cli_fail(rc);
+    cli_print_file_notes(f);
+    int np = lbq_file_nparams(f);
+    ev = calloc((size_t)np, sizeof *ev);
+    if (!ev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    int64_t nonfinite = 0;
+    for (int i = 0; i < np; i++) {
+        LBQ_TRY(lbq_eval_param(f, i, &conf, 1, &eo, &ev[i]));
+        nonfinite += ev[i].acc.m.nonfinite;
+        if (ev[i].acc.m.nonfinite)
+            cli_note("warning: tensor '%s': %lld elements with NaN/Inf in m or v, excluded from the metrics",
+                     lbq_file_param(f, i)->name, (long long)ev[i].acc.m.nonfinite);
+    }
+    /* totals */
+    struct lbq_acc tot;
+    lbq_acc_zero(&tot);
+    double bits_m = 0, bits_v = 0, elems = 0;
+    for (int i = 0; i < np; i++) {
+        lbq_acc_merge(&tot, &ev[i].acc);
+        double n = (double)lbq_file_param(f, i)->shape.numel;
+        elems += n;
+        bits_m += ev[i].m_size.bits_per_elem * n;
+        bits_v += ev[i].v_size.bits_per_elem * n;
+    }
+    double bpe_m = elems > 0 ? bits_m / elems : 0, bpe_v = elems > 0 ? bits_v / elems : 0;
+    /* worst offenders: the three largest update errors */
+    int worst[3] = { -1, -1, -1 };
+    for (int i = 0; i < np; i++) {
+        struct lbq_update_res ur;
+        lbq_update_result(&ev[i].acc.u, &ur);
+        for (int k = 0; k < 3; k++) {
+            struct lbq_update_res wr;
+            if (worst[k] >= 0) lbq_update_result(&ev[worst[k]].acc.u, &wr);
+            if (worst[k] < 0 || ur.rel_l2 > wr.rel_l2) {
+                for (int j = 2; j > k; j--) worst[j] = worst[j - 1];
+                worst[k] = i;
+                break;
+            }
+        }
+    }
+    const struct lbq_hparams *hp = lbq_file_hparams(f);
+    printf("%s: %s   (step %lld, beta1 %g, beta2 %g, eps %g)\n", lbq_file_path(f), conf.label, (long long)hp->step, hp->beta1, hp->beta2, hp->eps);
+    printf("%-34s %9s %9s %9s %8s %9s %8s %8s %11s  %s\n", "parameter", "numel", "m rel-L2", "v rel-L2", "v->0 %",
+           "upd relL2", "upd cos", "blowup%", "bits m/v", "");
+    for (int i = 0; i <= np; i++) {
+        const struct lbq_acc *a = i < np ? &ev[i].acc : &tot;
+        struct lbq_state_res mr, vr;
+        struct lbq_update_res ur;
+        lbq_state_result(&a->m, &mr);
+        lbq_state_result(&a->v, &vr);
+        lbq_update_result(&a->u, &ur);
+        char bits[32], mark[64] = "";
+        if (i < np) {
+            snprintf(bits, sizeof bits, "%.2f/%.2f", ev[i].m_size.bits_per_elem, ev[i].v_size.bits_per_elem);
+            if (ev[i].kept_fp32) snprintf(mark, sizeof mark, "fp32 (recipe)");
+            for (int k = 0; k < 3; k++) if (worst[k] == i && ur.rel_l2 > 0) snprintf(mark + strlen(mark), sizeof mark - strlen(mark), "%s<- worst #%d", mark[0] ? " " : "", k + 1);
+        } else {
+            printf("%.*s\n", 128, "--------------------------------------------------------------------------------------------------------------------------------");
+            snprintf(bits, sizeof bits, "%.2f/%.2f", bpe_m, bpe_v);
+        }
+        printf("%-34.34s %9lld %9.3e %9.3e %8.3f %9.3e %8.5f %8.3f %11s  %s\n",
+               i < np ? lbq_file_param(f, i)->name : "TOTAL (element-weighted)",
+               i < np ? (long long)lbq_file_param(f, i)->shape.numel : (long long)elems,
+               mr.rel_l2, vr.rel_l2, fmt_pct(vr.zero_collapse), ur.rel_l2, ur.cosine, fmt_pct(ur.blowup_frac), bits, mark);
+    }
+    struct lbq_state_res tvr;
+    struct lbq_update_res tur;
+    lbq_state_result(&tot.v, &tvr);
+    lbq_update_result(&tot.u, &tur);
+    double fp32_bytes = elems * 8.0, q_bytes = (bits_m + bits_v) / 8.0;
+    printf("zero-point: %lld of %lld positive v elements dequantize to 0 (%.4f%%); they carry %.2f%% of |u| (exact) and %.2f%% of |u^|\n",
+           (long long)tot.v.pos_to_zero, (long long)tot.v.pos, fmt_pct(tvr.zero_collapse), fmt_pct(tur.collapse_share), fmt_pct(tur.collapse_share_quant));
+    printf("memory: m+v fp32 %.3f MB -> quantized %.3f MB (%.2f + %.2f bits/element incl. scales; %.1fx smaller)\n",
+           fp32_bytes / 1e6, q_bytes / 1e6, bpe_m, bpe_v, q_bytes > 0 ? fp32_bytes / q_bytes : 0.0);
+    if (nparams_x > 0)
+        printf("at %.3g parameters: fp32 states %.2f GB, quantized %.2f GB, saved %.2f GB\n", nparams_x,
+               nparams_x * 8.0 / 1e9, nparams_x * (bpe_m + bpe_v) / 8.0 / 1e9, nparams_x * (8.0 - (bpe_m + bpe_v) / 8.0) / 1e9);
+    if (json_out) {
+        root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "schema", "lbq.analyze");
+        cJSON_AddNumberToObject(root, "schema_version", 1);
+        cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
+        cJSON_AddStringToObject(root, "file", lbq_file_path(f));
+        cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
+        cJSON *c = cJSON_AddObjectToObject(root, "config");
+        cJSON_AddStringToObject(c, "label", conf.label);
+        cJSON_AddStringToObject(c, "m", conf.has_m ? conf.m.text : "fp32");
+        cJSON_AddStringToObject(c, "v", conf.has_v ? conf.v.text : "fp32");
+        if (conf.recipe) cJSON_AddStringToObject(c, "recipe", conf.recipe->name); else cJSON_AddNullToObject(c, "recipe");
+        cJSON_AddBoolToObject(c, "quantize_all", conf.quantize_all);
+        cJSON_AddStringToObject(c, "device", use_cuda ? "cuda" : "cpu");
+        cJSON_AddNumberToObject(c, "outlier_k", eo.outlier_k);
+        cJSON *pa = cJSON_AddArrayToObject(root, "params");
+        for (int i = 0; i < np; i++) {
+            const struct lbq_param_info *pi = lbq_file_param(f, i);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", pi->name);
+            cJSON *sa = cJSON_AddArrayToObject(o, "shape");
+            for (int d = 0; d < pi->shape.rank; d++) cJSON_AddItemToArray(sa, cJSON_CreateNumber((double)pi->shape.dim[d]));
+            cJSON_AddNumberToObject(o, "numel", (double)pi->shape.numel);
+            cJSON_AddBoolToObject(o, "kept_fp32", ev[i].kept_fp32);
+            cJSON_AddStringToObject(o, "m_plan", ev[i].m_plan);
+            cJSON_AddStringToObject(o, "v_plan", ev[i].v_plan);
+            cJSON *mets = lbq_acc_json(&ev[i].acc, &ev[i].m_size, &ev[i].v_size, 1);
+            cJSON *it = mets->child;
+            while (it) { cJSON *nx = it->next; cJSON_AddItemToObject(o, it->string, cJSON_DetachItemViaPointer(mets, it)); it = nx; }
+            cJSON_Delete(mets);
+            cJSON_AddItemToArray(pa, o);
+        }
+        cJSON *t = lbq_acc_json(&tot, NULL, NULL, 1);
+        cJSON_AddNumberToObject(t, "numel", elems);
+        lbq_json_add_num(t, "bits_per_elem_m", bpe_m);
+        lbq_json_add_num(t, "bits_per_elem_v", bpe_v);
+        cJSON_AddItemToObject(root, "totals", t);
+        cJSON *mem_o = cJSON_AddObjectToObject(root, "memory");
+        cJSON_AddNumberToObject(mem_o, "fp32_bytes", fp32_bytes);
+        cJSON_AddNumberToObject(mem_o, "quantized_bytes", q_bytes);
+        if (nparams_x > 0) {
+            cJSON_AddNumberToObject(mem_o, "extrapolate_params", nparams_x);
+            cJSON_AddNumberToObject(mem_o, "extrapolate_fp32_gb", nparams_x * 8.0 / 1e9);
+            cJSON_AddNumberToObject(mem_o, "extrapolate_quantized_gb", nparams_x * (bpe_m + bpe_v) / 8.0 / 1e9);
+        }
+        cJSON_AddNumberToObject(root, "nonfinite_excluded", (double)nonfinite);
+        LBQ_TRY(lbq_json_write(json_out, root));
+    }
+cleanup:
+    if (rc) exitc = cli_fail(rc);
+    cJSON_Delete(root);
+    free(ev);
+    lbq_file_close(f);
+    return exitc;
+}

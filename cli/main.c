@@ -1,0 +1,69 @@
+/* main.c - `lbq`: dispatch to subcommands. */
+#include "cli.h"
+
+#include <string.h>
+
+static const char g_main_usage[] =
+"usage: lbq <command> [options]\n"
+"\n"
+"lbq shows what low-bit quantizers (8/4/3/2-bit, FP8) do to the Adam optimizer states (m = exp_avg,\n"
+"v = exp_avg_sq) of your own model, dumped to HDF5 (docs/format.md).\n"
+"\n"
+"commands:\n";
+
+static const char g_main_tail[] =
+"\n"
+"global options: -h/--help, --version.  'lbq help <command>' or 'lbq <command> --help' for details.\n"
+"example: lbq analyze data/sample-late.h5 --recipe lpmm4\n";
+
+static void print_main_usage(FILE *out)
+{
+    fputs(g_main_usage, out);
+    for (int i = 0; i < lbq_ncommands; i++)
+        fprintf(out, "  %-10s %s\n", lbq_commands[i].name, lbq_commands[i].summary);
+    fputs(g_main_tail, out);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) { print_main_usage(stdout); return 0; }
+    const struct lbq_cmd *c = cli_find_cmd(argv[1]);
+    if (!c) return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+    fputs(c->usage, stdout);
+    return 0;
+}
+
+static const char u_help[] = "usage: lbq help [COMMAND]\n\nPrint the command table, or the help of COMMAND.\n";
+
+extern const char lbq_usage_inspect[], lbq_usage_list[], lbq_usage_quantize[], lbq_usage_analyze[];
+
+const struct lbq_cmd lbq_commands[] = {
+    { "inspect",  cmd_inspect,  "list the parameters of a moment file with statistics of m and v", lbq_usage_inspect },
+    { "list",     cmd_list,     "list maps, normalizations and recipes", lbq_usage_list },
+    { "quantize", cmd_quantize, "quantize m and v and write packed codes, scales and dequantized tensors", lbq_usage_quantize },
+    { "analyze",  cmd_analyze,  "per-parameter quantization, update and zero-point errors, memory", lbq_usage_analyze },
+    { "help",     cmd_help,     "show help for a command", u_help },
+};
+const int lbq_ncommands = (int)(sizeof lbq_commands / sizeof lbq_commands[0]);
+
+const struct lbq_cmd *cli_find_cmd(const char *name)
+{
+    for (int i = 0; i < lbq_ncommands; i++)
+        if (strcmp(name, lbq_commands[i].name) == 0) return &lbq_commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { print_main_usage(stderr); return LBQ_EXIT_USAGE; }
+    const char *a = argv[1];
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { print_main_usage(stdout); return 0; }
+    if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+        printf("lbq %s (C11; CUDA: %s; OpenMP threads: %d)\n", LBQ_VERSION_STRING, lbq_cuda_build_info(), lbq_threads());
+        return 0;
+    }
+    if (a[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", a);
+    const struct lbq_cmd *c = cli_find_cmd(a);
+    if (!c) return cli_usage_error(NULL, "unknown command '%s'", a);
+    return c->run(argc - 1, argv + 1);
+}

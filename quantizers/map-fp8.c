@@ -1,0 +1,81 @@
+/* map-fp8.c - FP8 states (torchao, COAT): E4M3FN (max 448) and E5M2 (max 57344), round to nearest
+ * even, saturating.
+ *
+ * plain: s = absmax / FMAX, code = fp8(x / s), value = code * s (torchao's AdamWFp8).
+ * ":dre" (COAT dynamic range expansion, block normalization only), per group:
+ *   M = max|x| + 1e-30, m0 = min nonzero |x| + 1e-30, R = M/m0, g = sqrt(M) sqrt(m0),
+ *   k = floor(log2(R_t)/log2(R) * 16)/16 with R_t = FMAX^2/2 (COAT: 448^2/2), k = 1 if R <= 1,
+ *   k clamped to [1/16, 64]; y = sign(x)(|x|/g)^k; s = (M/g)^k / FMAX; code = fp8(y / s);
+ *   value = sign(c s) |c s|^(1/k) g.  Stored per group: s (as the scale), k and g. */
+#include "../src/lbq-impl.h"
+
+static int fp8_nparams(const struct lbq_qspec *s) { return s->dre ? 2 : 0; }
+
+static int fp8_qdq_any(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
+                       float *scale, float *xhat, uint8_t *codes, float *bparams, int e5m2)
+{
+    (void)off;
+    const float fmax = e5m2 ? 57344.0f : 448.0f;
+    if (!p->spec.dre) {
+        for (int64_t i = 0; i < n; i++) {
+            float s = scale[i] / fmax;
+            float r = lbq_fp8_round(lbq_normalize(x[i], s), e5m2);
+            xhat[i] = r * s;
+            if (codes) codes[i] = (uint8_t)lbq_fp8_bits(r, e5m2);
+            scale[i] = s;
+        }
+        return LBQ_OK;
+    }
+    const float log2rt = lbq_log2f(fmax * fmax * 0.5f);
+    int64_t B = p->block;
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        int64_t bn = (n - b0 < B) ? n - b0 : B;
+        float mx = 0.0f, mn = LBQ_INF;
+        for (int64_t i = 0; i < bn; i++) {
+            float a = lbq_absf(x[b0 + i]);
+            if (!lbq_isfinite(a)) continue;
+            if (a > mx) mx = a;
+            if (a > 0.0f && a < mn) mn = a;
+        }
+        if (!lbq_isfinite(mn)) mn = mx;
+        float M = mx + 1e-30f, m0 = mn + 1e-30f;
+        float lr = lbq_log2f(M / m0);
+        float k = (lr > 0.0f) ? floorf(log2rt / lr * 16.0f) / 16.0f : 1.0f;
+        if (k < 0.0625f) k = 0.0625f;
+        if (k > 64.0f) k = 64.0f;
+        float g = sqrtf(M) * sqrtf(m0);
+        float s = lbq_powf_pos(M / g, k) / fmax;
+        for (int64_t i = 0; i < bn; i++) {
+            int64_t e = b0 + i;
+            float v = x[e];
+            if (!(v == v)) v = 0.0f;
+            int bits = 0;
+            xhat[e] = lbq_dre_qdq(v, s, k, g, e5m2, codes ? &bits : 0);
+            if (codes) codes[e] = (uint8_t)bits;
+            scale[e] = s;
+        }
+        if (bparams) { bparams[2 * (b0 / B)] = k; bparams[2 * (b0 / B) + 1] = g; }
+    }
+    return LBQ_OK;
+}
+
+static int e4m3_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
+                    float *scale, float *xhat, uint8_t *codes, float *bparams)
+{ return fp8_qdq_any(p, off, n, x, scale, xhat, codes, bparams, 0); }
+static int e5m2_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
+                    float *scale, float *xhat, uint8_t *codes, float *bparams)
+{ return fp8_qdq_any(p, off, n, x, scale, xhat, codes, bparams, 1); }
+
+const struct lbq_map lbq_map_fp8e4m3 = {
+    .name = "fp8e4m3", .aliases = "e4m3,fp8",
+    .help = "FP8 E4M3 codes with absmax/448 scaling; ':dre' adds COAT's dynamic range expansion",
+    .min_bits = 8, .max_bits = 8, .fixed_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
+    .nparams = fp8_nparams, .qdq = e4m3_qdq,
+};
+
+const struct lbq_map lbq_map_fp8e5m2 = {
+    .name = "fp8e5m2", .aliases = "e5m2",
+    .help = "FP8 E5M2 codes with absmax/57344 scaling; ':dre' adds COAT's dynamic range expansion",
+    .min_bits = 8, .max_bits = 8, .fixed_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
+    .nparams = fp8_nparams, .qdq = e5m2_qdq,
+};

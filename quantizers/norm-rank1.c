@@ -1,0 +1,37 @@
+/* norm-rank1.c - lpmm's rank-1 normalization (SM3-like).  For every dimension d of an N-D tensor
+ * (N >= 2), M_d[i] = max |x| over the elements whose index on d is i; the scale of an element is
+ * min_d M_d[i_d].  2-D: min(row max, column max).  The largest element of every row and column
+ * normalizes to exactly +-1.  1-D tensors fall back to block128, as lpmm does. */
+#include "../src/lbq-impl.h"
+
+static void rank1_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off,
+                         int64_t n, const float *x, float *scale)
+{
+    (void)p; (void)x;
+    const struct lbq_shape *s = &st->shape;
+    int r = s->rank;
+    int64_t idx[LBQ_MAX_RANK];
+    int64_t rem = off;
+    for (int d = r - 1; d >= 0; d--) { idx[d] = rem % s->dim[d]; rem /= s->dim[d]; }
+    for (int64_t i = 0; i < n; i++) {
+        float m = st->dimmax[0][idx[0]];
+        for (int d = 1; d < r; d++) { float v = st->dimmax[d][idx[d]]; if (v < m) m = v; }
+        scale[i] = m;
+        for (int d = r - 1; d >= 0; d--) { if (++idx[d] < s->dim[d]) break; idx[d] = 0; }
+    }
+}
+
+static int64_t rank1_nscales(const struct lbq_qplan *p, const struct lbq_shape *s)
+{
+    (void)p;
+    int64_t t = 0;
+    for (int d = 0; d < s->rank; d++) t += s->dim[d];
+    return t;
+}
+
+const struct lbq_norm lbq_norm_rank1 = {
+    .name = "rank1", .aliases = "rank-1,sm3",
+    .help = "lpmm rank-1: scale min over dims of per-index max |x| (1-D: block128)",
+    .global_stats = 1, .min_rank = 2, .fallback = "block128",
+    .scales = rank1_scales, .nscales = rank1_nscales,
+};

@@ -1,0 +1,268 @@
+/*
+ * qcore.h - lbq's per-element quantization math, shared by the CPU reference loops (gcc, C11)
+ * and the CUDA kernels (nvcc).  Everything here is a pure `static inline` function of its
+ * arguments: no allocation, no I/O, no globals.  Only the loops around these functions differ
+ * between devices, so codes and dequantized values agree bit for bit as long as both compilers
+ * keep IEEE semantics (gcc: -ffp-contract=off; nvcc: --fmad=false, no --use_fast_math).
+ *
+ * No libm calls appear here: log2/exp2/pow are computed by lbq_log2f/lbq_exp2f below from
+ * +,-,*,/ and bit manipulation only, because libm and CUDA's math library may differ by an ulp.
+ * sqrtf, floorf and rintf are correctly rounded on both sides and are allowed.
+ */
+#ifndef LBQ_QCORE_H
+#define LBQ_QCORE_H
+
+#include <stdint.h>
+
+#if defined(__CUDACC__)
+#  define LBQ_HD static __host__ __device__ __forceinline__
+#  define LBQ_INF (__int_as_float(0x7f800000))
+#else
+#  include <math.h>
+#  include <string.h>
+#  define LBQ_HD static inline
+#  define LBQ_INF (INFINITY)
+#endif
+
+#define LBQ_MAX_LEVELS 256 /* a map has at most 2^8 levels */
+#define LBQ_STR_(x) #x
+#define LBQ_STR(x) LBQ_STR_(x)
+
+/* ---- bit casts ------------------------------------------------------------------------ */
+LBQ_HD uint32_t lbq_f2u(float f)
+{
+#if defined(__CUDACC__)
+    return (uint32_t)__float_as_uint(f);
+#else
+    uint32_t u; memcpy(&u, &f, sizeof u); return u;
+#endif
+}
+LBQ_HD float lbq_u2f(uint32_t u)
+{
+#if defined(__CUDACC__)
+    return __uint_as_float(u);
+#else
+    float f; memcpy(&f, &u, sizeof f); return f;
+#endif
+}
+LBQ_HD int lbq_isfinite(float x) { return (lbq_f2u(x) & 0x7f800000u) != 0x7f800000u; }
+LBQ_HD float lbq_absf(float x) { return lbq_u2f(lbq_f2u(x) & 0x7fffffffu); }
+
+/* 2^n as a float for n in [-149, 127] (0 below, +inf above). */
+LBQ_HD float lbq_pow2i(int n)
+{
+    if (n > 127) return LBQ_INF;
+    if (n >= -126) return lbq_u2f((uint32_t)(n + 127) << 23);
+    if (n >= -149) return lbq_u2f(1u << (n + 149));
+    return 0.0f;
+}
+
+/* ---- deterministic elementary functions ----------------------------------------------- */
+/* log2(x) for x > 0 (about 2 ulp); -inf for 0, NaN for negative or NaN. */
+LBQ_HD float lbq_log2f(float x)
+{
+    if (!(x > 0.0f)) return (x == 0.0f) ? -LBQ_INF : (x - x) / (x - x);
+    if (!lbq_isfinite(x)) return x;
+    int e = 0;
+    if (x < 1.17549435e-38f) { x *= 8388608.0f; e = -23; }          /* subnormal: scale by 2^23 */
+    uint32_t u = lbq_f2u(x);
+    e += (int)((u >> 23) & 0xff) - 127;
+    float m = lbq_u2f((u & 0x007fffffu) | 0x3f800000u);             /* m in [1,2) */
+    if (m > 1.41421356f) { m *= 0.5f; e += 1; }                      /* m in [0.707, 1.414] */
+    float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;                   /* |t| <= 0.1716 */
+    /* ln m = 2 atanh t = 2 (t + t^3/3 + t^5/5 + ...) */
+    float p = 1.0f / 13.0f;
+    p = p * t2 + 1.0f / 11.0f; p = p * t2 + 1.0f / 9.0f; p = p * t2 + 1.0f / 7.0f;
+    p = p * t2 + 1.0f / 5.0f;  p = p * t2 + 1.0f / 3.0f; p = p * t2 + 1.0f;
+    float lnm = 2.0f * t * p;
+    return (float)e + lnm * 1.44269504088896341f;
+}
+
+/* 2^y (about 2 ulp); 0 for y < -149, +inf for y >= 128. */
+LBQ_HD float lbq_exp2f(float y)
+{
+    if (y != y) return y;
+    if (y >= 128.0f) return LBQ_INF;
+    if (y < -150.0f) return 0.0f;
+    float n = floorf(y);
+    float f = (y - n) * 0.693147180559945309f;                      /* f in [0, ln2) */
+    /* e^f by Taylor to degree 10: truncation < 1e-9 */
+    float p = 1.0f / 3628800.0f;
+    p = p * f + 1.0f / 362880.0f; p = p * f + 1.0f / 40320.0f; p = p * f + 1.0f / 5040.0f;
+    p = p * f + 1.0f / 720.0f;    p = p * f + 1.0f / 120.0f;   p = p * f + 1.0f / 24.0f;
+    p = p * f + 1.0f / 6.0f;      p = p * f + 0.5f;            p = p * f + 1.0f;
+    p = p * f + 1.0f;
+    int ni = (int)n;
+    if (ni < -126) return p * lbq_pow2i(ni + 64) * lbq_pow2i(-64);
+    return p * lbq_pow2i(ni);
+}
+
+/* x^k for x >= 0 (0^k = 0 for k > 0). */
+LBQ_HD float lbq_powf_pos(float x, float k)
+{
+    if (x == 0.0f) return 0.0f;
+    return lbq_exp2f(k * lbq_log2f(x));
+}
+
+/* ---- counter-based random numbers: Philox4x32-10 (Salmon et al., SC'11) ----------------- */
+/* One uniform float in [0,1) per (seed, stream, index): identical on every device and for any
+ * thread count, because it depends only on its arguments. */
+LBQ_HD float lbq_philox_uniform(uint64_t seed, uint32_t stream, uint64_t index)
+{
+    uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = stream, c3 = 0x6c62710au;
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c1 = (uint32_t)p1; c3 = (uint32_t)p0; c0 = n0; c2 = n2;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+    return (float)(c0 >> 8) * (1.0f / 16777216.0f);
+}
+
+/* ---- normalization --------------------------------------------------------------------- */
+/* x / s with IEEE division (lpmm, torchao).  Zero scale (an all-zero block) and NaN give 0,
+ * so no NaN ever reaches a code; +-Inf saturate to the end codes. */
+LBQ_HD float lbq_normalize(float x, float s)
+{
+    float xn = (s > 0.0f) ? x / s : 0.0f;
+    return (xn == xn) ? xn : 0.0f;
+}
+
+/* ---- codebook maps --------------------------------------------------------------------- */
+/* A codebook is a sorted table q[0..n-1] and its fp32 decision midpoints
+ * mid[i] = (q[i] + q[i+1]) * 0.5f for i < n-1, padded with +inf up to npow2 (a power of two >= n).
+ *
+ * Nearest code, lpmm's tie rule: the code is the number of midpoints strictly below x, so a value
+ * exactly on a midpoint takes the LOWER code.  Branch-free binary search, log2(npow2) steps. */
+LBQ_HD int lbq_code_nearest(const float *mid, int npow2, float xn)
+{
+    int c = 0;
+    for (int s = npow2 >> 1; s > 0; s >>= 1)
+        c += (mid[c + s - 1] < xn) ? s : 0;
+    return c;
+}
+
+/* Stochastic rounding in the linear domain: with q[lo] <= x < q[lo+1], round up with
+ * probability (x - q[lo]) / (q[lo+1] - q[lo]), decided by u ~ U[0,1).  Outside [q0, q[n-1]]
+ * the end code.  qpad is q padded with +inf to npow2 entries. */
+LBQ_HD int lbq_code_stochastic(const float *qpad, int n, int npow2, float xn, float u)
+{
+    if (!(xn > qpad[0])) return 0;
+    if (xn >= qpad[n - 1]) return n - 1;
+    int c = 0;                                      /* number of levels <= xn, >= 1 here */
+    for (int s = npow2 >> 1; s > 0; s >>= 1)
+        c += (qpad[c + s - 1] <= xn) ? s : 0;
+    int lo = c - 1;
+    float p = (xn - qpad[lo]) / (qpad[lo + 1] - qpad[lo]);
+    return (u < p) ? lo + 1 : lo;
+}
+
+/* ---- SOLO's logarithmic map (qema) ----------------------------------------------------- */
+/* Per block: delta = max(x), xp = p-quantile(x)/delta, alpha = xp^(1/N), N = 2^b - 1; levels
+ * alpha^k * delta for k = 0..N (code 0 is the block maximum, code N the quantile).
+ * Degenerate blocks are guarded by the caller (lbq_log_alpha): alpha = 1 means one level. */
+LBQ_HD float lbq_log_alpha(float xp, int nmax)
+{
+    if (!(xp > 0.0f) || !(xp < 1.0f)) return 1.0f;
+    return lbq_exp2f(lbq_log2f(xp) / (float)nmax);
+}
+
+/* Code for a normalized value xn = x/delta in [0,1].  Nearest in the exponent domain
+ * (rintf: ties to even, as torch.round); stochastic: floor(li + u), up with probability frac(li). */
+LBQ_HD int lbq_code_log(float xn, float alpha, int nmax, int stochastic, float u)
+{
+    if (!(alpha < 1.0f)) return 0;
+    if (!(xn > 0.0f)) return nmax;                  /* zero (or negative) -> smallest level */
+    float li = lbq_log2f(xn) / lbq_log2f(alpha);    /* log_alpha(xn) >= 0 for xn <= 1 */
+    float c = stochastic ? floorf(li + u) : rintf(li);
+    if (!(c > 0.0f)) return 0;
+    if (c > (float)nmax) return nmax;
+    return (int)c;
+}
+
+/* alpha^code by repeated multiplication (exactly the same product on every device). */
+LBQ_HD float lbq_log_level(float alpha, int code)
+{
+    float y = 1.0f;
+    for (int k = 0; k < code; k++) y *= alpha;
+    return y;
+}
+
+/* ---- FP8 (OCP E4M3FN and E5M2), round to nearest even, saturating ---------------------- */
+/* Rounds |a| to the FP8 grid with `mbits` mantissa bits, minimum normal exponent `emin`
+ * and largest finite value `maxv`.  Exact: scaling by powers of two and rintf only. */
+LBQ_HD float lbq_fp8_round_abs(float a, int mbits, int emin, float maxv)
+{
+    if (!(a == a)) return 0.0f;
+    if (a >= maxv) return maxv;
+    int e = (int)((lbq_f2u(a) >> 23) & 0xff) - 127;
+    if (e < emin) e = emin;                         /* subnormal range: fixed quantum */
+    float quantum = lbq_pow2i(e - mbits);
+    float r = rintf(a / quantum) * quantum;
+    return (r > maxv) ? maxv : r;
+}
+LBQ_HD float lbq_fp8_round(float x, int e5m2)
+{
+    float a = lbq_absf(x);
+    float r = e5m2 ? lbq_fp8_round_abs(a, 2, -14, 57344.0f) : lbq_fp8_round_abs(a, 3, -6, 448.0f);
+    return (lbq_f2u(x) >> 31) ? -r : r;
+}
+/* FP8 bit pattern of a value already on the grid (from lbq_fp8_round). */
+LBQ_HD int lbq_fp8_bits(float r, int e5m2)
+{
+    int mb = e5m2 ? 2 : 3, bias = e5m2 ? 15 : 7, emin = 1 - bias;
+    int sign = (int)(lbq_f2u(r) >> 31);
+    float a = lbq_absf(r);
+    int code;
+    if (a == 0.0f) code = 0;
+    else {
+        int e = (int)((lbq_f2u(a) >> 23) & 0xff) - 127;
+        if (e < emin) code = (int)(a / lbq_pow2i(emin - mb));                     /* subnormal */
+        else code = ((e + bias) << mb) | (int)((a / lbq_pow2i(e) - 1.0f) * (float)(1 << mb));
+    }
+    return (sign << 7) | code;
+}
+LBQ_HD float lbq_fp8_value(int bits, int e5m2)
+{
+    int mb = e5m2 ? 2 : 3, bias = e5m2 ? 15 : 7;
+    int ex = (bits >> mb) & (e5m2 ? 0x1f : 0xf), man = bits & ((1 << mb) - 1);
+    float a = (ex == 0) ? (float)man * lbq_pow2i(1 - bias - mb)
+                        : (1.0f + (float)man / (float)(1 << mb)) * lbq_pow2i(ex - bias);
+    return (bits & 0x80) ? -a : a;
+}
+
+/* COAT dynamic range expansion, per group: y = sign(x) (|x|/g)^k, stored as fp8(y / s).
+ * Returns the dequantized value of x; the group parameters come from lbq_dre_params. */
+LBQ_HD float lbq_dre_qdq(float x, float s, float k, float g, int e5m2, int *bits)
+{
+    float a = lbq_absf(x);
+    float y = lbq_powf_pos(a / g, k);
+    float r = lbq_fp8_round(y / s, e5m2);
+    if (bits) *bits = lbq_fp8_bits(r, e5m2) | ((lbq_f2u(x) >> 31) && r != 0.0f ? 0x80 : 0);
+    float back = lbq_powf_pos(r * s, 1.0f / k) * g;
+    return (lbq_f2u(x) >> 31) ? -back : back;
+}
+
+/* ---- bit packing: element i occupies bits [i*b, (i+1)*b) of the little-endian stream ------ */
+/* (4-bit: even element in the low nibble, as lpmm.)  `out` must be zeroed beforehand. */
+LBQ_HD void lbq_pack_put(uint8_t *out, int64_t i, int bits, unsigned code)
+{
+    int64_t bit = i * bits;
+    int64_t byte = bit >> 3;
+    int sh = (int)(bit & 7);
+    unsigned v = code << sh;
+    out[byte] |= (uint8_t)(v & 0xff);
+    if (sh + bits > 8) out[byte + 1] |= (uint8_t)(v >> 8);
+}
+LBQ_HD unsigned lbq_pack_get(const uint8_t *in, int64_t i, int bits)
+{
+    int64_t bit = i * bits;
+    int64_t byte = bit >> 3;
+    int sh = (int)(bit & 7);
+    unsigned v = in[byte];
+    if (sh + bits > 8) v |= (unsigned)in[byte + 1] << 8;
+    return (v >> sh) & ((1u << bits) - 1u);
+}
+
+#endif /* LBQ_QCORE_H */

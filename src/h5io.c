@@ -1,0 +1,514 @@
+/* h5io.c - reading lbq moment files and writing lbq's own HDF5 outputs (docs/format.md).
+ *
+ * libhdf5's own error printing is switched off; every failure becomes one lbq error naming the
+ * file and, where relevant, the tensor and dataset. */
+#include "lbq-impl.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const g_ds_label[LBQ_DS_COUNT] = { "exp_avg", "exp_avg_sq", "param", "grads" };
+
+struct lbq_param_rec {
+    struct lbq_param_info info;
+    char   *path[LBQ_DS_COUNT];     /* dataset paths, NULL if absent */
+    int64_t read[LBQ_DS_COUNT];
+};
+
+struct lbq_file {
+    char   *path;
+    hid_t   fid;
+    struct lbq_hparams hp;
+    struct lbq_param_rec *params;
+    int     nparams, cap;
+    char  **notes;
+    int     nnotes;
+    /* discovery state */
+    char    m_pre[LBQ_NAME_MAX], m_suf[LBQ_NAME_MAX], v_pre[LBQ_NAME_MAX], v_suf[LBQ_NAME_MAX];
+    const char *glob;
+    int     rc;
+};
+
+static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static int add_note(struct lbq_file *f, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int add_note(struct lbq_file *f, const char *fmt, ...)
+{
+    char buf[LBQ_NAME_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **nn = realloc(f->notes, sizeof(char *) * (size_t)(f->nnotes + 1));
+    if (!nn) return LBQ_ERR_NOMEM;
+    f->notes = nn;
+    f->notes[f->nnotes] = strdup(buf);
+    if (!f->notes[f->nnotes]) return LBQ_ERR_NOMEM;
+    f->nnotes++;
+    return LBQ_OK;
+}
+
+/* split a "{name}" pattern into prefix/suffix; a pattern without {name} names the dataset
+ * inside each parameter group ("exp_avg" == "{name}/exp_avg"). */
+static void split_pattern(const char *pat, char *pre, char *suf)
+{
+    const char *p = strstr(pat, "{name}");
+    if (!p) { pre[0] = 0; snprintf(suf, LBQ_NAME_MAX, "/%s", pat); return; }
+    size_t k = (size_t)(p - pat);
+    if (k >= LBQ_NAME_MAX) k = LBQ_NAME_MAX - 1;
+    memcpy(pre, pat, k); pre[k] = 0;
+    snprintf(suf, LBQ_NAME_MAX, "%s", p + 6);
+}
+
+/* Inspect a dataset: float class, storage width, shape.  Returns LBQ_OK or an error. */
+static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, const char *label,
+                    struct lbq_shape *shape, int *bits)
+{
+    int rc = LBQ_OK;
+    hid_t d = -1, t = -1, s = -1;
+    d = H5Dopen2(f->fid, dpath, H5P_DEFAULT);
+    if (d < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': cannot open %s", f->path, pname, label); goto cleanup; }
+    t = H5Dget_type(d);
+    if (t < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has an unreadable type", f->path, pname, label); goto cleanup; }
+    H5T_class_t cls = H5Tget_class(t);
+    if (cls != H5T_FLOAT) {
+        const char *what = cls == H5T_INTEGER ? "integer" : cls == H5T_STRING ? "string" : "non-float";
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has %s data (want float32, float16 or float64)", f->path, pname, label, what);
+        goto cleanup;
+    }
+    *bits = (int)(H5Tget_size(t) * 8);
+    s = H5Dget_space(d);
+    int r = (s >= 0) ? H5Sget_simple_extent_ndims(s) : -1;
+    if (r < 0 || r > LBQ_MAX_RANK + 1) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has an unsupported dataspace (rank %d)", f->path, pname, label, r); goto cleanup; }
+    hsize_t dims[LBQ_MAX_RANK + 1];
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    memset(shape, 0, sizeof *shape);
+    shape->rank = r;
+    shape->numel = 1;
+    for (int i = 0; i < r; i++) {
+        if (dims[i] > ((hsize_t)1 << 40)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has an absurd dimension %llu", f->path, pname, label, (unsigned long long)dims[i]); goto cleanup; }
+        if (i < LBQ_MAX_RANK) shape->dim[i] = (int64_t)dims[i];
+        shape->numel *= (int64_t)dims[i];
+        if (shape->numel > ((int64_t)1 << 42)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s is absurdly large", f->path, pname, label); goto cleanup; }
+    }
+cleanup:
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    if (d >= 0) H5Dclose(d);
+    return rc;
+}
+
+static int link_exists_dataset(hid_t fid, const char *path)
+{
+    /* check each component exists, then that the object opens as a dataset */
+    char buf[LBQ_NAME_MAX * 2];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        htri_t e = H5Lexists(fid, buf, H5P_DEFAULT);
+        *p = '/';
+        if (e <= 0) return 0;
+    }
+    if (H5Lexists(fid, buf, H5P_DEFAULT) <= 0) return 0;
+    hid_t d = H5Dopen2(fid, buf, H5P_DEFAULT);
+    if (d < 0) return 0;
+    H5Dclose(d);
+    return 1;
+}
+
+static int shape_eq(const struct lbq_shape *a, const struct lbq_shape *b)
+{
+    if (a->rank != b->rank) return 0;
+    for (int i = 0; i < a->rank; i++) if (a->dim[i] != b->dim[i]) return 0;
+    return 1;
+}
+
+static int add_param(struct lbq_file *f, const char *name, const char *mpath)
+{
+    int rc = LBQ_OK;
+    struct lbq_param_rec rec;
+    memset(&rec, 0, sizeof rec);
+    char vpath[LBQ_NAME_MAX * 3], sib[LBQ_NAME_MAX * 3];
+    snprintf(rec.info.name, sizeof rec.info.name, "%s", name);
+    struct lbq_shape ms, vs, ps;
+    int bits = 0;
+    LBQ_TRY(ds_probe(f, mpath, name, g_ds_label[LBQ_DS_M], &ms, &bits));
+    if (ms.rank == 0) { rc = add_note(f, "tensor '%s': 0-d scalar state skipped", name); goto cleanup; }
+    if (ms.numel == 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': exp_avg is empty (shape with a zero dimension)", f->path, name); goto cleanup; }
+    if (ms.rank > LBQ_MAX_RANK) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': rank %d > %d", f->path, name, ms.rank, LBQ_MAX_RANK); goto cleanup; }
+    rec.info.shape = ms; rec.info.has[LBQ_DS_M] = 1; rec.info.dtype_bits[LBQ_DS_M] = bits;
+    snprintf(vpath, sizeof vpath, "%s%s%s", f->v_pre, name, f->v_suf);
+    if (!link_exists_dataset(f->fid, vpath)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': exp_avg_sq missing (looked for '%s')", f->path, name, vpath); goto cleanup; }
+    LBQ_TRY(ds_probe(f, vpath, name, g_ds_label[LBQ_DS_V], &vs, &bits));
+    if (!shape_eq(&ms, &vs)) {
+        char a[128], b[128];
+        lbq_shape_str(&ms, a, sizeof a); lbq_shape_str(&vs, b, sizeof b);
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': shape mismatch: exp_avg %s vs exp_avg_sq %s", f->path, name, a, b);
+        goto cleanup;
+    }
+    rec.info.has[LBQ_DS_V] = 1; rec.info.dtype_bits[LBQ_DS_V] = bits;
+    rec.path[LBQ_DS_M] = strdup(mpath);
+    rec.path[LBQ_DS_V] = strdup(vpath);
+    /* param and grads live beside exp_avg */
+    const char *slash = strrchr(mpath, '/');
+    size_t dirlen = slash ? (size_t)(slash - mpath) : 0;
+    for (int k = LBQ_DS_PARAM; k <= LBQ_DS_GRADS; k++) {
+        snprintf(sib, sizeof sib, "%.*s/%s", (int)dirlen, mpath, g_ds_label[k]);
+        if (!link_exists_dataset(f->fid, sib)) continue;
+        LBQ_TRY(ds_probe(f, sib, name, g_ds_label[k], &ps, &bits));
+        if (k == LBQ_DS_PARAM && !shape_eq(&ms, &ps)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': param shape differs from exp_avg", f->path, name); goto cleanup; }
+        if (k == LBQ_DS_GRADS) {
+            int ok = ps.rank == ms.rank + 1;
+            for (int i = 0; ok && i < ms.rank; i++) ok = ps.dim[i + 1] == ms.dim[i];
+            if (!ok) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': grads must have shape [T, *exp_avg.shape]", f->path, name); goto cleanup; }
+            rec.info.grads_T = ps.dim[0];
+            if (ps.dim[0] == 0) continue;
+        }
+        rec.info.has[k] = 1; rec.info.dtype_bits[k] = bits;
+        rec.path[k] = strdup(sib);
+    }
+    for (int k = 0; k < LBQ_DS_COUNT; k++) {
+        if (rec.info.has[k] && !rec.path[k]) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        if (rec.info.has[k] && rec.info.dtype_bits[k] != 32)
+            LBQ_TRY(add_note(f, "tensor '%s': %s is float%d, converted to float32", name, g_ds_label[k], rec.info.dtype_bits[k]));
+    }
+    if (f->nparams == f->cap) {
+        int nc = f->cap ? 2 * f->cap : 16;
+        struct lbq_param_rec *np = realloc(f->params, sizeof *np * (size_t)nc);
+        if (!np) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        f->params = np; f->cap = nc;
+    }
+    f->params[f->nparams++] = rec;
+    return LBQ_OK;
+cleanup:
+    for (int k = 0; k < LBQ_DS_COUNT; k++) free(rec.path[k]);
+    return rc;
+}
+
+static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)g; (void)info;
+    struct lbq_file *f = data;
+    char full[LBQ_NAME_MAX * 2];
+    snprintf(full, sizeof full, "%s", name);
+    size_t lp = strlen(f->m_pre), ls = strlen(f->m_suf), ln = strlen(full);
+    if (ln <= lp + ls) return 0;
+    if (strncmp(full, f->m_pre, lp) != 0 || strcmp(full + ln - ls, f->m_suf) != 0) return 0;
+    char pname[LBQ_NAME_MAX];
+    size_t k = ln - lp - ls;
+    if (k >= sizeof pname) { f->rc = lbq_err(LBQ_ERR_FORMAT, "%s: parameter name too long", f->path); return -1; }
+    memcpy(pname, full + lp, k); pname[k] = 0;
+    if (f->glob && fnmatch(f->glob, pname, 0) != 0) return 0;
+    hid_t d = H5Dopen2(f->fid, full, H5P_DEFAULT);
+    if (d < 0) return 0;    /* a group that happens to carry the name */
+    H5Dclose(d);
+    int rc = add_param(f, pname, full);
+    if (rc) { f->rc = rc; return -1; }
+    return 0;
+}
+
+static void read_hparam(hid_t fid, const char *name, double *out, int *has)
+{
+    *has = 0;
+    if (H5Aexists(fid, name) <= 0) return;
+    hid_t a = H5Aopen(fid, name, H5P_DEFAULT);
+    if (a < 0) return;
+    hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+    H5T_class_t c = H5Tget_class(t);
+    if ((c == H5T_FLOAT || c == H5T_INTEGER) && H5Sget_simple_extent_npoints(s) == 1) {
+        double v;
+        if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0 && isfinite(v)) { *out = v; *has = 1; }
+    }
+    H5Sclose(s); H5Tclose(t); H5Aclose(a);
+}
+
+int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq_file **out)
+{
+    int rc = LBQ_OK;
+    struct lbq_file *f = NULL;
+    *out = NULL;
+    h5_quiet();
+    struct stat sb;
+    if (stat(path, &sb) != 0) return lbq_err(LBQ_ERR_IO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return lbq_err(LBQ_ERR_IO, "%s: is a directory, not an HDF5 file", path);
+    if (access(path, R_OK) != 0) return lbq_err(LBQ_ERR_IO, "%s: %s", path, strerror(errno));
+    if (sb.st_size == 0) return lbq_err(LBQ_ERR_FORMAT, "%s: empty file, not HDF5", path);
+    if (H5Fis_hdf5(path) <= 0) return lbq_err(LBQ_ERR_FORMAT, "%s: not an HDF5 file", path);
+    f = calloc(1, sizeof *f);
+    if (!f) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    f->fid = -1;
+    f->path = strdup(path);
+    if (!f->path) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    f->fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f->fid < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path); goto cleanup; }
+    split_pattern(opts && opts->m_name ? opts->m_name : "exp_avg", f->m_pre, f->m_suf);
+    split_pattern(opts && opts->v_name ? opts->v_name : "exp_avg_sq", f->v_pre, f->v_suf);
+    f->glob = opts ? opts->tensor_glob : NULL;
+    /* root hyper-parameters */
+    struct lbq_hparams *hp = &f->hp;
+    double step = 0;
+    hp->beta1 = 0.9; hp->beta2 = 0.999; hp->eps = 1e-8; hp->lr = 1e-3;
+    read_hparam(f->fid, "step", &step, &hp->has_step);
+    read_hparam(f->fid, "beta1", &hp->beta1, &hp->has_beta1);
+    read_hparam(f->fid, "beta2", &hp->beta2, &hp->has_beta2);
+    read_hparam(f->fid, "eps", &hp->eps, &hp->has_eps);
+    read_hparam(f->fid, "lr", &hp->lr, &hp->has_lr);
+    hp->step = (int64_t)step;
+    if (!hp->has_beta1) LBQ_TRY(add_note(f, "attribute beta1 absent: using default 0.9"));
+    if (!hp->has_beta2) LBQ_TRY(add_note(f, "attribute beta2 absent: using default 0.999"));
+    if (!hp->has_eps)   LBQ_TRY(add_note(f, "attribute eps absent: using default 1e-8"));
+    if (!hp->has_step)  LBQ_TRY(add_note(f, "attribute step absent: no bias correction"));
+    if (hp->has_beta1 && !(hp->beta1 >= 0 && hp->beta1 < 1)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute beta1 = %g out of [0, 1)", path, hp->beta1); goto cleanup; }
+    if (hp->has_beta2 && !(hp->beta2 >= 0 && hp->beta2 < 1)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute beta2 = %g out of [0, 1)", path, hp->beta2); goto cleanup; }
+    if (H5Lvisit(f->fid, H5_INDEX_NAME, H5_ITER_INC, visit_cb, f) < 0) {
+        rc = f->rc ? f->rc : lbq_err(LBQ_ERR_FORMAT, "%s: cannot walk the file (truncated or corrupt?)", path);
+        goto cleanup;
+    }
+    if (f->nparams == 0) {
+        if (f->glob) rc = lbq_err(LBQ_ERR_ARG, "%s: no parameter matches --tensor '%s'", path, f->glob);
+        else rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameters found (no dataset '%s{name}%s'; see docs/format.md, --m-name)", path, f->m_pre, f->m_suf);
+        goto cleanup;
+    }
+    *out = f;
+    return LBQ_OK;
+cleanup:
+    lbq_file_close(f);
+    return rc;
+}
+
+void lbq_file_close(struct lbq_file *f)
+{
+    if (!f) return;
+    if (f->fid >= 0) H5Fclose(f->fid);
+    for (int i = 0; i < f->nparams; i++)
+        for (int k = 0; k < LBQ_DS_COUNT; k++) free(f->params[i].path[k]);
+    free(f->params);
+    for (int i = 0; i < f->nnotes; i++) free(f->notes[i]);
+    free(f->notes);
+    free(f->path);
+    free(f);
+}
+
+const struct lbq_hparams *lbq_file_hparams(const struct lbq_file *f) { return &f->hp; }
+int lbq_file_nparams(const struct lbq_file *f) { return f->nparams; }
+const struct lbq_param_info *lbq_file_param(const struct lbq_file *f, int i) { return &f->params[i].info; }
+const char *lbq_file_path(const struct lbq_file *f) { return f->path; }
+int lbq_file_nnotes(const struct lbq_file *f) { return f->nnotes; }
+const char *lbq_file_note(const struct lbq_file *f, int i) { return f->notes[i]; }
+int64_t lbq_file_elems_read(const struct lbq_file *f, int p, enum lbq_ds ds) { return f->params[p].read[ds]; }
+
+int lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t off, int64_t n, float *out)
+{
+    int rc = LBQ_OK;
+    hid_t d = -1, fs = -1, ms = -1;
+    float *tmp = NULL;
+    struct lbq_param_rec *r = &f->params[p];
+    const struct lbq_shape *sh = &r->info.shape;
+    if (!r->path[ds]) return lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s' has no %s", f->path, r->info.name, g_ds_label[ds]);
+    if (off < 0 || n < 0 || off + n > sh->numel) return lbq_err(LBQ_ERR_ARG, "read of '%s' out of range", r->info.name);
+    if (ds == LBQ_DS_GRADS && (t < 0 || t >= r->info.grads_T)) return lbq_err(LBQ_ERR_ARG, "grads step %lld out of range", (long long)t);
+    if (n == 0) return LBQ_OK;
+    int64_t re = lbq_shape_row_elems(sh);
+    int64_t row0 = off / re, row1 = (off + n + re - 1) / re;
+    int64_t nrow = row1 - row0;
+    int aligned = (off % re == 0) && ((off + n) % re == 0);
+    float *dst = out;
+    if (!aligned) {
+        tmp = malloc(sizeof(float) * (size_t)(nrow * re));
+        if (!tmp) return lbq_err(LBQ_ERR_NOMEM, "out of memory reading '%s'", r->info.name);
+        dst = tmp;
+    }
+    d = H5Dopen2(f->fid, r->path[ds], H5P_DEFAULT);
+    if (d < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: cannot open %s of '%s'", f->path, g_ds_label[ds], r->info.name); goto cleanup; }
+    fs = H5Dget_space(d);
+    hsize_t start[LBQ_MAX_RANK + 1] = {0}, count[LBQ_MAX_RANK + 1] = {0};
+    int k = 0;
+    if (ds == LBQ_DS_GRADS) { start[0] = (hsize_t)t; count[0] = 1; k = 1; }
+    for (int i = 0; i < sh->rank; i++) { start[k + i] = 0; count[k + i] = (hsize_t)sh->dim[i]; }
+    start[k] = (hsize_t)row0; count[k] = (hsize_t)nrow;
+    if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: bad selection in '%s'", f->path, r->info.name); goto cleanup; }
+    hsize_t mn = (hsize_t)(nrow * re);
+    ms = H5Screate_simple(1, &mn, NULL);
+    if (H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, dst) < 0) {
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: cannot read %s of '%s' (file truncated or corrupt?)", f->path, g_ds_label[ds], r->info.name);
+        goto cleanup;
+    }
+    if (!aligned) memcpy(out, tmp + (off - row0 * re), sizeof(float) * (size_t)n);
+    r->read[ds] += nrow * re;
+cleanup:
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    if (d >= 0) H5Dclose(d);
+    free(tmp);
+    return rc;
+}
+
+/* ---- writer ---------------------------------------------------------------------------------- */
+struct lbq_h5w {
+    char  *path, *tmp;
+    hid_t  fid;
+    hid_t  *ds;
+    struct lbq_shape *shape;
+    int    nds, cap;
+};
+
+int lbq_h5w_open(const char *path, struct lbq_h5w **out)
+{
+    int rc = LBQ_OK;
+    struct lbq_h5w *w = NULL;
+    *out = NULL;
+    h5_quiet();
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return lbq_err(LBQ_ERR_IO, "%s: exists and is not a regular file", path);
+    w = calloc(1, sizeof *w);
+    if (!w) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    w->fid = -1;
+    w->path = strdup(path);
+    w->tmp = malloc(strlen(path) + 32);
+    if (!w->path || !w->tmp) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    sprintf(w->tmp, "%s.tmp-%ld", path, (long)getpid());
+    w->fid = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (w->fid < 0) {
+        const char *dir_err = "cannot create file";
+        FILE *probe = fopen(w->tmp, "wb");
+        if (!probe) dir_err = strerror(errno); else { fclose(probe); unlink(w->tmp); }
+        rc = lbq_err(LBQ_ERR_IO, "%s: %s", path, dir_err);
+        goto cleanup;
+    }
+    *out = w;
+    return LBQ_OK;
+cleanup:
+    if (w) { free(w->path); free(w->tmp); free(w); }
+    return rc;
+}
+
+static hid_t wtype_h5(enum lbq_wtype t)
+{
+    switch (t) {
+    case LBQ_W_U8:  return H5T_NATIVE_UINT8;
+    case LBQ_W_F64: return H5T_NATIVE_DOUBLE;
+    case LBQ_W_I64: return H5T_NATIVE_INT64;
+    default:        return H5T_NATIVE_FLOAT;
+    }
+}
+
+int lbq_h5w_dset(struct lbq_h5w *w, const char *group, const char *name, enum lbq_wtype type,
+                 const struct lbq_shape *shape, int *ds)
+{
+    int rc = LBQ_OK;
+    hid_t sp = -1, lcpl = -1, d = -1;
+    if (w->nds == w->cap) {
+        int nc = w->cap ? 2 * w->cap : 32;
+        hid_t *nd = realloc(w->ds, sizeof *nd * (size_t)nc);
+        if (!nd) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+        w->ds = nd;
+        struct lbq_shape *ns = realloc(w->shape, sizeof *ns * (size_t)nc);
+        if (!ns) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+        w->shape = ns; w->cap = nc;
+    }
+    char path[LBQ_NAME_MAX * 2];
+    snprintf(path, sizeof path, "%s%s%s", group && *group ? group : "", group && *group ? "/" : "", name);
+    hsize_t dims[LBQ_MAX_RANK];
+    int rank = shape->rank;
+    for (int i = 0; i < rank; i++) dims[i] = (hsize_t)shape->dim[i];
+    sp = rank ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR);
+    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    d = H5Dcreate2(w->fid, path, wtype_h5(type), sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (d < 0) { rc = lbq_err(LBQ_ERR_IO, "%s: cannot create dataset '%s'", w->path, path); goto cleanup; }
+    w->ds[w->nds] = d; w->shape[w->nds] = *shape;
+    *ds = w->nds++;
+    d = -1;
+cleanup:
+    if (d >= 0) H5Dclose(d);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (sp >= 0) H5Sclose(sp);
+    return rc;
+}
+
+int lbq_h5w_write(struct lbq_h5w *w, int ds, int64_t off, int64_t n, const void *data)
+{
+    int rc = LBQ_OK;
+    hid_t fs = -1, ms = -1;
+    const struct lbq_shape *sh = &w->shape[ds];
+    hid_t d = w->ds[ds];
+    hid_t t = H5Dget_type(d);
+    hid_t mt = H5Tget_native_type(t, H5T_DIR_ASCEND);
+    fs = H5Dget_space(d);
+    if (sh->rank > 0) {
+        int64_t re = lbq_shape_row_elems(sh);
+        if (off % re || n % re) { rc = lbq_err(LBQ_ERR_ARG, "internal: unaligned write"); goto cleanup; }
+        hsize_t start[LBQ_MAX_RANK] = {0}, count[LBQ_MAX_RANK];
+        for (int i = 0; i < sh->rank; i++) count[i] = (hsize_t)sh->dim[i];
+        start[0] = (hsize_t)(off / re); count[0] = (hsize_t)(n / re);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    }
+    hsize_t mn = (hsize_t)n;
+    ms = sh->rank ? H5Screate_simple(1, &mn, NULL) : H5Screate(H5S_SCALAR);
+    if (H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, data) < 0) rc = lbq_err(LBQ_ERR_IO, "%s: write failed (disk full?)", w->path);
+cleanup:
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    H5Tclose(mt); H5Tclose(t);
+    return rc;
+}
+
+static int attr_write(struct lbq_h5w *w, const char *obj, const char *name, hid_t type, const void *v)
+{
+    int rc = LBQ_OK;
+    hid_t sp = H5Screate(H5S_SCALAR);
+    const char *o = (obj && *obj) ? obj : "/";
+    hid_t a = H5Acreate_by_name(w->fid, o, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, type, v) < 0) rc = lbq_err(LBQ_ERR_IO, "%s: cannot write attribute %s on '%s'", w->path, name, o);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return rc;
+}
+
+int lbq_h5w_attr_str(struct lbq_h5w *w, const char *obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(value) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    int rc = attr_write(w, obj, name, t, value);
+    H5Tclose(t);
+    return rc;
+}
+int lbq_h5w_attr_f64(struct lbq_h5w *w, const char *obj, const char *name, double value)
+{ return attr_write(w, obj, name, H5T_NATIVE_DOUBLE, &value); }
+int lbq_h5w_attr_i64(struct lbq_h5w *w, const char *obj, const char *name, int64_t value)
+{ return attr_write(w, obj, name, H5T_NATIVE_INT64, &value); }
+
+int lbq_h5w_commit(struct lbq_h5w *w)
+{
+    int rc = LBQ_OK;
+    for (int i = 0; i < w->nds; i++) if (w->ds[i] >= 0) H5Dclose(w->ds[i]);
+    w->nds = 0;
+    H5Fflush(w->fid, H5F_SCOPE_GLOBAL);
+    if (H5Fclose(w->fid) < 0) { w->fid = -1; rc = lbq_err(LBQ_ERR_IO, "%s: closing failed (disk full?)", w->path); goto cleanup; }
+    w->fid = -1;
+    if (rename(w->tmp, w->path) != 0) { rc = lbq_err(LBQ_ERR_IO, "%s: cannot rename into place: %s", w->path, strerror(errno)); goto cleanup; }
+    free(w->ds); free(w->shape); free(w->path); free(w->tmp); free(w);
+    return LBQ_OK;
+cleanup:
+    lbq_h5w_abort(w);
+    return rc;
+}
+
+void lbq_h5w_abort(struct lbq_h5w *w)
+{
+    if (!w) return;
+    for (int i = 0; i < w->nds; i++) if (w->ds[i] >= 0) H5Dclose(w->ds[i]);
+    if (w->fid >= 0) H5Fclose(w->fid);
+    unlink(w->tmp);
+    free(w->ds); free(w->shape); free(w->path); free(w->tmp); free(w);
+}

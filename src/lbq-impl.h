@@ -1,0 +1,29 @@
+/* lbq-impl.h - internals shared by the library's source files (not part of the public API). */
+#ifndef LBQ_IMPL_H
+#define LBQ_IMPL_H
+
+#include "lbq.h"
+#include "../quantizers/qcore.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LBQ_TRY(expr) do { int lbq_rc_ = (expr); if (lbq_rc_ != LBQ_OK) { rc = lbq_rc_; goto cleanup; } } while (0)
+
+/* fp32 value of an IEEE bit pattern */
+static inline float lbq_hexf(uint32_t u) { return lbq_u2f(u); }
+/* copy a hex table into levels; returns n */
+int lbq_levels_from_hex(const uint32_t *tab, int n, float *levels);
+/* sort ascending (insertion sort; n <= 256) */
+void lbq_levels_sort(float *levels, int n);
+/* k-th smallest of a[0..n-1] (0-based), reorders a */
+float lbq_select_kth(float *a, int64_t n, int64_t k);
+/* torch.quantile (linear interpolation) of a[0..n-1]; reorders a */
+float lbq_quantile(float *a, int64_t n, double p);
+/* case-insensitive equality */
+int lbq_streq_ci(const char *a, const char *b);
+/* 1 if `name` equals `primary` or one of the comma-separated aliases (case-insensitive) */
+int lbq_name_matches(const char *name, const char *primary, const char *aliases);
+
+#endif

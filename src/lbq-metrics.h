@@ -1,0 +1,105 @@
+/* lbq-metrics.h - streaming metric accumulators and the evaluation engine behind analyze and sweep.
+ * Every metric is defined in docs/metrics.md.  Accumulators are plain data: per-chunk instances are
+ * merged in chunk order, so results do not depend on the thread count. */
+#ifndef LBQ_METRICS_H
+#define LBQ_METRICS_H
+
+#include "lbq.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* per-element relative error |x^ - x| / |x| histogram: log10 bins */
+#define LBQ_REL_LO      (-12.0)     /* log10 of the lowest edge */
+#define LBQ_REL_PER_DEC 30
+#define LBQ_REL_NBINS   (18 * LBQ_REL_PER_DEC + 2)   /* [0]: < 1e-12 (incl. exact), [last]: >= 1e6 */
+/* histogram of h = log10(1 / (sqrt(v) + eps)) */
+#define LBQ_H_LO        (-3.0)
+#define LBQ_H_HI        (9.0)
+#define LBQ_H_NBINS     240
+
+struct lbq_state_acc {
+    int64_t n;                  /* finite elements accumulated */
+    int64_t nonfinite;          /* NaN/Inf inputs (excluded) */
+    double  sum_sq_err, sum_sq, sum_abs_err, sum_abs, max_abs_err;
+    int64_t zero_in, zero_in_moved;   /* x == 0, and of those x^ != 0 */
+    int64_t pos, pos_to_zero;         /* x > 0, and of those x^ == 0 exactly (zero-point collapse) */
+    int64_t rel_hist[LBQ_REL_NBINS];  /* over x != 0 */
+    int64_t blocks, outlier_blocks;   /* blocks with max|x| > k * median|x| */
+};
+
+struct lbq_update_acc {
+    int64_t n;
+    double  sum_sq_u, sum_sq_uh, sum_dot, sum_sq_diff;
+    int64_t blowup, shrink;           /* |u^| > 10|u|, |u^| < 0.1|u| */
+    double  sum_abs_u, sum_abs_uh, collapsed_abs_u, collapsed_abs_uh;
+    int64_t h_exact[LBQ_H_NBINS], h_quant[LBQ_H_NBINS];
+};
+
+struct lbq_acc {
+    struct lbq_state_acc  m, v;
+    struct lbq_update_acc u;
+};
+
+struct lbq_update_cfg {
+    double bc1, bc2, eps;       /* bias corrections (1 - beta^t) and epsilon */
+    int64_t outlier_block;      /* block size for the outlier-block count */
+    double  outlier_k;          /* threshold factor k */
+};
+
+void lbq_acc_zero(struct lbq_acc *a);
+/* Accumulate n elements: exact m, v and their dequantized mh, vh. */
+void lbq_acc_add(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
+                 const float *m, const float *mh, const float *v, const float *vh);
+void lbq_acc_merge(struct lbq_acc *a, const struct lbq_acc *b);
+
+/* Derived numbers of one state */
+struct lbq_state_res {
+    double rel_l2, max_abs_err, rel_mean_abs_err;
+    double q50, q90, q99, q999;     /* quantiles of the per-element relative error */
+    double zero_collapse;           /* pos_to_zero / pos */
+    double outlier_block_frac;
+    int64_t n, nonfinite;
+};
+struct lbq_update_res {
+    double rel_l2, cosine, blowup_frac, shrink_frac, collapse_share, collapse_share_quant;
+};
+void   lbq_state_result(const struct lbq_state_acc *s, struct lbq_state_res *r);
+void   lbq_update_result(const struct lbq_update_acc *u, struct lbq_update_res *r);
+double lbq_hist_quantile(const int64_t *hist, double q);     /* relative-error histogram */
+double lbq_h_bin_center(int i);
+
+/* ---- evaluation engine: one read of a parameter's m and v, many configurations ------------- */
+struct lbq_config {
+    char             label[300];
+    struct lbq_qspec m, v;
+    int              has_m, has_v;          /* 0: that state stays fp32 */
+    const struct lbq_recipe *recipe;        /* fp32 exclusions, or NULL */
+    int              quantize_all;          /* ignore the recipe's exclusions */
+};
+
+struct lbq_param_eval {
+    int      kept_fp32;                     /* the recipe left this tensor in fp32 */
+    char     m_plan[128], v_plan[128];      /* effective specs, "fp32" if not quantized */
+    struct lbq_qsize m_size, v_size;        /* storage (fp32: 32 bits/elem) */
+    struct lbq_acc   acc;
+};
+
+struct lbq_eval_opts {
+    int64_t mem_limit;          /* bytes for slabs; 0 = default 1 GiB */
+    double  outlier_k;          /* default 10 */
+    int     device;             /* 0 cpu, 1 cuda */
+};
+
+/* Evaluate nconf configurations on parameter p of f.  out[nconf] receives the results. */
+int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
+                   const struct lbq_eval_opts *opts, struct lbq_param_eval *out);
+
+/* Bias-correction and epsilon of a file (bc = 1 when step is absent or 0). */
+void lbq_update_cfg_from_file(const struct lbq_file *f, struct lbq_update_cfg *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,264 @@
+/* spec.c - quantizer spec parsing, plans (resolved codebooks) and storage accounting. */
+#include "lbq-impl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+
+/* ---- small numeric helpers used by the maps ---- */
+int lbq_levels_from_hex(const uint32_t *tab, int n, float *levels)
+{
+    for (int i = 0; i < n; i++) levels[i] = lbq_hexf(tab[i]);
+    return n;
+}
+
+void lbq_levels_sort(float *a, int n)
+{
+    for (int i = 1; i < n; i++) {
+        float v = a[i]; int j = i - 1;
+        while (j >= 0 && a[j] > v) { a[j + 1] = a[j]; j--; }
+        a[j + 1] = v;
+    }
+}
+
+float lbq_select_kth(float *a, int64_t n, int64_t k)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = a[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) { float t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return a[k];
+    }
+    return a[k];
+}
+
+float lbq_quantile(float *a, int64_t n, double p)
+{
+    if (n <= 0) return 0.0f;
+    double pos = p * (double)(n - 1);
+    int64_t lo = (int64_t)floor(pos);
+    if (lo < 0) lo = 0;
+    if (lo > n - 1) lo = n - 1;
+    float w = (float)(pos - (double)lo);
+    float vlo = lbq_select_kth(a, n, lo);
+    if (w == 0.0f || lo + 1 >= n) return vlo;
+    /* the next order statistic is the minimum of the part above lo */
+    float vhi = a[lo + 1];
+    for (int64_t i = lo + 2; i < n; i++) if (a[i] < vhi) vhi = a[i];
+    /* torch.lerp */
+    return (w < 0.5f) ? vlo + w * (vhi - vlo) : vhi - (vhi - vlo) * (1.0f - w);
+}
+
+int64_t lbq_shape_row_elems(const struct lbq_shape *s)
+{
+    if (s->rank <= 1 || s->dim[0] == 0) return 1;
+    return s->numel / s->dim[0];
+}
+
+void lbq_shape_str(const struct lbq_shape *s, char *buf, size_t len)
+{
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, len - o, "[");
+    for (int d = 0; d < s->rank && o < len; d++)
+        o += (size_t)snprintf(buf + o, len - o, d ? ", %lld" : "%lld", (long long)s->dim[d]);
+    if (o < len) snprintf(buf + o, len - o, "]");
+}
+
+/* ---- specs ---- */
+void lbq_qdefaults_init(struct lbq_qdefaults *d)
+{
+    memset(d, 0, sizeof *d);
+    d->bits = 4; d->block = 128; d->round = LBQ_ROUND_NEAREST; d->seed = 0; d->quantile = 0.1f;
+}
+
+void lbq_qspec_format(const struct lbq_qspec *s, char *buf, size_t len)
+{
+    char norm[48];
+    if (s->norm->blockwise) snprintf(norm, sizeof norm, "%s%lld", s->norm->name, (long long)s->block);
+    else snprintf(norm, sizeof norm, "%s", s->norm->name);
+    int o = snprintf(buf, len, "%s-%s:b%d", norm, s->map->name, s->bits);
+    if (o < 0 || (size_t)o >= len) return;
+    if (s->nz) o += snprintf(buf + o, len - (size_t)o, ":nz");
+    if (s->dre && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":dre");
+    if (s->sign == 1 && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":signed");
+    if (s->sign == 0 && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":unsigned");
+    if (s->round == LBQ_ROUND_STOCHASTIC && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":sr");
+    if (s->map->qdq && s->map->needs_block && (size_t)o < len)
+        snprintf(buf + o, len - (size_t)o, ":p%g", (double)s->quantile);
+}
+
+static int parse_main(const char *mainpart, const char *whole, struct lbq_qspec *out)
+{
+    size_t len = strlen(mainpart);
+    /* try every '-' or '/' as the NORM|MAP split: names themselves may contain '-' */
+    for (size_t i = 1; i + 1 < len; i++) {
+        if (mainpart[i] != '-' && mainpart[i] != '/') continue;
+        char norm[128], map[128];
+        if (i >= sizeof norm || len - i >= sizeof map) continue;
+        memcpy(norm, mainpart, i); norm[i] = 0;
+        snprintf(map, sizeof map, "%s", mainpart + i + 1);
+        int64_t blk = 0;
+        const struct lbq_norm *n = lbq_norm_find(norm, &blk);
+        const struct lbq_map *m = lbq_map_find(map);
+        if (n && m) { out->norm = n; out->map = m; if (blk) out->block = blk; return LBQ_OK; }
+    }
+    /* explain the first split */
+    const char *dash = strpbrk(mainpart, "-/");
+    if (!dash) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': expected NORM-MAP (for example rank1-linear, block128-dtree); see 'lbq list'", whole);
+    char norm[128], map[128];
+    size_t k = (size_t)(dash - mainpart);
+    if (k >= sizeof norm) k = sizeof norm - 1;
+    memcpy(norm, mainpart, k); norm[k] = 0;
+    snprintf(map, sizeof map, "%s", dash + 1);
+    int64_t blk = 0;
+    if (!lbq_norm_find(norm, &blk)) {
+        const char *sug = lbq_name_suggest(norm);
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': unknown normalization '%s'%s%s%s; see 'lbq list'", whole, norm,
+                       sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+    }
+    const char *sug = lbq_name_suggest(map);
+    return lbq_err(LBQ_ERR_ARG, "quantizer '%s': unknown map '%s'%s%s%s; see 'lbq list'", whole, map,
+                   sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+}
+
+int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_qspec *out)
+{
+    struct lbq_qdefaults dd;
+    if (!d) { lbq_qdefaults_init(&dd); d = &dd; }
+    memset(out, 0, sizeof *out);
+    if (!text || !*text) return lbq_err(LBQ_ERR_ARG, "empty quantizer spec");
+    if (strlen(text) >= 120) return lbq_err(LBQ_ERR_ARG, "quantizer spec too long");
+    out->bits = d->bits; out->block = d->block; out->sign = -1; out->round = d->round;
+    out->seed = d->seed; out->quantile = d->quantile;
+    if (d->map_file) snprintf(out->map_file, sizeof out->map_file, "%s", d->map_file);
+
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *opts = strchr(buf, ':');
+    if (opts) *opts++ = 0;
+    int rc = parse_main(buf, text, out);
+    if (rc) return rc;
+    int bits_opt = 0;
+    while (opts && *opts) {
+        char *next = strchr(opts, ':');
+        if (next) *next++ = 0;
+        char *end;
+        if (lbq_streq_ci(opts, "nz")) out->nz = 1;
+        else if (lbq_streq_ci(opts, "dre")) out->dre = 1;
+        else if (lbq_streq_ci(opts, "signed")) out->sign = 1;
+        else if (lbq_streq_ci(opts, "unsigned")) out->sign = 0;
+        else if (lbq_streq_ci(opts, "sr")) out->round = LBQ_ROUND_STOCHASTIC;
+        else if (lbq_streq_ci(opts, "nearest")) out->round = LBQ_ROUND_NEAREST;
+        else if ((opts[0] == 'b' || opts[0] == 'B') && isdigit((unsigned char)opts[1])) {
+            long b = strtol(opts + 1, &end, 10);
+            if (*end) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': bad bits option '%s'", text, opts);
+            if (b < 1 || b > 8) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': bits %ld out of range (1-8)", text, b);
+            out->bits = (int)b; bits_opt = 1;
+        } else if ((opts[0] == 'p' || opts[0] == 'P') && (isdigit((unsigned char)opts[1]) || opts[1] == '.')) {
+            errno = 0;
+            double p = strtod(opts + 1, &end);
+            if (*end || errno || !(p > 0.0 && p < 1.0))
+                return lbq_err(LBQ_ERR_ARG, "quantizer '%s': quantile '%s' must be in (0, 1)", text, opts + 1);
+            out->quantile = (float)p;
+        } else return lbq_err(LBQ_ERR_ARG, "quantizer '%s': unknown option ':%s' (known: bN, nz, dre, signed, unsigned, sr, pX)", text, opts);
+        opts = next;
+    }
+    const struct lbq_map *m = out->map;
+    if (out->bits < 1 || out->bits > 8) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': bits %d out of range (1-8)", text, out->bits);
+    if (m->fixed_bits) {
+        if ((bits_opt || d->bits_set) && out->bits != m->fixed_bits)
+            return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' is %d-bit only (got bits %d)", text, m->name, m->fixed_bits, out->bits);
+        out->bits = m->fixed_bits;
+    }
+    if (out->bits < m->min_bits || out->bits > m->max_bits)
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' supports %d-%d bits (got %d)", text, m->name, m->min_bits, m->max_bits, out->bits);
+    if (out->norm->blockwise && out->block < 1)
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': block size must be >= 1 (got %lld)", text, (long long)out->block);
+    if (out->norm->blockwise && out->block > ((int64_t)1 << 30))
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': block size %lld too large (max 2^30)", text, (long long)out->block);
+    if (m->needs_block && !out->norm->blockwise)
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' needs block normalization (for example block128-%s)", text, m->name, m->name);
+    if (out->dre && !m->qdq)
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':dre' applies to fp8 maps only", text);
+    if (out->dre && !out->norm->blockwise)
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':dre' needs block normalization (COAT uses block128)", text);
+    if (out->nz && !m->build)
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':nz' applies to codebook maps only", text);
+    if (out->sign == 1 && !(m->sign_ok & LBQ_SIGNED_OK))
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' is unsigned only", text, m->name);
+    if (m == lbq_map_find("file") && !out->map_file[0])
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map 'file' needs --map-file LEVELS.txt", text);
+    lbq_qspec_format(out, out->text, sizeof out->text);
+    return LBQ_OK;
+}
+
+/* ---- plans ---- */
+int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role role, int rank)
+{
+    memset(p, 0, sizeof *p);
+    p->spec = *s;
+    p->norm = s->norm;
+    p->block = s->block;
+    p->bits = s->bits;
+    p->stream = (uint32_t)role;
+    if (rank < s->norm->min_rank && s->norm->fallback) {
+        int64_t blk = 0;
+        p->norm = lbq_norm_find(s->norm->fallback, &blk);
+        if (!p->norm) return lbq_err(LBQ_ERR_ARG, "internal: bad fallback '%s'", s->norm->fallback);
+        if (blk) p->block = blk;
+    }
+    p->is_signed = (s->sign >= 0) ? s->sign : (role == LBQ_ROLE_M);
+    int need = p->is_signed ? LBQ_SIGNED_OK : LBQ_UNSIGNED_OK;
+    if (!(s->map->sign_ok & need))
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' is %s only, but %s is %s (use it for %s, or add :%s)",
+                       s->text, s->map->name, p->is_signed ? "unsigned" : "signed",
+                       role == LBQ_ROLE_M ? "m (exp_avg)" : "v (exp_avg_sq)", p->is_signed ? "signed" : "unsigned",
+                       p->is_signed ? "v" : "m", p->is_signed ? "unsigned" : "signed");
+    for (int i = 0; i < LBQ_MAX_LEVELS; i++) { p->q[i] = LBQ_INF; p->mid[i] = LBQ_INF; }
+    if (!s->map->build) return LBQ_OK;
+    float lev[LBQ_MAX_LEVELS];
+    int n = s->map->build(s, s->bits, p->is_signed, lev);
+    if (n < 0) {
+        if (-n == LBQ_ERR_ARG && !lbq_errmsg()[0])
+            return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' is not defined at %d bits %s", s->text, s->map->name, s->bits, p->is_signed ? "signed" : "unsigned");
+        if (-n == LBQ_ERR_ARG && s->map != lbq_map_find("file"))
+            return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' is not defined at %d bits %s", s->text, s->map->name, s->bits, p->is_signed ? "signed" : "unsigned");
+        return -n;
+    }
+    if (s->map == lbq_map_find("file")) {
+        int b = 1;
+        while ((1 << b) < n) b++;
+        p->bits = b;
+    }
+    if (n > (1 << p->bits)) return lbq_err(LBQ_ERR_ARG, "internal: map '%s' gave %d levels for %d bits", s->map->name, n, p->bits);
+    if (s->nz) {        /* exclude zero: the zero level becomes its nearest nonzero neighbour */
+        for (int i = 0; i < n; i++) {
+            if (lev[i] != 0.0f) continue;
+            float up = (i + 1 < n) ? lev[i + 1] : 0.0f;
+            lev[i] = (up != 0.0f) ? up : (i > 0 ? lev[i - 1] : 0.0f);
+        }
+    }
+    p->nlev = n;
+    p->npow2 = 1;
+    while (p->npow2 < n) p->npow2 <<= 1;
+    for (int i = 0; i < n; i++) p->q[i] = lev[i];
+    for (int i = 0; i + 1 < n; i++) p->mid[i] = (lev[i] + lev[i + 1]) * 0.5f;
+    return LBQ_OK;
+}
+
+void lbq_qplan_size(const struct lbq_qplan *p, const struct lbq_shape *shape, struct lbq_qsize *out)
+{
+    memset(out, 0, sizeof *out);
+    out->code_bits = shape->numel * p->bits;
+    out->scale_bits = 32 * p->norm->nscales(p, shape);
+    if (p->spec.map->nparams && p->norm->blockwise)
+        out->param_bits = 32 * (int64_t)p->spec.map->nparams(&p->spec) * ((shape->numel + p->block - 1) / p->block);
+    out->bits_per_elem = shape->numel ? (double)(out->code_bits + out->scale_bits + out->param_bits) / (double)shape->numel : 0.0;
+}
