@@ -99,6 +99,7 @@ static cJSON *istat_json(const struct istat *s, int rank)
 }
 
 static const char *dtype_name(int bits) { return bits == 16 ? "float16" : bits == 64 ? "float64" : "float32"; }
+static const char *dtype_short(int bits) { return bits == 16 ? "f16" : bits == 64 ? "f64" : "f32"; }
 
 int cmd_inspect(int argc, char **argv)
 {
@@ -191,9 +192,11 @@ int cmd_inspect(int argc, char **argv)
             snprintf(nf, sizeof nf, "%lld/%lld", (long long)s[k].nan, (long long)s[k].inf);
             if (isfinite(s[k].row_ratio)) snprintf(rr, sizeof rr, "%.1f", s[k].row_ratio); else snprintf(rr, sizeof rr, "-");
             if (isfinite(s[k].col_ratio)) snprintf(cr, sizeof cr, "%.1f", s[k].col_ratio); else snprintf(cr, sizeof cr, "-");
-            printf("%-34s %-14s %-5s %9lld %-2s %11.3e %11.3e %10.3e %7.3f %7s %9s %9s\n",
-                   k ? "" : pi->name, k ? "" : shp, k ? "" : dtype_name(pi->dtype_bits[0]) + 5,
-                   k ? 0LL : (long long)pi->shape.numel, k ? "v" : "m",
+            char ne[24];
+            snprintf(ne, sizeof ne, "%lld", (long long)pi->shape.numel);
+            printf("%-34s %-14s %-5s %9s %-2s %11.3e %11.3e %10.3e %7.3f %7s %9s %9s\n",
+                   k ? "" : pi->name, k ? "" : shp, k ? "" : dtype_short(pi->dtype_bits[0]),
+                   k ? "" : ne, k ? "v" : "m",
                    s[k].n ? s[k].min : NAN, s[k].n ? s[k].max : NAN, s[k].n ? s[k].sum_abs / (double)s[k].n : NAN,
                    s[k].n ? 100.0 * (double)s[k].zero / (double)s[k].n : NAN, nf, rr, cr);
         }
