@@ -14,37 +14,22 @@
 
 #include <stdint.h>
 
+#include <math.h>
+#include <string.h>
 #if defined(__CUDACC__)
 #  define LBQ_HD static __host__ __device__ __forceinline__
-#  define LBQ_INF (__int_as_float(0x7f800000))
 #else
-#  include <math.h>
-#  include <string.h>
 #  define LBQ_HD static inline
-#  define LBQ_INF (INFINITY)
 #endif
+#define LBQ_INF (lbq_u2f(0x7f800000u))
 
 #define LBQ_MAX_LEVELS 256 /* a map has at most 2^8 levels */
 #define LBQ_STR_(x) #x
 #define LBQ_STR(x) LBQ_STR_(x)
 
 /* ---- bit casts ------------------------------------------------------------------------ */
-LBQ_HD uint32_t lbq_f2u(float f)
-{
-#if defined(__CUDACC__)
-    return (uint32_t)__float_as_uint(f);
-#else
-    uint32_t u; memcpy(&u, &f, sizeof u); return u;
-#endif
-}
-LBQ_HD float lbq_u2f(uint32_t u)
-{
-#if defined(__CUDACC__)
-    return __uint_as_float(u);
-#else
-    float f; memcpy(&f, &u, sizeof f); return f;
-#endif
-}
+LBQ_HD uint32_t lbq_f2u(float f) { uint32_t u; memcpy(&u, &f, sizeof u); return u; }
+LBQ_HD float lbq_u2f(uint32_t u) { float f; memcpy(&f, &u, sizeof f); return f; }
 LBQ_HD int lbq_isfinite(float x) { return (lbq_f2u(x) & 0x7f800000u) != 0x7f800000u; }
 LBQ_HD float lbq_absf(float x) { return lbq_u2f(lbq_f2u(x) & 0x7fffffffu); }
 

@@ -2,6 +2,7 @@
  * v are read once in slabs; every configuration is evaluated on each slab, chunk by chunk. */
 #include "lbq-impl.h"
 #include "lbq-metrics.h"
+#include "cuda/lbq-cuda.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -197,9 +198,10 @@ struct conf_plans {
 
 /* quantize-dequantize one chunk for one state; plan NULL = fp32 (copy) */
 static int qdq_state(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
-                     const float *x, float *xh, float *scratch)
+                     const float *x, float *xh, float *scratch, int device)
 {
     if (!p) { memcpy(xh, x, sizeof(float) * (size_t)n); return LBQ_OK; }
+    if (device == 1) return lbq_cuda_qdq(p, st, off, n, x, xh, NULL);
     return lbq_qdq(p, st, off, n, x, xh, NULL, scratch, NULL, NULL);
 }
 
@@ -292,6 +294,7 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
         if (have_st && slab >= N) { lbq_tstats_add(&stm, off, n, m); lbq_tstats_add(&stv, off, n, v); }
         int64_t nch = (n + chunk - 1) / chunk;
+        const int dev = opts ? opts->device : 0;
         for (int c = 0; c < nconf; c++) {
             int err = LBQ_OK;
             #pragma omp parallel
@@ -303,8 +306,8 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     lbq_acc_zero(&chunk_acc[k]);
                     if (!buf) { err = LBQ_ERR_NOMEM; continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
-                    int e1 = qdq_state(pl[c].has_m ? &pl[c].m : NULL, &stm, off + o, cn, m + o, mh, scr);
-                    int e2 = qdq_state(pl[c].has_v ? &pl[c].v : NULL, &stv, off + o, cn, v + o, vh, scr);
+                    int e1 = qdq_state(pl[c].has_m ? &pl[c].m : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
+                    int e2 = qdq_state(pl[c].has_v ? &pl[c].v : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
                     if (e1 || e2) { err = e1 ? e1 : e2; continue; }
                     lbq_acc_add(&chunk_acc[k], &ucfg, cn, m + o, mh, v + o, vh);
                 }
