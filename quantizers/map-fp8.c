@@ -15,18 +15,14 @@ static int fp8_qdq_any(const struct lbq_qplan *p, int64_t off, int64_t n, const 
                        float *scale, float *xhat, uint8_t *codes, float *bparams, int e5m2)
 {
     (void)off;
-    const float fmax = e5m2 ? 57344.0f : 448.0f;
     if (!p->spec.dre) {
         for (int64_t i = 0; i < n; i++) {
-            float s = scale[i] / fmax;
-            float r = lbq_fp8_round(lbq_normalize(x[i], s), e5m2);
-            xhat[i] = r * s;
-            if (codes) codes[i] = (uint8_t)lbq_fp8_bits(r, e5m2);
-            scale[i] = s;
+            int bits = 0;
+            xhat[i] = lbq_fp8_qdq(x[i], scale[i], e5m2, &scale[i], &bits);
+            if (codes) codes[i] = (uint8_t)bits;
         }
         return LBQ_OK;
     }
-    const float log2rt = lbq_log2f(fmax * fmax * 0.5f);
     int64_t B = p->block;
     for (int64_t b0 = 0; b0 < n; b0 += B) {
         int64_t bn = (n - b0 < B) ? n - b0 : B;
@@ -37,14 +33,8 @@ static int fp8_qdq_any(const struct lbq_qplan *p, int64_t off, int64_t n, const 
             if (a > mx) mx = a;
             if (a > 0.0f && a < mn) mn = a;
         }
-        if (!lbq_isfinite(mn)) mn = mx;
-        float M = mx + 1e-30f, m0 = mn + 1e-30f;
-        float lr = lbq_log2f(M / m0);
-        float k = (lr > 0.0f) ? floorf(log2rt / lr * 16.0f) / 16.0f : 1.0f;
-        if (k < 0.0625f) k = 0.0625f;
-        if (k > 64.0f) k = 64.0f;
-        float g = sqrtf(M) * sqrtf(m0);
-        float s = lbq_powf_pos(M / g, k) / fmax;
+        float s, k, g;
+        lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
         for (int64_t i = 0; i < bn; i++) {
             int64_t e = b0 + i;
             float v = x[e];

@@ -32,12 +32,8 @@ static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
             tmp[i] = v;
             if (v > 0.0f && v < minpos) minpos = v;
         }
-        float alpha = 1.0f;
-        if (delta > 0.0f) {
-            float xp = lbq_quantile(tmp, bn, (double)p->spec.quantile) / delta;
-            if (!(xp > 0.0f) && lbq_isfinite(minpos)) xp = minpos / delta;
-            alpha = lbq_log_alpha(xp, nmax);
-        }
+        float quant = (delta > 0.0f) ? lbq_quantile(tmp, bn, (double)p->spec.quantile) : 0.0f;
+        float alpha = lbq_log_block_alpha(delta, quant, minpos, nmax);
         lev[0] = 1.0f;
         for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;  /* == lbq_log_level */
         for (int64_t i = 0; i < bn; i++) {

@@ -14,9 +14,7 @@ static void rank1_scales(const struct lbq_qplan *p, const struct lbq_tstats *st,
     int64_t rem = off;
     for (int d = r - 1; d >= 0; d--) { idx[d] = rem % s->dim[d]; rem /= s->dim[d]; }
     for (int64_t i = 0; i < n; i++) {
-        float m = st->dimmax[0][idx[0]];
-        for (int d = 1; d < r; d++) { float v = st->dimmax[d][idx[d]]; if (v < m) m = v; }
-        scale[i] = m;
+        scale[i] = lbq_rank1_scale(st->dimbuf, st->dimoff, idx, r);
         for (int d = r - 1; d >= 0; d--) { if (++idx[d] < s->dim[d]) break; idx[d] = 0; }
     }
 }

@@ -229,6 +229,73 @@ LBQ_HD float lbq_dre_qdq(float x, float s, float k, float g, int e5m2, int *bits
     return (lbq_f2u(x) >> 31) ? -back : back;
 }
 
+/* ---- per-block parameters (used by the CPU loops and the CUDA kernels alike) ------------ */
+/* Position of the p-quantile among n sorted values (torch.quantile, linear interpolation):
+ * the result is lerp(v[lo], v[lo+1], w) with lbq_quantile_lerp. */
+LBQ_HD void lbq_quantile_pos(int64_t n, double p, int64_t *lo, float *w)
+{
+    double pos = p * (double)(n - 1);
+    int64_t l = (int64_t)floor(pos);
+    if (l < 0) l = 0;
+    if (l > n - 1) l = n - 1;
+    *lo = l;
+    *w = (float)(pos - (double)l);
+}
+LBQ_HD float lbq_quantile_lerp(float vlo, float vhi, float w)
+{
+    if (w == 0.0f) return vlo;
+    return (w < 0.5f) ? vlo + w * (vhi - vlo) : vhi - (vhi - vlo) * (1.0f - w);   /* torch.lerp */
+}
+
+/* Log map alpha of a block from its max (delta), raw p-quantile and smallest positive value. */
+LBQ_HD float lbq_log_block_alpha(float delta, float quantile, float minpos, int nmax)
+{
+    if (!(delta > 0.0f)) return 1.0f;
+    float xp = quantile / delta;
+    if (!(xp > 0.0f) && lbq_isfinite(minpos)) xp = minpos / delta;
+    return lbq_log_alpha(xp, nmax);
+}
+
+/* COAT dynamic range expansion parameters of a group from its max |x| and min nonzero |x|. */
+LBQ_HD void lbq_dre_params(float mx, float mn, int e5m2, float *s, float *k, float *g)
+{
+    const float fmax = e5m2 ? 57344.0f : 448.0f;
+    if (!lbq_isfinite(mn)) mn = mx;
+    float M = mx + 1e-30f, m0 = mn + 1e-30f;
+    float lr = lbq_log2f(M / m0);
+    float kk = (lr > 0.0f) ? floorf(lbq_log2f(fmax * fmax * 0.5f) / lr * 16.0f) / 16.0f : 1.0f;
+    if (kk < 0.0625f) kk = 0.0625f;
+    if (kk > 64.0f) kk = 64.0f;
+    float gg = sqrtf(M) * sqrtf(m0);
+    *k = kk; *g = gg;
+    *s = lbq_powf_pos(M / gg, kk) / fmax;
+}
+
+/* Plain FP8 element: scale s = absmax / FMAX; returns the dequantized value. */
+LBQ_HD float lbq_fp8_qdq(float x, float absmax, int e5m2, float *s_out, int *bits)
+{
+    float s = absmax / (e5m2 ? 57344.0f : 448.0f);
+    float r = lbq_fp8_round(lbq_normalize(x, s), e5m2);
+    if (bits) *bits = lbq_fp8_bits(r, e5m2);
+    if (s_out) *s_out = s;
+    return r * s;
+}
+
+/* Table-map element: nearest (lpmm tie rule) or stochastic with u; returns the code. */
+LBQ_HD int lbq_table_code(const float *q, const float *mid, int nlev, int npow2, float xn, int stochastic, float u)
+{
+    return stochastic ? lbq_code_stochastic(q, nlev, npow2, xn, u) : lbq_code_nearest(mid, npow2, xn);
+}
+
+/* Rank-1 scale of the element with multi-index idx: min over dims of dimmax[d][idx[d]], where the
+ * per-dimension maxima are stored back to back (dimmax + offs[d]). */
+LBQ_HD float lbq_rank1_scale(const float *dimmax, const int64_t *offs, const int64_t *idx, int rank)
+{
+    float m = dimmax[offs[0] + idx[0]];
+    for (int d = 1; d < rank; d++) { float v = dimmax[offs[d] + idx[d]]; if (v < m) m = v; }
+    return m;
+}
+
 /* ---- bit packing: element i occupies bits [i*b, (i+1)*b) of the little-endian stream ------ */
 /* (4-bit: even element in the low nibble, as lpmm.)  `out` must be zeroed beforehand. */
 LBQ_HD void lbq_pack_put(uint8_t *out, int64_t i, int bits, unsigned code)

@@ -228,6 +228,8 @@ struct lbq_tstats {
     struct lbq_shape shape;
     float   absmax;                     /* max |x| over finite x */
     float  *dimmax[LBQ_MAX_RANK];       /* dimmax[d][i] = max |x| over elements with index i on d */
+    float  *dimbuf;                     /* all dimmax vectors back to back (rank >= 2), owned */
+    int64_t dimoff[LBQ_MAX_RANK];       /* dimmax[d] == dimbuf + dimoff[d] */
     int64_t nonfinite;
     int64_t seen;                       /* elements accumulated */
 };

@@ -7,10 +7,11 @@ int lbq_tstats_init(struct lbq_tstats *st, const struct lbq_shape *shape)
     memset(st, 0, sizeof *st);
     st->shape = *shape;
     if (shape->rank >= 2) {
-        for (int d = 0; d < shape->rank; d++) {
-            st->dimmax[d] = calloc((size_t)shape->dim[d] ? (size_t)shape->dim[d] : 1, sizeof(float));
-            if (!st->dimmax[d]) { lbq_tstats_free(st); return lbq_err(LBQ_ERR_NOMEM, "out of memory for tensor statistics"); }
-        }
+        int64_t tot = 0;
+        for (int d = 0; d < shape->rank; d++) { st->dimoff[d] = tot; tot += shape->dim[d]; }
+        st->dimbuf = calloc((size_t)tot + 1, sizeof(float));
+        if (!st->dimbuf) return lbq_err(LBQ_ERR_NOMEM, "out of memory for tensor statistics");
+        for (int d = 0; d < shape->rank; d++) st->dimmax[d] = st->dimbuf + st->dimoff[d];
     }
     return LBQ_OK;
 }
@@ -66,7 +67,9 @@ void lbq_tstats_merge(struct lbq_tstats *a, const struct lbq_tstats *b)
 void lbq_tstats_free(struct lbq_tstats *st)
 {
     if (!st) return;
-    for (int d = 0; d < LBQ_MAX_RANK; d++) { free(st->dimmax[d]); st->dimmax[d] = NULL; }
+    free(st->dimbuf);
+    st->dimbuf = NULL;
+    for (int d = 0; d < LBQ_MAX_RANK; d++) st->dimmax[d] = NULL;
 }
 
 /* Table maps: nearest (lpmm tie rule) or stochastic (Philox) over the plan's codebook. */
@@ -79,7 +82,7 @@ static void qdq_table(const struct lbq_qplan *p, int64_t off, int64_t n, const f
         for (int64_t i = 0; i < n; i++) {
             float xn = lbq_normalize(x[i], sc[i]);
             float u = lbq_philox_uniform(p->spec.seed, p->stream, (uint64_t)(off + i));
-            int c = lbq_code_stochastic(q, nlev, npow2, xn, u);
+            int c = lbq_table_code(q, mid, nlev, npow2, xn, 1, u);
             xhat[i] = q[c] * sc[i];
             if (codes) codes[i] = (uint8_t)c;
         }

@@ -42,18 +42,15 @@ float lbq_select_kth(float *a, int64_t n, int64_t k)
 float lbq_quantile(float *a, int64_t n, double p)
 {
     if (n <= 0) return 0.0f;
-    double pos = p * (double)(n - 1);
-    int64_t lo = (int64_t)floor(pos);
-    if (lo < 0) lo = 0;
-    if (lo > n - 1) lo = n - 1;
-    float w = (float)(pos - (double)lo);
+    int64_t lo;
+    float w;
+    lbq_quantile_pos(n, p, &lo, &w);
     float vlo = lbq_select_kth(a, n, lo);
     if (w == 0.0f || lo + 1 >= n) return vlo;
     /* the next order statistic is the minimum of the part above lo */
     float vhi = a[lo + 1];
     for (int64_t i = lo + 2; i < n; i++) if (a[i] < vhi) vhi = a[i];
-    /* torch.lerp */
-    return (w < 0.5f) ? vlo + w * (vhi - vlo) : vhi - (vhi - vlo) * (1.0f - w);
+    return lbq_quantile_lerp(vlo, vhi, w);
 }
 
 int64_t lbq_shape_row_elems(const struct lbq_shape *s)
