@@ -81,5 +81,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_theory(int argc, char **argv);
 
 #endif

@@ -39,8 +39,8 @@ static const struct lbq_recipe g_recipes[] = {
       "block256-dtree:b8", "block256-dtree:b8", -1, 4096, 0 },
     { "torchao4", "torchao AdamW4bit: m block128-dtree, v block128-linear, 4 bits; numel<4096 or %128 fp32",
       "block128-dtree:b4", "block128-linear:b4", -1, 4096, 128 },
-    { "solo42",   "SOLO 4/2: m block128-dtree 4 bits, v block128-log 2 bits (p=0.1); numel<128 fp32",
-      "block128-dtree:b4", "block128-log:b2", -1, 128, 0 },
+    { "solo42",   "SOLO 4/2: m block128-dtree 4 bits, v block128-log 2 bits (p=0.1, stochastic in the log domain); numel<128 fp32",
+      "block128-dtree:b4", "block128-log:b2:sr", -1, 128, 0 },
     { "coat",     "COAT: m and v fp8e4m3 with dynamic range expansion, block128",
       "block128-fp8e4m3:dre", "block128-fp8e4m3:dre", -1, 0, 0 },
 };

@@ -1,0 +1,248 @@
+/* cmd-simulate.c - `lbq simulate`: multi-step EMA dynamics with quantized states. */
+#include "cli.h"
+#include "lbq-impl.h"
+#include "lbq-json.h"
+#include "lbq-sim.h"
+
+const char lbq_usage_simulate[] =
+"usage: lbq simulate FILE (--quant SPEC | --quant-m SPEC --quant-v SPEC | --recipe R) [options]\n"
+"       lbq simulate --source synthetic --quant-v SPEC [--betas LO:HI:STEP | --beta B] [options]\n"
+"\n"
+"Run Adam's moment updates for T steps with the states stored quantized between steps (dequantize,\n"
+"EMA update, requantize; the update uses the unquantized new states, as lpmm, SOLO and torchao do),\n"
+"next to an fp32 reference run on the same gradients, and report how they diverge: state errors,\n"
+"update error and blow-up, signal swamping (share of elements whose fp32 state moved but whose stored\n"
+"code did not), the share stuck for the whole run and their bias, zero-point collapse of v over time,\n"
+"and for m the measured extra gradient variance next to SOLO's Theorem 3.6 bound.  docs/metrics.md.\n"
+"\n"
+"  --source grads|moments|synthetic\n"
+"                     grads: the file's recorded gradient stream [T, ...] (default);\n"
+"                     moments: g ~ N(m, max(v - m^2, 0)) per element from the dumped moments (seeded);\n"
+"                     synthetic: SOLO's case study, one unsigned state, z ~ U[0,1], x0 = --start\n"
+"  --steps T          steps (grads: at most the stream length; moments default 100; synthetic 100)\n"
+"  --every K          record the series every K steps (default 1)\n"
+"  --beta1 B, --beta2 B   override the file's betas\n"
+"  --beta B           synthetic: the EMA beta (default 0.9); --betas LO:HI:STEP runs a range\n"
+"  --size N           synthetic: elements (default 1000); --start X: initial value (default 1)\n"
+"  --swamp-rel R      'fp32 state changed' threshold |x_t - x_{t-1}| > R |x_{t-1}| (default 1e-3)\n"
+"  --seed S           seed of the moments/synthetic streams and of stochastic rounding\n"
+"  --tensor GLOB      only parameters matching GLOB (default: those with a gradient stream, or all\n"
+"                     with --source moments)\n"
+"  --json OUT         series and summaries (schema lbq.simulate/1), written atomically\n"
+"  quantizer options as in 'lbq analyze --help' (--round stochastic for SR)\n"
+"  -q, --quiet        no notices on stderr\n";
+
+enum { O_SOURCE = 1, O_STEPS, O_EVERY, O_B1, O_B2, O_BETA, O_BETAS, O_SIZE, O_START, O_SWAMP, O_TENSOR, O_JSON, O_QUIET };
+static struct cli_opt g_opts[64];
+static void build_opts(void)
+{
+    static const struct cli_opt own[] = {
+        { "source", 1, O_SOURCE }, { "steps", 1, O_STEPS }, { "every", 1, O_EVERY }, { "beta1", 1, O_B1 }, { "beta2", 1, O_B2 },
+        { "beta", 1, O_BETA }, { "betas", 1, O_BETAS }, { "size", 1, O_SIZE }, { "start", 1, O_START },
+        { "swamp-rel", 1, O_SWAMP }, { "tensor", 1, O_TENSOR }, { "json", 1, O_JSON }, { "quiet", 0, O_QUIET },
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) g_opts[n++] = own[i];
+    for (const struct cli_opt *o = cli_qopt_table; o->name; o++) g_opts[n++] = *o;
+    g_opts[n].name = NULL;
+}
+
+static cJSON *series_json(const struct lbq_sim_result *r, int synthetic)
+{
+    cJSON *s = cJSON_CreateObject();
+    const char *keys[] = { "step", "m_rel", "v_rel", "u_rel", "u_cos", "blowup", "swamp_m", "swamp_v", "unchanged_m", "unchanged_v", "collapse_v", "mean_state", "mean_state_fp32", "frozen_m", "frozen_v" };
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        if (synthetic && (k == 1 || k == 3 || k == 4 || k == 5 || k == 6 || k == 8 || k == 10 || k == 13)) continue;
+        cJSON *a = cJSON_AddArrayToObject(s, keys[k]);
+        for (int i = 0; i < r->npoints; i++) {
+            const struct lbq_sim_point *p = &r->pts[i];
+            double v[] = { p->step, p->m_rel, p->v_rel, p->u_rel, p->u_cos, p->blowup, p->swamp_m, p->swamp_v, p->unchanged_m, p->unchanged_v, p->collapse_v, p->mean_state, p->mean_state_fp32, p->frozen_m, p->frozen_v };
+            cJSON_AddItemToArray(a, lbq_json_num(v[k]));
+        }
+    }
+    return s;
+}
+
+static cJSON *summary_json(const struct lbq_sim_result *r, int synthetic)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "elements", (double)r->n);
+    cJSON_AddNumberToObject(o, "steps", r->steps);
+    const struct lbq_sim_point *l = r->npoints ? &r->pts[r->npoints - 1] : NULL;
+    if (l) {
+        if (!synthetic) {
+            lbq_json_add_num(o, "final_m_rel", l->m_rel);
+            lbq_json_add_num(o, "final_u_rel", l->u_rel);
+            lbq_json_add_num(o, "final_u_cos", l->u_cos);
+            lbq_json_add_num(o, "final_blowup", l->blowup);
+            lbq_json_add_num(o, "final_swamp_m", l->swamp_m);
+            lbq_json_add_num(o, "final_collapse_v", l->collapse_v);
+        }
+        lbq_json_add_num(o, "final_v_rel", l->v_rel);
+        lbq_json_add_num(o, "final_swamp_v", l->swamp_v);
+        lbq_json_add_num(o, "final_frozen_v", l->frozen_v);
+    }
+    double msw = 0, vsw = 0;
+    for (int i = 0; i < r->npoints; i++) { msw += r->pts[i].swamp_m; vsw += r->pts[i].swamp_v; }
+    if (!synthetic) {
+        lbq_json_add_num(o, "mean_swamp_m", r->npoints ? msw / r->npoints : NAN);
+        lbq_json_add_num(o, "stuck_all_m", r->stuck_all_m);
+        lbq_json_add_num(o, "stuck_bias_m", r->stuck_bias_m);
+        lbq_json_add_num(o, "m_extra_var", r->m_extra_var);
+        lbq_json_add_num(o, "m_grad_sq", r->m_grad_var);
+        lbq_json_add_num(o, "m_extra_var_bound", r->m_extra_var_bound);
+    }
+    lbq_json_add_num(o, "mean_swamp_v", r->npoints ? vsw / r->npoints : NAN);
+    lbq_json_add_num(o, "stuck_all_v", r->stuck_all_v);
+    lbq_json_add_num(o, "stuck_bias_v", r->stuck_bias_v);
+    if (synthetic) { lbq_json_add_num(o, "final_mean", r->final_mean); lbq_json_add_num(o, "final_mean_fp32", r->final_mean_fp32); }
+    return o;
+}
+
+static int parse_betas(const char *s, double *lo, double *hi, double *st)
+{
+    char *e1, *e2, *e3;
+    *lo = strtod(s, &e1);
+    if (*e1 != ':') return -1;
+    *hi = strtod(e1 + 1, &e2);
+    if (*e2 != ':') return -1;
+    *st = strtod(e2 + 1, &e3);
+    if (*e3 || !(*st > 0) || !(*lo >= 0) || !(*hi < 1) || *hi < *lo || (*hi - *lo) / *st > 10000) return -1;
+    return 0;
+}
+
+int cmd_simulate(int argc, char **argv)
+{
+    build_opts();
+    struct cli_parser p = { "simulate", g_opts, argc, argv, 1, {0}, 0 };
+    struct cli_qopts qo;
+    struct lbq_sim_opts so;
+    struct lbq_open_opts oo = { 0, 0, 0 };
+    const char *val, *json_out = NULL, *betas = NULL;
+    double beta = 0.9, b1 = -1, b2 = -1, dv;
+    long long iv;
+    int id, rc = LBQ_OK, exitc = 0, steps_set = 0, tensor_set = 0;
+    cli_qopts_init(&qo);
+    lbq_sim_opts_init(&so);
+    while ((id = cli_next(&p, &val)) != 0) {
+        if (id < 0) return LBQ_EXIT_USAGE;
+        if (id == 'h') return cli_help("simulate");
+        int t = cli_qopts_take(&qo, "simulate", id, val);
+        if (t < 0) return LBQ_EXIT_USAGE;
+        if (t > 0) continue;
+        switch (id) {
+        case O_SOURCE:
+            if (strcmp(val, "grads") == 0) so.source = LBQ_SRC_GRADS;
+            else if (strcmp(val, "moments") == 0) so.source = LBQ_SRC_MOMENTS;
+            else if (strcmp(val, "synthetic") == 0) so.source = LBQ_SRC_SYNTHETIC;
+            else return cli_usage_error("simulate", "--source: '%s' is not grads, moments or synthetic", val);
+            break;
+        case O_STEPS: if (cli_int("simulate", "--steps", val, 1, 1000000, &iv)) return LBQ_EXIT_USAGE; so.steps = (int)iv; steps_set = 1; break;
+        case O_EVERY: if (cli_int("simulate", "--every", val, 1, 1000000, &iv)) return LBQ_EXIT_USAGE; so.every = (int)iv; break;
+        case O_B1: if (cli_double("simulate", "--beta1", val, 0.0, 0.999999, &b1)) return LBQ_EXIT_USAGE; break;
+        case O_B2: if (cli_double("simulate", "--beta2", val, 0.0, 0.999999, &b2)) return LBQ_EXIT_USAGE; break;
+        case O_BETA: if (cli_double("simulate", "--beta", val, 0.0, 0.999999, &beta)) return LBQ_EXIT_USAGE; break;
+        case O_BETAS: betas = val; break;
+        case O_SIZE: if (cli_int("simulate", "--size", val, 1, 100000000, &iv)) return LBQ_EXIT_USAGE; so.size = iv; break;
+        case O_START: if (cli_double("simulate", "--start", val, 0.0, 1e30, &dv)) return LBQ_EXIT_USAGE; so.start = dv; break;
+        case O_SWAMP: if (cli_double("simulate", "--swamp-rel", val, 0.0, 1e6, &so.swamp_rel)) return LBQ_EXIT_USAGE; break;
+        case O_TENSOR: oo.tensor_glob = val; tensor_set = 1; break;
+        case O_JSON: json_out = val; break;
+        case O_QUIET: g_cli_quiet = 1; break;
+        }
+    }
+    so.seed = qo.d.seed;
+    struct lbq_config conf;
+    if (cli_qopts_config(&qo, "simulate", &conf)) return LBQ_EXIT_USAGE;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "schema", "lbq.simulate");
+    cJSON_AddNumberToObject(root, "schema_version", 1);
+    cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
+    cJSON *cj = cJSON_AddObjectToObject(root, "config");
+    cJSON_AddStringToObject(cj, "label", conf.label);
+    cJSON_AddStringToObject(cj, "m", conf.has_m ? conf.m.text : "fp32");
+    cJSON_AddStringToObject(cj, "v", conf.has_v ? conf.v.text : "fp32");
+    cJSON_AddNumberToObject(cj, "swamp_rel", so.swamp_rel);
+    cJSON_AddNumberToObject(cj, "seed", (double)so.seed);
+    struct lbq_file *f = NULL;
+    if (so.source == LBQ_SRC_SYNTHETIC) {
+        if (p.npos) { cJSON_Delete(root); return cli_usage_error("simulate", "--source synthetic takes no FILE"); }
+        if (!conf.has_v) { cJSON_Delete(root); return cli_usage_error("simulate", "--source synthetic needs --quant-v (or --quant) SPEC"); }
+        if (!steps_set) so.steps = 100;
+        double lo = beta, hi = beta, st = 1.0;
+        if (betas && parse_betas(betas, &lo, &hi, &st)) { cJSON_Delete(root); return cli_usage_error("simulate", "--betas: '%s' is not LO:HI:STEP within [0, 1)", betas); }
+        cJSON_AddStringToObject(cj, "source", "synthetic");
+        cJSON_AddNumberToObject(cj, "size", (double)so.size);
+        cJSON_AddNumberToObject(cj, "start", so.start);
+        cJSON_AddNumberToObject(cj, "steps", so.steps);
+        cJSON *runs = cJSON_AddArrayToObject(root, "runs");
+        printf("synthetic case study: %lld elements, x0 = %g, z ~ U[0,1], %d steps, v quantizer %s\n", (long long)so.size, so.start, so.steps, conf.v.text);
+        printf("%8s %12s %12s %12s %12s %12s\n", "beta", "final mean", "fp32 mean", "swamp(last)", "frozen(last)", "stuck all");
+        int nb = (int)floor((hi - lo) / st + 0.5) + 1;
+        for (int k = 0; k < nb; k++) {
+            double b = lo + k * st;
+            struct lbq_sim_result r;
+            rc = lbq_simulate_synthetic(&conf, b, &so, &r);
+            if (rc) goto cleanup;
+            const struct lbq_sim_point *l = &r.pts[r.npoints - 1];
+            printf("%8.4f %12.5f %12.5f %12.5f %12.5f %12.5f\n", b, r.final_mean, r.final_mean_fp32, l->swamp_v, l->frozen_v, r.stuck_all_v);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "beta", b);
+            cJSON_AddItemToObject(o, "summary", summary_json(&r, 1));
+            cJSON_AddItemToObject(o, "series", series_json(&r, 1));
+            cJSON_AddItemToArray(runs, o);
+            lbq_sim_result_free(&r);
+        }
+    } else {
+        if (p.npos != 1) { cJSON_Delete(root); return cli_usage_error("simulate", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos); }
+        rc = lbq_file_open(p.positional[0], &oo, &f);
+        if (rc) goto cleanup;
+        cli_print_file_notes(f);
+        const struct lbq_hparams *hp = lbq_file_hparams(f);
+        so.beta1 = b1 >= 0 ? b1 : hp->beta1;
+        so.beta2 = b2 >= 0 ? b2 : hp->beta2;
+        so.eps = hp->eps;
+        so.step0 = hp->step;
+        if (so.source == LBQ_SRC_MOMENTS && !steps_set) so.steps = 100;
+        cJSON_AddStringToObject(cj, "source", so.source == LBQ_SRC_GRADS ? "grads" : "moments");
+        cJSON_AddStringToObject(cj, "file", lbq_file_path(f));
+        cJSON_AddNumberToObject(cj, "beta1", so.beta1);
+        cJSON_AddNumberToObject(cj, "beta2", so.beta2);
+        cJSON *pa = cJSON_AddArrayToObject(root, "params");
+        int done = 0;
+        printf("%s: %s, source %s, beta1 %g, beta2 %g\n", lbq_file_path(f), conf.label, so.source == LBQ_SRC_GRADS ? "grads" : "moments", so.beta1, so.beta2);
+        printf("%-30s %5s %9s %9s %9s %8s %9s %9s %9s %9s %9s\n", "parameter", "steps", "m rel-L2", "v rel-L2", "u rel-L2", "u cos",
+               "swamp m", "swamp v", "stuck m", "stuck v", "v->0");
+        for (int i = 0; i < lbq_file_nparams(f); i++) {
+            const struct lbq_param_info *pi = lbq_file_param(f, i);
+            if (so.source == LBQ_SRC_GRADS && !pi->has[LBQ_DS_GRADS]) {
+                if (tensor_set) cli_note("tensor '%s' has no gradient stream: skipped (use --source moments)", pi->name);
+                continue;
+            }
+            struct lbq_sim_result r;
+            rc = lbq_simulate_param(f, i, &conf, &so, &r);
+            if (rc) goto cleanup;
+            const struct lbq_sim_point *l = &r.pts[r.npoints - 1];
+            double msw = 0, vsw = 0;
+            for (int k = 0; k < r.npoints; k++) { msw += r.pts[k].swamp_m; vsw += r.pts[k].swamp_v; }
+            printf("%-30.30s %5d %9.3e %9.3e %9.3e %8.5f %9.4f %9.4f %9.4f %9.4f %9.5f\n", pi->name, r.steps, l->m_rel, l->v_rel, l->u_rel, l->u_cos,
+                   msw / r.npoints, vsw / r.npoints, r.stuck_all_m, r.stuck_all_v, l->collapse_v);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", pi->name);
+            cJSON_AddNumberToObject(o, "numel", (double)pi->shape.numel);
+            cJSON_AddItemToObject(o, "summary", summary_json(&r, 0));
+            cJSON_AddItemToObject(o, "series", series_json(&r, 0));
+            cJSON_AddItemToArray(pa, o);
+            lbq_sim_result_free(&r);
+            done++;
+        }
+        if (!done) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameter has a 'grads' stream; use --source moments", lbq_file_path(f)); goto cleanup; }
+        printf("(swamp = mean over recorded steps of the share of elements whose fp32 state moved by > %g relative but whose code did not; stuck = code never changed)\n", so.swamp_rel);
+    }
+    if (json_out) rc = lbq_json_write(json_out, root);
+cleanup:
+    if (rc) exitc = cli_fail(rc);
+    cJSON_Delete(root);
+    lbq_file_close(f);
+    return exitc;
+}
