@@ -40,13 +40,16 @@ static void state_free(struct sim_state *s)
     if (s->have_st) lbq_tstats_free(&s->st);
 }
 
-static int requant(struct sim_state *s, const struct lbq_shape *sh, const float *in, int64_t step_index)
+/* Requantize the state after step t.  Stochastic rounding draws a fresh random number per element
+ * and step: the Philox stream is (role, step), so the CPU and GPU still draw identical numbers. */
+static int requant(struct sim_state *s, const struct lbq_shape *sh, const float *in, int64_t t)
 {
-    (void)step_index;
+    (void)sh;
     if (!s->plan) { memcpy(s->xs, in, sizeof(float) * (size_t)s->n); return LBQ_OK; }
     if (s->have_st) { lbq_tstats_reset(&s->st); lbq_tstats_add(&s->st, 0, s->n, in); }
-    (void)sh;
-    return lbq_qdq(s->plan, s->have_st ? &s->st : NULL, 0, s->n, in, s->xs, s->code, s->scale, NULL, NULL);
+    struct lbq_qplan pl = *s->plan;
+    pl.stream = s->plan->stream + 16u * (uint32_t)t;
+    return lbq_qdq(&pl, s->have_st ? &s->st : NULL, 0, s->n, in, s->xs, s->code, s->scale, NULL, NULL);
 }
 
 static int state_init(struct sim_state *s, const struct lbq_qplan *plan, double beta, const struct lbq_shape *sh, const float *x0)
