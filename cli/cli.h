@@ -83,5 +83,6 @@ int cmd_quantize(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

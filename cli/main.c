@@ -36,7 +36,7 @@ static int cmd_help(int argc, char **argv)
 static const char u_help[] = "usage: lbq help [COMMAND]\n\nPrint the command table, or the help of COMMAND.\n";
 
 extern const char lbq_usage_inspect[], lbq_usage_list[], lbq_usage_quantize[], lbq_usage_analyze[],
-    lbq_usage_simulate[], lbq_usage_theory[];
+    lbq_usage_simulate[], lbq_usage_theory[], lbq_usage_sweep[];
 
 const struct lbq_cmd lbq_commands[] = {
     { "inspect",  cmd_inspect,  "list the parameters of a moment file with statistics of m and v", lbq_usage_inspect },
@@ -44,6 +44,7 @@ const struct lbq_cmd lbq_commands[] = {
     { "quantize", cmd_quantize, "quantize m and v and write packed codes, scales and dequantized tensors", lbq_usage_quantize },
     { "analyze",  cmd_analyze,  "per-parameter quantization, update and zero-point errors, memory", lbq_usage_analyze },
     { "simulate", cmd_simulate, "multi-step EMA simulation with quantized states: swamping, drift, collapse", lbq_usage_simulate },
+    { "sweep",    cmd_sweep,    "maps x normalizations x bits x block sizes: results.json, results.tsv, figures", lbq_usage_sweep },
     { "theory",   cmd_theory,   "SOLO swamping thresholds and the precision-specific beta1 table", lbq_usage_theory },
     { "help",     cmd_help,     "show help for a command", u_help },
 };

@@ -1,0 +1,571 @@
+/* cmd-sweep.c - `lbq sweep`: maps x normalizations x bitwidths x block sizes over a moment file,
+ * reading each tensor once, with results.json, results.tsv and the paper-style figures. */
+#include "cli.h"
+#include "lbq-impl.h"
+#include "lbq-report.h"
+#include "lbq-sim.h"
+#include "plot.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const char lbq_usage_sweep[] =
+"usage: lbq sweep FILE -o DIR [--map LIST] [--norm LIST] [--bits LIST] [--block LIST] [--state m|v|both]\n"
+"                 [--quiet] [--no-plot] [--no-swamp] [--resume] [--tensor GLOB] [--mem-limit SIZE]\n"
+"\n"
+"Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
+"parameter and write DIR/results.json (schema lbq.sweep/1, docs/schema.md), DIR/results.tsv (one row\n"
+"per config x parameter plus a TOTAL row per config) and the figures (docs/figures.md) as PNG and PDF.\n"
+"Each tensor is read once per sweep (twice only when it exceeds --mem-limit and a config needs\n"
+"tensor-wide statistics).  Combinations a map does not support are skipped (log: block only and\n"
+"unsigned, so with --state both its m stays fp32).\n"
+"\n"
+"  --map LIST     default dtree,dtree0,linear,linsq,log,uniform\n"
+"  --norm LIST    default block,rank1 (also tensor, row, col)\n"
+"  --bits LIST    e.g. 2-8 (default) or 2,4,8\n"
+"  --block LIST   default 32,64,128,256,512,2048\n"
+"  --state S      which states are quantized: m, v or both (default both; the other stays fp32)\n"
+"  --round/--seed/--quantile   as in 'lbq analyze --help'\n"
+"  -o, --output DIR   output directory (created if missing)\n"
+"  --no-plot      skip the figures ('lbq plot DIR/results.json -o DIR' makes them later)\n"
+"  --no-swamp     skip SOLO's synthetic swamping runs (figure 4)\n"
+"  --resume       keep the configs already in DIR/results.json and evaluate only the missing ones\n"
+"  -q, --quiet    no progress bar or notices (the bar is shown only when stderr is a terminal)\n";
+
+enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_RESUME, O_TENSOR, O_MEM,
+       O_ROUND, O_SEED, O_QUANTILE };
+static const struct cli_opt opts[] = {
+    { "output", 1, O_OUT }, { "map", 1, O_MAP }, { "norm", 1, O_NORM }, { "bits", 1, O_BITS }, { "block", 1, O_BLOCK },
+    { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP },
+    { "resume", 0, O_RESUME }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "round", 1, O_ROUND },
+    { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { 0, 0, 0 },
+};
+
+static volatile sig_atomic_t g_interrupted = 0;
+static void on_sigint(int sig) { (void)sig; g_interrupted = 1; }
+
+#define MAX_LIST 64
+struct sweep_axes {
+    const struct lbq_map  *maps[MAX_LIST];  int nmaps;
+    const struct lbq_norm *norms[MAX_LIST]; int nnorms;
+    int     bits[MAX_LIST];  int nbits;
+    int64_t blocks[MAX_LIST]; int nblocks;
+    int     state;           /* 0 m, 1 v, 2 both */
+};
+
+static int parse_int_list(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out, int *n)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", s);
+    *n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *dash = strchr(tok + 1, '-');
+        long long a, b;
+        if (dash) {
+            *dash = 0;
+            if (cli_int(cmd, opt, tok, lo, hi, &a) || cli_int(cmd, opt, dash + 1, lo, hi, &b)) return -1;
+            if (b < a) { cli_usage_error(cmd, "%s: empty range %lld-%lld", opt, a, b); return -1; }
+        } else {
+            if (cli_int(cmd, opt, tok, lo, hi, &a)) return -1;
+            b = a;
+        }
+        for (long long v = a; v <= b; v++) {
+            if (*n == MAX_LIST) { cli_usage_error(cmd, "%s: more than %d values", opt, MAX_LIST); return -1; }
+            out[(*n)++] = v;
+        }
+    }
+    if (*n == 0) { cli_usage_error(cmd, "%s: empty list", opt); return -1; }
+    return 0;
+}
+
+struct sweep_conf {
+    struct lbq_config c;
+    const struct lbq_map *map;
+    const struct lbq_norm *norm;
+    int bits;
+    int64_t block;
+    int done;               /* loaded from a previous results.json (--resume) */
+};
+
+static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults *d0, struct sweep_conf **out, int *nout)
+{
+    int cap = ax->nmaps * ax->nnorms * ax->nbits * (ax->nblocks + 1) + 1, n = 0;
+    struct sweep_conf *cs = calloc((size_t)cap, sizeof *cs);
+    if (!cs) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    for (int mi = 0; mi < ax->nmaps; mi++)
+        for (int ni = 0; ni < ax->nnorms; ni++)
+            for (int bi = 0; bi < ax->nbits; bi++) {
+                const struct lbq_norm *nm = ax->norms[ni];
+                int nbl = nm->blockwise ? ax->nblocks : 1;
+                for (int ki = 0; ki < nbl; ki++) {
+                    struct lbq_qdefaults d = *d0;
+                    d.bits = ax->bits[bi]; d.bits_set = 0;
+                    int64_t blk = nm->blockwise ? ax->blocks[ki] : 0;
+                    if (blk) d.block = blk;
+                    char spec[128];
+                    snprintf(spec, sizeof spec, "%s-%s", nm->name, ax->maps[mi]->name);
+                    struct lbq_qspec s;
+                    if (lbq_qspec_parse(spec, &d, &s) != LBQ_OK) continue;      /* unsupported combination */
+                    if (ax->maps[mi]->fixed_bits && ax->bits[bi] != ax->maps[mi]->fixed_bits) continue;
+                    struct sweep_conf *c = &cs[n];
+                    c->map = ax->maps[mi]; c->norm = nm; c->bits = s.bits; c->block = blk;
+                    struct lbq_qplan tp;
+                    int m_ok = (ax->state != 1) && lbq_qplan_init(&tp, &s, LBQ_ROLE_M, 2) == LBQ_OK;
+                    int v_ok = (ax->state != 0) && lbq_qplan_init(&tp, &s, LBQ_ROLE_V, 2) == LBQ_OK;
+                    if (!m_ok && !v_ok) continue;
+                    c->c.m = s; c->c.v = s;
+                    c->c.has_m = m_ok; c->c.has_v = v_ok;
+                    snprintf(c->c.label, sizeof c->c.label, "%s", s.text);
+                    n++;
+                }
+            }
+    lbq_err(LBQ_OK, "%s", "");
+    *out = cs; *nout = n;
+    return LBQ_OK;
+}
+
+static void progress(int quiet, double frac, double elapsed, const char *what)
+{
+    if (quiet || !isatty(2)) return;
+    int w = 30, f = (int)(frac * w + 0.5);
+    double eta = frac > 0.001 ? elapsed * (1.0 - frac) / frac : 0.0;
+    fprintf(stderr, "\r[%.*s%*s] %5.1f%% ETA %4.0fs %-40.40s", f, "##############################", w - f, "", 100.0 * frac, eta, what);
+    if (frac >= 1.0) fputc('\n', stderr);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static cJSON *param_row_json(const char *name, int64_t numel, const struct lbq_param_eval *e, int has_m, int has_v)
+{
+    struct lbq_state_res mr, vr;
+    struct lbq_update_res ur;
+    lbq_state_result(&e->acc.m, &mr);
+    lbq_state_result(&e->acc.v, &vr);
+    lbq_update_result(&e->acc.u, &ur);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddNumberToObject(o, "numel", (double)numel);
+    cJSON_AddBoolToObject(o, "kept_fp32", e->kept_fp32);
+    cJSON_AddStringToObject(o, "m_plan", e->m_plan);
+    cJSON_AddStringToObject(o, "v_plan", e->v_plan);
+    if (has_m) lbq_json_add_num(o, "m_rel_l2", mr.rel_l2); else cJSON_AddNullToObject(o, "m_rel_l2");
+    if (has_v) lbq_json_add_num(o, "v_rel_l2", vr.rel_l2); else cJSON_AddNullToObject(o, "v_rel_l2");
+    lbq_json_add_num(o, "v_zero_collapse", vr.zero_collapse);
+    lbq_json_add_num(o, "update_rel_l2", ur.rel_l2);
+    lbq_json_add_num(o, "update_cosine", ur.cosine);
+    lbq_json_add_num(o, "update_blowup_frac", ur.blowup_frac);
+    lbq_json_add_num(o, "bits_per_elem_m", e->m_size.bits_per_elem);
+    lbq_json_add_num(o, "bits_per_elem_v", e->v_size.bits_per_elem);
+    return o;
+}
+
+static void tsv_row(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const char *pname, int64_t numel,
+                    const struct lbq_acc *a, double bm, double bv)
+{
+    struct lbq_state_res mr, vr;
+    struct lbq_update_res ur;
+    lbq_state_result(&a->m, &mr);
+    lbq_state_result(&a->v, &vr);
+    lbq_update_result(&a->u, &ur);
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n",
+                     c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
+                     c->c.has_m ? (c->c.has_v ? "both" : "m") : "v", pname, (long long)numel,
+                     c->c.has_m ? mr.rel_l2 : NAN, c->c.has_v ? vr.rel_l2 : NAN, vr.zero_collapse, ur.rel_l2, ur.cosine, ur.blowup_frac, bm, bv);
+    if (n < 0) return;
+    if (*len + (size_t)n + 1 > *cap) {
+        size_t nc = (*cap ? *cap * 2 : 65536) + (size_t)n;
+        char *nb = realloc(*buf, nc);
+        if (!nb) return;
+        *buf = nb; *cap = nc;
+    }
+    memcpy(*buf + *len, line, (size_t)n + 1);
+    *len += (size_t)n;
+}
+
+/* pooled |m| of the 2-D parameter with the strongest row/column outlier structure */
+static cJSON *heatmap_json(struct lbq_file *f)
+{
+    int best = -1;
+    double best_ratio = 0;
+    for (int i = 0; i < lbq_file_nparams(f); i++) {
+        const struct lbq_param_info *pi = lbq_file_param(f, i);
+        if (pi->shape.rank != 2 || pi->shape.numel > (int64_t)1 << 26) continue;
+        float *x = malloc(sizeof(float) * (size_t)pi->shape.numel);
+        if (!x) continue;
+        if (lbq_file_read(f, i, LBQ_DS_M, 0, 0, pi->shape.numel, x) == LBQ_OK) {
+            struct lbq_tstats st;
+            if (lbq_tstats_init(&st, &pi->shape) == LBQ_OK) {
+                lbq_tstats_add(&st, 0, pi->shape.numel, x);
+                for (int d = 0; d < 2; d++) {
+                    int64_t n = pi->shape.dim[d];
+                    float *t = malloc(sizeof(float) * (size_t)n);
+                    if (!t) continue;
+                    memcpy(t, st.dimmax[d], sizeof(float) * (size_t)n);
+                    float med = lbq_quantile(t, n, 0.5), mx = 0;
+                    for (int64_t k = 0; k < n; k++) if (st.dimmax[d][k] > mx) mx = st.dimmax[d][k];
+                    double r = med > 0 ? (double)mx / med : 0;
+                    if (r > best_ratio) { best_ratio = r; best = i; }
+                    free(t);
+                }
+                lbq_tstats_free(&st);
+            }
+        }
+        free(x);
+    }
+    if (best < 0) return cJSON_CreateNull();
+    const struct lbq_param_info *pi = lbq_file_param(f, best);
+    int64_t R = pi->shape.dim[0], C = pi->shape.dim[1];
+    int64_t pr = (R + 127) / 128, pc = (C + 127) / 128;
+    int64_t rr = (R + pr - 1) / pr, cc = (C + pc - 1) / pc;
+    float *x = malloc(sizeof(float) * (size_t)(R * C));
+    if (!x || lbq_file_read(f, best, LBQ_DS_M, 0, 0, R * C, x) != LBQ_OK) { free(x); return cJSON_CreateNull(); }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "param", pi->name);
+    cJSON_AddStringToObject(o, "state", "m");
+    cJSON_AddNumberToObject(o, "rows", (double)R);
+    cJSON_AddNumberToObject(o, "cols", (double)C);
+    cJSON_AddNumberToObject(o, "pool_rows", (double)pr);
+    cJSON_AddNumberToObject(o, "pool_cols", (double)pc);
+    lbq_json_add_num(o, "max_over_median", best_ratio);
+    cJSON *vals = cJSON_AddArrayToObject(o, "values");
+    for (int64_t i = 0; i < rr; i++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int64_t j = 0; j < cc; j++) {
+            float mx = 0;
+            for (int64_t a = i * pr; a < (i + 1) * pr && a < R; a++)
+                for (int64_t b = j * pc; b < (j + 1) * pc && b < C; b++) { float v = fabsf(x[a * C + b]); if (v > mx && lbq_isfinite(v)) mx = v; }
+            cJSON_AddItemToArray(row, cJSON_CreateNumber(mx));
+        }
+        cJSON_AddItemToArray(vals, row);
+    }
+    free(x);
+    return o;
+}
+
+static cJSON *codebooks_json(int bits)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "bits", bits);
+    cJSON *a = cJSON_AddArrayToObject(o, "maps");
+    for (int i = 0; i < lbq_map_count(); i++) {
+        const struct lbq_map *m = lbq_map_at(i);
+        if (!m->build || strcmp(m->name, "file") == 0) continue;
+        cJSON *mo = cJSON_CreateObject();
+        cJSON_AddStringToObject(mo, "name", m->name);
+        for (int sg = 1; sg >= 0; sg--) {
+            struct lbq_qdefaults d;
+            lbq_qdefaults_init(&d);
+            d.bits = bits;
+            char spec[64];
+            snprintf(spec, sizeof spec, "tensor-%s", m->name);
+            struct lbq_qspec s;
+            struct lbq_qplan p;
+            if (lbq_qspec_parse(spec, &d, &s) || lbq_qplan_init(&p, &s, sg ? LBQ_ROLE_M : LBQ_ROLE_V, 2)) { cJSON_AddNullToObject(mo, sg ? "signed" : "unsigned"); continue; }
+            cJSON *lv = cJSON_AddArrayToObject(mo, sg ? "signed" : "unsigned");
+            for (int k = 0; k < p.nlev; k++) cJSON_AddItemToArray(lv, cJSON_CreateNumber(p.q[k]));
+        }
+        cJSON_AddItemToArray(a, mo);
+    }
+    lbq_err(LBQ_OK, "%s", "");
+    return o;
+}
+
+/* SOLO's synthetic case study for figure 4: final state vs beta for uniform, dtree and log(SR) */
+static int swamping_json(const struct sweep_axes *ax, cJSON **out)
+{
+    cJSON *o = cJSON_CreateObject();
+    struct lbq_sim_opts so;
+    lbq_sim_opts_init(&so);
+    so.steps = 100; so.size = 1000; so.start = 1.0; so.every = 100;
+    cJSON_AddNumberToObject(o, "steps", so.steps);
+    cJSON_AddNumberToObject(o, "size", (double)so.size);
+    cJSON_AddNumberToObject(o, "start", so.start);
+    cJSON *runs = cJSON_AddArrayToObject(o, "runs");
+    static const char *const maps[] = { "uniform", "dtree", "log" };
+    int bitsv[] = { 2, 3, 4 };
+    for (int mi = 0; mi < 3; mi++) {
+        int wanted = 0;
+        for (int k = 0; k < ax->nmaps; k++) if (strcmp(ax->maps[k]->name, maps[mi]) == 0) wanted = 1;
+        if (!wanted) continue;
+        for (int bi = 0; bi < 3; bi++) {
+            char spec[64];
+            snprintf(spec, sizeof spec, "block128-%s:b%d%s", maps[mi], bitsv[bi], strcmp(maps[mi], "log") == 0 ? ":sr" : "");
+            struct lbq_config c;
+            memset(&c, 0, sizeof c);
+            int rc = lbq_qspec_parse(spec, NULL, &c.v);
+            if (rc) { cJSON_Delete(o); return rc; }
+            c.has_v = 1;
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "map", maps[mi]);
+            cJSON_AddNumberToObject(r, "bits", bitsv[bi]);
+            cJSON_AddStringToObject(r, "spec", c.v.text);
+            cJSON *b = cJSON_AddArrayToObject(r, "beta"), *fm = cJSON_AddArrayToObject(r, "final_mean"), *f32 = cJSON_AddArrayToObject(r, "final_mean_fp32");
+            for (int k = 0; k <= 19; k++) {
+                double beta = 0.80 + 0.01 * k;
+                struct lbq_sim_result res;
+                rc = lbq_simulate_synthetic(&c, beta, &so, &res);
+                if (rc) { cJSON_Delete(r); cJSON_Delete(o); return rc; }
+                cJSON_AddItemToArray(b, cJSON_CreateNumber(beta));
+                cJSON_AddItemToArray(fm, lbq_json_num(res.final_mean));
+                cJSON_AddItemToArray(f32, lbq_json_num(res.final_mean_fp32));
+                lbq_sim_result_free(&res);
+            }
+            cJSON_AddItemToArray(runs, r);
+        }
+    }
+    *out = o;
+    return LBQ_OK;
+}
+
+static int ensure_dir(const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_IO, "%s: exists and is not a directory", dir);
+    if (mkdir(dir, 0777) != 0) return lbq_err(LBQ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+    return LBQ_OK;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *s = (n >= 0 && n < (1L << 30)) ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) { free(s); s = NULL; }
+    if (s) s[n] = 0;
+    fclose(fp);
+    return s;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    struct cli_parser p = { "sweep", opts, argc, argv, 1, {0}, 0 };
+    struct lbq_open_opts oo = { 0, 0, 0 };
+    struct lbq_qdefaults d;
+    struct sweep_axes ax;
+    const char *val, *dir = NULL;
+    const char *maps_s = "dtree,dtree0,linear,linsq,log,uniform", *norms_s = "block,rank1", *bits_s = "2-8", *blocks_s = "32,64,128,256,512,2048";
+    long long mem = 1LL << 30, tmp[MAX_LIST];
+    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0;
+    lbq_qdefaults_init(&d);
+    memset(&ax, 0, sizeof ax);
+    ax.state = 2;
+    while ((id = cli_next(&p, &val)) != 0) {
+        if (id < 0) return LBQ_EXIT_USAGE;
+        if (id == 'h') return cli_help("sweep");
+        double dv; long long iv;
+        switch (id) {
+        case O_OUT: dir = val; break;
+        case O_MAP: maps_s = val; break;
+        case O_NORM: norms_s = val; break;
+        case O_BITS: bits_s = val; break;
+        case O_BLOCK: blocks_s = val; break;
+        case O_STATE:
+            if (strcmp(val, "m") == 0) ax.state = 0; else if (strcmp(val, "v") == 0) ax.state = 1; else if (strcmp(val, "both") == 0) ax.state = 2;
+            else return cli_usage_error("sweep", "--state: '%s' is not m, v or both", val);
+            break;
+        case O_QUIET: quiet = 1; g_cli_quiet = 1; break;
+        case O_NOPLOT: noplot = 1; break;
+        case O_NOSWAMP: noswamp = 1; break;
+        case O_RESUME: resume = 1; break;
+        case O_TENSOR: oo.tensor_glob = val; break;
+        case O_MEM: if (cli_bytes("sweep", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
+        case O_ROUND:
+            if (strcmp(val, "nearest") == 0) d.round = LBQ_ROUND_NEAREST;
+            else if (strcmp(val, "stochastic") == 0 || strcmp(val, "sr") == 0) d.round = LBQ_ROUND_STOCHASTIC;
+            else return cli_usage_error("sweep", "--round: '%s' is not 'nearest' or 'stochastic'", val);
+            break;
+        case O_SEED: if (cli_int("sweep", "--seed", val, 0, 0x7fffffffffffffffLL, &iv)) return LBQ_EXIT_USAGE; d.seed = (uint64_t)iv; break;
+        case O_QUANTILE: if (cli_double("sweep", "--quantile", val, 1e-9, 1 - 1e-9, &dv)) return LBQ_EXIT_USAGE; d.quantile = (float)dv; break;
+        }
+    }
+    if (p.npos != 1) return cli_usage_error("sweep", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
+    if (!dir) return cli_usage_error("sweep", "missing -o DIR");
+    /* axes */
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", maps_s);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        const struct lbq_map *m = lbq_map_find(t);
+        if (!m) { const char *s = lbq_name_suggest(t); return cli_usage_error("sweep", "--map: unknown map '%s'%s%s%s", t, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : ""); }
+        if (strcmp(m->name, "file") == 0) return cli_usage_error("sweep", "--map: the 'file' map is not swept (use analyze --map-file)");
+        if (ax.nmaps < MAX_LIST) ax.maps[ax.nmaps++] = m;
+    }
+    snprintf(buf, sizeof buf, "%s", norms_s);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        int64_t blk = 0;
+        const struct lbq_norm *n = lbq_norm_find(t, &blk);
+        if (!n || blk) return cli_usage_error("sweep", "--norm: unknown normalization '%s' (known: tensor, block, rank1, row, col; sizes go in --block)", t);
+        if (ax.nnorms < MAX_LIST) ax.norms[ax.nnorms++] = n;
+    }
+    if (parse_int_list("sweep", "--bits", bits_s, 1, 8, tmp, &ax.nbits)) return LBQ_EXIT_USAGE;
+    for (int i = 0; i < ax.nbits; i++) ax.bits[i] = (int)tmp[i];
+    if (parse_int_list("sweep", "--block", blocks_s, 1, 1 << 24, tmp, &ax.nblocks)) return LBQ_EXIT_USAGE;
+    for (int i = 0; i < ax.nblocks; i++) ax.blocks[i] = tmp[i];
+    if (ax.nmaps == 0 || ax.nnorms == 0) return cli_usage_error("sweep", "empty --map or --norm");
+
+    struct lbq_file *f = NULL;
+    struct sweep_conf *cs = NULL;
+    struct lbq_config *cl = NULL;
+    struct lbq_param_eval *ev = NULL;
+    struct lbq_acc *tot = NULL;
+    double *bm = NULL, *bv = NULL, *el = NULL;
+    cJSON *root = NULL, *prev = NULL;
+    char *tsv = NULL;
+    size_t tsv_len = 0, tsv_cap = 0;
+    char path[4096];
+    int nconf = 0;
+    double t0 = now_s();
+    LBQ_TRY(build_configs(&ax, &d, &cs, &nconf));
+    if (nconf == 0) { rc = lbq_err(LBQ_ERR_ARG, "no valid configuration in this sweep"); goto cleanup; }
+    LBQ_TRY(ensure_dir(dir));
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    if (resume) {
+        char *s = slurp(path);
+        if (s) {
+            prev = cJSON_Parse(s);
+            free(s);
+            if (!prev || !cJSON_IsArray(cJSON_GetObjectItem(prev, "configs"))) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: not an lbq sweep results file; cannot --resume", path); goto cleanup; }
+            cJSON *it;
+            cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "configs")) {
+                const cJSON *lab = cJSON_GetObjectItem(it, "label");
+                if (!cJSON_IsString(lab)) continue;
+                for (int c = 0; c < nconf; c++) if (strcmp(cs[c].c.label, lab->valuestring) == 0) cs[c].done = 1;
+            }
+        }
+    }
+    rc = lbq_file_open(p.positional[0], &oo, &f);
+    if (rc) goto cleanup;
+    cli_print_file_notes(f);
+    int np = lbq_file_nparams(f);
+    int ntodo = 0;
+    for (int c = 0; c < nconf; c++) if (!cs[c].done) ntodo++;
+    cli_note("sweep: %d configurations (%d to evaluate) x %d parameters", nconf, ntodo, np);
+    cl = calloc((size_t)nconf, sizeof *cl);
+    ev = calloc((size_t)np * (size_t)nconf, sizeof *ev);
+    tot = calloc((size_t)nconf, sizeof *tot);
+    bm = calloc((size_t)nconf, sizeof *bm); bv = calloc((size_t)nconf, sizeof *bv); el = calloc((size_t)nconf, sizeof *el);
+    if (!cl || !ev || !tot || !bm || !bv || !el) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    int k = 0;
+    int *map_idx = malloc(sizeof(int) * (size_t)nconf);
+    if (!map_idx) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    for (int c = 0; c < nconf; c++) if (!cs[c].done) { cl[k] = cs[c].c; map_idx[k] = c; k++; }
+    signal(SIGINT, on_sigint);
+    struct lbq_eval_opts eo = { mem, 10.0, 0 };
+    int64_t total_el = 0, done_el = 0;
+    for (int i = 0; i < np; i++) total_el += lbq_file_param(f, i)->shape.numel;
+    for (int i = 0; i < np && ntodo > 0; i++) {
+        if (g_interrupted) { rc = lbq_err(LBQ_ERR_INTERRUPTED, "interrupted: no results written (rerun with --resume after a partial save)"); free(map_idx); goto cleanup; }
+        const struct lbq_param_info *pi = lbq_file_param(f, i);
+        progress(quiet, (double)done_el / (double)(total_el ? total_el : 1), now_s() - t0, pi->name);
+        struct lbq_param_eval *tmpev = calloc((size_t)ntodo, sizeof *tmpev);
+        if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); free(map_idx); goto cleanup; }
+        rc = lbq_eval_param(f, i, cl, ntodo, &eo, tmpev);
+        if (rc) { free(tmpev); free(map_idx); goto cleanup; }
+        for (int j = 0; j < ntodo; j++) ev[(size_t)i * (size_t)nconf + (size_t)map_idx[j]] = tmpev[j];
+        free(tmpev);
+        done_el += pi->shape.numel;
+    }
+    free(map_idx);
+    progress(quiet, 1.0, now_s() - t0, "done");
+    if (g_interrupted) { rc = lbq_err(LBQ_ERR_INTERRUPTED, "interrupted: no results written"); goto cleanup; }
+    /* results */
+    root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "schema", "lbq.sweep");
+    cJSON_AddNumberToObject(root, "schema_version", 1);
+    cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
+    cJSON_AddStringToObject(root, "file", lbq_file_path(f));
+    cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
+    cJSON *axj = cJSON_AddObjectToObject(root, "axes");
+    cJSON *a1 = cJSON_AddArrayToObject(axj, "maps");
+    for (int i = 0; i < ax.nmaps; i++) cJSON_AddItemToArray(a1, cJSON_CreateString(ax.maps[i]->name));
+    cJSON *a2 = cJSON_AddArrayToObject(axj, "norms");
+    for (int i = 0; i < ax.nnorms; i++) cJSON_AddItemToArray(a2, cJSON_CreateString(ax.norms[i]->name));
+    cJSON *a3 = cJSON_AddArrayToObject(axj, "bits");
+    for (int i = 0; i < ax.nbits; i++) cJSON_AddItemToArray(a3, cJSON_CreateNumber(ax.bits[i]));
+    cJSON *a4 = cJSON_AddArrayToObject(axj, "blocks");
+    for (int i = 0; i < ax.nblocks; i++) cJSON_AddItemToArray(a4, cJSON_CreateNumber((double)ax.blocks[i]));
+    cJSON_AddStringToObject(axj, "state", ax.state == 0 ? "m" : ax.state == 1 ? "v" : "both");
+    cJSON *cj = cJSON_AddArrayToObject(root, "configs");
+    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\n";
+    tsv_cap = sizeof tsv_head + 65536;
+    tsv = malloc(tsv_cap);
+    if (!tsv) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    memcpy(tsv, tsv_head, sizeof tsv_head);
+    tsv_len = sizeof tsv_head - 1;
+    for (int c = 0; c < nconf; c++) {
+        if (cs[c].done) {   /* carry the previous result over */
+            cJSON *it;
+            cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "configs")) {
+                const cJSON *lab = cJSON_GetObjectItem(it, "label");
+                if (cJSON_IsString(lab) && strcmp(lab->valuestring, cs[c].c.label) == 0) { cJSON_AddItemToArray(cj, cJSON_Duplicate(it, 1)); break; }
+            }
+            continue;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", c);
+        cJSON_AddStringToObject(o, "label", cs[c].c.label);
+        cJSON_AddStringToObject(o, "map", cs[c].map->name);
+        cJSON_AddStringToObject(o, "norm", cs[c].norm->name);
+        cJSON_AddNumberToObject(o, "bits", cs[c].bits);
+        cJSON_AddNumberToObject(o, "block", (double)cs[c].block);
+        if (cs[c].c.has_m) cJSON_AddStringToObject(o, "m_spec", cs[c].c.m.text); else cJSON_AddNullToObject(o, "m_spec");
+        if (cs[c].c.has_v) cJSON_AddStringToObject(o, "v_spec", cs[c].c.v.text); else cJSON_AddNullToObject(o, "v_spec");
+        cJSON *pa = cJSON_CreateArray();
+        lbq_acc_zero(&tot[c]);
+        for (int i = 0; i < np; i++) {
+            const struct lbq_param_info *pi = lbq_file_param(f, i);
+            struct lbq_param_eval *e = &ev[(size_t)i * (size_t)nconf + (size_t)c];
+            lbq_acc_merge(&tot[c], &e->acc);
+            double n = (double)pi->shape.numel;
+            el[c] += n; bm[c] += e->m_size.bits_per_elem * n; bv[c] += e->v_size.bits_per_elem * n;
+            cJSON_AddItemToArray(pa, param_row_json(pi->name, pi->shape.numel, e, cs[c].c.has_m, cs[c].c.has_v));
+            tsv_row(&tsv, &tsv_len, &tsv_cap, &cs[c], pi->name, pi->shape.numel, &e->acc, e->m_size.bits_per_elem, e->v_size.bits_per_elem);
+        }
+        cJSON *t = lbq_acc_json(&tot[c], NULL, NULL, 1);
+        cJSON_AddNumberToObject(t, "numel", el[c]);
+        lbq_json_add_num(t, "bits_per_elem_m", el[c] > 0 ? bm[c] / el[c] : NAN);
+        lbq_json_add_num(t, "bits_per_elem_v", el[c] > 0 ? bv[c] / el[c] : NAN);
+        cJSON_AddItemToObject(o, "totals", t);
+        cJSON_AddItemToObject(o, "params", pa);
+        cJSON_AddItemToArray(cj, o);
+        tsv_row(&tsv, &tsv_len, &tsv_cap, &cs[c], "TOTAL", (int64_t)el[c], &tot[c], el[c] > 0 ? bm[c] / el[c] : NAN, el[c] > 0 ? bv[c] / el[c] : NAN);
+    }
+    cJSON_AddItemToObject(root, "codebooks", codebooks_json(ax.nbits == 1 ? ax.bits[0] : 4));
+    cJSON_AddItemToObject(root, "heatmap", heatmap_json(f));
+    if (!noswamp) {
+        cJSON *sw = NULL;
+        LBQ_TRY(swamping_json(&ax, &sw));
+        cJSON_AddItemToObject(root, "swamping", sw);
+    }
+    cJSON *tj = cJSON_AddObjectToObject(root, "timing");
+    lbq_json_add_num(tj, "seconds", now_s() - t0);
+    cJSON_AddNumberToObject(tj, "threads", lbq_threads());
+    int64_t rm = 0, rv = 0;
+    for (int i = 0; i < np; i++) { rm += lbq_file_elems_read(f, i, LBQ_DS_M); rv += lbq_file_elems_read(f, i, LBQ_DS_V); }
+    cJSON_AddNumberToObject(tj, "elements", (double)total_el);
+    cJSON_AddNumberToObject(tj, "elements_read_m", (double)rm);
+    cJSON_AddNumberToObject(tj, "elements_read_v", (double)rv);
+    LBQ_TRY(lbq_json_write(path, root));
+    snprintf(path, sizeof path, "%s/results.tsv", dir);
+    LBQ_TRY(lbq_write_atomic(path, tsv, tsv_len));
+    cli_note("wrote %s/results.json and %s/results.tsv (%d configurations, %.1f s)", dir, dir, nconf, now_s() - t0);
+    if (!noplot) LBQ_TRY(lbq_plot_sweep(root, dir, quiet));
+cleanup:
+    signal(SIGINT, SIG_DFL);
+    if (rc) exitc = cli_fail(rc);
+    cJSON_Delete(root); cJSON_Delete(prev);
+    free(tsv); free(cs); free(cl); free(ev); free(tot); free(bm); free(bv); free(el);
+    lbq_file_close(f);
+    return exitc;
+}

@@ -1,0 +1,14 @@
+/* plot.h - figures from results JSON through the gnuplot scripts in plots/ (docs/figures.md).
+ * Each figure is written as DIR/<name>.png and DIR/<name>.pdf (temporary names, then renamed),
+ * with its data in DIR/<name>.dat. */
+#ifndef LBQ_PLOT_H
+#define LBQ_PLOT_H
+
+#include <cJSON.h>
+
+/* All figures of a sweep results object (schema lbq.sweep/1).  Returns an lbq status. */
+int lbq_plot_sweep(const cJSON *results, const char *dir, int quiet);
+/* Figures of a simulate results object (schema lbq.simulate/1): swamping vs step, or final state vs beta. */
+int lbq_plot_simulate(const cJSON *results, const char *dir, int quiet);
+
+#endif
