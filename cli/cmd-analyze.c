@@ -80,7 +80,7 @@ int cmd_analyze(int argc, char **argv)
     struct cli_parser p = { "analyze", g_opts, argc, argv, 1, {0}, 0 };
     struct cli_qopts qo;
     struct lbq_open_opts oo = { 0, 0, 0 };
-    struct lbq_eval_opts eo = { 0, 10.0, 0 };
+    struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL };
     const char *val, *json_out = NULL, *device = "auto";
     double nparams_x = 0;
     long long mem = 1LL << 30;

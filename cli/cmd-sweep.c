@@ -191,63 +191,84 @@ static void tsv_row(char **buf, size_t *len, size_t *cap, const struct sweep_con
     *len += (size_t)n;
 }
 
-/* pooled |m| of the 2-D parameter with the strongest row/column outlier structure */
-static cJSON *heatmap_json(struct lbq_file *f)
+/* Heatmap of |m| for the 2-D parameter with the strongest row/column outlier structure, gathered
+ * from the evaluation pass's slabs (no extra read): per 2-D parameter, row and column maxima and a
+ * max-pooled grid of at most 128 x 128 cells. */
+static struct lbq_file *g_sweep_file;
+
+struct heat {
+    int      np;
+    float  **rowmax, **colmax, **grid;
+    int64_t *pr, *pc, *gr, *gc;
+};
+
+static void heat_cb(void *ud, int p, int64_t off, int64_t n, const float *m, const float *v)
+{
+    (void)v;
+    struct heat *h = ud;
+    const struct lbq_param_info *pi = lbq_file_param(g_sweep_file, p);
+    if (pi->shape.rank != 2) return;
+    int64_t R = pi->shape.dim[0], C = pi->shape.dim[1];
+    if (!h->rowmax[p]) {
+        h->pr[p] = (R + 127) / 128; h->pc[p] = (C + 127) / 128;
+        h->gr[p] = (R + h->pr[p] - 1) / h->pr[p]; h->gc[p] = (C + h->pc[p] - 1) / h->pc[p];
+        h->rowmax[p] = calloc((size_t)R, sizeof(float));
+        h->colmax[p] = calloc((size_t)C, sizeof(float));
+        h->grid[p] = calloc((size_t)(h->gr[p] * h->gc[p]), sizeof(float));
+        if (!h->rowmax[p] || !h->colmax[p] || !h->grid[p]) return;
+    }
+    if (!h->grid[p]) return;
+    for (int64_t k = 0; k < n; k++) {
+        float a = fabsf(m[k]);
+        if (!lbq_isfinite(a)) continue;
+        int64_t i = (off + k) / C, j = (off + k) % C;
+        if (a > h->rowmax[p][i]) h->rowmax[p][i] = a;
+        if (a > h->colmax[p][j]) h->colmax[p][j] = a;
+        float *g = &h->grid[p][(i / h->pr[p]) * h->gc[p] + j / h->pc[p]];
+        if (a > *g) *g = a;
+    }
+}
+
+static double max_over_median(const float *x, int64_t n)
+{
+    /* over nonzero maxima: all-zero rows (e.g. embeddings of unseen tokens) are not outliers */
+    float *t = malloc(sizeof(float) * (size_t)n);
+    if (!t) return 0;
+    int64_t k2 = 0;
+    float mx = 0;
+    for (int64_t k = 0; k < n; k++) { if (x[k] > 0) t[k2++] = x[k]; if (x[k] > mx) mx = x[k]; }
+    float med = k2 ? lbq_quantile(t, k2, 0.5) : 0;
+    free(t);
+    return med > 0 ? (double)mx / med : 0;
+}
+
+static cJSON *heatmap_json(struct lbq_file *f, const struct heat *h)
 {
     int best = -1;
     double best_ratio = 0;
     for (int i = 0; i < lbq_file_nparams(f); i++) {
+        if (!h->grid[i]) continue;
         const struct lbq_param_info *pi = lbq_file_param(f, i);
-        if (pi->shape.rank != 2 || pi->shape.numel > (int64_t)1 << 26) continue;
-        float *x = malloc(sizeof(float) * (size_t)pi->shape.numel);
-        if (!x) continue;
-        if (lbq_file_read(f, i, LBQ_DS_M, 0, 0, pi->shape.numel, x) == LBQ_OK) {
-            struct lbq_tstats st;
-            if (lbq_tstats_init(&st, &pi->shape) == LBQ_OK) {
-                lbq_tstats_add(&st, 0, pi->shape.numel, x);
-                for (int d = 0; d < 2; d++) {
-                    int64_t n = pi->shape.dim[d];
-                    float *t = malloc(sizeof(float) * (size_t)n);
-                    if (!t) continue;
-                    memcpy(t, st.dimmax[d], sizeof(float) * (size_t)n);
-                    float med = lbq_quantile(t, n, 0.5), mx = 0;
-                    for (int64_t k = 0; k < n; k++) if (st.dimmax[d][k] > mx) mx = st.dimmax[d][k];
-                    double r = med > 0 ? (double)mx / med : 0;
-                    if (r > best_ratio) { best_ratio = r; best = i; }
-                    free(t);
-                }
-                lbq_tstats_free(&st);
-            }
-        }
-        free(x);
+        double r = max_over_median(h->rowmax[i], pi->shape.dim[0]), c = max_over_median(h->colmax[i], pi->shape.dim[1]);
+        if (r > best_ratio) { best_ratio = r; best = i; }
+        if (c > best_ratio) { best_ratio = c; best = i; }
     }
     if (best < 0) return cJSON_CreateNull();
     const struct lbq_param_info *pi = lbq_file_param(f, best);
-    int64_t R = pi->shape.dim[0], C = pi->shape.dim[1];
-    int64_t pr = (R + 127) / 128, pc = (C + 127) / 128;
-    int64_t rr = (R + pr - 1) / pr, cc = (C + pc - 1) / pc;
-    float *x = malloc(sizeof(float) * (size_t)(R * C));
-    if (!x || lbq_file_read(f, best, LBQ_DS_M, 0, 0, R * C, x) != LBQ_OK) { free(x); return cJSON_CreateNull(); }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "param", pi->name);
     cJSON_AddStringToObject(o, "state", "m");
-    cJSON_AddNumberToObject(o, "rows", (double)R);
-    cJSON_AddNumberToObject(o, "cols", (double)C);
-    cJSON_AddNumberToObject(o, "pool_rows", (double)pr);
-    cJSON_AddNumberToObject(o, "pool_cols", (double)pc);
+    cJSON_AddNumberToObject(o, "rows", (double)pi->shape.dim[0]);
+    cJSON_AddNumberToObject(o, "cols", (double)pi->shape.dim[1]);
+    cJSON_AddNumberToObject(o, "pool_rows", (double)h->pr[best]);
+    cJSON_AddNumberToObject(o, "pool_cols", (double)h->pc[best]);
     lbq_json_add_num(o, "max_over_median", best_ratio);
     cJSON *vals = cJSON_AddArrayToObject(o, "values");
-    for (int64_t i = 0; i < rr; i++) {
+    for (int64_t i = 0; i < h->gr[best]; i++) {
         cJSON *row = cJSON_CreateArray();
-        for (int64_t j = 0; j < cc; j++) {
-            float mx = 0;
-            for (int64_t a = i * pr; a < (i + 1) * pr && a < R; a++)
-                for (int64_t b = j * pc; b < (j + 1) * pc && b < C; b++) { float v = fabsf(x[a * C + b]); if (v > mx && lbq_isfinite(v)) mx = v; }
-            cJSON_AddItemToArray(row, cJSON_CreateNumber(mx));
-        }
+        for (int64_t j = 0; j < h->gc[best]; j++) cJSON_AddItemToArray(row, cJSON_CreateNumber(h->grid[best][i * h->gc[best] + j]));
         cJSON_AddItemToArray(vals, row);
     }
-    free(x);
     return o;
 }
 
@@ -424,7 +445,9 @@ int cmd_sweep(int argc, char **argv)
     char *tsv = NULL;
     size_t tsv_len = 0, tsv_cap = 0;
     char path[4096];
-    int nconf = 0;
+    int nconf = 0, heat_ok = 0;
+    struct heat heat;
+    memset(&heat, 0, sizeof heat);
     double t0 = now_s();
     LBQ_TRY(build_configs(&ax, &d, &cs, &nconf));
     if (nconf == 0) { rc = lbq_err(LBQ_ERR_ARG, "no valid configuration in this sweep"); goto cleanup; }
@@ -461,7 +484,13 @@ int cmd_sweep(int argc, char **argv)
     if (!map_idx) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     for (int c = 0; c < nconf; c++) if (!cs[c].done) { cl[k] = cs[c].c; map_idx[k] = c; k++; }
     signal(SIGINT, on_sigint);
-    struct lbq_eval_opts eo = { mem, 10.0, 0 };
+    heat.np = np;
+    heat.rowmax = calloc((size_t)np, sizeof(float *)); heat.colmax = calloc((size_t)np, sizeof(float *)); heat.grid = calloc((size_t)np, sizeof(float *));
+    heat.pr = calloc((size_t)np, sizeof(int64_t)); heat.pc = calloc((size_t)np, sizeof(int64_t));
+    heat.gr = calloc((size_t)np, sizeof(int64_t)); heat.gc = calloc((size_t)np, sizeof(int64_t));
+    heat_ok = heat.rowmax && heat.colmax && heat.grid && heat.pr && heat.pc && heat.gr && heat.gc;
+    g_sweep_file = f;
+    struct lbq_eval_opts eo = { mem, 10.0, 0, heat_ok ? heat_cb : NULL, &heat };
     int64_t total_el = 0, done_el = 0;
     for (int i = 0; i < np; i++) total_el += lbq_file_param(f, i)->shape.numel;
     for (int i = 0; i < np && ntodo > 0; i++) {
@@ -542,7 +571,7 @@ int cmd_sweep(int argc, char **argv)
         tsv_row(&tsv, &tsv_len, &tsv_cap, &cs[c], "TOTAL", (int64_t)el[c], &tot[c], el[c] > 0 ? bm[c] / el[c] : NAN, el[c] > 0 ? bv[c] / el[c] : NAN);
     }
     cJSON_AddItemToObject(root, "codebooks", codebooks_json(ax.nbits == 1 ? ax.bits[0] : 4));
-    cJSON_AddItemToObject(root, "heatmap", heatmap_json(f));
+    cJSON_AddItemToObject(root, "heatmap", heat_ok ? heatmap_json(f, &heat) : cJSON_CreateNull());
     if (!noswamp) {
         cJSON *sw = NULL;
         LBQ_TRY(swamping_json(&ax, &sw));
@@ -563,6 +592,12 @@ int cmd_sweep(int argc, char **argv)
     if (!noplot) LBQ_TRY(lbq_plot_sweep(root, dir, quiet));
 cleanup:
     signal(SIGINT, SIG_DFL);
+    for (int i = 0; i < heat.np; i++) {
+        if (heat.rowmax) free(heat.rowmax[i]);
+        if (heat.colmax) free(heat.colmax[i]);
+        if (heat.grid) free(heat.grid[i]);
+    }
+    free(heat.rowmax); free(heat.colmax); free(heat.grid); free(heat.pr); free(heat.pc); free(heat.gr); free(heat.gc);
     if (rc) exitc = cli_fail(rc);
     cJSON_Delete(root); cJSON_Delete(prev);
     free(tsv); free(cs); free(cl); free(ev); free(tot); free(bm); free(bv); free(el);

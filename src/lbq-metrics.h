@@ -90,6 +90,10 @@ struct lbq_eval_opts {
     int64_t mem_limit;          /* bytes for slabs; 0 = default 1 GiB */
     double  outlier_k;          /* default 10 */
     int     device;             /* 0 cpu, 1 cuda */
+    /* optional: called once for every slab of m and v read in the evaluation pass, so a caller can
+     * gather more statistics without reading the tensor again */
+    void  (*slab_cb)(void *ud, int p, int64_t off, int64_t n, const float *m, const float *v);
+    void   *cb_ud;
 };
 
 /* Evaluate nconf configurations on parameter p of f.  out[nconf] receives the results. */

@@ -293,6 +293,7 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m));
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
         if (have_st && slab >= N) { lbq_tstats_add(&stm, off, n, m); lbq_tstats_add(&stv, off, n, v); }
+        if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
         int64_t nch = (n + chunk - 1) / chunk;
         const int dev = opts ? opts->device : 0;
         for (int c = 0; c < nconf; c++) {

@@ -46,7 +46,7 @@ float lbq_quantile(float *a, int64_t n, double p)
     float w;
     lbq_quantile_pos(n, p, &lo, &w);
     float vlo = lbq_select_kth(a, n, lo);
-    if (w == 0.0f || lo + 1 >= n) return vlo;
+    if (!lbq_quantile_needs_hi(n, lo, w)) return vlo;
     /* the next order statistic is the minimum of the part above lo */
     float vhi = a[lo + 1];
     for (int64_t i = lo + 2; i < n; i++) if (a[i] < vhi) vhi = a[i];

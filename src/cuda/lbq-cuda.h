@@ -1,19 +1,70 @@
 /* lbq-cuda.h - C interface of the CUDA backend (no CUDA types; implemented in lbq-cuda.cu, or by
- * cuda-stub.c in CPU-only builds). */
+ * cuda-stub.c in CPU-only builds).  docs/cuda.md describes the design. */
 #ifndef LBQ_CUDA_H
 #define LBQ_CUDA_H
 
 #include "lbq.h"
 
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Quantize/dequantize flat elements [off, off+n) on the GPU: same contract as lbq_qdq() (host
- * buffers in and out; the tensor statistics st are uploaded as needed).  LBQ_ERR_CUDA without a
- * device. */
+/* Quantize/dequantize flat elements [off, off+n) on the GPU: same contract and the same results,
+ * bit for bit, as lbq_qdq() (host buffers in and out; codes nullable; the tensor statistics st are
+ * uploaded as needed).  The range is streamed through the device in pieces (lbq_cuda_set_piece_elems)
+ * with pinned staging buffers and two streams.  Thread-safe (calls are serialized).
+ * LBQ_ERR_ARG for the ranges lbq_qdq rejects, LBQ_ERR_UNSUPPORTED for a map or normalization with
+ * no kernel, LBQ_ERR_CUDA without a device ("no CUDA device") or on a CUDA runtime failure. */
 int lbq_cuda_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
                  const float *x, float *xhat, uint8_t *codes);
+
+/* Largest piece streamed through the device per step, in elements (rounded down to whole blocks,
+ * at least one block).  0 restores the default (2^24).  Returns the previous value.  Tests use
+ * small pieces to exercise the two-stream pipeline on small tensors. */
+int64_t lbq_cuda_set_piece_elems(int64_t n);
+
+/* ---- agreement checks (src/cuda/cuda-selftest.c; compiled in CPU-only builds too) ----------- */
+struct lbq_selftest_opts {
+    int   cpu;          /* device-free CPU consistency checks (chunked vs whole range, decode) */
+    int   cuda;         /* compare lbq_cuda_qdq with lbq_qdq bit for bit (needs a device)    */
+    int   quick;        /* a smaller case set (fewer sizes, bitwidths and blocks)             */
+    int   max_report;   /* mismatch lines printed in total (0: none)                          */
+    FILE *out;          /* mismatch lines and one summary line per check; NULL: silent        */
+};
+struct lbq_selftest_result {
+    int64_t cases;          /* quantizer x tensor combinations run                          */
+    int64_t skipped;        /* combinations a map does not define (e.g. dtree at 1 bit)     */
+    int64_t elems;          /* elements quantized by the CPU reference                      */
+    int64_t cpu_failures;   /* elements failing a CPU consistency check                     */
+    int64_t cuda_cases;     /* combinations compared with the GPU                           */
+    int64_t cuda_mismatches;/* elements whose GPU code or value differs from the CPU        */
+};
+/* Every registered map x normalization x several bitwidths x nearest/stochastic on generated
+ * tensors (odd sizes, 2-D and 3-D shapes, all-zero blocks, outliers, denormals, NaN/Inf, ties).
+ * Returns LBQ_OK when the checks ran (failures are counted in *r), else the status that stopped
+ * them (LBQ_ERR_CUDA: no device or a runtime failure). */
+int lbq_selftest(const struct lbq_selftest_opts *o, struct lbq_selftest_result *r);
+/* The GPU part alone: LBQ_OK when every code and value agrees, LBQ_ERR_DATA on any mismatch (the
+ * first max_report are printed on out), LBQ_ERR_CUDA without a device or on a runtime failure. */
+int lbq_cuda_selftest(FILE *out, int max_report);
+
+/* ---- bandwidth benchmark ------------------------------------------------------------------- */
+struct lbq_cuda_bench_row {
+    char    name[48];       /* "memcpy d2d (baseline)", "table block128-dtree:b4", ...          */
+    int64_t elems;
+    double  bytes;          /* bytes each run must move through device memory (reads + writes) */
+    double  ms;             /* mean time per run (cudaEvent timing; host clock for "host qdq")  */
+    double  gbps;           /* bytes / time, 1e9 bytes per second                               */
+    double  of_copy;        /* gbps / the baseline's gbps                                       */
+};
+/* Time every kernel on `numel` device-resident elements (0: 2^24), `reps` runs each (0: 20), next
+ * to a device-to-device cudaMemcpy baseline measured in the same run (row 0), plus the host entry
+ * lbq_cuda_qdq (transfers included).  Writes up to max_rows rows, their count in *nrows. */
+int lbq_cuda_bench(int64_t numel, int reps, struct lbq_cuda_bench_row *rows, int max_rows, int *nrows);
+/* Print the rows as a table (name, MB moved, ms, GB/s, fraction of the copy baseline). */
+void lbq_cuda_bench_print(FILE *out, const struct lbq_cuda_bench_row *rows, int nrows);
 
 #ifdef __cplusplus
 }
