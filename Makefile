@@ -19,6 +19,8 @@ build: setup
 
 demo: build
 	./$(BUILD)/lbq analyze $(SAMPLE) --recipe lpmm4 --params 7e9
+	./$(BUILD)/lbq sweep $(SAMPLE) -o out/sweep
+	@echo "figures: out/sweep/*.png (docs/figures.md explains each)"
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
