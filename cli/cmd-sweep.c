@@ -167,6 +167,8 @@ static cJSON *param_row_json(const char *name, int64_t numel, const struct lbq_p
     return o;
 }
 
+static void tsv_append(char **buf, size_t *len, size_t *cap, const char *line, int n);
+
 static void tsv_row(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const char *pname, int64_t numel,
                     const struct lbq_acc *a, double bm, double bv)
 {
@@ -180,6 +182,17 @@ static void tsv_row(char **buf, size_t *len, size_t *cap, const struct sweep_con
                      c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
                      c->c.has_m ? (c->c.has_v ? "both" : "m") : "v", pname, (long long)numel,
                      c->c.has_m ? mr.rel_l2 : NAN, c->c.has_v ? vr.rel_l2 : NAN, vr.zero_collapse, ur.rel_l2, ur.cosine, ur.blowup_frac, bm, bv);
+    tsv_append(buf, len, cap, line, n);
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void tsv_append(char **buf, size_t *len, size_t *cap, const char *line, int n)
+{
     if (n < 0) return;
     if (*len + (size_t)n + 1 > *cap) {
         size_t nc = (*cap ? *cap * 2 : 65536) + (size_t)n;
@@ -189,6 +202,19 @@ static void tsv_row(char **buf, size_t *len, size_t *cap, const struct sweep_con
     }
     memcpy(*buf + *len, line, (size_t)n + 1);
     *len += (size_t)n;
+}
+
+static void tsv_param_row(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const cJSON *r)
+{
+    char line[1024];
+    const cJSON *name = cJSON_GetObjectItem(r, "name");
+    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n",
+                     c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
+                     c->c.has_m ? (c->c.has_v ? "both" : "m") : "v", cJSON_IsString(name) ? name->valuestring : "?",
+                     (long long)jnum(r, "numel"), jnum(r, "m_rel_l2"), jnum(r, "v_rel_l2"), jnum(r, "v_zero_collapse"),
+                     jnum(r, "update_rel_l2"), jnum(r, "update_cosine"), jnum(r, "update_blowup_frac"),
+                     jnum(r, "bits_per_elem_m"), jnum(r, "bits_per_elem_v"));
+    tsv_append(buf, len, cap, line, n);
 }
 
 /* Heatmap of |m| for the 2-D parameter with the strongest row/column outlier structure, gathered
@@ -438,7 +464,7 @@ int cmd_sweep(int argc, char **argv)
     struct lbq_file *f = NULL;
     struct sweep_conf *cs = NULL;
     struct lbq_config *cl = NULL;
-    struct lbq_param_eval *ev = NULL;
+    cJSON **prow = NULL;
     struct lbq_acc *tot = NULL;
     double *bm = NULL, *bv = NULL, *el = NULL;
     cJSON *root = NULL, *prev = NULL;
@@ -475,10 +501,17 @@ int cmd_sweep(int argc, char **argv)
     for (int c = 0; c < nconf; c++) if (!cs[c].done) ntodo++;
     cli_note("sweep: %d configurations (%d to evaluate) x %d parameters", nconf, ntodo, np);
     cl = calloc((size_t)nconf, sizeof *cl);
-    ev = calloc((size_t)np * (size_t)nconf, sizeof *ev);
+    prow = calloc((size_t)nconf, sizeof *prow);
     tot = calloc((size_t)nconf, sizeof *tot);
     bm = calloc((size_t)nconf, sizeof *bm); bv = calloc((size_t)nconf, sizeof *bv); el = calloc((size_t)nconf, sizeof *el);
-    if (!cl || !ev || !tot || !bm || !bv || !el) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    if (!cl || !prow || !tot || !bm || !bv || !el) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    for (int c = 0; c < nconf; c++) { prow[c] = cJSON_CreateArray(); lbq_acc_zero(&tot[c]); }
+    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\n";
+    tsv_cap = sizeof tsv_head + 65536;
+    tsv = malloc(tsv_cap);
+    if (!tsv) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    memcpy(tsv, tsv_head, sizeof tsv_head);
+    tsv_len = sizeof tsv_head - 1;
     int k = 0;
     int *map_idx = malloc(sizeof(int) * (size_t)nconf);
     if (!map_idx) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
@@ -501,7 +534,15 @@ int cmd_sweep(int argc, char **argv)
         if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); free(map_idx); goto cleanup; }
         rc = lbq_eval_param(f, i, cl, ntodo, &eo, tmpev);
         if (rc) { free(tmpev); free(map_idx); goto cleanup; }
-        for (int j = 0; j < ntodo; j++) ev[(size_t)i * (size_t)nconf + (size_t)map_idx[j]] = tmpev[j];
+        /* fold each configuration's result into its totals and rows now: memory stays O(configs) */
+        for (int j = 0; j < ntodo; j++) {
+            int c = map_idx[j];
+            struct lbq_param_eval *e = &tmpev[j];
+            double nn = (double)pi->shape.numel;
+            lbq_acc_merge(&tot[c], &e->acc);
+            el[c] += nn; bm[c] += e->m_size.bits_per_elem * nn; bv[c] += e->v_size.bits_per_elem * nn;
+            cJSON_AddItemToArray(prow[c], param_row_json(pi->name, pi->shape.numel, e, cs[c].c.has_m, cs[c].c.has_v));
+        }
         free(tmpev);
         done_el += pi->shape.numel;
     }
@@ -526,18 +567,31 @@ int cmd_sweep(int argc, char **argv)
     for (int i = 0; i < ax.nblocks; i++) cJSON_AddItemToArray(a4, cJSON_CreateNumber((double)ax.blocks[i]));
     cJSON_AddStringToObject(axj, "state", ax.state == 0 ? "m" : ax.state == 1 ? "v" : "both");
     cJSON *cj = cJSON_AddArrayToObject(root, "configs");
-    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\n";
-    tsv_cap = sizeof tsv_head + 65536;
-    tsv = malloc(tsv_cap);
-    if (!tsv) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-    memcpy(tsv, tsv_head, sizeof tsv_head);
-    tsv_len = sizeof tsv_head - 1;
     for (int c = 0; c < nconf; c++) {
         if (cs[c].done) {   /* carry the previous result over */
             cJSON *it;
             cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "configs")) {
                 const cJSON *lab = cJSON_GetObjectItem(it, "label");
-                if (cJSON_IsString(lab) && strcmp(lab->valuestring, cs[c].c.label) == 0) { cJSON_AddItemToArray(cj, cJSON_Duplicate(it, 1)); break; }
+                if (!cJSON_IsString(lab) || strcmp(lab->valuestring, cs[c].c.label) != 0) continue;
+                cJSON_AddItemToArray(cj, cJSON_Duplicate(it, 1));
+                const cJSON *pr, *tj = cJSON_GetObjectItem(it, "totals");
+                cJSON_ArrayForEach(pr, cJSON_GetObjectItem(it, "params")) tsv_param_row(&tsv, &tsv_len, &tsv_cap, &cs[c], pr);
+                if (cJSON_IsObject(tj)) {       /* TOTAL row rebuilt from the saved totals */
+                    cJSON *row = cJSON_CreateObject();
+                    cJSON_AddStringToObject(row, "name", "TOTAL");
+                    cJSON_AddNumberToObject(row, "numel", jnum(tj, "numel"));
+                    lbq_json_add_num(row, "m_rel_l2", cs[c].c.has_m ? jnum(cJSON_GetObjectItem(tj, "m"), "rel_l2") : NAN);
+                    lbq_json_add_num(row, "v_rel_l2", cs[c].c.has_v ? jnum(cJSON_GetObjectItem(tj, "v"), "rel_l2") : NAN);
+                    lbq_json_add_num(row, "v_zero_collapse", jnum(cJSON_GetObjectItem(tj, "v"), "zero_collapse"));
+                    lbq_json_add_num(row, "update_rel_l2", jnum(cJSON_GetObjectItem(tj, "update"), "rel_l2"));
+                    lbq_json_add_num(row, "update_cosine", jnum(cJSON_GetObjectItem(tj, "update"), "cosine"));
+                    lbq_json_add_num(row, "update_blowup_frac", jnum(cJSON_GetObjectItem(tj, "update"), "blowup_frac"));
+                    lbq_json_add_num(row, "bits_per_elem_m", jnum(tj, "bits_per_elem_m"));
+                    lbq_json_add_num(row, "bits_per_elem_v", jnum(tj, "bits_per_elem_v"));
+                    tsv_param_row(&tsv, &tsv_len, &tsv_cap, &cs[c], row);
+                    cJSON_Delete(row);
+                }
+                break;
             }
             continue;
         }
@@ -550,23 +604,15 @@ int cmd_sweep(int argc, char **argv)
         cJSON_AddNumberToObject(o, "block", (double)cs[c].block);
         if (cs[c].c.has_m) cJSON_AddStringToObject(o, "m_spec", cs[c].c.m.text); else cJSON_AddNullToObject(o, "m_spec");
         if (cs[c].c.has_v) cJSON_AddStringToObject(o, "v_spec", cs[c].c.v.text); else cJSON_AddNullToObject(o, "v_spec");
-        cJSON *pa = cJSON_CreateArray();
-        lbq_acc_zero(&tot[c]);
-        for (int i = 0; i < np; i++) {
-            const struct lbq_param_info *pi = lbq_file_param(f, i);
-            struct lbq_param_eval *e = &ev[(size_t)i * (size_t)nconf + (size_t)c];
-            lbq_acc_merge(&tot[c], &e->acc);
-            double n = (double)pi->shape.numel;
-            el[c] += n; bm[c] += e->m_size.bits_per_elem * n; bv[c] += e->v_size.bits_per_elem * n;
-            cJSON_AddItemToArray(pa, param_row_json(pi->name, pi->shape.numel, e, cs[c].c.has_m, cs[c].c.has_v));
-            tsv_row(&tsv, &tsv_len, &tsv_cap, &cs[c], pi->name, pi->shape.numel, &e->acc, e->m_size.bits_per_elem, e->v_size.bits_per_elem);
-        }
         cJSON *t = lbq_acc_json(&tot[c], NULL, NULL, 1);
         cJSON_AddNumberToObject(t, "numel", el[c]);
         lbq_json_add_num(t, "bits_per_elem_m", el[c] > 0 ? bm[c] / el[c] : NAN);
         lbq_json_add_num(t, "bits_per_elem_v", el[c] > 0 ? bv[c] / el[c] : NAN);
         cJSON_AddItemToObject(o, "totals", t);
-        cJSON_AddItemToObject(o, "params", pa);
+        cJSON *it;
+        cJSON_ArrayForEach(it, prow[c]) tsv_param_row(&tsv, &tsv_len, &tsv_cap, &cs[c], it);
+        cJSON_AddItemToObject(o, "params", prow[c]);
+        prow[c] = NULL;
         cJSON_AddItemToArray(cj, o);
         tsv_row(&tsv, &tsv_len, &tsv_cap, &cs[c], "TOTAL", (int64_t)el[c], &tot[c], el[c] > 0 ? bm[c] / el[c] : NAN, el[c] > 0 ? bv[c] / el[c] : NAN);
     }
@@ -600,7 +646,9 @@ cleanup:
     free(heat.rowmax); free(heat.colmax); free(heat.grid); free(heat.pr); free(heat.pc); free(heat.gr); free(heat.gc);
     if (rc) exitc = cli_fail(rc);
     cJSON_Delete(root); cJSON_Delete(prev);
-    free(tsv); free(cs); free(cl); free(ev); free(tot); free(bm); free(bv); free(el);
+    if (prow) for (int c = 0; c < nconf; c++) cJSON_Delete(prow[c]);
+    free(prow);
+    free(tsv); free(cs); free(cl); free(tot); free(bm); free(bv); free(el);
     lbq_file_close(f);
     return exitc;
 }
