@@ -36,6 +36,7 @@ int cli_fail(int status)
     case LBQ_ERR_DATA: return LBQ_EXIT_DATA;
     case LBQ_ERR_CUDA: return LBQ_EXIT_CUDA;
     case LBQ_ERR_INTERRUPTED: return LBQ_EXIT_INTERRUPT;
+    case LBQ_ERR_OUTPUT: return LBQ_EXIT_OUTPUT;
     default: return LBQ_EXIT_FAIL;
     }
 }
@@ -206,7 +207,9 @@ int cli_qopts_config(struct cli_qopts *q, const char *cmd, struct lbq_config *ou
         if (parse_spec(cmd, "--recipe", out->recipe->m_spec, &d, &out->m)) return -1;
         if (parse_spec(cmd, "--recipe", out->recipe->v_spec, &d, &out->v)) return -1;
         out->has_m = out->has_v = 1;
-        snprintf(out->label, sizeof out->label, "%s", out->recipe->name);
+        /* the label names the recipe, and anything the options changed in it */
+        snprintf(out->label, sizeof out->label, "%s%s", out->recipe->name,
+                 q->d.round == LBQ_ROUND_STOCHASTIC ? " (--round stochastic)" : "");
         return 0;
     }
     if (q->quant) {

@@ -3,6 +3,9 @@
 #include "lbq-impl.h"
 #include "lbq-report.h"
 
+/* the human table: stdout, or stderr when the JSON goes to stdout (--json -) */
+static FILE *tout;
+
 const char lbq_usage_analyze[] =
 "usage: lbq analyze FILE (--quant SPEC | --quant-m SPEC --quant-v SPEC | --recipe R) [options]\n"
 "\n"
@@ -107,6 +110,7 @@ int cmd_analyze(int argc, char **argv)
     if (p.npos != 1) return cli_usage_error("analyze", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
     struct lbq_config conf;
     if (cli_qopts_config(&qo, "analyze", &conf)) return LBQ_EXIT_USAGE;
+    tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;
     int use_cuda = 0;
     int dr = cli_device_select("analyze", device, &use_cuda);
     if (dr == -1) return LBQ_EXIT_CUDA;
@@ -159,8 +163,8 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     const struct lbq_hparams *hp = lbq_file_hparams(f);
-    printf("%s: %s   (step %lld, beta1 %g, beta2 %g, eps %g)\n", lbq_file_path(f), conf.label, (long long)hp->step, hp->beta1, hp->beta2, hp->eps);
-    printf("%-34s %9s %9s %9s %8s %9s %8s %8s %11s  %s\n", "parameter", "numel", "m rel-L2", "v rel-L2", "v->0 %",
+    fprintf(tout, "%s: %s   (step %lld, beta1 %g, beta2 %g, eps %g)\n", lbq_file_path(f), conf.label, (long long)hp->step, hp->beta1, hp->beta2, hp->eps);
+    fprintf(tout, "%-34s %9s %9s %9s %8s %9s %8s %8s %11s  %s\n", "parameter", "numel", "m rel-L2", "v rel-L2", "v->0 %",
            "upd relL2", "upd cos", "blowup%", "bits m/v", "");
     for (int i = 0; i <= np; i++) {
         const struct lbq_acc *a = i < np ? &ev[i].acc : &tot;
@@ -175,10 +179,10 @@ int cmd_analyze(int argc, char **argv)
             if (ev[i].kept_fp32) snprintf(mark, sizeof mark, "fp32 (recipe)");
             for (int k = 0; k < 3; k++) if (worst[k] == i && ur.rel_l2 > 0) snprintf(mark + strlen(mark), sizeof mark - strlen(mark), "%s<- worst #%d", mark[0] ? " " : "", k + 1);
         } else {
-            printf("%.*s\n", 128, "--------------------------------------------------------------------------------------------------------------------------------");
+            fprintf(tout, "%.*s\n", 128, "--------------------------------------------------------------------------------------------------------------------------------");
             snprintf(bits, sizeof bits, "%.2f/%.2f", bpe_m, bpe_v);
         }
-        printf("%-34.34s %9lld %9.3e %9.3e %8.3f %9.3e %8.5f %8.3f %11s  %s\n",
+        fprintf(tout, "%-34.34s %9lld %9.3e %9.3e %8.3f %9.3e %8.5f %8.3f %11s  %s\n",
                i < np ? lbq_file_param(f, i)->name : "TOTAL (element-weighted)",
                i < np ? (long long)lbq_file_param(f, i)->shape.numel : (long long)elems,
                mr.rel_l2, vr.rel_l2, fmt_pct(vr.zero_collapse), ur.rel_l2, ur.cosine, fmt_pct(ur.blowup_frac), bits, mark);
@@ -188,12 +192,12 @@ int cmd_analyze(int argc, char **argv)
     lbq_state_result(&tot.v, &tvr);
     lbq_update_result(&tot.u, &tur);
     double fp32_bytes = elems * 8.0, q_bytes = (bits_m + bits_v) / 8.0;
-    printf("zero-point: %lld of %lld positive v elements dequantize to 0 (%.4f%%); they carry %.2f%% of |u| (exact) and %.2f%% of |u^|\n",
+    fprintf(tout, "zero-point: %lld of %lld positive v elements dequantize to 0 (%.4f%%); they carry %.2f%% of |u| (exact) and %.2f%% of |u^|\n",
            (long long)tot.v.pos_to_zero, (long long)tot.v.pos, fmt_pct(tvr.zero_collapse), fmt_pct(tur.collapse_share), fmt_pct(tur.collapse_share_quant));
-    printf("memory: m+v fp32 %.3f MB -> quantized %.3f MB (%.2f + %.2f bits/element incl. scales; %.1fx smaller)\n",
+    fprintf(tout, "memory: m+v fp32 %.3f MB -> quantized %.3f MB (%.2f + %.2f bits/element incl. scales; %.1fx smaller)\n",
            fp32_bytes / 1e6, q_bytes / 1e6, bpe_m, bpe_v, q_bytes > 0 ? fp32_bytes / q_bytes : 0.0);
     if (nparams_x > 0)
-        printf("at %.3g parameters: fp32 states %.2f GB, quantized %.2f GB, saved %.2f GB\n", nparams_x,
+        fprintf(tout, "at %.3g parameters: fp32 states %.2f GB, quantized %.2f GB, saved %.2f GB\n", nparams_x,
                nparams_x * 8.0 / 1e9, nparams_x * (bpe_m + bpe_v) / 8.0 / 1e9, nparams_x * (8.0 - (bpe_m + bpe_v) / 8.0) / 1e9);
     if (json_out) {
         root = cJSON_CreateObject();

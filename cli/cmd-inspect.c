@@ -139,6 +139,7 @@ int cmd_inspect(int argc, char **argv)
         root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "schema", "lbq.inspect");
         cJSON_AddNumberToObject(root, "schema_version", 1);
+        cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
         cJSON_AddStringToObject(root, "file", lbq_file_path(f));
         cJSON *h = cJSON_AddObjectToObject(root, "hparams");
         cJSON_AddNumberToObject(h, "step", (double)hp->step);
@@ -190,8 +191,8 @@ int cmd_inspect(int argc, char **argv)
         for (int k = 0; k < 2; k++) {
             char nf[24], rr[16], cr[16];
             snprintf(nf, sizeof nf, "%lld/%lld", (long long)s[k].nan, (long long)s[k].inf);
-            if (isfinite(s[k].row_ratio)) snprintf(rr, sizeof rr, "%.1f", s[k].row_ratio); else snprintf(rr, sizeof rr, "-");
-            if (isfinite(s[k].col_ratio)) snprintf(cr, sizeof cr, "%.1f", s[k].col_ratio); else snprintf(cr, sizeof cr, "-");
+            if (isfinite(s[k].row_ratio)) snprintf(rr, sizeof rr, "%.4g", s[k].row_ratio); else snprintf(rr, sizeof rr, "-");
+            if (isfinite(s[k].col_ratio)) snprintf(cr, sizeof cr, "%.4g", s[k].col_ratio); else snprintf(cr, sizeof cr, "-");
             char ne[24];
             snprintf(ne, sizeof ne, "%lld", (long long)pi->shape.numel);
             printf("%-34s %-14s %-5s %9s %-2s %11.3e %11.3e %10.3e %7.3f %7s %9s %9s\n",

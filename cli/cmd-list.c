@@ -75,6 +75,7 @@ int cmd_list(int argc, char **argv)
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "schema", "lbq.list");
     cJSON_AddNumberToObject(root, "schema_version", 1);
+    cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
     cJSON_AddNumberToObject(root, "bits", (double)bits);
     cJSON *maps = cJSON_AddArrayToObject(root, "maps");
     for (int i = 0; i < lbq_map_count(); i++) {

@@ -18,13 +18,15 @@ const char lbq_usage_quantize[] =
 "  -o, --output OUT.h5  output file (required)\n"
 "  --tensor GLOB        only parameters matching GLOB\n"
 "  --mem-limit SIZE     slab memory cap (default 1G)\n"
+"  --m-name/--v-name PAT   dataset names (see 'lbq inspect --help')\n"
 "  -q, --quiet          no notices on stderr\n";
 
-enum { O_OUT = 1, O_TENSOR, O_MEM, O_QUIET };
+enum { O_OUT = 1, O_TENSOR, O_MEM, O_QUIET, O_MNAME, O_VNAME };
 static struct cli_opt g_opts[64];
 static void build_opts(void)
 {
-    static const struct cli_opt own[] = { { "output", 1, O_OUT }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "quiet", 0, O_QUIET } };
+    static const struct cli_opt own[] = { { "output", 1, O_OUT }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "quiet", 0, O_QUIET },
+                                          { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME } };
     int n = 0;
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) g_opts[n++] = own[i];
     for (const struct cli_opt *o = cli_qopt_table; o->name; o++) g_opts[n++] = *o;
@@ -96,9 +98,11 @@ static int write_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
             lbq_tstats_add(&st, off, n, x);
         }
     }
+    int64_t nonfinite = 0;
     for (int64_t off = 0; off < N; off += slab) {
         int64_t n = N - off < slab ? N - off : slab;
         LBQ_TRY(lbq_file_read(f, p, ds, 0, off, n, x));
+        for (int64_t i = 0; i < n; i++) nonfinite += !isfinite(x[i]);
         LBQ_TRY(lbq_qdq(pl, have_st ? &st : NULL, off, n, x, xh, codes, sc, bp, NULL));
         LBQ_TRY(lbq_h5w_write(w, dq, off, n, xh));
         lbq_pack(codes, n, pl->bits, packed);
@@ -122,8 +126,12 @@ static int write_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
         free(all);
         if (rc) goto cleanup;
     }
+    if (nonfinite)
+        cli_note("warning: tensor '%s': %lld NaN/Inf values in %s quantized as documented (NaN -> the code of 0, +-Inf -> the end codes)",
+                 pi->name, (long long)nonfinite, label);
     snprintf(name, sizeof name, "%s/%s", pi->name, label);
     LBQ_TRY(lbq_h5w_attr_i64(w, name, "quantized", 1));
+    LBQ_TRY(lbq_h5w_attr_i64(w, name, "nonfinite_inputs", nonfinite));
     LBQ_TRY(lbq_h5w_attr_str(w, name, "spec", pl->spec.text));
     LBQ_TRY(lbq_h5w_attr_str(w, name, "norm", pl->norm->name));
     LBQ_TRY(lbq_h5w_attr_str(w, name, "map", pl->spec.map->name));
@@ -159,6 +167,8 @@ int cmd_quantize(int argc, char **argv)
         switch (id) {
         case O_OUT: out = val; break;
         case O_TENSOR: oo.tensor_glob = val; break;
+        case O_MNAME: oo.m_name = val; break;
+        case O_VNAME: oo.v_name = val; break;
         case O_MEM: if (cli_bytes("quantize", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
         case O_QUIET: g_cli_quiet = 1; break;
         }

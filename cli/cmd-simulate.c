@@ -4,6 +4,9 @@
 #include "lbq-json.h"
 #include "lbq-sim.h"
 
+/* the human table: stdout, or stderr when the JSON goes to stdout (--json -) */
+static FILE *tout;
+
 const char lbq_usage_simulate[] =
 "usage: lbq simulate FILE (--quant SPEC | --quant-m SPEC --quant-v SPEC | --recipe R) [options]\n"
 "       lbq simulate --source synthetic --quant-v SPEC [--betas LO:HI:STEP | --beta B] [options]\n"
@@ -28,11 +31,14 @@ const char lbq_usage_simulate[] =
 "  --seed S           seed of the moments/synthetic streams and of stochastic rounding\n"
 "  --tensor GLOB      only parameters matching GLOB (default: those with a gradient stream, or all\n"
 "                     with --source moments)\n"
-"  --json OUT         series and summaries (schema lbq.simulate/1), written atomically\n"
+"  --json OUT         series and summaries (schema lbq.simulate/1), written atomically ('-': stdout,\n"
+"                     the table then goes to stderr)\n"
+"  --m-name/--v-name PAT   dataset names (see 'lbq inspect --help')\n"
+"  Tensors are simulated in memory (m, v and a few same-size buffers): select big ones with --tensor.\n"
 "  quantizer options as in 'lbq analyze --help' (--round stochastic for SR)\n"
 "  -q, --quiet        no notices on stderr\n";
 
-enum { O_SOURCE = 1, O_STEPS, O_EVERY, O_B1, O_B2, O_BETA, O_BETAS, O_SIZE, O_START, O_SWAMP, O_TENSOR, O_JSON, O_QUIET };
+enum { O_SOURCE = 1, O_STEPS, O_EVERY, O_B1, O_B2, O_BETA, O_BETAS, O_SIZE, O_START, O_SWAMP, O_TENSOR, O_JSON, O_QUIET, O_MNAME, O_VNAME };
 static struct cli_opt g_opts[64];
 static void build_opts(void)
 {
@@ -40,6 +46,7 @@ static void build_opts(void)
         { "source", 1, O_SOURCE }, { "steps", 1, O_STEPS }, { "every", 1, O_EVERY }, { "beta1", 1, O_B1 }, { "beta2", 1, O_B2 },
         { "beta", 1, O_BETA }, { "betas", 1, O_BETAS }, { "size", 1, O_SIZE }, { "start", 1, O_START },
         { "swamp-rel", 1, O_SWAMP }, { "tensor", 1, O_TENSOR }, { "json", 1, O_JSON }, { "quiet", 0, O_QUIET },
+        { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME },
     };
     int n = 0;
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) g_opts[n++] = own[i];
@@ -147,11 +154,14 @@ int cmd_simulate(int argc, char **argv)
         case O_START: if (cli_double("simulate", "--start", val, 0.0, 1e30, &dv)) return LBQ_EXIT_USAGE; so.start = dv; break;
         case O_SWAMP: if (cli_double("simulate", "--swamp-rel", val, 0.0, 1e6, &so.swamp_rel)) return LBQ_EXIT_USAGE; break;
         case O_TENSOR: oo.tensor_glob = val; tensor_set = 1; break;
+        case O_MNAME: oo.m_name = val; break;
+        case O_VNAME: oo.v_name = val; break;
         case O_JSON: json_out = val; break;
         case O_QUIET: g_cli_quiet = 1; break;
         }
     }
     so.seed = qo.d.seed;
+    tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;
     struct lbq_config conf;
     if (cli_qopts_config(&qo, "simulate", &conf)) return LBQ_EXIT_USAGE;
     cJSON *root = cJSON_CreateObject();
@@ -176,8 +186,8 @@ int cmd_simulate(int argc, char **argv)
         cJSON_AddNumberToObject(cj, "start", so.start);
         cJSON_AddNumberToObject(cj, "steps", so.steps);
         cJSON *runs = cJSON_AddArrayToObject(root, "runs");
-        printf("synthetic case study: %lld elements, x0 = %g, z ~ U[0,1], %d steps, v quantizer %s\n", (long long)so.size, so.start, so.steps, conf.v.text);
-        printf("%8s %12s %12s %12s %12s %12s\n", "beta", "final mean", "fp32 mean", "swamp(last)", "frozen(last)", "stuck all");
+        fprintf(tout, "synthetic case study: %lld elements, x0 = %g, z ~ U[0,1], %d steps, v quantizer %s\n", (long long)so.size, so.start, so.steps, conf.v.text);
+        fprintf(tout, "%8s %12s %12s %12s %12s %12s\n", "beta", "final mean", "fp32 mean", "swamp(last)", "frozen(last)", "stuck all");
         int nb = (int)floor((hi - lo) / st + 0.5) + 1;
         for (int k = 0; k < nb; k++) {
             double b = lo + k * st;
@@ -185,7 +195,7 @@ int cmd_simulate(int argc, char **argv)
             rc = lbq_simulate_synthetic(&conf, b, &so, &r);
             if (rc) goto cleanup;
             const struct lbq_sim_point *l = &r.pts[r.npoints - 1];
-            printf("%8.4f %12.5f %12.5f %12.5f %12.5f %12.5f\n", b, r.final_mean, r.final_mean_fp32, l->swamp_v, l->frozen_v, r.stuck_all_v);
+            fprintf(tout, "%8.4f %12.5f %12.5f %12.5f %12.5f %12.5f\n", b, r.final_mean, r.final_mean_fp32, l->swamp_v, l->frozen_v, r.stuck_all_v);
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "beta", b);
             cJSON_AddItemToObject(o, "summary", summary_json(&r, 1));
@@ -203,6 +213,7 @@ int cmd_simulate(int argc, char **argv)
         so.beta2 = b2 >= 0 ? b2 : hp->beta2;
         so.eps = hp->eps;
         so.step0 = hp->step;
+        so.bias_correct = hp->has_step;
         if (so.source == LBQ_SRC_MOMENTS && !steps_set) so.steps = 100;
         cJSON_AddStringToObject(cj, "source", so.source == LBQ_SRC_GRADS ? "grads" : "moments");
         cJSON_AddStringToObject(cj, "file", lbq_file_path(f));
@@ -210,8 +221,8 @@ int cmd_simulate(int argc, char **argv)
         cJSON_AddNumberToObject(cj, "beta2", so.beta2);
         cJSON *pa = cJSON_AddArrayToObject(root, "params");
         int done = 0;
-        printf("%s: %s, source %s, beta1 %g, beta2 %g\n", lbq_file_path(f), conf.label, so.source == LBQ_SRC_GRADS ? "grads" : "moments", so.beta1, so.beta2);
-        printf("%-30s %5s %9s %9s %9s %8s %9s %9s %9s %9s %9s\n", "parameter", "steps", "m rel-L2", "v rel-L2", "u rel-L2", "u cos",
+        fprintf(tout, "%s: %s, source %s, beta1 %g, beta2 %g\n", lbq_file_path(f), conf.label, so.source == LBQ_SRC_GRADS ? "grads" : "moments", so.beta1, so.beta2);
+        fprintf(tout, "%-30s %5s %9s %9s %9s %8s %9s %9s %9s %9s %9s\n", "parameter", "steps", "m rel-L2", "v rel-L2", "u rel-L2", "u cos",
                "swamp m", "swamp v", "stuck m", "stuck v", "v->0");
         for (int i = 0; i < lbq_file_nparams(f); i++) {
             const struct lbq_param_info *pi = lbq_file_param(f, i);
@@ -225,7 +236,7 @@ int cmd_simulate(int argc, char **argv)
             const struct lbq_sim_point *l = &r.pts[r.npoints - 1];
             double msw = 0, vsw = 0;
             for (int k = 0; k < r.npoints; k++) { msw += r.pts[k].swamp_m; vsw += r.pts[k].swamp_v; }
-            printf("%-30.30s %5d %9.3e %9.3e %9.3e %8.5f %9.4f %9.4f %9.4f %9.4f %9.5f\n", pi->name, r.steps, l->m_rel, l->v_rel, l->u_rel, l->u_cos,
+            fprintf(tout, "%-30.30s %5d %9.3e %9.3e %9.3e %8.5f %9.4f %9.4f %9.4f %9.4f %9.5f\n", pi->name, r.steps, l->m_rel, l->v_rel, l->u_rel, l->u_cos,
                    msw / r.npoints, vsw / r.npoints, r.stuck_all_m, r.stuck_all_v, l->collapse_v);
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", pi->name);
@@ -237,7 +248,7 @@ int cmd_simulate(int argc, char **argv)
             done++;
         }
         if (!done) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameter has a 'grads' stream; use --source moments", lbq_file_path(f)); goto cleanup; }
-        printf("(swamp = mean over recorded steps of the share of elements whose fp32 state moved by > %g relative but whose code did not; stuck = code never changed)\n", so.swamp_rel);
+        fprintf(tout, "(swamp = mean over recorded steps of the share of elements whose fp32 state moved by > %g relative but whose code did not; stuck = code never changed)\n", so.swamp_rel);
     }
     if (json_out) rc = lbq_json_write(json_out, root);
 cleanup:

@@ -15,6 +15,7 @@
 const char lbq_usage_sweep[] =
 "usage: lbq sweep FILE -o DIR [--map LIST] [--norm LIST] [--bits LIST] [--block LIST] [--state m|v|both]\n"
 "                 [--quiet] [--no-plot] [--no-swamp] [--resume] [--tensor GLOB] [--mem-limit SIZE]\n"
+"                 [--m-name PAT] [--v-name PAT]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
 "parameter and write DIR/results.json (schema lbq.sweep/1, docs/schema.md), DIR/results.tsv (one row\n"
@@ -28,7 +29,8 @@ const char lbq_usage_sweep[] =
 "  --bits LIST    e.g. 2-8 (default) or 2,4,8\n"
 "  --block LIST   default 32,64,128,256,512,2048\n"
 "  --state S      which states are quantized: m, v or both (default both; the other stays fp32)\n"
-"  --round/--seed/--quantile   as in 'lbq analyze --help'\n"
+"  --round/--seed/--quantile   as in 'lbq analyze --help' (also used by the swamping runs)\n"
+"  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT   as in 'lbq analyze --help'\n"
 "  -o, --output DIR   output directory (created if missing)\n"
 "  --no-plot      skip the figures ('lbq plot DIR/results.json -o DIR' makes them later)\n"
 "  --no-swamp     skip SOLO's synthetic swamping runs (figure 4)\n"
@@ -36,12 +38,12 @@ const char lbq_usage_sweep[] =
 "  -q, --quiet    no progress bar or notices (the bar is shown only when stderr is a terminal)\n";
 
 enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_RESUME, O_TENSOR, O_MEM,
-       O_ROUND, O_SEED, O_QUANTILE };
+       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME };
 static const struct cli_opt opts[] = {
     { "output", 1, O_OUT }, { "map", 1, O_MAP }, { "norm", 1, O_NORM }, { "bits", 1, O_BITS }, { "block", 1, O_BLOCK },
     { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP },
     { "resume", 0, O_RESUME }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "round", 1, O_ROUND },
-    { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { 0, 0, 0 },
+    { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { 0, 0, 0 },
 };
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -327,12 +329,12 @@ static cJSON *codebooks_json(int bits)
 }
 
 /* SOLO's synthetic case study for figure 4: final state vs beta for uniform, dtree and log(SR) */
-static int swamping_json(const struct sweep_axes *ax, cJSON **out)
+static int swamping_json(const struct sweep_axes *ax, const struct lbq_qdefaults *d, cJSON **out)
 {
     cJSON *o = cJSON_CreateObject();
     struct lbq_sim_opts so;
     lbq_sim_opts_init(&so);
-    so.steps = 100; so.size = 1000; so.start = 1.0; so.every = 100;
+    so.steps = 100; so.size = 1000; so.start = 1.0; so.every = 100; so.seed = d->seed;
     cJSON_AddNumberToObject(o, "steps", so.steps);
     cJSON_AddNumberToObject(o, "size", (double)so.size);
     cJSON_AddNumberToObject(o, "start", so.start);
@@ -348,7 +350,7 @@ static int swamping_json(const struct sweep_axes *ax, cJSON **out)
             snprintf(spec, sizeof spec, "block128-%s:b%d%s", maps[mi], bitsv[bi], strcmp(maps[mi], "log") == 0 ? ":sr" : "");
             struct lbq_config c;
             memset(&c, 0, sizeof c);
-            int rc = lbq_qspec_parse(spec, NULL, &c.v);
+            int rc = lbq_qspec_parse(spec, d, &c.v);
             if (rc) { cJSON_Delete(o); return rc; }
             c.has_v = 1;
             cJSON *r = cJSON_CreateObject();
@@ -376,8 +378,8 @@ static int swamping_json(const struct sweep_axes *ax, cJSON **out)
 static int ensure_dir(const char *dir)
 {
     struct stat sb;
-    if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_IO, "%s: exists and is not a directory", dir);
-    if (mkdir(dir, 0777) != 0) return lbq_err(LBQ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+    if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a directory", dir);
+    if (mkdir(dir, 0777) != 0) return lbq_err(LBQ_ERR_OUTPUT, "%s: cannot create directory: %s", dir, strerror(errno));
     return LBQ_OK;
 }
 
@@ -427,6 +429,8 @@ int cmd_sweep(int argc, char **argv)
         case O_NOSWAMP: noswamp = 1; break;
         case O_RESUME: resume = 1; break;
         case O_TENSOR: oo.tensor_glob = val; break;
+        case O_MNAME: oo.m_name = val; break;
+        case O_VNAME: oo.v_name = val; break;
         case O_MEM: if (cli_bytes("sweep", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
         case O_ROUND:
             if (strcmp(val, "nearest") == 0) d.round = LBQ_ROUND_NEAREST;
@@ -527,7 +531,7 @@ int cmd_sweep(int argc, char **argv)
     int64_t total_el = 0, done_el = 0;
     for (int i = 0; i < np; i++) total_el += lbq_file_param(f, i)->shape.numel;
     for (int i = 0; i < np && ntodo > 0; i++) {
-        if (g_interrupted) { rc = lbq_err(LBQ_ERR_INTERRUPTED, "interrupted: no results written (rerun with --resume after a partial save)"); free(map_idx); goto cleanup; }
+        if (g_interrupted) { rc = lbq_err(LBQ_ERR_INTERRUPTED, "interrupted: nothing written (results of earlier --checkpoint saves are kept; rerun with --resume)"); free(map_idx); goto cleanup; }
         const struct lbq_param_info *pi = lbq_file_param(f, i);
         progress(quiet, (double)done_el / (double)(total_el ? total_el : 1), now_s() - t0, pi->name);
         struct lbq_param_eval *tmpev = calloc((size_t)ntodo, sizeof *tmpev);
@@ -620,7 +624,7 @@ int cmd_sweep(int argc, char **argv)
     cJSON_AddItemToObject(root, "heatmap", heat_ok ? heatmap_json(f, &heat) : cJSON_CreateNull());
     if (!noswamp) {
         cJSON *sw = NULL;
-        LBQ_TRY(swamping_json(&ax, &sw));
+        LBQ_TRY(swamping_json(&ax, &d, &sw));
         cJSON_AddItemToObject(root, "swamping", sw);
     }
     cJSON *tj = cJSON_AddObjectToObject(root, "timing");

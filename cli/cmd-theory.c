@@ -4,6 +4,9 @@
 #include "lbq-json.h"
 #include "lbq-sim.h"
 
+/* the human table: stdout, or stderr when the JSON goes to stdout (--json -) */
+static FILE *tout;
+
 const char lbq_usage_theory[] =
 "usage: lbq theory [--map M[,M...]] [--bits B | --bits LO-HI] [--beta B] [--json OUT]\n"
 "\n"
@@ -63,12 +66,14 @@ int cmd_theory(int argc, char **argv)
         }
     }
     if (p.npos) return cli_usage_error("theory", "unexpected argument '%s'", p.positional[0]);
+    tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "schema", "lbq.theory");
     cJSON_AddNumberToObject(root, "schema_version", 1);
+    cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
     cJSON *ja = cJSON_AddArrayToObject(root, "maps");
-    printf("swamping threshold beta* (unsigned map) and half-gaps r_median / r_max (signed map)\n");
-    printf("%-9s %4s %10s %10s %10s\n", "map", "bits", "beta*", "r_median", "r_max");
+    fprintf(tout, "swamping threshold beta* (unsigned map) and half-gaps r_median / r_max (signed map)\n");
+    fprintf(tout, "%-9s %4s %10s %10s %10s\n", "map", "bits", "beta*", "r_median", "r_max");
     char buf[256];
     snprintf(buf, sizeof buf, "%s", maps);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
@@ -84,7 +89,7 @@ int cmd_theory(int argc, char **argv)
             double bs = NAN, rmed = NAN, rmax = NAN;
             if (plan_map(m->name, b, LBQ_ROLE_V, &pu) == LBQ_OK) bs = lbq_theory_beta_star(&pu);
             if (plan_map(m->name, b, LBQ_ROLE_M, &ps) == LBQ_OK) { rmed = lbq_theory_r_median(&ps); rmax = lbq_theory_r_max(&ps); }
-            printf("%-9s %4d %10.4f %10.6f %10.6f\n", m->name, b, bs, rmed, rmax);
+            fprintf(tout, "%-9s %4d %10.4f %10.6f %10.6f\n", m->name, b, bs, rmed, rmax);
             cJSON *r = cJSON_CreateObject();
             cJSON_AddNumberToObject(r, "bits", b);
             lbq_json_add_num(r, "beta_star", bs);
@@ -97,10 +102,10 @@ int cmd_theory(int argc, char **argv)
     snprintf(buf, sizeof buf, "%s", maps);
     char *first = strtok(buf, ",");
     const struct lbq_map *m0 = lbq_map_find(first);
-    printf("\nprecision-specific beta1 (SOLO): beta' for target bits b' (rows) given beta = %g at reference bits b (columns), map %s\n", beta, m0->name);
-    printf("%6s", "b'\\b");
-    for (int b = 8; b >= 5; b--) printf(" %8d", b);
-    printf("\n");
+    fprintf(tout, "\nprecision-specific beta1 (SOLO): beta' for target bits b' (rows) given beta = %g at reference bits b (columns), map %s\n", beta, m0->name);
+    fprintf(tout, "%6s", "b'\\b");
+    for (int b = 8; b >= 5; b--) fprintf(tout, " %8d", b);
+    fprintf(tout, "\n");
     cJSON *tab = cJSON_AddObjectToObject(root, "beta_prime");
     cJSON_AddStringToObject(tab, "map", m0->name);
     cJSON_AddNumberToObject(tab, "beta", beta);
@@ -109,7 +114,7 @@ int cmd_theory(int argc, char **argv)
         struct lbq_qplan pt;
         if ((rc = plan_map(m0->name, bt, LBQ_ROLE_M, &pt)) != LBQ_OK) goto cleanup;
         double rt = lbq_theory_r_median(&pt);
-        printf("%6d", bt);
+        fprintf(tout, "%6d", bt);
         cJSON *row = cJSON_CreateObject();
         cJSON_AddNumberToObject(row, "target_bits", bt);
         cJSON *vals = cJSON_AddArrayToObject(row, "beta_prime_for_ref_bits_8_7_6_5");
@@ -117,10 +122,10 @@ int cmd_theory(int argc, char **argv)
             struct lbq_qplan pr;
             if ((rc = plan_map(m0->name, b, LBQ_ROLE_M, &pr)) != LBQ_OK) goto cleanup;
             double bp = lbq_theory_beta_prime(beta, lbq_theory_r_median(&pr), rt);
-            printf(" %8.3f", bp);
+            fprintf(tout, " %8.3f", bp);
             cJSON_AddItemToArray(vals, lbq_json_num(bp));
         }
-        printf("\n");
+        fprintf(tout, "\n");
         cJSON_AddItemToArray(trows, row);
     }
     if (json_out) rc = lbq_json_write(json_out, root);

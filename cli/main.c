@@ -24,19 +24,23 @@ static void print_main_usage(FILE *out)
     fputs(g_main_tail, out);
 }
 
+static const char u_help[] = "usage: lbq help [COMMAND]\n\nPrint the command table, or the help of COMMAND.\n";
 static int cmd_help(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) { fputs(u_help, stdout); return 0; }
     if (argc < 2) { print_main_usage(stdout); return 0; }
+    if (argc > 2) return cli_usage_error("help", "expected at most one COMMAND, got %d", argc - 1);
     const struct lbq_cmd *c = cli_find_cmd(argv[1]);
     if (!c) return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
     fputs(c->usage, stdout);
     return 0;
 }
 
-static const char u_help[] = "usage: lbq help [COMMAND]\n\nPrint the command table, or the help of COMMAND.\n";
-
 extern const char lbq_usage_inspect[], lbq_usage_list[], lbq_usage_quantize[], lbq_usage_analyze[],
-    lbq_usage_simulate[], lbq_usage_theory[], lbq_usage_sweep[];
+    lbq_usage_simulate[], lbq_usage_theory[], lbq_usage_sweep[], lbq_usage_bench[];
+extern const char lbq_usage_plot[];
+extern const char lbq_usage_shampoo[];
 
 const struct lbq_cmd lbq_commands[] = {
     { "inspect",  cmd_inspect,  "list the parameters of a moment file with statistics of m and v", lbq_usage_inspect },
@@ -45,7 +49,10 @@ const struct lbq_cmd lbq_commands[] = {
     { "analyze",  cmd_analyze,  "per-parameter quantization, update and zero-point errors, memory", lbq_usage_analyze },
     { "simulate", cmd_simulate, "multi-step EMA simulation with quantized states: swamping, drift, collapse", lbq_usage_simulate },
     { "sweep",    cmd_sweep,    "maps x normalizations x bits x block sizes: results.json, results.tsv, figures", lbq_usage_sweep },
+    { "plot",     cmd_plot,     "redraw the figures (PNG + PDF, gnuplot) of a sweep or simulate results JSON", lbq_usage_plot },
     { "theory",   cmd_theory,   "SOLO swamping thresholds and the precision-specific beta1 table", lbq_usage_theory },
+    { "shampoo",  cmd_shampoo,  "4-bit Shampoo: preconditioner vs eigenvector quantization, Bjorck rectification, A^(-1/4) errors", lbq_usage_shampoo },
+    { "bench",    cmd_bench,    "quantizer, analyze and sweep throughput next to a same-run memcpy baseline", lbq_usage_bench },
     { "help",     cmd_help,     "show help for a command", u_help },
 };
 const int lbq_ncommands = (int)(sizeof lbq_commands / sizeof lbq_commands[0]);

@@ -1,15 +1,1459 @@
-/* plot.c - placeholder until the plotting module lands: reports that figures are unavailable. */
+/* plot.c - the paper-style figures (docs/figures.md): results JSON -> DIR/<fig>.dat (TSV) -> gnuplot
+ * (plots/<fig>.gp) -> DIR/<fig>.png and DIR/<fig>.pdf.
+ *
+ * Two phases.  First every part of the results object a figure uses is checked and copied into
+ * plain C arrays; a wrong type, a missing key or an oversized array stops everything with one
+ * error naming the key, before any file is written.  Then each figure's data file is written
+ * (atomically) and gnuplot is run on it: fork + chdir(DIR) + execv, so no shell ever sees a path,
+ * and the -e assignments name only files this code chose (relative to DIR) plus texts from the
+ * JSON that are reduced to plain printable ASCII with single quotes doubled.  gnuplot writes to
+ * temporary names that are renamed over DIR/<fig>.png/.pdf only when it succeeded. */
+#define _XOPEN_SOURCE 700      /* realpath */
 #include "plot.h"
-#include "lbq.h"
+#include "cli.h"
+#include "lbq-json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- limits on hostile input ------------------------------------------------------------------ */
+#define MAX_CONFIGS   100000
+#define MAX_BINS      100000
+#define MAX_LEVELS    65536
+#define MAX_CB_MAPS   64
+#define MAX_HEAT      1024        /* rows and columns of the pooled heatmap grid */
+#define MAX_RUNS      1024
+#define MAX_POINTS    100000      /* per series (beta grid, simulate steps) */
+#define MAX_SERIES    24          /* lines in one panel; further maps are left out (noted) */
+#define MAX_SIM_PARAMS 10         /* parameters drawn by the simulate figure (one colour each) */
+#define MAX_FIGS      16
+
+/* ---- growable text buffer ---------------------------------------------------------------------- */
+struct sbuf { char *p; size_t n, cap; int oom; };
+
+static void sb_putn(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->n + n + 1) nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) { b->oom = 1; return; }
+        b->p = np; b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+static void sb_puts(struct sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    sb_putn(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* a data cell: "?" (gnuplot's missing marker, set in plots/lbq-style.gp) for undefined values */
+static void sb_num(struct sbuf *b, double v)
+{
+    if (isfinite(v)) sb_printf(b, "%.9g", v); else sb_puts(b, "?");
+}
+
+static void sb_free(struct sbuf *b) { free(b->p); memset(b, 0, sizeof *b); }
+
+/* Texts that reach gnuplot or a data file: printable ASCII only, without the characters a shell
+ * or gnuplot could give a meaning ("$\`) and without tabs (the column separator); at most n-1 bytes. */
+static void clean(char *dst, size_t n, const char *src)
+{
+    size_t k = 0;
+    for (; src && *src && k + 1 < n; src++) {
+        unsigned char c = (unsigned char)*src;
+        dst[k++] = (c < 0x20 || c > 0x7e || c == '"' || c == '$' || c == '\\' || c == '`') ? '_' : (char)c;
+    }
+    dst[k] = 0;
+}
+
+/* texts in messages: control characters and non-ASCII bytes replaced, nothing else */
+static void clean_msg(char *dst, size_t n, const char *src)
+{
+    size_t k = 0;
+    for (; src && *src && k + 1 < n; src++) {
+        unsigned char c = (unsigned char)*src;
+        dst[k++] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
+    }
+    dst[k] = 0;
+}
+
+/* ---- JSON access with errors that name the key ----------------------------------------------- */
+static const char *jtype(const cJSON *j)
+{
+    if (!j) return "nothing (missing)";
+    if (cJSON_IsNull(j)) return "null";
+    if (cJSON_IsBool(j)) return "a boolean";
+    if (cJSON_IsNumber(j)) return "a number";
+    if (cJSON_IsString(j)) return "a string";
+    if (cJSON_IsArray(j)) return "an array";
+    if (cJSON_IsObject(j)) return "an object";
+    return "an invalid value";
+}
+
+static int bad(const char *path, const char *key, const char *want, const cJSON *got)
+{
+    return lbq_err(LBQ_ERR_FORMAT, "bad key '%s%s%s': expected %s, got %s", path, *path && key ? "." : "", key ? key : "",
+                   want, jtype(got));
+}
+
+enum { J_OPT = 0, J_REQ = 1 };
+
+/* object member `key` of o: required or optional; null counts as absent when optional */
+static int j_obj(const cJSON *o, const char *path, const char *key, int req, const cJSON **out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    *out = NULL;
+    if (!j || (cJSON_IsNull(j) && !req)) return req ? bad(path, key, "an object", j) : LBQ_OK;
+    if (!cJSON_IsObject(j)) return bad(path, key, "an object", j);
+    *out = j;
+    return LBQ_OK;
+}
+
+static int j_arr(const cJSON *o, const char *path, const char *key, int req, int maxn, const cJSON **out, int *n)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    *out = NULL; *n = 0;
+    if (!j || (cJSON_IsNull(j) && !req)) return req ? bad(path, key, "an array", j) : LBQ_OK;
+    if (!cJSON_IsArray(j)) return bad(path, key, "an array", j);
+    int k = cJSON_GetArraySize(j);
+    if (k > maxn) return lbq_err(LBQ_ERR_FORMAT, "bad key '%s%s%s': %d entries, more than the %d lbq plot accepts", path, *path ? "." : "", key, k, maxn);
+    *out = j; *n = k;
+    return LBQ_OK;
+}
+
+static int j_str(const cJSON *o, const char *path, const char *key, int req, const char **out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    *out = NULL;
+    if (!j || (cJSON_IsNull(j) && !req)) return req ? bad(path, key, "a string", j) : LBQ_OK;
+    if (!cJSON_IsString(j) || !j->valuestring) return bad(path, key, "a string", j);
+    *out = j->valuestring;
+    return LBQ_OK;
+}
+
+/* a number; null (how lbq writes NaN) gives NaN; absent gives NaN unless required */
+static int j_num(const cJSON *o, const char *path, const char *key, int req, double *out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    *out = NAN;
+    if (!j) return req ? bad(path, key, "a number", j) : LBQ_OK;
+    if (cJSON_IsNull(j)) return LBQ_OK;
+    if (!cJSON_IsNumber(j)) return bad(path, key, "a number or null", j);
+    *out = j->valuedouble;
+    return LBQ_OK;
+}
+
+/* a required integer in [lo, hi] */
+static int j_int(const cJSON *o, const char *path, const char *key, double lo, double hi, long long *out)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    char want[96];
+    snprintf(want, sizeof want, "an integer in %.0f..%.0f", lo, hi);
+    if (!j || !cJSON_IsNumber(j)) return bad(path, key, want, j);
+    double v = j->valuedouble;
+    if (!(v >= lo && v <= hi) || v != floor(v))
+        return lbq_err(LBQ_ERR_FORMAT, "bad key '%s%s%s': expected %s, got %g", path, *path ? "." : "", key, want, v);
+    *out = (long long)v;
+    return LBQ_OK;
+}
+
+/* an array of numbers (null -> NaN), copied; *out = NULL and *n = 0 when optional and absent */
+static int j_nums(const cJSON *o, const char *path, const char *key, int req, int maxn, double **out, int *n)
+{
+    const cJSON *a;
+    *out = NULL; *n = 0;
+    int k, rc = j_arr(o, path, key, req, maxn, &a, &k);
+    if (rc || !a) return rc;
+    double *v = malloc(sizeof(double) * (size_t)(k ? k : 1));
+    if (!v) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a) {
+        if (cJSON_IsNull(it)) v[i] = NAN;
+        else if (cJSON_IsNumber(it)) v[i] = it->valuedouble;
+        else {
+            free(v);
+            char p[512];
+            snprintf(p, sizeof p, "%s%s%s[%d]", path, *path ? "." : "", key, i);
+            return bad(p, NULL, "a number or null", it);
+        }
+        i++;
+    }
+    *out = v; *n = k;
+    return LBQ_OK;
+}
+
+/* ---- names, colours ---------------------------------------------------------------------------
+ * Linetypes are defined in plots/lbq-style.gp: 1..8 the maps below, 9 black (fp32, exact, Pareto
+ * front), 10..15 further maps, 21..28 bitwidths 1..8, 31..40 a categorical palette. */
+static const struct { const char *name, *label; int lt; } g_maps[] = {
+    { "dtree", "DE", 1 }, { "dtree0", "DE-0", 2 }, { "linear", "Linear", 3 }, { "linsq", "Linear-2", 4 },
+    { "log", "log (SOLO)", 5 }, { "uniform", "Uniform", 6 }, { "fp8e4m3", "FP8-E4M3", 7 }, { "fp8e5m2", "FP8-E5M2", 8 },
+};
+#define NMAPS_KNOWN (int)(sizeof g_maps / sizeof g_maps[0])
+
+struct ctx {
+    const char *unknown[32];    /* maps without a paper name: colours by first appearance */
+    int nunknown;
+    char notes[512];            /* figures left out, for the summary line */
+};
+
+static void note(struct ctx *c, const char *fmt, ...)
+{
+    size_t l = strlen(c->notes);
+    if (l + 4 >= sizeof c->notes) return;
+    if (l) { strcat(c->notes, "; "); l += 2; }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->notes + l, sizeof c->notes - l, fmt, ap);
+    va_end(ap);
+}
+
+static int known_map(const char *m)
+{
+    for (int i = 0; i < NMAPS_KNOWN; i++) if (strcmp(m, g_maps[i].name) == 0) return i;
+    return -1;
+}
+
+static int map_lt(struct ctx *c, const char *m)
+{
+    int k = known_map(m);
+    if (k >= 0) return g_maps[k].lt;
+    for (int i = 0; i < c->nunknown; i++) if (strcmp(c->unknown[i], m) == 0) return 10 + i % 6;
+    if (c->nunknown < 32) c->unknown[c->nunknown++] = m;
+    return 10 + (c->nunknown - 1) % 6;
+}
+
+static void map_label(const char *m, char *buf, size_t n)
+{
+    int k = known_map(m);
+    if (k >= 0) snprintf(buf, n, "%s", g_maps[k].label); else clean(buf, n < 33 ? n : 33, m);   /* <= 32 chars */
+}
+
+static void norm_prefix(const char *norm, long long block, char *buf, size_t n)
+{
+    char t[24];
+    if (strcmp(norm, "block") == 0) snprintf(buf, n, "B%lld", block);
+    else if (strcmp(norm, "rank1") == 0) snprintf(buf, n, "Rank-1");
+    else if (strcmp(norm, "tensor") == 0) snprintf(buf, n, "Tensor");
+    else if (strcmp(norm, "row") == 0) snprintf(buf, n, "Row");
+    else if (strcmp(norm, "col") == 0) snprintf(buf, n, "Col");
+    else { clean(t, sizeof t, norm); snprintf(buf, n, "%s", t); }
+}
+
+/* "B128/DE", "Rank-1/Linear" */
+static void series_label(const char *norm, long long block, const char *map, char *buf, size_t n)
+{
+    char a[24], b[36];
+    norm_prefix(norm, block, a, sizeof a);
+    map_label(map, b, sizeof b);
+    snprintf(buf, n, "%s/%s", a, b);
+}
+
+/* ---- figure jobs ------------------------------------------------------------------------------- */
+struct fig {
+    const char *name;           /* DIR/<name>.{dat,png,pdf}, plots/<script>.gp */
+    const char *script;
+    struct sbuf data;           /* the .dat content after its first comment line */
+    struct sbuf vars;           /* gnuplot assignments after datafile and outfile: "k='v'; k2=3; " */
+};
+
+struct figs { struct fig f[MAX_FIGS]; int n; };
+
+static struct fig *fig_new(struct figs *fs, const char *name, const char *script)
+{
+    struct fig *f = &fs->f[fs->n++];
+    memset(f, 0, sizeof *f);
+    f->name = name; f->script = script;
+    return f;
+}
+
+static void figs_free(struct figs *fs)
+{
+    for (int i = 0; i < fs->n; i++) { sb_free(&fs->f[i].data); sb_free(&fs->f[i].vars); }
+    fs->n = 0;
+}
+
+/* name='text' with the text cleaned and single quotes doubled (gnuplot's single-quoted strings
+ * have no other escapes, no macro or backquote substitution) */
+static void var_str(struct sbuf *v, const char *name, const char *text)
+{
+    char t[512];
+    clean(t, sizeof t, text);
+    sb_printf(v, "%s='", name);
+    for (const char *s = t; *s; s++) {
+        sb_putn(v, s, 1);
+        if (*s == '\'') sb_putn(v, s, 1);     /* '' is a quote inside a single-quoted string */
+    }
+    sb_puts(v, "'; ");
+}
+
+static void var_strf(struct sbuf *v, const char *name, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void var_strf(struct sbuf *v, const char *name, const char *fmt, ...)
+{
+    char t[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t, sizeof t, fmt, ap);
+    va_end(ap);
+    var_str(v, name, t);
+}
+
+/* ---- wide tables: one block per panel, column 1 = x, one column per line ------------------------ */
+struct wcol { char title[64]; int lt, dt; double *y; };
+struct wide {
+    int nx, ncol;
+    int brk;                    /* undefined cells break lines ("NaN") instead of being skipped ("?") */
+    double *x;
+    struct wcol col[2 * MAX_SERIES + 2];
+};
+
+static int wide_init(struct wide *w, const double *x, int nx)
+{
+    memset(w, 0, sizeof *w);
+    w->x = malloc(sizeof(double) * (size_t)(nx ? nx : 1));
+    if (!w->x) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    if (nx) memcpy(w->x, x, sizeof(double) * (size_t)nx);
+    w->nx = nx;
+    return LBQ_OK;
+}
+
+/* a new column (all undefined); NULL when the panel is full */
+static double *wide_col(struct wide *w, const char *title, int lt, int dt)
+{
+    if (w->ncol == (int)(sizeof w->col / sizeof w->col[0])) return NULL;
+    struct wcol *c = &w->col[w->ncol];
+    c->y = malloc(sizeof(double) * (size_t)(w->nx ? w->nx : 1));
+    if (!c->y) return NULL;
+    for (int i = 0; i < w->nx; i++) c->y[i] = NAN;
+    clean(c->title, sizeof c->title, title);
+    c->lt = lt; c->dt = dt;
+    w->ncol++;
+    return c->y;
+}
+
+/* drop columns without a usable value (positive when the axis is logarithmic): gnuplot would
+ * draw their key entry without a line */
+static void wide_prune(struct wide *w, int logy)
+{
+    int k = 0;
+    for (int i = 0; i < w->ncol; i++) {
+        int ok = 0;
+        for (int j = 0; j < w->nx; j++) {
+            double v = w->col[i].y[j];
+            if (isfinite(v) && (!logy || v > 0)) ok = 1;
+            else if (logy && isfinite(v) && v <= 0) w->col[i].y[j] = NAN;
+        }
+        if (ok) w->col[k++] = w->col[i]; else free(w->col[i].y);
+    }
+    w->ncol = k;
+}
+
+static void wide_free(struct wide *w)
+{
+    for (int i = 0; i < w->ncol; i++) free(w->col[i].y);
+    free(w->x);
+    memset(w, 0, sizeof *w);
+}
+
+/* append the panel as data block `panel` of f: header, rows, two blank lines; and its variables
+ * lcsN / dtsN (linetype and dashtype per data column) and ptitleN */
+static void wide_emit(struct fig *f, int panel, const struct wide *w, const char *xname, const char *ptitle)
+{
+    if (panel > 0) sb_puts(&f->data, "\n\n");
+    sb_puts(&f->data, xname);
+    for (int i = 0; i < w->ncol; i++) { sb_puts(&f->data, "\t"); sb_puts(&f->data, w->col[i].title); }
+    sb_puts(&f->data, "\n");
+    for (int j = 0; j < w->nx; j++) {
+        sb_num(&f->data, w->x[j]);
+        for (int i = 0; i < w->ncol; i++) {
+            double v = w->col[i].y[j];
+            sb_puts(&f->data, "\t");
+            if (w->brk && !isfinite(v)) sb_puts(&f->data, "NaN"); else sb_num(&f->data, v);
+        }
+        sb_puts(&f->data, "\n");
+    }
+    char name[32], lcs[8 * (2 * MAX_SERIES + 2)] = "", dts[8 * (2 * MAX_SERIES + 2)] = "";
+    for (int i = 0; i < w->ncol; i++) {
+        size_t l = strlen(lcs), m = strlen(dts);
+        snprintf(lcs + l, sizeof lcs - l, "%s%d", i ? " " : "", w->col[i].lt);
+        snprintf(dts + m, sizeof dts - m, "%s%d", i ? " " : "", w->col[i].dt);
+    }
+    snprintf(name, sizeof name, "lcs%d", panel); var_str(&f->vars, name, lcs);
+    snprintf(name, sizeof name, "dts%d", panel); var_str(&f->vars, name, dts);
+    snprintf(name, sizeof name, "ptitle%d", panel); var_str(&f->vars, name, ptitle ? ptitle : "");
+}
+
+/* ---- helpers on number sets -------------------------------------------------------------------- */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* sort and deduplicate in place; returns the new count */
+static int uniq(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int k = 0;
+    for (int i = 0; i < n; i++) if (k == 0 || v[i] != v[k - 1]) v[k++] = v[i];
+    return k;
+}
+
+static int find_x(const double *x, int n, double v)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (x[mid] == v) return mid;
+        if (x[mid] < v) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* ================================================================================================
+ * sweep results (schema lbq.sweep/1)
+ * ================================================================================================ */
+struct hist { double lo, hi; int bins; double *exact, *quant; };
+
+struct cfg {
+    const char *label, *map, *norm;
+    int bits;
+    long long block;
+    int has_m, has_v;
+    double m, v, u, bm, bv;     /* totals rel-L2 of m, v, update; bits per element incl. scales */
+    struct hist h;              /* bins == 0: none */
+};
+
+struct cbmap { const char *name; double *lev[2]; int n[2]; };   /* [0] signed, [1] unsigned */
+struct swrun { const char *map; int bits; double *beta, *fm, *f32; int n; };
+
+struct sweep {
+    struct cfg *c; int nc;
+    double eps;                 /* hparams.eps (Adam's epsilon), NaN if absent */
+    int cb_bits; struct cbmap cb[MAX_CB_MAPS]; int ncb;
+    const char *heat_param; double heat_rows, heat_cols, heat_ratio; long long pr, pc; int hr, hc; double *heat;
+    struct swrun *runs; int nruns;
+};
+
+static void sweep_free(struct sweep *s)
+{
+    for (int i = 0; i < s->nc; i++) { free(s->c[i].h.exact); free(s->c[i].h.quant); }
+    free(s->c);
+    for (int i = 0; i < s->ncb; i++) { free(s->cb[i].lev[0]); free(s->cb[i].lev[1]); }
+    free(s->heat);
+    for (int i = 0; i < s->nruns; i++) { free(s->runs[i].beta); free(s->runs[i].fm); free(s->runs[i].f32); }
+    free(s->runs);
+    memset(s, 0, sizeof *s);
+}
+
+static int load_hist(const cJSON *u, const char *path, struct hist *h)
+{
+    const cJSON *ho;
+    char p[256];
+    long long bins;
+    int rc = j_obj(u, path, "hist_log10_inv_sqrt_v", J_OPT, &ho);
+    if (rc || !ho) return rc;
+    snprintf(p, sizeof p, "%s.hist_log10_inv_sqrt_v", path);
+    if ((rc = j_num(ho, p, "lo", J_REQ, &h->lo)) || (rc = j_num(ho, p, "hi", J_REQ, &h->hi))) return rc;
+    if (!isfinite(h->lo) || !isfinite(h->hi) || !(h->hi > h->lo)) return bad(p, "hi", "finite lo < hi", cJSON_GetObjectItem(ho, "hi"));
+    if ((rc = j_int(ho, p, "bins", 1, MAX_BINS, &bins))) return rc;
+    int ne, nq;
+    if ((rc = j_nums(ho, p, "exact", J_REQ, MAX_BINS, &h->exact, &ne))) return rc;
+    if ((rc = j_nums(ho, p, "quant", J_REQ, MAX_BINS, &h->quant, &nq))) return rc;
+    if (ne != bins || nq != bins)
+        return lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, expected bins = %lld", p, ne != bins ? "exact" : "quant", ne != bins ? ne : nq, bins);
+    h->bins = (int)bins;
+    return LBQ_OK;
+}
+
+static int load_config(const cJSON *o, int i, struct cfg *c)
+{
+    char p[64], p2[96];
+    const cJSON *t, *sm, *sv, *su, *spec;
+    long long bits, block;
+    int rc;
+    snprintf(p, sizeof p, "configs[%d]", i);
+    if (!cJSON_IsObject(o)) return bad(p, NULL, "an object", o);
+    c->m = c->v = c->u = c->bm = c->bv = NAN;
+    if ((rc = j_str(o, p, "label", J_OPT, &c->label)) || (rc = j_str(o, p, "map", J_REQ, &c->map)) ||
+        (rc = j_str(o, p, "norm", J_REQ, &c->norm)) || (rc = j_int(o, p, "bits", 1, 64, &bits)) ||
+        (rc = j_int(o, p, "block", 0, 1e15, &block)))
+        return rc;
+    c->bits = (int)bits; c->block = block;
+    c->has_m = c->has_v = 1;
+    spec = cJSON_GetObjectItemCaseSensitive(o, "m_spec");
+    if (spec && !cJSON_IsNull(spec) && !cJSON_IsString(spec)) return bad(p, "m_spec", "a string or null", spec);
+    if (spec && cJSON_IsNull(spec)) c->has_m = 0;
+    spec = cJSON_GetObjectItemCaseSensitive(o, "v_spec");
+    if (spec && !cJSON_IsNull(spec) && !cJSON_IsString(spec)) return bad(p, "v_spec", "a string or null", spec);
+    if (spec && cJSON_IsNull(spec)) c->has_v = 0;
+    if ((rc = j_obj(o, p, "totals", J_REQ, &t))) return rc;
+    snprintf(p2, sizeof p2, "%s.totals", p);
+    if ((rc = j_obj(t, p2, "m", J_REQ, &sm)) || (rc = j_obj(t, p2, "v", J_REQ, &sv)) || (rc = j_obj(t, p2, "update", J_REQ, &su)))
+        return rc;
+    if ((rc = j_num(t, p2, "bits_per_elem_m", J_OPT, &c->bm)) || (rc = j_num(t, p2, "bits_per_elem_v", J_OPT, &c->bv))) return rc;
+    snprintf(p2, sizeof p2, "%s.totals.m", p);
+    if ((rc = j_num(sm, p2, "rel_l2", J_REQ, &c->m))) return rc;
+    snprintf(p2, sizeof p2, "%s.totals.v", p);
+    if ((rc = j_num(sv, p2, "rel_l2", J_REQ, &c->v))) return rc;
+    snprintf(p2, sizeof p2, "%s.totals.update", p);
+    if ((rc = j_num(su, p2, "rel_l2", J_REQ, &c->u))) return rc;
+    return load_hist(su, p2, &c->h);
+}
+
+static int load_sweep(const cJSON *root, struct sweep *s)
+{
+    const cJSON *a, *it, *o;
+    int n, rc;
+    memset(s, 0, sizeof *s);
+    if (!cJSON_IsObject(root)) return bad("", "(top level)", "an object", root);
+    if ((rc = j_arr(root, "", "configs", J_REQ, MAX_CONFIGS, &a, &n))) return rc;
+    s->c = calloc((size_t)(n ? n : 1), sizeof *s->c);
+    if (!s->c) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    cJSON_ArrayForEach(it, a) {
+        rc = load_config(it, s->nc, &s->c[s->nc]);
+        s->nc++;
+        if (rc) return rc;
+    }
+    /* Adam's epsilon: where a v quantized to zero lands in figure 3 */
+    if ((rc = j_obj(root, "", "hparams", J_OPT, &o))) return rc;
+    s->eps = NAN;
+    if (o && (rc = j_num(o, "hparams", "eps", J_OPT, &s->eps))) return rc;
+    /* codebooks */
+    if ((rc = j_obj(root, "", "codebooks", J_OPT, &o))) return rc;
+    if (o) {
+        long long bits;
+        const cJSON *maps;
+        int nm;
+        if ((rc = j_int(o, "codebooks", "bits", 1, 64, &bits)) || (rc = j_arr(o, "codebooks", "maps", J_REQ, MAX_CB_MAPS, &maps, &nm))) return rc;
+        s->cb_bits = (int)bits;
+        cJSON_ArrayForEach(it, maps) {
+            char p[64];
+            snprintf(p, sizeof p, "codebooks.maps[%d]", s->ncb);
+            struct cbmap *m = &s->cb[s->ncb++];
+            if (!cJSON_IsObject(it)) return bad(p, NULL, "an object", it);
+            if ((rc = j_str(it, p, "name", J_REQ, &m->name)) || (rc = j_nums(it, p, "signed", J_OPT, MAX_LEVELS, &m->lev[0], &m->n[0])) ||
+                (rc = j_nums(it, p, "unsigned", J_OPT, MAX_LEVELS, &m->lev[1], &m->n[1])))
+                return rc;
+        }
+    }
+    /* heatmap */
+    if ((rc = j_obj(root, "", "heatmap", J_OPT, &o))) return rc;
+    if (o) {
+        const cJSON *vals, *row;
+        int nr;
+        if ((rc = j_str(o, "heatmap", "param", J_REQ, &s->heat_param)) || (rc = j_num(o, "heatmap", "rows", J_OPT, &s->heat_rows)) ||
+            (rc = j_num(o, "heatmap", "cols", J_OPT, &s->heat_cols)) || (rc = j_num(o, "heatmap", "max_over_median", J_OPT, &s->heat_ratio)))
+            return rc;
+        s->pr = s->pc = 1;
+        if (cJSON_GetObjectItemCaseSensitive(o, "pool_rows") && (rc = j_int(o, "heatmap", "pool_rows", 1, 1e12, &s->pr))) return rc;
+        if (cJSON_GetObjectItemCaseSensitive(o, "pool_cols") && (rc = j_int(o, "heatmap", "pool_cols", 1, 1e12, &s->pc))) return rc;
+        if ((rc = j_arr(o, "heatmap", "values", J_REQ, MAX_HEAT, &vals, &nr))) return rc;
+        int i = 0;
+        cJSON_ArrayForEach(row, vals) {
+            char p[64];
+            snprintf(p, sizeof p, "heatmap.values[%d]", i);
+            if (!cJSON_IsArray(row)) return bad(p, NULL, "an array of numbers", row);
+            int nc = cJSON_GetArraySize(row);
+            if (i == 0) {
+                if (nc < 1 || nc > MAX_HEAT) return lbq_err(LBQ_ERR_FORMAT, "bad key '%s': %d columns (1..%d accepted)", p, nc, MAX_HEAT);
+                s->hr = nr; s->hc = nc;
+                s->heat = malloc(sizeof(double) * (size_t)nr * (size_t)nc);
+                if (!s->heat) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+            } else if (nc != s->hc) return lbq_err(LBQ_ERR_FORMAT, "bad key '%s': %d columns, row 0 has %d", p, nc, s->hc);
+            int j = 0;
+            const cJSON *x;
+            cJSON_ArrayForEach(x, row) {
+                if (cJSON_IsNull(x)) s->heat[(size_t)i * (size_t)nc + (size_t)j] = NAN;
+                else if (cJSON_IsNumber(x)) s->heat[(size_t)i * (size_t)nc + (size_t)j] = x->valuedouble;
+                else { char q[80]; snprintf(q, sizeof q, "%s[%d]", p, j); return bad(q, NULL, "a number or null", x); }
+                j++;
+            }
+            i++;
+        }
+    }
+    /* SOLO case study */
+    if ((rc = j_obj(root, "", "swamping", J_OPT, &o))) return rc;
+    if (o) {
+        const cJSON *runs;
+        int nr;
+        if ((rc = j_arr(o, "swamping", "runs", J_REQ, MAX_RUNS, &runs, &nr))) return rc;
+        s->runs = calloc((size_t)(nr ? nr : 1), sizeof *s->runs);
+        if (!s->runs) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+        cJSON_ArrayForEach(it, runs) {
+            char p[64];
+            long long bits;
+            int n1, n2, n3;
+            snprintf(p, sizeof p, "swamping.runs[%d]", s->nruns);
+            struct swrun *r = &s->runs[s->nruns++];
+            if (!cJSON_IsObject(it)) return bad(p, NULL, "an object", it);
+            if ((rc = j_str(it, p, "map", J_REQ, &r->map)) || (rc = j_int(it, p, "bits", 1, 64, &bits)) ||
+                (rc = j_nums(it, p, "beta", J_REQ, MAX_POINTS, &r->beta, &n1)) || (rc = j_nums(it, p, "final_mean", J_REQ, MAX_POINTS, &r->fm, &n2)) ||
+                (rc = j_nums(it, p, "final_mean_fp32", J_REQ, MAX_POINTS, &r->f32, &n3)))
+                return rc;
+            if (n2 != n1 || n3 != n1)
+                return lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, 'beta' has %d", p, n2 != n1 ? "final_mean" : "final_mean_fp32", n2 != n1 ? n2 : n3, n1);
+            r->bits = (int)bits; r->n = n1;
+        }
+    }
+    return LBQ_OK;
+}
+
+/* the block size closest to 128 (in log ratio; the smaller on a tie) among block configs passing `want` */
+static long long pick_block(const struct sweep *s, const char *map, int bits)
+{
+    long long best = 0;
+    double bd = INFINITY;
+    for (int i = 0; i < s->nc; i++) {
+        const struct cfg *c = &s->c[i];
+        if (strcmp(c->norm, "block") || c->block <= 0 || (map && strcmp(c->map, map)) || (bits && c->bits != bits)) continue;
+        double d = fabs(log2((double)c->block / 128.0));
+        if (d < bd || (d == bd && c->block < best)) { bd = d; best = c->block; }
+    }
+    return best;
+}
+
+/* the bitwidth for "fixed bits" figures: 4 if any config passing has it, else the (lower) median */
+static int pick_bits(const struct sweep *s, int need_hist)
+{
+    double b[64];
+    int n = 0;
+    for (int i = 0; i < s->nc; i++) {
+        if (need_hist && !s->c[i].h.bins) continue;
+        if (!need_hist && strcmp(s->c[i].norm, "block")) continue;
+        int seen = 0;
+        for (int k = 0; k < n; k++) if (b[k] == s->c[i].bits) seen = 1;
+        if (!seen && n < 64) b[n++] = s->c[i].bits;
+    }
+    if (!n) return 0;
+    n = uniq(b, n);
+    for (int k = 0; k < n; k++) if (b[k] == 4) return 4;
+    return (int)b[(n - 1) / 2];
+}
+
+/* maps in order of first appearance among configs passing the filter */
+static int list_maps(const struct sweep *s, const char *norm, const char **maps, int max, int *dropped)
+{
+    int n = 0;
+    *dropped = 0;
+    for (int i = 0; i < s->nc; i++) {
+        if (norm && strcmp(s->c[i].norm, norm)) continue;
+        int seen = 0;
+        for (int k = 0; k < n; k++) if (strcmp(maps[k], s->c[i].map) == 0) seen = 1;
+        if (seen) continue;
+        if (n < max) maps[n++] = s->c[i].map; else (*dropped)++;
+    }
+    return n;
+}
+
+static const struct cfg *find_cfg(const struct sweep *s, const char *norm, const char *map, int bits, long long block)
+{
+    for (int i = 0; i < s->nc; i++) {
+        const struct cfg *c = &s->c[i];
+        if (strcmp(c->norm, norm) == 0 && strcmp(c->map, map) == 0 && c->bits == bits && (block < 0 || c->block == block)) return c;
+    }
+    return NULL;
+}
+
+static double cfg_val(const struct cfg *c, int which)
+{
+    if (!c) return NAN;
+    return which == 0 ? (c->has_m ? c->m : NAN) : which == 1 ? (c->has_v ? c->v : NAN) : c->u;
+}
+
+static const char *const g_panel_key[3] = { "m", "v", "update" };
+static const char *const g_panel_title[3] = { "first moment m", "second moment v", "update m/(sqrt(v)+eps)" };
+
+/* emit the non-empty panels of w[3]; returns how many; the key goes to the panel with most lines */
+static int emit_state_panels(struct fig *f, struct wide w[3], const char *xname)
+{
+    int np = 0, keyp = 0, best = -1;
+    char list[32] = "";
+    for (int k = 0; k < 3; k++) {
+        wide_prune(&w[k], 1);
+        if (!w[k].ncol) continue;
+        if (w[k].ncol > best) { best = w[k].ncol; keyp = np; }
+        wide_emit(f, np++, &w[k], xname, g_panel_title[k]);
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", l ? " " : "", g_panel_key[k]);
+    }
+    sb_printf(&f->vars, "npanels=%d; keypanel=%d; ", np, keyp);
+    var_str(&f->vars, "panels", list);
+    return np;
+}
+
+static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
+{
+    long long B = pick_block(s, NULL, 0);
+    if (!B) { note(cx, "fig1 skipped: no block-wise config"); return LBQ_OK; }
+    double bits[64];
+    int nb = 0, dropped;
+    for (int i = 0; i < s->nc; i++)
+        if (strcmp(s->c[i].norm, "block") == 0 && s->c[i].block == B && nb < 64) bits[nb++] = s->c[i].bits;
+    nb = uniq(bits, nb);
+    const char *maps[MAX_SERIES];
+    int nm = list_maps(s, "block", maps, MAX_SERIES, &dropped);
+    if (dropped) note(cx, "fig1: %d maps beyond %d not drawn", dropped, MAX_SERIES);
+    struct wide w[3];
+    int rc = LBQ_OK;
+    memset(w, 0, sizeof w);
+    for (int k = 0; k < 3 && !rc; k++) {
+        if ((rc = wide_init(&w[k], bits, nb))) break;
+        for (int m = 0; m < nm; m++) {
+            char t[80];
+            series_label("block", B, maps[m], t, sizeof t);
+            double *y = wide_col(&w[k], t, map_lt(cx, maps[m]), 1);
+            if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
+            for (int j = 0; j < nb; j++) y[j] = cfg_val(find_cfg(s, "block", maps[m], (int)bits[j], B), k);
+        }
+    }
+    if (!rc) {
+        struct fig *f = fig_new(fs, "fig1-error-vs-bits", "fig1-error-vs-bits");
+        if (emit_state_panels(f, w, "bits") == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig1 skipped: no finite errors"); }
+        else var_strf(&f->vars, "title", "Quantization error vs bitwidth (block-wise absmax, B = %lld)", B);
+    }
+    for (int k = 0; k < 3; k++) wide_free(&w[k]);
+    return rc;
+}
+
+static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
+{
+    int b = pick_bits(s, 0);
+    if (!b) { note(cx, "fig2 skipped: no block-wise config"); return LBQ_OK; }
+    double blk[256];
+    int nbl = 0, dropped;
+    for (int i = 0; i < s->nc; i++)
+        if (strcmp(s->c[i].norm, "block") == 0 && s->c[i].bits == b && s->c[i].block > 0 && nbl < 256) blk[nbl++] = (double)s->c[i].block;
+    nbl = uniq(blk, nbl);
+    if (nbl < 2) { note(cx, "fig2 skipped: fewer than 2 block sizes at %d bits", b); return LBQ_OK; }
+    const char *maps[MAX_SERIES];
+    int nm = list_maps(s, "block", maps, MAX_SERIES, &dropped);
+    struct wide w[3];
+    int rc = LBQ_OK;
+    memset(w, 0, sizeof w);
+    for (int k = 0; k < 3 && !rc; k++) {
+        if ((rc = wide_init(&w[k], blk, nbl))) break;
+        for (int m = 0; m < nm; m++) {
+            char t[80];
+            map_label(maps[m], t, sizeof t);
+            int lt = map_lt(cx, maps[m]);
+            double *y = wide_col(&w[k], t, lt, 1);
+            if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
+            for (int j = 0; j < nbl; j++) y[j] = cfg_val(find_cfg(s, "block", maps[m], b, (long long)blk[j]), k);
+            const struct cfg *r1 = find_cfg(s, "rank1", maps[m], b, -1);
+            if (r1) {
+                series_label("rank1", 0, maps[m], t, sizeof t);
+                double *z = wide_col(&w[k], t, lt, 2);
+                if (!z) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
+                for (int j = 0; j < nbl; j++) z[j] = cfg_val(r1, k);
+            }
+        }
+    }
+    if (!rc) {
+        struct fig *f = fig_new(fs, "fig2-error-vs-block", "fig2-error-vs-block");
+        if (emit_state_panels(f, w, "block") == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig2 skipped: no finite errors"); }
+        else var_strf(&f->vars, "title", "Quantization error vs block size at %d bits (dashed: rank-1 normalization)", b);
+    }
+    for (int k = 0; k < 3; k++) wide_free(&w[k]);
+    return rc;
+}
+
+static int fig3(struct ctx *cx, const struct sweep *s, struct figs *fs)
+{
+    int b = pick_bits(s, 1);
+    if (!b) { note(cx, "fig3 skipped: no update histogram"); return LBQ_OK; }
+    static const char *const cand[][2] = { { "block", "dtree" }, { "block", "dtree0" }, { "block", "linear" }, { "rank1", "linear" } };
+    const struct cfg *sel[4];
+    int ns = 0;
+    for (int k = 0; k < 4; k++) {
+        long long B = strcmp(cand[k][0], "block") == 0 ? pick_block(s, cand[k][1], b) : -1;
+        if (B == 0) continue;
+        const struct cfg *c = find_cfg(s, cand[k][0], cand[k][1], b, B);
+        if (!c || !c->h.bins || !c->has_v) continue;
+        if (ns && (c->h.bins != sel[0]->h.bins || c->h.lo != sel[0]->h.lo || c->h.hi != sel[0]->h.hi)) continue;
+        sel[ns++] = c;
+    }
+    if (!ns) { note(cx, "fig3 skipped: none of B128/DE, B128/DE-0, B128/Linear, Rank-1/Linear at %d bits", b); return LBQ_OK; }
+    const struct hist *h0 = &sel[0]->h;
+    double *x = malloc(sizeof(double) * (size_t)h0->bins);
+    if (!x) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    double bw = (h0->hi - h0->lo) / h0->bins;
+    for (int j = 0; j < h0->bins; j++) x[j] = h0->lo + (j + 0.5) * bw;
+    struct fig *f = fig_new(fs, "fig3-zero-point", "fig3-zero-point");
+    int np = 0, rc = LBQ_OK;
+    for (int k = 0; k < ns && !rc; k++) {
+        struct wide w;
+        char t[80];
+        if ((rc = wide_init(&w, x, h0->bins))) break;
+        double *e = wide_col(&w, "fp32 (exact)", 9, 1);
+        series_label(sel[k]->norm, sel[k]->block, sel[k]->map, t, sizeof t);
+        double *q = e ? wide_col(&w, t, map_lt(cx, sel[k]->map), 1) : NULL;
+        if (!q) { wide_free(&w); rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
+        for (int j = 0; j < h0->bins; j++) { e[j] = h0->exact[j]; q[j] = sel[k]->h.quant[j]; }
+        wide_prune(&w, 0);              /* counts stay as they are: the script draws empty bins at the axis */
+        if (w.ncol == 2) {
+            /* the bin of v = 0, log10(1/eps): how many more elements the quantizer sent there */
+            /* (the bins whose centre is within half a bin of it: 1/eps may be rounded to either side of
+             * a bin edge) */
+            double e0 = isfinite(s->eps) && s->eps > 0 ? s->eps : 1e-8, x0 = -log10(e0), ne = 0, nq = 0;
+            int hit = 0;
+            for (int j = 0; j < h0->bins; j++)
+                if (fabs(x[j] - x0) <= 0.5 * bw * (1 + 1e-9) && isfinite(h0->exact[j]) && isfinite(sel[k]->h.quant[j])) {
+                    ne += h0->exact[j]; nq += sel[k]->h.quant[j]; hit = 1;
+                }
+            char nm[32];
+            if (hit) {
+                snprintf(nm, sizeof nm, "note%d", np);
+                var_strf(&f->vars, nm, "v = 0 (x = %.4g):", x0);
+                snprintf(nm, sizeof nm, "counts%d", np);
+                var_strf(&f->vars, nm, "fp32 %.0f, quantized %.0f", ne, nq);
+            }
+            wide_emit(f, np++, &w, "log10_inv_sqrt_v", t);
+        }
+        wide_free(&w);
+    }
+    free(x);
+    if (!rc && np == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig3 skipped: empty histograms"); return LBQ_OK; }
+    sb_printf(&f->vars, "npanels=%d; binwidth=%.9g; xlo=%.9g; xhi=%.9g; ", np, bw, h0->lo, h0->hi);
+    var_strf(&f->vars, "title", "Zero-point problem: log10(1/(sqrt(v)+eps)), fp32 v (grey) vs %d-bit v (line)", b);
+    return rc;
+}
+
+static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
+{
+    if (!s->nruns) { note(cx, "fig4 skipped: no swamping runs (sweep --no-swamp?)"); return LBQ_OK; }
+    const char *maps[8];
+    int nm = 0;
+    static const char *const order[] = { "uniform", "dtree", "log" };
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < s->nruns; i++) if (strcmp(s->runs[i].map, order[k]) == 0) { maps[nm++] = order[k]; break; }
+    for (int i = 0; i < s->nruns && nm < 8; i++) {
+        int seen = 0;
+        for (int k = 0; k < nm; k++) if (strcmp(maps[k], s->runs[i].map) == 0) seen = 1;
+        if (!seen) maps[nm++] = s->runs[i].map;
+    }
+    struct fig *f = fig_new(fs, "fig4-swamping", "fig4-swamping");
+    int np = 0, rc = LBQ_OK;
+    for (int m = 0; m < nm && !rc; m++) {
+        int tot = 0;
+        for (int i = 0; i < s->nruns; i++) if (strcmp(s->runs[i].map, maps[m]) == 0) tot += s->runs[i].n;
+        double *x = malloc(sizeof(double) * (size_t)(tot ? tot : 1));
+        if (!x) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
+        int nx = 0;
+        for (int i = 0; i < s->nruns; i++)
+            if (strcmp(s->runs[i].map, maps[m]) == 0)
+                for (int j = 0; j < s->runs[i].n; j++) if (isfinite(s->runs[i].beta[j])) x[nx++] = s->runs[i].beta[j];
+        nx = uniq(x, nx);
+        struct wide w;
+        rc = wide_init(&w, x, nx);
+        free(x);
+        if (rc) break;
+        double *y32 = wide_col(&w, "fp32", 9, 1);
+        if (!y32) { wide_free(&w); rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
+        for (int bits = 1; bits <= 64 && !rc; bits++) {
+            double *y = NULL;
+            for (int i = 0; i < s->nruns; i++) {
+                const struct swrun *r = &s->runs[i];
+                if (strcmp(r->map, maps[m]) || r->bits != bits) continue;
+                char t[32];
+                snprintf(t, sizeof t, "%d-bit", bits);
+                if (!y && !(y = wide_col(&w, t, bits <= 8 ? 20 + bits : 9, 1))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
+                for (int j = 0; j < r->n; j++) {
+                    int row = isfinite(r->beta[j]) ? find_x(w.x, w.nx, r->beta[j]) : -1;
+                    if (row < 0) continue;
+                    if (!isfinite(y[row])) y[row] = r->fm[j];
+                    if (!isfinite(y32[row])) y32[row] = r->f32[j];
+                }
+            }
+        }
+        wide_prune(&w, 0);
+        if (!rc && w.ncol > 1) {
+            char t[80], mt[40];
+            int k = known_map(maps[m]);
+            if (strcmp(maps[m], "uniform") == 0) snprintf(t, sizeof t, "Linear (uniform, with 0)");
+            else if (strcmp(maps[m], "dtree") == 0) snprintf(t, sizeof t, "DE (dynamic tree)");
+            else if (strcmp(maps[m], "log") == 0) snprintf(t, sizeof t, "Ours/log (SOLO, SR)");
+            else { if (k >= 0) snprintf(mt, sizeof mt, "%s", g_maps[k].label); else clean(mt, sizeof mt, maps[m]); snprintf(t, sizeof t, "%s", mt); }
+            wide_emit(f, np++, &w, "beta", t);
+        }
+        wide_free(&w);
+    }
+    if (!rc && np == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig4 skipped: no finite swamping results"); return LBQ_OK; }
+    sb_printf(&f->vars, "npanels=%d; ", np);
+    var_str(&f->vars, "title", "Signal swamping (SOLO case study): mean state after 100 EMA steps vs beta");
+    return rc;
+}
+
+static int fig5(struct ctx *cx, const struct sweep *s, struct figs *fs)
+{
+    if (!s->heat) { note(cx, "fig5 skipped: no heatmap"); return LBQ_OK; }
+    int ok = 0;
+    for (size_t i = 0; i < (size_t)s->hr * (size_t)s->hc; i++) if (isfinite(s->heat[i]) && s->heat[i] > 0) ok = 1;
+    if (!ok || s->hr < 2 || s->hc < 2) { note(cx, "fig5 skipped: heatmap has no positive values or is smaller than 2 x 2"); return LBQ_OK; }
+    struct fig *f = fig_new(fs, "fig5-heatmap", "fig5-heatmap");
+    sb_puts(&f->data, "col\trow\tmax_abs_m\n");
+    for (int i = 0; i < s->hr; i++) {
+        for (int j = 0; j < s->hc; j++) {
+            double v = s->heat[(size_t)i * (size_t)s->hc + (size_t)j];
+            sb_printf(&f->data, "%.9g\t%.9g\t", ((double)j + 0.5) * (double)s->pc, ((double)i + 0.5) * (double)s->pr);
+            if (isfinite(v) && v > 0) sb_printf(&f->data, "%.9g\n", v); else sb_puts(&f->data, "NaN\n");
+        }
+        sb_puts(&f->data, "\n");
+    }
+    /* the profiles: maximum over rows of each column, over columns of each row */
+    sb_puts(&f->data, "\ncol\tmax_abs_m\n");
+    for (int j = 0; j < s->hc; j++) {
+        double mx = NAN;
+        for (int i = 0; i < s->hr; i++) { double v = s->heat[(size_t)i * (size_t)s->hc + (size_t)j]; if (v > 0 && !(v <= mx)) mx = v; }
+        sb_printf(&f->data, "%.9g\t", ((double)j + 0.5) * (double)s->pc); sb_num(&f->data, mx); sb_puts(&f->data, "\n");
+    }
+    sb_puts(&f->data, "\n\nrow\tmax_abs_m\n");
+    for (int i = 0; i < s->hr; i++) {
+        double mx = NAN;
+        for (int j = 0; j < s->hc; j++) { double v = s->heat[(size_t)i * (size_t)s->hc + (size_t)j]; if (v > 0 && !(v <= mx)) mx = v; }
+        sb_printf(&f->data, "%.9g\t", ((double)i + 0.5) * (double)s->pr); sb_num(&f->data, mx); sb_puts(&f->data, "\n");
+    }
+    char p[128];
+    clean(p, sizeof p, s->heat_param);
+    double rows = isfinite(s->heat_rows) ? s->heat_rows : (double)s->hr * (double)s->pr;
+    double cols = isfinite(s->heat_cols) ? s->heat_cols : (double)s->hc * (double)s->pc;
+    var_strf(&f->vars, "title", "|m| of %s [%.0f x %.0f], max over %lld x %lld cells", p, rows, cols, s->pr, s->pc);
+    if (isfinite(s->heat_ratio)) var_strf(&f->vars, "subtitle", "largest row/column max over median row/column max: %.0f", s->heat_ratio);
+    sb_printf(&f->vars, "nrows=%.9g; ncols=%.9g; ", rows, cols);
+    return LBQ_OK;
+}
+
+static int fig6(struct ctx *cx, const struct sweep *s, struct figs *fs)
+{
+    if (!s->ncb) { note(cx, "fig6 skipped: no codebooks"); return LBQ_OK; }
+    struct fig *f = fig_new(fs, "fig6-codebooks", "fig6-codebooks");
+    int np = 0;
+    static const char *const ptitle[2] = { "signed (m): levels in [-1, 1]", "unsigned (v): levels in [0, 1]" };
+    for (int sg = 0; sg < 2; sg++) {
+        int nrow = 0, any = 0;
+        for (int m = 0; m < s->ncb; m++) if (s->cb[m].n[sg] > 0) nrow++;
+        if (!nrow) continue;
+        struct sbuf blk = { 0 };
+        sb_printf(&blk, "%slevel\trow\tmap\tlt\n", np ? "\n\n" : "");
+        int row = 0;
+        for (int m = 0; m < s->ncb; m++) {
+            if (s->cb[m].n[sg] <= 0) continue;
+            char t[40];
+            map_label(s->cb[m].name, t, sizeof t);
+            for (int k = 0; k < s->cb[m].n[sg]; k++) {
+                double v = s->cb[m].lev[sg][k];
+                if (!isfinite(v)) continue;
+                sb_num(&blk, v);
+                sb_printf(&blk, "\t%d\t%s\t%d\n", nrow - 1 - row, t, map_lt(cx, s->cb[m].name));
+                any = 1;
+            }
+            row++;
+        }
+        if (any) {
+            sb_putn(&f->data, blk.p, blk.n);
+            char nm[32];
+            snprintf(nm, sizeof nm, "ptitle%d", np);
+            var_str(&f->vars, nm, ptitle[sg]);
+            sb_printf(&f->vars, "nrows%d=%d; ", np, nrow);
+            np++;
+        }
+        if (blk.oom) f->data.oom = 1;
+        sb_free(&blk);
+    }
+    if (!np) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig6 skipped: empty codebooks"); return LBQ_OK; }
+    sb_printf(&f->vars, "npanels=%d; ", np);
+    var_strf(&f->vars, "title", "%d-bit codebooks (quantization levels of each map)", s->cb_bits);
+    return LBQ_OK;
+}
+
+struct pt { double x, y; int c; };
+static int cmp_pt(const void *a, const void *b)
+{
+    const struct pt *p = a, *q = b;
+    if (p->x != q->x) return p->x < q->x ? -1 : 1;
+    return (p->y > q->y) - (p->y < q->y);
+}
+
+static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
+{
+    struct pt *pts = malloc(sizeof *pts * (size_t)(s->nc ? s->nc : 1));
+    if (!pts) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    int n = 0;
+    for (int i = 0; i < s->nc; i++) {
+        const struct cfg *c = &s->c[i];
+        double x = (c->bm + c->bv) / 2;
+        if (isfinite(x) && x > 0 && isfinite(c->u) && c->u > 0) { pts[n].x = x; pts[n].y = c->u; pts[n].c = i; n++; }
+    }
+    if (!n) { free(pts); note(cx, "fig7 skipped: no config with bits per element and update error"); return LBQ_OK; }
+    /* series: (map, norm) classes, in order of first appearance */
+    struct { const char *map, *norm; } cls[MAX_SERIES];
+    int ncls = 0, dropped = 0;
+    for (int k = 0; k < n; k++) {
+        const struct cfg *c = &s->c[pts[k].c];
+        int seen = 0;
+        for (int j = 0; j < ncls; j++) if (strcmp(cls[j].map, c->map) == 0 && strcmp(cls[j].norm, c->norm) == 0) seen = 1;
+        if (seen) continue;
+        if (ncls < MAX_SERIES) { cls[ncls].map = c->map; cls[ncls].norm = c->norm; ncls++; } else dropped++;
+    }
+    if (dropped) note(cx, "fig7: %d map/normalization classes beyond %d not drawn", dropped, MAX_SERIES);
+    struct fig *f = fig_new(fs, "fig7-memory-vs-error", "fig7-memory-vs-error");
+    char lcs[8 * MAX_SERIES] = "", pts_s[8 * MAX_SERIES] = "";
+    for (int j = 0; j < ncls; j++) {
+        char t[80], mt[40];
+        map_label(cls[j].map, mt, sizeof mt);
+        if (strcmp(cls[j].norm, "block") == 0) snprintf(t, sizeof t, "Block/%s", mt);
+        else { norm_prefix(cls[j].norm, 0, t, sizeof t); size_t l = strlen(t); snprintf(t + l, sizeof t - l, "/%s", mt); }
+        sb_printf(&f->data, "%s%s\tupdate_rel_l2\tconfig\n", j ? "\n\n" : "", t);
+        for (int k = 0; k < n; k++) {
+            const struct cfg *c = &s->c[pts[k].c];
+            if (strcmp(c->map, cls[j].map) || strcmp(c->norm, cls[j].norm)) continue;
+            char lab[64];
+            clean(lab, sizeof lab, c->label ? c->label : "");
+            sb_printf(&f->data, "%.9g\t%.9g\t%s\n", pts[k].x, pts[k].y, lab);
+        }
+        int pt = strcmp(cls[j].norm, "block") == 0 ? 7 : strcmp(cls[j].norm, "rank1") == 0 ? 9 : strcmp(cls[j].norm, "tensor") == 0 ? 5 : 13;
+        size_t l = strlen(lcs), l2 = strlen(pts_s);
+        snprintf(lcs + l, sizeof lcs - l, "%s%d", j ? " " : "", map_lt(cx, cls[j].map));
+        snprintf(pts_s + l2, sizeof pts_s - l2, "%s%d", j ? " " : "", pt);
+    }
+    /* Pareto front: sorted by x (then y), keep each point below every point left of it */
+    qsort(pts, (size_t)n, sizeof *pts, cmp_pt);
+    sb_puts(&f->data, "\n\nPareto front\tupdate_rel_l2\tconfig\tnumber\n");
+    double best = INFINITY;
+    int nfront = 0;
+    for (int k = 0; k < n; k++) {
+        if (!(pts[k].y < best)) continue;
+        best = pts[k].y;
+        char lab[64];
+        const struct cfg *c = &s->c[pts[k].c];
+        clean(lab, sizeof lab, c->label ? c->label : "");
+        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\n", pts[k].x, pts[k].y, lab, nfront + 1);
+        nfront++;
+        if (nfront <= 16) {     /* the numbered list next to the plot */
+            char nm[32];
+            snprintf(nm, sizeof nm, "front%d", nfront);
+            var_str(&f->vars, nm, lab);
+        }
+    }
+    free(pts);
+    sb_printf(&f->vars, "nseries=%d; nfront=%d; ", ncls, nfront);
+    var_str(&f->vars, "lcs0", lcs);
+    var_str(&f->vars, "pts0", pts_s);
+    var_str(&f->vars, "title", "Memory vs update error for every configuration (line: Pareto front)");
+    return LBQ_OK;
+}
+
+/* ================================================================================================
+ * running gnuplot
+ * ================================================================================================ */
+static int find_exe(const char *name, char *out, size_t n)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *e = strchr(path, ':');
+        size_t l = e ? (size_t)(e - path) : strlen(path);
+        if (l == 0) snprintf(out, n, "./%s", name);
+        else snprintf(out, n, "%.*s/%s", (int)l, path, name);
+        struct stat sb;
+        if (stat(out, &sb) == 0 && S_ISREG(sb.st_mode) && access(out, X_OK) == 0) {
+            char *r = realpath(out, NULL);     /* absolute: gnuplot is started inside DIR */
+            if (r && strlen(r) < n) snprintf(out, n, "%s", r);
+            free(r);
+            return 1;
+        }
+        path += l + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+static int dir_has_scripts(const char *dir)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/lbq-style.gp", dir);
+    return access(p, R_OK) == 0;
+}
+
+static int find_plots_dir(char *out, size_t n)
+{
+    char cand[PATH_MAX + 32];
+    const char *e = getenv("LBQ_PLOTS_DIR");
+    if (e && *e) {
+        if (!dir_has_scripts(e)) return lbq_err(LBQ_ERR_IO, "LBQ_PLOTS_DIR=%s: no lbq gnuplot scripts there (lbq-style.gp missing)", e);
+        snprintf(cand, sizeof cand, "%s", e);
+    } else {
+        cand[0] = 0;
+#ifdef LBQ_PLOTS_DIR
+        if (dir_has_scripts(LBQ_PLOTS_DIR)) snprintf(cand, sizeof cand, "%s", LBQ_PLOTS_DIR);
+#endif
+        if (!cand[0]) {
+            char exe[PATH_MAX];
+            ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+            if (l > 0) {
+                exe[l] = 0;
+                char *sl = strrchr(exe, '/');
+                if (sl) *sl = 0;
+                snprintf(cand, sizeof cand, "%s/../plots", exe);
+                if (!dir_has_scripts(cand)) cand[0] = 0;
+            }
+        }
+        if (!cand[0]) return lbq_err(LBQ_ERR_IO, "gnuplot scripts not found: set LBQ_PLOTS_DIR to the plots/ directory of the lbq sources");
+    }
+    char *r = realpath(cand, NULL);   /* absolute: gnuplot runs inside the output directory */
+    if (!r) return lbq_err(LBQ_ERR_IO, "%s: %s", cand, strerror(errno));
+    if (strlen(r) >= n) { free(r); return lbq_err(LBQ_ERR_IO, "plots directory path too long"); }
+    snprintf(out, n, "%s", r);
+    free(r);
+    return LBQ_OK;
+}
+
+static int mkdirs(const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_IO, "%s: exists and is not a directory", dir);
+    size_t l = strlen(dir);
+    char *p = malloc(l + 1);
+    if (!p) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    memcpy(p, dir, l + 1);
+    for (size_t i = 1; i <= l; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        char c = p[i];
+        p[i] = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            free(p);
+            return lbq_err(LBQ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(e));
+        }
+        p[i] = c;
+    }
+    free(p);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return lbq_err(LBQ_ERR_IO, "%s: cannot create directory", dir);
+    return LBQ_OK;
+}
+
+/* the line of gnuplot's stderr that says what went wrong: the last one that is not a warning,
+ * an echo of the command or the caret under it */
+static void gnuplot_reason(const char *err, char *out, size_t n)
+{
+    out[0] = 0;
+    const char *s = err;
+    while (s && *s) {
+        const char *e = strchr(s, '\n');
+        size_t l = e ? (size_t)(e - s) : strlen(s);
+        size_t a = 0;
+        while (a < l && (s[a] == ' ' || s[a] == '\t' || s[a] == '^')) a++;
+        char t[256];
+        snprintf(t, sizeof t, "%.*s", (int)(l - a < 255 ? l - a : 255), s + a);
+        if (t[0] && !strstr(t, "warning:")) clean_msg(out, n, t);
+        s = e ? e + 1 : NULL;
+    }
+    if (!out[0]) snprintf(out, n, "no message");
+}
+
+static int run_gnuplot(const char *gp, const char *dir, const char *script, const char *expr, char *why, size_t nwhy)
+{
+    int fds[2];
+    if (pipe(fds) != 0) { snprintf(why, nwhy, "pipe: %s", strerror(errno)); return -1; }
+    char *argv[] = { (char *)"gnuplot", (char *)"-e", (char *)expr, (char *)script, NULL };
+    fflush(stdout); fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) { close(fds[0]); close(fds[1]); snprintf(why, nwhy, "fork: %s", strerror(errno)); return -1; }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(fds[1], 2) < 0) _exit(126);
+        close(fds[0]);
+        if (chdir(dir) != 0) { static const char m[] = "lbq: cannot enter the output directory\n"; ssize_t w = write(2, m, sizeof m - 1); (void)w; _exit(126); }
+        execv(gp, argv);
+        static const char m[] = "lbq: cannot execute gnuplot\n";
+        ssize_t w = write(2, m, sizeof m - 1);
+        (void)w;
+        _exit(127);
+    }
+    close(fds[1]);
+    struct sbuf err = { 0 };
+    char buf[4096];
+    for (;;) {
+        ssize_t r = read(fds[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (err.n < 65536) sb_putn(&err, buf, (size_t)r);
+    }
+    close(fds[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) { st = -1; break; }
+    }
+    int ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!ok) gnuplot_reason(err.p ? err.p : "", why, nwhy);
+    if (!ok && st != -1 && WIFSIGNALED(st)) snprintf(why, nwhy, "killed by signal %d", WTERMSIG(st));
+    sb_free(&err);
+    return ok ? 0 : -1;
+}
+
+static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
+{
+    char gp[PATH_MAX], plots[PATH_MAX];
+    int rc;
+    if (!find_exe("gnuplot", gp, sizeof gp)) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot not found (install gnuplot-nox)");
+    if ((rc = find_plots_dir(plots, sizeof plots))) return rc;
+    if ((rc = mkdirs(dir))) return rc;
+    int nfail = 0, first_rc = LBQ_OK, made = 0;
+    char first_msg[700] = "", made_list[512] = "";
+    for (int i = 0; i < fs->n; i++) {
+        struct fig *f = &fs->f[i];
+        if (f->data.oom || f->vars.oom) { rc = lbq_err(LBQ_ERR_NOMEM, "%s: out of memory", f->name); goto fail; }
+        char script[PATH_MAX + 64], dat[PATH_MAX + 64], tmpbase[128];
+        snprintf(script, sizeof script, "%s/%s.gp", plots, f->script);
+        if (access(script, R_OK) != 0) { rc = lbq_err(LBQ_ERR_IO, "%s: missing gnuplot script %s", f->name, script); goto fail; }
+        snprintf(tmpbase, sizeof tmpbase, ".%s.tmp-%ld", f->name, (long)getpid());
+        struct sbuf ex = { 0 }, file = { 0 };
+        sb_printf(&ex, "datafile='%s.dat'; outfile='%s'; ", f->name, tmpbase);
+        sb_putn(&ex, f->vars.p ? f->vars.p : "", f->vars.n);
+        /* the data file starts with the command that redraws it (final names, scripts' path cleaned) */
+        char cplots[PATH_MAX];
+        clean(cplots, sizeof cplots, script);
+        sb_printf(&file, "# lbq %s data; redraw from this directory with:\n# gnuplot -e \"datafile='%s.dat'; outfile='%s'; ", f->name, f->name, f->name);
+        sb_putn(&file, f->vars.p ? f->vars.p : "", f->vars.n);
+        sb_printf(&file, "\" %s\n", cplots);
+        sb_putn(&file, f->data.p ? f->data.p : "", f->data.n);
+        if (ex.oom || file.oom) { sb_free(&ex); sb_free(&file); rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto fail; }
+        snprintf(dat, sizeof dat, "%s/%s.dat", dir, f->name);
+        rc = lbq_write_atomic(dat, file.p, file.n);
+        sb_free(&file);
+        if (rc) { sb_free(&ex); goto fail; }
+        char why[300];
+        int ok = run_gnuplot(gp, dir, script, ex.p, why, sizeof why) == 0;
+        sb_free(&ex);
+        char tp[2][PATH_MAX + 160], fp[2][PATH_MAX + 64];
+        static const char *const ext[2] = { "png", "pdf" };
+        for (int k = 0; k < 2; k++) {
+            snprintf(tp[k], sizeof tp[k], "%s/%s.%s", dir, tmpbase, ext[k]);
+            snprintf(fp[k], sizeof fp[k], "%s/%s.%s", dir, f->name, ext[k]);
+            struct stat sb;
+            if (ok && (stat(tp[k], &sb) != 0 || sb.st_size == 0)) { ok = 0; snprintf(why, sizeof why, "no %s output", ext[k]); }
+        }
+        if (ok) {
+            for (int k = 0; k < 2 && ok; k++)
+                if (rename(tp[k], fp[k]) != 0) { ok = 0; snprintf(why, sizeof why, "cannot rename into place: %s", strerror(errno)); }
+        }
+        if (!ok) {
+            unlink(tp[0]); unlink(tp[1]);
+            if (!nfail++) { first_rc = LBQ_ERR_IO; snprintf(first_msg, sizeof first_msg, "%s: gnuplot failed: %s", f->name, why); }
+            continue;
+        }
+        made++;
+        size_t l = strlen(made_list);
+        snprintf(made_list + l, sizeof made_list - l, "%s%s", l ? ", " : "", f->name);
+    }
+    if (nfail) {    /* one error line, which also says what was made */
+        char more[64] = "";
+        if (nfail > 1) snprintf(more, sizeof more, "; %d more figures failed", nfail - 1);
+        return lbq_err(first_rc, "%s%s; %d other figure%s written", first_msg, more, made, made == 1 ? "" : "s");
+    }
+    if (!quiet) {
+        char d[256];
+        clean_msg(d, sizeof d, dir);
+        if (made) cli_note("wrote %d figure%s (PNG + PDF) to %s: %s", made, made == 1 ? "" : "s", d, made_list);
+        if (cx->notes[0]) cli_note("%s", cx->notes);
+    }
+    return LBQ_OK;
+fail:
+    return rc;
+}
 
 int lbq_plot_sweep(const cJSON *results, const char *dir, int quiet)
 {
-    (void)results; (void)dir; (void)quiet;
-    return lbq_err(LBQ_ERR_UNSUPPORTED, "figures are not available in this build yet (use --no-plot)");
+    struct sweep s;
+    struct ctx cx;
+    struct figs fs;
+    memset(&cx, 0, sizeof cx);
+    fs.n = 0;
+    int rc = load_sweep(results, &s);
+    if (!rc) rc = fig1(&cx, &s, &fs);
+    if (!rc) rc = fig2(&cx, &s, &fs);
+    if (!rc) rc = fig3(&cx, &s, &fs);
+    if (!rc) rc = fig4(&cx, &s, &fs);
+    if (!rc) rc = fig5(&cx, &s, &fs);
+    if (!rc) rc = fig6(&cx, &s, &fs);
+    if (!rc) rc = fig7(&cx, &s, &fs);
+    if (!rc && fs.n == 0) rc = lbq_err(LBQ_ERR_DATA, "no figure can be drawn from these results (%s)", cx.notes);
+    if (!rc) rc = run_figs(&cx, &fs, dir, quiet);
+    figs_free(&fs);
+    sweep_free(&s);
+    return rc;
+}
+
+/* ================================================================================================
+ * simulate results (schema lbq.simulate/1)
+ * ================================================================================================ */
+static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs, const char *label)
+{
+    const cJSON *it;
+    int i = 0, rc = LBQ_OK, nseries = 0;
+    char lcs[8 * 2 * MAX_SIM_PARAMS] = "", dts[8 * 2 * MAX_SIM_PARAMS] = "", keyblk[8 * 2 * MAX_SIM_PARAMS] = "";
+    struct fig *f = fig_new(fs, "simulate-swamping", "simulate-swamping");
+    cJSON_ArrayForEach(it, params) {
+        char p[48];
+        const char *name;
+        const cJSON *ser;
+        double *step = NULL, *sw[2] = { NULL, NULL }, *un[2] = { NULL, NULL };
+        int ns, nsw[2] = { 0, 0 }, nun[2] = { 0, 0 };
+        snprintf(p, sizeof p, "params[%d]", i);
+        if (!cJSON_IsObject(it)) { rc = bad(p, NULL, "an object", it); break; }
+        if ((rc = j_str(it, p, "name", J_REQ, &name)) || (rc = j_obj(it, p, "series", J_REQ, &ser))) break;
+        snprintf(p, sizeof p, "params[%d].series", i);
+        if (!(rc = j_nums(ser, p, "step", J_REQ, MAX_POINTS, &step, &ns)) &&
+            !(rc = j_nums(ser, p, "swamp_m", J_OPT, MAX_POINTS, &sw[0], &nsw[0])) &&
+            !(rc = j_nums(ser, p, "swamp_v", J_OPT, MAX_POINTS, &sw[1], &nsw[1])) &&
+            !(rc = j_nums(ser, p, "unchanged_m", J_OPT, MAX_POINTS, &un[0], &nun[0])) &&
+            !(rc = j_nums(ser, p, "unchanged_v", J_OPT, MAX_POINTS, &un[1], &nun[1]))) {
+            static const char *const keys[2][2] = { { "swamp_m", "swamp_v" }, { "unchanged_m", "unchanged_v" } };
+            for (int k = 0; k < 2 && !rc; k++) {
+                if (sw[k] && nsw[k] != ns) rc = lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, 'step' has %d", p, keys[0][k], nsw[k], ns);
+                else if (un[k] && nun[k] != ns) rc = lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, 'step' has %d", p, keys[1][k], nun[k], ns);
+            }
+            /* one series per state with data; the figure is validated in full even beyond the drawn ones */
+            int keyed = 0;
+            for (int k = 0; k < 2 && !rc && i < MAX_SIM_PARAMS; k++) {
+                int any = 0;
+                for (int j = 0; j < ns; j++)
+                    if (isfinite(step[j]) && ((sw[k] && isfinite(sw[k][j])) || (un[k] && isfinite(un[k][j])))) any = 1;
+                if (!any) continue;
+                char t[96];
+                clean(t, 80, name);
+                sb_printf(&f->data, "%sstep\t%s\t%s (%s)\n", nseries ? "\n\n" : "", t, t, k ? "v" : "m");
+                for (int j = 0; j < ns; j++) {
+                    if (!isfinite(step[j])) continue;
+                    sb_num(&f->data, step[j]); sb_puts(&f->data, "\t");
+                    sb_num(&f->data, sw[k] ? sw[k][j] : NAN); sb_puts(&f->data, "\t");
+                    sb_num(&f->data, un[k] ? un[k][j] : NAN); sb_puts(&f->data, "\n");
+                }
+                size_t l = strlen(lcs), l2 = strlen(dts);
+                snprintf(lcs + l, sizeof lcs - l, "%s%d", nseries ? " " : "", 31 + i % 10);
+                snprintf(dts + l2, sizeof dts - l2, "%s%d", nseries ? " " : "", k ? 2 : 1);
+                nseries++;
+                if (!keyed) {   /* one key entry per parameter: its first series */
+                    size_t l3 = strlen(keyblk);
+                    snprintf(keyblk + l3, sizeof keyblk - l3, "%s%d", l3 ? " " : "", nseries);
+                    keyed = 1;
+                }
+            }
+        }
+        free(step); free(sw[0]); free(sw[1]); free(un[0]); free(un[1]);
+        if (rc) break;
+        i++;
+    }
+    if (!rc && np > MAX_SIM_PARAMS) note(cx, "simulate-swamping: only the first %d of %d parameters drawn", MAX_SIM_PARAMS, np);
+    if (!rc && nseries == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "simulate-swamping skipped: no swamping series"); return LBQ_OK; }
+    if (!rc) {
+        sb_printf(&f->vars, "nseries=%d; ", nseries);
+        var_str(&f->vars, "lcs0", lcs);
+        var_str(&f->vars, "dts0", dts);
+        var_str(&f->vars, "keys0", keyblk);
+        var_strf(&f->vars, "title", "Signal swamping over the simulation: %s (solid: m, dashed: v)", label);
+    }
+    return rc;
+}
+
+struct brow { double beta, fm, f32; };
+static int cmp_brow(const void *a, const void *b) { return cmp_double(&((const struct brow *)a)->beta, &((const struct brow *)b)->beta); }
+
+static int sim_synth(struct ctx *cx, const cJSON *runs, int nr, struct figs *fs, const char *vlabel)
+{
+    struct brow *r = malloc(sizeof *r * (size_t)(nr ? nr : 1));
+    if (!r) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    const cJSON *it, *sum;
+    int i = 0, n = 0, rc = LBQ_OK;
+    cJSON_ArrayForEach(it, runs) {
+        char p[48];
+        snprintf(p, sizeof p, "runs[%d]", i);
+        if (!cJSON_IsObject(it)) { rc = bad(p, NULL, "an object", it); break; }
+        double b, fm, f32;
+        if ((rc = j_num(it, p, "beta", J_REQ, &b)) || (rc = j_obj(it, p, "summary", J_REQ, &sum))) break;
+        snprintf(p, sizeof p, "runs[%d].summary", i);
+        if ((rc = j_num(sum, p, "final_mean", J_REQ, &fm)) || (rc = j_num(sum, p, "final_mean_fp32", J_REQ, &f32))) break;
+        if (isfinite(b)) { r[n].beta = b; r[n].fm = fm; r[n].f32 = f32; n++; }
+        i++;
+    }
+    if (rc) { free(r); return rc; }
+    qsort(r, (size_t)n, sizeof *r, cmp_brow);
+    double *x = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    if (!x) { free(r); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+    for (int k = 0; k < n; k++) x[k] = r[k].beta;
+    struct wide w;
+    if ((rc = wide_init(&w, x, n))) { free(r); free(x); return rc; }
+    free(x);
+    char t[128];
+    snprintf(t, sizeof t, "quantized: %s", vlabel);
+    double *y32 = wide_col(&w, "fp32", 9, 1), *yq = y32 ? wide_col(&w, t, 23, 1) : NULL;
+    if (!yq) { wide_free(&w); free(r); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+    for (int k = 0; k < n; k++) { y32[k] = r[k].f32; yq[k] = r[k].fm; }
+    free(r);
+    wide_prune(&w, 0);
+    if (w.ncol == 0) { wide_free(&w); note(cx, "simulate-final-vs-beta skipped: no finite final means"); return LBQ_OK; }
+    struct fig *f = fig_new(fs, "simulate-final-vs-beta", "simulate-final-vs-beta");
+    wide_emit(f, 0, &w, "beta", "");
+    wide_free(&w);
+    sb_printf(&f->vars, "npanels=1; ");
+    var_strf(&f->vars, "title", "Synthetic EMA (SOLO case study): mean state at the end vs beta");
+    return LBQ_OK;
 }
 
 int lbq_plot_simulate(const cJSON *results, const char *dir, int quiet)
 {
-    (void)results; (void)dir; (void)quiet;
-    return lbq_err(LBQ_ERR_UNSUPPORTED, "figures are not available in this build yet");
+    struct ctx cx;
+    struct figs fs;
+    memset(&cx, 0, sizeof cx);
+    fs.n = 0;
+    if (!cJSON_IsObject(results)) return bad("", "(top level)", "an object", results);
+    const cJSON *conf, *params, *runs;
+    const char *label = NULL, *vspec = NULL;
+    int np, nr, rc;
+    if ((rc = j_obj(results, "", "config", J_OPT, &conf))) return rc;
+    if (conf && ((rc = j_str(conf, "config", "label", J_OPT, &label)) || (rc = j_str(conf, "config", "v", J_OPT, &vspec)))) return rc;
+    if ((rc = j_arr(results, "", "params", J_OPT, MAX_CONFIGS, &params, &np)) || (rc = j_arr(results, "", "runs", J_OPT, MAX_POINTS, &runs, &nr)))
+        return rc;
+    if (!params && !runs) return bad("", "params", "an array (or 'runs' for a synthetic simulation)", NULL);
+    char lab[128];
+    clean(lab, sizeof lab, label ? label : "");
+    if (params) rc = sim_file(&cx, params, np, &fs, lab);
+    if (!rc && runs) {
+        char v[96];
+        clean(v, sizeof v, vspec ? vspec : (label ? label : "?"));
+        rc = sim_synth(&cx, runs, nr, &fs, v);
+    }
+    if (!rc && fs.n == 0) rc = lbq_err(LBQ_ERR_DATA, "no figure can be drawn from these results (%s)", cx.notes);
+    if (!rc) rc = run_figs(&cx, &fs, dir, quiet);
+    figs_free(&fs);
+    return rc;
 }

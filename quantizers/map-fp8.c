@@ -28,19 +28,15 @@ static int fp8_qdq_any(const struct lbq_qplan *p, int64_t off, int64_t n, const 
         int64_t bn = (n - b0 < B) ? n - b0 : B;
         float mx = 0.0f, mn = LBQ_INF;
         for (int64_t i = 0; i < bn; i++) {
-            float a = lbq_absf(x[b0 + i]);
-            if (!lbq_isfinite(a)) continue;
-            if (a > mx) mx = a;
-            if (a > 0.0f && a < mn) mn = a;
+            mx = lbq_absmax_acc(mx, x[b0 + i]);
+            mn = lbq_minabs_acc(mn, x[b0 + i]);
         }
         float s, k, g;
         lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
         for (int64_t i = 0; i < bn; i++) {
             int64_t e = b0 + i;
-            float v = x[e];
-            if (!(v == v)) v = 0.0f;
             int bits = 0;
-            xhat[e] = lbq_dre_qdq(v, s, k, g, e5m2, codes ? &bits : 0);
+            xhat[e] = lbq_dre_qdq_elem(x[e], s, k, g, e5m2, codes ? &bits : 0);
             if (codes) codes[e] = (uint8_t)bits;
             scale[e] = s;
         }

@@ -27,10 +27,9 @@ static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
         float delta = scale[b0];
         float minpos = LBQ_INF;
         for (int64_t i = 0; i < bn; i++) {
-            float v = x[b0 + i];
-            v = (lbq_isfinite(v) && v > 0.0f) ? v : 0.0f;
+            float v = lbq_log_clean(x[b0 + i]);
             tmp[i] = v;
-            if (v > 0.0f && v < minpos) minpos = v;
+            minpos = lbq_minabs_acc(minpos, v);
         }
         float quant = (delta > 0.0f) ? lbq_quantile(tmp, bn, (double)p->spec.quantile) : 0.0f;
         float alpha = lbq_log_block_alpha(delta, quant, minpos, nmax);

@@ -11,10 +11,7 @@ static void block_scales(const struct lbq_qplan *p, const struct lbq_tstats *st,
     for (int64_t b0 = 0; b0 < n; b0 += B) {
         int64_t bn = (n - b0 < B) ? n - b0 : B;
         float m = 0.0f;
-        for (int64_t i = 0; i < bn; i++) {
-            float a = lbq_absf(x[b0 + i]);
-            if (a > m && lbq_isfinite(a)) m = a;
-        }
+        for (int64_t i = 0; i < bn; i++) m = lbq_absmax_acc(m, x[b0 + i]);
         for (int64_t i = 0; i < bn; i++) scale[b0 + i] = m;
     }
 }

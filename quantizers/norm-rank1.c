@@ -11,8 +11,7 @@ static void rank1_scales(const struct lbq_qplan *p, const struct lbq_tstats *st,
     const struct lbq_shape *s = &st->shape;
     int r = s->rank;
     int64_t idx[LBQ_MAX_RANK];
-    int64_t rem = off;
-    for (int d = r - 1; d >= 0; d--) { idx[d] = rem % s->dim[d]; rem /= s->dim[d]; }
+    lbq_unravel(off, s->dim, r, idx);     /* then stepped in row-major order */
     for (int64_t i = 0; i < n; i++) {
         scale[i] = lbq_rank1_scale(st->dimbuf, st->dimoff, idx, r);
         for (int d = r - 1; d >= 0; d--) { if (++idx[d] < s->dim[d]) break; idx[d] = 0; }

@@ -7,17 +7,16 @@ static void row_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, i
 {
     (void)p; (void)x;
     int64_t re = lbq_shape_row_elems(&st->shape);
-    for (int64_t i = 0; i < n; i++) scale[i] = st->dimmax[0][(off + i) / re];
+    for (int64_t i = 0; i < n; i++) scale[i] = st->dimmax[0][lbq_row_of(off + i, re)];
 }
 
 static void col_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off,
                        int64_t n, const float *x, float *scale)
 {
     (void)p; (void)x;
-    int64_t inner = 1;
-    for (int d = 2; d < st->shape.rank; d++) inner *= st->shape.dim[d];
+    int64_t inner = lbq_inner_elems(st->shape.dim, st->shape.rank, 2);
     int64_t d1 = st->shape.dim[1];
-    for (int64_t i = 0; i < n; i++) scale[i] = st->dimmax[1][((off + i) / inner) % d1];
+    for (int64_t i = 0; i < n; i++) scale[i] = st->dimmax[1][lbq_col_of(off + i, inner, d1)];
 }
 
 static int64_t row_nscales(const struct lbq_qplan *p, const struct lbq_shape *s) { (void)p; return s->dim[0]; }

@@ -128,6 +128,15 @@ LBQ_HD int lbq_code_nearest(const float *mid, int npow2, float xn)
     return c;
 }
 
+/* The same code as lbq_code_nearest (the number of midpoints strictly below x) by a linear count:
+ * no dependent loads, so the CPU loop over a tile of elements vectorizes for small codebooks. */
+LBQ_HD int lbq_code_nearest_count(const float *mid, int nmid, float xn)
+{
+    int c = 0;
+    for (int i = 0; i < nmid; i++) c += (mid[i] < xn);
+    return c;
+}
+
 /* Stochastic rounding in the linear domain: with q[lo] <= x < q[lo+1], round up with
  * probability (x - q[lo]) / (q[lo+1] - q[lo]), decided by u ~ U[0,1).  Outside [q0, q[n-1]]
  * the end code.  qpad is q padded with +inf to npow2 entries. */
@@ -294,6 +303,53 @@ LBQ_HD float lbq_rank1_scale(const float *dimmax, const int64_t *offs, const int
     float m = dimmax[offs[0] + idx[0]];
     for (int d = 1; d < rank; d++) { float v = dimmax[offs[d] + idx[d]]; if (v < m) m = v; }
     return m;
+}
+
+/* ---- per-block statistics: accumulation rules (CPU loops and CUDA reductions alike) ----- */
+/* Running max |x| over finite x (block absmax, COAT group max).  Also the combine of two partial
+ * maxima (both finite and >= 0), so a tree reduction in any order gives the same value. */
+LBQ_HD float lbq_absmax_acc(float m, float x)
+{
+    float a = lbq_absf(x);
+    return (a > m && lbq_isfinite(a)) ? a : m;
+}
+/* Running min of nonzero finite |x| (+inf while there is none); also the combine of two partial
+ * minima. */
+LBQ_HD float lbq_minabs_acc(float mn, float x)
+{
+    float a = lbq_absf(x);
+    return (a > 0.0f && a < mn && lbq_isfinite(a)) ? a : mn;
+}
+/* The value the log map's per-block quantile and smallest positive value see: finite positive x,
+ * anything else 0.  (Always +0 or a positive finite float, so the order of the values is the
+ * order of their bit patterns.) */
+LBQ_HD float lbq_log_clean(float x) { return (lbq_isfinite(x) && x > 0.0f) ? x : 0.0f; }
+/* lbq_quantile: whether the (lo+1)-th order statistic is needed (else the quantile is v[lo]). */
+LBQ_HD int lbq_quantile_needs_hi(int64_t n, int64_t lo, float w) { return w != 0.0f && lo + 1 < n; }
+
+/* COAT element: NaN is quantized as 0, then lbq_dre_qdq. */
+LBQ_HD float lbq_dre_qdq_elem(float x, float s, float k, float g, int e5m2, int *bits)
+{
+    if (!(x == x)) x = 0.0f;
+    return lbq_dre_qdq(x, s, k, g, e5m2, bits);
+}
+
+/* ---- element -> scale index for the tensor-statistics normalizations ---------------------- */
+/* Product of dim[from..rank-1] (1 if from >= rank). */
+LBQ_HD int64_t lbq_inner_elems(const int64_t *dim, int rank, int from)
+{
+    int64_t p = 1;
+    for (int d = from; d < rank; d++) p *= dim[d];
+    return p;
+}
+/* Row (index on dim 0) of flat element i, with row_elems = lbq_shape_row_elems(). */
+LBQ_HD int64_t lbq_row_of(int64_t i, int64_t row_elems) { return i / row_elems; }
+/* Column (index on dim 1) of flat element i, with inner = lbq_inner_elems(dim, rank, 2), d1 = dim[1]. */
+LBQ_HD int64_t lbq_col_of(int64_t i, int64_t inner, int64_t d1) { return (i / inner) % d1; }
+/* Multi-index idx[0..rank-1] of flat element i of a row-major tensor. */
+LBQ_HD void lbq_unravel(int64_t i, const int64_t *dim, int rank, int64_t *idx)
+{
+    for (int d = rank - 1; d >= 0; d--) { idx[d] = i % dim[d]; i /= dim[d]; }
 }
 
 /* ---- bit packing: element i occupies bits [i*b, (i+1)*b) of the little-endian stream ------ */

@@ -91,7 +91,7 @@ const struct lbq_norm *lbq_norm_find(const char *name, int64_t *block)
     size_t len = strlen(name);
     size_t k = len;
     while (k > 0 && isdigit((unsigned char)name[k - 1])) k--;
-    if (k == len || k == 0 || len - k > 12) return NULL;
+    if (k == len || k == 0 || len - k > 12) return NULL;   /* *block stays untouched: no size given */
     char base[64];
     if (k >= sizeof base) return NULL;
     memcpy(base, name, k); base[k] = 0;

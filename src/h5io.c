@@ -158,10 +158,11 @@ static int add_param(struct lbq_file *f, const char *name, const char *mpath)
     rec.info.has[LBQ_DS_V] = 1; rec.info.dtype_bits[LBQ_DS_V] = bits;
     rec.path[LBQ_DS_M] = strdup(mpath);
     rec.path[LBQ_DS_V] = strdup(vpath);
-    /* param and grads live beside exp_avg */
+    /* param and grads live beside exp_avg, in the parameter's group (layouts whose m is not inside
+     * a group of its own, e.g. --m-name '{name}.m', carry no param/grads) */
     const char *slash = strrchr(mpath, '/');
     size_t dirlen = slash ? (size_t)(slash - mpath) : 0;
-    for (int k = LBQ_DS_PARAM; k <= LBQ_DS_GRADS; k++) {
+    for (int k = LBQ_DS_PARAM; k <= LBQ_DS_GRADS && slash; k++) {
         snprintf(sib, sizeof sib, "%.*s/%s", (int)dirlen, mpath, g_ds_label[k]);
         if (!link_exists_dataset(f->fid, sib)) continue;
         LBQ_TRY(ds_probe(f, sib, name, g_ds_label[k], &ps, &bits));
@@ -268,6 +269,7 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     if (!hp->has_eps)   LBQ_TRY(add_note(f, "attribute eps absent: using default 1e-8"));
     if (!hp->has_step)  LBQ_TRY(add_note(f, "attribute step absent: no bias correction"));
     if (hp->has_beta1 && !(hp->beta1 >= 0 && hp->beta1 < 1)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute beta1 = %g out of [0, 1)", path, hp->beta1); goto cleanup; }
+    if (hp->has_eps && !(hp->eps >= 0 && isfinite(hp->eps))) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute eps = %g must be >= 0", path, hp->eps); goto cleanup; }
     if (hp->has_beta2 && !(hp->beta2 >= 0 && hp->beta2 < 1)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute beta2 = %g out of [0, 1)", path, hp->beta2); goto cleanup; }
     if (H5Lvisit(f->fid, H5_INDEX_NAME, H5_ITER_INC, visit_cb, f) < 0) {
         rc = f->rc ? f->rc : lbq_err(LBQ_ERR_FORMAT, "%s: cannot walk the file (truncated or corrupt?)", path);
@@ -368,7 +370,7 @@ int lbq_h5w_open(const char *path, struct lbq_h5w **out)
     *out = NULL;
     h5_quiet();
     struct stat sb;
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return lbq_err(LBQ_ERR_IO, "%s: exists and is not a regular file", path);
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a regular file", path);
     w = calloc(1, sizeof *w);
     if (!w) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     w->fid = -1;
@@ -381,7 +383,7 @@ int lbq_h5w_open(const char *path, struct lbq_h5w **out)
         const char *dir_err = "cannot create file";
         FILE *probe = fopen(w->tmp, "wb");
         if (!probe) dir_err = strerror(errno); else { fclose(probe); unlink(w->tmp); }
-        rc = lbq_err(LBQ_ERR_IO, "%s: %s", path, dir_err);
+        rc = lbq_err(LBQ_ERR_OUTPUT, "%s: %s", path, dir_err);
         goto cleanup;
     }
     *out = w;
@@ -424,7 +426,7 @@ int lbq_h5w_dset(struct lbq_h5w *w, const char *group, const char *name, enum lb
     lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     d = H5Dcreate2(w->fid, path, wtype_h5(type), sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    if (d < 0) { rc = lbq_err(LBQ_ERR_IO, "%s: cannot create dataset '%s'", w->path, path); goto cleanup; }
+    if (d < 0) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot create dataset '%s'", w->path, path); goto cleanup; }
     w->ds[w->nds] = d; w->shape[w->nds] = *shape;
     *ds = w->nds++;
     d = -1;
@@ -454,7 +456,7 @@ int lbq_h5w_write(struct lbq_h5w *w, int ds, int64_t off, int64_t n, const void 
     }
     hsize_t mn = (hsize_t)n;
     ms = sh->rank ? H5Screate_simple(1, &mn, NULL) : H5Screate(H5S_SCALAR);
-    if (H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, data) < 0) rc = lbq_err(LBQ_ERR_IO, "%s: write failed (disk full?)", w->path);
+    if (H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, data) < 0) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed (disk full?)", w->path);
 cleanup:
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
@@ -468,7 +470,7 @@ static int attr_write(struct lbq_h5w *w, const char *obj, const char *name, hid_
     hid_t sp = H5Screate(H5S_SCALAR);
     const char *o = (obj && *obj) ? obj : "/";
     hid_t a = H5Acreate_by_name(w->fid, o, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0 || H5Awrite(a, type, v) < 0) rc = lbq_err(LBQ_ERR_IO, "%s: cannot write attribute %s on '%s'", w->path, name, o);
+    if (a < 0 || H5Awrite(a, type, v) < 0) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot write attribute %s on '%s'", w->path, name, o);
     if (a >= 0) H5Aclose(a);
     H5Sclose(sp);
     return rc;
@@ -494,9 +496,9 @@ int lbq_h5w_commit(struct lbq_h5w *w)
     for (int i = 0; i < w->nds; i++) if (w->ds[i] >= 0) H5Dclose(w->ds[i]);
     w->nds = 0;
     H5Fflush(w->fid, H5F_SCOPE_GLOBAL);
-    if (H5Fclose(w->fid) < 0) { w->fid = -1; rc = lbq_err(LBQ_ERR_IO, "%s: closing failed (disk full?)", w->path); goto cleanup; }
+    if (H5Fclose(w->fid) < 0) { w->fid = -1; rc = lbq_err(LBQ_ERR_OUTPUT, "%s: closing failed (disk full?)", w->path); goto cleanup; }
     w->fid = -1;
-    if (rename(w->tmp, w->path) != 0) { rc = lbq_err(LBQ_ERR_IO, "%s: cannot rename into place: %s", w->path, strerror(errno)); goto cleanup; }
+    if (rename(w->tmp, w->path) != 0) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot rename into place: %s", w->path, strerror(errno)); goto cleanup; }
     free(w->ds); free(w->shape); free(w->path); free(w->tmp); free(w);
     return LBQ_OK;
 cleanup:

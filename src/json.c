@@ -3,6 +3,7 @@
 #include "lbq-json.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -20,21 +21,24 @@ int lbq_write_atomic(const char *path, const char *data, size_t len)
 {
     if (strcmp(path, "-") == 0) {
         if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
-            return lbq_err(LBQ_ERR_IO, "stdout: write failed");
+            return lbq_err(LBQ_ERR_OUTPUT, "stdout: write failed");
         return LBQ_OK;
     }
     int rc = LBQ_OK;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))      /* never rename over a device or a directory */
+        return lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a regular file", path);
     char *tmp = malloc(strlen(path) + 32);
     FILE *fp = NULL;
     if (!tmp) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     sprintf(tmp, "%s.tmp-%ld", path, (long)getpid());
     fp = fopen(tmp, "wb");
-    if (!fp) { rc = lbq_err(LBQ_ERR_IO, "%s: cannot write: %s", path, strerror(errno)); goto cleanup; }
-    if (fwrite(data, 1, len, fp) != len) { rc = lbq_err(LBQ_ERR_IO, "%s: write failed: %s", path, strerror(errno)); goto cleanup; }
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) { rc = lbq_err(LBQ_ERR_IO, "%s: write failed: %s", path, strerror(errno)); goto cleanup; }
-    if (fclose(fp) != 0) { fp = NULL; rc = lbq_err(LBQ_ERR_IO, "%s: write failed: %s", path, strerror(errno)); goto cleanup; }
+    if (!fp) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot write: %s", path, strerror(errno)); goto cleanup; }
+    if (fwrite(data, 1, len, fp) != len) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed: %s", path, strerror(errno)); goto cleanup; }
+    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed: %s", path, strerror(errno)); goto cleanup; }
+    if (fclose(fp) != 0) { fp = NULL; rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed: %s", path, strerror(errno)); goto cleanup; }
     fp = NULL;
-    if (rename(tmp, path) != 0) { rc = lbq_err(LBQ_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno)); goto cleanup; }
+    if (rename(tmp, path) != 0) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot rename into place: %s", path, strerror(errno)); goto cleanup; }
     free(tmp);
     return LBQ_OK;
 cleanup:

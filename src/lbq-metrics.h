@@ -25,7 +25,7 @@ struct lbq_state_acc {
     double  sum_sq_err, sum_sq, sum_abs_err, sum_abs, max_abs_err;
     int64_t zero_in, zero_in_moved;   /* x == 0, and of those x^ != 0 */
     int64_t pos, pos_to_zero;         /* x > 0, and of those x^ == 0 exactly (zero-point collapse) */
-    int64_t rel_hist[LBQ_REL_NBINS];  /* over x != 0 */
+    int64_t rel_hist[LBQ_REL_NBINS];  /* every finite x; x == 0 counts as 0 (x^ == 0) or +inf (x^ != 0) */
     int64_t blocks, outlier_blocks;   /* blocks with max|x| > k * median|x| */
 };
 
@@ -52,6 +52,9 @@ void lbq_acc_zero(struct lbq_acc *a);
 /* Accumulate n elements: exact m, v and their dequantized mh, vh. */
 void lbq_acc_add(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
                  const float *m, const float *mh, const float *v, const float *vh);
+/* the same, counting outlier blocks only if `outliers` (they depend on the raw states alone) */
+void lbq_acc_add2(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n, const float *m, const float *mh,
+                  const float *v, const float *vh, int outliers);
 void lbq_acc_merge(struct lbq_acc *a, const struct lbq_acc *b);
 
 /* Derived numbers of one state */

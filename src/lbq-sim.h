@@ -18,7 +18,8 @@ struct lbq_sim_opts {
     int      every;         /* series resolution K (record steps K, 2K, ..., and T) */
     uint64_t seed;
     double   beta1, beta2, eps;
-    int64_t  step0;         /* optimizer step of the initial state (bias correction) */
+    int64_t  step0;         /* optimizer step of the initial state */
+    int      bias_correct;  /* apply Adam's bias correction with step0 + t (the file has a step) */
     double   swamp_rel;     /* an fp32 state "changed" if |x_t - x_{t-1}| > swamp_rel * |x_{t-1}| */
     /* synthetic (SOLO case study): one unsigned state x, x_{t+1} = beta x_t + (1 - beta) z, z~U[0,1] */
     int64_t  size;

@@ -30,7 +30,7 @@ extern "C" {
 /* ---- status -------------------------------------------------------------------------------- */
 enum lbq_status {               /* numbers are pinned: they are part of the CLI's exit codes */
     LBQ_OK                = 0,
-    LBQ_ERR_IO            = 1,  /* file missing, unreadable, unwritable, disk full            */
+    LBQ_ERR_IO            = 1,  /* input file missing or unreadable                            */
     LBQ_ERR_FORMAT        = 2,  /* not HDF5, truncated, missing dataset, wrong dtype or shape */
     LBQ_ERR_NOMEM         = 3,
     LBQ_ERR_ARG           = 4,  /* bad option, spec, bits, block, unknown name                */
@@ -38,6 +38,7 @@ enum lbq_status {               /* numbers are pinned: they are part of the CLI'
     LBQ_ERR_CUDA          = 6,  /* no CUDA device, or a CUDA runtime failure                   */
     LBQ_ERR_DATA          = 7,  /* input values unusable (for example all non-finite)          */
     LBQ_ERR_INTERRUPTED   = 8,
+    LBQ_ERR_OUTPUT        = 9,  /* an output cannot be written (missing/read-only dir, disk full) */
 };
 const char *lbq_status_str(int status);
 /* Detail of the last failure on this thread ("" if none). Valid until the next failure. */
@@ -197,7 +198,7 @@ struct lbq_qdefaults {
 };
 void lbq_qdefaults_init(struct lbq_qdefaults *d);   /* bits 4, block 128, nearest, seed 0, p 0.1 */
 
-/* Parse "NORM-MAP[:opt...]" (opts: bN, nz, dre, signed, unsigned, sr, pX).  Validates bits,
+/* Parse "NORM-MAP[:opt...]" (opts: bN, nz, dre, signed, unsigned, sr, nearest, pX).  Validates bits,
  * block and map/norm compatibility; errors name the offending part. */
 int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_qspec *out);
 /* Canonical text of a spec (also stored in out->text by parse). */
@@ -244,7 +245,7 @@ void lbq_tstats_free(struct lbq_tstats *st);
 /* Quantize and dequantize flat elements [off, off+n) of a tensor.  For blockwise norms off must be
  * a multiple of the block and n too unless the range ends the tensor.  xhat[n] receives the
  * dequantized values; codes[n] (nullable) one code per byte; bparams (nullable) per-block
- * parameters (nblocks * map->block_params); scale (nullable) the per-element scales; scratch must
+ * parameters (nblocks * map->nparams(spec)); scale (nullable) the per-element scales; scratch must
  * hold n floats when scale is NULL.  Non-finite inputs are quantized as 0 (NaN) or saturate (Inf).
  * Returns LBQ_OK or LBQ_ERR_ARG for a misaligned range. */
 int lbq_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,

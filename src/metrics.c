@@ -14,18 +14,26 @@ static int rel_bin(double rel)
 {
     if (!(rel > 0.0)) return 0;
     if (!isfinite(rel)) return LBQ_REL_NBINS - 1;
-    double t = (log10(rel) - LBQ_REL_LO) * LBQ_REL_PER_DEC;
-    if (t < 0.0) return 0;
-    int b = 1 + (int)t;
-    return b > LBQ_REL_NBINS - 1 ? LBQ_REL_NBINS - 1 : b;
+    if (rel >= 1e6) return LBQ_REL_NBINS - 1;      /* also catches values beyond float range */
+    double t = (0.30102999566398120 * (double)lbq_log2f((float)rel) - LBQ_REL_LO) * LBQ_REL_PER_DEC;
+    if (!(t >= 0.0)) return 0;
+    if (t >= (double)(LBQ_REL_NBINS - 2)) return LBQ_REL_NBINS - 1;
+    return 1 + (int)t;
+}
+
+/* h = log10(1/(sqrt(v)+eps)) = -log10(y): computed with lbq_log2f (no libm call per element) */
+static double h_of(double y)
+{
+    if (!(y > 1e-37) || y > 1e37) return y > 1.0 ? -INFINITY : INFINITY;   /* outside float range: end bins */
+    return -0.30102999566398120 * (double)lbq_log2f((float)y);
 }
 
 static int h_bin(double h)
 {
     double t = (h - LBQ_H_LO) / (LBQ_H_HI - LBQ_H_LO) * LBQ_H_NBINS;
-    if (!(t > 0.0)) return 0;
-    int b = (int)t;
-    return b >= LBQ_H_NBINS ? LBQ_H_NBINS - 1 : b;
+    if (!(t > 0.0)) return 0;                       /* also NaN */
+    if (t >= (double)LBQ_H_NBINS) return LBQ_H_NBINS - 1;   /* also +inf (v = 0 with eps = 0) */
+    return (int)t;
 }
 
 double lbq_h_bin_center(int i) { return LBQ_H_LO + (i + 0.5) * (LBQ_H_HI - LBQ_H_LO) / LBQ_H_NBINS; }
@@ -67,6 +75,12 @@ static void outlier_blocks(struct lbq_state_acc *s, const float *x, int64_t n, i
 void lbq_acc_add(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
                  const float *m, const float *mh, const float *v, const float *vh)
 {
+    lbq_acc_add2(a, cfg, n, m, mh, v, vh, 1);
+}
+
+void lbq_acc_add2(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
+                  const float *m, const float *mh, const float *v, const float *vh, int outliers)
+{
     unsigned char *ok = calloc((size_t)n + 1, 1);
     float *tmp = malloc(sizeof(float) * (size_t)(cfg->outlier_block < n ? cfg->outlier_block : n) + sizeof(float));
     if (!ok || !tmp) { free(ok); free(tmp); return; }    /* callers size chunks small; see eval */
@@ -78,8 +92,10 @@ void lbq_acc_add(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
     a->m.nonfinite += bad; a->v.nonfinite += bad;
     state_add(&a->m, m, mh, n, ok);
     state_add(&a->v, v, vh, n, ok);
-    outlier_blocks(&a->m, m, n, cfg->outlier_block, cfg->outlier_k, tmp);
-    outlier_blocks(&a->v, v, n, cfg->outlier_block, cfg->outlier_k, tmp);
+    if (outliers) {
+        outlier_blocks(&a->m, m, n, cfg->outlier_block, cfg->outlier_k, tmp);
+        outlier_blocks(&a->v, v, n, cfg->outlier_block, cfg->outlier_k, tmp);
+    }
     struct lbq_update_acc *u = &a->u;
     for (int64_t i = 0; i < n; i++) {
         if (!ok[i]) continue;
@@ -93,8 +109,9 @@ void lbq_acc_add(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
         if (aq < 0.1 * ae) u->shrink++;
         u->sum_abs_u += ae; u->sum_abs_uh += aq;
         if (v[i] > 0.0f && vh[i] == 0.0f) { u->collapsed_abs_u += ae; u->collapsed_abs_uh += aq; }
-        u->h_exact[h_bin(-log10(sqrt(vv) + cfg->eps))]++;
-        u->h_quant[h_bin(-log10(sqrt(vq) + cfg->eps))]++;
+        double se = sqrt(vv), sq = sqrt(vq);
+        u->h_exact[h_bin(h_of(se + cfg->eps))]++;
+        u->h_quant[h_bin(h_of(sq + cfg->eps))]++;
     }
     free(ok); free(tmp);
 }
@@ -310,12 +327,17 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     int e1 = qdq_state(pl[c].has_m ? &pl[c].m : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
                     int e2 = qdq_state(pl[c].has_v ? &pl[c].v : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
                     if (e1 || e2) { err = e1 ? e1 : e2; continue; }
-                    lbq_acc_add(&chunk_acc[k], &ucfg, cn, m + o, mh, v + o, vh);
+                    /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
+                    lbq_acc_add2(&chunk_acc[k], &ucfg, cn, m + o, mh, v + o, vh, c == 0);
                 }
                 free(buf);
             }
             if (err) { rc = (err == LBQ_ERR_NOMEM) ? lbq_err(LBQ_ERR_NOMEM, "out of memory") : err; goto cleanup; }
             for (int64_t k = 0; k < nch; k++) lbq_acc_merge(&out[c].acc, &chunk_acc[k]);
+            if (c > 0) {
+                out[c].acc.m.blocks = out[0].acc.m.blocks; out[c].acc.m.outlier_blocks = out[0].acc.m.outlier_blocks;
+                out[c].acc.v.blocks = out[0].acc.v.blocks; out[c].acc.v.outlier_blocks = out[0].acc.v.outlier_blocks;
+            }
         }
     }
 cleanup:

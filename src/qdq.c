@@ -72,7 +72,11 @@ void lbq_tstats_free(struct lbq_tstats *st)
     for (int d = 0; d < LBQ_MAX_RANK; d++) st->dimmax[d] = NULL;
 }
 
-/* Table maps: nearest (lpmm tie rule) or stochastic (Philox) over the plan's codebook. */
+/* Table maps: nearest (lpmm tie rule) or stochastic (Philox) over the plan's codebook.
+ * Nearest rounding runs in tiles: normalize a tile, then count the midpoints below each value
+ * (lbq_code_nearest_count; the compiler vectorizes the loop over the tile), or binary-search for
+ * large codebooks.  Both give exactly lbq_code_nearest's code. */
+#define LBQ_TILE 256
 static void qdq_table(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
                       const float *sc, float *xhat, uint8_t *codes)
 {
@@ -88,11 +92,23 @@ static void qdq_table(const struct lbq_qplan *p, int64_t off, int64_t n, const f
         }
         return;
     }
-    for (int64_t i = 0; i < n; i++) {
-        float xn = lbq_normalize(x[i], sc[i]);
-        int c = lbq_code_nearest(mid, npow2, xn);
-        xhat[i] = q[c] * sc[i];
-        if (codes) codes[i] = (uint8_t)c;
+    float xn[LBQ_TILE];
+    int32_t cc[LBQ_TILE];
+    const int nmid = nlev - 1;
+    for (int64_t t0 = 0; t0 < n; t0 += LBQ_TILE) {
+        int tn = (n - t0 < LBQ_TILE) ? (int)(n - t0) : LBQ_TILE;
+        for (int j = 0; j < tn; j++) xn[j] = lbq_normalize(x[t0 + j], sc[t0 + j]);
+        if (nmid <= 32) {
+            for (int j = 0; j < tn; j++) cc[j] = 0;
+            for (int i = 0; i < nmid; i++) {       /* == lbq_code_nearest_count, interchanged loops */
+                const float mi = mid[i];
+                for (int j = 0; j < tn; j++) cc[j] += (mi < xn[j]);
+            }
+        } else {
+            for (int j = 0; j < tn; j++) cc[j] = lbq_code_nearest(mid, npow2, xn[j]);
+        }
+        for (int j = 0; j < tn; j++) xhat[t0 + j] = q[cc[j]] * sc[t0 + j];
+        if (codes) for (int j = 0; j < tn; j++) codes[t0 + j] = (uint8_t)cc[j];
     }
 }
 

@@ -80,10 +80,12 @@ cJSON *lbq_hparams_json(const struct lbq_file *f)
     cJSON_AddNumberToObject(h, "beta1", hp->beta1);
     cJSON_AddNumberToObject(h, "beta2", hp->beta2);
     cJSON_AddNumberToObject(h, "eps", hp->eps);
+    cJSON_AddNumberToObject(h, "lr", hp->lr);
     cJSON *defs = cJSON_AddArrayToObject(h, "defaults_used");
     if (!hp->has_step) cJSON_AddItemToArray(defs, cJSON_CreateString("step"));
     if (!hp->has_beta1) cJSON_AddItemToArray(defs, cJSON_CreateString("beta1"));
     if (!hp->has_beta2) cJSON_AddItemToArray(defs, cJSON_CreateString("beta2"));
     if (!hp->has_eps) cJSON_AddItemToArray(defs, cJSON_CreateString("eps"));
+    if (!hp->has_lr) cJSON_AddItemToArray(defs, cJSON_CreateString("lr"));
     return h;
 }

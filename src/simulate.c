@@ -231,7 +231,7 @@ static int run_steps(struct sim_ctx *c, const struct lbq_shape *sh, const struct
             pt.unchanged_m = c->m.plan ? (double)c->m.unchanged / (double)n : 0.0;
             double bc1 = 1.0, bc2 = 1.0;
             int64_t step = o->step0 + t;
-            if (step > 0) { bc1 = 1.0 - pow(o->beta1, (double)step); bc2 = 1.0 - pow(o->beta2, (double)step); }
+            if (o->bias_correct && step > 0) { bc1 = 1.0 - pow(o->beta1, (double)step); bc2 = 1.0 - pow(o->beta2, (double)step); }
             double su = 0, sq = 0, sd = 0, dot = 0;
             int64_t blow = 0;
             for (int64_t i = 0; i < n; i++) {
@@ -241,7 +241,7 @@ static int run_steps(struct sim_ctx *c, const struct lbq_shape *sh, const struct
                 su += ue * ue; sq += uq * uq; sd += (uq - ue) * (uq - ue); dot += ue * uq;
                 if (fabs(uq) > 10.0 * fabs(ue)) blow++;
             }
-            pt.u_rel = su > 0 ? sqrt(sd / su) : 0.0;
+            pt.u_rel = su > 0 ? sqrt(sd / su) : (sd > 0 ? INFINITY : 0.0);   /* as analyze */
             pt.u_cos = (su > 0 && sq > 0) ? dot / (sqrt(su) * sqrt(sq)) : 1.0;
             pt.blowup = (double)blow / (double)n;
         } else {

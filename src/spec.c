@@ -88,7 +88,15 @@ void lbq_qspec_format(const struct lbq_qspec *s, char *buf, size_t len)
     if (s->sign == 0 && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":unsigned");
     if (s->round == LBQ_ROUND_STOCHASTIC && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":sr");
     if (s->map->qdq && s->map->needs_block && (size_t)o < len)
-        snprintf(buf + o, len - (size_t)o, ":p%g", (double)s->quantile);
+    {
+        /* the shortest decimal that reads back as the same float */
+        char q[32];
+        for (int prec = 6; prec <= 9; prec++) {
+            snprintf(q, sizeof q, "%.*g", prec, (double)s->quantile);
+            if ((float)strtod(q, NULL) == s->quantile) break;
+        }
+        snprintf(buf + o, len - (size_t)o, ":p%s", q);
+    }
 }
 
 static int parse_main(const char *mainpart, const char *whole, struct lbq_qspec *out)
@@ -101,10 +109,17 @@ static int parse_main(const char *mainpart, const char *whole, struct lbq_qspec 
         if (i >= sizeof norm || len - i >= sizeof map) continue;
         memcpy(norm, mainpart, i); norm[i] = 0;
         snprintf(map, sizeof map, "%s", mainpart + i + 1);
-        int64_t blk = 0;
+        int64_t blk = -1;
         const struct lbq_norm *n = lbq_norm_find(norm, &blk);
         const struct lbq_map *m = lbq_map_find(map);
-        if (n && m) { out->norm = n; out->map = m; if (blk) out->block = blk; return LBQ_OK; }
+        if (n && m) {
+            out->norm = n; out->map = m;
+            if (blk >= 0) {     /* an explicit size, e.g. block128; block0 is an error below */
+                if (blk < 1) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': block size must be >= 1 (got %lld)", whole, (long long)blk);
+                out->block = blk;
+            }
+            return LBQ_OK;
+        }
     }
     /* explain the first split */
     const char *dash = strpbrk(mainpart, "-/");
@@ -190,8 +205,19 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':nz' applies to codebook maps only", text);
     if (out->sign == 1 && !(m->sign_ok & LBQ_SIGNED_OK))
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' is unsigned only", text, m->name);
-    if (m == lbq_map_find("file") && !out->map_file[0])
-        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map 'file' needs --map-file LEVELS.txt", text);
+    if (m == lbq_map_find("file")) {
+        if (!out->map_file[0]) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map 'file' needs --map-file LEVELS.txt", text);
+        /* the bitwidth follows from the number of levels: read the file now, so its errors surface
+         * here and the spec text carries the true bits */
+        float lev[LBQ_MAX_LEVELS];
+        int n = m->build(out, out->bits, 1, lev);
+        if (n < 0) return -n;
+        int b = 1;
+        while ((1 << b) < n) b++;
+        if (bits_opt && out->bits != b)
+            return lbq_err(LBQ_ERR_ARG, "quantizer '%s': %s has %d levels, i.e. %d bits (got :b%d)", text, out->map_file, n, b, out->bits);
+        out->bits = b;
+    }
     lbq_qspec_format(out, out->text, sizeof out->text);
     return LBQ_OK;
 }
@@ -235,11 +261,16 @@ int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role
         p->bits = b;
     }
     if (n > (1 << p->bits)) return lbq_err(LBQ_ERR_ARG, "internal: map '%s' gave %d levels for %d bits", s->map->name, n, p->bits);
-    if (s->nz) {        /* exclude zero: the zero level becomes its nearest nonzero neighbour */
-        for (int i = 0; i < n; i++) {
-            if (lev[i] != 0.0f) continue;
-            float up = (i + 1 < n) ? lev[i + 1] : 0.0f;
-            lev[i] = (up != 0.0f) ? up : (i > 0 ? lev[i - 1] : 0.0f);
+    if (s->nz) {        /* exclude zero: every zero level becomes the nonzero level of smallest
+                           magnitude (the positive one on a tie); the table stays sorted */
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (lev[i] != 0.0f && (best < 0 || lbq_absf(lev[i]) < lbq_absf(lev[best]) ||
+                                   (lbq_absf(lev[i]) == lbq_absf(lev[best]) && lev[i] > 0.0f))) best = i;
+        if (best >= 0) {
+            float nzv = lev[best];
+            for (int i = 0; i < n; i++) if (lev[i] == 0.0f) lev[i] = nzv;
+            lbq_levels_sort(lev, n);
         }
     }
     p->nlev = n;

@@ -18,6 +18,7 @@ const char *lbq_status_str(int status)
     case LBQ_ERR_CUDA:        return "CUDA error";
     case LBQ_ERR_DATA:        return "bad data";
     case LBQ_ERR_INTERRUPTED: return "interrupted";
+    case LBQ_ERR_OUTPUT:      return "cannot write output";
     default:                  return "unknown error";
     }
 }

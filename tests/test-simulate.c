@@ -80,7 +80,7 @@ int main(void)
         c.has_m = c.has_v = 1;
         struct lbq_sim_opts o;
         lbq_sim_opts_init(&o);
-        o.source = LBQ_SRC_GRADS; o.steps = T; o.every = 1; o.beta1 = 0.9; o.beta2 = 0.999; o.eps = 1e-8; o.step0 = 50;
+        o.source = LBQ_SRC_GRADS; o.steps = T; o.every = 1; o.beta1 = 0.9; o.beta2 = 0.999; o.eps = 1e-8; o.step0 = 50; o.bias_correct = 1;
         struct lbq_sim_result r;
         CHECK_OK(lbq_simulate_param(f, 0, &c, &o, &r));
         CHECK_EQ_INT(r.npoints, T);

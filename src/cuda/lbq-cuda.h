@@ -20,6 +20,9 @@ extern "C" {
 int lbq_cuda_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
                  const float *x, float *xhat, uint8_t *codes);
 
+/* LBQ_OK when a CUDA device is usable, else LBQ_ERR_CUDA with lbq_errmsg() "no CUDA device (why)". */
+int lbq_cuda_check(void);
+
 /* Largest piece streamed through the device per step, in elements (rounded down to whole blocks,
  * at least one block).  0 restores the default (2^24).  Returns the previous value.  Tests use
  * small pieces to exercise the two-stream pipeline on small tensors. */

@@ -1,0 +1,51 @@
+# fig3-zero-point.gp - the zero-point problem (Li et al. 2023, Figure 3): histogram of
+# log10(1/(sqrt(v)+eps)) over all elements, fp32 (grey bars) against one quantized v per panel
+# (line); a v quantized to zero lands at log10(1/eps) = 8 (docs/figures.md, figure 3).
+# Data: one block per panel: bin centre, fp32 count, quantized count.
+# Inputs: datafile, outfile, [title], npanels, binwidth, lcsN/ptitleN/[noteN countsN] per panel N
+# (noteN and countsN: the two lines of the label about the bin of v = 0).
+lbq_dir(s) = (strlen(s) == 0) ? "" : (s[strlen(s):strlen(s)] eq "/") ? s : lbq_dir(s[1:strlen(s)-1])
+load lbq_dir(ARG0).'lbq-style.gp'
+if (!exists("npanels")) npanels = 1
+if (!exists("binwidth")) binwidth = 0.05
+ncols = (npanels == 4) ? 2 : npanels
+nrows = (npanels == 4) ? 2 : 1
+
+fig_w = (ncols == 1) ? 7.5 : (ncols == 2) ? 9.4 : 1.0 + 3.6*ncols
+fig_h = (nrows == 1) ? 4.2 : 7.6
+set style fill solid 0.45 noborder
+set boxwidth binwidth absolute
+# x range: the occupied bins of all panels; y from one element up
+xmin = 1e300; xmax = -1e300; ymax = 1
+do for [b=0:npanels-1] {
+  stats datafile index b using (($2 > 0 || $3 > 0) ? $1 : NaN) nooutput
+  if (STATS_records > 0) { xmin = (STATS_min < xmin) ? STATS_min : xmin; xmax = (STATS_max > xmax) ? STATS_max : xmax }
+  stats datafile index b using ($2 > $3 ? $2 : $3) nooutput
+  if (STATS_records > 0) { ymax = (STATS_max > ymax) ? STATS_max : ymax }
+}
+pad = 0.03*(xmax - xmin) + binwidth
+zero(c) = (c > 0) ? c : 0.1       # an empty bin: below the axis, so the outline drops to it
+note(b) = exists(sprintf("note%d", b)) ? value(sprintf("note%d", b))."\n".value(sprintf("counts%d", b)) : ""
+
+do for [fmt in formats] {
+  eval lbq_term(fmt)
+  set multiplot title title noenhanced font ",12"
+  do for [i=0:npanels-1] {
+    eval lbq_restore
+    eval lbq_cell(i % ncols, i / ncols, ncols, nrows, 1.0/fig_w, 1.0 - 0.2/fig_w, 0.75/fig_h, 1.0 - 0.95/fig_h, 0.7/fig_w, 0.95/fig_h)
+    set logscale y
+    set format y "10^{%L}"
+    set xrange [xmin - pad : xmax + pad]
+    set yrange [1 : ymax*100]
+    set xlabel (i / ncols == nrows - 1 ? "log_{10}(1/(√v + ε))" : "")
+    set label 1 note(i) at graph 0.99, graph 0.95 right font ",10" noenhanced
+    set ylabel (i % ncols == 0 ? "elements per bin" : "")
+    set title lbq_ptitle(i) noenhanced
+    unset key
+    plot datafile index i using 1:(zero($2)) with boxes lc rgb "#9a9a9a" title columnheader(2), \
+         ''       index i using 1:(zero($3)) with histeps lt lbq_lc(i,2) lw 1.5 title columnheader(3)
+  }
+  unset multiplot
+  unset label 1
+  set output
+}

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# test-badinput.sh - the bad-input catalogue.  For inspect, analyze, quantize, simulate and sweep:
+# bad files (missing, unreadable, directory, empty, text, truncated HDF5, integer/string data,
+# m/v shape mismatch, missing exp_avg_sq, zero-size, absurd shapes), bad options (--bits, --block,
+# unknown map/normalization/recipe, --mem-limit) and bad outputs (missing directory, read-only
+# directory, a full device, a directory).  Each must give: the documented exit code (cli/cli.h:
+# 2 usage, 3 input, 4 output, 5 data), exactly one stderr line starting with "lbq" (-q silences
+# notices), no crash, and no output or temporary file left behind.  Plus the non-errors: a 0-d
+# scalar next to real parameters is skipped with a notice; NaN/Inf are counted and excluded by
+# inspect/analyze/sweep and refused by simulate.
+#
+# Fixtures: tests/data/fx-*.h5 (made by tests/data/make-fixtures.py); empty/text/truncated files
+# are made here.
+source "$(dirname "$0")/lib.sh"
+
+# Exit codes from cli/cli.h.  Output-side failures (cannot create or write OUT, OUT of the wrong
+# kind) must exit LBQ_EXIT_OUTPUT = 4, input-side ones 3.
+EXIT_USAGE=2 EXIT_INPUT=3 EXIT_OUTPUT=4 EXIT_DATA=5
+CMDS=(inspect analyze quantize simulate sweep)
+
+for f in tiny int string mismatch missing-v zero-size scalar scalar-only nan absurd-dim absurd-numel absurd-rank; do
+    [ -f "$FIXTURES/fx-$f.h5" ] || { echo "missing fixture $FIXTURES/fx-$f.h5 (run tests/data/make-fixtures.py)"; exit 1; }
+done
+[ -f "$SAMPLE_EARLY" ] || { echo "missing $SAMPLE_EARLY"; exit 1; }
+
+IN=$T/in
+mkdir -p "$IN"
+: >"$IN/empty.h5"
+printf 'exp_avg,exp_avg_sq\n0.1,0.01\nthis is not an HDF5 file\n' >"$IN/text.h5"
+SZ=$(wc -c <"$SAMPLE_EARLY")
+head -c $((SZ / 2)) "$SAMPLE_EARLY" >"$IN/truncated.h5"
+mkdir "$IN/adir.h5"
+cp "$FIXTURES/fx-tiny.h5" "$IN/unreadable.h5"
+chmod 000 "$IN/unreadable.h5"
+GOOD=$FIXTURES/fx-tiny.h5
+
+# ---- building a command line ---------------------------------------------------------------------
+# Per case: QSEL replaces the quantizer selection, EXTRA is appended, SW_* replace sweep's axes,
+# OUTP replaces the output path, QFLAG is the quiet flag.
+reset_case() { QSEL=(); EXTRA=(); SW_MAP=dtree; SW_NORM=""; SW_BITS=4; SW_BLOCK=128; OUTP=""; QFLAG=-q; }
+# build CMD INPUT DIR  -> array A
+build() {
+    local c=$1 in=$2 d=$3 o
+    case $c in
+    inspect)  o=${OUTP:-$d/out.json}; A=(inspect $QFLAG "$in" -o "$o") ;;
+    analyze)  o=${OUTP:-$d/out.json}; [ ${#QSEL[@]} -gt 0 ] || QSEL=(--quant block128-dtree)
+              A=(analyze $QFLAG "$in" "${QSEL[@]}" --json "$o") ;;
+    quantize) o=${OUTP:-$d/out.h5}; [ ${#QSEL[@]} -gt 0 ] || QSEL=(--recipe lpmm4)
+              A=(quantize $QFLAG "$in" "${QSEL[@]}" -o "$o") ;;
+    simulate) o=${OUTP:-$d/out.json}; [ ${#QSEL[@]} -gt 0 ] || QSEL=(--recipe bnb8)
+              A=(simulate $QFLAG "$in" "${QSEL[@]}" --json "$o") ;;
+    sweep)    o=${OUTP:-$d/out}
+              A=(sweep $QFLAG "$in" -o "$o" --map "$SW_MAP" --bits "$SW_BITS" --block "$SW_BLOCK" --no-plot --no-swamp)
+              [ -n "$SW_NORM" ] && A+=(--norm "$SW_NORM") ;;
+    esac
+    A+=(${EXTRA[@]+"${EXTRA[@]}"})
+    return 0
+}
+NCASE=0
+newdir() { NCASE=$((NCASE + 1)); D=$T/case$NCASE; mkdir -p "$D"; }
+
+# nothing left in the case directory D but the allowed names; sweep's output directory may exist
+# but must hold no file.
+check_no_output() {     # NAME [allowed basename...]
+    local name=$1; shift
+    local left="" p b ok a
+    while IFS= read -r p; do
+        [ -n "$p" ] || continue
+        b=${p#"$D"/}
+        ok=0
+        for a in "$@"; do [ "$b" == "$a" ] && ok=1; done
+        [ "$b" == "out" ] && [ -d "$p" ] && [ -z "$(ls -A "$p")" ] && ok=1
+        [ $ok = 1 ] || left="$left $b"
+    done < <(find "$D" -mindepth 1 -maxdepth 2 2>/dev/null)
+    if [ -z "$left" ]; then pass "$name"; else fail "$name" "left behind in the output directory:$left"; fi
+}
+
+# expect_error CMD CASE INPUT WANT_RC [stderr-regex]
+expect_error() {
+    local c=$1 cs=$2 in=$3 want=$4 re=${5:-}
+    newdir
+    build "$c" "$in" "$D"
+    run "${A[@]}"
+    check_error_contract "$c: $cs" "$want"
+    [ -n "$re" ] && check_grep "$c: $cs: message /$re/" "$re" "$ERR"
+    check_no_output "$c: $cs: no output or temporary file left"
+}
+
+# ---- bad input files: exit 3 for every command ---------------------------------------------------
+declare -a FILE_CASES=(
+    "missing file|$IN/no-such-file.h5|No such file"
+    "directory instead of a file|$IN/adir.h5|directory"
+    "empty file|$IN/empty.h5|empty"
+    "not HDF5 (text)|$IN/text.h5|not an HDF5"
+    "truncated HDF5|$IN/truncated.h5|truncated|corrupt"
+    "integer dataset|$FIXTURES/fx-int.h5|integer"
+    "string dataset|$FIXTURES/fx-string.h5|string"
+    "m/v shape mismatch|$FIXTURES/fx-mismatch.h5|shape mismatch"
+    "missing exp_avg_sq|$FIXTURES/fx-missing-v.h5|exp_avg_sq"
+    "zero-size tensor|$FIXTURES/fx-zero-size.h5|empty|zero"
+    "only a 0-d scalar|$FIXTURES/fx-scalar-only.h5|no parameters"
+    "absurd dimension 2^41|$FIXTURES/fx-absurd-dim.h5|absurd"
+    "absurd element count 2^44|$FIXTURES/fx-absurd-numel.h5|absurd|large"
+    "rank 9|$FIXTURES/fx-absurd-rank.h5|rank"
+)
+for c in "${CMDS[@]}"; do
+    for entry in "${FILE_CASES[@]}"; do
+        cs=${entry%%|*}; rest=${entry#*|}; file=${rest%%|*}; re=${rest#*|}
+        reset_case
+        expect_error "$c" "$cs" "$file" $EXIT_INPUT "$re"
+    done
+    # every file error names the file
+    reset_case
+    newdir; build "$c" "$FIXTURES/fx-int.h5" "$D"; run "${A[@]}"
+    check_grep "$c: error message names the file and tensor" "fx-int\.h5.*'w'" "$ERR"
+    # unreadable file: root reads through chmod 000
+    reset_case
+    if [ -r "$IN/unreadable.h5" ]; then
+        skip "$c: unreadable file (chmod 000)" "running as root, chmod 000 does not block reads"
+    else
+        expect_error "$c" "unreadable file (chmod 000)" "$IN/unreadable.h5" $EXIT_INPUT "ermission"
+    fi
+done
+
+# ---- 0-d scalar next to real parameters: skipped with a notice, not an error --------------------
+for c in "${CMDS[@]}"; do
+    reset_case; QFLAG=""; newdir
+    build "$c" "$FIXTURES/fx-scalar.h5" "$D"
+    run "${A[@]}"
+    check_no_crash "$c: 0-d scalar: no crash"
+    check_rc "$c: 0-d scalar beside a real tensor: exit 0" 0
+    check_grep "$c: 0-d scalar: a notice names the tensor" "^lbq: .*'s'.*(0-d|scalar)" "$ERR"
+    check_no_grep "$c: 0-d scalar: no error line" "error" "$ERR"
+    check "$c: 0-d scalar: every stderr line starts with 'lbq: '" awk '!/^lbq: / { exit 1 }' "$ERR"
+    reset_case; newdir
+    build "$c" "$FIXTURES/fx-scalar.h5" "$D"
+    run "${A[@]}"
+    check_rc "$c -q: 0-d scalar: exit 0" 0
+    check_empty "$c -q: 0-d scalar: the notice is silenced by -q" "$ERR"
+done
+run inspect -q --json "$FIXTURES/fx-scalar.h5"
+cp "$OUT" "$T/scalar.json"
+check_eq "inspect: 0-d scalar not listed (1 parameter)" 1 "$(json_count "$T/scalar.json" params)"
+check_eq "inspect: the listed parameter is 'w'" w "$(json_get "$T/scalar.json" params.0.name)"
+check_grep "inspect --json: the skip is in notes" "scalar" "$T/scalar.json"
+
+# ---- NaN / Inf: fx-nan.h5 'w' [8,16] has m: 1 NaN, 1 -Inf; v: 1 +Inf, 1 NaN, at 4 distinct
+# elements; 'b' [32] is clean.  160 elements, 4 non-finite (an element counts when m or v is).
+NAN_FILE=$FIXTURES/fx-nan.h5
+run inspect -q --json "$NAN_FILE"
+check_rc "inspect: NaN/Inf: exit 0" 0
+cp "$OUT" "$T/nan-inspect.json"
+wi=-1
+for i in 0 1; do [ "$(json_get "$T/nan-inspect.json" params.$i.name)" == w ] && wi=$i; done
+check_eq "inspect: NaN/Inf: m nan count" 1 "$(json_get "$T/nan-inspect.json" params.$wi.m.nan)"
+check_eq "inspect: NaN/Inf: m inf count" 1 "$(json_get "$T/nan-inspect.json" params.$wi.m.inf)"
+check_eq "inspect: NaN/Inf: v nan count" 1 "$(json_get "$T/nan-inspect.json" params.$wi.v.nan)"
+check_eq "inspect: NaN/Inf: v inf count" 1 "$(json_get "$T/nan-inspect.json" params.$wi.v.inf)"
+check "inspect: NaN/Inf: m min is a number" grep -Eq '^-?[0-9]' <(json_get "$T/nan-inspect.json" params.$wi.m.min)
+
+newdir
+run analyze "$NAN_FILE" --quant block128-dtree --device cpu --json "$D/a.json"
+check_no_crash "analyze: NaN/Inf: no crash"
+check_rc "analyze: NaN/Inf: exit 0" 0
+check_grep "analyze: NaN/Inf: a warning on stderr names the tensor" "^lbq: .*warning.*'w'.*(NaN|Inf)" "$ERR"
+check_grep "analyze: NaN/Inf: the warning counts 4 elements" "'w'.* 4 elements" "$ERR"
+check_eq "analyze: NaN/Inf: nonfinite_excluded" 4 "$(json_get "$D/a.json" nonfinite_excluded)"
+check_eq "analyze: NaN/Inf: totals.m.nonfinite" 4 "$(json_get "$D/a.json" totals.m.nonfinite)"
+check_eq "analyze: NaN/Inf: totals.m.n = 160 - 4" 156 "$(json_get "$D/a.json" totals.m.n)"
+check_eq "analyze: NaN/Inf: totals.update.n = 160 - 4" 156 "$(json_get "$D/a.json" totals.update.n)"
+for k in m.rel_l2 v.rel_l2 update.rel_l2 update.cosine; do
+    check "analyze: NaN/Inf: totals.$k is a finite number" grep -Eq '^-?[0-9]' <(json_get "$D/a.json" totals.$k)
+done
+run analyze -q "$NAN_FILE" --quant block128-dtree --device cpu
+check_rc "analyze -q: NaN/Inf: exit 0" 0
+
+reset_case; QSEL=(--quant block128-dtree); newdir
+build simulate "$NAN_FILE" "$D"; run "${A[@]}"
+check_error_contract "simulate: NaN/Inf in m or v" $EXIT_DATA
+check_grep "simulate: NaN/Inf: the message names the tensor and NaN/Inf" "'w'.*(NaN|Inf)" "$ERR"
+check_no_output "simulate: NaN/Inf: no output left"
+reset_case; newdir
+build simulate "$NAN_FILE" "$D"; run "${A[@]}"
+check_error_contract "simulate --recipe bnb8: NaN/Inf in m or v" $EXIT_DATA
+
+reset_case; newdir
+build sweep "$NAN_FILE" "$D"; run "${A[@]}"
+check_rc "sweep: NaN/Inf: exit 0 (excluded, as in analyze)" 0
+check_eq "sweep: NaN/Inf: configs.0.totals.m.nonfinite" 4 "$(json_get "$D/out/results.json" configs.0.totals.m.nonfinite)"
+check_eq "sweep: NaN/Inf: configs.0.totals.m.n = 160 - 4" 156 "$(json_get "$D/out/results.json" configs.0.totals.m.n)"
+
+# quantize must not silently turn NaN/Inf into finite dequantized values: either refuse (one
+# line, non-zero exit) or write and warn on stderr as analyze does.
+newdir
+run quantize "$NAN_FILE" --quant block128-dtree -o "$D/q.h5"
+check_no_crash "quantize: NaN/Inf: no crash"
+if [ "$RC" == 0 ]; then
+    check_grep "quantize: NaN/Inf input: exit 0 only with a warning about NaN/Inf on stderr" "^lbq: .*(NaN|Inf|non-?finite)" "$ERR"
+else
+    check_error_contract "quantize: NaN/Inf input refused" $EXIT_DATA
+    check_no_output "quantize: NaN/Inf: no output left"
+fi
+
+# ---- bad options: exit 2 (usage) ------------------------------------------------------------------
+QCMDS=(analyze quantize simulate sweep)
+for c in "${QCMDS[@]}"; do
+    for b in 0 9 -1; do
+        reset_case
+        if [ "$c" == sweep ]; then SW_BITS=$b; else EXTRA=(--bits "$b"); fi
+        expect_error "$c" "--bits $b" "$GOOD" $EXIT_USAGE "bits"
+    done
+    reset_case
+    if [ "$c" == sweep ]; then SW_BLOCK=0; else EXTRA=(--block 0); fi
+    expect_error "$c" "--block 0" "$GOOD" $EXIT_USAGE "block"
+
+    reset_case
+    if [ "$c" == sweep ]; then SW_MAP=dtre; else QSEL=(--quant block128-dtre); fi
+    expect_error "$c" "unknown map 'dtre'" "$GOOD" $EXIT_USAGE "did you mean 'dtree'"
+
+    reset_case
+    if [ "$c" == sweep ]; then SW_NORM=blokk; else QSEL=(--quant blokk128-dtree); fi
+    expect_error "$c" "unknown normalization" "$GOOD" $EXIT_USAGE "normalization 'blokk"
+
+    reset_case
+    if [ "$c" == sweep ]; then
+        skip "sweep: unknown recipe" "sweep has no --recipe option"
+    else
+        QSEL=(--recipe lpmm5)
+        expect_error "$c" "unknown recipe 'lpmm5'" "$GOOD" $EXIT_USAGE "recipe 'lpmm5'.*did you mean 'lpmm4'"
+    fi
+done
+for c in inspect analyze quantize sweep; do
+    for g in lots 12Q -5M 0; do
+        reset_case; EXTRA=(--mem-limit "$g")
+        expect_error "$c" "--mem-limit $g" "$GOOD" $EXIT_USAGE "mem-limit"
+    done
+done
+skip "simulate: --mem-limit garbage" "simulate has no --mem-limit option"
+
+# ---- bad outputs: exit 4 (output) ------------------------------------------------------------------
+# A full device: a private node (c 1 7, the same device as /dev/full) when we may mknod, so that a
+# program that renames over its output cannot destroy the system's /dev/full; else /dev/full.
+FULL_PRIV=0
+if mknod -m 666 "$T/probe-full" c 1 7 2>/dev/null && [ -c "$T/probe-full" ]; then FULL_PRIV=1; fi
+rm -f "$T/probe-full"
+DEVFULL_BEFORE=0; [ -c /dev/full ] && DEVFULL_BEFORE=1
+
+for c in "${CMDS[@]}"; do
+    # output in a missing directory
+    reset_case; newdir
+    case $c in sweep) OUTP=$D/nodir/sub/out ;; quantize) OUTP=$D/nodir/out.h5 ;; *) OUTP=$D/nodir/out.json ;; esac
+    build "$c" "$GOOD" "$D"; run "${A[@]}"
+    check_error_contract "$c: output in a missing directory" $EXIT_OUTPUT
+    check_no_output "$c: output in a missing directory: nothing left"
+
+    # output in a read-only directory
+    reset_case; newdir
+    mkdir "$D/ro"; chmod 555 "$D/ro"
+    if touch "$D/ro/.probe" 2>/dev/null; then
+        rm -f "$D/ro/.probe"
+        skip "$c: output in a read-only directory" "running as root, permissions do not block writes"
+    else
+        OUTP=$D/ro/out
+        build "$c" "$GOOD" "$D"; run "${A[@]}"
+        check_error_contract "$c: output in a read-only directory" $EXIT_OUTPUT
+        check_no_output "$c: output in a read-only directory: nothing left" ro
+    fi
+    chmod 755 "$D/ro"
+
+    # output to a full device
+    reset_case; newdir
+    if [ $FULL_PRIV = 1 ]; then mknod -m 666 "$D/full" c 1 7; FULL=$D/full; else FULL=/dev/full; fi
+    OUTP=$FULL
+    build "$c" "$GOOD" "$D"; run "${A[@]}"
+    check_error_contract "$c: output to a full device ($FULL)" $EXIT_OUTPUT
+    if [ -c "$FULL" ]; then
+        pass "$c: the full device is still a character device"
+    else
+        fail "$c: the full device is still a character device" "$FULL was replaced: $(ls -l "$FULL" 2>&1)" "$(last_run)"
+        if [ "$FULL" == /dev/full ] && [ "$(id -u)" == 0 ]; then rm -f /dev/full; mknod -m 666 /dev/full c 1 7; note "restored /dev/full"; fi
+    fi
+    if [ $FULL_PRIV = 1 ]; then
+        check_no_output "$c: output to a full device: nothing left" full
+    else
+        left=$(ls /dev/full.tmp-* 2>/dev/null | head -3)
+        if [ -z "$left" ]; then pass "$c: output to /dev/full: no temporary file"; else fail "$c: output to /dev/full: no temporary file" "$left"; fi
+    fi
+
+    # output path is an existing directory (for sweep: an existing regular file)
+    reset_case; newdir
+    if [ "$c" == sweep ]; then echo keep >"$D/afile"; OUTP=$D/afile; else mkdir "$D/adir"; OUTP=$D/adir; fi
+    build "$c" "$GOOD" "$D"; run "${A[@]}"
+    check_error_contract "$c: output path is a $([ "$c" == sweep ] && echo file || echo directory)" $EXIT_OUTPUT
+    check_no_output "$c: output path of the wrong kind: nothing left" afile adir
+    [ "$c" == sweep ] && check_eq "sweep: the existing file is untouched" keep "$(cat "$D/afile")"
+done
+if [ $DEVFULL_BEFORE = 1 ]; then
+    check "/dev/full is still a character device" test -c /dev/full
+fi
+
+finish
