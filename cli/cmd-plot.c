@@ -16,7 +16,7 @@ const char lbq_usage_plot[] =
 "fig7-memory-vs-error, each that the results have data for; for 'lbq simulate --json' results\n"
 "(schema lbq.simulate) simulate-swamping (file simulations) or simulate-final-vs-beta (synthetic).\n"
 "Each figure is written as DIR/NAME.png and DIR/NAME.pdf, with its data as DIR/NAME.dat (TSV; its\n"
-"first line is the gnuplot command that redraws it).  The gnuplot scripts are found through\n"
+"first lines give the gnuplot command that redraws it).  The gnuplot scripts are found through\n"
 "LBQ_PLOTS_DIR, else the source tree lbq was built from, else <lbq's directory>/../plots.\n"
 "\n"
 "  -o, --output DIR   output directory (created if missing)\n"
@@ -26,6 +26,23 @@ enum { O_OUT = 1, O_QUIET };
 static const struct cli_opt opts[] = { { "output", 1, O_OUT }, { "quiet", 0, O_QUIET }, { 0, 0, 0 } };
 
 #define MAX_JSON_BYTES (256L << 20)
+#define MAX_JSON_VALUES (1L << 23)   /* cJSON spends ~80 bytes per value: at most ~700 MB parsed */
+
+/* an upper bound on the number of values in a JSON text: separators and openers outside strings */
+static long json_values(const char *s, size_t n)
+{
+    long k = 1;
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') in_str = 1;
+        else if (c == ',' || c == '[' || c == '{') k++;
+    }
+    return k;
+}
 
 /* whole file, NUL-terminated; NULL with *status and lbq_errmsg set */
 static char *read_all(const char *path, size_t *len, int *status)
@@ -74,6 +91,10 @@ int cmd_plot(int argc, char **argv)
     size_t len = 0;
     char *text = read_all(path, &len, &rc);
     if (!text) return cli_fail(rc);
+    if (json_values(text, len) > MAX_JSON_VALUES) {
+        free(text);
+        return cli_fail(lbq_err(LBQ_ERR_FORMAT, "%s: more than %ld JSON values; larger than any results file lbq plot reads", path, MAX_JSON_VALUES));
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {

@@ -152,7 +152,8 @@ static void print_tables(const struct lbq_sh_result *r, int nr, int paper_matrix
     }
     int anyneg = 0;
     for (int k = 0; k < nr; k++) for (int s = 0; s < LBQ_SH_NSCHEMES; s++) if (r[k].nneg[s]) anyneg = 1;
-    if (anyneg) printf("* g(A) had negative eigenvalues; they were clamped to 0 before f (counts in the JSON)\n");
+    if (anyneg) printf("* the quantized matrix g(A) had negative eigenvalues; f used %s (counts in the JSON)\n",
+                       o->neg_policy == LBQ_SH_NEG_CLAMP ? "0 for them (--negative clamp)" : "their absolute values (--negative abs, the SVD definition)");
 
     /* the Bjorck curves */
     int any = 0;
@@ -170,6 +171,25 @@ static void print_tables(const struct lbq_sh_result *r, int nr, int paper_matrix
             printf("%-9s %4d %6lld %3d %11.4e %8s %8s %8s %8s\n", t == 0 ? map_label(r[k].map) : "", r[k].bits, (long long)r[k].block,
                    b->t, b->orth, c[0], c[1], c[2], c[3]);
         }
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* eigenvalue min, 10%, 50%, 90% (nearest rank) and max */
+static int eig_quantiles(const struct lbq_sh_mat *m, double q[5])
+{
+    double *w = malloc(sizeof(double) * (size_t)m->n);
+    if (!w) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    memcpy(w, m->w, sizeof(double) * (size_t)m->n);
+    qsort(w, (size_t)m->n, sizeof(double), cmp_dbl);
+    static const double p[5] = { 0, 0.1, 0.5, 0.9, 1 };
+    for (int i = 0; i < 5; i++) q[i] = w[(int)floor(p[i] * (m->n - 1) + 0.5)];
+    free(w);
+    return LBQ_OK;
 }
 
 /* ---- JSON --------------------------------------------------------------------------------------- */
@@ -218,6 +238,12 @@ static cJSON *build_json(const struct input_desc *in, const struct lbq_sh_mat *m
     lbq_json_add_num(ji, "cond", wmin > 0 ? wmax / wmin : INFINITY);
     lbq_json_add_num(ji, "cond_damped", (wmax + o->eps * wmax) / (wmin + o->eps * wmax));
     cJSON_AddNumberToObject(ji, "eigenvalues_clamped", m->nclamped);
+    double q[5];
+    if (eig_quantiles(m, q) == LBQ_OK) {
+        cJSON *jq = cJSON_AddObjectToObject(ji, "eigenvalue_quantiles");
+        lbq_json_add_num(jq, "min", q[0]); lbq_json_add_num(jq, "p10", q[1]); lbq_json_add_num(jq, "median", q[2]);
+        lbq_json_add_num(jq, "p90", q[3]); lbq_json_add_num(jq, "max", q[4]);
+    }
     cJSON *ja = cJSON_AddObjectToObject(root, "analysis");
     lbq_json_add_num(ja, "eps", o->eps);
     cJSON_AddStringToObject(ja, "f", "(A + eps*lambda_max(A)*I)^(-1/4), negative eigenvalues of g(A) clamped to 0");
@@ -737,6 +763,10 @@ int cmd_shampoo(int argc, char **argv)
     printf("order %d, lambda_max %.4g, lambda_min %.4g, cond %.4g; f(A) = (A + %g*lambda_max*I)^(-1/4); OR = %lld Bjorck step%s\n",
            n, wmax, wmin, wmin > 0 ? wmax / wmin : INFINITY, eps, bj, bj == 1 ? "" : "s");
 
+    double q[5];
+    if ((rc = eig_quantiles(&mat, q))) goto cleanup;
+    printf("eigenvalues: min %.4g, 10%% %.4g, median %.4g, 90%% %.4g, max %.4g\n", q[0], q[1], q[2], q[3], q[4]);
+
     if (!(fref = malloc(sizeof(double) * (size_t)n * (size_t)n))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     if ((rc = lbq_sh_reference(&mat, eps, fref))) goto cleanup;
     if (!(res = calloc((size_t)ncfg, sizeof *res))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
@@ -753,7 +783,13 @@ int cmd_shampoo(int argc, char **argv)
         if ((rc = lbq_json_write(json_out, root))) goto cleanup;
     }
     char title[LBQ_NAME_MAX + 200];
-    snprintf(title, sizeof title, "Bjorck rectification of the quantized eigenvector matrix, block %lld: %s", block, in.text);
+    {
+        const char *base = in.file ? strrchr(in.file, '/') : NULL;
+        base = base ? base + 1 : in.file;
+        if (synthetic) snprintf(title, sizeof title, "Bjorck steps on quantized U, block %lld: synthetic A2, order %d, cond %g", block, n, cond);
+        else if (dataset) snprintf(title, sizeof title, "Bjorck steps on quantized U, block %lld: %s:%s (order %d)", block, base, dataset, n);
+        else snprintf(title, sizeof title, "Bjorck steps on quantized U, block %lld: %s of %s in %s (order %d)", block, side ? "R" : "L", grads, base, n);
+    }
     if (tsv_out) {
         struct sbuf data = { 0 }, vars = { 0 };
         fig_data(res, ncfg, block, title, &data, &vars);

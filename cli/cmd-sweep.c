@@ -15,7 +15,7 @@
 const char lbq_usage_sweep[] =
 "usage: lbq sweep FILE -o DIR [--map LIST] [--norm LIST] [--bits LIST] [--block LIST] [--state m|v|both]\n"
 "                 [--quiet] [--no-plot] [--no-swamp] [--resume] [--tensor GLOB] [--mem-limit SIZE]\n"
-"                 [--m-name PAT] [--v-name PAT]\n"
+"                 [--m-name PAT] [--v-name PAT] [--checkpoint N]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
 "parameter and write DIR/results.json (schema lbq.sweep/1, docs/schema.md), DIR/results.tsv (one row\n"
@@ -35,15 +35,19 @@ const char lbq_usage_sweep[] =
 "  --no-plot      skip the figures ('lbq plot DIR/results.json -o DIR' makes them later)\n"
 "  --no-swamp     skip SOLO's synthetic swamping runs (figure 4)\n"
 "  --resume       keep the configs already in DIR/results.json and evaluate only the missing ones\n"
+"  --checkpoint N evaluate N configurations at a time and save the results after each batch, so an\n"
+"                 interrupted sweep (Ctrl-C) keeps them for --resume; each tensor is then read once\n"
+"                 per batch (default: one batch, one read)\n"
 "  -q, --quiet    no progress bar or notices (the bar is shown only when stderr is a terminal)\n";
 
 enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_RESUME, O_TENSOR, O_MEM,
-       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME };
+       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT };
 static const struct cli_opt opts[] = {
     { "output", 1, O_OUT }, { "map", 1, O_MAP }, { "norm", 1, O_NORM }, { "bits", 1, O_BITS }, { "block", 1, O_BLOCK },
     { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP },
     { "resume", 0, O_RESUME }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "round", 1, O_ROUND },
-    { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { 0, 0, 0 },
+    { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME },
+    { "checkpoint", 1, O_CHECKPOINT }, { 0, 0, 0 },
 };
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -90,6 +94,7 @@ struct sweep_conf {
     int bits;
     int64_t block;
     int done;               /* loaded from a previous results.json (--resume) */
+    int evaluated;          /* evaluated in this run */
 };
 
 static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults *d0, struct sweep_conf **out, int *nout)
@@ -397,6 +402,138 @@ static char *slurp(const char *path)
     return s;
 }
 
+struct sweep_out {
+    const struct sweep_axes *ax;
+    const struct lbq_qdefaults *d;
+    struct sweep_conf *cs;
+    int nconf;
+    const cJSON *prev;
+    struct lbq_acc *tot;
+    cJSON **prow;
+    double *el, *bm, *bv;
+    struct lbq_file *f;
+    const struct heat *heat;
+    int unused;
+    int noswamp;
+    const char *dir;
+    double t0;
+    int64_t total_el;
+};
+
+static void tsv_total_from_json(char **tsv, size_t *len, size_t *cap, const struct sweep_conf *c, const cJSON *tj)
+{
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddStringToObject(row, "name", "TOTAL");
+    cJSON_AddNumberToObject(row, "numel", jnum(tj, "numel"));
+    lbq_json_add_num(row, "m_rel_l2", c->c.has_m ? jnum(cJSON_GetObjectItem(tj, "m"), "rel_l2") : NAN);
+    lbq_json_add_num(row, "v_rel_l2", c->c.has_v ? jnum(cJSON_GetObjectItem(tj, "v"), "rel_l2") : NAN);
+    lbq_json_add_num(row, "v_zero_collapse", jnum(cJSON_GetObjectItem(tj, "v"), "zero_collapse"));
+    lbq_json_add_num(row, "update_rel_l2", jnum(cJSON_GetObjectItem(tj, "update"), "rel_l2"));
+    lbq_json_add_num(row, "update_cosine", jnum(cJSON_GetObjectItem(tj, "update"), "cosine"));
+    lbq_json_add_num(row, "update_blowup_frac", jnum(cJSON_GetObjectItem(tj, "update"), "blowup_frac"));
+    lbq_json_add_num(row, "bits_per_elem_m", jnum(tj, "bits_per_elem_m"));
+    lbq_json_add_num(row, "bits_per_elem_v", jnum(tj, "bits_per_elem_v"));
+    tsv_param_row(tsv, len, cap, c, row);
+    cJSON_Delete(row);
+}
+
+/* Write DIR/results.json and DIR/results.tsv with every configuration carried over (--resume) or
+ * evaluated so far.  `final` adds the swamping runs.  *out receives the JSON root (caller frees). */
+static int write_results(const struct sweep_out *so, int final, cJSON **out)
+{
+    int rc = LBQ_OK;
+    char path[4096];
+    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\n";
+    size_t tsv_cap = sizeof tsv_head + 65536, tsv_len = sizeof tsv_head - 1;
+    char *tsv = malloc(tsv_cap);
+    cJSON *root = cJSON_CreateObject();
+    *out = NULL;
+    if (!tsv || !root) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    memcpy(tsv, tsv_head, sizeof tsv_head);
+    const struct sweep_axes *ax = so->ax;
+    struct lbq_file *f = so->f;
+    cJSON_AddStringToObject(root, "schema", "lbq.sweep");
+    cJSON_AddNumberToObject(root, "schema_version", 1);
+    cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
+    cJSON_AddStringToObject(root, "file", lbq_file_path(f));
+    cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
+    cJSON *axj = cJSON_AddObjectToObject(root, "axes");
+    cJSON *a1 = cJSON_AddArrayToObject(axj, "maps");
+    for (int i = 0; i < ax->nmaps; i++) cJSON_AddItemToArray(a1, cJSON_CreateString(ax->maps[i]->name));
+    cJSON *a2 = cJSON_AddArrayToObject(axj, "norms");
+    for (int i = 0; i < ax->nnorms; i++) cJSON_AddItemToArray(a2, cJSON_CreateString(ax->norms[i]->name));
+    cJSON *a3 = cJSON_AddArrayToObject(axj, "bits");
+    for (int i = 0; i < ax->nbits; i++) cJSON_AddItemToArray(a3, cJSON_CreateNumber(ax->bits[i]));
+    cJSON *a4 = cJSON_AddArrayToObject(axj, "blocks");
+    for (int i = 0; i < ax->nblocks; i++) cJSON_AddItemToArray(a4, cJSON_CreateNumber((double)ax->blocks[i]));
+    cJSON_AddStringToObject(axj, "state", ax->state == 0 ? "m" : ax->state == 1 ? "v" : "both");
+    cJSON *cj = cJSON_AddArrayToObject(root, "configs");
+    for (int c = 0; c < so->nconf; c++) {
+        const struct sweep_conf *sc = &so->cs[c];
+        if (sc->done) {     /* carried over from the previous results.json */
+            const cJSON *it;
+            cJSON_ArrayForEach(it, cJSON_GetObjectItem(so->prev, "configs")) {
+                const cJSON *lab = cJSON_GetObjectItem(it, "label");
+                if (!cJSON_IsString(lab) || strcmp(lab->valuestring, sc->c.label) != 0) continue;
+                cJSON_AddItemToArray(cj, cJSON_Duplicate(it, 1));
+                const cJSON *pr, *tj = cJSON_GetObjectItem(it, "totals");
+                cJSON_ArrayForEach(pr, cJSON_GetObjectItem(it, "params")) tsv_param_row(&tsv, &tsv_len, &tsv_cap, sc, pr);
+                if (cJSON_IsObject(tj)) tsv_total_from_json(&tsv, &tsv_len, &tsv_cap, sc, tj);
+                break;
+            }
+            continue;
+        }
+        if (!sc->evaluated) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", c);
+        cJSON_AddStringToObject(o, "label", sc->c.label);
+        cJSON_AddStringToObject(o, "map", sc->map->name);
+        cJSON_AddStringToObject(o, "norm", sc->norm->name);
+        cJSON_AddNumberToObject(o, "bits", sc->bits);
+        cJSON_AddNumberToObject(o, "block", (double)sc->block);
+        if (sc->c.has_m) cJSON_AddStringToObject(o, "m_spec", sc->c.m.text); else cJSON_AddNullToObject(o, "m_spec");
+        if (sc->c.has_v) cJSON_AddStringToObject(o, "v_spec", sc->c.v.text); else cJSON_AddNullToObject(o, "v_spec");
+        double el = so->el[c], bm = el > 0 ? so->bm[c] / el : NAN, bv = el > 0 ? so->bv[c] / el : NAN;
+        cJSON *t = lbq_acc_json(&so->tot[c], NULL, NULL, 1);
+        cJSON_AddNumberToObject(t, "numel", el);
+        lbq_json_add_num(t, "bits_per_elem_m", bm);
+        lbq_json_add_num(t, "bits_per_elem_v", bv);
+        cJSON_AddItemToObject(o, "totals", t);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, so->prow[c]) tsv_param_row(&tsv, &tsv_len, &tsv_cap, sc, it);
+        cJSON_AddItemToObject(o, "params", cJSON_Duplicate(so->prow[c], 1));
+        cJSON_AddItemToArray(cj, o);
+        tsv_row(&tsv, &tsv_len, &tsv_cap, sc, "TOTAL", (int64_t)el, &so->tot[c], bm, bv);
+    }
+    cJSON_AddItemToObject(root, "codebooks", codebooks_json(ax->nbits == 1 ? ax->bits[0] : 4));
+    cJSON_AddItemToObject(root, "heatmap", so->heat->grid ? heatmap_json(f, so->heat) : cJSON_CreateNull());
+    if (final && !so->noswamp) {
+        cJSON *sw = NULL;
+        LBQ_TRY(swamping_json(ax, so->d, &sw));
+        cJSON_AddItemToObject(root, "swamping", sw);
+    } else if (so->prev && cJSON_GetObjectItem(so->prev, "swamping")) {
+        cJSON_AddItemToObject(root, "swamping", cJSON_Duplicate(cJSON_GetObjectItem(so->prev, "swamping"), 1));
+    }
+    cJSON *tj = cJSON_AddObjectToObject(root, "timing");
+    lbq_json_add_num(tj, "seconds", now_s() - so->t0);
+    cJSON_AddNumberToObject(tj, "threads", lbq_threads());
+    int64_t rm = 0, rv = 0;
+    for (int i = 0; i < lbq_file_nparams(f); i++) { rm += lbq_file_elems_read(f, i, LBQ_DS_M); rv += lbq_file_elems_read(f, i, LBQ_DS_V); }
+    cJSON_AddNumberToObject(tj, "elements", (double)so->total_el);
+    cJSON_AddNumberToObject(tj, "elements_read_m", (double)rm);
+    cJSON_AddNumberToObject(tj, "elements_read_v", (double)rv);
+    snprintf(path, sizeof path, "%s/results.json", so->dir);
+    LBQ_TRY(lbq_json_write(path, root));
+    snprintf(path, sizeof path, "%s/results.tsv", so->dir);
+    LBQ_TRY(lbq_write_atomic(path, tsv, tsv_len));
+    *out = root;
+    root = NULL;
+cleanup:
+    cJSON_Delete(root);
+    free(tsv);
+    return rc;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     struct cli_parser p = { "sweep", opts, argc, argv, 1, {0}, 0 };
@@ -406,7 +543,7 @@ int cmd_sweep(int argc, char **argv)
     const char *val, *dir = NULL;
     const char *maps_s = "dtree,dtree0,linear,linsq,log,uniform", *norms_s = "block,rank1", *bits_s = "2-8", *blocks_s = "32,64,128,256,512,2048";
     long long mem = 1LL << 30, tmp[MAX_LIST];
-    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0;
+    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0;
     lbq_qdefaults_init(&d);
     memset(&ax, 0, sizeof ax);
     ax.state = 2;
@@ -429,6 +566,7 @@ int cmd_sweep(int argc, char **argv)
         case O_NOSWAMP: noswamp = 1; break;
         case O_RESUME: resume = 1; break;
         case O_TENSOR: oo.tensor_glob = val; break;
+        case O_CHECKPOINT: if (cli_int("sweep", "--checkpoint", val, 1, 1000000, &iv)) return LBQ_EXIT_USAGE; checkpoint = (int)iv; break;
         case O_MNAME: oo.m_name = val; break;
         case O_VNAME: oo.v_name = val; break;
         case O_MEM: if (cli_bytes("sweep", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
@@ -472,8 +610,6 @@ int cmd_sweep(int argc, char **argv)
     struct lbq_acc *tot = NULL;
     double *bm = NULL, *bv = NULL, *el = NULL;
     cJSON *root = NULL, *prev = NULL;
-    char *tsv = NULL;
-    size_t tsv_len = 0, tsv_cap = 0;
     char path[4096];
     int nconf = 0, heat_ok = 0;
     struct heat heat;
@@ -481,6 +617,9 @@ int cmd_sweep(int argc, char **argv)
     double t0 = now_s();
     LBQ_TRY(build_configs(&ax, &d, &cs, &nconf));
     if (nconf == 0) { rc = lbq_err(LBQ_ERR_ARG, "no valid configuration in this sweep"); goto cleanup; }
+    rc = lbq_file_open(p.positional[0], &oo, &f);       /* input errors first: no empty output dir */
+    if (rc) goto cleanup;
+    cli_print_file_notes(f);
     LBQ_TRY(ensure_dir(dir));
     snprintf(path, sizeof path, "%s/results.json", dir);
     if (resume) {
@@ -497,9 +636,6 @@ int cmd_sweep(int argc, char **argv)
             }
         }
     }
-    rc = lbq_file_open(p.positional[0], &oo, &f);
-    if (rc) goto cleanup;
-    cli_print_file_notes(f);
     int np = lbq_file_nparams(f);
     int ntodo = 0;
     for (int c = 0; c < nconf; c++) if (!cs[c].done) ntodo++;
@@ -510,16 +646,6 @@ int cmd_sweep(int argc, char **argv)
     bm = calloc((size_t)nconf, sizeof *bm); bv = calloc((size_t)nconf, sizeof *bv); el = calloc((size_t)nconf, sizeof *el);
     if (!cl || !prow || !tot || !bm || !bv || !el) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     for (int c = 0; c < nconf; c++) { prow[c] = cJSON_CreateArray(); lbq_acc_zero(&tot[c]); }
-    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\n";
-    tsv_cap = sizeof tsv_head + 65536;
-    tsv = malloc(tsv_cap);
-    if (!tsv) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-    memcpy(tsv, tsv_head, sizeof tsv_head);
-    tsv_len = sizeof tsv_head - 1;
-    int k = 0;
-    int *map_idx = malloc(sizeof(int) * (size_t)nconf);
-    if (!map_idx) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-    for (int c = 0; c < nconf; c++) if (!cs[c].done) { cl[k] = cs[c].c; map_idx[k] = c; k++; }
     signal(SIGINT, on_sigint);
     heat.np = np;
     heat.rowmax = calloc((size_t)np, sizeof(float *)); heat.colmax = calloc((size_t)np, sizeof(float *)); heat.grid = calloc((size_t)np, sizeof(float *));
@@ -527,117 +653,60 @@ int cmd_sweep(int argc, char **argv)
     heat.gr = calloc((size_t)np, sizeof(int64_t)); heat.gc = calloc((size_t)np, sizeof(int64_t));
     heat_ok = heat.rowmax && heat.colmax && heat.grid && heat.pr && heat.pc && heat.gr && heat.gc;
     g_sweep_file = f;
-    struct lbq_eval_opts eo = { mem, 10.0, 0, heat_ok ? heat_cb : NULL, &heat };
-    int64_t total_el = 0, done_el = 0;
+    int64_t total_el = 0;
     for (int i = 0; i < np; i++) total_el += lbq_file_param(f, i)->shape.numel;
-    for (int i = 0; i < np && ntodo > 0; i++) {
-        if (g_interrupted) { rc = lbq_err(LBQ_ERR_INTERRUPTED, "interrupted: nothing written (results of earlier --checkpoint saves are kept; rerun with --resume)"); free(map_idx); goto cleanup; }
-        const struct lbq_param_info *pi = lbq_file_param(f, i);
-        progress(quiet, (double)done_el / (double)(total_el ? total_el : 1), now_s() - t0, pi->name);
-        struct lbq_param_eval *tmpev = calloc((size_t)ntodo, sizeof *tmpev);
-        if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); free(map_idx); goto cleanup; }
-        rc = lbq_eval_param(f, i, cl, ntodo, &eo, tmpev);
-        if (rc) { free(tmpev); free(map_idx); goto cleanup; }
-        /* fold each configuration's result into its totals and rows now: memory stays O(configs) */
-        for (int j = 0; j < ntodo; j++) {
-            int c = map_idx[j];
-            struct lbq_param_eval *e = &tmpev[j];
-            double nn = (double)pi->shape.numel;
-            lbq_acc_merge(&tot[c], &e->acc);
-            el[c] += nn; bm[c] += e->m_size.bits_per_elem * nn; bv[c] += e->v_size.bits_per_elem * nn;
-            cJSON_AddItemToArray(prow[c], param_row_json(pi->name, pi->shape.numel, e, cs[c].c.has_m, cs[c].c.has_v));
-        }
-        free(tmpev);
-        done_el += pi->shape.numel;
-    }
-    free(map_idx);
-    progress(quiet, 1.0, now_s() - t0, "done");
-    if (g_interrupted) { rc = lbq_err(LBQ_ERR_INTERRUPTED, "interrupted: no results written"); goto cleanup; }
-    /* results */
-    root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "schema", "lbq.sweep");
-    cJSON_AddNumberToObject(root, "schema_version", 1);
-    cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
-    cJSON_AddStringToObject(root, "file", lbq_file_path(f));
-    cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
-    cJSON *axj = cJSON_AddObjectToObject(root, "axes");
-    cJSON *a1 = cJSON_AddArrayToObject(axj, "maps");
-    for (int i = 0; i < ax.nmaps; i++) cJSON_AddItemToArray(a1, cJSON_CreateString(ax.maps[i]->name));
-    cJSON *a2 = cJSON_AddArrayToObject(axj, "norms");
-    for (int i = 0; i < ax.nnorms; i++) cJSON_AddItemToArray(a2, cJSON_CreateString(ax.norms[i]->name));
-    cJSON *a3 = cJSON_AddArrayToObject(axj, "bits");
-    for (int i = 0; i < ax.nbits; i++) cJSON_AddItemToArray(a3, cJSON_CreateNumber(ax.bits[i]));
-    cJSON *a4 = cJSON_AddArrayToObject(axj, "blocks");
-    for (int i = 0; i < ax.nblocks; i++) cJSON_AddItemToArray(a4, cJSON_CreateNumber((double)ax.blocks[i]));
-    cJSON_AddStringToObject(axj, "state", ax.state == 0 ? "m" : ax.state == 1 ? "v" : "both");
-    cJSON *cj = cJSON_AddArrayToObject(root, "configs");
-    for (int c = 0; c < nconf; c++) {
-        if (cs[c].done) {   /* carry the previous result over */
-            cJSON *it;
-            cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "configs")) {
-                const cJSON *lab = cJSON_GetObjectItem(it, "label");
-                if (!cJSON_IsString(lab) || strcmp(lab->valuestring, cs[c].c.label) != 0) continue;
-                cJSON_AddItemToArray(cj, cJSON_Duplicate(it, 1));
-                const cJSON *pr, *tj = cJSON_GetObjectItem(it, "totals");
-                cJSON_ArrayForEach(pr, cJSON_GetObjectItem(it, "params")) tsv_param_row(&tsv, &tsv_len, &tsv_cap, &cs[c], pr);
-                if (cJSON_IsObject(tj)) {       /* TOTAL row rebuilt from the saved totals */
-                    cJSON *row = cJSON_CreateObject();
-                    cJSON_AddStringToObject(row, "name", "TOTAL");
-                    cJSON_AddNumberToObject(row, "numel", jnum(tj, "numel"));
-                    lbq_json_add_num(row, "m_rel_l2", cs[c].c.has_m ? jnum(cJSON_GetObjectItem(tj, "m"), "rel_l2") : NAN);
-                    lbq_json_add_num(row, "v_rel_l2", cs[c].c.has_v ? jnum(cJSON_GetObjectItem(tj, "v"), "rel_l2") : NAN);
-                    lbq_json_add_num(row, "v_zero_collapse", jnum(cJSON_GetObjectItem(tj, "v"), "zero_collapse"));
-                    lbq_json_add_num(row, "update_rel_l2", jnum(cJSON_GetObjectItem(tj, "update"), "rel_l2"));
-                    lbq_json_add_num(row, "update_cosine", jnum(cJSON_GetObjectItem(tj, "update"), "cosine"));
-                    lbq_json_add_num(row, "update_blowup_frac", jnum(cJSON_GetObjectItem(tj, "update"), "blowup_frac"));
-                    lbq_json_add_num(row, "bits_per_elem_m", jnum(tj, "bits_per_elem_m"));
-                    lbq_json_add_num(row, "bits_per_elem_v", jnum(tj, "bits_per_elem_v"));
-                    tsv_param_row(&tsv, &tsv_len, &tsv_cap, &cs[c], row);
-                    cJSON_Delete(row);
-                }
-                break;
+    struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, prow, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el };
+    /* batches of --checkpoint configurations (default: all at once, so each tensor is read once);
+     * after each batch the results so far are saved, so an interrupted sweep can be resumed */
+    int batch = checkpoint > 0 ? checkpoint : (ntodo > 0 ? ntodo : 1);
+    int *todo = malloc(sizeof(int) * (size_t)(nconf + 1));
+    if (!todo) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    int nt = 0;
+    for (int c = 0; c < nconf; c++) if (!cs[c].done) todo[nt++] = c;
+    int64_t work = (int64_t)nt * total_el, done_work = 0;
+    for (int b0 = 0; b0 < nt; b0 += batch) {
+        int nb = (nt - b0 < batch) ? nt - b0 : batch;
+        for (int j = 0; j < nb; j++) cl[j] = cs[todo[b0 + j]].c;
+        struct lbq_eval_opts eo = { mem, 10.0, 0, (heat_ok && b0 == 0) ? heat_cb : NULL, &heat };
+        for (int i = 0; i < np; i++) {
+            if (g_interrupted) {
+                rc = lbq_err(LBQ_ERR_INTERRUPTED, b0 ? "interrupted: the configurations of earlier batches are saved in %s/results.json; rerun with --resume"
+                                                    : "interrupted: nothing written (use --checkpoint N to save partial results)", dir);
+                free(todo);
+                goto cleanup;
             }
-            continue;
+            const struct lbq_param_info *pi = lbq_file_param(f, i);
+            progress(quiet, (double)done_work / (double)(work ? work : 1), now_s() - t0, pi->name);
+            struct lbq_param_eval *tmpev = calloc((size_t)nb, sizeof *tmpev);
+            if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); free(todo); goto cleanup; }
+            rc = lbq_eval_param(f, i, cl, nb, &eo, tmpev);
+            if (rc) { free(tmpev); free(todo); goto cleanup; }
+            /* fold each configuration's result into its totals and rows now: memory stays O(configs) */
+            if (b0 == 0 && nb > 0 && tmpev[0].acc.m.nonfinite)
+                cli_note("warning: tensor '%s': %lld elements with NaN/Inf in m or v, excluded from the metrics",
+                         pi->name, (long long)tmpev[0].acc.m.nonfinite);
+            for (int j = 0; j < nb; j++) {
+                int c = todo[b0 + j];
+                struct lbq_param_eval *e = &tmpev[j];
+                double nn = (double)pi->shape.numel;
+                lbq_acc_merge(&tot[c], &e->acc);
+                el[c] += nn; bm[c] += e->m_size.bits_per_elem * nn; bv[c] += e->v_size.bits_per_elem * nn;
+                cJSON_AddItemToArray(prow[c], param_row_json(pi->name, pi->shape.numel, e, cs[c].c.has_m, cs[c].c.has_v));
+            }
+            free(tmpev);
+            done_work += (int64_t)nb * pi->shape.numel;
         }
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "id", c);
-        cJSON_AddStringToObject(o, "label", cs[c].c.label);
-        cJSON_AddStringToObject(o, "map", cs[c].map->name);
-        cJSON_AddStringToObject(o, "norm", cs[c].norm->name);
-        cJSON_AddNumberToObject(o, "bits", cs[c].bits);
-        cJSON_AddNumberToObject(o, "block", (double)cs[c].block);
-        if (cs[c].c.has_m) cJSON_AddStringToObject(o, "m_spec", cs[c].c.m.text); else cJSON_AddNullToObject(o, "m_spec");
-        if (cs[c].c.has_v) cJSON_AddStringToObject(o, "v_spec", cs[c].c.v.text); else cJSON_AddNullToObject(o, "v_spec");
-        cJSON *t = lbq_acc_json(&tot[c], NULL, NULL, 1);
-        cJSON_AddNumberToObject(t, "numel", el[c]);
-        lbq_json_add_num(t, "bits_per_elem_m", el[c] > 0 ? bm[c] / el[c] : NAN);
-        lbq_json_add_num(t, "bits_per_elem_v", el[c] > 0 ? bv[c] / el[c] : NAN);
-        cJSON_AddItemToObject(o, "totals", t);
-        cJSON *it;
-        cJSON_ArrayForEach(it, prow[c]) tsv_param_row(&tsv, &tsv_len, &tsv_cap, &cs[c], it);
-        cJSON_AddItemToObject(o, "params", prow[c]);
-        prow[c] = NULL;
-        cJSON_AddItemToArray(cj, o);
-        tsv_row(&tsv, &tsv_len, &tsv_cap, &cs[c], "TOTAL", (int64_t)el[c], &tot[c], el[c] > 0 ? bm[c] / el[c] : NAN, el[c] > 0 ? bv[c] / el[c] : NAN);
+        for (int j = 0; j < nb; j++) cs[todo[b0 + j]].evaluated = 1;
+        if (b0 + nb < nt) {         /* a checkpoint: everything evaluated so far, no swamping runs yet */
+            cJSON *cp = NULL;
+            rc = write_results(&so, 0, &cp);
+            cJSON_Delete(cp);
+            if (rc) { free(todo); goto cleanup; }
+        }
     }
-    cJSON_AddItemToObject(root, "codebooks", codebooks_json(ax.nbits == 1 ? ax.bits[0] : 4));
-    cJSON_AddItemToObject(root, "heatmap", heat_ok ? heatmap_json(f, &heat) : cJSON_CreateNull());
-    if (!noswamp) {
-        cJSON *sw = NULL;
-        LBQ_TRY(swamping_json(&ax, &d, &sw));
-        cJSON_AddItemToObject(root, "swamping", sw);
-    }
-    cJSON *tj = cJSON_AddObjectToObject(root, "timing");
-    lbq_json_add_num(tj, "seconds", now_s() - t0);
-    cJSON_AddNumberToObject(tj, "threads", lbq_threads());
-    int64_t rm = 0, rv = 0;
-    for (int i = 0; i < np; i++) { rm += lbq_file_elems_read(f, i, LBQ_DS_M); rv += lbq_file_elems_read(f, i, LBQ_DS_V); }
-    cJSON_AddNumberToObject(tj, "elements", (double)total_el);
-    cJSON_AddNumberToObject(tj, "elements_read_m", (double)rm);
-    cJSON_AddNumberToObject(tj, "elements_read_v", (double)rv);
-    LBQ_TRY(lbq_json_write(path, root));
-    snprintf(path, sizeof path, "%s/results.tsv", dir);
-    LBQ_TRY(lbq_write_atomic(path, tsv, tsv_len));
+    free(todo);
+    progress(quiet, 1.0, now_s() - t0, "done");
+    LBQ_TRY(write_results(&so, 1, &root));
     cli_note("wrote %s/results.json and %s/results.tsv (%d configurations, %.1f s)", dir, dir, nconf, now_s() - t0);
     if (!noplot) LBQ_TRY(lbq_plot_sweep(root, dir, quiet));
 cleanup:
@@ -652,7 +721,7 @@ cleanup:
     cJSON_Delete(root); cJSON_Delete(prev);
     if (prow) for (int c = 0; c < nconf; c++) cJSON_Delete(prow[c]);
     free(prow);
-    free(tsv); free(cs); free(cl); free(tot); free(bm); free(bv); free(el);
+    free(cs); free(cl); free(tot); free(bm); free(bv); free(el);
     lbq_file_close(f);
     return exitc;
 }

@@ -887,6 +887,7 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
                 if (strcmp(r->map, maps[m]) || r->bits != bits) continue;
                 char t[32];
                 snprintf(t, sizeof t, "%d-bit", bits);
+                if (!y && w.ncol == (int)(sizeof w.col / sizeof w.col[0])) break;     /* panel full: bitwidths beyond are left out */
                 if (!y && !(y = wide_col(&w, t, bits <= 8 ? 20 + bits : 9, 1))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
                 for (int j = 0; j < r->n; j++) {
                     int row = isfinite(r->beta[j]) ? find_x(w.x, w.nx, r->beta[j]) : -1;
@@ -1059,7 +1060,7 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
         clean(lab, sizeof lab, c->label ? c->label : "");
         sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\n", pts[k].x, pts[k].y, lab, nfront + 1);
         nfront++;
-        if (nfront <= 16) {     /* the numbered list next to the plot */
+        if (nfront <= 24) {     /* the numbered list next to the plot */
             char nm[32];
             snprintf(nm, sizeof nm, "front%d", nfront);
             var_str(&f->vars, nm, lab);
@@ -1109,7 +1110,7 @@ static int find_plots_dir(char *out, size_t n)
     char cand[PATH_MAX + 32];
     const char *e = getenv("LBQ_PLOTS_DIR");
     if (e && *e) {
-        if (!dir_has_scripts(e)) return lbq_err(LBQ_ERR_IO, "LBQ_PLOTS_DIR=%s: no lbq gnuplot scripts there (lbq-style.gp missing)", e);
+        if (!dir_has_scripts(e)) return lbq_err(LBQ_ERR_UNSUPPORTED, "LBQ_PLOTS_DIR=%s: no lbq gnuplot scripts there (lbq-style.gp missing)", e);
         snprintf(cand, sizeof cand, "%s", e);
     } else {
         cand[0] = 0;
@@ -1127,11 +1128,11 @@ static int find_plots_dir(char *out, size_t n)
                 if (!dir_has_scripts(cand)) cand[0] = 0;
             }
         }
-        if (!cand[0]) return lbq_err(LBQ_ERR_IO, "gnuplot scripts not found: set LBQ_PLOTS_DIR to the plots/ directory of the lbq sources");
+        if (!cand[0]) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot scripts not found: set LBQ_PLOTS_DIR to the plots/ directory of the lbq sources");
     }
     char *r = realpath(cand, NULL);   /* absolute: gnuplot runs inside the output directory */
-    if (!r) return lbq_err(LBQ_ERR_IO, "%s: %s", cand, strerror(errno));
-    if (strlen(r) >= n) { free(r); return lbq_err(LBQ_ERR_IO, "plots directory path too long"); }
+    if (!r) return lbq_err(LBQ_ERR_UNSUPPORTED, "%s: %s", cand, strerror(errno));
+    if (strlen(r) >= n) { free(r); return lbq_err(LBQ_ERR_UNSUPPORTED, "plots directory path too long"); }
     snprintf(out, n, "%s", r);
     free(r);
     return LBQ_OK;
@@ -1140,7 +1141,7 @@ static int find_plots_dir(char *out, size_t n)
 static int mkdirs(const char *dir)
 {
     struct stat sb;
-    if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_IO, "%s: exists and is not a directory", dir);
+    if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a directory", dir);
     size_t l = strlen(dir);
     char *p = malloc(l + 1);
     if (!p) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
@@ -1152,12 +1153,12 @@ static int mkdirs(const char *dir)
         if (mkdir(p, 0777) != 0 && errno != EEXIST) {
             int e = errno;
             free(p);
-            return lbq_err(LBQ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(e));
+            return lbq_err(LBQ_ERR_OUTPUT, "%s: cannot create directory: %s", dir, strerror(e));
         }
         p[i] = c;
     }
     free(p);
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return lbq_err(LBQ_ERR_IO, "%s: cannot create directory", dir);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return lbq_err(LBQ_ERR_OUTPUT, "%s: cannot create directory", dir);
     return LBQ_OK;
 }
 
@@ -1224,6 +1225,7 @@ static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
 {
     char gp[PATH_MAX], plots[PATH_MAX];
     int rc;
+    if (strlen(dir) > PATH_MAX - 256) return lbq_err(LBQ_ERR_OUTPUT, "output directory path too long (%zu bytes)", strlen(dir));
     if (!find_exe("gnuplot", gp, sizeof gp)) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot not found (install gnuplot-nox)");
     if ((rc = find_plots_dir(plots, sizeof plots))) return rc;
     if ((rc = mkdirs(dir))) return rc;
@@ -1234,7 +1236,7 @@ static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
         if (f->data.oom || f->vars.oom) { rc = lbq_err(LBQ_ERR_NOMEM, "%s: out of memory", f->name); goto fail; }
         char script[PATH_MAX + 64], dat[PATH_MAX + 64], tmpbase[128];
         snprintf(script, sizeof script, "%s/%s.gp", plots, f->script);
-        if (access(script, R_OK) != 0) { rc = lbq_err(LBQ_ERR_IO, "%s: missing gnuplot script %s", f->name, script); goto fail; }
+        if (access(script, R_OK) != 0) { rc = lbq_err(LBQ_ERR_UNSUPPORTED, "%s: missing gnuplot script %s", f->name, script); goto fail; }
         snprintf(tmpbase, sizeof tmpbase, ".%s.tmp-%ld", f->name, (long)getpid());
         struct sbuf ex = { 0 }, file = { 0 };
         sb_printf(&ex, "datafile='%s.dat'; outfile='%s'; ", f->name, tmpbase);
@@ -1268,7 +1270,7 @@ static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
         }
         if (!ok) {
             unlink(tp[0]); unlink(tp[1]);
-            if (!nfail++) { first_rc = LBQ_ERR_IO; snprintf(first_msg, sizeof first_msg, "%s: gnuplot failed: %s", f->name, why); }
+            if (!nfail++) { first_rc = LBQ_ERR_OUTPUT; snprintf(first_msg, sizeof first_msg, "%s: gnuplot failed: %s", f->name, why); }
             continue;
         }
         made++;

@@ -38,7 +38,7 @@ do for [fmt in formats] {
     set xrange [xmin - pad : xmax + pad]
     set yrange [1 : ymax*100]
     set xlabel (i / ncols == nrows - 1 ? "log_{10}(1/(√v + ε))" : "")
-    set label 1 note(i) at graph 0.99, graph 0.95 right font ",10" noenhanced
+    set label 1 note(i) at graph 0.99, graph 0.95 right font ",11" noenhanced
     set ylabel (i % ncols == 0 ? "elements per bin" : "")
     set title lbq_ptitle(i) noenhanced
     unset key

@@ -21,7 +21,7 @@ lbq_font = sprintf("%s,%g", fontname, fontsize)
 lbq_term(fmt) = (fmt eq "png") \
   ? sprintf("set terminal pngcairo size %d,%d enhanced font '%s' fontscale %g linewidth %g rounded background '#ffffff'; set output outfile.'.png'", \
             int(fig_w*dpi), int(fig_h*dpi), lbq_font, dpi/72.0, dpi/72.0) \
-  : sprintf("set terminal pdfcairo size %gin,%gin enhanced font '%s' linewidth 1 rounded background '#ffffff'; set output outfile.'.pdf'", \
+  : sprintf("set terminal pdfcairo size %gin,%gin enhanced font '%s' fontscale 1.0 linewidth 1 rounded background '#ffffff'; set output outfile.'.pdf'", \
             fig_w, fig_h, lbq_font)
 
 # per-block style lists (missing list: linetype = column, solid)
@@ -97,7 +97,7 @@ lbq_yrange = 'lbq_ymin = 1e300; lbq_ymax = -1e300; do for [lbq_k=1:lbq_ncol(lbq_
 # than 2.5 decades, else plain numbers with tics added at 1-2-5 (or finer) steps so that a narrow
 # range still has a few labels; a range narrower than 1.5x (one point) is widened to 2.5x
 lbq_mlist(r) = (r < 2.5) ? "1 1.2 1.4 1.6 1.8 2 2.5 3 3.5 4 5 6 7 8 9" : (r < 12) ? "1 1.5 2 3 4 5 7" : "1 2 5"
-lbq_logtics = 'set ytics autofreq; if (lbq_lo > 0 && lbq_hi < 1.5*lbq_lo) { lbq_c = sqrt(lbq_lo*lbq_hi); lbq_lo = lbq_c/1.6; lbq_hi = lbq_c*1.6; set yrange [lbq_lo:lbq_hi] }; ' . \
+lbq_logtics = 'set ytics autofreq nomirror; if (lbq_lo > 0 && lbq_hi < 1.5*lbq_lo) { lbq_c = sqrt(lbq_lo*lbq_hi); lbq_lo = lbq_c/1.6; lbq_hi = lbq_c*1.6; set yrange [lbq_lo:lbq_hi] }; ' . \
   'if (lbq_lo > 0 && lbq_hi/lbq_lo > 300) { set format y "10^{%L}" } else { set format y "%g"; ' . \
   'lbq_ml = lbq_mlist(lbq_hi/lbq_lo); do for [lbq_e=floor(log10(lbq_lo))-1:ceil(log10(lbq_hi))] { do for [lbq_m in lbq_ml] { lbq_v = lbq_m*10.0**lbq_e; ' . \
   'if (lbq_v >= lbq_lo/1.15 && lbq_v <= lbq_hi*1.15) { set ytics add (sprintf("%g", lbq_v) lbq_v) } } } }'

@@ -12,8 +12,9 @@
 #    line naming the key, and no figure (the output directory is not even created);
 #  - NaN written as null is data, not an error; results with nothing drawable: exit 5, one line;
 #  - gnuplot missing (PATH without it): exit 2 and "gnuplot not found (install gnuplot-nox)";
-#  - a gnuplot script that fails: one error naming the figure, the other figures still made,
-#    none of the failed figure's outputs or temporaries left.
+#  - a gnuplot script that fails: exit 4 and one error naming the figure, the other figures still
+#    made, none of the failed figure's outputs or temporaries left; no scripts found: exit 2;
+#  - an output directory that cannot be made (it is a file): exit 4, one line.
 # Skips (77) when gnuplot or its pngcairo/pdfcairo terminals are not installed.
 source "$(dirname "$0")/lib.sh"
 
@@ -146,13 +147,20 @@ mkdir -p "$P"
 cp "$LBQ_SRC"/plots/*.gp "$P/"
 printf 'this is not gnuplot\n' >>"$P/fig3-zero-point.gp"
 run_env LBQ_PLOTS_DIR="$P" -- plot "$S/results.json" -o "$B/out-broken"
-check_error_contract "broken script" 3
+check_error_contract "broken script" 4
 check_grep "broken script: names the figure" "fig3-zero-point: gnuplot failed: .*line [0-9]+: invalid command; 6 other figures written" "$ERR"
 check "broken script: no fig3.png" test ! -e "$B/out-broken/fig3-zero-point.png"
 check "broken script: no fig3.pdf" test ! -e "$B/out-broken/fig3-zero-point.pdf"
 check_png "broken script: fig4 still made" "$B/out-broken/fig4-swamping.png"
 check_eq "broken script: no temporaries" "" "$(find "$B/out-broken" -name '*.tmp-*')"
 run_env LBQ_PLOTS_DIR="$T/nowhere" -- plot "$S/results.json" -o "$B/out-noscripts"
-check_error_contract "LBQ_PLOTS_DIR without scripts" 3
+check_error_contract "LBQ_PLOTS_DIR without scripts" 2
+
+# ---- an output that cannot be written --------------------------------------------------------------
+: >"$B/a-file"
+run plot "$S/results.json" -o "$B/a-file"
+check_error_contract "output is a file" 4
+run plot "$S/results.json" -o "$B/a-file/sub"
+check_error_contract "output under a file" 4
 
 finish

@@ -1,0 +1,44 @@
+# shampoo.gp - `lbq shampoo --plot DIR`: Bjorck rectification of a quantized eigenvector matrix
+# (4-bit Shampoo, docs/shampoo.md).  Panels vs the number of Bjorck steps t:
+#   orthogonality ||V_t^T V_t - I||_F, NRE and AE of f(V_t diag(w) V_t^T) against f(A), and the
+#   NRE of the shortcut V_t diag(f(w)) V_t^T (no eigendecomposition, as PIRU computes it).
+# Data: one block per series (map x bits), first line a header whose 2nd column is the series name;
+# columns: t, (name), orth, NRE, AE_deg, NRE_direct, AE_direct_deg, NRE_offdiag, AE_offdiag_deg.
+# Inputs: datafile, outfile, [title], nseries, lcs0 and dts0 (linetype / dashtype per series).
+#   gnuplot -e "datafile='shampoo-bjorck.dat'; outfile='shampoo-bjorck'; nseries=2; lcs0='4 1'; dts0='1 1'" plots/shampoo.gp
+lbq_dir(s) = (strlen(s) == 0) ? "" : (s[strlen(s):strlen(s)] eq "/") ? s : lbq_dir(s[1:strlen(s)-1])
+load lbq_dir(ARG0).'lbq-style.gp'
+if (!exists("nseries")) nseries = 1
+if (!exists("lcs0")) lcs0 = "4 1 3 2 5 6 7 8"
+fig_w = 10.0
+fig_h = 7.6
+lt_of(k) = int(word(lcs0, k))
+dt_of(k) = exists("dts0") ? int(word(dts0, k)) : 1
+ycol(i) = (i == 0) ? 3 : (i == 1) ? 4 : (i == 2) ? 5 : 6
+ptitle(i) = (i == 0) ? "orthogonality ||V_t^T V_t - I||_F" : \
+            (i == 1) ? "NRE of f(V_t diag(w) V_t^T)" : \
+            (i == 2) ? "AE of f(V_t diag(w) V_t^T), degrees" : \
+                       "NRE of V_t diag(f(w)) V_t^T (shortcut)"
+
+do for [fmt in formats] {
+  eval lbq_term(fmt)
+  set multiplot title title noenhanced font ",11"
+  do for [i=0:3] {
+    eval lbq_restore
+    eval lbq_cell(i % 2, i / 2, 2, 2, 0.09, 0.975, 0.22, 0.875, 0.10, 0.13)
+    set logscale y
+    set format y (i == 0 ? "10^{%L}" : "%g")
+    set xtics 1
+    set xrange [-0.15:*]
+    set xlabel (i / 2 == 1 ? "Bjorck steps t" : "")
+    set ylabel ""
+    set title ptitle(i) noenhanced
+    unset key
+    plot for [k=1:nseries] datafile index (k-1) using 1:(column(ycol(i)) > 0 ? column(ycol(i)) : NaN) \
+         with linespoints lt lt_of(k) dt dt_of(k) notitle
+  }
+  eval lbq_keyband(0.0, 0.10)
+  plot for [k=1:nseries] datafile index (k-1) using 1:(NaN) with linespoints lt lt_of(k) dt dt_of(k) title columnheader(2)
+  unset multiplot
+  set output
+}
