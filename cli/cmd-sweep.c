@@ -388,20 +388,6 @@ static int ensure_dir(const char *dir)
     return LBQ_OK;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = (n >= 0 && n < (1L << 30)) ? malloc((size_t)n + 1) : NULL;
-    if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) { free(s); s = NULL; }
-    if (s) s[n] = 0;
-    fclose(fp);
-    return s;
-}
-
 struct sweep_out {
     const struct sweep_axes *ax;
     const struct lbq_qdefaults *d;
@@ -623,7 +609,7 @@ int cmd_sweep(int argc, char **argv)
     LBQ_TRY(ensure_dir(dir));
     snprintf(path, sizeof path, "%s/results.json", dir);
     if (resume) {
-        char *s = slurp(path);
+        char *s = lbq_read_file(path);
         if (s) {
             prev = cJSON_Parse(s);
             free(s);

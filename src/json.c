@@ -48,6 +48,20 @@ cleanup:
     return rc;
 }
 
+char *lbq_read_file(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    char *s = NULL;
+    long n = -1;
+    if (fseek(fp, 0, SEEK_END) == 0) n = ftell(fp);
+    if (n >= 0 && n < (1L << 30) && fseek(fp, 0, SEEK_SET) == 0) s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) { free(s); s = NULL; }
+    if (s) s[n] = 0;
+    fclose(fp);
+    return s;
+}
+
 int lbq_json_write(const char *path, const cJSON *root)
 {
     char *s = cJSON_Print(root);

@@ -77,6 +77,10 @@ void lbq_tstats_free(struct lbq_tstats *st)
  * (lbq_code_nearest_count; the compiler vectorizes the loop over the tile), or binary-search for
  * large codebooks.  Both give exactly lbq_code_nearest's code. */
 #define LBQ_TILE 256
+/* x86-64: an AVX2 clone (8-wide compares) chosen at run time; same IEEE results as the default */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 static void qdq_table(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
                       const float *sc, float *xhat, uint8_t *codes)
 {

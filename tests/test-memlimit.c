@@ -7,6 +7,7 @@
 #define _DEFAULT_SOURCE 1     /* wait4 */
 #include "lbq.h"
 #include "lbq-test.h"
+#include "lbq-json.h"
 
 #include <fcntl.h>
 
@@ -34,20 +35,6 @@ static long run(char *const argv[])
     if (wait4(pid, &st, 0, &ru) < 0) return -1;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { fprintf(stderr, "%s %s exited with %d\n", argv[0], argv[1], WEXITSTATUS(st)); return -1; }
     return ru.ru_maxrss;    /* KiB */
-}
-
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) { free(s); s = NULL; }
-    if (s) s[n] = 0;
-    fclose(fp);
-    return s;
 }
 
 int main(void)
@@ -97,7 +84,7 @@ int main(void)
     long r2 = run(a2);
     printf("analyze --mem-limit 2G: peak RSS %ld KiB\n", r2);
     CHECK(r2 > bound);              /* the in-memory path really holds the tensors: the test can fail */
-    char *s1 = slurp(j1), *s2 = slurp(j2);
+    char *s1 = lbq_read_file(j1), *s2 = lbq_read_file(j2);
     CHECK(s1 && s2 && strcmp(s1, s2) == 0);     /* streaming == in-memory, byte for byte */
     free(s1); free(s2);
     char *a3[] = { (char *)lbq, "inspect", file, "--mem-limit", limit, "-q", NULL };

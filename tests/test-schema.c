@@ -4,30 +4,17 @@
  * validator itself is checked first on documents that must fail, so the test can fail. */
 #include "lbq.h"
 #include "lbq-test.h"
+#include "lbq-json.h"
 
 #include <cJSON.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) { free(s); s = NULL; }
-    if (s) s[n] = 0;
-    fclose(fp);
-    return s;
-}
-
 static cJSON *load_schema(const char *name)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/docs/schemas/%s", LBQ_SRC_DIR, name);
-    char *s = slurp(path);
+    char *s = lbq_read_file(path);
     cJSON *j = s ? cJSON_Parse(s) : NULL;
     free(s);
     if (!j) fprintf(stderr, "cannot load schema %s\n", path);
@@ -104,7 +91,7 @@ static int run(char *const argv[])
 
 static int check_file(const char *json_path, const char *schema_name)
 {
-    char *s = slurp(json_path);
+    char *s = lbq_read_file(json_path);
     cJSON *doc = s ? cJSON_Parse(s) : NULL;
     free(s);
     cJSON *sch = load_schema(schema_name);
@@ -155,7 +142,7 @@ int main(void)
     CHECK_EQ_INT(check_file(syn, "lbq.simulate-1.json"), 0);
     /* the sweep read every tensor exactly once */
     {
-        char *s = slurp(swj);
+        char *s = lbq_read_file(swj);
         cJSON *d = s ? cJSON_Parse(s) : NULL;
         free(s);
         const cJSON *t = cJSON_GetObjectItem(d, "timing");
