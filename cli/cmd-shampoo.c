@@ -39,7 +39,7 @@ const char lbq_usage_shampoo[] =
 "  --synthetic a2      random orthogonal U (QR of a seeded Gaussian matrix) and two eigenvalues:\n"
 "                      lambda_max/cond for the first F*n eigenvectors, lambda_max for the rest\n"
 "    --order N         order (2-8192, default 1200)\n"
-"    --cond C          lambda_max / lambda_min (default 400; docs/shampoo.md explains the choice)\n"
+"    --cond C          lambda_max / lambda_min (default 500; docs/shampoo.md explains the choice)\n"
 "    --small-frac F    share of small eigenvalues (default 0.5)\n"
 "    --seed S          generator seed (default 0)\n"
 "  FILE --dataset PATH a square symmetric PSD matrix stored in an HDF5 dataset\n"
@@ -54,6 +54,8 @@ const char lbq_usage_shampoo[] =
 "  --block-8bit N      also run 8 bits at this block size, as the paper's Table 7 (default 256; 0 = no)\n"
 "analysis:\n"
 "  --eps E             damping epsilon of f (default 1e-6)\n"
+"  --negative abs|clamp  f of a quantized, indefinite g(A): |lambda| (default; A^s through the SVD,\n"
+"                      as the paper defines it) or max(lambda, 0)\n"
 "  --bjorck T          Bjorck steps of U+OR and (U,B)+OR (0-16, default 1)\n"
 "  --bjorck-max T      Bjorck curve t = 0..T for the figure (0-16, default 4; 0 = none)\n"
 "  --schemes S[,S...]  only these of A, U, U+OR, B, AB, UB, UB+OR (default all)\n"
@@ -63,7 +65,8 @@ const char lbq_usage_shampoo[] =
 "  --plot DIR          the figure DIR/shampoo-bjorck.png and .pdf (gnuplot; data in .dat)\n"
 "  -q, --quiet         no progress notes on stderr\n"
 "\n"
-"example: lbq shampoo --synthetic a2 --order 1200 --cond 1e4 --json a2.json --plot out/\n";
+"examples: lbq shampoo --synthetic a2 --order 1200 --json a2.json --plot out/\n"
+"          lbq shampoo data/sample-late.h5 --from-grads blocks.1.attn.proj.weight\n";
 
 enum { O_SYN = 1, O_ORDER, O_COND, O_FRAC, O_SEED, O_DATASET, O_GRADS, O_SIDE, O_RIDGE, O_MAPS, O_BITS,
        O_BLOCK, O_BLOCK8, O_EPS, O_BJ, O_BJMAX, O_SCHEMES, O_NEG, O_JSON, O_TSV, O_PLOT, O_QUIET };
@@ -129,6 +132,7 @@ static void print_tables(const struct lbq_sh_result *r, int nr, int paper_matrix
         printf("%-9s %-9s %8s %8s   %8s %8s   %8s %8s   %8s %8s\n", "map", "scheme", "NRE", "AE(deg)", "NRE", "AE(deg)", "NRE", "AE(deg)", "NRE", "AE(deg)");
         for (int k = i; k < nr; k++) {
             if (r[k].bits != r[i].bits || r[k].block != r[i].block) continue;
+            int labelled = 0;
             for (int s = 0; s < LBQ_SH_NSCHEMES; s++) {
                 if (!r[k].have[s]) continue;
                 char name[24], c[8][16];
@@ -144,7 +148,7 @@ static void print_tables(const struct lbq_sh_result *r, int nr, int paper_matrix
                 fmt_cell(c[2], 16, e->nre_off, 4); fmt_cell(c[3], 16, e->ae_off, 3);
                 fmt_cell(c[4], 16, pn, 4); fmt_cell(c[5], 16, pa, 3);
                 fmt_cell(c[6], 16, pno, 4); fmt_cell(c[7], 16, pao, 3);
-                printf("%-9s %-9s %8s %8s   %8s %8s   %8s %8s   %8s %8s%s\n", s == 0 || !r[k].have[0] ? map_label(r[k].map) : "",
+                printf("%-9s %-9s %8s %8s   %8s %8s   %8s %8s   %8s %8s%s\n", labelled++ ? "" : map_label(r[k].map),
                        name, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
                        r[k].nneg[s] ? "  *" : "");
             }
@@ -221,7 +225,7 @@ static cJSON *build_json(const struct input_desc *in, const struct lbq_sh_mat *m
         lbq_json_add_num(ji, "ridge", in->ridge);
     }
     if (strcmp(in->kind, "synthetic-a2") == 0) {
-        lbq_json_add_num(ji, "cond", in->cond);
+        lbq_json_add_num(ji, "cond_set", in->cond);
         cJSON_AddNumberToObject(ji, "n_small", in->n_small);
         cJSON_AddNumberToObject(ji, "seed", (double)in->seed);
         lbq_json_add_num(ji, "lambda_max_set", 1.0);
@@ -246,7 +250,9 @@ static cJSON *build_json(const struct input_desc *in, const struct lbq_sh_mat *m
     }
     cJSON *ja = cJSON_AddObjectToObject(root, "analysis");
     lbq_json_add_num(ja, "eps", o->eps);
-    cJSON_AddStringToObject(ja, "f", "(A + eps*lambda_max(A)*I)^(-1/4), negative eigenvalues of g(A) clamped to 0");
+    cJSON_AddStringToObject(ja, "f", "(A + eps*lambda_max(A)*I)^(-1/4) by eigendecomposition");
+    cJSON_AddStringToObject(ja, "negative", o->neg_policy == LBQ_SH_NEG_CLAMP ? "clamp" : "abs");
+    cJSON_AddBoolToObject(ja, "symmetrize", o->symmetrize != 0);
     cJSON_AddNumberToObject(ja, "bjorck", o->bjorck);
     cJSON_AddNumberToObject(ja, "bjorck_max", o->bjorck_max);
     cJSON_AddStringToObject(ja, "paper_matrix", paper_matrix == 2 ? "A2" : "A1");
@@ -590,7 +596,7 @@ static double now_s(void)
 
 static int make_plan(const char *map, int bits, long long block, struct lbq_qplan *p)
 {
-    char spec[96];
+    char spec[320];
     struct lbq_qspec s;
     struct lbq_qdefaults d;
     lbq_qdefaults_init(&d);
@@ -600,7 +606,6 @@ static int make_plan(const char *map, int bits, long long block, struct lbq_qpla
     snprintf(spec, sizeof spec, "block%lld-%s:b%d", block, map, bits);
     int rc = lbq_qspec_parse(spec, &d, &s);
     if (rc) return rc;
-    if (!s.map->build) return lbq_err(LBQ_ERR_ARG, "--maps: '%s' is not a codebook map (Shampoo's analysis uses table maps such as linsq, dtree)", map);
     if (!(s.map->sign_ok & LBQ_SIGNED_OK)) return lbq_err(LBQ_ERR_ARG, "--maps: '%s' has no signed form", map);
     return lbq_qplan_init(p, &s, LBQ_ROLE_M, 2);
 }
@@ -611,14 +616,14 @@ int cmd_shampoo(int argc, char **argv)
     struct cli_parser p = { C, opts, argc, argv, 1, {0}, 0 };
     const char *val, *synthetic = NULL, *dataset = NULL, *grads = NULL, *json_out = NULL, *tsv_out = NULL, *plot_dir = NULL;
     long long order = 1200, seed = 0, block = 64, block8 = 256, bj = 1, bjmax = 4, side = 0;
-    double cond = 400, frac = 0.5, eps = 1e-6, ridge = NAN;
+    double cond = 500, frac = 0.5, eps = 1e-6, ridge = NAN;
     char maps[MAX_MAPS][32], bitsl[MAX_BITS][32];
     int nmaps = 2, nbits = 3, id, quiet = 0;
     unsigned schemes = 0;
     int neg = LBQ_SH_NEG_ABS;
     snprintf(maps[0], 32, "linsq"); snprintf(maps[1], 32, "dtree");
     snprintf(bitsl[0], 32, "3"); snprintf(bitsl[1], 32, "4"); snprintf(bitsl[2], 32, "8");
-    int set_order = 0, set_cond = 0, set_frac = 0, set_seed = 0, set_side = 0;
+    int set_order = 0, set_cond = 0, set_frac = 0, set_seed = 0, set_side = 0, set_bjmax = 0;
     while ((id = cli_next(&p, &val)) != 0) {
         if (id < 0) return LBQ_EXIT_USAGE;
         if (id == 'h') return cli_help(C);
@@ -643,7 +648,7 @@ int cmd_shampoo(int argc, char **argv)
         case O_BLOCK8: if (cli_int(C, "--block-8bit", val, 0, 1 << 30, &block8)) return LBQ_EXIT_USAGE; break;
         case O_EPS: if (cli_double(C, "--eps", val, 0.0, 1.0, &eps)) return LBQ_EXIT_USAGE; break;
         case O_BJ: if (cli_int(C, "--bjorck", val, 0, LBQ_SH_MAX_BJORCK, &bj)) return LBQ_EXIT_USAGE; break;
-        case O_BJMAX: if (cli_int(C, "--bjorck-max", val, 0, LBQ_SH_MAX_BJORCK, &bjmax)) return LBQ_EXIT_USAGE; break;
+        case O_BJMAX: if (cli_int(C, "--bjorck-max", val, 0, LBQ_SH_MAX_BJORCK, &bjmax)) return LBQ_EXIT_USAGE; set_bjmax = 1; break;
         case O_SCHEMES: {
             char sl[LBQ_SH_NSCHEMES * 2][32];
             int ns;
@@ -684,7 +689,11 @@ int cmd_shampoo(int argc, char **argv)
     }
     if (set_side && !grads) return cli_usage_error(C, "--side is for --from-grads");
     if (!isnan(ridge) && !grads) return cli_usage_error(C, "--ridge is for --from-grads");
+    /* --schemes without a U-based scheme: no Bjorck curve unless asked for */
+    const unsigned ubits = (1u << LBQ_SH_U) | (1u << LBQ_SH_U_OR) | (1u << LBQ_SH_UB) | (1u << LBQ_SH_UB_OR);
+    if (schemes && !(schemes & ubits) && !set_bjmax) bjmax = 0;
     if (bjmax > 0 && bjmax < bj) bjmax = bj;
+    if ((plot_dir || tsv_out) && bjmax == 0) return cli_usage_error(C, "--plot and --tsv draw the Bjorck curve: they need --bjorck-max >= 1");
 
     /* configurations: each bitwidth at --block, then 8 bits at --block-8bit */
     struct lbq_qplan plans[MAX_CFG];

@@ -108,8 +108,9 @@ struct lbq_sh_opts {
     int      bjorck_max;        /* Bjorck curve for t = 0..bjorck_max (clamped to >= bjorck) */
     unsigned schemes;           /* bit (1u << scheme) per scheme to compute; 0 = all */
     int      neg_policy;        /* enum lbq_sh_neg */
+    int      symmetrize;        /* A scheme: f of (g(A) + g(A)^T)/2 (1) or of g(A)'s lower triangle (0) */
 };
-void lbq_sh_opts_init(struct lbq_sh_opts *o);   /* eps 1e-6, bjorck 1, bjorck_max 4, all, ABS */
+void lbq_sh_opts_init(struct lbq_sh_opts *o);   /* eps 1e-6, bjorck 1, bjorck_max 4, all, ABS, symmetrize */
 
 struct lbq_sh_bjpoint {
     int    t;

@@ -35,6 +35,16 @@ static void mirror_upper(int n, double *x)
         for (int j = 0; j < i; j++) x[(size_t)i * n + j] = x[(size_t)j * n + i];
 }
 
+/* x <- (x + x^T) / 2 */
+static void symmetrize(int n, double *x)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            double s = 0.5 * (x[(size_t)i * n + j] + x[(size_t)j * n + i]);
+            x[(size_t)i * n + j] = x[(size_t)j * n + i] = s;
+        }
+}
+
 /* ---- building blocks -------------------------------------------------------------------------- */
 /* eigendecomposition in place: x (symmetric) -> rows = eigenvectors, w ascending */
 static int eigh(int n, double *x, double *w)
@@ -436,6 +446,7 @@ void lbq_sh_opts_init(struct lbq_sh_opts *o)
     o->bjorck_max = 4;
     o->schemes = 0;
     o->neg_policy = LBQ_SH_NEG_ABS;
+    o->symmetrize = 1;
 }
 
 int lbq_sh_reference(const struct lbq_sh_mat *m, double eps, double *f)
@@ -484,6 +495,7 @@ int lbq_sh_run(const struct lbq_sh_mat *m, const double *fref, const struct lbq_
     if (WANT(LBQ_SH_A) || WANT(LBQ_SH_AB)) {
         int nneg = 0;
         LBQ_TRY(lbq_sh_qdq_rows(plan, n, m->a, 1, x));
+        if (o->symmetrize) symmetrize(n, x);
         LBQ_TRY(lbq_sh_invroot(n, x, o->eps, o->neg_policy, fx, w, work, &nneg));
         if (WANT(LBQ_SH_A)) { lbq_sh_compare(n, fref, fx, &r->err[LBQ_SH_A]); r->have[LBQ_SH_A] = 1; r->nneg[LBQ_SH_A] = nneg; }
         if (WANT(LBQ_SH_AB)) {
