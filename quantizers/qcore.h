@@ -43,7 +43,7 @@ LBQ_HD float lbq_pow2i(int n)
 }
 
 /* ---- deterministic elementary functions ----------------------------------------------- */
-/* log2(x) for x > 0 (about 2 ulp); -inf for 0, NaN for negative or NaN. */
+/* log2(x) for x > 0 (at most 4 ulp, measured exhaustively on [0.5, 4)); -inf for 0, NaN for negative or NaN. */
 LBQ_HD float lbq_log2f(float x)
 {
     if (!(x > 0.0f)) return (x == 0.0f) ? -LBQ_INF : (x - x) / (x - x);

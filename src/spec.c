@@ -155,6 +155,8 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
     snprintf(buf, sizeof buf, "%s", text);
     char *opts = strchr(buf, ':');
     if (opts) *opts++ = 0;
+    if (buf[0] && buf[strlen(buf) - 1] == ':') return lbq_err(LBQ_ERR_ARG, "quantizer '%s': empty option after ':'", text);
+    if (opts && !*opts) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': empty option after ':'", text);
     int rc = parse_main(buf, text, out);
     if (rc) return rc;
     int bits_opt = 0;
@@ -197,6 +199,9 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': block size %lld too large (max 2^30)", text, (long long)out->block);
     if (m->needs_block && !out->norm->blockwise)
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' needs block normalization (for example block128-%s)", text, m->name, m->name);
+    /* fp8 maps always round to nearest even (the hardware cast); a stochastic request is dropped
+     * so the canonical text does not claim it (a sweep's --round stochastic still covers them) */
+    if (out->round == LBQ_ROUND_STOCHASTIC && m->qdq && !m->needs_block) out->round = LBQ_ROUND_NEAREST;
     if (out->dre && !m->qdq)
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':dre' applies to fp8 maps only", text);
     if (out->dre && !out->norm->blockwise)

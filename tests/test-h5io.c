@@ -572,6 +572,13 @@ static void test_malformed(void)
     h5_ds(fid, "wg/grads", H5T_IEEE_F32LE, 2, d45, H5T_NATIVE_FLOAT, x20);   /* missing the T axis */
     H5Fclose(fid);
     EXPECT_OPEN_FAIL(p, LBQ_ERR_FORMAT, "grads without T axis", p, "wg", "grads");
+    p = P("grads3.h5");                                  /* an extra trailing axis */
+    fid = h5_create(p);
+    hsize_t dg4[4] = { 2, 4, 5, 1 };
+    h5_pair(fid, "wg", 2, d45, x20, x20);
+    h5_ds(fid, "wg/grads", H5T_IEEE_F32LE, 4, dg4, H5T_NATIVE_FLOAT, g40);
+    H5Fclose(fid);
+    EXPECT_OPEN_FAIL(p, LBQ_ERR_FORMAT, "grads with an extra axis", p, "wg", "grads");
     p = P("param.h5");
     fid = h5_create(p);
     h5_pair(fid, "wp", 2, d45, x20, x20);
@@ -736,7 +743,7 @@ static void test_writer(void)
     CHECK_MSG(exists(out) && count_prefix(g_dir, "out.h5.") == 0, "abort touched the existing output or left a temporary");
     lbq_h5w_abort(NULL);
 
-    /* bad output paths fail cleanly with LBQ_ERR_IO and a message naming the path */
+    /* bad output paths fail cleanly with LBQ_ERR_OUTPUT and a message naming the path */
     const char *dirp = P("outdir");
     mkdir(dirp, 0755);
     expect_w_fail(dirp, "path is a directory", "not a regular file");

@@ -441,8 +441,9 @@ static void test_nz(void)
 static void test_status(void)
 {
     CHECK(LBQ_OK == 0 && LBQ_ERR_IO == 1 && LBQ_ERR_FORMAT == 2 && LBQ_ERR_NOMEM == 3 && LBQ_ERR_ARG == 4 &&
-          LBQ_ERR_UNSUPPORTED == 5 && LBQ_ERR_CUDA == 6 && LBQ_ERR_DATA == 7 && LBQ_ERR_INTERRUPTED == 8);
-    for (int st = 0; st <= 8; st++) CHECK(strcmp(lbq_status_str(st), "unknown error") != 0);
+          LBQ_ERR_UNSUPPORTED == 5 && LBQ_ERR_CUDA == 6 && LBQ_ERR_DATA == 7 && LBQ_ERR_INTERRUPTED == 8 &&
+          LBQ_ERR_OUTPUT == 9);
+    for (int st = 0; st <= 9; st++) CHECK(strcmp(lbq_status_str(st), "unknown error") != 0);
     CHECK(strcmp(lbq_status_str(99), "unknown error") == 0);
     CHECK_EQ_INT(lbq_err(LBQ_ERR_DATA, "x=%d", 5), LBQ_ERR_DATA);
     CHECK(strcmp(lbq_errmsg(), "x=5") == 0);
