@@ -38,6 +38,7 @@ int cli_next(struct cli_parser *p, const char **val);
 
 /* Print "lbq: error: ..." with lbq_errmsg() and map a status to an exit code. */
 int cli_fail(int status);
+int cli_exit_code(int status);      /* the exit code of a status, without printing */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -86,6 +87,7 @@ int cmd_theory(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
 int cmd_shampoo(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* main.c - `lbq`: dispatch to subcommands. */
 #include "cli.h"
+#include "lbq-mpi.h"
 
 #include <string.h>
 
@@ -41,6 +42,7 @@ extern const char lbq_usage_inspect[], lbq_usage_list[], lbq_usage_quantize[], l
     lbq_usage_simulate[], lbq_usage_theory[], lbq_usage_sweep[], lbq_usage_bench[];
 extern const char lbq_usage_plot[];
 extern const char lbq_usage_shampoo[];
+extern const char lbq_usage_selftest[];
 
 const struct lbq_cmd lbq_commands[] = {
     { "inspect",  cmd_inspect,  "list the parameters of a moment file with statistics of m and v", lbq_usage_inspect },
@@ -53,6 +55,7 @@ const struct lbq_cmd lbq_commands[] = {
     { "theory",   cmd_theory,   "SOLO swamping thresholds and the precision-specific beta1 table", lbq_usage_theory },
     { "shampoo",  cmd_shampoo,  "4-bit Shampoo: preconditioner vs eigenvector quantization, Bjorck rectification, A^(-1/4) errors", lbq_usage_shampoo },
     { "bench",    cmd_bench,    "quantizer, analyze and sweep throughput next to a same-run memcpy baseline", lbq_usage_bench },
+    { "selftest", cmd_selftest, "every quantizer on the CPU and the GPU, compared bit for bit (skipped without a GPU)", lbq_usage_selftest },
     { "help",     cmd_help,     "show help for a command", u_help },
 };
 const int lbq_ncommands = (int)(sizeof lbq_commands / sizeof lbq_commands[0]);
@@ -64,17 +67,29 @@ const struct lbq_cmd *cli_find_cmd(const char *name)
     return NULL;
 }
 
-int main(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
-    if (argc < 2) { print_main_usage(stderr); return LBQ_EXIT_USAGE; }
+    if (argc < 2) { if (lbq_mpi_rank() == 0) print_main_usage(stderr); return LBQ_EXIT_USAGE; }
     const char *a = argv[1];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { print_main_usage(stdout); return 0; }
     if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
-        printf("lbq %s (C11; CUDA: %s; OpenMP threads: %d)\n", LBQ_VERSION_STRING, lbq_cuda_build_info(), lbq_threads());
+        const char *mpi = lbq_mpi_build_info();     /* NULL without MPI: the line is unchanged */
+        if (mpi) printf("lbq %s (C11; CUDA: %s; OpenMP threads: %d; MPI: %s)\n", LBQ_VERSION_STRING, lbq_cuda_build_info(), lbq_threads(), mpi);
+        else printf("lbq %s (C11; CUDA: %s; OpenMP threads: %d)\n", LBQ_VERSION_STRING, lbq_cuda_build_info(), lbq_threads());
         return 0;
     }
     if (a[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", a);
     const struct lbq_cmd *c = cli_find_cmd(a);
     if (!c) return cli_usage_error(NULL, "unknown command '%s'", a);
+    /* under mpirun: sweep and analyze share their work; every other command runs on rank 0 alone */
+    if (lbq_mpi_rank() != 0 && !lbq_mpi_distributed(c->name)) return 0;
     return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    lbq_mpi_init(&argc, &argv);
+    int rc = run_main(argc, argv);
+    lbq_mpi_finalize();
+    return rc;
 }
