@@ -1,5 +1,6 @@
 /* cli-util.c - option parsing, number parsing, errors and exit codes, shared quantizer options. */
 #include "cli.h"
+#include "lbq-mpi.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,6 +30,11 @@ int cli_fail(int status)
 {
     const char *m = lbq_errmsg();
     fprintf(stderr, "lbq: error: %s\n", m && *m ? m : lbq_status_str(status));
+    return cli_exit_code(status);
+}
+
+int cli_exit_code(int status)
+{
     switch (status) {
     case LBQ_ERR_ARG: case LBQ_ERR_UNSUPPORTED: return LBQ_EXIT_USAGE;
     case LBQ_ERR_FORMAT: return LBQ_EXIT_INPUT;
@@ -43,6 +49,8 @@ int cli_fail(int status)
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    /* under MPI every rank parses the same arguments: only rank 0 reports a usage error */
+    if (lbq_mpi_rank() != 0) return LBQ_EXIT_USAGE;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "lbq%s%s: ", cmd ? " " : "", cmd ? cmd : "");

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "lbq-impl.h"
 #include "lbq-report.h"
+#include "lbq-mpi.h"
 
 /* the human table: stdout, or stderr when the JSON goes to stdout (--json -) */
 static FILE *tout;
@@ -77,6 +78,34 @@ int cli_device_select(const char *cmd, const char *dev, int *use_cuda)
 
 static double fmt_pct(double x) { return 100.0 * x; }
 
+static struct lbq_file *g_f;
+static void note_nonfinite(int i, const struct lbq_param_eval *e)
+{
+    if (e->acc.m.nonfinite)
+        cli_note("warning: tensor '%s': %lld elements with NaN/Inf in m or v, excluded from the metrics",
+                 lbq_file_param(g_f, i)->name, (long long)e->acc.m.nonfinite);
+}
+
+/* MPI (cli/lbq-mpi.h): a parameter's evaluation goes to rank 0 as bytes (plain data, identical binaries) */
+static void *mpi_get_eval(void *ud, int i, size_t *len)
+{
+    const struct lbq_param_eval *ev = ud;
+    void *b = malloc(sizeof *ev);
+    if (b) memcpy(b, &ev[i], sizeof *ev);
+    *len = sizeof *ev;
+    return b;
+}
+static int mpi_put_eval(void *ud, int i, const void *blob, size_t len)
+{
+    struct lbq_param_eval *ev = ud;
+    if (blob) {
+        if (len != sizeof *ev) return lbq_err(LBQ_ERR_UNSUPPORTED, "MPI: parameter %d: %zu bytes received, %zu expected (the same lbq binary must run on every rank)", i, len, sizeof *ev);
+        memcpy(&ev[i], blob, sizeof *ev);
+    }
+    note_nonfinite(i, &ev[i]);
+    return LBQ_OK;
+}
+
 int cmd_analyze(int argc, char **argv)
 {
     build_opts();
@@ -113,34 +142,48 @@ int cmd_analyze(int argc, char **argv)
     tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;
     int use_cuda = 0;
     int dr = cli_device_select("analyze", device, &use_cuda);
-    if (dr == -1) return LBQ_EXIT_CUDA;
     if (dr == -2) return LBQ_EXIT_USAGE;
+    if (lbq_mpi_agree(dr == -1 ? LBQ_ERR_CUDA : LBQ_OK)) return LBQ_EXIT_CUDA;   /* -1: message printed */
     eo.device = use_cuda;
     eo.mem_limit = mem;
 
     struct lbq_file *f = NULL;
     struct lbq_param_eval *ev = NULL;
     cJSON *root = NULL;
+    int *owner = NULL;
+    int64_t *numel = NULL;
     rc = lbq_file_open(p.positional[0], &oo, &f);
-    if (rc) return cli_fail(rc);
+    if ((rc = lbq_mpi_agree(rc)) != 0) goto cleanup;
+    g_f = f;
     cli_print_file_notes(f);
     int np = lbq_file_nparams(f);
     ev = calloc((size_t)np, sizeof *ev);
-    if (!ev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-    int64_t nonfinite = 0;
+    owner = calloc((size_t)np, sizeof *owner);
+    numel = calloc((size_t)np, sizeof *numel);
+    if (!ev || !owner || !numel) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    /* MPI: parameters split over the ranks by element count (one rank: all are ours) */
+    for (int i = 0; i < np; i++) numel[i] = lbq_file_param(f, i)->shape.numel;
+    lbq_mpi_partition(numel, np, owner);
+    lbq_mpi_note_balance("analyze", numel, owner, np, "tensors");
     for (int i = 0; i < np; i++) {
+        if (owner[i] != lbq_mpi_rank()) continue;
         LBQ_TRY(lbq_eval_param(f, i, &conf, 1, &eo, &ev[i]));
-        nonfinite += ev[i].acc.m.nonfinite;
-        if (ev[i].acc.m.nonfinite)
-            cli_note("warning: tensor '%s': %lld elements with NaN/Inf in m or v, excluded from the metrics",
-                     lbq_file_param(f, i)->name, (long long)ev[i].acc.m.nonfinite);
+        if (lbq_mpi_size() == 1) note_nonfinite(i, &ev[i]);
+    }
+    if (lbq_mpi_size() > 1) {   /* every evaluation to rank 0, in parameter order */
+        LBQ_TRY(lbq_mpi_agree(LBQ_OK));
+        rc = lbq_mpi_collect(owner, np, mpi_get_eval, mpi_put_eval, ev);
+        LBQ_TRY(lbq_mpi_agree(rc));
+        if (lbq_mpi_rank() != 0) goto cleanup;
     }
     /* totals */
     struct lbq_acc tot;
     lbq_acc_zero(&tot);
     double bits_m = 0, bits_v = 0, elems = 0;
+    int64_t nonfinite = 0;
     for (int i = 0; i < np; i++) {
         lbq_acc_merge(&tot, &ev[i].acc);
+        nonfinite += ev[i].acc.m.nonfinite;
         double n = (double)lbq_file_param(f, i)->shape.numel;
         elems += n;
         bits_m += ev[i].m_size.bits_per_elem * n;
@@ -248,9 +291,10 @@ int cmd_analyze(int argc, char **argv)
         LBQ_TRY(lbq_json_write(json_out, root));
     }
 cleanup:
-    if (rc) exitc = cli_fail(rc);
+    rc = lbq_mpi_agree(rc);     /* pairs with the other ranks' next agreement; identity without MPI */
+    if (rc) exitc = lbq_mpi_fail(rc);
     cJSON_Delete(root);
-    free(ev);
+    free(ev); free(owner); free(numel);
     lbq_file_close(f);
     return exitc;
 }

@@ -4,6 +4,7 @@
 #include "lbq-impl.h"
 #include "lbq-report.h"
 #include "lbq-sim.h"
+#include "lbq-mpi.h"
 #include "plot.h"
 
 #include <errno.h>
@@ -136,7 +137,7 @@ static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults
 
 static void progress(int quiet, double frac, double elapsed, const char *what)
 {
-    if (quiet || !isatty(2)) return;
+    if (quiet || !isatty(2) || lbq_mpi_size() > 1) return;     /* MPI: no bar (rank 0 sees its share only) */
     int w = 30, f = (int)(frac * w + 0.5);
     double eta = frac > 0.001 ? elapsed * (1.0 - frac) / frac : 0.0;
     fprintf(stderr, "\r[%.*s%*s] %5.1f%% ETA %4.0fs %-40.40s", f, "##############################", w - f, "", 100.0 * frac, eta, what);
@@ -404,6 +405,7 @@ struct sweep_out {
     const char *dir;
     double t0;
     int64_t total_el;
+    int64_t reads_other[2];     /* MPI: elements of m and v read by the other ranks (so far) */
 };
 
 static void tsv_total_from_json(char **tsv, size_t *len, size_t *cap, const struct sweep_conf *c, const cJSON *tj)
@@ -503,7 +505,7 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
     cJSON *tj = cJSON_AddObjectToObject(root, "timing");
     lbq_json_add_num(tj, "seconds", now_s() - so->t0);
     cJSON_AddNumberToObject(tj, "threads", lbq_threads());
-    int64_t rm = 0, rv = 0;
+    int64_t rm = so->reads_other[0], rv = so->reads_other[1];
     for (int i = 0; i < lbq_file_nparams(f); i++) { rm += lbq_file_elems_read(f, i, LBQ_DS_M); rv += lbq_file_elems_read(f, i, LBQ_DS_V); }
     cJSON_AddNumberToObject(tj, "elements", (double)so->total_el);
     cJSON_AddNumberToObject(tj, "elements_read_m", (double)rm);
@@ -518,6 +520,187 @@ cleanup:
     cJSON_Delete(root);
     free(tsv);
     return rc;
+}
+
+/* One parameter's results for configurations j0..j1-1 of the current batch, folded into the
+ * per-configuration totals and rows.  Called in parameter order (the totals are floating-point sums). */
+struct fold_ctx {
+    struct lbq_file *f;
+    const int *todo;            /* the batch's configuration indices */
+    int first_batch;
+    const struct sweep_conf *cs;
+    struct lbq_acc *tot;
+    double *el, *bm, *bv;
+    cJSON **prow;
+};
+
+static void fold_param(const struct fold_ctx *x, int i, int j0, int j1, const struct lbq_param_eval *ev)
+{
+    const struct lbq_param_info *pi = lbq_file_param(x->f, i);
+    if (x->first_batch && j0 == 0 && j1 > j0 && ev[0].acc.m.nonfinite)
+        cli_note("warning: tensor '%s': %lld elements with NaN/Inf in m or v, excluded from the metrics",
+                 pi->name, (long long)ev[0].acc.m.nonfinite);
+    for (int j = j0; j < j1; j++) {
+        int c = x->todo[j];
+        const struct lbq_param_eval *e = &ev[j - j0];
+        double nn = (double)pi->shape.numel;
+        lbq_acc_merge(&x->tot[c], &e->acc);
+        x->el[c] += nn; x->bm[c] += e->m_size.bits_per_elem * nn; x->bv[c] += e->v_size.bits_per_elem * nn;
+        cJSON_AddItemToArray(x->prow[c], param_row_json(pi->name, pi->shape.numel, e, x->cs[c].c.has_m, x->cs[c].c.has_v));
+    }
+}
+
+/* ---- MPI (cli/lbq-mpi.h) -----------------------------------------------------------------------
+ * A batch's work is np x K units: unit i*K+k is parameter i with the batch's configuration chunk k
+ * (K = 1 unless there are fewer parameters than ranks).  Units are partitioned by element-configs;
+ * each rank keeps its units' results until the batch ends, then rank 0 receives them in unit order
+ * (parameter order for every configuration) and folds them as one process would. */
+struct sweep_mpi {
+    int np, K, nb, nunits;
+    int *owner, *owner0;        /* owner of each unit; of each parameter's chunk 0 (heat map data) */
+    int64_t *w;
+    struct lbq_param_eval **store;
+    const struct fold_ctx *fx;
+};
+
+static void mpi_plan_free(struct sweep_mpi *mp)
+{
+    if (mp->store) for (int u = 0; u < mp->nunits; u++) free(mp->store[u]);
+    free(mp->store); free(mp->owner); free(mp->owner0); free(mp->w);
+    mp->store = NULL; mp->owner = mp->owner0 = NULL; mp->w = NULL; mp->nunits = 0;
+}
+
+/* Configuration chunks give the same bits as one call only if every chunk evaluates with the same
+ * slab chunking, which lbq_eval_param derives from the batch's block sizes: true when all are powers
+ * of two <= 65536 (the chunk is then 65536 elements whatever the subset). */
+static int config_split_ok(const struct sweep_axes *ax, const struct lbq_qdefaults *d)
+{
+    for (int i = 0; i <= ax->nblocks; i++) {
+        int64_t b = i < ax->nblocks ? ax->blocks[i] : d->block;
+        if (b <= 0 || b > 65536 || (b & (b - 1))) return 0;
+    }
+    return 1;
+}
+
+static int mpi_plan(struct sweep_mpi *mp, struct lbq_file *f, int nb, int split_ok, int note)
+{
+    mpi_plan_free(mp);
+    int np = lbq_file_nparams(f), size = lbq_mpi_size();
+    int K = 1;
+    if (size > 1 && np < size && split_ok) { K = (size + np - 1) / np; if (K > nb) K = nb; }
+    mp->np = np; mp->K = K; mp->nb = nb; mp->nunits = np * K;
+    mp->owner = calloc((size_t)mp->nunits, sizeof *mp->owner);
+    mp->owner0 = calloc((size_t)np, sizeof *mp->owner0);
+    mp->w = calloc((size_t)mp->nunits, sizeof *mp->w);
+    mp->store = calloc((size_t)mp->nunits, sizeof *mp->store);
+    if (!mp->owner || !mp->owner0 || !mp->w || !mp->store) { mpi_plan_free(mp); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+    for (int i = 0; i < np; i++)
+        for (int k = 0; k < K; k++)
+            mp->w[i * K + k] = lbq_file_param(f, i)->shape.numel * (int64_t)((k + 1) * nb / K - k * nb / K);
+    lbq_mpi_partition(mp->w, mp->nunits, mp->owner);
+    for (int i = 0; i < np; i++) mp->owner0[i] = mp->owner[i * K];
+    if (note) lbq_mpi_note_balance("sweep", mp->w, mp->owner, mp->nunits, K > 1 ? "units (tensor x configuration chunk)" : "tensors");
+    return LBQ_OK;
+}
+
+static void *mpi_get_unit(void *ud, int u, size_t *len)
+{
+    struct sweep_mpi *mp = ud;
+    int k = u % mp->K;
+    *len = sizeof(struct lbq_param_eval) * (size_t)((k + 1) * mp->nb / mp->K - k * mp->nb / mp->K);
+    void *b = mp->store[u];
+    mp->store[u] = NULL;        /* freed by lbq_mpi_collect */
+    return b;
+}
+
+static int mpi_put_unit(void *ud, int u, const void *blob, size_t len)
+{
+    struct sweep_mpi *mp = ud;
+    int i = u / mp->K, k = u % mp->K, j0 = k * mp->nb / mp->K, j1 = (k + 1) * mp->nb / mp->K;
+    if (blob && len != sizeof(struct lbq_param_eval) * (size_t)(j1 - j0))
+        return lbq_err(LBQ_ERR_UNSUPPORTED, "MPI: unit %d: %zu bytes received (the same lbq binary must run on every rank)", u, len);
+    const struct lbq_param_eval *ev = blob ? blob : mp->store[u];
+    if (!ev) return lbq_err(LBQ_ERR_NOMEM, "MPI: unit %d: no results", u);
+    fold_param(mp->fx, i, j0, j1, ev);
+    return LBQ_OK;
+}
+
+/* heat map data of one parameter: {present, pr, pc, gr, gc}, then rowmax[R], colmax[C], grid[gr*gc] */
+static void *mpi_get_heat(void *ud, int p, size_t *len)
+{
+    const struct heat *h = ud;
+    int present = h->grid && h->rowmax && h->colmax && h->grid[p] && h->rowmax[p] && h->colmax[p];
+    const struct lbq_param_info *pi = lbq_file_param(g_sweep_file, p);
+    int64_t R = present ? pi->shape.dim[0] : 0, C = present ? pi->shape.dim[1] : 0, G = present ? h->gr[p] * h->gc[p] : 0;
+    *len = 5 * sizeof(int64_t) + sizeof(float) * (size_t)(R + C + G);
+    char *b = malloc(*len);
+    if (!b) return NULL;
+    int64_t hd[5] = { present, present ? h->pr[p] : 0, present ? h->pc[p] : 0, present ? h->gr[p] : 0, present ? h->gc[p] : 0 };
+    memcpy(b, hd, sizeof hd);
+    if (present) {
+        float *x = (float *)(b + sizeof hd);
+        memcpy(x, h->rowmax[p], sizeof(float) * (size_t)R);
+        memcpy(x + R, h->colmax[p], sizeof(float) * (size_t)C);
+        memcpy(x + R + C, h->grid[p], sizeof(float) * (size_t)G);
+    }
+    return b;
+}
+
+static int mpi_put_heat(void *ud, int p, const void *blob, size_t len)
+{
+    struct heat *h = ud;
+    int64_t hd[5];
+    if (!blob || !h->grid || !h->rowmax || !h->colmax || len < sizeof hd) return LBQ_OK;   /* rank 0's own, or no heat map */
+    memcpy(hd, blob, sizeof hd);
+    if (!hd[0]) return LBQ_OK;
+    const struct lbq_param_info *pi = lbq_file_param(g_sweep_file, p);
+    int64_t R = pi->shape.dim[0], C = pi->shape.dim[1], G = hd[3] * hd[4];
+    if (pi->shape.rank != 2 || len != sizeof hd + sizeof(float) * (size_t)(R + C + G))
+        return lbq_err(LBQ_ERR_UNSUPPORTED, "MPI: heat map data of parameter %d: %zu bytes received", p, len);
+    const float *x = (const float *)((const char *)blob + sizeof hd);
+    h->rowmax[p] = malloc(sizeof(float) * (size_t)R);
+    h->colmax[p] = malloc(sizeof(float) * (size_t)C);
+    h->grid[p] = malloc(sizeof(float) * (size_t)G);
+    if (!h->rowmax[p] || !h->colmax[p] || !h->grid[p]) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    memcpy(h->rowmax[p], x, sizeof(float) * (size_t)R);
+    memcpy(h->colmax[p], x + R, sizeof(float) * (size_t)C);
+    memcpy(h->grid[p], x + R + C, sizeof(float) * (size_t)G);
+    h->pr[p] = hd[1]; h->pc[p] = hd[2]; h->gr[p] = hd[3]; h->gc[p] = hd[4];
+    return LBQ_OK;
+}
+
+/* the end of a batch: every rank's units to rank 0 (folded there), the heat map data after the first
+ * batch, and the elements read by the other ranks (timing.elements_read_*) */
+static int mpi_gather_batch(struct sweep_mpi *mp, struct sweep_out *so, struct heat *heat, int first)
+{
+    int rc = lbq_mpi_agree(LBQ_OK);     /* every rank evaluated its units (or one failed) */
+    if (rc) return rc;
+    rc = lbq_mpi_collect(mp->owner, mp->nunits, mpi_get_unit, mpi_put_unit, mp);
+    if ((rc = lbq_mpi_agree(rc))) return rc;
+    if (first) {
+        rc = lbq_mpi_collect(mp->owner0, mp->np, mpi_get_heat, mpi_put_heat, heat);
+        if ((rc = lbq_mpi_agree(rc))) return rc;
+    }
+    int64_t mine[2] = { 0, 0 }, all[2];
+    for (int i = 0; i < mp->np; i++) { mine[0] += lbq_file_elems_read(so->f, i, LBQ_DS_M); mine[1] += lbq_file_elems_read(so->f, i, LBQ_DS_V); }
+    all[0] = mine[0]; all[1] = mine[1];
+    lbq_mpi_sum_i64(all, 2);
+    so->reads_other[0] = all[0] - mine[0]; so->reads_other[1] = all[1] - mine[1];
+    return LBQ_OK;
+}
+
+/* --resume: rank 0 read DIR/results.json; every rank needs the same configurations to evaluate */
+static int mpi_share_done(struct sweep_conf *cs, int nconf)
+{
+    if (lbq_mpi_size() == 1) return LBQ_OK;
+    int *dn = malloc(sizeof(int) * (size_t)(nconf + 1));
+    int rc = lbq_mpi_agree(dn ? LBQ_OK : lbq_err(LBQ_ERR_NOMEM, "out of memory"));
+    if (rc) { free(dn); return rc; }
+    for (int c = 0; c < nconf; c++) dn[c] = cs[c].done;
+    lbq_mpi_bcast_int(dn, nconf);
+    for (int c = 0; c < nconf; c++) cs[c].done = dn[c];
+    free(dn);
+    return LBQ_OK;
 }
 
 int cmd_sweep(int argc, char **argv)
@@ -600,15 +783,17 @@ int cmd_sweep(int argc, char **argv)
     int nconf = 0, heat_ok = 0;
     struct heat heat;
     memset(&heat, 0, sizeof heat);
+    struct sweep_mpi mp;
+    memset(&mp, 0, sizeof mp);
     double t0 = now_s();
     LBQ_TRY(build_configs(&ax, &d, &cs, &nconf));
     if (nconf == 0) { rc = lbq_err(LBQ_ERR_ARG, "no valid configuration in this sweep"); goto cleanup; }
     rc = lbq_file_open(p.positional[0], &oo, &f);       /* input errors first: no empty output dir */
     if (rc) goto cleanup;
     cli_print_file_notes(f);
-    LBQ_TRY(ensure_dir(dir));
+    if (lbq_mpi_rank() == 0) LBQ_TRY(ensure_dir(dir));     /* MPI: rank 0 writes, and reads --resume */
     snprintf(path, sizeof path, "%s/results.json", dir);
-    if (resume) {
+    if (resume && lbq_mpi_rank() == 0) {
         char *s = lbq_read_file(path);
         if (s) {
             prev = cJSON_Parse(s);
@@ -622,6 +807,7 @@ int cmd_sweep(int argc, char **argv)
             }
         }
     }
+    LBQ_TRY(mpi_share_done(cs, nconf));
     int np = lbq_file_nparams(f);
     int ntodo = 0;
     for (int c = 0; c < nconf; c++) if (!cs[c].done) ntodo++;
@@ -641,7 +827,8 @@ int cmd_sweep(int argc, char **argv)
     g_sweep_file = f;
     int64_t total_el = 0;
     for (int i = 0; i < np; i++) total_el += lbq_file_param(f, i)->shape.numel;
-    struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, prow, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el };
+    struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, prow, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el, { 0, 0 } };
+    int split_ok = config_split_ok(&ax, &d);
     /* batches of --checkpoint configurations (default: all at once, so each tensor is read once);
      * after each batch the results so far are saved, so an interrupted sweep can be resumed */
     int batch = checkpoint > 0 ? checkpoint : (ntodo > 0 ? ntodo : 1);
@@ -654,6 +841,11 @@ int cmd_sweep(int argc, char **argv)
         int nb = (nt - b0 < batch) ? nt - b0 : batch;
         for (int j = 0; j < nb; j++) cl[j] = cs[todo[b0 + j]].c;
         struct lbq_eval_opts eo = { mem, 10.0, 0, (heat_ok && b0 == 0) ? heat_cb : NULL, &heat };
+        struct fold_ctx fx = { f, todo + b0, b0 == 0, cs, tot, el, bm, bv, prow };
+        /* which (parameter x configuration chunk) units are ours: with one process, K = 1 and all */
+        rc = mpi_plan(&mp, f, nb, split_ok, b0 == 0);
+        if (rc) { free(todo); goto cleanup; }
+        mp.fx = &fx;
         for (int i = 0; i < np; i++) {
             if (g_interrupted) {
                 rc = lbq_err(LBQ_ERR_INTERRUPTED, b0 ? "interrupted: the configurations of earlier batches are saved in %s/results.json; rerun with --resume"
@@ -662,35 +854,37 @@ int cmd_sweep(int argc, char **argv)
                 goto cleanup;
             }
             const struct lbq_param_info *pi = lbq_file_param(f, i);
-            progress(quiet, (double)done_work / (double)(work ? work : 1), now_s() - t0, pi->name);
-            struct lbq_param_eval *tmpev = calloc((size_t)nb, sizeof *tmpev);
-            if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); free(todo); goto cleanup; }
-            rc = lbq_eval_param(f, i, cl, nb, &eo, tmpev);
-            if (rc) { free(tmpev); free(todo); goto cleanup; }
-            /* fold each configuration's result into its totals and rows now: memory stays O(configs) */
-            if (b0 == 0 && nb > 0 && tmpev[0].acc.m.nonfinite)
-                cli_note("warning: tensor '%s': %lld elements with NaN/Inf in m or v, excluded from the metrics",
-                         pi->name, (long long)tmpev[0].acc.m.nonfinite);
-            for (int j = 0; j < nb; j++) {
-                int c = todo[b0 + j];
-                struct lbq_param_eval *e = &tmpev[j];
-                double nn = (double)pi->shape.numel;
-                lbq_acc_merge(&tot[c], &e->acc);
-                el[c] += nn; bm[c] += e->m_size.bits_per_elem * nn; bv[c] += e->v_size.bits_per_elem * nn;
-                cJSON_AddItemToArray(prow[c], param_row_json(pi->name, pi->shape.numel, e, cs[c].c.has_m, cs[c].c.has_v));
+            for (int k = 0; k < mp.K; k++) {
+                if (mp.owner[i * mp.K + k] != lbq_mpi_rank()) continue;
+                int j0 = k * nb / mp.K, j1 = (k + 1) * nb / mp.K;
+                progress(quiet, (double)done_work / (double)(work ? work : 1), now_s() - t0, pi->name);
+                struct lbq_param_eval *tmpev = calloc((size_t)(j1 - j0), sizeof *tmpev);
+                if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); free(todo); goto cleanup; }
+                eo.slab_cb = (heat_ok && b0 == 0 && k == 0) ? heat_cb : NULL;
+                rc = lbq_eval_param(f, i, cl + j0, j1 - j0, &eo, tmpev);
+                if (rc) { free(tmpev); free(todo); goto cleanup; }
+                done_work += (int64_t)(j1 - j0) * pi->shape.numel;
+                if (lbq_mpi_size() > 1) { mp.store[i * mp.K + k] = tmpev; continue; }     /* folded on rank 0 below */
+                /* fold each configuration's result into its totals and rows now: memory stays O(configs) */
+                fold_param(&fx, i, j0, j1, tmpev);
+                free(tmpev);
             }
-            free(tmpev);
-            done_work += (int64_t)nb * pi->shape.numel;
+        }
+        if (lbq_mpi_size() > 1) {
+            rc = mpi_gather_batch(&mp, &so, &heat, b0 == 0);
+            if (rc) { free(todo); goto cleanup; }
         }
         for (int j = 0; j < nb; j++) cs[todo[b0 + j]].evaluated = 1;
         if (b0 + nb < nt) {         /* a checkpoint: everything evaluated so far, no swamping runs yet */
             cJSON *cp = NULL;
-            rc = write_results(&so, 0, &cp);
+            rc = lbq_mpi_rank() == 0 ? write_results(&so, 0, &cp) : LBQ_OK;
             cJSON_Delete(cp);
+            rc = lbq_mpi_agree(rc);
             if (rc) { free(todo); goto cleanup; }
         }
     }
     free(todo);
+    if (lbq_mpi_rank() != 0) goto cleanup;      /* MPI: rank 0 writes the results */
     progress(quiet, 1.0, now_s() - t0, "done");
     LBQ_TRY(write_results(&so, 1, &root));
     cli_note("wrote %s/results.json and %s/results.tsv (%d configurations, %.1f s)", dir, dir, nconf, now_s() - t0);
@@ -703,7 +897,9 @@ cleanup:
         if (heat.grid) free(heat.grid[i]);
     }
     free(heat.rowmax); free(heat.colmax); free(heat.grid); free(heat.pr); free(heat.pc); free(heat.gr); free(heat.gc);
-    if (rc) exitc = cli_fail(rc);
+    mpi_plan_free(&mp);
+    rc = lbq_mpi_agree(rc);     /* pairs with the other ranks' next agreement; identity without MPI */
+    if (rc) exitc = lbq_mpi_fail(rc);
     cJSON_Delete(root); cJSON_Delete(prev);
     if (prow) for (int c = 0; c < nconf; c++) cJSON_Delete(prow[c]);
     free(prow);
