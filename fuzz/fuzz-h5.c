@@ -88,6 +88,14 @@ static void h5f_check_eval(struct lbq_file *f, int p, const struct lbq_param_inf
         FUZZ_CHECK(!isnan(mr.rel_l2) && !isnan(vr.rel_l2) && !isnan(mr.rel_mean_abs_err) && !isnan(vr.rel_mean_abs_err) &&
                    !isnan(mr.zero_collapse) && !isnan(vr.zero_collapse),
                    "'%s' %s: NaN state metric (m rel_l2 %g, v rel_l2 %g)", pi->name, g_h5_conf[c].label, mr.rel_l2, vr.rel_l2);
+        struct lbq_update_res ur;
+        lbq_update_result(&a->u, &ur);
+        /* known, reported: eps = 0 (or below ~1e-30) with v = 0 elements gives 0/0 or inf - inf in the
+         * update metrics (fuzz/findings/h5-eps-zero-nan-update.h5); checked for ordinary eps only */
+        if (lbq_file_hparams(f)->eps >= 1e-30)
+            FUZZ_CHECK(!isnan(ur.rel_l2) && !isnan(ur.cosine) && !isnan(ur.blowup_frac) && !isnan(ur.collapse_share),
+                   "'%s' %s: NaN update metric (rel_l2 %g, cosine %g; eps %g)", pi->name, g_h5_conf[c].label, ur.rel_l2, ur.cosine,
+                   lbq_file_hparams(f)->eps);
         FUZZ_CHECK(isfinite(ev[c].m_size.bits_per_elem) && isfinite(ev[c].v_size.bits_per_elem), "'%s': storage size not finite", pi->name);
     }
 }

@@ -60,7 +60,9 @@ for h in $HARNESSES; do case " $ALL " in *" $h "*) ;; *) die "unknown harness '$
 
 build
 
-export ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1:${ASAN_OPTIONS:-}"
+# a malloc above 2 GiB returns NULL (as on a machine without that much memory) instead of aborting:
+# libhdf5 asks for sizes it reads from the file, and lbq must then fail with "out of memory"
+export ASAN_OPTIONS="allocator_may_return_null=1:max_allocation_size_mb=2048:detect_leaks=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 export LSAN_OPTIONS="suppressions=$ROOT/fuzz/lsan.supp:${LSAN_OPTIONS:-}"
 
@@ -68,7 +70,7 @@ export LSAN_OPTIONS="suppressions=$ROOT/fuzz/lsan.supp:${LSAN_OPTIONS:-}"
 classify() {
     awk '
     function skip(l) {
-        return l ~ /__asan|__interceptor_|__sanitizer|__ubsan|__lsan|fuzzer::|libc\.so|libc_start|__libc_|_start |in (malloc|calloc|realloc|free|abort|raise|strdup|memcpy|memmove|memset) |H5MM_|H5FL_|LLVMFuzzer|in main /
+        return l ~ /__asan|__interceptor_|__sanitizer|__ubsan|__lsan|fuzzer::|libc\.so|libc_start|__libc_|_start |in (malloc|calloc|realloc|free|abort|raise|strdup|memcpy|memmove|memset) |in __(mem|str)[a-z_]* |sysdeps\/|H5MM_|H5FL_|LLVMFuzzer|in main /
     }
     !started && /ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|fuzz invariant violated/ {
         started = 1
@@ -84,14 +86,18 @@ classify() {
         next
     }
     !started { next }
+    # the memory a bad access hit: whose code allocated it (first frame past the allocator)
+    /is located|allocated by thread|freed by thread|previously allocated/ { owner = 1; checked = 0; next }
+    /^ *#[0-9]+ 0x/ && owner {
+        if (!checked && !skip($0)) { checked = 1; if ($0 ~ /\/(src|quantizers|cli|fuzz)\/[^ ]*\.c/) lbqowned = 1 }
+        next
+    }
     /^ *#[0-9]+ 0x/ {
         if (!site && !skip($0)) site = $0
         if (match($0, / in H5[A-Za-z0-9_]+/) && nh < 3) { fn = substr($0, RSTART + 4, RLENGTH - 4); if (fn !~ /^H5(MM|FL)_/) h5[++nh] = fn }
         if (!lbqsite && $0 ~ /\/(src|quantizers|cli|fuzz)\/[^ ]*\.c/) { lbqsite = $0 }
         next
     }
-    /is located|allocated by thread|freed by thread|previously allocated/ { owner = 1; next }
-    owner && /\/(src|quantizers|cli|fuzz)\/[^ ]*\.c/ { lbqowned = 1 }
     END {
         if (!started) { print "lbq unknown no-report"; exit }
         cls = "lbq"
@@ -114,10 +120,11 @@ for h in $HARNESSES; do
     mkdir -p "$CORPUS" "$ART/hdf5"
     rm -f "$ART"/crash-* "$ART"/leak-* "$ART"/timeout-* "$ART"/oom-* "$ART"/slow-unit-* "$ART"/*.log
     cp -n fuzz/corpus/"$h"/* "$CORPUS"/ 2>/dev/null
+    for r in tests/regress/"$h"/*; do case $r in *.expect|*.md) ;; *) [ -f "$r" ] && cp -n "$r" "$CORPUS"/ ;; esac; done
     case $h in
         fuzz-spec) OPTS=(-max_len=1024 -dict=fuzz/fuzz-spec.dict) ;;
         fuzz-h5)   cp -n tests/data/*.h5 "$CORPUS"/ 2>/dev/null
-                   OPTS=(-max_len=65536 -dict=fuzz/fuzz-h5.dict -malloc_limit_mb=1048576) ;;
+                   OPTS=(-max_len=65536 -dict=fuzz/fuzz-h5.dict) ;;
         fuzz-json) OPTS=(-max_len=65536 -dict=fuzz/fuzz-json.dict) ;;
     esac
     echo "fuzz/run.sh: $h for ${SECS}s (corpus $CORPUS, artifacts $ART)"
@@ -138,6 +145,11 @@ for h in $HARNESSES; do
         [ "$rc" -eq 0 ] && break
         unit=$(sed -n "s/.*Test unit written to \(.*\)$/\1/p" "$log" | tail -1)
         read -r cls kind sig < <(classify "$log")
+        if [ "$kind" = oom ] && [ -n "$unit" ] && [ -f "$unit" ]; then
+            # an RSS overrun has no faulting frame: replay and name the first allocation above 256 MiB
+            ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0 "$BIN" -malloc_limit_mb=256 -rss_limit_mb=8192 "$unit" > "$log.malloc" 2>&1
+            if grep -q 'out-of-memory (malloc' "$log.malloc"; then read -r cls kind sig < <(classify "$log.malloc"); fi
+        fi
         if [ "$cls" = hdf5 ]; then
             h5=$((h5 + 1))
             case " $h5sigs " in *" $sig "*) ;; *) h5sigs="$h5sigs $sig" ;; esac

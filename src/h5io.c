@@ -68,6 +68,24 @@ static void split_pattern(const char *pat, char *pre, char *suf)
     snprintf(suf, LBQ_NAME_MAX, "%s", p + 6);
 }
 
+/* A number type whose bit fields fit its size.  A corrupt datatype message can decode to, e.g.,
+ * precision 0 or fields past the end, and libhdf5 1.10 converts such a type with out-of-bounds bit
+ * copies (a crash, not an error): refuse it before any read. */
+static int h5_type_sane(hid_t t)
+{
+    H5T_class_t c = H5Tget_class(t);
+    size_t size = H5Tget_size(t), prec = H5Tget_precision(t);
+    int off = H5Tget_offset(t);
+    if (c != H5T_INTEGER && c != H5T_FLOAT) return 0;
+    if (size < 1 || size > 16 || prec < 1 || off < 0 || (size_t)off + prec > 8 * size) return 0;
+    if (c == H5T_FLOAT) {
+        size_t sp, ep, es, mp, ms, lo = (size_t)off, hi = (size_t)off + prec;
+        if (H5Tget_fields(t, &sp, &ep, &es, &mp, &ms) < 0) return 0;
+        if (es < 1 || es > 32 || ms < 1 || sp < lo || sp >= hi || ep < lo || ep + es > hi || mp < lo || mp + ms > hi) return 0;
+    }
+    return 1;
+}
+
 /* Inspect a dataset: float class, storage width, shape.  Returns LBQ_OK or an error. */
 static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, const char *label,
                     struct lbq_shape *shape, int *bits)
@@ -84,6 +102,7 @@ static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, co
         rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has %s data (want float32, float16 or float64)", f->path, pname, label, what);
         goto cleanup;
     }
+    if (!h5_type_sane(t)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has a corrupt float type", f->path, pname, label); goto cleanup; }
     *bits = (int)(H5Tget_size(t) * 8);
     s = H5Dget_space(d);
     int r = (s >= 0) ? H5Sget_simple_extent_ndims(s) : -1;
@@ -98,6 +117,15 @@ static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, co
         if (i < LBQ_MAX_RANK) shape->dim[i] = (int64_t)dims[i];
         shape->numel *= (int64_t)dims[i];
         if (shape->numel > ((int64_t)1 << 42)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s is absurdly large", f->path, pname, label); goto cleanup; }
+    }
+    /* compact data lives in the object header and must hold every element: libhdf5 1.10 reads a
+     * short (e.g. empty) compact buffer without checking it (a crash) */
+    hid_t dcpl = H5Dget_create_plist(d);
+    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (lay == H5D_COMPACT && H5Dget_storage_size(d) != (hsize_t)shape->numel * (hsize_t)H5Tget_size(t)) {
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has corrupt compact storage", f->path, pname, label);
+        goto cleanup;
     }
 cleanup:
     if (s >= 0) H5Sclose(s);
@@ -217,19 +245,23 @@ static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *info, void *
     return 0;
 }
 
-static void read_hparam(hid_t fid, const char *name, double *out, int *has)
+static int read_hparam(hid_t fid, const char *path, const char *name, double *out, int *has)
 {
+    int rc = LBQ_OK;
     *has = 0;
-    if (H5Aexists(fid, name) <= 0) return;
+    if (H5Aexists(fid, name) <= 0) return LBQ_OK;
     hid_t a = H5Aopen(fid, name, H5P_DEFAULT);
-    if (a < 0) return;
+    if (a < 0) return LBQ_OK;
     hid_t t = H5Aget_type(a), s = H5Aget_space(a);
     H5T_class_t c = H5Tget_class(t);
-    if ((c == H5T_FLOAT || c == H5T_INTEGER) && H5Sget_simple_extent_npoints(s) == 1) {
+    if ((c == H5T_FLOAT || c == H5T_INTEGER) && !h5_type_sane(t))
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute %s has a corrupt number type", path, name);
+    else if ((c == H5T_FLOAT || c == H5T_INTEGER) && H5Sget_simple_extent_npoints(s) == 1) {
         double v;
         if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0 && isfinite(v)) { *out = v; *has = 1; }
     }
     H5Sclose(s); H5Tclose(t); H5Aclose(a);
+    return rc;
 }
 
 int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq_file **out)
@@ -258,11 +290,12 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     struct lbq_hparams *hp = &f->hp;
     double step = 0;
     hp->beta1 = 0.9; hp->beta2 = 0.999; hp->eps = 1e-8; hp->lr = 1e-3;
-    read_hparam(f->fid, "step", &step, &hp->has_step);
-    read_hparam(f->fid, "beta1", &hp->beta1, &hp->has_beta1);
-    read_hparam(f->fid, "beta2", &hp->beta2, &hp->has_beta2);
-    read_hparam(f->fid, "eps", &hp->eps, &hp->has_eps);
-    read_hparam(f->fid, "lr", &hp->lr, &hp->has_lr);
+    LBQ_TRY(read_hparam(f->fid, path, "step", &step, &hp->has_step));
+    LBQ_TRY(read_hparam(f->fid, path, "beta1", &hp->beta1, &hp->has_beta1));
+    LBQ_TRY(read_hparam(f->fid, path, "beta2", &hp->beta2, &hp->has_beta2));
+    LBQ_TRY(read_hparam(f->fid, path, "eps", &hp->eps, &hp->has_eps));
+    LBQ_TRY(read_hparam(f->fid, path, "lr", &hp->lr, &hp->has_lr));
+    if (hp->has_step && !(step >= 0 && step <= 4e18)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute step = %g out of range", path, step); goto cleanup; }
     hp->step = (int64_t)step;
     if (!hp->has_beta1) LBQ_TRY(add_note(f, "attribute beta1 absent: using default 0.9"));
     if (!hp->has_beta2) LBQ_TRY(add_note(f, "attribute beta2 absent: using default 0.999"));
