@@ -80,6 +80,9 @@ static int parse_int_list(const char *cmd, const char *opt, const char *s, long 
             b = a;
         }
         for (long long v = a; v <= b; v++) {
+            int dup = 0;
+            for (int k = 0; k < *n; k++) dup |= out[k] == v;       /* repeated values count once */
+            if (dup) continue;
             if (*n == MAX_LIST) { cli_usage_error(cmd, "%s: more than %d values", opt, MAX_LIST); return -1; }
             out[(*n)++] = v;
         }
@@ -101,6 +104,7 @@ struct sweep_conf {
 static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults *d0, struct sweep_conf **out, int *nout)
 {
     int cap = ax->nmaps * ax->nnorms * ax->nbits * (ax->nblocks + 1) + 1, n = 0;
+    if (cap > 100000) return lbq_err(LBQ_ERR_ARG, "sweep: %d configurations is more than 100000; narrow --map/--norm/--bits/--block", cap);
     struct sweep_conf *cs = calloc((size_t)cap, sizeof *cs);
     if (!cs) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     for (int mi = 0; mi < ax->nmaps; mi++)
@@ -757,14 +761,18 @@ int cmd_sweep(int argc, char **argv)
         const struct lbq_map *m = lbq_map_find(t);
         if (!m) { const char *s = lbq_name_suggest(t); return cli_usage_error("sweep", "--map: unknown map '%s'%s%s%s", t, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : ""); }
         if (strcmp(m->name, "file") == 0) return cli_usage_error("sweep", "--map: the 'file' map is not swept (use analyze --map-file)");
-        if (ax.nmaps < MAX_LIST) ax.maps[ax.nmaps++] = m;
+        int dup = 0;
+        for (int k = 0; k < ax.nmaps; k++) dup |= ax.maps[k] == m;
+        if (!dup && ax.nmaps < MAX_LIST) ax.maps[ax.nmaps++] = m;
     }
     snprintf(buf, sizeof buf, "%s", norms_s);
     for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
         int64_t blk = 0;
         const struct lbq_norm *n = lbq_norm_find(t, &blk);
         if (!n || blk) return cli_usage_error("sweep", "--norm: unknown normalization '%s' (known: tensor, block, rank1, row, col; sizes go in --block)", t);
-        if (ax.nnorms < MAX_LIST) ax.norms[ax.nnorms++] = n;
+        int dup = 0;
+        for (int k = 0; k < ax.nnorms; k++) dup |= ax.norms[k] == n;
+        if (!dup && ax.nnorms < MAX_LIST) ax.norms[ax.nnorms++] = n;
     }
     if (parse_int_list("sweep", "--bits", bits_s, 1, 8, tmp, &ax.nbits)) return LBQ_EXIT_USAGE;
     for (int i = 0; i < ax.nbits; i++) ax.bits[i] = (int)tmp[i];

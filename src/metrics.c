@@ -100,6 +100,9 @@ void lbq_acc_add2(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
     for (int64_t i = 0; i < n; i++) {
         if (!ok[i]) continue;
         double vv = v[i] > 0.0f ? v[i] : 0.0, vq = vh[i] > 0.0f ? vh[i] : 0.0;
+        /* eps = 0 and v = 0: the update is 0/0; such elements carry no defined update and are
+         * left out of the update metrics (they still count in the state metrics) */
+        if (!(sqrt(vv / cfg->bc2) + cfg->eps > 0.0) || !(sqrt(vq / cfg->bc2) + cfg->eps > 0.0)) continue;
         double ue = ((double)m[i] / cfg->bc1) / (sqrt(vv / cfg->bc2) + cfg->eps);
         double uq = ((double)mh[i] / cfg->bc1) / (sqrt(vq / cfg->bc2) + cfg->eps);
         double d = uq - ue, ae = fabs(ue), aq = fabs(uq);
