@@ -385,13 +385,6 @@ static int swamping_json(const struct sweep_axes *ax, const struct lbq_qdefaults
     return LBQ_OK;
 }
 
-static int ensure_dir(const char *dir)
-{
-    struct stat sb;
-    if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a directory", dir);
-    if (mkdir(dir, 0777) != 0) return lbq_err(LBQ_ERR_OUTPUT, "%s: cannot create directory: %s", dir, strerror(errno));
-    return LBQ_OK;
-}
 
 struct sweep_out {
     const struct sweep_axes *ax;
@@ -799,7 +792,7 @@ int cmd_sweep(int argc, char **argv)
     rc = lbq_file_open(p.positional[0], &oo, &f);       /* input errors first: no empty output dir */
     if (rc) goto cleanup;
     cli_print_file_notes(f);
-    if (lbq_mpi_rank() == 0) LBQ_TRY(ensure_dir(dir));     /* MPI: rank 0 writes, and reads --resume */
+    if (lbq_mpi_rank() == 0) LBQ_TRY(lbq_mkdirs(dir));     /* MPI: rank 0 writes, and reads --resume */
     snprintf(path, sizeof path, "%s/results.json", dir);
     if (resume && lbq_mpi_rank() == 0) {
         char *s = lbq_read_file(path);

@@ -1138,7 +1138,7 @@ static int find_plots_dir(char *out, size_t n)
     return LBQ_OK;
 }
 
-static int mkdirs(const char *dir)
+int lbq_mkdirs(const char *dir)
 {
     struct stat sb;
     if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a directory", dir);
@@ -1228,7 +1228,7 @@ static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
     if (strlen(dir) > PATH_MAX - 256) return lbq_err(LBQ_ERR_OUTPUT, "output directory path too long (%zu bytes)", strlen(dir));
     if (!find_exe("gnuplot", gp, sizeof gp)) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot not found (install gnuplot-nox)");
     if ((rc = find_plots_dir(plots, sizeof plots))) return rc;
-    if ((rc = mkdirs(dir))) return rc;
+    if ((rc = lbq_mkdirs(dir))) return rc;
     int nfail = 0, first_rc = LBQ_OK, made = 0;
     char first_msg[700] = "", made_list[512] = "";
     for (int i = 0; i < fs->n; i++) {

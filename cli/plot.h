@@ -6,6 +6,9 @@
 
 #include <cJSON.h>
 
+/* mkdir -p: DIR and its missing parents; an lbq status (LBQ_ERR_OUTPUT naming DIR on failure). */
+int lbq_mkdirs(const char *dir);
+
 /* All figures of a sweep results object (schema lbq.sweep/1).  Returns an lbq status. */
 int lbq_plot_sweep(const cJSON *results, const char *dir, int quiet);
 /* Figures of a simulate results object (schema lbq.simulate/1): swamping vs step, or final state vs beta. */
