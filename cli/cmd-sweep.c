@@ -32,7 +32,7 @@ const char lbq_usage_sweep[] =
 "  --state S      which states are quantized: m, v or both (default both; the other stays fp32)\n"
 "  --round/--seed/--quantile   as in 'lbq analyze --help' (also used by the swamping runs)\n"
 "  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT   as in 'lbq analyze --help'\n"
-"  -o, --output DIR   output directory (created if missing)\n"
+"  -o, --output DIR   output directory (created with its parents if missing)\n"
 "  --no-plot      skip the figures ('lbq plot DIR/results.json -o DIR' makes them later)\n"
 "  --no-swamp     skip SOLO's synthetic swamping runs (figure 4)\n"
 "  --resume       keep the configs already in DIR/results.json and evaluate only the missing ones\n"

@@ -248,10 +248,11 @@ DEVFULL_BEFORE=0; [ -c /dev/full ] && DEVFULL_BEFORE=1
 for c in "${CMDS[@]}"; do
     # output in a missing directory
     reset_case; newdir
-    case $c in sweep) OUTP=$D/nodir/sub/out ;; quantize) OUTP=$D/nodir/out.h5 ;; *) OUTP=$D/nodir/out.json ;; esac
+    # (sweep -o DIR creates missing parents like mkdir -p, so for it the parent is a regular file)
+    case $c in sweep) : > "$D/afile"; OUTP=$D/afile/sub/out ;; quantize) OUTP=$D/nodir/out.h5 ;; *) OUTP=$D/nodir/out.json ;; esac
     build "$c" "$GOOD" "$D"; run "${A[@]}"
     check_error_contract "$c: output in a missing directory" $EXIT_OUTPUT
-    check_no_output "$c: output in a missing directory: nothing left"
+    check_no_output "$c: output in a missing directory: nothing left" afile
 
     # output in a read-only directory
     reset_case; newdir
