@@ -7,6 +7,7 @@
  *    as ARGS, run in an empty scratch directory with stdin from /dev/null: no signal, exit 0-6;
  *  - fuzz-h5 inputs: h5f_one() of fuzz/fuzz-h5.c (lbq_file_open, reads, lbq_eval_param, no HDF5
  *    object left open), and, where a sidecar FILE.expect exists, the status and message it pins;
+ *    the seeds of fuzz/corpus/fuzz-h5 (valid files) must open;
  *  - fuzz-json inputs: `lbq plot FILE -o DIR` through the binary, with gnuplot unreachable (PATH
  *    pointing nowhere): no signal, exit 1, 2, 3 or 5, one line on stderr, nothing written.
  * The binary parts need LBQ (set by ctest); without it they are skipped with a note.
@@ -188,7 +189,16 @@ static int is_regular(const char *path)
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-static void replay_dir(const char *dir, int harness)
+/* a valid seed of fuzz/corpus/fuzz-h5 must open */
+static void check_opens(const char *path)
+{
+    struct lbq_file *f = NULL;
+    int rc = lbq_file_open(path, NULL, &f);
+    FUZZ_CHECK(rc == LBQ_OK, "%s: valid seed does not open: %s", path, lbq_errmsg());
+    lbq_file_close(f);
+}
+
+static void replay_dir(const char *dir, int harness, int seeds)
 {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -203,7 +213,7 @@ static void replay_dir(const char *dir, int harness)
         if (!data) { FUZZ_CHECK(0, "%s: cannot read", path); continue; }
         int before = g_fuzz_failures;
         if (harness == 0) { spec_one(data, n); replay_cli(path, data, n); }
-        else if (harness == 1) { h5f_one(data, n); check_expect(path); }
+        else if (harness == 1) { h5f_one(data, n); if (seeds) check_opens(path); else check_expect(path); }
         else replay_json(path, path);
         g_inputs++;
         if (g_fuzz_failures != before) fprintf(stderr, "  ^ %s\n", path);
@@ -224,9 +234,9 @@ int main(void)
     for (int h = 0; h < 3; h++) {
         char dir[1024];
         snprintf(dir, sizeof dir, "%s/tests/regress/%s", LBQ_SRC_DIR, names[h]);
-        replay_dir(dir, h);
+        replay_dir(dir, h, 0);
         snprintf(dir, sizeof dir, "%s/fuzz/corpus/%s", LBQ_SRC_DIR, names[h]);
-        replay_dir(dir, h);
+        replay_dir(dir, h, 1);
     }
     rm_tree(g_scratch);
     unlink(g_spec_mapfile);
