@@ -49,7 +49,7 @@ build() {
 case "${1:-}" in
     --build) build; exit 0 ;;
     --seeds) build; "$OUT/gen-h5-seeds" fuzz/corpus/fuzz-h5 || die "gen-h5-seeds failed"; ls -l fuzz/corpus/fuzz-h5; exit 0 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 
 SECS=60
@@ -115,6 +115,11 @@ classify() {
 
 declare -A R_TIME R_EXEC R_CORP R_LBQ R_HANG R_OOM R_LEAK R_H5 R_H5SIG
 FAILED=0
+pid=
+# the fuzzer runs in the background (so its pid names its scratch files), where it ignores SIGINT:
+# pass an interrupt on
+trap '[ -n "$pid" ] && { kill -TERM "$pid" 2>/dev/null; wait "$pid"; rm -f /dev/shm/lbq-fuzz-*-"$pid".* "${TMPDIR:-/tmp}"/lbq-fuzz-*-"$pid".*; }
+      echo "fuzz/run.sh: interrupted"; exit 130' INT TERM
 for h in $HARNESSES; do
     BIN="$OUT/$h"; CORPUS="$OUT/corpus/$h"; ART="$OUT/artifacts/$h"
     mkdir -p "$CORPUS" "$ART/hdf5"
@@ -137,8 +142,12 @@ for h in $HARNESSES; do
         log="$ART/run-$runs.log"
         # shellcheck disable=SC2086
         "$BIN" "$CORPUS" "${OPTS[@]}" -max_total_time="$left" -timeout="$TIMEOUT" -rss_limit_mb=2048 \
-            -artifact_prefix="$ART/" -print_final_stats=1 ${FUZZ_ARGS:-} > "$log" 2>&1
+            -artifact_prefix="$ART/" -print_final_stats=1 ${FUZZ_ARGS:-} > "$log" 2>&1 &
+        pid=$!
+        wait "$pid"
         rc=$?
+        # the harness's scratch files (fuzz-common.h: <dir>/lbq-fuzz-<tag>-<pid><ext>), left by a crash
+        rm -f /dev/shm/lbq-fuzz-*-"$pid".* "${TMPDIR:-/tmp}"/lbq-fuzz-*-"$pid".*
         n=$(awk '/^stat::number_of_executed_units:/ { print $2 }' "$log" | tail -1)
         [ -n "$n" ] || n=$(grep -o '^#[0-9][0-9]*' "$log" | tail -1 | tr -d '#')
         exec_total=$(( exec_total + ${n:-0} ))
