@@ -3,6 +3,7 @@
  * docs/shampoo.md. */
 #define _XOPEN_SOURCE 700      /* realpath */
 #include "cli.h"
+#include "plot.h"
 #include "lbq-json.h"
 #include "lbq-shampoo.h"
 
@@ -433,24 +434,6 @@ static int find_script(char *out, size_t n)
     return LBQ_OK;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char p[PATH_MAX];
-    if (strlen(dir) >= sizeof p) return lbq_err(LBQ_ERR_IO, "%s: path too long", dir);
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1; ; s++) {
-        if (*s != '/' && *s != 0) continue;
-        char c = *s;
-        *s = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) return lbq_err(LBQ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
-        *s = c;
-        if (!c) break;
-    }
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return lbq_err(LBQ_ERR_IO, "%s: not a directory", dir);
-    return LBQ_OK;
-}
-
 /* gnuplot -e EXPR SCRIPT inside dir (fork + execvp, no shell); stderr's last line in why */
 static int run_gnuplot(const char *dir, const char *script, const char *expr, char *why, size_t nwhy)
 {
@@ -511,7 +494,7 @@ static int make_plot(const char *dir, const struct lbq_sh_result *r, int nr, int
     if (!find_exe("gnuplot", gp, sizeof gp)) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot not found (install gnuplot-nox)");
     int rc = find_script(script, sizeof script);
     if (rc) return rc;
-    if ((rc = mkdir_p(dir))) return rc;
+    if ((rc = lbq_mkdirs(dir))) return rc;     /* shared with sweep and plot */
     struct sbuf data = { 0 }, vars = { 0 }, file = { 0 }, ex = { 0 };
     fig_data(r, nr, block, title, &data, &vars);
     char tmpbase[128], dat[PATH_MAX + 64];
