@@ -75,7 +75,7 @@ static int par_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, const
     #pragma omp parallel for schedule(static)
     for (int64_t k = 0; k < nch; k++) {
         int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
-        if (lbq_qdq(p, st, o, cn, x + o, xh + o, NULL, scratch + o, NULL, NULL)) err = 1;
+        if (lbq_qdq(p, st, o, cn, x + o, xh + o, NULL, NULL, NULL, scratch + o)) err = 1;
     }
     return err ? LBQ_ERR_ARG : LBQ_OK;
 }

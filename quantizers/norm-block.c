@@ -10,8 +10,7 @@ static void block_scales(const struct lbq_qplan *p, const struct lbq_tstats *st,
     int64_t B = p->block;
     for (int64_t b0 = 0; b0 < n; b0 += B) {
         int64_t bn = (n - b0 < B) ? n - b0 : B;
-        float m = 0.0f;
-        for (int64_t i = 0; i < bn; i++) m = lbq_absmax_acc(m, x[b0 + i]);
+        float m = lbq_block_absmax(x + b0, bn);
         for (int64_t i = 0; i < bn; i++) scale[b0 + i] = m;
     }
 }
@@ -24,5 +23,5 @@ static int64_t block_nscales(const struct lbq_qplan *p, const struct lbq_shape *
 const struct lbq_norm lbq_norm_block = {
     .name = "block", .aliases = "group,blockwise,b",
     .help = "block-wise absmax over B consecutive elements (blockN, e.g. block128; --block)",
-    .blockwise = 1, .scales = block_scales, .nscales = block_nscales,
+    .blockwise = 1, .block_absmax = 1, .scales = block_scales, .nscales = block_nscales,
 };

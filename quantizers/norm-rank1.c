@@ -11,10 +11,20 @@ static void rank1_scales(const struct lbq_qplan *p, const struct lbq_tstats *st,
     const struct lbq_shape *s = &st->shape;
     int r = s->rank;
     int64_t idx[LBQ_MAX_RANK];
-    lbq_unravel(off, s->dim, r, idx);     /* then stepped in row-major order */
-    for (int64_t i = 0; i < n; i++) {
-        scale[i] = lbq_rank1_scale(st->dimbuf, st->dimoff, idx, r);
-        for (int d = r - 1; d >= 0; d--) { if (++idx[d] < s->dim[d]) break; idx[d] = 0; }
+    lbq_unravel(off, s->dim, r, idx);     /* then stepped in row-major order, a row at a time */
+    const int64_t dl = s->dim[r - 1];
+    const float *ml = st->dimmax[r - 1];
+    for (int64_t i = 0; i < n;) {
+        /* == lbq_rank1_scale: the min over dims; the outer dims are constant along a row */
+        float m = st->dimmax[0][idx[0]];
+        for (int d = 1; d < r - 1; d++) { float v = st->dimmax[d][idx[d]]; if (v < m) m = v; }
+        int64_t run = dl - idx[r - 1];
+        if (run > n - i) run = n - i;
+        const float *mr = ml + idx[r - 1];
+        for (int64_t j = 0; j < run; j++) scale[i + j] = (mr[j] < m) ? mr[j] : m;
+        i += run;
+        idx[r - 1] += run;
+        for (int d = r - 1; d > 0 && idx[d] == s->dim[d]; d--) { idx[d] = 0; idx[d - 1]++; }
     }
 }
 

@@ -26,4 +26,18 @@ int lbq_streq_ci(const char *a, const char *b);
 /* 1 if `name` equals `primary` or one of the comma-separated aliases (case-insensitive) */
 int lbq_name_matches(const char *name, const char *primary, const char *aliases);
 
+/* simd.c: vectorized inner loops, bit-identical to the qcore.h per-element functions */
+int   lbq_simd_level(void);             /* 2: AVX2 in use; 0: portable loops */
+void  lbq_simd_enable(int on);          /* 0 forces the portable loops (tests); 1 the best available */
+/* max |x| over the finite x[0..n-1], +0 if none (lbq_absmax_acc) */
+float lbq_block_absmax(const float *x, int64_t n);
+/* Nearest rounding on a table plan: xhat[i] = q[c] * sc[i] with c = the number of midpoints below
+ * lbq_normalize(x[i], sc[i]); codes nullable. */
+void  lbq_table_nearest(const struct lbq_qplan *p, int64_t n, const float *x, const float *sc,
+                        float *xhat, uint8_t *codes);
+/* The same with block absmax scales (p->block consecutive elements; n a multiple of the block or
+ * the range ends the tensor), computed block by block; scale (nullable) receives them per element. */
+void  lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float *x, float *xhat,
+                               uint8_t *codes, float *scale);
+
 #endif

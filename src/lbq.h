@@ -153,6 +153,8 @@ struct lbq_norm {
     const char *help;
     int  global_stats;          /* needs tensor-wide statistics first (a first pass) */
     int  blockwise;             /* one scale per block of plan->block consecutive elements */
+    int  block_absmax;          /* blockwise, and a block's scale is its max |x| over finite x
+                                 * (lbq_absmax_acc): the engine fuses it with the quantization */
     int  min_rank;              /* below it, `fallback` is used (rank1 on 1-D -> block128) */
     const char *fallback;       /* spec of the fallback normalization, or NULL */
     /* scale[i] for flat elements [off, off+n); blockwise norms see whole blocks. */

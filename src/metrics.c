@@ -222,7 +222,7 @@ static int qdq_state(const struct lbq_qplan *p, const struct lbq_tstats *st, int
 {
     if (!p) { memcpy(xh, x, sizeof(float) * (size_t)n); return LBQ_OK; }
     if (device == 1) return lbq_cuda_qdq(p, st, off, n, x, xh, NULL);
-    return lbq_qdq(p, st, off, n, x, xh, NULL, scratch, NULL, NULL);
+    return lbq_qdq(p, st, off, n, x, xh, NULL, NULL, NULL, scratch);
 }
 
 int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,

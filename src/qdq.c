@@ -31,21 +31,34 @@ void lbq_tstats_add(struct lbq_tstats *st, int64_t off, int64_t n, const float *
     if (s->rank < 2) {
         for (int64_t i = 0; i < n; i++) {
             float a = lbq_absf(x[i]);
-            if (!lbq_isfinite(a)) { nf++; continue; }
-            if (a > am) am = a;
+            int fin = lbq_isfinite(a);
+            nf += !fin;
+            a = fin ? a : 0.0f;
+            am = (a > am) ? a : am;
         }
     } else {
         int r = s->rank;
-        int64_t idx[LBQ_MAX_RANK], rem = off;
-        for (int d = r - 1; d >= 0; d--) { idx[d] = rem % s->dim[d]; rem /= s->dim[d]; }
-        for (int64_t i = 0; i < n; i++) {
-            float a = lbq_absf(x[i]);
-            if (!lbq_isfinite(a)) nf++;
-            else {
-                if (a > am) am = a;
-                for (int d = 0; d < r; d++) if (a > st->dimmax[d][idx[d]]) st->dimmax[d][idx[d]] = a;
+        int64_t idx[LBQ_MAX_RANK];
+        lbq_unravel(off, s->dim, r, idx);
+        const int64_t dl = s->dim[r - 1];
+        float *ml = st->dimmax[r - 1];
+        for (int64_t i = 0; i < n;) {          /* a row (run along the last dim) at a time */
+            int64_t run = dl - idx[r - 1];
+            if (run > n - i) run = n - i;
+            float *mr = ml + idx[r - 1];
+            float rm = 0.0f;
+            for (int64_t j = 0; j < run; j++) {
+                float a = lbq_absf(x[i + j]);
+                a = lbq_isfinite(a) ? a : 0.0f;      /* non-finite: counted below, no max */
+                rm = (a > rm) ? a : rm;
+                mr[j] = (a > mr[j]) ? a : mr[j];
             }
-            for (int d = r - 1; d >= 0; d--) { if (++idx[d] < s->dim[d]) break; idx[d] = 0; }
+            for (int64_t j = 0; j < run; j++) nf += !lbq_isfinite(x[i + j]);
+            if (rm > am) am = rm;
+            for (int d = 0; d < r - 1; d++) if (rm > st->dimmax[d][idx[d]]) st->dimmax[d][idx[d]] = rm;
+            i += run;
+            idx[r - 1] += run;
+            for (int d = r - 1; d > 0 && idx[d] == s->dim[d]; d--) { idx[d] = 0; idx[d - 1]++; }
         }
     }
     st->absmax = am;
@@ -72,47 +85,16 @@ void lbq_tstats_free(struct lbq_tstats *st)
     for (int d = 0; d < LBQ_MAX_RANK; d++) st->dimmax[d] = NULL;
 }
 
-/* Table maps: nearest (lpmm tie rule) or stochastic (Philox) over the plan's codebook.
- * Nearest rounding runs in tiles: normalize a tile, then count the midpoints below each value
- * (lbq_code_nearest_count; the compiler vectorizes the loop over the tile), or binary-search for
- * large codebooks.  Both give exactly lbq_code_nearest's code. */
-#define LBQ_TILE 256
-/* x86-64: an AVX2 clone (8-wide compares) chosen at run time; same IEEE results as the default */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void qdq_table(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
-                      const float *sc, float *xhat, uint8_t *codes)
+/* Table maps, stochastic rounding (Philox); nearest rounding is lbq_table_nearest (simd.c). */
+static void qdq_table_sr(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
+                         const float *sc, float *xhat, uint8_t *codes)
 {
-    const float *q = p->q, *mid = p->mid;
-    const int npow2 = p->npow2, nlev = p->nlev;
-    if (p->spec.round == LBQ_ROUND_STOCHASTIC) {
-        for (int64_t i = 0; i < n; i++) {
-            float xn = lbq_normalize(x[i], sc[i]);
-            float u = lbq_philox_uniform(p->spec.seed, p->stream, (uint64_t)(off + i));
-            int c = lbq_table_code(q, mid, nlev, npow2, xn, 1, u);
-            xhat[i] = q[c] * sc[i];
-            if (codes) codes[i] = (uint8_t)c;
-        }
-        return;
-    }
-    float xn[LBQ_TILE];
-    int32_t cc[LBQ_TILE];
-    const int nmid = nlev - 1;
-    for (int64_t t0 = 0; t0 < n; t0 += LBQ_TILE) {
-        int tn = (n - t0 < LBQ_TILE) ? (int)(n - t0) : LBQ_TILE;
-        for (int j = 0; j < tn; j++) xn[j] = lbq_normalize(x[t0 + j], sc[t0 + j]);
-        if (nmid <= 32) {
-            for (int j = 0; j < tn; j++) cc[j] = 0;
-            for (int i = 0; i < nmid; i++) {       /* == lbq_code_nearest_count, interchanged loops */
-                const float mi = mid[i];
-                for (int j = 0; j < tn; j++) cc[j] += (mi < xn[j]);
-            }
-        } else {
-            for (int j = 0; j < tn; j++) cc[j] = lbq_code_nearest(mid, npow2, xn[j]);
-        }
-        for (int j = 0; j < tn; j++) xhat[t0 + j] = q[cc[j]] * sc[t0 + j];
-        if (codes) for (int j = 0; j < tn; j++) codes[t0 + j] = (uint8_t)cc[j];
+    for (int64_t i = 0; i < n; i++) {
+        float xn = lbq_normalize(x[i], sc[i]);
+        float u = lbq_philox_uniform(p->spec.seed, p->stream, (uint64_t)(off + i));
+        int c = lbq_table_code(p->q, p->mid, p->nlev, p->npow2, xn, 1, u);
+        xhat[i] = p->q[c] * sc[i];
+        if (codes) codes[i] = (uint8_t)c;
     }
 }
 
@@ -125,9 +107,15 @@ int lbq_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off,
         return lbq_err(LBQ_ERR_ARG, "lbq_qdq: range start %lld is not a multiple of block %lld", (long long)off, (long long)p->block);
     if (p->norm->global_stats && (!st || st->seen < st->shape.numel))
         return lbq_err(LBQ_ERR_ARG, "lbq_qdq: normalization '%s' needs tensor statistics", p->norm->name);
+    if (p->norm->block_absmax && !p->spec.map->qdq && p->spec.round == LBQ_ROUND_NEAREST) {
+        /* fused: each block's absmax and its quantization while the block is in L1 */
+        lbq_table_nearest_blocks(p, n, x, xhat, codes, scale);
+        return LBQ_OK;
+    }
     p->norm->scales(p, st, off, n, x, sc);
     if (p->spec.map->qdq) return p->spec.map->qdq(p, off, n, x, sc, xhat, codes, bparams);
-    qdq_table(p, off, n, x, sc, xhat, codes);
+    if (p->spec.round == LBQ_ROUND_STOCHASTIC) qdq_table_sr(p, off, n, x, sc, xhat, codes);
+    else lbq_table_nearest(p, n, x, sc, xhat, codes);
     return LBQ_OK;
 }
 

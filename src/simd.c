@@ -1,0 +1,285 @@
+/* simd.c - the vectorized CPU inner loops of table quantization, equal bit for bit to the
+ * per-element functions of quantizers/qcore.h (which the CUDA kernels use).
+ *
+ * Why they are equal: every step is the same IEEE single operation, lane by lane.
+ *   normalize   xn = x / s (vdivps, correctly rounded like the scalar division), then 0 where
+ *               !(s > 0) or xn is NaN (lbq_normalize);
+ *   code        the number of midpoints strictly below xn (lbq_code_nearest_count: ordered
+ *               less-than compares, summed), or for large codebooks the same branch-free binary
+ *               search as lbq_code_nearest with gathered midpoints;
+ *   value       q[code] * s (a table permute or gather, then vmulps);
+ *   block max   max over |x| of the finite x, starting at +0 (lbq_absmax_acc): |x| is masked to
+ *               0 where not finite, and max is exact whatever the order.
+ * No FMA is used anywhere.  tests/test-simd.c compares both paths and the qcore reference on every
+ * registered table map, normalization, bitwidth and sign, with ties, zeros, NaN and Inf.
+ *
+ * The AVX2 path is chosen at run time (cpuid); lbq_simd_enable(0) forces the portable path. */
+#include "lbq-impl.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#  define LBQ_HAVE_AVX2_CODE 1
+#  include <immintrin.h>
+#else
+#  define LBQ_HAVE_AVX2_CODE 0
+#endif
+
+static int g_simd = -1;                 /* -1: not probed; 0: portable; 2: AVX2 */
+
+static int simd_probe(void)
+{
+#if LBQ_HAVE_AVX2_CODE
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? 2 : 0;
+#else
+    return 0;
+#endif
+}
+
+int lbq_simd_level(void)
+{
+    int s = __atomic_load_n(&g_simd, __ATOMIC_RELAXED);
+    if (s < 0) { s = simd_probe(); __atomic_store_n(&g_simd, s, __ATOMIC_RELAXED); }
+    return s;
+}
+
+void lbq_simd_enable(int on)
+{
+    __atomic_store_n(&g_simd, on ? simd_probe() : 0, __ATOMIC_RELAXED);
+}
+
+/* ---- portable path ------------------------------------------------------------------------- */
+static float absmax_portable(const float *x, int64_t n)
+{
+    float m = 0.0f;
+    for (int64_t i = 0; i < n; i++) m = lbq_absmax_acc(m, x[i]);
+    return m;
+}
+
+/* Tiles of 256: normalize, count the midpoints below each value (the compiler vectorizes the
+ * interchanged loops), then look the values up. */
+#define LBQ_TILE 256
+static void nearest_portable(const struct lbq_qplan *p, int64_t n, const float *x, const float *sc,
+                             float s, float *xhat, uint8_t *codes)
+{
+    const float *q = p->q, *mid = p->mid;
+    const int nmid = p->nlev - 1, npow2 = p->npow2;
+    float xn[LBQ_TILE];
+    int32_t cc[LBQ_TILE];
+    for (int64_t t0 = 0; t0 < n; t0 += LBQ_TILE) {
+        int tn = (n - t0 < LBQ_TILE) ? (int)(n - t0) : LBQ_TILE;
+        for (int j = 0; j < tn; j++) xn[j] = lbq_normalize(x[t0 + j], sc ? sc[t0 + j] : s);
+        if (nmid <= 32) {
+            for (int j = 0; j < tn; j++) cc[j] = 0;
+            for (int i = 0; i < nmid; i++) {
+                const float mi = mid[i];
+                for (int j = 0; j < tn; j++) cc[j] += (mi < xn[j]);
+            }
+        } else {
+            for (int j = 0; j < tn; j++) cc[j] = lbq_code_nearest(mid, npow2, xn[j]);
+        }
+        if (sc) for (int j = 0; j < tn; j++) xhat[t0 + j] = q[cc[j]] * sc[t0 + j];
+        else    for (int j = 0; j < tn; j++) xhat[t0 + j] = q[cc[j]] * s;
+        if (codes) for (int j = 0; j < tn; j++) codes[t0 + j] = (uint8_t)cc[j];
+    }
+}
+
+/* ---- AVX2 path ----------------------------------------------------------------------------- */
+#if LBQ_HAVE_AVX2_CODE
+#define LBQ_AVX2 __attribute__((target("avx2")))
+
+LBQ_AVX2 static float absmax_avx2(const float *x, int64_t n)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+    __m256 m0 = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a0 = _mm256_and_ps(_mm256_loadu_ps(x + i), absmask);
+        __m256 a1 = _mm256_and_ps(_mm256_loadu_ps(x + i + 8), absmask);
+        a0 = _mm256_and_ps(a0, _mm256_cmp_ps(a0, inf, _CMP_LT_OQ));     /* NaN, Inf -> 0 */
+        a1 = _mm256_and_ps(a1, _mm256_cmp_ps(a1, inf, _CMP_LT_OQ));
+        m0 = _mm256_max_ps(m0, a0);
+        m1 = _mm256_max_ps(m1, a1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 a0 = _mm256_and_ps(_mm256_loadu_ps(x + i), absmask);
+        m0 = _mm256_max_ps(m0, _mm256_and_ps(a0, _mm256_cmp_ps(a0, inf, _CMP_LT_OQ)));
+    }
+    m0 = _mm256_max_ps(m0, m1);
+    float lane[8];
+    _mm256_storeu_ps(lane, m0);
+    float m = 0.0f;
+    for (int k = 0; k < 8; k++) m = lbq_absmax_acc(m, lane[k]);
+    for (; i < n; i++) m = lbq_absmax_acc(m, x[i]);
+    return m;
+}
+
+/* xn = lbq_normalize(x, s) for 8 lanes */
+LBQ_AVX2 static inline __m256 normalize8(__m256 xv, __m256 sv)
+{
+    __m256 xn = _mm256_div_ps(xv, sv);
+    xn = _mm256_and_ps(xn, _mm256_cmp_ps(sv, _mm256_setzero_ps(), _CMP_GT_OQ));
+    return _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q));
+}
+
+LBQ_AVX2 static void store_codes8(uint8_t *codes, __m256i c)
+{
+    int32_t lane[8];
+    _mm256_storeu_si256((__m256i *)(void *)lane, c);
+    for (int k = 0; k < 8; k++) codes[k] = (uint8_t)lane[k];
+}
+
+/* The branch-free binary search of lbq_code_nearest, vectorized.  At the step of width st the code
+ * c so far is a multiple of 2*st and the probe is mid[c + st - 1]: the probes of one step form a
+ * table T[j] = mid[j*2*st + st - 1], j = c / (2*st), of npow2 / (2*st) entries.  Tables of up to
+ * 8 entries are one register (vpermps), 16 entries two; larger steps gather from mid.  For
+ * codebooks of up to 16 levels the value q[c] comes from the last step directly:
+ * c = 2j + b, q[c] = b ? Qodd[j] : Qeven[j]. */
+struct nk {
+    int     nstep;                  /* log2(npow2) */
+    __m256  t[8][2];                /* per step: the probe table (low, high 8 entries) */
+    __m256  qeven, qodd;            /* small: q[2j], q[2j+1] */
+};
+
+LBQ_AVX2 static void nk_init(struct nk *k, const struct lbq_qplan *p)
+{
+    memset(k, 0, sizeof *k);
+    int L = 0;
+    while ((1 << L) < p->npow2) L++;
+    k->nstep = L;
+    for (int i = 0; i < L; i++) {
+        int st = p->npow2 >> (i + 1), tn = p->npow2 / (2 * st);
+        float tab[16];
+        for (int j = 0; j < 16; j++) tab[j] = p->mid[(j % tn) * 2 * st + st - 1];  /* tn = 1: broadcast */
+        k->t[i][0] = _mm256_loadu_ps(tab);
+        k->t[i][1] = _mm256_loadu_ps(tab + 8);
+    }
+    if (p->npow2 <= 16) {
+        float qe[8], qo[8];
+        for (int j = 0; j < 8; j++) {       /* q is padded with +inf to 256 entries */
+            qe[j] = p->q[2 * j];
+            qo[j] = p->q[2 * j + 1];
+        }
+        k->qeven = _mm256_loadu_ps(qe);
+        k->qodd = _mm256_loadu_ps(qo);
+    }
+}
+
+/* 8 lanes: the code of xn (stored to *code) and the dequantized value q[code] * sv.  L = log2(npow2)
+ * is a constant at every call site (see the LBQ_NK_DISPATCH switch), so the steps unroll. */
+#define LBQ_AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
+LBQ_AVX2_INLINE __m256 nk_qdq8(const struct nk *k, const struct lbq_qplan *p, const int L,
+                               __m256 xn, __m256 sv, __m256i *code)
+{
+    const __m256i seven = _mm256_set1_epi32(7);
+    __m256i c = _mm256_setzero_si256();
+    __m256 v = _mm256_setzero_ps();
+    #pragma GCC unroll 8
+    for (int i = 0; i < L; i++) {
+        const int st = 1 << (L - 1 - i), tn = 1 << i;
+        __m256 m;
+        __m256i j = _mm256_srli_epi32(c, L - i);         /* c / (2*st) */
+        if (tn == 1) m = k->t[i][0];
+        else if (tn <= 8) m = _mm256_permutevar8x32_ps(k->t[i][0], j);
+        else if (tn <= 16)
+            m = _mm256_blendv_ps(_mm256_permutevar8x32_ps(k->t[i][0], j),
+                                 _mm256_permutevar8x32_ps(k->t[i][1], j),
+                                 _mm256_castsi256_ps(_mm256_cmpgt_epi32(j, seven)));
+        else m = _mm256_i32gather_ps(p->mid, _mm256_add_epi32(c, _mm256_set1_epi32(st - 1)), 4);
+        __m256 lt = _mm256_cmp_ps(m, xn, _CMP_LT_OQ);
+        if (L <= 4 && i == L - 1)
+            v = _mm256_blendv_ps(_mm256_permutevar8x32_ps(k->qeven, j),
+                                 _mm256_permutevar8x32_ps(k->qodd, j), lt);
+        c = _mm256_add_epi32(c, _mm256_and_si256(_mm256_castps_si256(lt), _mm256_set1_epi32(st)));
+    }
+    if (L > 4) v = _mm256_i32gather_ps(p->q, c, 4);
+    *code = c;
+    return _mm256_mul_ps(v, sv);
+}
+
+/* BODY(L) instantiated for each codebook size (npow2 = 2^L, 2..256 levels) */
+#define LBQ_NK_DISPATCH(L_, BODY) switch (L_) { \
+    case 1: BODY(1); break; case 2: BODY(2); break; case 3: BODY(3); break; case 4: BODY(4); break; \
+    case 5: BODY(5); break; case 6: BODY(6); break; case 7: BODY(7); break; default: BODY(8); break; }
+
+/* per-element scales */
+LBQ_AVX2 static void nearest_avx2(const struct lbq_qplan *p, int64_t n, const float *x,
+                                  const float *sc, float *xhat, uint8_t *codes)
+{
+    struct nk k;
+    nk_init(&k, p);
+    int64_t i = 0;
+#define BODY(L) for (; i + 8 <= n; i += 8) { \
+        __m256 sv = _mm256_loadu_ps(sc + i); \
+        __m256i c; \
+        _mm256_storeu_ps(xhat + i, nk_qdq8(&k, p, L, normalize8(_mm256_loadu_ps(x + i), sv), sv, &c)); \
+        if (codes) store_codes8(codes + i, c); \
+    }
+    LBQ_NK_DISPATCH(k.nstep, BODY)
+#undef BODY
+    if (i < n) nearest_portable(p, n - i, x + i, sc + i, 0.0f, xhat + i, codes ? codes + i : NULL);
+}
+
+/* block absmax fused: one block at a time while it is in L1 */
+LBQ_AVX2 static void nearest_blocks_avx2(const struct lbq_qplan *p, int64_t n, const float *x,
+                                         float *xhat, uint8_t *codes, float *scale)
+{
+    struct nk k;
+    nk_init(&k, p);
+    const int64_t B = p->block;
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        int64_t bn = (n - b0 < B) ? n - b0 : B;
+        const float *xb = x + b0;
+        float *yb = xhat + b0;
+        uint8_t *cb = codes ? codes + b0 : NULL;
+        float s = absmax_avx2(xb, bn);
+        if (scale) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = s;
+        const __m256 sv = _mm256_set1_ps(s);
+        int64_t i = 0;
+        if (s > 0.0f) {              /* s is finite: x / s is NaN only for a NaN x */
+#define BODY(L) for (; i + 8 <= bn; i += 8) { \
+                __m256 xn = _mm256_div_ps(_mm256_loadu_ps(xb + i), sv); \
+                xn = _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q)); \
+                __m256i c; \
+                _mm256_storeu_ps(yb + i, nk_qdq8(&k, p, L, xn, sv, &c)); \
+                if (cb) store_codes8(cb + i, c); \
+            }
+            LBQ_NK_DISPATCH(k.nstep, BODY)
+#undef BODY
+        }
+        if (i < bn) nearest_portable(p, bn - i, xb + i, NULL, s, yb + i, cb ? cb + i : NULL);
+    }
+}
+#endif
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+float lbq_block_absmax(const float *x, int64_t n)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) return absmax_avx2(x, n);
+#endif
+    return absmax_portable(x, n);
+}
+
+void lbq_table_nearest(const struct lbq_qplan *p, int64_t n, const float *x, const float *sc,
+                       float *xhat, uint8_t *codes)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { nearest_avx2(p, n, x, sc, xhat, codes); return; }
+#endif
+    nearest_portable(p, n, x, sc, 0.0f, xhat, codes);
+}
+
+void lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float *x, float *xhat,
+                              uint8_t *codes, float *scale)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { nearest_blocks_avx2(p, n, x, xhat, codes, scale); return; }
+#endif
+    for (int64_t b0 = 0; b0 < n; b0 += p->block) {
+        int64_t bn = (n - b0 < p->block) ? n - b0 : p->block;
+        float s = absmax_portable(x + b0, bn);
+        if (scale) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = s;
+        nearest_portable(p, bn, x + b0, NULL, s, xhat + b0, codes ? codes + b0 : NULL);
+    }
+}
