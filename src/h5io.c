@@ -245,6 +245,26 @@ static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *info, void *
     return 0;
 }
 
+/* The order H5Lvisit(H5_INDEX_NAME, H5_ITER_INC) reports datasets in: depth first, the links of
+ * each group by strcmp of their names.  On full paths that is strcmp component by component, so a
+ * '/' sorts below every other byte ("a/x" before "a-b" and "a.b"), and the end of a string below
+ * '/'. */
+static int path_cmp(const char *pa, const char *pb)
+{
+    const unsigned char *a = (const unsigned char *)pa, *b = (const unsigned char *)pb;
+    for (;; a++, b++) {
+        int ka = *a == '/' ? 1 : *a ? *a + 1 : 0;
+        int kb = *b == '/' ? 1 : *b ? *b + 1 : 0;
+        if (ka != kb) return ka - kb;
+        if (ka == 0) return 0;
+    }
+}
+
+static int param_order(const void *x, const void *y)
+{
+    return path_cmp(((const struct lbq_param_rec *)x)->path[LBQ_DS_M], ((const struct lbq_param_rec *)y)->path[LBQ_DS_M]);
+}
+
 static int read_hparam(hid_t fid, const char *path, const char *name, double *out, int *has)
 {
     int rc = LBQ_OK;
@@ -304,10 +324,18 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     if (hp->has_beta1 && !(hp->beta1 >= 0 && hp->beta1 < 1)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute beta1 = %g out of [0, 1)", path, hp->beta1); goto cleanup; }
     if (hp->has_eps && !(hp->eps >= 0 && isfinite(hp->eps))) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute eps = %g must be >= 0", path, hp->eps); goto cleanup; }
     if (hp->has_beta2 && !(hp->beta2 >= 0 && hp->beta2 < 1)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: attribute beta2 = %g out of [0, 1)", path, hp->beta2); goto cleanup; }
-    if (H5Lvisit(f->fid, H5_INDEX_NAME, H5_ITER_INC, visit_cb, f) < 0) {
+    /* H5_ITER_NATIVE, then sort: with H5_ITER_INC, libhdf5 1.10 first copies a dense (HDF5 1.8+
+     * format, > 8 links) group's links into a table to sort it, and when a corrupt name index or
+     * link heap makes that copy fail half-way it frees the uninitialised rest of the table (a crash
+     * inside libhdf5, fuzz/README.md finding 5).  In native order it walks the index directly and
+     * fails cleanly; sorting by path afterwards gives the parameters in H5_ITER_INC's order.  (A
+     * group hard-linked under two names is still entered once, under the name met first in native
+     * order, which for a 1.8+ format group is hash order: docs/format.md.) */
+    if (H5Lvisit(f->fid, H5_INDEX_NAME, H5_ITER_NATIVE, visit_cb, f) < 0) {
         rc = f->rc ? f->rc : lbq_err(LBQ_ERR_FORMAT, "%s: cannot walk the file (truncated or corrupt?)", path);
         goto cleanup;
     }
+    if (f->nparams > 1) qsort(f->params, (size_t)f->nparams, sizeof *f->params, param_order);
     if (f->nparams == 0) {
         if (f->glob) rc = lbq_err(LBQ_ERR_ARG, "%s: no parameter matches --tensor '%s'", path, f->glob);
         else rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameters found (no dataset '%s{name}%s'; see docs/format.md, --m-name)", path, f->m_pre, f->m_suf);
