@@ -20,26 +20,22 @@ static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
     int nmax = (1 << p->bits) - 1;
     int stoch = p->spec.round == LBQ_ROUND_STOCHASTIC;
     float *tmp = malloc(sizeof(float) * (size_t)(B < n ? B : n) + sizeof(float));
-    float lev[LBQ_MAX_LEVELS];
+    float lev[LBQ_MAX_LEVELS] = { 0 };
     if (!tmp) return lbq_err(LBQ_ERR_NOMEM, "log map: out of memory");
     for (int64_t b0 = 0; b0 < n; b0 += B) {
         int64_t bn = (n - b0 < B) ? n - b0 : B;
         float delta = scale[b0];
-        float minpos = LBQ_INF;
-        for (int64_t i = 0; i < bn; i++) {
-            float v = lbq_log_clean(x[b0 + i]);
-            tmp[i] = v;
-            minpos = lbq_minabs_acc(minpos, v);
-        }
-        float quant = (delta > 0.0f) ? lbq_quantile(tmp, bn, (double)p->spec.quantile) : 0.0f;
+        float minpos = lbq_log_clean_block(x + b0, bn, tmp);
+        float quant = (delta > 0.0f) ? lbq_quantile_nonneg(tmp, bn, (double)p->spec.quantile) : 0.0f;
         float alpha = lbq_log_block_alpha(delta, quant, minpos, nmax);
         lev[0] = 1.0f;
         for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;  /* == lbq_log_level */
-        for (int64_t i = 0; i < bn; i++) {
+        if (!stoch) lbq_log_block(x + b0, bn, delta, alpha, nmax, lev, xhat + b0, codes ? codes + b0 : NULL);
+        else for (int64_t i = 0; i < bn; i++) {
             int64_t e = b0 + i;
             float xn = lbq_normalize(x[e], delta);
-            float u = stoch ? lbq_philox_uniform(p->spec.seed, p->stream, (uint64_t)(off + e)) : 0.0f;
-            int c = lbq_code_log(xn, alpha, nmax, stoch, u);
+            float u = lbq_philox_uniform(p->spec.seed, p->stream, (uint64_t)(off + e));
+            int c = lbq_code_log(xn, alpha, nmax, 1, u);
             xhat[e] = lev[c] * delta;
             if (codes) codes[e] = (uint8_t)c;
         }

@@ -39,5 +39,14 @@ void  lbq_table_nearest(const struct lbq_qplan *p, int64_t n, const float *x, co
  * the range ends the tensor), computed block by block; scale (nullable) receives them per element. */
 void  lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float *x, float *xhat,
                                uint8_t *codes, float *scale);
+/* torch.quantile (linear interpolation) of n values that are +0 or positive finite; exact, a is
+ * not reordered (bit-pattern binary search with vectorized counting) */
+float lbq_quantile_nonneg(const float *a, int64_t n, double p);
+/* out[i] = lbq_log_clean(x[i]); returns their smallest positive value (+inf if none) */
+float lbq_log_clean_block(const float *x, int64_t n, float *out);
+/* SOLO log map, nearest rounding, one block: codes lbq_code_log(lbq_normalize(x, delta), alpha,
+ * nmax), values lev[c] * delta (lev: 256 entries, lev[k] = alpha^k for k <= nmax) */
+void  lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
+                    float *xhat, uint8_t *codes);
 
 #endif

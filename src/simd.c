@@ -283,3 +283,268 @@ void lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float 
         nearest_portable(p, bn, x + b0, NULL, s, xhat + b0, codes ? codes + b0 : NULL);
     }
 }
+
+/* ---- order statistics of small non-negative arrays (log map quantile, outlier medians) -------- */
+/* For +0 and positive finite floats the order of the values is the order of their bit patterns,
+ * so the k-th smallest is found by a binary search on the pattern t with count(a <= t) >= k + 1
+ * (at most 31 counting passes, vectorized); a is not modified.  Exact: the same value as sorting. */
+static int64_t count_le_portable(const uint32_t *a, int64_t n, uint32_t t)
+{
+    int64_t c = 0;
+    for (int64_t i = 0; i < n; i++) c += a[i] <= t;
+    return c;
+}
+
+/* smallest pattern t in [lo, hi] with count(a <= t) >= want (want <= n) */
+static uint32_t kth_portable(const uint32_t *u, int64_t n, int64_t want, uint32_t lo, uint32_t hi)
+{
+    uint32_t len = hi - lo + 1;         /* patterns < 2^31: no overflow */
+    while (len > 1) {                   /* branch-free lower bound: the trip count depends on len */
+        uint32_t half = len / 2;
+        lo += (count_le_portable(u, n, lo + half - 1) < want) ? half : 0;
+        len -= half;
+    }
+    return lo;
+}
+
+#if LBQ_HAVE_AVX2_CODE
+LBQ_AVX2_INLINE int64_t count_le_avx2(const uint32_t *a, int64_t n, uint32_t t)
+{
+    const __m256i tv = _mm256_set1_epi32((int32_t)t);
+    __m256i g0 = _mm256_setzero_si256(), g1 = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {  /* patterns < 2^31: the signed compare is the unsigned one */
+        g0 = _mm256_sub_epi32(g0, _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(a + i)), tv));
+        g1 = _mm256_sub_epi32(g1, _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(a + i + 8)), tv));
+    }
+    for (; i + 8 <= n; i += 8)
+        g0 = _mm256_sub_epi32(g0, _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(a + i)), tv));
+    g0 = _mm256_add_epi32(g0, g1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(g0), _mm256_extracti128_si256(g0, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    int64_t c = _mm_cvtsi128_si32(h);
+    for (; i < n; i++) c += a[i] > t;
+    return n - c;
+}
+
+/* counts of a <= t for three thresholds in one pass */
+LBQ_AVX2_INLINE void count3_le_avx2(const uint32_t *a, int64_t n, uint32_t t0, uint32_t t1, uint32_t t2,
+                                    int64_t *c)
+{
+    const __m256i v0 = _mm256_set1_epi32((int32_t)t0), v1 = _mm256_set1_epi32((int32_t)t1),
+                  v2 = _mm256_set1_epi32((int32_t)t2);
+    __m256i g0 = _mm256_setzero_si256(), g1 = _mm256_setzero_si256(), g2 = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(a + i));
+        g0 = _mm256_sub_epi32(g0, _mm256_cmpgt_epi32(x, v0));
+        g1 = _mm256_sub_epi32(g1, _mm256_cmpgt_epi32(x, v1));
+        g2 = _mm256_sub_epi32(g2, _mm256_cmpgt_epi32(x, v2));
+    }
+    int32_t l0[8], l1[8], l2[8];
+    _mm256_storeu_si256((__m256i *)(void *)l0, g0);
+    _mm256_storeu_si256((__m256i *)(void *)l1, g1);
+    _mm256_storeu_si256((__m256i *)(void *)l2, g2);
+    int64_t s0 = 0, s1 = 0, s2 = 0;
+    for (int k = 0; k < 8; k++) { s0 += l0[k]; s1 += l1[k]; s2 += l2[k]; }
+    for (; i < n; i++) { s0 += a[i] > t0; s1 += a[i] > t1; s2 += a[i] > t2; }
+    c[0] = n - s0; c[1] = n - s1; c[2] = n - s2;
+}
+
+/* the branch-free lower bound of kth_portable, two steps per pass: the probe of the first step
+ * and both possible probes of the second are counted together */
+LBQ_AVX2 static uint32_t kth_avx2(const uint32_t *u, int64_t n, int64_t want, uint32_t lo, uint32_t hi)
+{
+    uint32_t len = hi - lo + 1;
+    while (len > 3) {
+        uint32_t half = len / 2, len2 = len - half, half2 = len2 / 2;
+        int64_t c[3];
+        count3_le_avx2(u, n, lo + half - 1, lo + half2 - 1, lo + half + half2 - 1, c);
+        int up = c[0] < want;
+        uint32_t lo1 = up ? lo + half : lo;
+        int64_t c2 = up ? c[2] : c[1];
+        lo = (c2 < want) ? lo1 + half2 : lo1;
+        len = len2 - half2;
+    }
+    while (len > 1) {
+        uint32_t half = len / 2;
+        lo += (count_le_avx2(u, n, lo + half - 1) < want) ? half : 0;
+        len -= half;
+    }
+    return lo;
+}
+LBQ_AVX2 static void minmax_avx2(const uint32_t *u, int64_t n, uint32_t *lo, uint32_t *hi)
+{
+    __m256i mn = _mm256_set1_epi32(-1), mx = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(u + i));
+        mn = _mm256_min_epu32(mn, v);
+        mx = _mm256_max_epu32(mx, v);
+    }
+    uint32_t a[8], b[8], l = 0xffffffffu, h = 0;
+    _mm256_storeu_si256((__m256i *)(void *)a, mn);
+    _mm256_storeu_si256((__m256i *)(void *)b, mx);
+    for (int k = 0; k < 8; k++) { l = a[k] < l ? a[k] : l; h = b[k] > h ? b[k] : h; }
+    for (; i < n; i++) { l = u[i] < l ? u[i] : l; h = u[i] > h ? u[i] : h; }
+    *lo = l; *hi = h;
+}
+LBQ_AVX2 static int64_t count_le_avx2_call(const uint32_t *a, int64_t n, uint32_t t) { return count_le_avx2(a, n, t); }
+#endif
+
+static void minmax_u32(const uint32_t *u, int64_t n, uint32_t *lo, uint32_t *hi)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { minmax_avx2(u, n, lo, hi); return; }
+#endif
+    uint32_t l = 0xffffffffu, h = 0;
+    for (int64_t i = 0; i < n; i++) { l = u[i] < l ? u[i] : l; h = u[i] > h ? u[i] : h; }
+    *lo = l; *hi = h;
+}
+
+float lbq_quantile_nonneg(const float *a, int64_t n, double p)
+{
+    if (n <= 0) return 0.0f;
+    const uint32_t *u = (const uint32_t *)(const void *)a;
+    uint32_t lo, hi;
+    minmax_u32(u, n, &lo, &hi);
+    int64_t k;
+    float w;
+    lbq_quantile_pos(n, p, &k, &w);
+    int simd = lbq_simd_level() >= 2;
+    uint32_t r;
+#if LBQ_HAVE_AVX2_CODE
+    if (simd) r = kth_avx2(u, n, k + 1, lo, hi); else
+#endif
+    r = kth_portable(u, n, k + 1, lo, hi);
+    float vlo = lbq_u2f(r);
+    if (!lbq_quantile_needs_hi(n, k, w)) return vlo;
+    float vhi = vlo;
+    int64_t le;
+#if LBQ_HAVE_AVX2_CODE
+    if (simd) le = count_le_avx2_call(u, n, r); else
+#endif
+    le = count_le_portable(u, n, r);
+    if (le < k + 2) {                               /* the next order statistic is larger */
+        uint32_t nx = 0xffffffffu;
+        for (int64_t i = 0; i < n; i++) { uint32_t c = u[i] > r ? u[i] : 0xffffffffu; nx = c < nx ? c : nx; }
+        vhi = lbq_u2f(nx);
+    }
+    return lbq_quantile_lerp(vlo, vhi, w);
+}
+
+/* out[i] = lbq_log_clean(x[i]); returns the smallest positive out[i] (+inf if none), as
+ * lbq_minabs_acc over them */
+#if LBQ_HAVE_AVX2_CODE
+LBQ_AVX2 static float log_clean_avx2(const float *x, int64_t n, float *out)
+{
+    const __m256 zero = _mm256_setzero_ps(), inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+    __m256 mn = inf;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_loadu_ps(x + i);
+        __m256 ok = _mm256_and_ps(_mm256_cmp_ps(xv, zero, _CMP_GT_OQ), _mm256_cmp_ps(xv, inf, _CMP_LT_OQ));
+        __m256 v = _mm256_and_ps(xv, ok);
+        _mm256_storeu_ps(out + i, v);
+        mn = _mm256_min_ps(mn, _mm256_blendv_ps(inf, v, ok));
+    }
+    float lane[8], m = LBQ_INF;
+    _mm256_storeu_ps(lane, mn);
+    for (int k = 0; k < 8; k++) m = lbq_minabs_acc(m, lane[k]);
+    for (; i < n; i++) { out[i] = lbq_log_clean(x[i]); m = lbq_minabs_acc(m, out[i]); }
+    return m;
+}
+#endif
+
+float lbq_log_clean_block(const float *x, int64_t n, float *out)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) return log_clean_avx2(x, n, out);
+#endif
+    float m = LBQ_INF;
+    for (int64_t i = 0; i < n; i++) { out[i] = lbq_log_clean(x[i]); m = lbq_minabs_acc(m, out[i]); }
+    return m;
+}
+
+/* ---- SOLO's log map, nearest rounding, one block --------------------------------------------- */
+static void log_block_portable(const float *x, int64_t n, float delta, float alpha, int nmax,
+                               const float *lev, float *xhat, uint8_t *codes)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int c = lbq_code_log(lbq_normalize(x[i], delta), alpha, nmax, 0, 0.0f);
+        xhat[i] = lev[c] * delta;
+        if (codes) codes[i] = (uint8_t)c;
+    }
+}
+
+#if LBQ_HAVE_AVX2_CODE
+/* lbq_log2f for 8 lanes of positive finite x, operation for operation */
+LBQ_AVX2_INLINE __m256 log2f8(__m256 x)
+{
+    const __m256 tiny = _mm256_set1_ps(1.17549435e-38f);
+    __m256 sub = _mm256_cmp_ps(x, tiny, _CMP_LT_OQ);
+    x = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);
+    __m256i e = _mm256_and_si256(_mm256_castps_si256(sub), _mm256_set1_epi32(-23));
+    __m256i u = _mm256_castps_si256(x);
+    e = _mm256_add_epi32(e, _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(0xff)),
+                                             _mm256_set1_epi32(127)));
+    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u, _mm256_set1_epi32(0x007fffff)),
+                                                   _mm256_set1_epi32(0x3f800000)));
+    __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+    m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+    e = _mm256_sub_epi32(e, _mm256_castps_si256(big));            /* +1 where big */
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 t = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+    __m256 t2 = _mm256_mul_ps(t, t);
+    __m256 p = _mm256_set1_ps(1.0f / 13.0f);
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 11.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 9.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 7.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 5.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 3.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), one);
+    __m256 lnm = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t), p);
+    return _mm256_add_ps(_mm256_cvtepi32_ps(e), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
+}
+
+LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, float alpha, int nmax,
+                                    const float *lev, float *xhat, uint8_t *codes)
+{
+    int64_t i = 0;
+    if (alpha < 1.0f && delta > 0.0f) {       /* else every code is 0 or nmax: the portable loop */
+        const float la = lbq_log2f(alpha);
+        const __m256 dv = _mm256_set1_ps(delta), lav = _mm256_set1_ps(la), zero = _mm256_setzero_ps();
+        const __m256 nmf = _mm256_set1_ps((float)nmax);
+        const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+        const __m256i nmi = _mm256_set1_epi32(nmax);
+        __m256 levlo = _mm256_loadu_ps(lev);          /* lev has 256 entries */
+        for (; i + 8 <= n; i += 8) {
+            __m256 xn = _mm256_div_ps(_mm256_loadu_ps(x + i), dv);
+            xn = _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q));          /* lbq_normalize */
+            __m256 pos = _mm256_cmp_ps(xn, zero, _CMP_GT_OQ);
+            __m256 fin = _mm256_cmp_ps(xn, inf, _CMP_LT_OQ);
+            __m256 l2 = log2f8(_mm256_blendv_ps(_mm256_set1_ps(1.0f), xn, _mm256_and_ps(pos, fin)));
+            l2 = _mm256_blendv_ps(inf, l2, fin);                                 /* log2(inf) = inf */
+            __m256 c = _mm256_round_ps(_mm256_div_ps(l2, lav), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            c = _mm256_and_ps(c, _mm256_cmp_ps(c, zero, _CMP_GT_OQ));            /* !(c > 0) -> 0 */
+            c = _mm256_min_ps(c, nmf);                                           /* c > nmax -> nmax */
+            __m256i ci = _mm256_cvttps_epi32(c);
+            ci = _mm256_blendv_epi8(nmi, ci, _mm256_castps_si256(pos));          /* !(xn > 0) -> nmax */
+            __m256 lv = (nmax < 8) ? _mm256_permutevar8x32_ps(levlo, ci) : _mm256_i32gather_ps(lev, ci, 4);
+            _mm256_storeu_ps(xhat + i, _mm256_mul_ps(lv, dv));
+            if (codes) store_codes8(codes + i, ci);
+        }
+    }
+    if (i < n) log_block_portable(x + i, n - i, delta, alpha, nmax, lev, xhat + i, codes ? codes + i : NULL);
+}
+#endif
+
+void lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
+                   float *xhat, uint8_t *codes)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes); return; }
+#endif
+    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes);
+}
