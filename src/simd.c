@@ -352,28 +352,81 @@ LBQ_AVX2_INLINE void count3_le_avx2(const uint32_t *a, int64_t n, uint32_t t0, u
     c[0] = n - s0; c[1] = n - s1; c[2] = n - s2;
 }
 
-/* the branch-free lower bound of kth_portable, two steps per pass: the probe of the first step
- * and both possible probes of the second are counted together */
-LBQ_AVX2 static uint32_t kth_avx2(const uint32_t *u, int64_t n, int64_t want, uint32_t lo, uint32_t hi)
+/* smallest a[i] > t (0xffffffff if none) */
+LBQ_AVX2_INLINE uint32_t min_above_avx2(const uint32_t *a, int64_t n, uint32_t t)
 {
-    uint32_t len = hi - lo + 1;
-    while (len > 3) {
-        uint32_t half = len / 2, len2 = len - half, half2 = len2 / 2;
-        int64_t c[3];
-        count3_le_avx2(u, n, lo + half - 1, lo + half2 - 1, lo + half + half2 - 1, c);
-        int up = c[0] < want;
-        uint32_t lo1 = up ? lo + half : lo;
-        int64_t c2 = up ? c[2] : c[1];
-        lo = (c2 < want) ? lo1 + half2 : lo1;
-        len = len2 - half2;
+    const __m256i tv = _mm256_set1_epi32((int32_t)t), all = _mm256_set1_epi32(-1);
+    __m256i mn = all;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(a + i));
+        mn = _mm256_min_epu32(mn, _mm256_blendv_epi8(all, x, _mm256_cmpgt_epi32(x, tv)));
     }
-    while (len > 1) {
-        uint32_t half = len / 2;
-        lo += (count_le_avx2(u, n, lo + half - 1) < want) ? half : 0;
-        len -= half;
-    }
-    return lo;
+    uint32_t l[8], m = 0xffffffffu;
+    _mm256_storeu_si256((__m256i *)(void *)l, mn);
+    for (int k = 0; k < 8; k++) m = l[k] < m ? l[k] : m;
+    for (; i < n; i++) { uint32_t c = a[i] > t ? a[i] : 0xffffffffu; m = c < m ? c : m; }
+    return m;
 }
+
+/* The k-th and (k+1)-th smallest (0-based; the second only if k + 1 < n, else = the first).
+ * A binary search on the bracket [lo, hi] (the answer is in it; clo = count(u < lo) < k + 1 <=
+ * chi = count(u <= hi)), two steps per pass: the probe of the first step and both possible probes
+ * of the second are counted together.  Once at most 16 values lie in the bracket they are picked
+ * out (branch-free) and sorted. */
+LBQ_AVX2 static void kth2_avx2(const uint32_t *u, int64_t n, int64_t k, uint32_t lo, uint32_t hi,
+                               uint32_t *r0, uint32_t *r1)
+{
+    const int64_t want = k + 1;
+    int64_t clo = 0, chi = n;
+    while (hi - lo >= 3 && chi - clo > 16) {
+        uint32_t t1 = lo + (hi - lo) / 2;
+        uint32_t ta = lo + (t1 - lo) / 2, tb = t1 + 1 + (hi - t1 - 1) / 2;
+        int64_t c[3];
+        count3_le_avx2(u, n, t1, ta, tb, c);
+        int up = c[0] < want;
+        uint32_t l1 = up ? t1 + 1 : lo, h1 = up ? hi : t1;
+        int64_t cl1 = up ? c[0] : clo, ch1 = up ? chi : c[0];
+        uint32_t t2 = up ? tb : ta;
+        int64_t c2 = up ? c[2] : c[1];
+        int up2 = c2 < want;
+        lo = up2 ? t2 + 1 : l1;
+        hi = up2 ? h1 : t2;
+        clo = up2 ? c2 : cl1;
+        chi = up2 ? ch1 : c2;
+    }
+    while (lo < hi && chi - clo > 16) {
+        uint32_t t = lo + (hi - lo) / 2;
+        int64_t c = count_le_avx2(u, n, t);
+        if (c < want) { lo = t + 1; clo = c; } else { hi = t; chi = c; }
+    }
+    if (lo == hi) {                     /* positions clo .. chi-1 all hold lo */
+        *r0 = lo;
+        *r1 = (want < chi || k + 1 >= n) ? lo : min_above_avx2(u, n, hi);
+        return;
+    }
+    uint32_t cand[17] = { 0 };          /* chi - clo <= 16 values in [lo, hi] */
+    int m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cand[m] = u[i];
+        m += (u[i] >= lo) & (u[i] <= hi);
+        m = m < 16 ? m : 16;
+    }
+    for (int i = 1; i < m; i++) {
+        uint32_t t = cand[i];
+        int j = i;
+        for (; j > 0 && cand[j - 1] > t; j--) cand[j] = cand[j - 1];
+        cand[j] = t;
+    }
+    int64_t at = want - clo - 1;        /* 0 <= at < m by the counts */
+    at = at < m ? at : m - 1;
+    at = at > 0 ? at : 0;
+    *r0 = cand[at];
+    if (k + 1 >= n) *r1 = *r0;
+    else if (at + 1 < m) *r1 = cand[at + 1];
+    else *r1 = min_above_avx2(u, n, hi);
+}
+
 LBQ_AVX2 static void minmax_avx2(const uint32_t *u, int64_t n, uint32_t *lo, uint32_t *hi)
 {
     __m256i mn = _mm256_set1_epi32(-1), mx = _mm256_setzero_si256();
@@ -390,7 +443,6 @@ LBQ_AVX2 static void minmax_avx2(const uint32_t *u, int64_t n, uint32_t *lo, uin
     for (; i < n; i++) { l = u[i] < l ? u[i] : l; h = u[i] > h ? u[i] : h; }
     *lo = l; *hi = h;
 }
-LBQ_AVX2 static int64_t count_le_avx2_call(const uint32_t *a, int64_t n, uint32_t t) { return count_le_avx2(a, n, t); }
 #endif
 
 static void minmax_u32(const uint32_t *u, int64_t n, uint32_t *lo, uint32_t *hi)
@@ -407,31 +459,25 @@ float lbq_quantile_nonneg(const float *a, int64_t n, double p)
 {
     if (n <= 0) return 0.0f;
     const uint32_t *u = (const uint32_t *)(const void *)a;
-    uint32_t lo, hi;
+    uint32_t lo, hi, r0, r1;
     minmax_u32(u, n, &lo, &hi);
     int64_t k;
     float w;
     lbq_quantile_pos(n, p, &k, &w);
-    int simd = lbq_simd_level() >= 2;
-    uint32_t r;
 #if LBQ_HAVE_AVX2_CODE
-    if (simd) r = kth_avx2(u, n, k + 1, lo, hi); else
-#endif
-    r = kth_portable(u, n, k + 1, lo, hi);
-    float vlo = lbq_u2f(r);
-    if (!lbq_quantile_needs_hi(n, k, w)) return vlo;
-    float vhi = vlo;
-    int64_t le;
-#if LBQ_HAVE_AVX2_CODE
-    if (simd) le = count_le_avx2_call(u, n, r); else
-#endif
-    le = count_le_portable(u, n, r);
-    if (le < k + 2) {                               /* the next order statistic is larger */
-        uint32_t nx = 0xffffffffu;
-        for (int64_t i = 0; i < n; i++) { uint32_t c = u[i] > r ? u[i] : 0xffffffffu; nx = c < nx ? c : nx; }
-        vhi = lbq_u2f(nx);
+    if (lbq_simd_level() >= 2) {
+        kth2_avx2(u, n, k, lo, hi, &r0, &r1);
+        return lbq_quantile_needs_hi(n, k, w) ? lbq_quantile_lerp(lbq_u2f(r0), lbq_u2f(r1), w) : lbq_u2f(r0);
     }
-    return lbq_quantile_lerp(vlo, vhi, w);
+#endif
+    r0 = kth_portable(u, n, k + 1, lo, hi);
+    if (!lbq_quantile_needs_hi(n, k, w)) return lbq_u2f(r0);
+    r1 = r0;
+    if (count_le_portable(u, n, r0) < k + 2) {     /* the next order statistic is larger */
+        r1 = 0xffffffffu;
+        for (int64_t i = 0; i < n; i++) { uint32_t c = u[i] > r0 ? u[i] : 0xffffffffu; r1 = c < r1 ? c : r1; }
+    }
+    return lbq_quantile_lerp(lbq_u2f(r0), lbq_u2f(r1), w);
 }
 
 /* out[i] = lbq_log_clean(x[i]); returns the smallest positive out[i] (+inf if none), as

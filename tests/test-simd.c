@@ -104,8 +104,60 @@ static void run_one(const char *text, const struct lbq_shape *sh)
     }
 }
 
+static int cmpf(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* lbq_quantile_nonneg (SIMD and portable) == sorting, on arrays with duplicates, zeros, denormals
+ * and wide or narrow ranges */
+static void test_quantile(void)
+{
+    static const double ps[] = { 0.0, 0.1, 0.25, 0.5, 0.9, 0.999, 1.0 };
+    int bad = 0, cases = 0;
+    for (int n = 1; n <= 300; n += (n < 40 ? 1 : 37)) {
+        float *a = malloc(sizeof(float) * (size_t)n), *srt = malloc(sizeof(float) * (size_t)n);
+        for (int kind = 0; kind < 5; kind++) {
+            for (int i = 0; i < n; i++) {
+                double r = t_uniform();
+                float v;
+                switch (kind) {
+                case 0: v = (float)pow(10.0, -12.0 + 12.0 * r); break;            /* wide */
+                case 1: v = 1.0f + (float)r * 1e-6f; break;                      /* narrow */
+                case 2: v = (float)(int)(r * 4.0); break;                        /* many ties, zeros */
+                case 3: v = (r < 0.5) ? 0.0f : (r < 0.7 ? 1e-42f : (float)r); break; /* zeros, denormals */
+                default: v = (float)r; break;
+                }
+                a[i] = v;
+            }
+            for (int pi = 0; pi < 8; pi++) {
+                double p = pi < 7 ? ps[pi] : t_uniform();
+                memcpy(srt, a, sizeof(float) * (size_t)n);
+                qsort(srt, (size_t)n, sizeof(float), cmpf);
+                int64_t lo;
+                float w;
+                lbq_quantile_pos(n, p, &lo, &w);
+                float ref = lbq_quantile_needs_hi(n, lo, w) ? lbq_quantile_lerp(srt[lo], srt[lo + 1], w) : srt[lo];
+                for (int simd = 0; simd < 2; simd++) {
+                    lbq_simd_enable(simd);
+                    float got = lbq_quantile_nonneg(a, n, p);
+                    if (!same_bits(got, ref) && bad++ < 5)
+                        fprintf(stderr, "quantile n=%d kind=%d p=%g simd=%d: %a, sorted %a\n", n, kind, p, simd, (double)got, (double)ref);
+                    cases++;
+                }
+                lbq_simd_enable(1);
+            }
+        }
+        free(a); free(srt);
+    }
+    CHECK_MSG(bad == 0, "quantile: %d of %d cases differ from sorting", bad, cases);
+    CHECK(cases > 1000);
+}
+
 int main(void)
 {
+    test_quantile();
     printf("simd level %d\n", lbq_simd_level());
     static const struct lbq_shape shapes[] = {
         { .rank = 1, .dim = { 1000 }, .numel = 1000 },
