@@ -1,12 +1,17 @@
-/* cli-util.c - option parsing, number parsing, errors and exit codes, shared quantizer options. */
+/* cli-util.c - option parsing, number parsing, errors and exit codes, shared quantizer options,
+ * the crash guard. */
+#define _GNU_SOURCE             /* dl_iterate_phdr, the program counter in ucontext_t (crash guard) */
 #include "cli.h"
 #include "lbq-mpi.h"
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int g_cli_quiet = 0;
 
@@ -230,3 +235,154 @@ int cli_qopts_config(struct cli_qopts *q, const char *cmd, struct lbq_config *ou
     snprintf(out->label, sizeof out->label, "m=%s v=%s", out->has_m ? out->m.text : "fp32", out->has_v ? out->v.text : "fp32");
     return 0;
 }
+
+/* ---- crash guard -------------------------------------------------------------------------------
+ * libhdf5 1.10 trusts parts of a file it decodes: some corrupt files make it read through NULL or
+ * past a buffer inside the library (fuzz/README.md, findings 6 and 7), which no check in lbq can
+ * see coming.  While a command that reads a moment file runs, a fault (SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL) raised by the kernel outside lbq's own code becomes one line,
+ *     lbq: error: FILE: libhdf5 crashed reading this file (corrupt HDF5?)
+ * and exit 3 (bad input), after removing the registered temporary output file.  A fault in lbq's
+ * own code (the program counter inside this executable, where lbqlib is linked statically), a
+ * signal sent with kill(), or any fault outside a guarded command keeps the previous action (a core
+ * dump): the guard must not hide lbq's own bugs.  The handler runs on an alternate stack, so a
+ * stack overflow inside libhdf5 is caught too, and uses only async-signal-safe calls (unlink,
+ * write, _exit, sigaction, raise); everything it prints is formatted beforehand.
+ * Left out of sanitizer builds, whose own handlers must report such crashes. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CLI_GUARD 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define CLI_GUARD 0
+#endif
+#endif
+#if !defined(CLI_GUARD) && defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#define CLI_GUARD 1
+#endif
+#ifndef CLI_GUARD
+#define CLI_GUARD 0
+#endif
+
+#if CLI_GUARD
+#include <link.h>
+#include <ucontext.h>
+
+#define GUARD_TEXT 4608
+static const int g_guard_sig[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+#define GUARD_NSIG ((int)(sizeof g_guard_sig / sizeof g_guard_sig[0]))
+static struct sigaction g_guard_old[GUARD_NSIG];
+static volatile sig_atomic_t g_guard_on;
+/* the message and the temporary file name, double-buffered: a new text is written into the buffer
+ * not in use, then published by the index */
+static char g_guard_msg[2][GUARD_TEXT], g_guard_tmp[2][GUARD_TEXT];
+static volatile sig_atomic_t g_guard_msg_i = -1, g_guard_tmp_i = -1;
+static size_t g_guard_msg_len[2];
+/* lbq's own machine code: the executable segments of the object this file is linked into */
+static uintptr_t g_self_lo[8], g_self_hi[8];
+static int g_self_n;
+static _Alignas(64) char g_guard_stack[65536];
+
+static int self_segments(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t me = (uintptr_t)data;
+    int mine = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz) mine = 1;
+    }
+    if (!mine) return 0;
+    for (int i = 0; i < info->dlpi_phnum && g_self_n < 8; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        g_self_lo[g_self_n] = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+        g_self_hi[g_self_n] = g_self_lo[g_self_n] + ph->p_memsz;
+        g_self_n++;
+    }
+    return 1;
+}
+
+static int fault_in_lbq(const void *ctx)
+{
+    const ucontext_t *uc = ctx;
+#if defined(__x86_64__)
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#else
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.pc;
+#endif
+    for (int i = 0; i < g_self_n; i++)
+        if (pc >= g_self_lo[i] && pc < g_self_hi[i]) return 1;
+    return 0;
+}
+
+static void guard_handler(int sig, siginfo_t *si, void *ctx)
+{
+    if (!g_guard_on || si->si_code <= 0 || fault_in_lbq(ctx)) {
+        /* not ours to explain: back to the previous action, which the fault meets again when this
+         * returns (a signal sent by kill() is raised again instead) */
+        for (int i = 0; i < GUARD_NSIG; i++)
+            if (g_guard_sig[i] == sig) sigaction(sig, &g_guard_old[i], NULL);
+        if (si->si_code <= 0) raise(sig);
+        return;
+    }
+    int t = g_guard_tmp_i, m = g_guard_msg_i;
+    if (t >= 0) unlink(g_guard_tmp[t]);
+    if (m >= 0 && write(STDERR_FILENO, g_guard_msg[m], g_guard_msg_len[m]) < 0) _exit(LBQ_EXIT_INPUT);
+    _exit(LBQ_EXIT_INPUT);
+}
+
+void cli_guard_file(const char *file)
+{
+    int i = g_guard_msg_i == 0 ? 1 : 0;
+    int n;
+    if (file) n = snprintf(g_guard_msg[i], GUARD_TEXT, "lbq: error: %s: libhdf5 crashed reading this file (corrupt HDF5?)\n", file);
+    else n = snprintf(g_guard_msg[i], GUARD_TEXT, "lbq: error: libhdf5 crashed reading the input file (corrupt HDF5?)\n");
+    if (n < 0) return;
+    if (n >= GUARD_TEXT) { n = GUARD_TEXT - 1; g_guard_msg[i][n - 1] = '\n'; }   /* a path of 4 KB: cut, one line all the same */
+    g_guard_msg_len[i] = (size_t)n;
+    g_guard_msg_i = i;
+}
+
+void cli_guard_tmp(const char *out)
+{
+    if (!out) { g_guard_tmp_i = -1; return; }
+    int i = g_guard_tmp_i == 0 ? 1 : 0;
+    /* the temporary name of lbq_write_atomic (src/json.c) and lbq_h5w_open (src/h5io.c), docs/cli.md */
+    int n = snprintf(g_guard_tmp[i], GUARD_TEXT, "%s.tmp-%ld", out, (long)getpid());
+    if (n < 0 || n >= GUARD_TEXT) { g_guard_tmp_i = -1; return; }
+    g_guard_tmp_i = i;
+}
+
+void cli_guard_begin(const char *file)
+{
+    if (!g_self_n) dl_iterate_phdr(self_segments, (void *)(uintptr_t)&guard_handler);
+    cli_guard_file(file);
+    cli_guard_tmp(NULL);
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_sp = g_guard_stack;
+    ss.ss_size = sizeof g_guard_stack;
+    int onstack = sigaltstack(&ss, NULL) == 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = guard_handler;
+    sa.sa_flags = SA_SIGINFO | (onstack ? SA_ONSTACK : 0);
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < GUARD_NSIG; i++) sigaction(g_guard_sig[i], &sa, &g_guard_old[i]);
+    g_guard_on = 1;
+}
+
+void cli_guard_end(void)
+{
+    if (!g_guard_on) return;
+    g_guard_on = 0;
+    for (int i = 0; i < GUARD_NSIG; i++) sigaction(g_guard_sig[i], &g_guard_old[i], NULL);
+    cli_guard_tmp(NULL);
+}
+#else
+void cli_guard_begin(const char *file) { (void)file; }
+void cli_guard_file(const char *file) { (void)file; }
+void cli_guard_tmp(const char *out) { (void)out; }
+void cli_guard_end(void) {}
+#endif

@@ -75,6 +75,20 @@ void cli_note(const char *fmt, ...)
 /* print the notices an opened file collected */
 void cli_print_file_notes(const struct lbq_file *f);
 
+/* Crash guard (cli-util.c; fuzz/README.md, findings 6 and 7).  libhdf5 can crash inside itself on
+ * a corrupt file.  Between cli_guard_begin and cli_guard_end, such a fault prints one line
+ * "lbq: error: FILE: libhdf5 crashed reading this file (corrupt HDF5?)" and exits 3, after
+ * unlinking the temporary output registered with cli_guard_tmp.  Faults in lbq's own code keep
+ * their default action.  No-ops in sanitizer builds.
+ *   cli_guard_begin(FILE)  install the handlers (main.c, around the commands that read a moment file)
+ *   cli_guard_file(FILE)   name the file being read (NULL: "the input file")
+ *   cli_guard_tmp(OUT)     OUT.tmp-<pid>, the atomic-write temporary of OUT, exists now (NULL: none)
+ *   cli_guard_end()        restore the previous handlers */
+void cli_guard_begin(const char *file);
+void cli_guard_file(const char *file);
+void cli_guard_tmp(const char *out);
+void cli_guard_end(void);
+
 /* --device auto|cpu|cuda: 0 ok, -1 no device for explicit cuda (message printed), -2 usage */
 int cli_device_select(const char *cmd, const char *dev, int *use_cuda);
 

@@ -152,6 +152,7 @@ int cmd_analyze(int argc, char **argv)
     cJSON *root = NULL;
     int *owner = NULL;
     int64_t *numel = NULL;
+    cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
     if ((rc = lbq_mpi_agree(rc)) != 0) goto cleanup;
     g_f = f;

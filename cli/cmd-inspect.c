@@ -125,6 +125,7 @@ int cmd_inspect(int argc, char **argv)
     struct lbq_file *f = NULL;
     float *buf = NULL;
     cJSON *root = NULL;
+    cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
     if (rc) return cli_fail(rc);
     cli_print_file_notes(f);

@@ -179,9 +179,11 @@ int cmd_quantize(int argc, char **argv)
     if (cli_qopts_config(&qo, "quantize", &conf)) return LBQ_EXIT_USAGE;
     struct lbq_file *f = NULL;
     struct lbq_h5w *w = NULL;
+    cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
     if (rc) return cli_fail(rc);
     cli_print_file_notes(f);
+    cli_guard_tmp(out);         /* OUT.tmp-<pid> exists from here until the commit or the abort */
     LBQ_TRY(lbq_h5w_open(out, &w));
     const struct lbq_hparams *hp = lbq_file_hparams(f);
     LBQ_TRY(lbq_h5w_attr_i64(w, "", "lbq_format", 1));
@@ -207,6 +209,7 @@ int cmd_quantize(int argc, char **argv)
 cleanup:
     if (rc) exitc = cli_fail(rc);
     lbq_h5w_abort(w);
+    cli_guard_tmp(NULL);
     lbq_file_close(f);
     return exitc;
 }

@@ -719,11 +719,13 @@ int cmd_shampoo(int argc, char **argv)
         snprintf(in.kind, sizeof in.kind, "dataset");
         in.file = p.positional[0]; in.dataset = dataset;
         snprintf(in.text, sizeof in.text, "%s:%s", in.file, dataset);
+        cli_guard_file(in.file);
         rc = lbq_sh_read_h5(in.file, dataset, &mat);
     } else {
         snprintf(in.kind, sizeof in.kind, "grads");
         in.file = p.positional[0]; in.param = grads; in.side = (int)side;
         in.ridge = isnan(ridge) ? eps : ridge;
+        cli_guard_file(in.file);
         rc = lbq_file_open(in.file, NULL, &f);
         if (rc == LBQ_OK) {
             int pi = -1;

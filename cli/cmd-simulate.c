@@ -205,6 +205,7 @@ int cmd_simulate(int argc, char **argv)
         }
     } else {
         if (p.npos != 1) { cJSON_Delete(root); return cli_usage_error("simulate", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos); }
+        cli_guard_file(p.positional[0]);
         rc = lbq_file_open(p.positional[0], &oo, &f);
         if (rc) goto cleanup;
         cli_print_file_notes(f);

@@ -83,7 +83,15 @@ static int run_main(int argc, char **argv)
     if (!c) return cli_usage_error(NULL, "unknown command '%s'", a);
     /* under mpirun: sweep and analyze share their work; every other command runs on rank 0 alone */
     if (lbq_mpi_rank() != 0 && !lbq_mpi_distributed(c->name)) return 0;
-    return c->run(argc - 1, argv + 1);
+    /* the commands that read a moment file run under the crash guard (cli-util.c); a first argument
+     * that is not an option is their FILE (they refine the name before opening it) */
+    static const char *const readers[] = { "inspect", "analyze", "quantize", "simulate", "sweep", "shampoo" };
+    int guard = 0;
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) guard |= strcmp(c->name, readers[i]) == 0;
+    if (guard) cli_guard_begin(argc > 2 && (argv[2][0] != '-' || argv[2][1] == 0) ? argv[2] : NULL);
+    int rc = c->run(argc - 1, argv + 1);
+    cli_guard_end();
+    return rc;
 }
 
 int main(int argc, char **argv)
