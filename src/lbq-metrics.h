@@ -56,6 +56,16 @@ void lbq_acc_add(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
 void lbq_acc_add2(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n, const float *m, const float *mh,
                   const float *v, const float *vh, int outliers);
 void lbq_acc_merge(struct lbq_acc *a, const struct lbq_acc *b);
+/* The same accumulation split in two (src/accum.c; only for eps > 0, where every finite element has
+ * a defined update): lbq_acc_base adds what depends on the raw states only (n, nonfinite, sums of
+ * x^2 and |x|, zero and positive counts, outlier blocks, the exact update's n, sums and h
+ * histogram) and writes ue[n] (the exact update, 0 where not finite) and ok[n] (m and v finite);
+ * tmp holds cfg->outlier_block floats.  lbq_acc_quant adds what depends on x^.  The fields the two
+ * write are disjoint, so base + quant (lbq_acc_merge) is the whole accumulation. */
+void lbq_acc_base(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n, const float *m,
+                  const float *v, double *ue, uint8_t *ok, float *tmp);
+void lbq_acc_quant(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n, const float *m,
+                   const float *mh, const float *v, const float *vh, const double *ue, const uint8_t *ok);
 
 /* Derived numbers of one state */
 struct lbq_state_res {

@@ -235,12 +235,16 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     struct conf_plans *pl = NULL;
     struct lbq_tstats stm, stv;
     float *m = NULL, *v = NULL;
-    struct lbq_acc *chunk_acc = NULL;
+    double *ue = NULL;                  /* fast path: the exact update of the slab */
+    uint8_t *okm = NULL;                /* fast path: m and v finite */
+    struct lbq_acc *chunk_acc = NULL, *base_total = NULL;
     int have_st = 0, need_st = 0;
     memset(&stm, 0, sizeof stm); memset(&stv, 0, sizeof stv);
     struct lbq_update_cfg ucfg;
     lbq_update_cfg_from_file(f, &ucfg);
     if (opts && opts->outlier_k > 0) ucfg.outlier_k = opts->outlier_k;
+    /* eps > 0: the raw-state part of the metrics is accumulated once per chunk, not per config */
+    const int fast = ucfg.eps > 0.0;
 
     pl = calloc((size_t)nconf, sizeof *pl);
     if (!pl) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
@@ -284,7 +288,7 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     while (chunk < 65536) chunk *= 2;
     int64_t re = lbq_shape_row_elems(sh);
     int64_t align = lcm64(chunk, re);
-    int64_t per_elem = 8;       /* m and v slabs */
+    int64_t per_elem = fast ? 17 : 8;   /* m and v slabs (+ ue and ok) */
     int64_t slab = budget / per_elem;
     if (align * per_elem <= budget) slab = (slab / align) * align; else slab = (slab / chunk) * chunk;
     if (slab < chunk) slab = chunk;
@@ -293,7 +297,12 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     m = malloc(sizeof(float) * (size_t)slab);
     v = malloc(sizeof(float) * (size_t)slab);
     chunk_acc = malloc(sizeof *chunk_acc * (size_t)nchunk_max);
-    if (!m || !v || !chunk_acc) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (slab of %lld elements; lower --mem-limit?)", (long long)slab); goto cleanup; }
+    if (fast) {
+        ue = malloc(sizeof(double) * (size_t)slab);
+        okm = malloc((size_t)slab);
+        base_total = calloc(1, sizeof *base_total);
+    }
+    if (!m || !v || !chunk_acc || (fast && (!ue || !okm || !base_total))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (slab of %lld elements; lower --mem-limit?)", (long long)slab); goto cleanup; }
     if (need_st) {
         LBQ_TRY(lbq_tstats_init(&stm, sh));
         LBQ_TRY(lbq_tstats_init(&stv, sh));
@@ -316,6 +325,23 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
         int64_t nch = (n + chunk - 1) / chunk;
         const int dev = opts ? opts->device : 0;
+        if (fast) {                     /* the raw-state part, once per chunk */
+            int err = LBQ_OK;
+            #pragma omp parallel
+            {
+                float *tmp = malloc(sizeof(float) * (size_t)ucfg.outlier_block + sizeof(float));
+                #pragma omp for schedule(dynamic, 1)
+                for (int64_t k = 0; k < nch; k++) {
+                    int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
+                    lbq_acc_zero(&chunk_acc[k]);
+                    if (!tmp) { err = LBQ_ERR_NOMEM; continue; }
+                    lbq_acc_base(&chunk_acc[k], &ucfg, cn, m + o, v + o, ue + o, okm + o, tmp);
+                }
+                free(tmp);
+            }
+            if (err) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+            for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);
+        }
         for (int c = 0; c < nconf; c++) {
             int err = LBQ_OK;
             #pragma omp parallel
@@ -330,21 +356,24 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     int e1 = qdq_state(pl[c].has_m ? &pl[c].m : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
                     int e2 = qdq_state(pl[c].has_v ? &pl[c].v : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
                     if (e1 || e2) { err = e1 ? e1 : e2; continue; }
+                    if (fast) lbq_acc_quant(&chunk_acc[k], &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
                     /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
-                    lbq_acc_add2(&chunk_acc[k], &ucfg, cn, m + o, mh, v + o, vh, c == 0);
+                    else lbq_acc_add2(&chunk_acc[k], &ucfg, cn, m + o, mh, v + o, vh, c == 0);
                 }
                 free(buf);
             }
             if (err) { rc = (err == LBQ_ERR_NOMEM) ? lbq_err(LBQ_ERR_NOMEM, "out of memory") : err; goto cleanup; }
             for (int64_t k = 0; k < nch; k++) lbq_acc_merge(&out[c].acc, &chunk_acc[k]);
-            if (c > 0) {
+            if (c > 0 && !fast) {
                 out[c].acc.m.blocks = out[0].acc.m.blocks; out[c].acc.m.outlier_blocks = out[0].acc.m.outlier_blocks;
                 out[c].acc.v.blocks = out[0].acc.v.blocks; out[c].acc.v.outlier_blocks = out[0].acc.v.outlier_blocks;
             }
         }
     }
+    /* the raw-state part is the same for every configuration (its fields are disjoint from the rest) */
+    if (fast) for (int c = 0; c < nconf; c++) lbq_acc_merge(&out[c].acc, base_total);
 cleanup:
     if (have_st) { lbq_tstats_free(&stm); lbq_tstats_free(&stv); }
-    free(m); free(v); free(chunk_acc); free(pl);
+    free(m); free(v); free(ue); free(okm); free(base_total); free(chunk_acc); free(pl);
     return rc;
 }

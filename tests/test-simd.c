@@ -7,6 +7,7 @@
  * Without AVX2 on the machine both runs take the portable loops and the test still checks them
  * against the reference. */
 #include "lbq-impl.h"
+#include "lbq-metrics.h"
 #include "lbq-test.h"
 
 #include <stdint.h>
@@ -155,9 +156,85 @@ static void test_quantile(void)
     CHECK(cases > 1000);
 }
 
+/* the split accumulation (lbq_acc_base + lbq_acc_quant): SIMD == portable bit for bit, and equal to
+ * the one-pass lbq_acc_add2 (counts and histograms exactly, sums to rounding) */
+static void test_accum(void)
+{
+    const int64_t n = 4099;             /* not a multiple of 8 */
+    float *m = malloc(sizeof(float) * n), *mh = malloc(sizeof(float) * n), *v = malloc(sizeof(float) * n),
+          *vh = malloc(sizeof(float) * n), tmp[129];
+    double *ue = malloc(sizeof(double) * n);
+    uint8_t *ok = malloc((size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        double r = t_uniform();
+        m[i] = (float)(t_normal() * 1e-3);
+        v[i] = (float)(1e-8 * t_uniform() * t_uniform());
+        mh[i] = m[i] * (float)(1.0 + 0.1 * t_normal());
+        vh[i] = v[i] * (float)(0.5 + t_uniform());
+        if (r < 0.05) vh[i] = 0.0f;                     /* zero-point collapse */
+        else if (r < 0.08) { m[i] = 0.0f; mh[i] = (r < 0.07) ? 0.0f : 1e-6f; }
+        else if (r < 0.09) mh[i] = 0.0f;
+        else if (r < 0.095) v[i] = NAN;
+        else if (r < 0.10) m[i] = INFINITY;
+        else if (r < 0.11) { v[i] = 0.0f; vh[i] = 0.0f; }
+        else if (r < 0.12) mh[i] = m[i];
+        else if (r < 0.13) mh[i] = m[i] * 1e-30f;        /* relative error near 1 and tiny values */
+        else if (r < 0.14) mh[i] = m[i] * 3e7f;         /* relative error above 1e6 */
+    }
+    static const double epss[] = { 1e-8, 1e-300, 1e-30 };
+    for (int ei = 0; ei < 3; ei++) {
+        struct lbq_update_cfg cfg = { 0.9, 0.05, epss[ei], 128, 10.0 };
+        struct lbq_acc *r = calloc(3, sizeof *r);
+        for (int simd = 0; simd < 2; simd++) {
+            lbq_simd_enable(simd);
+            lbq_acc_base(&r[simd], &cfg, n, m, v, ue, ok, tmp);
+            lbq_acc_quant(&r[simd], &cfg, n, m, mh, v, vh, ue, ok);
+        }
+        lbq_simd_enable(1);
+        CHECK_MSG(memcmp(&r[0], &r[1], sizeof r[0]) == 0, "eps %g: SIMD and portable accumulations differ", epss[ei]);
+        lbq_acc_add2(&r[2], &cfg, n, m, mh, v, vh, 1);
+        const struct lbq_state_acc *S[2] = { &r[1].m, &r[1].v }, *R[2] = { &r[2].m, &r[2].v };
+        for (int s = 0; s < 2; s++) {
+            CHECK_EQ_INT(S[s]->n, R[s]->n);
+            CHECK_EQ_INT(S[s]->nonfinite, R[s]->nonfinite);
+            CHECK_EQ_INT(S[s]->zero_in, R[s]->zero_in);
+            CHECK_EQ_INT(S[s]->zero_in_moved, R[s]->zero_in_moved);
+            CHECK_EQ_INT(S[s]->pos, R[s]->pos);
+            CHECK_EQ_INT(S[s]->pos_to_zero, R[s]->pos_to_zero);
+            CHECK_EQ_INT(S[s]->blocks, R[s]->blocks);
+            CHECK_EQ_INT(S[s]->outlier_blocks, R[s]->outlier_blocks);
+            CHECK(memcmp(S[s]->rel_hist, R[s]->rel_hist, sizeof S[s]->rel_hist) == 0);
+            CHECK_REL(S[s]->sum_sq_err, R[s]->sum_sq_err, 1e-12);
+            CHECK_REL(S[s]->sum_sq, R[s]->sum_sq, 1e-12);
+            CHECK_REL(S[s]->sum_abs_err, R[s]->sum_abs_err, 1e-12);
+            CHECK_REL(S[s]->sum_abs, R[s]->sum_abs, 1e-12);
+            CHECK(S[s]->max_abs_err == R[s]->max_abs_err);
+        }
+        const struct lbq_update_acc *u = &r[1].u, *w = &r[2].u;
+        CHECK_EQ_INT(u->n, w->n);
+        CHECK_EQ_INT(u->blowup, w->blowup);
+        CHECK_EQ_INT(u->shrink, w->shrink);
+        CHECK(memcmp(u->h_exact, w->h_exact, sizeof u->h_exact) == 0);
+        CHECK(memcmp(u->h_quant, w->h_quant, sizeof u->h_quant) == 0);
+        if (ei == 1) { free(r); continue; }  /* eps 1e-300: the updates overflow; see test-metrics */
+        CHECK_REL(u->sum_sq_u, w->sum_sq_u, 1e-12);
+        CHECK_REL(u->sum_sq_uh, w->sum_sq_uh, 1e-12);
+        CHECK_REL(u->sum_dot, w->sum_dot, 1e-12);
+        CHECK_REL(u->sum_sq_diff, w->sum_sq_diff, 1e-12);
+        CHECK_REL(u->sum_abs_u, w->sum_abs_u, 1e-12);
+        CHECK_REL(u->sum_abs_uh, w->sum_abs_uh, 1e-12);
+        CHECK_REL(u->collapsed_abs_u, w->collapsed_abs_u, 1e-12);
+        CHECK_REL(u->collapsed_abs_uh, w->collapsed_abs_uh, 1e-12);
+        CHECK(u->n > 3000 && u->blowup > 0 && u->collapsed_abs_u > 0.0);
+        free(r);
+    }
+    free(m); free(mh); free(v); free(vh); free(ue); free(ok);
+}
+
 int main(void)
 {
     test_quantile();
+    test_accum();
     printf("simd level %d\n", lbq_simd_level());
     static const struct lbq_shape shapes[] = {
         { .rank = 1, .dim = { 1000 }, .numel = 1000 },

@@ -1,0 +1,376 @@
+/* accum.c - the fast metric accumulation of the evaluation engine (analyze, sweep), in two parts:
+ *
+ *   lbq_acc_base   once per chunk: everything that depends on the raw states only (counts, sums
+ *                  of x^2 and |x|, the exact update u, its sums and h histogram, outlier blocks);
+ *                  it also returns u and the finite mask for the second part;
+ *   lbq_acc_quant  once per chunk and configuration: everything that depends on x^ (errors,
+ *                  relative-error histograms, zero-point counts, the quantized update u^).
+ *
+ * Both compute exactly the per-element quantities of lbq_acc_add2 (docs/metrics.md); the sums are
+ * accumulated in 4 lanes (element i in lane i mod 4, lanes added as (l0 + l1) + (l2 + l3) at the
+ * end), so the portable loop and the AVX2 loop give the same bits.  Elements that do not count
+ * add +0 (which leaves every sum unchanged).  Used only when eps > 0: then every finite element
+ * has a defined update; with eps <= 0 the engine keeps lbq_acc_add2. */
+#include "lbq-impl.h"
+#include "lbq-metrics.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#  define LBQ_ACC_AVX2 1
+#  include <immintrin.h>
+#else
+#  define LBQ_ACC_AVX2 0
+#endif
+
+#define LOG10_2 0.30102999566398120
+
+/* ---- per-element binning, shared by both loops ----------------------------------------------- */
+/* relative-error bin of rel = e / |a| (a != 0) given l2 = lbq_log2f((float)rel) */
+static inline int rel_bin_l2(double rel, float l2)
+{
+    if (!(rel > 0.0)) return 0;
+    if (!isfinite(rel) || rel >= 1e6) return LBQ_REL_NBINS - 1;
+    if (!((float)rel > 0.0f)) return 0;      /* log2 of the float 0 is -inf: below the lowest edge */
+    double t = (LOG10_2 * (double)l2 - LBQ_REL_LO) * LBQ_REL_PER_DEC;
+    if (!(t >= 0.0)) return 0;
+    if (t >= (double)(LBQ_REL_NBINS - 2)) return LBQ_REL_NBINS - 1;
+    return 1 + (int)t;
+}
+
+/* h bin of y = sqrt(v) + eps given l2 = lbq_log2f((float)y) */
+static inline int h_bin_l2(double y, float l2)
+{
+    double h;
+    if (!(y > 1e-37) || y > 1e37) h = y > 1.0 ? -INFINITY : INFINITY;
+    else h = -LOG10_2 * (double)l2;
+    double t = (h - LBQ_H_LO) / (LBQ_H_HI - LBQ_H_LO) * LBQ_H_NBINS;
+    if (!(t > 0.0)) return 0;
+    if (t >= (double)LBQ_H_NBINS) return LBQ_H_NBINS - 1;
+    return (int)t;
+}
+
+/* the float whose log2 the bins need: (float)x where that is positive and finite, else 1 */
+static inline float log_arg(double x)
+{
+    float f = (float)x;
+    return (f > 0.0f && lbq_isfinite(f)) ? f : 1.0f;
+}
+
+static inline double lanes_sum(const double *l) { return (l[0] + l[1]) + (l[2] + l[3]); }
+static inline double lanes_max(const double *l)
+{
+    double a = l[0] > l[1] ? l[0] : l[1], b = l[2] > l[3] ? l[2] : l[3];
+    return a > b ? a : b;
+}
+
+/* ---- base part -------------------------------------------------------------------------------- */
+void lbq_acc_base(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n, const float *m,
+                  const float *v, double *ue, uint8_t *ok, float *tmp)
+{
+    struct lbq_state_acc *S[2] = { &a->m, &a->v };
+    const float *X[2] = { m, v };
+    double sq[2][4] = { { 0 } }, ab[2][4] = { { 0 } }, usq[4] = { 0 }, uab[4] = { 0 };
+    int64_t bad = 0, zin[2] = { 0, 0 }, pos[2] = { 0, 0 };
+    for (int64_t i = 0; i < n; i++) {
+        int o = lbq_isfinite(m[i]) && lbq_isfinite(v[i]);
+        ok[i] = (uint8_t)o;
+        bad += !o;
+        int l = (int)(i & 3);
+        for (int s = 0; s < 2; s++) {
+            double x = o ? (double)X[s][i] : 0.0;
+            sq[s][l] += x * x;
+            ab[s][l] += fabs(x);
+            zin[s] += o && x == 0.0;
+            pos[s] += o && x > 0.0;
+        }
+        double vv = (o && v[i] > 0.0f) ? (double)v[i] : 0.0;
+        double u = o ? ((double)m[i] / cfg->bc1) / (sqrt(vv / cfg->bc2) + cfg->eps) : 0.0;
+        ue[i] = u;
+        usq[l] += u * u;
+        uab[l] += fabs(u);
+        if (o) {
+            double y = sqrt(vv) + cfg->eps;
+            a->u.h_exact[h_bin_l2(y, lbq_log2f(log_arg(y)))]++;
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        S[s]->n += n - bad;
+        S[s]->nonfinite += bad;
+        S[s]->sum_sq += lanes_sum(sq[s]);
+        S[s]->sum_abs += lanes_sum(ab[s]);
+        S[s]->zero_in += zin[s];
+        S[s]->pos += pos[s];
+    }
+    a->u.n += n - bad;
+    a->u.sum_sq_u += lanes_sum(usq);
+    a->u.sum_abs_u += lanes_sum(uab);
+    /* outlier blocks: max |x| > k * median |x| of a block's finite values */
+    for (int s = 0; s < 2; s++)
+        for (int64_t b0 = 0; b0 < n; b0 += cfg->outlier_block) {
+            int64_t bn = (n - b0 < cfg->outlier_block) ? n - b0 : cfg->outlier_block, c = 0;
+            float mx = 0.0f;
+            for (int64_t i = 0; i < bn; i++) {
+                float x = lbq_absf(X[s][b0 + i]);
+                if (!lbq_isfinite(x)) continue;
+                tmp[c++] = x;
+                mx = x > mx ? x : mx;
+            }
+            if (c == 0) continue;
+            S[s]->blocks++;
+            if ((double)mx > cfg->outlier_k * (double)lbq_quantile_nonneg(tmp, c, 0.5)) S[s]->outlier_blocks++;
+        }
+}
+
+/* ---- quantized part: lane partials ------------------------------------------------------------ */
+struct qlanes {
+    double sse[2][4], sae[2][4], mx[2][4];
+    double uh2[4], dot[4], d2[4], auh[4], cu[4], cuh[4];
+    int64_t zmoved[2], pzero[2], blowup, shrink;
+};
+
+static void qlanes_fold(const struct qlanes *L, struct lbq_acc *a)
+{
+    struct lbq_state_acc *S[2] = { &a->m, &a->v };
+    for (int s = 0; s < 2; s++) {
+        S[s]->sum_sq_err += lanes_sum(L->sse[s]);
+        S[s]->sum_abs_err += lanes_sum(L->sae[s]);
+        double mx = lanes_max(L->mx[s]);
+        if (mx > S[s]->max_abs_err) S[s]->max_abs_err = mx;
+        S[s]->zero_in_moved += L->zmoved[s];
+        S[s]->pos_to_zero += L->pzero[s];
+    }
+    struct lbq_update_acc *u = &a->u;
+    u->sum_sq_uh += lanes_sum(L->uh2);
+    u->sum_dot += lanes_sum(L->dot);
+    u->sum_sq_diff += lanes_sum(L->d2);
+    u->sum_abs_uh += lanes_sum(L->auh);
+    u->collapsed_abs_u += lanes_sum(L->cu);
+    u->collapsed_abs_uh += lanes_sum(L->cuh);
+    u->blowup += L->blowup;
+    u->shrink += L->shrink;
+}
+
+/* elements [i0, n): one at a time, lane i mod 4 */
+static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
+                           int64_t i0, int64_t n, const float *m, const float *mh, const float *v,
+                           const float *vh, const double *ue, const uint8_t *ok)
+{
+    struct lbq_state_acc *S[2] = { &a->m, &a->v };
+    const float *X[2] = { m, v }, *XH[2] = { mh, vh };
+    for (int64_t i = i0; i < n; i++) {
+        int l = (int)(i & 3), o = ok[i];
+        for (int s = 0; s < 2; s++) {
+            double x = o ? (double)X[s][i] : 0.0, xh = o ? (double)XH[s][i] : 0.0, e = fabs(xh - x);
+            L->sse[s][l] += e * e;
+            L->sae[s][l] += e;
+            L->mx[s][l] = e > L->mx[s][l] ? e : L->mx[s][l];
+            L->zmoved[s] += o && x == 0.0 && xh != 0.0;
+            L->pzero[s] += o && x > 0.0 && xh == 0.0;
+            if (o) {
+                double rel = e / fabs(x);
+                int bin = (x == 0.0) ? (xh == 0.0 ? 0 : LBQ_REL_NBINS - 1)
+                                     : rel_bin_l2(rel, lbq_log2f(log_arg(rel)));
+                S[s]->rel_hist[bin]++;
+            }
+        }
+        double vq = (o && vh[i] > 0.0f) ? (double)vh[i] : 0.0;
+        double uq = o ? ((double)mh[i] / cfg->bc1) / (sqrt(vq / cfg->bc2) + cfg->eps) : 0.0;
+        double u = ue[i], d = uq - u, au = fabs(u), aq = fabs(uq);
+        L->uh2[l] += uq * uq;
+        L->dot[l] += u * uq;
+        L->d2[l] += d * d;
+        L->auh[l] += aq;
+        int col = o && v[i] > 0.0f && vh[i] == 0.0f;
+        L->cu[l] += col ? au : 0.0;
+        L->cuh[l] += col ? aq : 0.0;
+        L->blowup += o && aq > 10.0 * au;
+        L->shrink += o && aq < 0.1 * au;
+        if (o) {
+            double y = sqrt(vq) + cfg->eps;
+            a->u.h_quant[h_bin_l2(y, lbq_log2f(log_arg(y)))]++;
+        }
+    }
+}
+
+#if LBQ_ACC_AVX2
+#define ACC_AVX2 __attribute__((target("avx2")))
+#define ACC_AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
+
+/* lbq_log2f of 8 positive finite floats, operation for operation (as src/simd.c) */
+ACC_AVX2_INLINE __m256 acc_log2f8(__m256 x)
+{
+    __m256 sub = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+    x = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);
+    __m256i e = _mm256_and_si256(_mm256_castps_si256(sub), _mm256_set1_epi32(-23));
+    __m256i u = _mm256_castps_si256(x);
+    e = _mm256_add_epi32(e, _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(0xff)),
+                                             _mm256_set1_epi32(127)));
+    __m256 mm = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u, _mm256_set1_epi32(0x007fffff)),
+                                                    _mm256_set1_epi32(0x3f800000)));
+    __m256 big = _mm256_cmp_ps(mm, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+    mm = _mm256_blendv_ps(mm, _mm256_mul_ps(mm, _mm256_set1_ps(0.5f)), big);
+    e = _mm256_sub_epi32(e, _mm256_castps_si256(big));
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 t = _mm256_div_ps(_mm256_sub_ps(mm, one), _mm256_add_ps(mm, one));
+    __m256 t2 = _mm256_mul_ps(t, t);
+    __m256 p = _mm256_set1_ps(1.0f / 13.0f);
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 11.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 9.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 7.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 5.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 3.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, t2), one);
+    __m256 lnm = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t), p);
+    return _mm256_add_ps(_mm256_cvtepi32_ps(e), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
+}
+
+/* log_arg for two 4-double halves, as one 8-float vector */
+ACC_AVX2_INLINE __m256 acc_log_arg8(__m256d lo, __m256d hi)
+{
+    __m256 f = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+    __m256 okm = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_setzero_ps(), _CMP_GT_OQ),
+                               _mm256_cmp_ps(f, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), _CMP_LT_OQ));
+    return _mm256_blendv_ps(_mm256_set1_ps(1.0f), f, okm);
+}
+
+ACC_AVX2_INLINE __m256d acc_abs(__m256d x) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), x); }
+ACC_AVX2_INLINE __m256d acc_ld(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+/* ok[i..i+3] as a double mask */
+ACC_AVX2_INLINE __m256d acc_okmask(const uint8_t *ok)
+{
+    int32_t w;
+    memcpy(&w, ok, 4);
+    __m128i b = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(w));
+    __m256i q = _mm256_cvtepi32_epi64(_mm_cmpgt_epi32(b, _mm_setzero_si128()));
+    return _mm256_castsi256_pd(q);
+}
+ACC_AVX2_INLINE int64_t acc_count(__m256d mask) { return __builtin_popcount((unsigned)_mm256_movemask_pd(mask)); }
+
+/* rel_bin_l2 (and the x == 0 rule of the state loop) for 4 lanes; l2 = lbq_log2f((float)rel) */
+ACC_AVX2_INLINE __m128i acc_rel_bins4(__m256d rel, __m128 l2, __m256d x, __m256d xh)
+{
+    const __m256d zero = _mm256_setzero_pd(), last = _mm256_set1_pd((double)(LBQ_REL_NBINS - 1));
+    __m256d t = _mm256_mul_pd(_mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(LOG10_2), _mm256_cvtps_pd(l2)),
+                                            _mm256_set1_pd(LBQ_REL_LO)), _mm256_set1_pd((double)LBQ_REL_PER_DEC));
+    __m256d lowt = _mm256_cmp_pd(t, zero, _CMP_NGE_UQ);                               /* !(t >= 0) */
+    __m256d hight = _mm256_cmp_pd(t, _mm256_set1_pd((double)(LBQ_REL_NBINS - 2)), _CMP_GE_OQ);
+    t = _mm256_blendv_pd(t, zero, _mm256_or_pd(lowt, hight));
+    __m256d b = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
+    b = _mm256_blendv_pd(b, zero, lowt);
+    b = _mm256_blendv_pd(b, last, hight);
+    __m256d f0 = _mm256_cmp_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(rel)), zero, _CMP_NGT_UQ);  /* (float)rel not > 0 */
+    b = _mm256_blendv_pd(b, zero, f0);
+    __m256d big = _mm256_or_pd(_mm256_cmp_pd(acc_abs(rel), _mm256_set1_pd(INFINITY), _CMP_EQ_OQ),
+                               _mm256_cmp_pd(rel, _mm256_set1_pd(1e6), _CMP_GE_OQ));      /* rel is not NaN here unless !(rel > 0) */
+    b = _mm256_blendv_pd(b, last, big);
+    b = _mm256_blendv_pd(b, zero, _mm256_cmp_pd(rel, zero, _CMP_NGT_UQ));               /* !(rel > 0) */
+    __m256d x0 = _mm256_cmp_pd(x, zero, _CMP_EQ_OQ);
+    b = _mm256_blendv_pd(b, _mm256_blendv_pd(last, zero, _mm256_cmp_pd(xh, zero, _CMP_EQ_OQ)), x0);
+    return _mm256_cvttpd_epi32(b);
+}
+
+/* h_bin_l2 for 4 lanes; l2 = lbq_log2f((float)y) (any value where y is outside (1e-37, 1e37]) */
+ACC_AVX2_INLINE __m128i acc_h_bins4(__m256d y, __m128 l2)
+{
+    const __m256d zero = _mm256_setzero_pd();
+    __m256d h = _mm256_mul_pd(_mm256_set1_pd(-LOG10_2), _mm256_cvtps_pd(l2));
+    __m256d out = _mm256_or_pd(_mm256_cmp_pd(y, _mm256_set1_pd(1e-37), _CMP_NGT_UQ),
+                               _mm256_cmp_pd(y, _mm256_set1_pd(1e37), _CMP_GT_OQ));
+    __m256d inf = _mm256_blendv_pd(_mm256_set1_pd(INFINITY), _mm256_set1_pd(-INFINITY),
+                                   _mm256_cmp_pd(y, _mm256_set1_pd(1.0), _CMP_GT_OQ));
+    h = _mm256_blendv_pd(h, inf, out);
+    __m256d t = _mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(h, _mm256_set1_pd(LBQ_H_LO)),
+                                            _mm256_set1_pd(LBQ_H_HI - LBQ_H_LO)), _mm256_set1_pd((double)LBQ_H_NBINS));
+    __m256d lowt = _mm256_cmp_pd(t, zero, _CMP_NGT_UQ);                               /* !(t > 0) */
+    __m256d hight = _mm256_cmp_pd(t, _mm256_set1_pd((double)LBQ_H_NBINS), _CMP_GE_OQ);
+    t = _mm256_blendv_pd(t, zero, _mm256_or_pd(lowt, hight));
+    __m256d b = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    b = _mm256_blendv_pd(b, zero, lowt);
+    b = _mm256_blendv_pd(b, _mm256_set1_pd((double)(LBQ_H_NBINS - 1)), hight);
+    return _mm256_cvttpd_epi32(b);
+}
+
+ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
+                                int64_t n, const float *m, const float *mh, const float *v,
+                                const float *vh, const double *ue, const uint8_t *ok)
+{
+    const __m256d zero = _mm256_setzero_pd(), bc1 = _mm256_set1_pd(cfg->bc1), bc2 = _mm256_set1_pd(cfg->bc2),
+                  eps = _mm256_set1_pd(cfg->eps), ten = _mm256_set1_pd(10.0), tenth = _mm256_set1_pd(0.1);
+    __m256d sse[2], sae[2], mx[2];
+    for (int s = 0; s < 2; s++) {
+        sse[s] = _mm256_loadu_pd(L->sse[s]); sae[s] = _mm256_loadu_pd(L->sae[s]); mx[s] = _mm256_loadu_pd(L->mx[s]);
+    }
+    __m256d uh2 = _mm256_loadu_pd(L->uh2), dot = _mm256_loadu_pd(L->dot), d2 = _mm256_loadu_pd(L->d2),
+            auh = _mm256_loadu_pd(L->auh), cu = _mm256_loadu_pd(L->cu), cuh = _mm256_loadu_pd(L->cuh);
+    const float *X[2] = { m, v }, *XH[2] = { mh, vh };
+    struct lbq_state_acc *S[2] = { &a->m, &a->v };
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d o[2] = { acc_okmask(ok + i), acc_okmask(ok + i + 4) };
+        for (int s = 0; s < 2; s++) {
+            __m256d x[2], xh[2], rel[2];
+            for (int h = 0; h < 2; h++) {
+                x[h] = _mm256_and_pd(acc_ld(X[s] + i + 4 * h), o[h]);
+                xh[h] = _mm256_and_pd(acc_ld(XH[s] + i + 4 * h), o[h]);
+                __m256d e = acc_abs(_mm256_sub_pd(xh[h], x[h]));
+                sse[s] = _mm256_add_pd(sse[s], _mm256_mul_pd(e, e));
+                sae[s] = _mm256_add_pd(sae[s], e);
+                mx[s] = _mm256_blendv_pd(mx[s], e, _mm256_cmp_pd(e, mx[s], _CMP_GT_OQ));
+                __m256d x0 = _mm256_cmp_pd(x[h], zero, _CMP_EQ_OQ), xh0 = _mm256_cmp_pd(xh[h], zero, _CMP_EQ_OQ);
+                L->zmoved[s] += acc_count(_mm256_andnot_pd(xh0, _mm256_and_pd(o[h], x0)));
+                L->pzero[s] += acc_count(_mm256_and_pd(xh0, _mm256_and_pd(o[h], _mm256_cmp_pd(x[h], zero, _CMP_GT_OQ))));
+                rel[h] = _mm256_div_pd(e, acc_abs(x[h]));
+            }
+            __m256 l2 = acc_log2f8(acc_log_arg8(rel[0], rel[1]));
+            int32_t bins[8];
+            _mm_storeu_si128((__m128i *)(void *)bins, acc_rel_bins4(rel[0], _mm256_castps256_ps128(l2), x[0], xh[0]));
+            _mm_storeu_si128((__m128i *)(void *)(bins + 4), acc_rel_bins4(rel[1], _mm256_extractf128_ps(l2, 1), x[1], xh[1]));
+            for (int k = 0; k < 8; k++) S[s]->rel_hist[bins[k]] += ok[i + k];
+        }
+        __m256d y[2];
+        for (int h = 0; h < 2; h++) {
+            __m256d vhd = acc_ld(vh + i + 4 * h), vd = acc_ld(v + i + 4 * h);
+            __m256d vq = _mm256_and_pd(_mm256_and_pd(vhd, _mm256_cmp_pd(vhd, zero, _CMP_GT_OQ)), o[h]);
+            __m256d mq = _mm256_and_pd(acc_ld(mh + i + 4 * h), o[h]);
+            __m256d uq = _mm256_div_pd(_mm256_div_pd(mq, bc1), _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(vq, bc2)), eps));
+            uq = _mm256_and_pd(uq, o[h]);
+            __m256d u = _mm256_loadu_pd(ue + i + 4 * h), d = _mm256_sub_pd(uq, u);
+            __m256d au = acc_abs(u), aq = acc_abs(uq);
+            uh2 = _mm256_add_pd(uh2, _mm256_mul_pd(uq, uq));
+            dot = _mm256_add_pd(dot, _mm256_mul_pd(u, uq));
+            d2 = _mm256_add_pd(d2, _mm256_mul_pd(d, d));
+            auh = _mm256_add_pd(auh, aq);
+            __m256d col = _mm256_and_pd(o[h], _mm256_and_pd(_mm256_cmp_pd(vd, zero, _CMP_GT_OQ),
+                                                             _mm256_cmp_pd(vhd, zero, _CMP_EQ_OQ)));
+            cu = _mm256_add_pd(cu, _mm256_and_pd(au, col));
+            cuh = _mm256_add_pd(cuh, _mm256_and_pd(aq, col));
+            L->blowup += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(aq, _mm256_mul_pd(ten, au), _CMP_GT_OQ)));
+            L->shrink += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(aq, _mm256_mul_pd(tenth, au), _CMP_LT_OQ)));
+            y[h] = _mm256_add_pd(_mm256_sqrt_pd(vq), eps);
+        }
+        __m256 l2 = acc_log2f8(acc_log_arg8(y[0], y[1]));
+        int32_t bins[8];
+        _mm_storeu_si128((__m128i *)(void *)bins, acc_h_bins4(y[0], _mm256_castps256_ps128(l2)));
+        _mm_storeu_si128((__m128i *)(void *)(bins + 4), acc_h_bins4(y[1], _mm256_extractf128_ps(l2, 1)));
+        for (int k = 0; k < 8; k++) a->u.h_quant[bins[k]] += ok[i + k];
+    }
+    for (int s = 0; s < 2; s++) {
+        _mm256_storeu_pd(L->sse[s], sse[s]); _mm256_storeu_pd(L->sae[s], sae[s]); _mm256_storeu_pd(L->mx[s], mx[s]);
+    }
+    _mm256_storeu_pd(L->uh2, uh2); _mm256_storeu_pd(L->dot, dot); _mm256_storeu_pd(L->d2, d2);
+    _mm256_storeu_pd(L->auh, auh); _mm256_storeu_pd(L->cu, cu); _mm256_storeu_pd(L->cuh, cuh);
+    if (i < n) quant_portable(L, a, cfg, i, n, m, mh, v, vh, ue, ok);
+}
+#endif
+
+void lbq_acc_quant(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n, const float *m,
+                   const float *mh, const float *v, const float *vh, const double *ue, const uint8_t *ok)
+{
+    struct qlanes L;
+    memset(&L, 0, sizeof L);
+#if LBQ_ACC_AVX2
+    if (lbq_simd_level() >= 2) quant_avx2(&L, a, cfg, n, m, mh, v, vh, ue, ok);
+    else
+#endif
+    quant_portable(&L, a, cfg, 0, n, m, mh, v, vh, ue, ok);
+    qlanes_fold(&L, a);
+}
