@@ -22,6 +22,7 @@ struct lbq_param_rec {
 struct lbq_file {
     char   *path;
     hid_t   fid;
+    hsize_t fsize;                  /* bytes, from stat() at open */
     struct lbq_hparams hp;
     struct lbq_param_rec *params;
     int     nparams, cap;
@@ -86,7 +87,90 @@ static int h5_type_sane(hid_t t)
     return 1;
 }
 
-/* Inspect a dataset: float class, storage width, shape.  Returns LBQ_OK or an error. */
+/* The stored data of a dataset with numel > 0 must be there (docs/format.md, "Storage"): a moment
+ * file stores every element.  Checked before anything is allocated for the tensor, so a small file
+ * that declares a huge shape (an unwritten chunked dataset reads as its fill value, from no bytes)
+ * is a format error, not a huge allocation.
+ *   contiguous  H5Dget_storage_size >= numel x element size (0 when never written)
+ *   chunked     every chunk covering the extent is allocated (H5Dget_num_chunks); with filters the
+ *               data may be far larger than its storage, so the bytes are not compared
+ *   compact     storage == numel x element size (libhdf5 1.10 reads a short compact buffer without
+ *               checking it: a crash, fuzz finding #3)
+ *   any layout  the storage it declares fits in the file
+ *   external files and virtual datasets are refused (their data are not in this file) */
+static int ds_storage_check(struct lbq_file *f, hid_t d, const char *pname, const char *label,
+                            int rank, int64_t numel, size_t esize)
+{
+    int rc = LBQ_OK;
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0) return lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has an unreadable storage layout", f->path, pname, label);
+    H5D_layout_t lay = H5Pget_layout(dcpl);
+    hsize_t need = (hsize_t)numel * (hsize_t)esize;
+    if (lay == H5D_VIRTUAL) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s is a virtual dataset (not supported)", f->path, pname, label); goto cleanup; }
+    if (lay == H5D_CONTIGUOUS && H5Pget_external_count(dcpl) > 0) {
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s keeps its data in external files (not supported)", f->path, pname, label);
+        goto cleanup;
+    }
+    if (lay != H5D_COMPACT && lay != H5D_CONTIGUOUS && lay != H5D_CHUNKED) {
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has an unknown storage layout (corrupt?)", f->path, pname, label);
+        goto cleanup;
+    }
+    hsize_t have = H5Dget_storage_size(d);
+    if (lay == H5D_COMPACT && have != need) {
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has corrupt compact storage", f->path, pname, label);
+        goto cleanup;
+    }
+    if (have > f->fsize) {
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s claims %llu bytes of storage in a file of %llu bytes (truncated or corrupt?)",
+                     f->path, pname, label, (unsigned long long)have, (unsigned long long)f->fsize);
+        goto cleanup;
+    }
+    if (lay == H5D_CONTIGUOUS && have < need) {
+        if (have == 0) rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has no data written (%lld elements declared)", f->path, pname, label, (long long)numel);
+        else rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s stores %llu bytes, its %lld elements need %llu (truncated or corrupt?)",
+                          f->path, pname, label, (unsigned long long)have, (long long)numel, (unsigned long long)need);
+        goto cleanup;
+    }
+    if (lay == H5D_CHUNKED) {
+        hsize_t cd[LBQ_MAX_RANK + 1], dims[LBQ_MAX_RANK + 1], want = 1, got = 0;
+        hid_t s = H5Dget_space(d);
+        int ok = s >= 0 && H5Pget_chunk(dcpl, LBQ_MAX_RANK + 1, cd) == rank && H5Sget_simple_extent_dims(s, dims, NULL) == rank;
+        for (int i = 0; ok && i < rank; i++) {
+            if (cd[i] == 0) { ok = 0; break; }
+            want *= (dims[i] + cd[i] - 1) / cd[i];      /* <= numel <= 2^42: no overflow */
+        }
+        if (!ok) {
+            if (s >= 0) H5Sclose(s);
+            rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has a corrupt chunk layout", f->path, pname, label);
+            goto cleanup;
+        }
+#if H5_VERSION_GE(1, 10, 5)
+        /* (1.10.8 refuses H5S_ALL here, though documented; the whole dataspace counts every chunk) */
+        herr_t e = H5Dget_num_chunks(d, s, &got);
+        H5Sclose(s);
+        if (e < 0) {
+            rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has an unreadable chunk index (truncated or corrupt?)", f->path, pname, label);
+            goto cleanup;
+        }
+#else
+        H5Sclose(s);
+        /* no H5Dget_num_chunks before 1.10.5: whole chunks' bytes, for unfiltered data only */
+        hsize_t cbytes = esize;
+        for (int i = 0; i < rank; i++) cbytes *= cd[i];
+        got = H5Pget_nfilters(dcpl) > 0 ? want : have / cbytes;
+#endif
+        if (got < want) {
+            rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has %llu of its %llu chunks written (a sparse or unfinished dataset; every element must be stored)",
+                         f->path, pname, label, (unsigned long long)got, (unsigned long long)want);
+            goto cleanup;
+        }
+    }
+cleanup:
+    H5Pclose(dcpl);
+    return rc;
+}
+
+/* Inspect a dataset: float class, storage width, shape, stored data.  Returns LBQ_OK or an error. */
 static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, const char *label,
                     struct lbq_shape *shape, int *bits)
 {
@@ -118,15 +202,8 @@ static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, co
         shape->numel *= (int64_t)dims[i];
         if (shape->numel > ((int64_t)1 << 42)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s is absurdly large", f->path, pname, label); goto cleanup; }
     }
-    /* compact data lives in the object header and must hold every element: libhdf5 1.10 reads a
-     * short (e.g. empty) compact buffer without checking it (a crash) */
-    hid_t dcpl = H5Dget_create_plist(d);
-    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (lay == H5D_COMPACT && H5Dget_storage_size(d) != (hsize_t)shape->numel * (hsize_t)H5Tget_size(t)) {
-        rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has corrupt compact storage", f->path, pname, label);
-        goto cleanup;
-    }
+    /* a 0-d scalar is skipped (exp_avg) or refused by the shape checks; nothing to read of an empty one */
+    if (r >= 1 && shape->numel > 0) rc = ds_storage_check(f, d, pname, label, r, shape->numel, H5Tget_size(t));
 cleanup:
     if (s >= 0) H5Sclose(s);
     if (t >= 0) H5Tclose(t);
@@ -299,6 +376,7 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     f = calloc(1, sizeof *f);
     if (!f) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     f->fid = -1;
+    f->fsize = (hsize_t)sb.st_size;
     f->path = strdup(path);
     if (!f->path) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     f->fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # test-badinput.sh - the bad-input catalogue.  For inspect, analyze, quantize, simulate and sweep:
 # bad files (missing, unreadable, directory, empty, text, truncated HDF5, integer/string data,
-# m/v shape mismatch, missing exp_avg_sq, zero-size, absurd shapes), bad options (--bits, --block,
+# m/v shape mismatch, missing exp_avg_sq, zero-size, absurd shapes, declared but unwritten data:
+# sparse/unfinished chunks, a never-written contiguous dataset), bad options (--bits, --block,
 # unknown map/normalization/recipe, --mem-limit) and bad outputs (missing directory, read-only
 # directory, a full device, a directory).  Each must give: the documented exit code (cli/cli.h:
 # 2 usage, 3 input, 4 output, 5 data), exactly one stderr line starting with "lbq" (-q silences
 # notices), no crash, and no output or temporary file left behind.  Plus the non-errors: a 0-d
 # scalar next to real parameters is skipped with a notice; NaN/Inf are counted and excluded by
-# inspect/analyze/sweep and refused by simulate.
+# inspect/analyze/sweep and refused by simulate; compressed data larger than its storage is fine.
 #
 # Fixtures: tests/data/fx-*.h5 (made by tests/data/make-fixtures.py); empty/text/truncated files
 # are made here.
@@ -18,7 +19,8 @@ source "$(dirname "$0")/lib.sh"
 EXIT_USAGE=2 EXIT_INPUT=3 EXIT_OUTPUT=4 EXIT_DATA=5
 CMDS=(inspect analyze quantize simulate sweep)
 
-for f in tiny int string mismatch missing-v zero-size scalar scalar-only nan absurd-dim absurd-numel absurd-rank; do
+for f in tiny int string mismatch missing-v zero-size scalar scalar-only nan absurd-dim absurd-numel absurd-rank \
+         absurd-sparse unwritten partial gzip-zeros; do
     [ -f "$FIXTURES/fx-$f.h5" ] || { echo "missing fixture $FIXTURES/fx-$f.h5 (run tests/data/make-fixtures.py)"; exit 1; }
 done
 [ -f "$SAMPLE_EARLY" ] || { echo "missing $SAMPLE_EARLY"; exit 1; }
@@ -102,6 +104,9 @@ declare -a FILE_CASES=(
     "absurd dimension 2^41|$FIXTURES/fx-absurd-dim.h5|absurd"
     "absurd element count 2^44|$FIXTURES/fx-absurd-numel.h5|absurd|large"
     "rank 9|$FIXTURES/fx-absurd-rank.h5|rank"
+    "2^40 elements declared, no chunk written (2.7 KB file)|$FIXTURES/fx-absurd-sparse.h5|'w': exp_avg has 0 of its 1048576 chunks written"
+    "contiguous 2^32 elements, never written|$FIXTURES/fx-unwritten.h5|'w': exp_avg has no data written"
+    "half of the chunks written|$FIXTURES/fx-partial.h5|'w': exp_avg has 4 of its 8 chunks written"
 )
 for c in "${CMDS[@]}"; do
     for entry in "${FILE_CASES[@]}"; do
@@ -120,6 +125,15 @@ for c in "${CMDS[@]}"; do
     else
         expect_error "$c" "unreadable file (chmod 000)" "$IN/unreadable.h5" $EXIT_INPUT "ermission"
     fi
+done
+
+# ---- compressed data larger than its storage is not "unwritten": 256 KiB of zeros in ~1 KB -------
+for c in "${CMDS[@]}"; do
+    reset_case; newdir
+    [ "$c" == simulate ] && EXTRA=(--source moments)
+    build "$c" "$FIXTURES/fx-gzip-zeros.h5" "$D"
+    run "${A[@]}"
+    check_rc "$c: gzip-compressed all-zero tensor (data > storage): exit 0" 0
 done
 
 # ---- 0-d scalar next to real parameters: skipped with a notice, not an error --------------------

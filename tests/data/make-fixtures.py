@@ -10,7 +10,7 @@ interpreter (python3-h5py, python3-numpy):
 Every file carries the root attributes of lbq format 1 (lbq_format, step, beta1, beta2,
 eps, lr), so lbq prints no 'attribute absent' notices for them.  Values are deterministic
 (numpy RandomState(0)) and dataset creation times are not stored, so reruns give the same
-contents.  Shapes are kept tiny: all fixtures together are well under 100 KB.
+contents.  Shapes are kept tiny: all fixtures together are about 100 KB.
 
   fx-tiny.h5          valid: 'w' [8,16] (m, v, param, grads [4,8,16]) and 'b' [32] (m, v)
   fx-int.h5           'w': exp_avg is int32                  -> error, integer data
@@ -25,6 +25,14 @@ contents.  Shapes are kept tiny: all fixtures together are well under 100 KB.
   fx-absurd-dim.h5    'w': [2^41, 1] chunked, never written  -> error, absurd dimension
   fx-absurd-numel.h5  'w': [2^22, 2^22] chunked, unwritten   -> error, absurdly large (2^44 elements)
   fx-absurd-rank.h5   'w': rank 9, all dims 1                -> error, rank > 8
+  fx-absurd-sparse.h5 'w': [2, 2^39] chunked (1, 2^20), no chunk written (2.7 KB declaring 4 TiB;
+                      fuzz finding 9)                        -> error, 0 of 1048576 chunks written
+  fx-unwritten.h5     'w': [2^20, 2^12] contiguous, never written (16 GiB declared)
+                                                             -> error, no data written
+  fx-partial.h5       'w': [64,16] chunked (8,16), only rows 0-31 written
+                                                             -> error, 4 of 8 chunks written
+  fx-gzip-zeros.h5    valid: 'w' [256,256] all zeros, gzip-9 chunks (64,256): 256 KiB of data in a
+                      few hundred bytes of storage (compressed data may exceed its storage)
 """
 import os
 import sys
@@ -131,6 +139,26 @@ def main():
                     ds(g, k, shape=shape, dtype=np.float32, chunks=chunks)
                 else:
                     ds(g, k, np.zeros(shape, dtype=np.float32))
+
+    # storage that does not hold the declared elements (docs/format.md, "Storage")
+    with new("fx-absurd-sparse.h5") as f:
+        g = f.create_group("w")
+        for k in ("exp_avg", "exp_avg_sq"):
+            ds(g, k, shape=(2, 2 ** 39), dtype=np.float32, chunks=(1, 2 ** 20))
+    with new("fx-unwritten.h5") as f:
+        g = f.create_group("w")
+        for k in ("exp_avg", "exp_avg_sq"):
+            ds(g, k, shape=(2 ** 20, 2 ** 12), dtype=np.float32)
+    with new("fx-partial.h5") as f:
+        g = f.create_group("w")
+        m, v = moments((64, 16))
+        for k, x in (("exp_avg", m), ("exp_avg_sq", v)):
+            d = ds(g, k, shape=(64, 16), dtype=np.float32, chunks=(8, 16))
+            d[:32] = x[:32]
+    with new("fx-gzip-zeros.h5") as f:
+        g = f.create_group("w")
+        for k in ("exp_avg", "exp_avg_sq"):
+            ds(g, k, np.zeros((256, 256), dtype=np.float32), chunks=(64, 256), compression="gzip", compression_opts=9)
 
     total = 0
     for n in sorted(os.listdir(OUT)):
