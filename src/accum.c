@@ -63,46 +63,68 @@ static inline double lanes_max(const double *l)
 }
 
 /* ---- base part -------------------------------------------------------------------------------- */
-void lbq_acc_base(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n, const float *m,
-                  const float *v, double *ue, uint8_t *ok, float *tmp)
+struct blanes {
+    double sq[2][4], ab[2][4], usq[4], uab[4];
+    int64_t bad, zin[2], pos[2];
+};
+
+/* elements [i0, n) one at a time, lane i mod 4 */
+static void base_portable(struct blanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t i0,
+                          int64_t n, const float *m, const float *v, double *ue, uint8_t *ok)
 {
-    struct lbq_state_acc *S[2] = { &a->m, &a->v };
     const float *X[2] = { m, v };
-    double sq[2][4] = { { 0 } }, ab[2][4] = { { 0 } }, usq[4] = { 0 }, uab[4] = { 0 };
-    int64_t bad = 0, zin[2] = { 0, 0 }, pos[2] = { 0, 0 };
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = i0; i < n; i++) {
         int o = lbq_isfinite(m[i]) && lbq_isfinite(v[i]);
         ok[i] = (uint8_t)o;
-        bad += !o;
+        L->bad += !o;
         int l = (int)(i & 3);
         for (int s = 0; s < 2; s++) {
             double x = o ? (double)X[s][i] : 0.0;
-            sq[s][l] += x * x;
-            ab[s][l] += fabs(x);
-            zin[s] += o && x == 0.0;
-            pos[s] += o && x > 0.0;
+            L->sq[s][l] += x * x;
+            L->ab[s][l] += fabs(x);
+            L->zin[s] += o && x == 0.0;
+            L->pos[s] += o && x > 0.0;
         }
         double vv = (o && v[i] > 0.0f) ? (double)v[i] : 0.0;
         double u = o ? ((double)m[i] / cfg->bc1) / (sqrt(vv / cfg->bc2) + cfg->eps) : 0.0;
         ue[i] = u;
-        usq[l] += u * u;
-        uab[l] += fabs(u);
+        L->usq[l] += u * u;
+        L->uab[l] += fabs(u);
         if (o) {
             double y = sqrt(vv) + cfg->eps;
             a->u.h_exact[h_bin_l2(y, lbq_log2f(log_arg(y)))]++;
         }
     }
+}
+
+#if LBQ_ACC_AVX2
+static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
+                      const float *m, const float *v, double *ue, uint8_t *ok);
+#endif
+
+void lbq_acc_base(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n, const float *m,
+                  const float *v, double *ue, uint8_t *ok, float *tmp)
+{
+    struct lbq_state_acc *S[2] = { &a->m, &a->v };
+    const float *X[2] = { m, v };
+    struct blanes L;
+    memset(&L, 0, sizeof L);
+#if LBQ_ACC_AVX2
+    if (lbq_simd_level() >= 2) base_avx2(&L, a, cfg, n, m, v, ue, ok);
+    else
+#endif
+    base_portable(&L, a, cfg, 0, n, m, v, ue, ok);
     for (int s = 0; s < 2; s++) {
-        S[s]->n += n - bad;
-        S[s]->nonfinite += bad;
-        S[s]->sum_sq += lanes_sum(sq[s]);
-        S[s]->sum_abs += lanes_sum(ab[s]);
-        S[s]->zero_in += zin[s];
-        S[s]->pos += pos[s];
+        S[s]->n += n - L.bad;
+        S[s]->nonfinite += L.bad;
+        S[s]->sum_sq += lanes_sum(L.sq[s]);
+        S[s]->sum_abs += lanes_sum(L.ab[s]);
+        S[s]->zero_in += L.zin[s];
+        S[s]->pos += L.pos[s];
     }
-    a->u.n += n - bad;
-    a->u.sum_sq_u += lanes_sum(usq);
-    a->u.sum_abs_u += lanes_sum(uab);
+    a->u.n += n - L.bad;
+    a->u.sum_sq_u += lanes_sum(L.usq);
+    a->u.sum_abs_u += lanes_sum(L.uab);
     /* outlier blocks: max |x| > k * median |x| of a block's finite values */
     for (int s = 0; s < 2; s++)
         for (int64_t b0 = 0; b0 < n; b0 += cfg->outlier_block) {
@@ -110,9 +132,10 @@ void lbq_acc_base(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
             float mx = 0.0f;
             for (int64_t i = 0; i < bn; i++) {
                 float x = lbq_absf(X[s][b0 + i]);
-                if (!lbq_isfinite(x)) continue;
-                tmp[c++] = x;
-                mx = x > mx ? x : mx;
+                tmp[c] = x;
+                int fin = lbq_isfinite(x);
+                c += fin;
+                mx = (fin && x > mx) ? x : mx;
             }
             if (c == 0) continue;
             S[s]->blocks++;
@@ -303,6 +326,11 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             auh = _mm256_loadu_pd(L->auh), cu = _mm256_loadu_pd(L->cu), cuh = _mm256_loadu_pd(L->cuh);
     const float *X[2] = { m, v }, *XH[2] = { mh, vh };
     struct lbq_state_acc *S[2] = { &a->m, &a->v };
+    /* four copies of each histogram (element k of 8 -> copy k mod 4): neighbouring elements often
+     * fall into the same bin, and one copy would chain every increment through one memory word */
+    uint32_t (*hr)[4][LBQ_REL_NBINS] = calloc(2, sizeof *hr);
+    uint32_t (*hq)[LBQ_H_NBINS] = calloc(4, sizeof *hq);
+    if (!hr || !hq) { free(hr); free(hq); quant_portable(L, a, cfg, 0, n, m, mh, v, vh, ue, ok); return; }
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256d o[2] = { acc_okmask(ok + i), acc_okmask(ok + i + 4) };
@@ -324,7 +352,7 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             int32_t bins[8];
             _mm_storeu_si128((__m128i *)(void *)bins, acc_rel_bins4(rel[0], _mm256_castps256_ps128(l2), x[0], xh[0]));
             _mm_storeu_si128((__m128i *)(void *)(bins + 4), acc_rel_bins4(rel[1], _mm256_extractf128_ps(l2, 1), x[1], xh[1]));
-            for (int k = 0; k < 8; k++) S[s]->rel_hist[bins[k]] += ok[i + k];
+            for (int k = 0; k < 8; k++) hr[s][k & 3][bins[k]] += ok[i + k];
         }
         __m256d y[2];
         for (int h = 0; h < 2; h++) {
@@ -351,14 +379,71 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
         int32_t bins[8];
         _mm_storeu_si128((__m128i *)(void *)bins, acc_h_bins4(y[0], _mm256_castps256_ps128(l2)));
         _mm_storeu_si128((__m128i *)(void *)(bins + 4), acc_h_bins4(y[1], _mm256_extractf128_ps(l2, 1)));
-        for (int k = 0; k < 8; k++) a->u.h_quant[bins[k]] += ok[i + k];
+        for (int k = 0; k < 8; k++) hq[k & 3][bins[k]] += ok[i + k];
     }
     for (int s = 0; s < 2; s++) {
         _mm256_storeu_pd(L->sse[s], sse[s]); _mm256_storeu_pd(L->sae[s], sae[s]); _mm256_storeu_pd(L->mx[s], mx[s]);
     }
     _mm256_storeu_pd(L->uh2, uh2); _mm256_storeu_pd(L->dot, dot); _mm256_storeu_pd(L->d2, d2);
     _mm256_storeu_pd(L->auh, auh); _mm256_storeu_pd(L->cu, cu); _mm256_storeu_pd(L->cuh, cuh);
+    for (int s = 0; s < 2; s++)
+        for (int b = 0; b < LBQ_REL_NBINS; b++)
+            S[s]->rel_hist[b] += (int64_t)hr[s][0][b] + hr[s][1][b] + hr[s][2][b] + hr[s][3][b];
+    for (int b = 0; b < LBQ_H_NBINS; b++) a->u.h_quant[b] += (int64_t)hq[0][b] + hq[1][b] + hq[2][b] + hq[3][b];
+    free(hr);
+    free(hq);
     if (i < n) quant_portable(L, a, cfg, i, n, m, mh, v, vh, ue, ok);
+}
+#endif
+
+#if LBQ_ACC_AVX2
+ACC_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
+                               const float *m, const float *v, double *ue, uint8_t *ok)
+{
+    const __m256d zero = _mm256_setzero_pd(), bc1 = _mm256_set1_pd(cfg->bc1), bc2 = _mm256_set1_pd(cfg->bc2),
+                  eps = _mm256_set1_pd(cfg->eps);
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256d sq[2], ab[2], usq = _mm256_loadu_pd(L->usq), uab = _mm256_loadu_pd(L->uab);
+    for (int s = 0; s < 2; s++) { sq[s] = _mm256_loadu_pd(L->sq[s]); ab[s] = _mm256_loadu_pd(L->ab[s]); }
+    uint32_t (*hq)[LBQ_H_NBINS] = calloc(4, sizeof *hq);
+    if (!hq) { base_portable(L, a, cfg, 0, n, m, v, ue, ok); return; }
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 mf = _mm256_loadu_ps(m + i), vf = _mm256_loadu_ps(v + i);
+        __m256 okf = _mm256_and_ps(_mm256_cmp_ps(_mm256_and_ps(mf, absm), inf, _CMP_LT_OQ),
+                                   _mm256_cmp_ps(_mm256_and_ps(vf, absm), inf, _CMP_LT_OQ));
+        int okbits = _mm256_movemask_ps(okf);
+        for (int k = 0; k < 8; k++) ok[i + k] = (uint8_t)((okbits >> k) & 1);
+        L->bad += 8 - __builtin_popcount((unsigned)okbits);
+        __m256d o[2] = { acc_okmask(ok + i), acc_okmask(ok + i + 4) }, y[2];
+        for (int h = 0; h < 2; h++) {
+            __m256d xm = _mm256_and_pd(acc_ld(m + i + 4 * h), o[h]), xv = _mm256_and_pd(acc_ld(v + i + 4 * h), o[h]);
+            __m256d xs[2] = { xm, xv };
+            for (int s = 0; s < 2; s++) {
+                sq[s] = _mm256_add_pd(sq[s], _mm256_mul_pd(xs[s], xs[s]));
+                ab[s] = _mm256_add_pd(ab[s], acc_abs(xs[s]));
+                L->zin[s] += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(xs[s], zero, _CMP_EQ_OQ)));
+                L->pos[s] += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(xs[s], zero, _CMP_GT_OQ)));
+            }
+            __m256d vv = _mm256_and_pd(xv, _mm256_cmp_pd(xv, zero, _CMP_GT_OQ));
+            __m256d u = _mm256_div_pd(_mm256_div_pd(xm, bc1), _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(vv, bc2)), eps));
+            u = _mm256_and_pd(u, o[h]);
+            _mm256_storeu_pd(ue + i + 4 * h, u);
+            usq = _mm256_add_pd(usq, _mm256_mul_pd(u, u));
+            uab = _mm256_add_pd(uab, acc_abs(u));
+            y[h] = _mm256_add_pd(_mm256_sqrt_pd(vv), eps);
+        }
+        __m256 l2 = acc_log2f8(acc_log_arg8(y[0], y[1]));
+        int32_t bins[8];
+        _mm_storeu_si128((__m128i *)(void *)bins, acc_h_bins4(y[0], _mm256_castps256_ps128(l2)));
+        _mm_storeu_si128((__m128i *)(void *)(bins + 4), acc_h_bins4(y[1], _mm256_extractf128_ps(l2, 1)));
+        for (int k = 0; k < 8; k++) hq[k & 3][bins[k]] += ok[i + k];
+    }
+    for (int s = 0; s < 2; s++) { _mm256_storeu_pd(L->sq[s], sq[s]); _mm256_storeu_pd(L->ab[s], ab[s]); }
+    _mm256_storeu_pd(L->usq, usq); _mm256_storeu_pd(L->uab, uab);
+    for (int b = 0; b < LBQ_H_NBINS; b++) a->u.h_exact[b] += (int64_t)hq[0][b] + hq[1][b] + hq[2][b] + hq[3][b];
+    free(hq);
+    if (i < n) base_portable(L, a, cfg, i, n, m, v, ue, ok);
 }
 #endif
 
