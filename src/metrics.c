@@ -296,7 +296,10 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     int64_t nchunk_max = (slab + chunk - 1) / chunk;
     m = malloc(sizeof(float) * (size_t)slab);
     v = malloc(sizeof(float) * (size_t)slab);
-    chunk_acc = malloc(sizeof *chunk_acc * (size_t)nchunk_max);
+    /* configurations evaluated together: their chunk accumulators within 1/8 of the budget */
+    int64_t cwin64 = (budget / 8) / ((int64_t)sizeof(struct lbq_acc) * nchunk_max);
+    int cwin = (int)(cwin64 < 1 ? 1 : (cwin64 > nconf ? nconf : cwin64));
+    chunk_acc = malloc(sizeof *chunk_acc * (size_t)nchunk_max * (size_t)(cwin > 1 ? cwin : 1));
     if (fast) {
         ue = malloc(sizeof(double) * (size_t)slab);
         okm = malloc((size_t)slab);
@@ -342,31 +345,41 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
             if (err) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
             for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);
         }
-        for (int c = 0; c < nconf; c++) {
+        /* configurations in windows of cw: the (configuration, chunk) items of a window run in one
+         * parallel loop (no barrier per configuration), each into its own accumulator, merged in
+         * chunk order: the result does not depend on the thread count or on the window */
+        for (int c0 = 0; c0 < nconf; c0 += cwin) {
+            int cw = (nconf - c0 < cwin) ? nconf - c0 : cwin;
+            int64_t items = (int64_t)cw * nch;
             int err = LBQ_OK;
             #pragma omp parallel
             {
                 float *buf = malloc(sizeof(float) * (size_t)chunk * 3);
                 #pragma omp for schedule(dynamic, 1)
-                for (int64_t k = 0; k < nch; k++) {
+                for (int64_t it = 0; it < items; it++) {
+                    int c = c0 + (int)(it / nch);
+                    int64_t k = it % nch;
                     int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
-                    lbq_acc_zero(&chunk_acc[k]);
+                    struct lbq_acc *acc = &chunk_acc[it];
+                    lbq_acc_zero(acc);
                     if (!buf) { err = LBQ_ERR_NOMEM; continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
                     int e1 = qdq_state(pl[c].has_m ? &pl[c].m : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
                     int e2 = qdq_state(pl[c].has_v ? &pl[c].v : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
                     if (e1 || e2) { err = e1 ? e1 : e2; continue; }
-                    if (fast) lbq_acc_quant(&chunk_acc[k], &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
+                    if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
                     /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
-                    else lbq_acc_add2(&chunk_acc[k], &ucfg, cn, m + o, mh, v + o, vh, c == 0);
+                    else lbq_acc_add2(acc, &ucfg, cn, m + o, mh, v + o, vh, c == 0);
                 }
                 free(buf);
             }
             if (err) { rc = (err == LBQ_ERR_NOMEM) ? lbq_err(LBQ_ERR_NOMEM, "out of memory") : err; goto cleanup; }
-            for (int64_t k = 0; k < nch; k++) lbq_acc_merge(&out[c].acc, &chunk_acc[k]);
-            if (c > 0 && !fast) {
-                out[c].acc.m.blocks = out[0].acc.m.blocks; out[c].acc.m.outlier_blocks = out[0].acc.m.outlier_blocks;
-                out[c].acc.v.blocks = out[0].acc.v.blocks; out[c].acc.v.outlier_blocks = out[0].acc.v.outlier_blocks;
+            for (int c = c0; c < c0 + cw; c++) {
+                for (int64_t k = 0; k < nch; k++) lbq_acc_merge(&out[c].acc, &chunk_acc[(int64_t)(c - c0) * nch + k]);
+                if (c > 0 && !fast) {
+                    out[c].acc.m.blocks = out[0].acc.m.blocks; out[c].acc.m.outlier_blocks = out[0].acc.m.outlier_blocks;
+                    out[c].acc.v.blocks = out[0].acc.v.blocks; out[c].acc.v.outlier_blocks = out[0].acc.v.outlier_blocks;
+                }
             }
         }
     }
