@@ -10,7 +10,8 @@
  * accumulated in 4 lanes (element i in lane i mod 4, lanes added as (l0 + l1) + (l2 + l3) at the
  * end), so the portable loop and the AVX2 loop give the same bits.  Elements that do not count
  * add +0 (which leaves every sum unchanged).  Used only when eps > 0: then every finite element
- * has a defined update; with eps <= 0 the engine keeps lbq_acc_add2. */
+ * has a defined update (accumulated scaled by eps, lbq_update_elem); with eps <= 0 the engine keeps
+ * lbq_acc_add2. */
 #include "lbq-impl.h"
 #include "lbq-metrics.h"
 
@@ -86,7 +87,7 @@ static void base_portable(struct blanes *L, struct lbq_acc *a, const struct lbq_
             L->pos[s] += o && x > 0.0;
         }
         double vv = (o && v[i] > 0.0f) ? (double)v[i] : 0.0;
-        double u = o ? ((double)m[i] / cfg->bc1) / (sqrt(vv / cfg->bc2) + cfg->eps) : 0.0;
+        double u = o ? lbq_update_elem((double)m[i], vv, cfg) : 0.0;
         ue[i] = u;
         L->usq[l] += u * u;
         L->uab[l] += fabs(u);
@@ -196,7 +197,7 @@ static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq
             }
         }
         double vq = (o && vh[i] > 0.0f) ? (double)vh[i] : 0.0;
-        double uq = o ? ((double)mh[i] / cfg->bc1) / (sqrt(vq / cfg->bc2) + cfg->eps) : 0.0;
+        double uq = o ? lbq_update_elem((double)mh[i], vq, cfg) : 0.0;
         double u = ue[i], d = uq - u, au = fabs(u), aq = fabs(uq);
         L->uh2[l] += uq * uq;
         L->dot[l] += u * uq;
@@ -317,7 +318,8 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
                                 const float *vh, const double *ue, const uint8_t *ok)
 {
     const __m256d zero = _mm256_setzero_pd(), bc1 = _mm256_set1_pd(cfg->bc1), bc2 = _mm256_set1_pd(cfg->bc2),
-                  eps = _mm256_set1_pd(cfg->eps), ten = _mm256_set1_pd(10.0), tenth = _mm256_set1_pd(0.1);
+                  eps = _mm256_set1_pd(cfg->eps), ten = _mm256_set1_pd(10.0), tenth = _mm256_set1_pd(0.1),
+                  one = _mm256_set1_pd(1.0);
     __m256d sse[2], sae[2], mx[2];
     for (int s = 0; s < 2; s++) {
         sse[s] = _mm256_loadu_pd(L->sse[s]); sae[s] = _mm256_loadu_pd(L->sae[s]); mx[s] = _mm256_loadu_pd(L->mx[s]);
@@ -359,7 +361,7 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             __m256d vhd = acc_ld(vh + i + 4 * h), vd = acc_ld(v + i + 4 * h);
             __m256d vq = _mm256_and_pd(_mm256_and_pd(vhd, _mm256_cmp_pd(vhd, zero, _CMP_GT_OQ)), o[h]);
             __m256d mq = _mm256_and_pd(acc_ld(mh + i + 4 * h), o[h]);
-            __m256d uq = _mm256_div_pd(_mm256_div_pd(mq, bc1), _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(vq, bc2)), eps));
+            __m256d uq = _mm256_div_pd(_mm256_div_pd(mq, bc1), _mm256_add_pd(_mm256_div_pd(_mm256_sqrt_pd(_mm256_div_pd(vq, bc2)), eps), one)); /* lbq_update_elem */
             uq = _mm256_and_pd(uq, o[h]);
             __m256d u = _mm256_loadu_pd(ue + i + 4 * h), d = _mm256_sub_pd(uq, u);
             __m256d au = acc_abs(u), aq = acc_abs(uq);
@@ -401,7 +403,7 @@ ACC_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct
                                const float *m, const float *v, double *ue, uint8_t *ok)
 {
     const __m256d zero = _mm256_setzero_pd(), bc1 = _mm256_set1_pd(cfg->bc1), bc2 = _mm256_set1_pd(cfg->bc2),
-                  eps = _mm256_set1_pd(cfg->eps);
+                  eps = _mm256_set1_pd(cfg->eps), one = _mm256_set1_pd(1.0);
     const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256d sq[2], ab[2], usq = _mm256_loadu_pd(L->usq), uab = _mm256_loadu_pd(L->uab);
     for (int s = 0; s < 2; s++) { sq[s] = _mm256_loadu_pd(L->sq[s]); ab[s] = _mm256_loadu_pd(L->ab[s]); }
@@ -426,7 +428,7 @@ ACC_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct
                 L->pos[s] += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(xs[s], zero, _CMP_GT_OQ)));
             }
             __m256d vv = _mm256_and_pd(xv, _mm256_cmp_pd(xv, zero, _CMP_GT_OQ));
-            __m256d u = _mm256_div_pd(_mm256_div_pd(xm, bc1), _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(vv, bc2)), eps));
+            __m256d u = _mm256_div_pd(_mm256_div_pd(xm, bc1), _mm256_add_pd(_mm256_div_pd(_mm256_sqrt_pd(_mm256_div_pd(vv, bc2)), eps), one)); /* lbq_update_elem */
             u = _mm256_and_pd(u, o[h]);
             _mm256_storeu_pd(ue + i + 4 * h, u);
             usq = _mm256_add_pd(usq, _mm256_mul_pd(u, u));

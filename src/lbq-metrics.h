@@ -6,6 +6,8 @@
 
 #include "lbq.h"
 
+#include <math.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -47,6 +49,15 @@ struct lbq_update_cfg {
     int64_t outlier_block;      /* block size for the outlier-block count */
     double  outlier_k;          /* threshold factor k */
 };
+
+/* The update of one element as accumulated: with eps > 0, u * eps = (m/bc1) / (sqrt(v/bc2)/eps + 1)
+ * (|u * eps| <= |m|/bc1, so no sum overflows for any eps > 0; every update metric is a ratio in
+ * which the constant eps cancels); with eps <= 0, u itself.  v is max(v, 0), in double. */
+static inline double lbq_update_elem(double m, double v, const struct lbq_update_cfg *cfg)
+{
+    if (cfg->eps > 0.0) return (m / cfg->bc1) / (sqrt(v / cfg->bc2) / cfg->eps + 1.0);
+    return (m / cfg->bc1) / (sqrt(v / cfg->bc2) + cfg->eps);
+}
 
 void lbq_acc_zero(struct lbq_acc *a);
 /* Accumulate n elements: exact m, v and their dequantized mh, vh. */

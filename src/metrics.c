@@ -103,8 +103,8 @@ void lbq_acc_add2(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
         /* eps = 0 and v = 0: the update is 0/0; such elements carry no defined update and are
          * left out of the update metrics (they still count in the state metrics) */
         if (!(sqrt(vv / cfg->bc2) + cfg->eps > 0.0) || !(sqrt(vq / cfg->bc2) + cfg->eps > 0.0)) continue;
-        double ue = ((double)m[i] / cfg->bc1) / (sqrt(vv / cfg->bc2) + cfg->eps);
-        double uq = ((double)mh[i] / cfg->bc1) / (sqrt(vq / cfg->bc2) + cfg->eps);
+        double ue = lbq_update_elem((double)m[i], vv, cfg);
+        double uq = lbq_update_elem((double)mh[i], vq, cfg);
         double d = uq - ue, ae = fabs(ue), aq = fabs(uq);
         u->n++;
         u->sum_sq_u += ue * ue; u->sum_sq_uh += uq * uq; u->sum_dot += ue * uq; u->sum_sq_diff += d * d;
