@@ -405,13 +405,18 @@ LBQ_AVX2 static void kth2_avx2(const uint32_t *u, int64_t n, int64_t k, uint32_t
         *r1 = (want < chi || k + 1 >= n) ? lo : min_above_avx2(u, n, hi);
         return;
     }
-    uint32_t cand[17] = { 0 };          /* chi - clo <= 16 values in [lo, hi] */
+    uint32_t cand[16] = { 0 };          /* chi - clo <= 16 values in [lo, hi] */
     int m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        cand[m] = u[i];
-        m += (u[i] >= lo) & (u[i] <= hi);
-        m = m < 16 ? m : 16;
+    const __m256i lov = _mm256_set1_epi32((int32_t)lo), hiv = _mm256_set1_epi32((int32_t)hi);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {        /* few vectors hold a value of the bracket */
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(u + i));
+        __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(lov, x), _mm256_cmpgt_epi32(x, hiv));
+        unsigned bits = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(out)) & 0xffu;
+        for (; bits && m < 16; bits &= bits - 1) cand[m++] = u[i + __builtin_ctz(bits)];
     }
+    for (; i < n; i++)
+        if (u[i] >= lo && u[i] <= hi && m < 16) cand[m++] = u[i];
     for (int i = 1; i < m; i++) {
         uint32_t t = cand[i];
         int j = i;
