@@ -789,6 +789,7 @@ int cmd_sweep(int argc, char **argv)
     double t0 = now_s();
     LBQ_TRY(build_configs(&ax, &d, &cs, &nconf));
     if (nconf == 0) { rc = lbq_err(LBQ_ERR_ARG, "no valid configuration in this sweep"); goto cleanup; }
+    cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);       /* input errors first: no empty output dir */
     if (rc) goto cleanup;
     cli_print_file_notes(f);
