@@ -22,39 +22,9 @@
 #  define LBQ_ACC_AVX2 0
 #endif
 
-#define LOG10_2 0.30102999566398120
 
-/* ---- per-element binning, shared by both loops ----------------------------------------------- */
-/* relative-error bin of rel = e / |a| (a != 0) given l2 = lbq_log2f((float)rel) */
-static inline int rel_bin_l2(double rel, float l2)
-{
-    if (!(rel > 0.0)) return 0;
-    if (!isfinite(rel) || rel >= 1e6) return LBQ_REL_NBINS - 1;
-    if (!((float)rel > 0.0f)) return 0;      /* log2 of the float 0 is -inf: below the lowest edge */
-    double t = (LOG10_2 * (double)l2 - LBQ_REL_LO) * LBQ_REL_PER_DEC;
-    if (!(t >= 0.0)) return 0;
-    if (t >= (double)(LBQ_REL_NBINS - 2)) return LBQ_REL_NBINS - 1;
-    return 1 + (int)t;
-}
-
-/* h bin of y = sqrt(v) + eps given l2 = lbq_log2f((float)y) */
-static inline int h_bin_l2(double y, float l2)
-{
-    double h;
-    if (!(y > 1e-37) || y > 1e37) h = y > 1.0 ? -INFINITY : INFINITY;
-    else h = -LOG10_2 * (double)l2;
-    double t = (h - LBQ_H_LO) / (LBQ_H_HI - LBQ_H_LO) * LBQ_H_NBINS;
-    if (!(t > 0.0)) return 0;
-    if (t >= (double)LBQ_H_NBINS) return LBQ_H_NBINS - 1;
-    return (int)t;
-}
-
-/* the float whose log2 the bins need: (float)x where that is positive and finite, else 1 */
-static inline float log_arg(double x)
-{
-    float f = (float)x;
-    return (f > 0.0f && lbq_isfinite(f)) ? f : 1.0f;
-}
+/* lbq_log2f of a positive finite float, else 0 (the bin functions do not read it then) */
+static inline float l2_of(float r) { return (r > 0.0f && lbq_isfinite(r)) ? lbq_log2f(r) : 0.0f; }
 
 static inline double lanes_sum(const double *l) { return (l[0] + l[1]) + (l[2] + l[3]); }
 static inline double lanes_max(const double *l)
@@ -73,6 +43,7 @@ struct blanes {
 static void base_portable(struct blanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t i0,
                           int64_t n, const float *m, const float *v, double *ue, uint8_t *ok)
 {
+    const double k = lbq_update_k(cfg);
     const float *X[2] = { m, v };
     for (int64_t i = i0; i < n; i++) {
         int o = lbq_isfinite(m[i]) && lbq_isfinite(v[i]);
@@ -86,14 +57,14 @@ static void base_portable(struct blanes *L, struct lbq_acc *a, const struct lbq_
             L->zin[s] += o && x == 0.0;
             L->pos[s] += o && x > 0.0;
         }
-        double vv = (o && v[i] > 0.0f) ? (double)v[i] : 0.0;
-        double u = o ? lbq_update_elem((double)m[i], vv, cfg) : 0.0;
+        double vv = (o && v[i] > 0.0f) ? (double)v[i] : 0.0, sv = sqrt(vv);
+        double u = o ? lbq_update_elem((double)m[i], vv, sv, k, cfg) : 0.0;
         ue[i] = u;
         L->usq[l] += u * u;
         L->uab[l] += fabs(u);
         if (o) {
-            double y = sqrt(vv) + cfg->eps;
-            a->u.h_exact[h_bin_l2(y, lbq_log2f(log_arg(y)))]++;
+            float y = (float)(sv + cfg->eps);
+            a->u.h_exact[lbq_h_bin(y, l2_of(y))]++;
         }
     }
 }
@@ -111,7 +82,7 @@ void lbq_acc_base(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
     struct blanes L;
     memset(&L, 0, sizeof L);
 #if LBQ_ACC_AVX2
-    if (lbq_simd_level() >= 2) base_avx2(&L, a, cfg, n, m, v, ue, ok);
+    if (lbq_simd_level() >= 2 && isfinite(lbq_update_k(cfg))) base_avx2(&L, a, cfg, n, m, v, ue, ok);
     else
 #endif
     base_portable(&L, a, cfg, 0, n, m, v, ue, ok);
@@ -180,6 +151,7 @@ static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq
 {
     struct lbq_state_acc *S[2] = { &a->m, &a->v };
     const float *X[2] = { m, v }, *XH[2] = { mh, vh };
+    const double k = lbq_update_k(cfg);
     for (int64_t i = i0; i < n; i++) {
         int l = (int)(i & 3), o = ok[i];
         for (int s = 0; s < 2; s++) {
@@ -190,14 +162,13 @@ static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq
             L->zmoved[s] += o && x == 0.0 && xh != 0.0;
             L->pzero[s] += o && x > 0.0 && xh == 0.0;
             if (o) {
-                double rel = e / fabs(x);
-                int bin = (x == 0.0) ? (xh == 0.0 ? 0 : LBQ_REL_NBINS - 1)
-                                     : rel_bin_l2(rel, lbq_log2f(log_arg(rel)));
+                float r = (float)e / (float)fabs(x);
+                int bin = (x == 0.0) ? (xh == 0.0 ? 0 : LBQ_REL_NBINS - 1) : lbq_rel_bin(r, l2_of(r));
                 S[s]->rel_hist[bin]++;
             }
         }
-        double vq = (o && vh[i] > 0.0f) ? (double)vh[i] : 0.0;
-        double uq = o ? lbq_update_elem((double)mh[i], vq, cfg) : 0.0;
+        double vq = (o && vh[i] > 0.0f) ? (double)vh[i] : 0.0, sq = sqrt(vq);
+        double uq = o ? lbq_update_elem((double)mh[i], vq, sq, k, cfg) : 0.0;
         double u = ue[i], d = uq - u, au = fabs(u), aq = fabs(uq);
         L->uh2[l] += uq * uq;
         L->dot[l] += u * uq;
@@ -209,8 +180,8 @@ static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq
         L->blowup += o && aq > 10.0 * au;
         L->shrink += o && aq < 0.1 * au;
         if (o) {
-            double y = sqrt(vq) + cfg->eps;
-            a->u.h_quant[h_bin_l2(y, lbq_log2f(log_arg(y)))]++;
+            float y = (float)(sq + cfg->eps);
+            a->u.h_quant[lbq_h_bin(y, l2_of(y))]++;
         }
     }
 }
@@ -247,15 +218,14 @@ ACC_AVX2_INLINE __m256 acc_log2f8(__m256 x)
     return _mm256_add_ps(_mm256_cvtepi32_ps(e), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
 }
 
-/* log_arg for two 4-double halves, as one 8-float vector */
-ACC_AVX2_INLINE __m256 acc_log_arg8(__m256d lo, __m256d hi)
+/* l2_of for 8 lanes: lbq_log2f where positive finite, else the log of 1 (unused) */
+ACC_AVX2_INLINE __m256 acc_l2_of8(__m256 f)
 {
-    __m256 f = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
     __m256 okm = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_setzero_ps(), _CMP_GT_OQ),
                                _mm256_cmp_ps(f, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), _CMP_LT_OQ));
-    return _mm256_blendv_ps(_mm256_set1_ps(1.0f), f, okm);
+    return acc_log2f8(_mm256_blendv_ps(_mm256_set1_ps(1.0f), f, okm));
 }
-
+ACC_AVX2_INLINE __m256 acc_f8(__m256d lo, __m256d hi) { return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)); }
 ACC_AVX2_INLINE __m256d acc_abs(__m256d x) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), x); }
 ACC_AVX2_INLINE __m256d acc_ld(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 /* ok[i..i+3] as a double mask */
@@ -267,59 +237,64 @@ ACC_AVX2_INLINE __m256d acc_okmask(const uint8_t *ok)
     __m256i q = _mm256_cvtepi32_epi64(_mm_cmpgt_epi32(b, _mm_setzero_si128()));
     return _mm256_castsi256_pd(q);
 }
-ACC_AVX2_INLINE int64_t acc_count(__m256d mask) { return __builtin_popcount((unsigned)_mm256_movemask_pd(mask)); }
-
-/* rel_bin_l2 (and the x == 0 rule of the state loop) for 4 lanes; l2 = lbq_log2f((float)rel) */
-ACC_AVX2_INLINE __m128i acc_rel_bins4(__m256d rel, __m128 l2, __m256d x, __m256d xh)
+/* ok[i..i+7] as a float mask */
+ACC_AVX2_INLINE __m256 acc_okmask8(const uint8_t *ok)
 {
-    const __m256d zero = _mm256_setzero_pd(), last = _mm256_set1_pd((double)(LBQ_REL_NBINS - 1));
-    __m256d t = _mm256_mul_pd(_mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(LOG10_2), _mm256_cvtps_pd(l2)),
-                                            _mm256_set1_pd(LBQ_REL_LO)), _mm256_set1_pd((double)LBQ_REL_PER_DEC));
-    __m256d lowt = _mm256_cmp_pd(t, zero, _CMP_NGE_UQ);                               /* !(t >= 0) */
-    __m256d hight = _mm256_cmp_pd(t, _mm256_set1_pd((double)(LBQ_REL_NBINS - 2)), _CMP_GE_OQ);
-    t = _mm256_blendv_pd(t, zero, _mm256_or_pd(lowt, hight));
-    __m256d b = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
-    b = _mm256_blendv_pd(b, zero, lowt);
-    b = _mm256_blendv_pd(b, last, hight);
-    __m256d f0 = _mm256_cmp_pd(_mm256_cvtps_pd(_mm256_cvtpd_ps(rel)), zero, _CMP_NGT_UQ);  /* (float)rel not > 0 */
-    b = _mm256_blendv_pd(b, zero, f0);
-    __m256d big = _mm256_or_pd(_mm256_cmp_pd(acc_abs(rel), _mm256_set1_pd(INFINITY), _CMP_EQ_OQ),
-                               _mm256_cmp_pd(rel, _mm256_set1_pd(1e6), _CMP_GE_OQ));      /* rel is not NaN here unless !(rel > 0) */
-    b = _mm256_blendv_pd(b, last, big);
-    b = _mm256_blendv_pd(b, zero, _mm256_cmp_pd(rel, zero, _CMP_NGT_UQ));               /* !(rel > 0) */
-    __m256d x0 = _mm256_cmp_pd(x, zero, _CMP_EQ_OQ);
-    b = _mm256_blendv_pd(b, _mm256_blendv_pd(last, zero, _mm256_cmp_pd(xh, zero, _CMP_EQ_OQ)), x0);
-    return _mm256_cvttpd_epi32(b);
+    __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)ok);
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_cvtepu8_epi32(b), _mm256_setzero_si256()));
+}
+ACC_AVX2_INLINE int64_t acc_count(__m256d mask) { return __builtin_popcount((unsigned)_mm256_movemask_pd(mask)); }
+ACC_AVX2_INLINE __m256i acc_sel(__m256i a, __m256i b, __m256 mask) /* mask ? b : a */
+{
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), mask));
 }
 
-/* h_bin_l2 for 4 lanes; l2 = lbq_log2f((float)y) (any value where y is outside (1e-37, 1e37]) */
-ACC_AVX2_INLINE __m128i acc_h_bins4(__m256d y, __m128 l2)
+/* lbq_rel_bin for 8 lanes, with the x == 0 rule of the state loop (bin 0 if x^ == 0, else last) */
+ACC_AVX2_INLINE __m256i acc_rel_bins8(__m256 r, __m256 x, __m256 xh)
 {
-    const __m256d zero = _mm256_setzero_pd();
-    __m256d h = _mm256_mul_pd(_mm256_set1_pd(-LOG10_2), _mm256_cvtps_pd(l2));
-    __m256d out = _mm256_or_pd(_mm256_cmp_pd(y, _mm256_set1_pd(1e-37), _CMP_NGT_UQ),
-                               _mm256_cmp_pd(y, _mm256_set1_pd(1e37), _CMP_GT_OQ));
-    __m256d inf = _mm256_blendv_pd(_mm256_set1_pd(INFINITY), _mm256_set1_pd(-INFINITY),
-                                   _mm256_cmp_pd(y, _mm256_set1_pd(1.0), _CMP_GT_OQ));
-    h = _mm256_blendv_pd(h, inf, out);
-    __m256d t = _mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(h, _mm256_set1_pd(LBQ_H_LO)),
-                                            _mm256_set1_pd(LBQ_H_HI - LBQ_H_LO)), _mm256_set1_pd((double)LBQ_H_NBINS));
-    __m256d lowt = _mm256_cmp_pd(t, zero, _CMP_NGT_UQ);                               /* !(t > 0) */
-    __m256d hight = _mm256_cmp_pd(t, _mm256_set1_pd((double)LBQ_H_NBINS), _CMP_GE_OQ);
-    t = _mm256_blendv_pd(t, zero, _mm256_or_pd(lowt, hight));
-    __m256d b = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    b = _mm256_blendv_pd(b, zero, lowt);
-    b = _mm256_blendv_pd(b, _mm256_set1_pd((double)(LBQ_H_NBINS - 1)), hight);
-    return _mm256_cvttpd_epi32(b);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i z = _mm256_setzero_si256(), last = _mm256_set1_epi32(LBQ_REL_NBINS - 1);
+    __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(LBQ_LOG10_2F), acc_l2_of8(r)),
+                                           _mm256_set1_ps((float)LBQ_REL_LO)), _mm256_set1_ps((float)LBQ_REL_PER_DEC));
+    __m256 lowt = _mm256_cmp_ps(t, zero, _CMP_NGE_UQ);                                   /* !(t >= 0) */
+    __m256 hight = _mm256_cmp_ps(t, _mm256_set1_ps((float)(LBQ_REL_NBINS - 2)), _CMP_GE_OQ);
+    t = _mm256_blendv_ps(t, zero, _mm256_or_ps(lowt, hight));
+    __m256i b = _mm256_add_epi32(_mm256_set1_epi32(1), _mm256_cvttps_epi32(t));
+    b = acc_sel(b, z, lowt);
+    b = acc_sel(b, last, hight);
+    b = acc_sel(b, last, _mm256_cmp_ps(r, _mm256_set1_ps(1e6f), _CMP_GE_OQ));
+    b = acc_sel(b, z, _mm256_cmp_ps(r, zero, _CMP_NGT_UQ));                              /* !(r > 0) */
+    __m256i b0 = acc_sel(last, z, _mm256_cmp_ps(xh, zero, _CMP_EQ_OQ));
+    return acc_sel(b, b0, _mm256_cmp_ps(x, zero, _CMP_EQ_OQ));
+}
+
+/* lbq_h_bin for 8 lanes */
+ACC_AVX2_INLINE __m256i acc_h_bins8(__m256 y)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 h = _mm256_mul_ps(_mm256_set1_ps(-LBQ_LOG10_2F), acc_l2_of8(y));
+    __m256 out = _mm256_or_ps(_mm256_cmp_ps(y, _mm256_set1_ps(1e-37f), _CMP_NGT_UQ),
+                              _mm256_cmp_ps(y, _mm256_set1_ps(1e37f), _CMP_GT_OQ));
+    __m256 inf = _mm256_blendv_ps(_mm256_set1_ps(INFINITY), _mm256_set1_ps(-INFINITY),
+                                  _mm256_cmp_ps(y, _mm256_set1_ps(1.0f), _CMP_GT_OQ));
+    h = _mm256_blendv_ps(h, inf, out);
+    __m256 t = _mm256_mul_ps(_mm256_sub_ps(h, _mm256_set1_ps((float)LBQ_H_LO)),
+                             _mm256_set1_ps((float)(LBQ_H_NBINS / (LBQ_H_HI - LBQ_H_LO))));
+    __m256 lowt = _mm256_cmp_ps(t, zero, _CMP_NGT_UQ);                                   /* !(t > 0) */
+    __m256 hight = _mm256_cmp_ps(t, _mm256_set1_ps((float)LBQ_H_NBINS), _CMP_GE_OQ);
+    t = _mm256_blendv_ps(t, zero, _mm256_or_ps(lowt, hight));
+    __m256i b = _mm256_cvttps_epi32(t);
+    b = acc_sel(b, _mm256_setzero_si256(), lowt);
+    return acc_sel(b, _mm256_set1_epi32(LBQ_H_NBINS - 1), hight);
 }
 
 ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
                                 int64_t n, const float *m, const float *mh, const float *v,
                                 const float *vh, const double *ue, const uint8_t *ok)
 {
-    const __m256d zero = _mm256_setzero_pd(), bc1 = _mm256_set1_pd(cfg->bc1), bc2 = _mm256_set1_pd(cfg->bc2),
-                  eps = _mm256_set1_pd(cfg->eps), ten = _mm256_set1_pd(10.0), tenth = _mm256_set1_pd(0.1),
-                  one = _mm256_set1_pd(1.0);
+    const __m256d zero = _mm256_setzero_pd(), kv = _mm256_set1_pd(lbq_update_k(cfg)), eps = _mm256_set1_pd(cfg->eps),
+                  ten = _mm256_set1_pd(10.0), tenth = _mm256_set1_pd(0.1), one = _mm256_set1_pd(1.0);
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256d sse[2], sae[2], mx[2];
     for (int s = 0; s < 2; s++) {
         sse[s] = _mm256_loadu_pd(L->sse[s]); sae[s] = _mm256_loadu_pd(L->sae[s]); mx[s] = _mm256_loadu_pd(L->mx[s]);
@@ -336,24 +311,24 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256d o[2] = { acc_okmask(ok + i), acc_okmask(ok + i + 4) };
+        __m256 o8 = acc_okmask8(ok + i);
         for (int s = 0; s < 2; s++) {
-            __m256d x[2], xh[2], rel[2];
+            __m256d e[2];
             for (int h = 0; h < 2; h++) {
-                x[h] = _mm256_and_pd(acc_ld(X[s] + i + 4 * h), o[h]);
-                xh[h] = _mm256_and_pd(acc_ld(XH[s] + i + 4 * h), o[h]);
-                __m256d e = acc_abs(_mm256_sub_pd(xh[h], x[h]));
-                sse[s] = _mm256_add_pd(sse[s], _mm256_mul_pd(e, e));
-                sae[s] = _mm256_add_pd(sae[s], e);
-                mx[s] = _mm256_blendv_pd(mx[s], e, _mm256_cmp_pd(e, mx[s], _CMP_GT_OQ));
-                __m256d x0 = _mm256_cmp_pd(x[h], zero, _CMP_EQ_OQ), xh0 = _mm256_cmp_pd(xh[h], zero, _CMP_EQ_OQ);
+                __m256d x = _mm256_and_pd(acc_ld(X[s] + i + 4 * h), o[h]);
+                __m256d xh = _mm256_and_pd(acc_ld(XH[s] + i + 4 * h), o[h]);
+                e[h] = acc_abs(_mm256_sub_pd(xh, x));
+                sse[s] = _mm256_add_pd(sse[s], _mm256_mul_pd(e[h], e[h]));
+                sae[s] = _mm256_add_pd(sae[s], e[h]);
+                mx[s] = _mm256_blendv_pd(mx[s], e[h], _mm256_cmp_pd(e[h], mx[s], _CMP_GT_OQ));
+                __m256d x0 = _mm256_cmp_pd(x, zero, _CMP_EQ_OQ), xh0 = _mm256_cmp_pd(xh, zero, _CMP_EQ_OQ);
                 L->zmoved[s] += acc_count(_mm256_andnot_pd(xh0, _mm256_and_pd(o[h], x0)));
-                L->pzero[s] += acc_count(_mm256_and_pd(xh0, _mm256_and_pd(o[h], _mm256_cmp_pd(x[h], zero, _CMP_GT_OQ))));
-                rel[h] = _mm256_div_pd(e, acc_abs(x[h]));
+                L->pzero[s] += acc_count(_mm256_and_pd(xh0, _mm256_and_pd(o[h], _mm256_cmp_pd(x, zero, _CMP_GT_OQ))));
             }
-            __m256 l2 = acc_log2f8(acc_log_arg8(rel[0], rel[1]));
+            __m256 xf = _mm256_and_ps(_mm256_loadu_ps(X[s] + i), o8), xhf = _mm256_and_ps(_mm256_loadu_ps(XH[s] + i), o8);
+            __m256 r = _mm256_div_ps(acc_f8(e[0], e[1]), _mm256_and_ps(xf, absm));    /* (float)e / |x| */
             int32_t bins[8];
-            _mm_storeu_si128((__m128i *)(void *)bins, acc_rel_bins4(rel[0], _mm256_castps256_ps128(l2), x[0], xh[0]));
-            _mm_storeu_si128((__m128i *)(void *)(bins + 4), acc_rel_bins4(rel[1], _mm256_extractf128_ps(l2, 1), x[1], xh[1]));
+            _mm256_storeu_si256((__m256i *)(void *)bins, acc_rel_bins8(r, xf, xhf));
             for (int k = 0; k < 8; k++) hr[s][k & 3][bins[k]] += ok[i + k];
         }
         __m256d y[2];
@@ -361,8 +336,8 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             __m256d vhd = acc_ld(vh + i + 4 * h), vd = acc_ld(v + i + 4 * h);
             __m256d vq = _mm256_and_pd(_mm256_and_pd(vhd, _mm256_cmp_pd(vhd, zero, _CMP_GT_OQ)), o[h]);
             __m256d mq = _mm256_and_pd(acc_ld(mh + i + 4 * h), o[h]);
-            __m256d uq = _mm256_div_pd(_mm256_div_pd(mq, bc1), _mm256_add_pd(_mm256_div_pd(_mm256_sqrt_pd(_mm256_div_pd(vq, bc2)), eps), one)); /* lbq_update_elem */
-            uq = _mm256_and_pd(uq, o[h]);
+            __m256d sq = _mm256_sqrt_pd(vq);
+            __m256d uq = _mm256_and_pd(_mm256_div_pd(mq, _mm256_add_pd(_mm256_mul_pd(sq, kv), one)), o[h]); /* lbq_update_elem */
             __m256d u = _mm256_loadu_pd(ue + i + 4 * h), d = _mm256_sub_pd(uq, u);
             __m256d au = acc_abs(u), aq = acc_abs(uq);
             uh2 = _mm256_add_pd(uh2, _mm256_mul_pd(uq, uq));
@@ -375,12 +350,10 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             cuh = _mm256_add_pd(cuh, _mm256_and_pd(aq, col));
             L->blowup += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(aq, _mm256_mul_pd(ten, au), _CMP_GT_OQ)));
             L->shrink += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(aq, _mm256_mul_pd(tenth, au), _CMP_LT_OQ)));
-            y[h] = _mm256_add_pd(_mm256_sqrt_pd(vq), eps);
+            y[h] = _mm256_add_pd(sq, eps);
         }
-        __m256 l2 = acc_log2f8(acc_log_arg8(y[0], y[1]));
         int32_t bins[8];
-        _mm_storeu_si128((__m128i *)(void *)bins, acc_h_bins4(y[0], _mm256_castps256_ps128(l2)));
-        _mm_storeu_si128((__m128i *)(void *)(bins + 4), acc_h_bins4(y[1], _mm256_extractf128_ps(l2, 1)));
+        _mm256_storeu_si256((__m256i *)(void *)bins, acc_h_bins8(acc_f8(y[0], y[1])));
         for (int k = 0; k < 8; k++) hq[k & 3][bins[k]] += ok[i + k];
     }
     for (int s = 0; s < 2; s++) {
@@ -396,14 +369,12 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     free(hq);
     if (i < n) quant_portable(L, a, cfg, i, n, m, mh, v, vh, ue, ok);
 }
-#endif
 
-#if LBQ_ACC_AVX2
 ACC_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
                                const float *m, const float *v, double *ue, uint8_t *ok)
 {
-    const __m256d zero = _mm256_setzero_pd(), bc1 = _mm256_set1_pd(cfg->bc1), bc2 = _mm256_set1_pd(cfg->bc2),
-                  eps = _mm256_set1_pd(cfg->eps), one = _mm256_set1_pd(1.0);
+    const __m256d zero = _mm256_setzero_pd(), kv = _mm256_set1_pd(lbq_update_k(cfg)), eps = _mm256_set1_pd(cfg->eps),
+                  one = _mm256_set1_pd(1.0);
     const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256d sq[2], ab[2], usq = _mm256_loadu_pd(L->usq), uab = _mm256_loadu_pd(L->uab);
     for (int s = 0; s < 2; s++) { sq[s] = _mm256_loadu_pd(L->sq[s]); ab[s] = _mm256_loadu_pd(L->ab[s]); }
@@ -427,18 +398,15 @@ ACC_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct
                 L->zin[s] += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(xs[s], zero, _CMP_EQ_OQ)));
                 L->pos[s] += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(xs[s], zero, _CMP_GT_OQ)));
             }
-            __m256d vv = _mm256_and_pd(xv, _mm256_cmp_pd(xv, zero, _CMP_GT_OQ));
-            __m256d u = _mm256_div_pd(_mm256_div_pd(xm, bc1), _mm256_add_pd(_mm256_div_pd(_mm256_sqrt_pd(_mm256_div_pd(vv, bc2)), eps), one)); /* lbq_update_elem */
-            u = _mm256_and_pd(u, o[h]);
+            __m256d vv = _mm256_and_pd(xv, _mm256_cmp_pd(xv, zero, _CMP_GT_OQ)), sv = _mm256_sqrt_pd(vv);
+            __m256d u = _mm256_and_pd(_mm256_div_pd(xm, _mm256_add_pd(_mm256_mul_pd(sv, kv), one)), o[h]); /* lbq_update_elem */
             _mm256_storeu_pd(ue + i + 4 * h, u);
             usq = _mm256_add_pd(usq, _mm256_mul_pd(u, u));
             uab = _mm256_add_pd(uab, acc_abs(u));
-            y[h] = _mm256_add_pd(_mm256_sqrt_pd(vv), eps);
+            y[h] = _mm256_add_pd(sv, eps);
         }
-        __m256 l2 = acc_log2f8(acc_log_arg8(y[0], y[1]));
         int32_t bins[8];
-        _mm_storeu_si128((__m128i *)(void *)bins, acc_h_bins4(y[0], _mm256_castps256_ps128(l2)));
-        _mm_storeu_si128((__m128i *)(void *)(bins + 4), acc_h_bins4(y[1], _mm256_extractf128_ps(l2, 1)));
+        _mm256_storeu_si256((__m256i *)(void *)bins, acc_h_bins8(acc_f8(y[0], y[1])));
         for (int k = 0; k < 8; k++) hq[k & 3][bins[k]] += ok[i + k];
     }
     for (int s = 0; s < 2; s++) { _mm256_storeu_pd(L->sq[s], sq[s]); _mm256_storeu_pd(L->ab[s], ab[s]); }
@@ -455,7 +423,7 @@ void lbq_acc_quant(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t 
     struct qlanes L;
     memset(&L, 0, sizeof L);
 #if LBQ_ACC_AVX2
-    if (lbq_simd_level() >= 2) quant_avx2(&L, a, cfg, n, m, mh, v, vh, ue, ok);
+    if (lbq_simd_level() >= 2 && isfinite(lbq_update_k(cfg))) quant_avx2(&L, a, cfg, n, m, mh, v, vh, ue, ok);
     else
 #endif
     quant_portable(&L, a, cfg, 0, n, m, mh, v, vh, ue, ok);

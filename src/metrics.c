@@ -10,31 +10,8 @@
 
 void lbq_acc_zero(struct lbq_acc *a) { memset(a, 0, sizeof *a); }
 
-static int rel_bin(double rel)
-{
-    if (!(rel > 0.0)) return 0;
-    if (!isfinite(rel)) return LBQ_REL_NBINS - 1;
-    if (rel >= 1e6) return LBQ_REL_NBINS - 1;      /* also catches values beyond float range */
-    double t = (0.30102999566398120 * (double)lbq_log2f((float)rel) - LBQ_REL_LO) * LBQ_REL_PER_DEC;
-    if (!(t >= 0.0)) return 0;
-    if (t >= (double)(LBQ_REL_NBINS - 2)) return LBQ_REL_NBINS - 1;
-    return 1 + (int)t;
-}
-
-/* h = log10(1/(sqrt(v)+eps)) = -log10(y): computed with lbq_log2f (no libm call per element) */
-static double h_of(double y)
-{
-    if (!(y > 1e-37) || y > 1e37) return y > 1.0 ? -INFINITY : INFINITY;   /* outside float range: end bins */
-    return -0.30102999566398120 * (double)lbq_log2f((float)y);
-}
-
-static int h_bin(double h)
-{
-    double t = (h - LBQ_H_LO) / (LBQ_H_HI - LBQ_H_LO) * LBQ_H_NBINS;
-    if (!(t > 0.0)) return 0;                       /* also NaN */
-    if (t >= (double)LBQ_H_NBINS) return LBQ_H_NBINS - 1;   /* also +inf (v = 0 with eps = 0) */
-    return (int)t;
-}
+/* lbq_log2f of a positive finite float, else any value (the bin functions do not read it then) */
+static float l2_of(float r) { return (r > 0.0f && lbq_isfinite(r)) ? lbq_log2f(r) : 0.0f; }
 
 double lbq_h_bin_center(int i) { return LBQ_H_LO + (i + 0.5) * (LBQ_H_HI - LBQ_H_LO) / LBQ_H_NBINS; }
 
@@ -48,7 +25,7 @@ static void state_add(struct lbq_state_acc *s, const float *x, const float *xh, 
         s->sum_abs_err += e; s->sum_abs += fabs(a);
         if (e > s->max_abs_err) s->max_abs_err = e;
         if (a == 0.0) { s->zero_in++; if (b != 0.0) s->zero_in_moved++; s->rel_hist[b == 0.0 ? 0 : LBQ_REL_NBINS - 1]++; }
-        else s->rel_hist[rel_bin(e / fabs(a))]++;
+        else { float r = (float)e / (float)fabs(a); s->rel_hist[lbq_rel_bin(r, l2_of(r))]++; }
         if (a > 0.0) { s->pos++; if (b == 0.0) s->pos_to_zero++; }
     }
 }
@@ -103,8 +80,9 @@ void lbq_acc_add2(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
         /* eps = 0 and v = 0: the update is 0/0; such elements carry no defined update and are
          * left out of the update metrics (they still count in the state metrics) */
         if (!(sqrt(vv / cfg->bc2) + cfg->eps > 0.0) || !(sqrt(vq / cfg->bc2) + cfg->eps > 0.0)) continue;
-        double ue = lbq_update_elem((double)m[i], vv, cfg);
-        double uq = lbq_update_elem((double)mh[i], vq, cfg);
+        double se = sqrt(vv), sq = sqrt(vq), k = lbq_update_k(cfg);
+        double ue = lbq_update_elem((double)m[i], vv, se, k, cfg);
+        double uq = lbq_update_elem((double)mh[i], vq, sq, k, cfg);
         double d = uq - ue, ae = fabs(ue), aq = fabs(uq);
         u->n++;
         u->sum_sq_u += ue * ue; u->sum_sq_uh += uq * uq; u->sum_dot += ue * uq; u->sum_sq_diff += d * d;
@@ -112,9 +90,9 @@ void lbq_acc_add2(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
         if (aq < 0.1 * ae) u->shrink++;
         u->sum_abs_u += ae; u->sum_abs_uh += aq;
         if (v[i] > 0.0f && vh[i] == 0.0f) { u->collapsed_abs_u += ae; u->collapsed_abs_uh += aq; }
-        double se = sqrt(vv), sq = sqrt(vq);
-        u->h_exact[h_bin(h_of(se + cfg->eps))]++;
-        u->h_quant[h_bin(h_of(sq + cfg->eps))]++;
+        float ye = (float)(se + cfg->eps), yq = (float)(sq + cfg->eps);
+        u->h_exact[lbq_h_bin(ye, l2_of(ye))]++;
+        u->h_quant[lbq_h_bin(yq, l2_of(yq))]++;
     }
     free(ok); free(tmp);
 }
