@@ -32,6 +32,11 @@ struct lbq_file {
     char    m_pre[LBQ_NAME_MAX], m_suf[LBQ_NAME_MAX], v_pre[LBQ_NAME_MAX], v_suf[LBQ_NAME_MAX];
     const char *glob;
     int     rc;
+    /* reads: the datasets of the parameter being read stay open (with their chunk cache) until a
+     * read of another parameter or lbq_file_close */
+    hid_t   rd[LBQ_DS_COUNT];
+    int     rd_param[LBQ_DS_COUNT];
+    size_t  cache_bytes;            /* chunk cache per open dataset */
 };
 
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -376,6 +381,8 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     f = calloc(1, sizeof *f);
     if (!f) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     f->fid = -1;
+    for (int k = 0; k < LBQ_DS_COUNT; k++) { f->rd[k] = -1; f->rd_param[k] = -1; }
+    f->cache_bytes = (size_t)1 << 20;        /* libhdf5's default; the engine raises it */
     f->fsize = (hsize_t)sb.st_size;
     f->path = strdup(path);
     if (!f->path) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
@@ -426,9 +433,44 @@ cleanup:
     return rc;
 }
 
+static void rd_close(struct lbq_file *f)
+{
+    for (int k = 0; k < LBQ_DS_COUNT; k++) {
+        if (f->rd[k] >= 0) H5Dclose(f->rd[k]);
+        f->rd[k] = -1;
+        f->rd_param[k] = -1;
+    }
+}
+
+void lbq_file_set_chunk_cache(struct lbq_file *f, int64_t bytes)
+{
+    size_t b = bytes < ((int64_t)1 << 20) ? (size_t)1 << 20 : (size_t)bytes;
+    if (b == f->cache_bytes) return;
+    f->cache_bytes = b;
+    rd_close(f);                    /* reopened with the new cache on the next read */
+}
+
+/* the dataset ds of parameter p, open (kept open for the next reads) */
+static hid_t rd_open(struct lbq_file *f, int p, enum lbq_ds ds)
+{
+    if (f->rd_param[ds] == p && f->rd[ds] >= 0) return f->rd[ds];
+    for (int k = 0; k < LBQ_DS_COUNT; k++)
+        if (f->rd_param[k] != p && f->rd[k] >= 0) { H5Dclose(f->rd[k]); f->rd[k] = -1; f->rd_param[k] = -1; }
+    if (f->rd[ds] >= 0) H5Dclose(f->rd[ds]);
+    /* chunk cache: a chunk that spans two slabs is decompressed once; w0 = 1 evicts chunks that
+     * were read completely first (the reads stream through the tensor) */
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (dapl >= 0) H5Pset_chunk_cache(dapl, 12421, f->cache_bytes, 1.0);
+    f->rd[ds] = H5Dopen2(f->fid, f->params[p].path[ds], dapl >= 0 ? dapl : H5P_DEFAULT);
+    if (dapl >= 0) H5Pclose(dapl);
+    f->rd_param[ds] = f->rd[ds] >= 0 ? p : -1;
+    return f->rd[ds];
+}
+
 void lbq_file_close(struct lbq_file *f)
 {
     if (!f) return;
+    rd_close(f);
     if (f->fid >= 0) H5Fclose(f->fid);
     for (int i = 0; i < f->nparams; i++)
         for (int k = 0; k < LBQ_DS_COUNT; k++) free(f->params[i].path[k]);
@@ -468,7 +510,7 @@ int lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t 
         if (!tmp) return lbq_err(LBQ_ERR_NOMEM, "out of memory reading '%s'", r->info.name);
         dst = tmp;
     }
-    d = H5Dopen2(f->fid, r->path[ds], H5P_DEFAULT);
+    d = rd_open(f, p, ds);
     if (d < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: cannot open %s of '%s'", f->path, g_ds_label[ds], r->info.name); goto cleanup; }
     fs = H5Dget_space(d);
     hsize_t start[LBQ_MAX_RANK + 1] = {0}, count[LBQ_MAX_RANK + 1] = {0};
@@ -488,7 +530,6 @@ int lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t 
 cleanup:
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
-    if (d >= 0) H5Dclose(d);
     free(tmp);
     return rc;
 }

@@ -267,7 +267,10 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     int64_t re = lbq_shape_row_elems(sh);
     int64_t align = lcm64(chunk, re);
     int64_t per_elem = fast ? 17 : 8;   /* m and v slabs (+ ue and ok) */
-    int64_t slab = budget / per_elem;
+    /* the budget: 3/4 for the slabs, 1/8 for the HDF5 chunk caches of m and v, 1/8 (below) for
+     * the chunk accumulators */
+    lbq_file_set_chunk_cache(f, budget / 16);
+    int64_t slab = (budget - budget / 4) / per_elem;
     if (align * per_elem <= budget) slab = (slab / align) * align; else slab = (slab / chunk) * chunk;
     if (slab < chunk) slab = chunk;
     if (slab > N) slab = N;
