@@ -1,17 +1,20 @@
-/* simd.c - the vectorized CPU inner loops of table quantization, equal bit for bit to the
- * per-element functions of quantizers/qcore.h (which the CUDA kernels use).
+/* simd.c - the vectorized CPU inner loops of quantization, equal bit for bit to the per-element
+ * functions of quantizers/qcore.h (which the CUDA kernels use): table maps with nearest rounding
+ * (and the block absmax fused with them), SOLO's log map with nearest rounding, and the exact
+ * small-array quantile of the log map and of the outlier-block medians.
  *
  * Why they are equal: every step is the same IEEE single operation, lane by lane.
  *   normalize   xn = x / s (vdivps, correctly rounded like the scalar division), then 0 where
  *               !(s > 0) or xn is NaN (lbq_normalize);
- *   code        the number of midpoints strictly below xn (lbq_code_nearest_count: ordered
- *               less-than compares, summed), or for large codebooks the same branch-free binary
- *               search as lbq_code_nearest with gathered midpoints;
+ *   code        the branch-free binary search of lbq_code_nearest over the padded midpoints
+ *               (ordered less-than compares), its probe tables in registers or gathered;
  *   value       q[code] * s (a table permute or gather, then vmulps);
  *   block max   max over |x| of the finite x, starting at +0 (lbq_absmax_acc): |x| is masked to
- *               0 where not finite, and max is exact whatever the order.
+ *               0 where not finite, and max is exact whatever the order;
+ *   log map     lbq_code_log with lbq_log2f evaluated operation for operation in 8 lanes;
+ *   quantile    an exact order statistic (any exact method gives the same value).
  * No FMA is used anywhere.  tests/test-simd.c compares both paths and the qcore reference on every
- * registered table map, normalization, bitwidth and sign, with ties, zeros, NaN and Inf.
+ * registered map, normalization, bitwidth, sign and rounding, with ties, zeros, NaN and Inf.
  *
  * The AVX2 path is chosen at run time (cpuid); lbq_simd_enable(0) forces the portable path. */
 #include "lbq-impl.h"
@@ -287,7 +290,7 @@ void lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float 
 /* ---- order statistics of small non-negative arrays (log map quantile, outlier medians) -------- */
 /* For +0 and positive finite floats the order of the values is the order of their bit patterns,
  * so the k-th smallest is found by a binary search on the pattern t with count(a <= t) >= k + 1
- * (at most 31 counting passes, vectorized); a is not modified.  Exact: the same value as sorting. */
+ * (vectorized counting passes); a is not modified.  Exact: the same value as sorting. */
 static int64_t count_le_portable(const uint32_t *a, int64_t n, uint32_t t)
 {
     int64_t c = 0;
@@ -373,7 +376,7 @@ LBQ_AVX2_INLINE uint32_t min_above_avx2(const uint32_t *a, int64_t n, uint32_t t
  * A binary search on the bracket [lo, hi] (the answer is in it; clo = count(u < lo) < k + 1 <=
  * chi = count(u <= hi)), two steps per pass: the probe of the first step and both possible probes
  * of the second are counted together.  Once at most 16 values lie in the bracket they are picked
- * out (branch-free) and sorted. */
+ * out (a vector compare per 8 values and a bit scan of the hits) and sorted. */
 LBQ_AVX2 static void kth2_avx2(const uint32_t *u, int64_t n, int64_t k, uint32_t lo, uint32_t hi,
                                uint32_t *r0, uint32_t *r1)
 {
