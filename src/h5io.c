@@ -36,6 +36,7 @@ struct lbq_file {
      * read of another parameter or lbq_file_close */
     hid_t   rd[LBQ_DS_COUNT];
     int     rd_param[LBQ_DS_COUNT];
+    int     rd_keep[LBQ_DS_COUNT];  /* chunked: kept open; other layouts are closed after the read */
     size_t  cache_bytes;            /* chunk cache per open dataset */
 };
 
@@ -381,7 +382,7 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     f = calloc(1, sizeof *f);
     if (!f) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     f->fid = -1;
-    for (int k = 0; k < LBQ_DS_COUNT; k++) { f->rd[k] = -1; f->rd_param[k] = -1; }
+    for (int k = 0; k < LBQ_DS_COUNT; k++) { f->rd[k] = -1; f->rd_param[k] = -1; f->rd_keep[k] = 0; }
     f->cache_bytes = (size_t)1 << 20;        /* libhdf5's default; the engine raises it */
     f->fsize = (hsize_t)sb.st_size;
     f->path = strdup(path);
@@ -464,6 +465,14 @@ static hid_t rd_open(struct lbq_file *f, int p, enum lbq_ds ds)
     f->rd[ds] = H5Dopen2(f->fid, f->params[p].path[ds], dapl >= 0 ? dapl : H5P_DEFAULT);
     if (dapl >= 0) H5Pclose(dapl);
     f->rd_param[ds] = f->rd[ds] >= 0 ? p : -1;
+    /* Only chunked datasets stay open (the cache is for them).  A contiguous dataset is reopened
+     * for every read, as libhdf5 1.10 can overflow a buffer when a second read goes through the
+     * handle of a corrupt contiguous dataset (fuzz finding 10, tests/regress/fuzz-h5). */
+    f->rd_keep[ds] = 0;
+    if (f->rd[ds] >= 0) {
+        hid_t dcpl = H5Dget_create_plist(f->rd[ds]);
+        if (dcpl >= 0) { f->rd_keep[ds] = H5Pget_layout(dcpl) == H5D_CHUNKED; H5Pclose(dcpl); }
+    }
     return f->rd[ds];
 }
 
@@ -528,6 +537,11 @@ int lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t 
     if (!aligned) memcpy(out, tmp + (off - row0 * re), sizeof(float) * (size_t)n);
     r->read[ds] += nrow * re;
 cleanup:
+    if (d >= 0 && (rc != LBQ_OK || !f->rd_keep[ds])) {    /* and after any failed read */
+        H5Dclose(d);
+        f->rd[ds] = -1;
+        f->rd_param[ds] = -1;
+    }
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     free(tmp);
