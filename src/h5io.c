@@ -32,8 +32,8 @@ struct lbq_file {
     char    m_pre[LBQ_NAME_MAX], m_suf[LBQ_NAME_MAX], v_pre[LBQ_NAME_MAX], v_suf[LBQ_NAME_MAX];
     const char *glob;
     int     rc;
-    /* reads: the datasets of the parameter being read stay open (with their chunk cache) until a
-     * read of another parameter or lbq_file_close */
+    /* reads: the chunked datasets of the parameter being read stay open (with their chunk cache)
+     * until a read of another parameter, a failed read or lbq_file_close */
     hid_t   rd[LBQ_DS_COUNT];
     int     rd_param[LBQ_DS_COUNT];
     int     rd_keep[LBQ_DS_COUNT];  /* chunked: kept open; other layouts are closed after the read */

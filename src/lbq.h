@@ -86,9 +86,9 @@ struct lbq_file;
  * and lbq_errmsg() names the file and, where relevant, the tensor. */
 int  lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq_file **out);
 void lbq_file_close(struct lbq_file *f);
-/* HDF5 chunk cache, in bytes, of each dataset being read (default and minimum 1 MiB): the
+/* HDF5 chunk cache, in bytes, of each dataset being read (default and minimum 1 MiB): the chunked
  * datasets of the parameter being read stay open between reads, so a compressed chunk that spans
- * two slabs is decompressed once.  Count it in memory budgets (two datasets are open at a time). */
+ * two slabs is decompressed once (contiguous datasets are reopened for every read).  Count it in memory budgets (two datasets are open at a time). */
 void lbq_file_set_chunk_cache(struct lbq_file *f, int64_t bytes);
 const struct lbq_hparams    *lbq_file_hparams(const struct lbq_file *f);
 int                          lbq_file_nparams(const struct lbq_file *f);
