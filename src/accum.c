@@ -14,17 +14,9 @@
  * lbq_acc_add2. */
 #include "lbq-impl.h"
 #include "lbq-metrics.h"
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#  define LBQ_ACC_AVX2 1
-#  include <immintrin.h>
-#else
-#  define LBQ_ACC_AVX2 0
-#endif
+#include "lbq-avx2.h"
 
 
-/* lbq_log2f of a positive finite float, else 0 (the bin functions do not read it then) */
-static inline float l2_of(float r) { return (r > 0.0f && lbq_isfinite(r)) ? lbq_log2f(r) : 0.0f; }
 
 static inline double lanes_sum(const double *l) { return (l[0] + l[1]) + (l[2] + l[3]); }
 static inline double lanes_max(const double *l)
@@ -64,12 +56,12 @@ static void base_portable(struct blanes *L, struct lbq_acc *a, const struct lbq_
         L->uab[l] += fabs(u);
         if (o) {
             float y = (float)(sv + cfg->eps);
-            a->u.h_exact[lbq_h_bin(y, l2_of(y))]++;
+            a->u.h_exact[lbq_h_bin(y, lbq_log2f_or0(y))]++;
         }
     }
 }
 
-#if LBQ_ACC_AVX2
+#if LBQ_HAVE_AVX2_CODE
 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
                       const float *m, const float *v, double *ue, uint8_t *ok);
 #endif
@@ -81,7 +73,7 @@ void lbq_acc_base(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
     const float *X[2] = { m, v };
     struct blanes L;
     memset(&L, 0, sizeof L);
-#if LBQ_ACC_AVX2
+#if LBQ_HAVE_AVX2_CODE
     if (lbq_simd_level() >= 2 && isfinite(lbq_update_k(cfg))) base_avx2(&L, a, cfg, n, m, v, ue, ok);
     else
 #endif
@@ -163,7 +155,7 @@ static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq
             L->pzero[s] += o && x > 0.0 && xh == 0.0;
             if (o) {
                 float r = (float)e / (float)fabs(x);
-                int bin = (x == 0.0) ? (xh == 0.0 ? 0 : LBQ_REL_NBINS - 1) : lbq_rel_bin(r, l2_of(r));
+                int bin = (x == 0.0) ? (xh == 0.0 ? 0 : LBQ_REL_NBINS - 1) : lbq_rel_bin(r, lbq_log2f_or0(r));
                 S[s]->rel_hist[bin]++;
             }
         }
@@ -181,55 +173,26 @@ static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq
         L->shrink += o && aq < 0.1 * au;
         if (o) {
             float y = (float)(sq + cfg->eps);
-            a->u.h_quant[lbq_h_bin(y, l2_of(y))]++;
+            a->u.h_quant[lbq_h_bin(y, lbq_log2f_or0(y))]++;
         }
     }
 }
 
-#if LBQ_ACC_AVX2
-#define ACC_AVX2 __attribute__((target("avx2")))
-#define ACC_AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
+#if LBQ_HAVE_AVX2_CODE
 
-/* lbq_log2f of 8 positive finite floats, operation for operation (as src/simd.c) */
-ACC_AVX2_INLINE __m256 acc_log2f8(__m256 x)
-{
-    __m256 sub = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
-    x = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);
-    __m256i e = _mm256_and_si256(_mm256_castps_si256(sub), _mm256_set1_epi32(-23));
-    __m256i u = _mm256_castps_si256(x);
-    e = _mm256_add_epi32(e, _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(0xff)),
-                                             _mm256_set1_epi32(127)));
-    __m256 mm = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u, _mm256_set1_epi32(0x007fffff)),
-                                                    _mm256_set1_epi32(0x3f800000)));
-    __m256 big = _mm256_cmp_ps(mm, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
-    mm = _mm256_blendv_ps(mm, _mm256_mul_ps(mm, _mm256_set1_ps(0.5f)), big);
-    e = _mm256_sub_epi32(e, _mm256_castps_si256(big));
-    const __m256 one = _mm256_set1_ps(1.0f);
-    __m256 t = _mm256_div_ps(_mm256_sub_ps(mm, one), _mm256_add_ps(mm, one));
-    __m256 t2 = _mm256_mul_ps(t, t);
-    __m256 p = _mm256_set1_ps(1.0f / 13.0f);
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 11.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 9.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 7.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 5.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 3.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), one);
-    __m256 lnm = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t), p);
-    return _mm256_add_ps(_mm256_cvtepi32_ps(e), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
-}
 
-/* l2_of for 8 lanes: lbq_log2f where positive finite, else the log of 1 (unused) */
-ACC_AVX2_INLINE __m256 acc_l2_of8(__m256 f)
+/* lbq_log2f_or0 for 8 lanes: lbq_log2f where positive finite, else the log of 1 (unused) */
+LBQ_AVX2_INLINE __m256 acc_l2_of8(__m256 f)
 {
     __m256 okm = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_setzero_ps(), _CMP_GT_OQ),
                                _mm256_cmp_ps(f, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), _CMP_LT_OQ));
-    return acc_log2f8(_mm256_blendv_ps(_mm256_set1_ps(1.0f), f, okm));
+    return lbq_log2f8(_mm256_blendv_ps(_mm256_set1_ps(1.0f), f, okm));
 }
-ACC_AVX2_INLINE __m256 acc_f8(__m256d lo, __m256d hi) { return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)); }
-ACC_AVX2_INLINE __m256d acc_abs(__m256d x) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), x); }
-ACC_AVX2_INLINE __m256d acc_ld(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+LBQ_AVX2_INLINE __m256 acc_f8(__m256d lo, __m256d hi) { return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)); }
+LBQ_AVX2_INLINE __m256d acc_abs(__m256d x) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), x); }
+LBQ_AVX2_INLINE __m256d acc_ld(const float *p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 /* ok[i..i+3] as a double mask */
-ACC_AVX2_INLINE __m256d acc_okmask(const uint8_t *ok)
+LBQ_AVX2_INLINE __m256d acc_okmask(const uint8_t *ok)
 {
     int32_t w;
     memcpy(&w, ok, 4);
@@ -238,19 +201,19 @@ ACC_AVX2_INLINE __m256d acc_okmask(const uint8_t *ok)
     return _mm256_castsi256_pd(q);
 }
 /* ok[i..i+7] as a float mask */
-ACC_AVX2_INLINE __m256 acc_okmask8(const uint8_t *ok)
+LBQ_AVX2_INLINE __m256 acc_okmask8(const uint8_t *ok)
 {
     __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)ok);
     return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_cvtepu8_epi32(b), _mm256_setzero_si256()));
 }
-ACC_AVX2_INLINE int64_t acc_count(__m256d mask) { return __builtin_popcount((unsigned)_mm256_movemask_pd(mask)); }
-ACC_AVX2_INLINE __m256i acc_sel(__m256i a, __m256i b, __m256 mask) /* mask ? b : a */
+LBQ_AVX2_INLINE int64_t acc_count(__m256d mask) { return __builtin_popcount((unsigned)_mm256_movemask_pd(mask)); }
+LBQ_AVX2_INLINE __m256i acc_sel(__m256i a, __m256i b, __m256 mask) /* mask ? b : a */
 {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), mask));
 }
 
 /* lbq_rel_bin for 8 lanes, with the x == 0 rule of the state loop (bin 0 if x^ == 0, else last) */
-ACC_AVX2_INLINE __m256i acc_rel_bins8(__m256 r, __m256 x, __m256 xh)
+LBQ_AVX2_INLINE __m256i acc_rel_bins8(__m256 r, __m256 x, __m256 xh)
 {
     const __m256 zero = _mm256_setzero_ps();
     const __m256i z = _mm256_setzero_si256(), last = _mm256_set1_epi32(LBQ_REL_NBINS - 1);
@@ -269,7 +232,7 @@ ACC_AVX2_INLINE __m256i acc_rel_bins8(__m256 r, __m256 x, __m256 xh)
 }
 
 /* lbq_h_bin for 8 lanes */
-ACC_AVX2_INLINE __m256i acc_h_bins8(__m256 y)
+LBQ_AVX2_INLINE __m256i acc_h_bins8(__m256 y)
 {
     const __m256 zero = _mm256_setzero_ps();
     __m256 h = _mm256_mul_ps(_mm256_set1_ps(-LBQ_LOG10_2F), acc_l2_of8(y));
@@ -288,7 +251,7 @@ ACC_AVX2_INLINE __m256i acc_h_bins8(__m256 y)
     return acc_sel(b, _mm256_set1_epi32(LBQ_H_NBINS - 1), hight);
 }
 
-ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
+LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
                                 int64_t n, const float *m, const float *mh, const float *v,
                                 const float *vh, const double *ue, const uint8_t *ok)
 {
@@ -370,7 +333,7 @@ ACC_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     if (i < n) quant_portable(L, a, cfg, i, n, m, mh, v, vh, ue, ok);
 }
 
-ACC_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
+LBQ_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
                                const float *m, const float *v, double *ue, uint8_t *ok)
 {
     const __m256d zero = _mm256_setzero_pd(), kv = _mm256_set1_pd(lbq_update_k(cfg)), eps = _mm256_set1_pd(cfg->eps),
@@ -422,7 +385,7 @@ void lbq_acc_quant(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t 
 {
     struct qlanes L;
     memset(&L, 0, sizeof L);
-#if LBQ_ACC_AVX2
+#if LBQ_HAVE_AVX2_CODE
     if (lbq_simd_level() >= 2 && isfinite(lbq_update_k(cfg))) quant_avx2(&L, a, cfg, n, m, mh, v, vh, ue, ok);
     else
 #endif

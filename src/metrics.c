@@ -10,8 +10,6 @@
 
 void lbq_acc_zero(struct lbq_acc *a) { memset(a, 0, sizeof *a); }
 
-/* lbq_log2f of a positive finite float, else any value (the bin functions do not read it then) */
-static float l2_of(float r) { return (r > 0.0f && lbq_isfinite(r)) ? lbq_log2f(r) : 0.0f; }
 
 double lbq_h_bin_center(int i) { return LBQ_H_LO + (i + 0.5) * (LBQ_H_HI - LBQ_H_LO) / LBQ_H_NBINS; }
 
@@ -25,7 +23,7 @@ static void state_add(struct lbq_state_acc *s, const float *x, const float *xh, 
         s->sum_abs_err += e; s->sum_abs += fabs(a);
         if (e > s->max_abs_err) s->max_abs_err = e;
         if (a == 0.0) { s->zero_in++; if (b != 0.0) s->zero_in_moved++; s->rel_hist[b == 0.0 ? 0 : LBQ_REL_NBINS - 1]++; }
-        else { float r = (float)e / (float)fabs(a); s->rel_hist[lbq_rel_bin(r, l2_of(r))]++; }
+        else { float r = (float)e / (float)fabs(a); s->rel_hist[lbq_rel_bin(r, lbq_log2f_or0(r))]++; }
         if (a > 0.0) { s->pos++; if (b == 0.0) s->pos_to_zero++; }
     }
 }
@@ -91,8 +89,8 @@ void lbq_acc_add2(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
         u->sum_abs_u += ae; u->sum_abs_uh += aq;
         if (v[i] > 0.0f && vh[i] == 0.0f) { u->collapsed_abs_u += ae; u->collapsed_abs_uh += aq; }
         float ye = (float)(se + cfg->eps), yq = (float)(sq + cfg->eps);
-        u->h_exact[lbq_h_bin(ye, l2_of(ye))]++;
-        u->h_quant[lbq_h_bin(yq, l2_of(yq))]++;
+        u->h_exact[lbq_h_bin(ye, lbq_log2f_or0(ye))]++;
+        u->h_quant[lbq_h_bin(yq, lbq_log2f_or0(yq))]++;
     }
     free(ok); free(tmp);
 }

@@ -18,13 +18,7 @@
  *
  * The AVX2 path is chosen at run time (cpuid); lbq_simd_enable(0) forces the portable path. */
 #include "lbq-impl.h"
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#  define LBQ_HAVE_AVX2_CODE 1
-#  include <immintrin.h>
-#else
-#  define LBQ_HAVE_AVX2_CODE 0
-#endif
+#include "lbq-avx2.h"
 
 static int g_simd = -1;                 /* -1: not probed; 0: portable; 2: AVX2 */
 
@@ -88,7 +82,6 @@ static void nearest_portable(const struct lbq_qplan *p, int64_t n, const float *
 
 /* ---- AVX2 path ----------------------------------------------------------------------------- */
 #if LBQ_HAVE_AVX2_CODE
-#define LBQ_AVX2 __attribute__((target("avx2")))
 
 LBQ_AVX2 static float absmax_avx2(const float *x, int64_t n)
 {
@@ -170,7 +163,6 @@ LBQ_AVX2 static void nk_init(struct nk *k, const struct lbq_qplan *p)
 
 /* 8 lanes: the code of xn (stored to *code) and the dequantized value q[code] * sv.  L = log2(npow2)
  * is a constant at every call site (see the LBQ_NK_DISPATCH switch), so the steps unroll. */
-#define LBQ_AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
 LBQ_AVX2_INLINE __m256 nk_qdq8(const struct nk *k, const struct lbq_qplan *p, const int L,
                                __m256 xn, __m256 sv, __m256i *code)
 {
@@ -533,34 +525,6 @@ static void log_block_portable(const float *x, int64_t n, float delta, float alp
 }
 
 #if LBQ_HAVE_AVX2_CODE
-/* lbq_log2f for 8 lanes of positive finite x, operation for operation */
-LBQ_AVX2_INLINE __m256 log2f8(__m256 x)
-{
-    const __m256 tiny = _mm256_set1_ps(1.17549435e-38f);
-    __m256 sub = _mm256_cmp_ps(x, tiny, _CMP_LT_OQ);
-    x = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);
-    __m256i e = _mm256_and_si256(_mm256_castps_si256(sub), _mm256_set1_epi32(-23));
-    __m256i u = _mm256_castps_si256(x);
-    e = _mm256_add_epi32(e, _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(0xff)),
-                                             _mm256_set1_epi32(127)));
-    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u, _mm256_set1_epi32(0x007fffff)),
-                                                   _mm256_set1_epi32(0x3f800000)));
-    __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
-    m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
-    e = _mm256_sub_epi32(e, _mm256_castps_si256(big));            /* +1 where big */
-    const __m256 one = _mm256_set1_ps(1.0f);
-    __m256 t = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
-    __m256 t2 = _mm256_mul_ps(t, t);
-    __m256 p = _mm256_set1_ps(1.0f / 13.0f);
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 11.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 9.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 7.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 5.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), _mm256_set1_ps(1.0f / 3.0f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, t2), one);
-    __m256 lnm = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t), p);
-    return _mm256_add_ps(_mm256_cvtepi32_ps(e), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
-}
 
 LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, float alpha, int nmax,
                                     const float *lev, float *xhat, uint8_t *codes)
@@ -578,7 +542,7 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
             xn = _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q));          /* lbq_normalize */
             __m256 pos = _mm256_cmp_ps(xn, zero, _CMP_GT_OQ);
             __m256 fin = _mm256_cmp_ps(xn, inf, _CMP_LT_OQ);
-            __m256 l2 = log2f8(_mm256_blendv_ps(_mm256_set1_ps(1.0f), xn, _mm256_and_ps(pos, fin)));
+            __m256 l2 = lbq_log2f8(_mm256_blendv_ps(_mm256_set1_ps(1.0f), xn, _mm256_and_ps(pos, fin)));
             l2 = _mm256_blendv_ps(inf, l2, fin);                                 /* log2(inf) = inf */
             __m256 c = _mm256_round_ps(_mm256_div_ps(l2, lav), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             c = _mm256_and_ps(c, _mm256_cmp_ps(c, zero, _CMP_GT_OQ));            /* !(c > 0) -> 0 */
