@@ -100,6 +100,13 @@ static cJSON *istat_json(const struct istat *s, int rank)
 
 static const char *dtype_name(int bits) { return bits == 16 ? "float16" : bits == 64 ? "float64" : "float32"; }
 static const char *dtype_short(int bits) { return bits == 16 ? "f16" : bits == 64 ? "f64" : "f32"; }
+/* the table's dtype: the dtype before the import (attribute orig_dtype) when recorded, else the stored one */
+static const char *dtype_col(const struct lbq_param_info *pi)
+{
+    static const char *const nm[][2] = { { "bfloat16", "bf16" }, { "float16", "f16" }, { "float32", "f32" }, { "float64", "f64" } };
+    for (size_t i = 0; i < sizeof nm / sizeof nm[0]; i++) if (strcmp(pi->orig_dtype[LBQ_DS_M], nm[i][0]) == 0) return nm[i][1];
+    return dtype_short(pi->dtype_bits[LBQ_DS_M]);
+}
 
 int cmd_inspect(int argc, char **argv)
 {
@@ -182,6 +189,12 @@ int cmd_inspect(int argc, char **argv)
             cJSON *dt = cJSON_AddObjectToObject(o, "dtype");
             static const char *const lbl[4] = { "exp_avg", "exp_avg_sq", "param", "grads" };
             for (int k = 0; k < LBQ_DS_COUNT; k++) if (pi->has[k]) cJSON_AddStringToObject(dt, lbl[k], dtype_name(pi->dtype_bits[k]));
+            int any_orig = 0;
+            for (int k = 0; k < LBQ_DS_COUNT; k++) any_orig |= pi->orig_dtype[k][0] != 0;
+            if (any_orig) {     /* recorded by lbq import / dump_moments (docs/format.md) */
+                cJSON *od = cJSON_AddObjectToObject(o, "orig_dtype");
+                for (int k = 0; k < LBQ_DS_COUNT; k++) if (pi->orig_dtype[k][0]) cJSON_AddStringToObject(od, lbl[k], pi->orig_dtype[k]);
+            }
             cJSON_AddBoolToObject(o, "has_param", pi->has[LBQ_DS_PARAM]);
             cJSON_AddNumberToObject(o, "grads_T", (double)pi->grads_T);
             cJSON_AddItemToObject(o, "m", istat_json(&s[0], pi->shape.rank));
@@ -197,7 +210,7 @@ int cmd_inspect(int argc, char **argv)
             char ne[24];
             snprintf(ne, sizeof ne, "%lld", (long long)pi->shape.numel);
             printf("%-34s %-14s %-5s %9s %-2s %11.3e %11.3e %10.3e %7.3f %7s %9s %9s\n",
-                   k ? "" : pi->name, k ? "" : shp, k ? "" : dtype_short(pi->dtype_bits[0]),
+                   k ? "" : pi->name, k ? "" : shp, k ? "" : dtype_col(pi),
                    k ? "" : ne, k ? "v" : "m",
                    s[k].n ? s[k].min : NAN, s[k].n ? s[k].max : NAN, s[k].n ? s[k].sum_abs / (double)s[k].n : NAN,
                    s[k].n ? 100.0 * (double)s[k].zero / (double)s[k].n : NAN, nf, rr, cr);
@@ -208,6 +221,12 @@ int cmd_inspect(int argc, char **argv)
         LBQ_TRY(lbq_json_write(out ? out : "-", root));
     } else {
         printf("total: %d parameters, %lld elements per state (%.2f MB of fp32 m+v)\n", lbq_file_nparams(f), (long long)total, (double)total * 8.0 / 1e6);
+        int conv = 0;
+        for (int i = 0; i < lbq_file_nparams(f); i++) {
+            const struct lbq_param_info *pi = lbq_file_param(f, i);
+            conv |= pi->orig_dtype[LBQ_DS_M][0] && strcmp(dtype_col(pi), dtype_short(pi->dtype_bits[LBQ_DS_M])) != 0;
+        }
+        if (conv) printf("dtype: m's dtype in the optimizer before the import (attribute orig_dtype), stored as float32\n");
     }
 cleanup:
     if (rc) exitc = cli_fail(rc);

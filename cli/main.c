@@ -43,8 +43,11 @@ extern const char lbq_usage_inspect[], lbq_usage_list[], lbq_usage_quantize[], l
 extern const char lbq_usage_plot[];
 extern const char lbq_usage_shampoo[];
 extern const char lbq_usage_selftest[];
+extern const char lbq_usage_import[];
+int cmd_import(int argc, char **argv);      /* cmd-import.c */
 
 const struct lbq_cmd lbq_commands[] = {
+    { "import",   cmd_import,   "convert a PyTorch checkpoint (nanoGPT ckpt.pt, HF Trainer dir, state dicts) into a moment file", lbq_usage_import },
     { "inspect",  cmd_inspect,  "list the parameters of a moment file with statistics of m and v", lbq_usage_inspect },
     { "list",     cmd_list,     "list maps, normalizations and recipes", lbq_usage_list },
     { "quantize", cmd_quantize, "quantize m and v and write packed codes, scales and dequantized tensors", lbq_usage_quantize },

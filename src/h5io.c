@@ -236,6 +236,45 @@ static int link_exists_dataset(hid_t fid, const char *path)
     return 1;
 }
 
+/* The string attribute orig_dtype of a dataset (written by `lbq import` and dump_moments: the state's
+ * dtype in the optimizer before the float32 conversion, docs/format.md) into out[n]; "" when absent.
+ * Only a scalar fixed-length string naming a float dtype is taken; anything else is a note. */
+static int read_orig_dtype(struct lbq_file *f, const char *dpath, const char *pname, const char *label, char *out, size_t n)
+{
+    static const char *const known[] = { "float32", "bfloat16", "float16", "float64" };
+    int rc = LBQ_OK, ok = 0;
+    char buf[16] = {0};
+    out[0] = 0;
+    hid_t d = H5Dopen2(f->fid, dpath, H5P_DEFAULT), a = -1, t = -1, s = -1, mt = -1;
+    if (d < 0) return LBQ_OK;
+    if (H5Aexists(d, "orig_dtype") <= 0) goto cleanup;
+    a = H5Aopen(d, "orig_dtype", H5P_DEFAULT);
+    if (a < 0) goto bad;
+    t = H5Aget_type(a);
+    s = H5Aget_space(a);
+    if (t < 0 || s < 0 || H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) != 0 || H5Sget_simple_extent_type(s) != H5S_SCALAR) goto bad;
+    size_t sz = H5Tget_size(t);
+    if (sz < 1 || sz >= sizeof buf) goto bad;
+    mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, sz);
+    H5Tset_strpad(mt, H5T_STR_NULLTERM);
+    if (H5Aread(a, mt, buf) < 0) goto bad;
+    buf[sizeof buf - 1] = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) if (strcmp(buf, known[i]) == 0) ok = 1;
+    if (!ok) goto bad;
+    snprintf(out, n, "%s", buf);
+    goto cleanup;
+bad:
+    rc = add_note(f, "tensor '%s': attribute orig_dtype of %s is not a known float dtype string; ignored", pname, label);
+cleanup:
+    if (mt >= 0) H5Tclose(mt);
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    H5Dclose(d);
+    return rc;
+}
+
 static int shape_eq(const struct lbq_shape *a, const struct lbq_shape *b)
 {
     if (a->rank != b->rank) return 0;
@@ -290,6 +329,8 @@ static int add_param(struct lbq_file *f, const char *name, const char *mpath)
     }
     for (int k = 0; k < LBQ_DS_COUNT; k++) {
         if (rec.info.has[k] && !rec.path[k]) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        if (rec.info.has[k] && k != LBQ_DS_GRADS)
+            LBQ_TRY(read_orig_dtype(f, rec.path[k], name, g_ds_label[k], rec.info.orig_dtype[k], sizeof rec.info.orig_dtype[k]));
         if (rec.info.has[k] && rec.info.dtype_bits[k] != 32)
             LBQ_TRY(add_note(f, "tensor '%s': %s is float%d, converted to float32", name, g_ds_label[k], rec.info.dtype_bits[k]));
     }
@@ -375,10 +416,26 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     h5_quiet();
     struct stat sb;
     if (stat(path, &sb) != 0) return lbq_err(LBQ_ERR_IO, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode)) return lbq_err(LBQ_ERR_IO, "%s: is a directory, not an HDF5 file", path);
+    if (S_ISDIR(sb.st_mode)) {
+        char opt[4096];
+        snprintf(opt, sizeof opt, "%s/optimizer.pt", path);
+        if (access(opt, F_OK) == 0)
+            return lbq_err(LBQ_ERR_IO, "%s: is a directory, not an HDF5 file (a Hugging Face Trainer checkpoint? convert it with 'lbq import %s -o moments.h5')", path, path);
+        return lbq_err(LBQ_ERR_IO, "%s: is a directory, not an HDF5 file", path);
+    }
     if (access(path, R_OK) != 0) return lbq_err(LBQ_ERR_IO, "%s: %s", path, strerror(errno));
     if (sb.st_size == 0) return lbq_err(LBQ_ERR_FORMAT, "%s: empty file, not HDF5", path);
-    if (H5Fis_hdf5(path) <= 0) return lbq_err(LBQ_ERR_FORMAT, "%s: not an HDF5 file", path);
+    if (H5Fis_hdf5(path) <= 0) {
+        /* a PyTorch checkpoint (torch.save: zip or pickle; safetensors: length + '{'): say how to convert it */
+        unsigned char head[9] = {0};
+        FILE *fp = fopen(path, "rb");
+        size_t got = fp ? fread(head, 1, sizeof head, fp) : 0;
+        if (fp) fclose(fp);
+        int ckpt = (got >= 4 && memcmp(head, "PK\x03\x04", 4) == 0) || (got >= 2 && head[0] == 0x80 && head[1] <= 5)
+                   || (got == 9 && head[8] == '{');
+        if (ckpt) return lbq_err(LBQ_ERR_FORMAT, "%s: not an HDF5 file (a PyTorch checkpoint? convert it with 'lbq import %s -o moments.h5')", path, path);
+        return lbq_err(LBQ_ERR_FORMAT, "%s: not an HDF5 file", path);
+    }
     f = calloc(1, sizeof *f);
     if (!f) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     f->fid = -1;

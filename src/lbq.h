@@ -73,6 +73,7 @@ struct lbq_param_info {
     int              has[LBQ_DS_COUNT];     /* dataset present */
     int              dtype_bits[LBQ_DS_COUNT]; /* 16, 32 or 64 (float storage width) */
     int64_t          grads_T;               /* length of the gradient stream, 0 if none */
+    char             orig_dtype[LBQ_DS_COUNT][12]; /* attribute orig_dtype ("bfloat16", ...; docs/format.md), "" if none */
 };
 
 struct lbq_open_opts {

@@ -30,7 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lbq_dump import GradRecorder, dump_moments  # noqa: E402
+from lbq_dump import GradRecorder, dump_moments  # noqa: E402  (shim over python/lbq/moments.py)
 
 DEFAULT_CORPUS = "/usr/lib/python3.11/*.py"
 
@@ -81,7 +81,7 @@ class Block(nn.Module):
 
 class ByteLM(nn.Module):
     def __init__(self, d: int = 96, n_layer: int = 3, n_head: int = 4, ctx: int = 128,
-                 vocab: int = 256):
+                 vocab: int = 256, tie_head: bool = False):
         super().__init__()
         self.tok_emb = nn.Embedding(vocab, d)
         self.pos_emb = nn.Embedding(ctx, d)
@@ -95,6 +95,8 @@ class ByteLM(nn.Module):
                 nn.init.normal_(mod.weight, std=0.02)
                 if getattr(mod, "bias", None) is not None:
                     nn.init.zeros_(mod.bias)
+        if tie_head:        # GPT-2 style: the output head shares the token embedding (one parameter)
+            self.head.weight = self.tok_emb.weight
 
     def forward(self, idx):
         B, T = idx.shape
