@@ -661,6 +661,14 @@ def main(argv=None) -> int:
         print(__doc__)
         return 0
     quiet = args.quiet
+    try:
+        import numpy  # noqa: F401
+        import h5py  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as e:
+        print(f"lbq: error: {sys.executable}: {e} ('lbq import' needs python3-torch and python3-h5py: "
+              f"apt-get install python3-torch python3-h5py)", file=sys.stderr)
+        return EXIT_FAIL
 
     def note(msg):
         if not quiet:
