@@ -2,14 +2,18 @@
 # Install the Debian packages lbq needs, if missing.  Usage: scripts/setup.sh [--with-python | --with-fuzz]
 #   build/run: cmake gcc make pkg-config libhdf5-dev libcjson-dev gnuplot-nox
 #   MPI build (-DLBQ_MPI=ON, make test-mpi): libopenmpi-dev openmpi-bin
-#   --with-python: python3-torch python3-h5py python3-numpy (only to regenerate data/ with the dump helper)
+#   for the test suite (lbq import, tests/cli/test-import.sh; Debian's /usr/bin/python3): python3-torch
+#                python3-h5py python3-numpy python3-torchvision, installed by default; if they cannot be
+#                installed, a note, not a failure (that test then skips itself).  LBQ_NO_PYTHON=1 skips them
+#   --with-python: the same, required (a failure is an error): to regenerate data/ or run lbq import
 #   --with-fuzz: clang and its libFuzzer runtime (libclang-rt-<version>-dev) for the fuzzers (make
 #                test-fuzz, fuzz/README.md); if they cannot be installed, a note, not a failure: the
 #                fuzz step of make test then skips itself
 # The CUDA toolkit (nvcc) is used when present at /usr/local/cuda; it is not installed here.
 set -euo pipefail
 pkgs=(cmake gcc make libhdf5-dev libcjson-dev liblapacke-dev libopenblas-dev gnuplot-nox libopenmpi-dev openmpi-bin)
-if [ "${1:-}" = "--with-python" ]; then pkgs+=(python3-torch python3-h5py python3-numpy); fi
+pypkgs=(python3-torch python3-h5py python3-numpy python3-torchvision)
+if [ "${1:-}" = "--with-python" ]; then pkgs+=("${pypkgs[@]}"); fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -23,6 +27,15 @@ for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     install "${missing[@]}"
+fi
+
+if [ "${1:-}" != "--with-python" ] && [ "${LBQ_NO_PYTHON:-0}" != 1 ]; then
+    pymissing=()
+    for p in "${pypkgs[@]}"; do installed "$p" || pymissing+=("$p"); done
+    if [ ${#pymissing[@]} -gt 0 ]; then
+        echo "setup: installing ${pymissing[*]} (for lbq import and its test; LBQ_NO_PYTHON=1 skips)" >&2
+        install "${pymissing[@]}" || echo "setup: note: ${pymissing[*]} could not be installed; tests/cli/test-import.sh skips itself" >&2
+    fi
 fi
 
 if [ "${1:-}" = "--with-fuzz" ]; then
