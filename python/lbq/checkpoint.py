@@ -241,7 +241,7 @@ def load_model(path: str, key: Optional[str], trust: bool) -> ModelTensors:
         return m
     if _sniff(path) == "safetensors":
         return model_from_safetensors([path])
-    obj = torch_load(path, trust)
+    obj = _as_dict(torch_load(path, trust))
     sd = _pick(obj, key, MODEL_KEYS, "--model-key", path, "model state dict") if not _is_state_dict(obj) else obj
     return model_from_state_dict(sd, path)
 
@@ -255,7 +255,17 @@ def _is_optim_dict(obj) -> bool:
     return isinstance(obj, dict) and "state" in obj and "param_groups" in obj
 
 
+def _as_dict(x):
+    """A module or optimizer saved whole (torch.save(model), with --trust-pickle): its state dict."""
+    sd = getattr(x, "state_dict", None)
+    return sd() if callable(sd) and not isinstance(x, dict) else x
+
+
 def _pick(obj, key, candidates, opt, path, what):
+    return _as_dict(_pick_raw(obj, key, candidates, opt, path, what))
+
+
+def _pick_raw(obj, key, candidates, opt, path, what):
     if not isinstance(obj, dict):
         raise ImportError_(f"{path}: holds a {type(obj).__name__}, not a dict with a {what}")
     if key is not None:
@@ -661,14 +671,6 @@ def main(argv=None) -> int:
         print(__doc__)
         return 0
     quiet = args.quiet
-    try:
-        import numpy  # noqa: F401
-        import h5py  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as e:
-        print(f"lbq: error: {sys.executable}: {e} ('lbq import' needs python3-torch and python3-h5py: "
-              f"apt-get install python3-torch python3-h5py)", file=sys.stderr)
-        return EXIT_FAIL
 
     def note(msg):
         if not quiet:
@@ -678,6 +680,12 @@ def main(argv=None) -> int:
     except ImportError_ as e:
         print(f"lbq: error: {e}", file=sys.stderr)
         return e.code
+    except ModuleNotFoundError as e:
+        if e.name not in ("torch", "h5py", "numpy"):
+            raise
+        print(f"lbq: error: {sys.executable}: {e} ('lbq import' needs python3-torch and python3-h5py: "
+              f"apt-get install python3-torch python3-h5py)", file=sys.stderr)
+        return EXIT_FAIL
     except MemoryError:
         print("lbq: error: out of memory", file=sys.stderr)
         return EXIT_FAIL

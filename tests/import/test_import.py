@@ -360,6 +360,19 @@ check("G: inspect on a Trainer directory: exit 3 and the hint",
       rc == 3 and se == f"lbq: error: {dB}: is a directory, not an HDF5 file (a Hugging Face Trainer checkpoint? "
       f"convert it with 'lbq import {dB} -o moments.h5')\n", repr(se))
 
+# an orig_dtype the reader does not take (a variable-length string, h5py's default; an unknown dtype)
+odd = os.path.join(T, "odd.h5")
+with h5py.File(odd, "w") as f:
+    for n, val in (("a", "bfloat16"), ("b", "int8")):
+        g = f.create_group(n)
+        g["exp_avg"] = np.ones((4, 4), np.float32)
+        g["exp_avg_sq"] = np.ones((4, 4), np.float32)
+        g["exp_avg"].attrs["orig_dtype"] = val          # h5py writes a variable-length string
+rc, so, se = lbq("inspect", odd)
+check("G: an orig_dtype in another form is ignored with a notice, f32 shown",
+      rc == 0 and se.count("attribute orig_dtype of exp_avg is not a known float dtype string; ignored") == 2
+      and " f32 " in so.splitlines()[2] and "dtype:" not in so, se + so)
+
 import shutil  # noqa: E402
 shutil.rmtree(T, ignore_errors=True)
 print(f"test-import: {NP} passed, {NF} failed")
