@@ -5,7 +5,8 @@
  *     /usr/bin/python3 -m lbq.checkpoint ARGS...
  * with the package's directory put first on PYTHONPATH.  The package is looked up in
  *     $LBQ_PYTHONPATH, <dir of lbq>/../share/lbq/python (an installed prefix),
- *     <dir of lbq>/python, and the source tree lbq was built from (LBQ_PYTHON_DIR);
+ *     <dir of lbq>/python, <dir of lbq>/../python (a build/ folder in the sources), and the source
+ *     tree lbq was built from (LBQ_PYTHON_DIR);
  * the interpreter is $LBQ_PYTHON, else /usr/bin/python3 (Debian's, with python3-torch/python3-h5py). */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -84,6 +85,8 @@ static const char *find_package(char *buf, size_t n)
             snprintf(buf, n, "%s/../share/lbq/python", exe);
             if (has_package(buf)) return buf;
             snprintf(buf, n, "%s/python", exe);
+            if (has_package(buf)) return buf;
+            snprintf(buf, n, "%s/../python", exe);         /* build/ inside the source tree */
             if (has_package(buf)) return buf;
         }
     }

@@ -418,8 +418,10 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     if (stat(path, &sb) != 0) return lbq_err(LBQ_ERR_IO, "%s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) {
         char opt[4096];
+        char ts[4096];
         snprintf(opt, sizeof opt, "%s/optimizer.pt", path);
-        if (access(opt, F_OK) == 0)
+        snprintf(ts, sizeof ts, "%s/trainer_state.json", path);
+        if (access(opt, F_OK) == 0 || access(ts, F_OK) == 0)
             return lbq_err(LBQ_ERR_IO, "%s: is a directory, not an HDF5 file (a Hugging Face Trainer checkpoint? convert it with 'lbq import %s -o moments.h5')", path, path);
         return lbq_err(LBQ_ERR_IO, "%s: is a directory, not an HDF5 file", path);
     }

@@ -118,8 +118,6 @@ def torch_load(path: str, trust_pickle: bool = False):
     """torch.load on the CPU; memory-mapped where torch allows (>= 2.1, zip files), else the whole
     file is read (docs/import.md, "Memory").  Only plain data and tensors are unpickled unless
     trust_pickle."""
-    import inspect
-    import torch
     _check_readable(path)
     kind = _sniff(path)
     if kind == "hdf5":
@@ -129,6 +127,8 @@ def torch_load(path: str, trust_pickle: bool = False):
                            f"(give it as --model)")
     if kind not in ("zip", "pickle"):
         raise ImportError_(f"{path}: not a PyTorch checkpoint (torch.save writes a zip or pickle file)")
+    import inspect
+    import torch
     params = inspect.signature(torch.load).parameters
     kw = dict(map_location="cpu")
     if not trust_pickle:
@@ -547,7 +547,9 @@ def run(args, note) -> dict:
     if "exp_avg" not in keys0 or "exp_avg_sq" not in keys0:
         raise ImportError_(f"{args.ckpt}: optimizer state has {', '.join(sorted(map(str, keys0)))}, not "
                            f"exp_avg/exp_avg_sq (not an Adam-family optimizer)")
-    if model is not None and args.order:
+    if args.order:
+        if model is None:
+            raise ImportError_(f"{args.order}: --order needs a model file (--model)", EXIT_USAGE)
         apply_order(model, args.order)
     if args.names:
         mp = names_from_file(args.names, opt, model)

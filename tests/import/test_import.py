@@ -22,11 +22,13 @@ import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torchvision
 
 SRC = os.environ.get("LBQ_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LBQ = os.environ.get("LBQ") or os.path.join(SRC, "build", "lbq")
@@ -113,205 +115,268 @@ def train_lm(model, opt, steps, seed=1):
 
 
 # ---- A: nanoGPT-style ckpt.pt ---------------------------------------------------------------------
-torch.manual_seed(0)
-lm = ByteLM(d=32, n_layer=2, n_head=2, ctx=32, tie_head=True)
-decay = [p for n, p in lm.named_parameters() if p.dim() >= 2]
-nodecay = [p for n, p in lm.named_parameters() if p.dim() < 2]
-optA = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": nodecay, "weight_decay": 0.0}],
-                         lr=6e-4, betas=(0.9, 0.95), eps=1e-8)
-train_lm(lm, optA, 4)
-ckA = os.path.join(T, "ckpt.pt")
-torch.save({"model": lm.state_dict(), "optimizer": optA.state_dict(), "model_args": {"d": 32}, "iter_num": 4,
-            "best_val_loss": 5.5, "config": {"lr": 6e-4}}, ckA)
-outA = os.path.join(T, "a.h5")
-rc, so, se = lbq("import", ckA, "-o", outA)
-check("A: lbq import ckpt.pt exits 0", rc == 0, se)
-check("A: tied head named once, noted", "'head.weight' is tied to 'tok_emb.weight'" in se, se)
-compare("A", outA, lm, optA)
-with h5py.File(outA, "r") as f:
-    a = f.attrs
-    check("A: root step/beta1/beta2/eps/lr/weight_decay from the param groups",
-          (int(a["step"]), float(a["beta1"]), float(a["beta2"]), float(a["eps"]), float(a["lr"]),
-           float(a["weight_decay"])) == (4, 0.9, 0.95, 1e-8, 6e-4, 0.1), dict(a))
-    check("A: per-group weight_decay on the parameter groups",
-          float(f["blocks.0.ln1.weight"].attrs["weight_decay"]) == 0.0
-          and float(f["blocks.0.attn.qkv.weight"].attrs["weight_decay"]) == 0.1)
-    check("A: no head.weight group (tied)", "head.weight" not in f and "tok_emb.weight" in f)
-rc, so, se = lbq("inspect", outA)
-check("A: lbq inspect reads the import", rc == 0 and "tok_emb.weight" in so, se)
+def sec_A():
+    global lm, optA, decay, nodecay, outA, ckA
+    torch.manual_seed(0)
+    lm = ByteLM(d=32, n_layer=2, n_head=2, ctx=32, tie_head=True)
+    decay = [p for n, p in lm.named_parameters() if p.dim() >= 2]
+    nodecay = [p for n, p in lm.named_parameters() if p.dim() < 2]
+    optA = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": nodecay, "weight_decay": 0.0}],
+                             lr=6e-4, betas=(0.9, 0.95), eps=1e-8)
+    train_lm(lm, optA, 4)
+    ckA = os.path.join(T, "ckpt.pt")
+    torch.save({"model": lm.state_dict(), "optimizer": optA.state_dict(), "model_args": {"d": 32}, "iter_num": 4,
+                "best_val_loss": 5.5, "config": {"lr": 6e-4}}, ckA)
+    outA = os.path.join(T, "a.h5")
+    rc, so, se = yield ("import", ckA, "-o", outA)
+    check("A: lbq import ckpt.pt exits 0", rc == 0, se)
+    check("A: tied head named once, noted", "'head.weight' is tied to 'tok_emb.weight'" in se, se)
+    compare("A", outA, lm, optA)
+    with h5py.File(outA, "r") as f:
+        a = f.attrs
+        check("A: root step/beta1/beta2/eps/lr/weight_decay from the param groups",
+              (int(a["step"]), float(a["beta1"]), float(a["beta2"]), float(a["eps"]), float(a["lr"]),
+               float(a["weight_decay"])) == (4, 0.9, 0.95, 1e-8, 6e-4, 0.1), dict(a))
+        check("A: per-group weight_decay on the parameter groups",
+              float(f["blocks.0.ln1.weight"].attrs["weight_decay"]) == 0.0
+              and float(f["blocks.0.attn.qkv.weight"].attrs["weight_decay"]) == 0.1)
+        check("A: no head.weight group (tied)", "head.weight" not in f and "tok_emb.weight" in f)
+    rc, so, se = yield ("inspect", outA)
+    check("A: lbq inspect reads the import", rc == 0 and "tok_emb.weight" in so, se)
 
-# custom keys and torch.compile's _orig_mod. prefix
-ckA2 = os.path.join(T, "custom.pt")
-torch.save({"net": {"_orig_mod." + k: v for k, v in lm.state_dict().items()}, "opt_state": optA.state_dict()}, ckA2)
-rc, so, se = lbq("import", ckA2, "-o", os.path.join(T, "a2.h5"))
-want = (f"lbq: error: {ckA2}: no optimizer state dict under the usual keys (optimizer, optimizer_state_dict, "
-        f"optim, optimizer_state, opt); its keys: net, opt_state (name it with --optim-key)\n")
-check("A: unknown optimizer key: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
-check("A: ... and no output", not os.path.exists(os.path.join(T, "a2.h5")))
-rc, so, se = lbq("import", ckA2, "--optim-key", "opt_state", "-o", os.path.join(T, "a2.h5"), "-q")
-check("A: --optim-key, _orig_mod. stripped: exit 0, quiet", rc == 0 and se == "", se)
-compare("A --optim-key", os.path.join(T, "a2.h5"), lm, optA)
+    # custom keys and torch.compile's _orig_mod. prefix
+    ckA2 = os.path.join(T, "custom.pt")
+    torch.save({"net": {"_orig_mod." + k: v for k, v in lm.state_dict().items()}, "opt_state": optA.state_dict()}, ckA2)
+    rc, so, se = yield ("import", ckA2, "-o", os.path.join(T, "a2.h5"))
+    want = (f"lbq: error: {ckA2}: no optimizer state dict under the usual keys (optimizer, optimizer_state_dict, "
+            f"optim, optimizer_state, opt); its keys: net, opt_state (name it with --optim-key)\n")
+    check("A: unknown optimizer key: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
+    check("A: ... and no output", not os.path.exists(os.path.join(T, "a2.h5")))
+    rc, so, se = yield ("import", ckA2, "--optim-key", "opt_state", "-o", os.path.join(T, "a2.h5"), "-q")
+    check("A: --optim-key, _orig_mod. stripped: exit 0, quiet", rc == 0 and se == "", se)
+    compare("A --optim-key", os.path.join(T, "a2.h5"), lm, optA)
+
 
 # ---- B: Hugging Face Trainer directory, bf16 model and states -----------------------------------
-torch.manual_seed(1)
-lmB = ByteLM(d=32, n_layer=2, n_head=2, ctx=32, tie_head=True).to(torch.bfloat16)
-# the Trainer's own grouping: parameters inside nn.LayerNorm modules and biases are not decayed
-ln_names = {f"{mn}.{pn}" if mn else pn for mn, m in lmB.named_modules() if isinstance(m, torch.nn.LayerNorm)
-            for pn, _ in m.named_parameters(recurse=False)}
-dec = [n for n, _ in lmB.named_parameters() if n not in ln_names and "bias" not in n]
-pB = dict(lmB.named_parameters())
-optB = torch.optim.AdamW([{"params": [pB[n] for n in dec], "weight_decay": 0.01},
-                          {"params": [p for n, p in lmB.named_parameters() if n not in dec], "weight_decay": 0.0}],
-                         lr=1e-3)
-train_lm(lmB, optB, 3, seed=2)
-check("B: the live states are bf16", optB.state[pB["tok_emb.weight"]]["exp_avg"].dtype == torch.bfloat16)
-dB = os.path.join(T, "checkpoint-3")
-os.makedirs(dB)
-torch.save(optB.state_dict(), os.path.join(dB, "optimizer.pt"))
-torch.save(lmB.state_dict(), os.path.join(dB, "pytorch_model.bin"))
-with open(os.path.join(dB, "trainer_state.json"), "w") as f:
-    json.dump({"global_step": 3, "log_history": []}, f)
-outB = os.path.join(T, "b.h5")
-rc, so, se = lbq("import", dB, "-o", outB)
-check("B: lbq import checkpoint-3/ exits 0", rc == 0, se)
-check("B: summary names the bf16 conversion", "bfloat16, converted exactly to float32" in se, se)
-compare("B", outB, lmB, optB, orig="bfloat16")
-with h5py.File(outB, "r") as f:
-    check("B: rule hf (or both rules) recorded", b"hf" in f.attrs["import_rule"], f.attrs["import_rule"])
-rc, so, se = lbq("inspect", outB)
-row = next((ln for ln in so.splitlines() if ln.startswith("tok_emb.weight")), "")
-check("B: inspect shows bf16 in the dtype column", row.split()[3:4] == ["bf16"], row)
-check("B: inspect explains the dtype column",
-      "dtype: m's dtype in the optimizer before the import (attribute orig_dtype), stored as float32" in so, so[-300:])
-rc, so, se = lbq("inspect", outB, "--json")
-js = json.loads(so)
-check("B: inspect --json has orig_dtype", js["params"][0].get("orig_dtype", {}).get("exp_avg") == "bfloat16",
-      js["params"][0])
+def sec_B():
+    global dB
+    torch.manual_seed(1)
+    lmB = ByteLM(d=32, n_layer=2, n_head=2, ctx=32, tie_head=True).to(torch.bfloat16)
+    # the Trainer's own grouping: parameters inside nn.LayerNorm modules and biases are not decayed
+    ln_names = {f"{mn}.{pn}" if mn else pn for mn, m in lmB.named_modules() if isinstance(m, torch.nn.LayerNorm)
+                for pn, _ in m.named_parameters(recurse=False)}
+    dec = [n for n, _ in lmB.named_parameters() if n not in ln_names and "bias" not in n]
+    pB = dict(lmB.named_parameters())
+    optB = torch.optim.AdamW([{"params": [pB[n] for n in dec], "weight_decay": 0.01},
+                              {"params": [p for n, p in lmB.named_parameters() if n not in dec], "weight_decay": 0.0}],
+                             lr=1e-3)
+    train_lm(lmB, optB, 3, seed=2)
+    check("B: the live states are bf16", optB.state[pB["tok_emb.weight"]]["exp_avg"].dtype == torch.bfloat16)
+    dB = os.path.join(T, "checkpoint-3")
+    os.makedirs(dB)
+    torch.save(optB.state_dict(), os.path.join(dB, "optimizer.pt"))
+    torch.save(lmB.state_dict(), os.path.join(dB, "pytorch_model.bin"))
+    with open(os.path.join(dB, "trainer_state.json"), "w") as f:
+        json.dump({"global_step": 3, "log_history": []}, f)
+    outB = os.path.join(T, "b.h5")
+    rc, so, se = yield ("import", dB, "-o", outB)
+    check("B: lbq import checkpoint-3/ exits 0", rc == 0, se)
+    check("B: summary names the bf16 conversion", "bfloat16, converted exactly to float32" in se, se)
+    compare("B", outB, lmB, optB, orig="bfloat16")
+    with h5py.File(outB, "r") as f:
+        check("B: rule hf (or both rules) recorded", b"hf" in f.attrs["import_rule"], f.attrs["import_rule"])
+    rc, so, se = yield ("inspect", outB)
+    row = next((ln for ln in so.splitlines() if ln.startswith("tok_emb.weight")), "")
+    check("B: inspect shows bf16 in the dtype column", row.split()[3:4] == ["bf16"], row)
+    check("B: inspect explains the dtype column",
+          "dtype: m's dtype in the optimizer before the import (attribute orig_dtype), stored as float32" in so, so[-300:])
+    rc, so, se = yield ("inspect", outB, "--json")
+    js = json.loads(so)
+    check("B: inspect --json has orig_dtype", js["params"][0].get("orig_dtype", {}).get("exp_avg") == "bfloat16",
+          js["params"][0])
 
-# B2: model.safetensors (the tied duplicate dropped, as Hugging Face does)
-dB2 = os.path.join(T, "checkpoint-3-st")
-os.makedirs(dB2)
-torch.save(optB.state_dict(), os.path.join(dB2, "optimizer.pt"))
-sd = {k: v for k, v in lmB.state_dict().items() if k != "head.weight"}
-save_file(sd, os.path.join(dB2, "model.safetensors"), metadata={"format": "pt"})
-back = load_file(os.path.join(dB2, "model.safetensors"))
-check("B2: our safetensors reader returns every tensor bit for bit (bf16 included)",
-      set(back) == set(sd) and all(torch.equal(back[k].view(torch.int16) if back[k].dtype == torch.bfloat16
-                                               else back[k], sd[k].view(torch.int16) if sd[k].dtype == torch.bfloat16
-                                               else sd[k]) and back[k].dtype == sd[k].dtype for k in sd))
-hdr, _ = read_header(os.path.join(dB2, "model.safetensors"))
-check("B2: the safetensors key order is not the model order",
-      [k for k in hdr if k != "__metadata__"] != list(sd))
-outB2 = os.path.join(T, "b2.h5")
-rc, so, se = lbq("import", dB2, "-o", outB2)
-want = (f"lbq: error: {os.path.join(dB2, 'model.safetensors')}: does not record the parameters' order "
-        f"(safetensors files and shard indices sort their keys); give --order FILE (the names in "
-        f"model.named_parameters() order) or --names FILE\n")
-check("B2: safetensors without --order: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
-order = os.path.join(T, "order.txt")
-with open(order, "w") as f:
-    f.write("\n".join(n for n, _ in lmB.named_parameters()) + "\n")
-rc, so, se = lbq("import", dB2, "--order", order, "-o", outB2)
-check("B2: with --order exits 0", rc == 0, se)
-compare("B2", outB2, lmB, optB, orig="bfloat16")
+    # B2: model.safetensors (the tied duplicate dropped, as Hugging Face does)
+    dB2 = os.path.join(T, "checkpoint-3-st")
+    os.makedirs(dB2)
+    torch.save(optB.state_dict(), os.path.join(dB2, "optimizer.pt"))
+    sd = {k: v for k, v in lmB.state_dict().items() if k != "head.weight"}
+    save_file(sd, os.path.join(dB2, "model.safetensors"), metadata={"format": "pt"})
+    back = load_file(os.path.join(dB2, "model.safetensors"))
+    check("B2: our safetensors reader returns every tensor bit for bit (bf16 included)",
+          set(back) == set(sd) and all(torch.equal(back[k].view(torch.int16) if back[k].dtype == torch.bfloat16
+                                                   else back[k], sd[k].view(torch.int16) if sd[k].dtype == torch.bfloat16
+                                                   else sd[k]) and back[k].dtype == sd[k].dtype for k in sd))
+    hdr, _ = read_header(os.path.join(dB2, "model.safetensors"))
+    check("B2: the safetensors key order is not the model order",
+          [k for k in hdr if k != "__metadata__"] != list(sd))
+    outB2 = os.path.join(T, "b2.h5")
+    rc, so, se = yield ("import", dB2, "-o", outB2)
+    want = (f"lbq: error: {os.path.join(dB2, 'model.safetensors')}: does not record the parameters' order "
+            f"(safetensors files and shard indices sort their keys); give --order FILE (the names in "
+            f"model.named_parameters() order) or --names FILE\n")
+    check("B2: safetensors without --order: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
+    order = os.path.join(T, "order.txt")
+    with open(order, "w") as f:
+        f.write("\n".join(n for n, _ in lmB.named_parameters()) + "\n")
+    rc, so, se = yield ("import", dB2, "--order", order, "-o", outB2)
+    check("B2: with --order exits 0", rc == 0, se)
+    compare("B2", outB2, lmB, optB, orig="bfloat16")
+
 
 # ---- C: separate optimizer and model files; resnet18 with a frozen conv1 --------------------------
-import torchvision  # noqa: E402
-torch.manual_seed(2)
-rn = torchvision.models.resnet18(num_classes=10)
-rn.conv1.weight.requires_grad_(False)
-optC = torch.optim.Adam([p for p in rn.parameters() if p.requires_grad], lr=1e-3)
-gen = torch.Generator().manual_seed(3)
-for _ in range(2):
-    x = torch.randn(2, 3, 32, 32, generator=gen)
-    y = torch.randint(0, 10, (2,), generator=gen)
-    loss = F.cross_entropy(rn(x), y)
-    optC.zero_grad()
-    loss.backward()
-    optC.step()
-oC, mC = os.path.join(T, "optim.pt"), os.path.join(T, "model.pt")
-torch.save(optC.state_dict(), oC)
-torch.save(rn.state_dict(), mC)
-outC = os.path.join(T, "c.h5")
-rc, so, se = lbq("import", oC, "-o", outC)
-want = (f"lbq: error: {oC}: is an optimizer state dict alone; give the model state dict with --model FILE "
-        f"(or the names with --names FILE)\n")
-check("C: optimizer alone: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
-rc, so, se = lbq("import", oC, "--model", mC, "-o", outC)
-check("C: lbq import optim.pt --model model.pt exits 0", rc == 0, se)
-check("C: the frozen conv1.weight is noted", "not in the optimizer (frozen?): conv1.weight" in se, se)
-compare("C resnet18", outC, rn, optC)
-with h5py.File(outC, "r") as f:
-    check("C: BatchNorm buffers are not parameters", not any("running" in k for k in f))
-# fp16 states: the live fp32 states cast to fp16 (CPU training in fp16 is not supported by torch 1.13)
-sdH = optC.state_dict()
-sdH = {"state": {i: {k: (v.half() if k.startswith("exp_avg") else v) for k, v in s.items()}
-                 for i, s in sdH["state"].items()}, "param_groups": sdH["param_groups"]}
-oH = os.path.join(T, "optim-fp16.pt")
-torch.save(sdH, oH)
-outH = os.path.join(T, "h.h5")
-rc, so, se = lbq("import", oH, "--model", mC, "-o", outH, "--no-param")
-check("C fp16: exits 0", rc == 0, se)
-compare("C fp16", outH, rn, optC, cast=torch.float16, orig="float16", params=False)
+def sec_C():
+    global gen
+
+    torch.manual_seed(2)
+    rn = torchvision.models.resnet18(num_classes=10)
+    rn.conv1.weight.requires_grad_(False)
+    optC = torch.optim.Adam([p for p in rn.parameters() if p.requires_grad], lr=1e-3)
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(2):
+        x = torch.randn(2, 3, 32, 32, generator=gen)
+        y = torch.randint(0, 10, (2,), generator=gen)
+        loss = F.cross_entropy(rn(x), y)
+        optC.zero_grad()
+        loss.backward()
+        optC.step()
+    oC, mC = os.path.join(T, "optim.pt"), os.path.join(T, "model.pt")
+    torch.save(optC.state_dict(), oC)
+    torch.save(rn.state_dict(), mC)
+    outC = os.path.join(T, "c.h5")
+    rc, so, se = yield ("import", oC, "-o", outC)
+    want = (f"lbq: error: {oC}: is an optimizer state dict alone; give the model state dict with --model FILE "
+            f"(or the names with --names FILE)\n")
+    check("C: optimizer alone: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
+    rc, so, se = yield ("import", oC, "--model", mC, "-o", outC)
+    check("C: lbq import optim.pt --model model.pt exits 0", rc == 0, se)
+    check("C: the frozen conv1.weight is noted", "not in the optimizer (frozen?): conv1.weight" in se, se)
+    compare("C resnet18", outC, rn, optC)
+    with h5py.File(outC, "r") as f:
+        check("C: BatchNorm buffers are not parameters", not any("running" in k for k in f))
+    # fp16 states: the live fp32 states cast to fp16 (CPU training in fp16 is not supported by torch 1.13)
+    sdH = optC.state_dict()
+    sdH = {"state": {i: {k: (v.half() if k.startswith("exp_avg") else v) for k, v in s.items()}
+                     for i, s in sdH["state"].items()}, "param_groups": sdH["param_groups"]}
+    oH = os.path.join(T, "optim-fp16.pt")
+    torch.save(sdH, oH)
+    outH = os.path.join(T, "h.h5")
+    rc, so, se = yield ("import", oH, "--model", mC, "-o", outH, "--no-param")
+    check("C fp16: exits 0", rc == 0, se)
+    compare("C fp16", outH, rn, optC, cast=torch.float16, orig="float16", params=False)
+
 
 # ---- D: ambiguous (bn1.weight frozen: index 1 could be bn1.weight or bn1.bias) --------------------
-torch.manual_seed(4)
-rd = torchvision.models.resnet18(num_classes=10)
-rd.bn1.weight.requires_grad_(False)
-optD = torch.optim.Adam([p for p in rd.parameters() if p.requires_grad], lr=1e-3)
-x = torch.randn(2, 3, 32, 32, generator=gen)
-F.cross_entropy(rd(x), torch.tensor([1, 2])).backward()
-optD.step()
-oD, mD = os.path.join(T, "optimD.pt"), os.path.join(T, "modelD.pt")
-torch.save(optD.state_dict(), oD)
-torch.save(rd.state_dict(), mD)
-outD = os.path.join(T, "d.h5")
-rc, so, se = lbq("import", oD, "--model", mD, "-o", outD)
-want = (f"lbq: error: {oD}: cannot name the optimizer states: rule 'all': optimizer index 1 (group 0, shape [64]) "
-        f"could be 'bn1.weight' or 'bn1.bias' (frozen parameters of the same shape leave the order ambiguous); "
-        f"give --names FILE\n")
-check("D: ambiguous: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
-check("D: ... and no output", not os.path.exists(outD))
-namesD = os.path.join(T, "names.txt")
-with open(namesD, "w") as f:
-    f.write("\n".join(n for n, p in rd.named_parameters() if p.requires_grad) + "\n")
-rc, so, se = lbq("import", oD, "--model", mD, "--names", namesD, "-o", outD)
-check("D: --names resolves it: exit 0", rc == 0, se)
-compare("D --names", outD, rd, optD)
+def sec_D():
+    torch.manual_seed(4)
+    rd = torchvision.models.resnet18(num_classes=10)
+    rd.bn1.weight.requires_grad_(False)
+    optD = torch.optim.Adam([p for p in rd.parameters() if p.requires_grad], lr=1e-3)
+    x = torch.randn(2, 3, 32, 32, generator=gen)
+    F.cross_entropy(rd(x), torch.tensor([1, 2])).backward()
+    optD.step()
+    oD, mD = os.path.join(T, "optimD.pt"), os.path.join(T, "modelD.pt")
+    torch.save(optD.state_dict(), oD)
+    torch.save(rd.state_dict(), mD)
+    outD = os.path.join(T, "d.h5")
+    rc, so, se = yield ("import", oD, "--model", mD, "-o", outD)
+    want = (f"lbq: error: {oD}: cannot name the optimizer states: rule 'all': optimizer index 1 (group 0, shape [64]) "
+            f"could be 'bn1.weight' or 'bn1.bias' (frozen parameters of the same shape leave the order ambiguous); "
+            f"give --names FILE\n")
+    check("D: ambiguous: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
+    check("D: ... and no output", not os.path.exists(outD))
+    namesD = os.path.join(T, "names.txt")
+    with open(namesD, "w") as f:
+        f.write("\n".join(n for n, p in rd.named_parameters() if p.requires_grad) + "\n")
+    rc, so, se = yield ("import", oD, "--model", mD, "--names", namesD, "-o", outD)
+    check("D: --names resolves it: exit 0", rc == 0, se)
+    compare("D --names", outD, rd, optD)
+
 
 # ---- E: mismatches -----------------------------------------------------------------------------------
-torch.manual_seed(5)
-other = ByteLM(d=48, n_layer=2, n_head=2, ctx=32, tie_head=True)
-mE = os.path.join(T, "other-model.pt")
-torch.save(other.state_dict(), mE)
-oE = os.path.join(T, "optimA.pt")
-torch.save(optA.state_dict(), oE)
-rc, so, se = lbq("import", oE, "--model", mE, "-o", os.path.join(T, "e.h5"))
-want = (f"lbq: error: {oE}: cannot name the optimizer states: no grouping rule fits the model (rule 'nanogpt': "
-        f"optimizer index 0 (group 0) has shape [256, 32], the model's next parameter there is 'tok_emb.weight' "
-        f"[256, 48]); give --names FILE\n")
-check("E: mismatched model: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
-bad = os.path.join(T, "bad-names.txt")
-with open(bad, "w") as f:
-    f.write("a\nb\n")
-rc, so, se = lbq("import", oE, "--names", bad, "-o", os.path.join(T, "e.h5"))
-nA = sum(len(g["params"]) for g in optA.param_groups)
-check("E: --names with the wrong count: the exact one-line error, exit 3",
-      rc == 3 and se == f"lbq: error: {bad}: 2 names for {nA} optimizer indices (--names wants one name per "
-      f"index, in index order)\n", repr(se))
-rc, so, se = lbq("import", outA, "-o", os.path.join(T, "e.h5"))
-check("E: an HDF5 input: the exact one-line error, exit 3",
-      rc == 3 and se == f"lbq: error: {outA}: is an HDF5 file (already a moment file? use 'lbq inspect {outA}')\n",
-      repr(se))
-rc, so, se = lbq("import", ckA, "-o", os.path.join(T, "no-dir", "e.h5"))
-check("E: missing output directory: exit 4, one line",
-      rc == 4 and se == f"lbq: error: {os.path.join(T, 'no-dir', 'e.h5')}: No such file or directory\n", repr(se))
-rc, so, se = lbq("import", ckA, "-o", os.path.join(T, "e.h5"), "--rule", "bogus")
-check("E: bad --rule: exit 2, one line", rc == 2 and se.count("\n") == 1 and "'bogus'" in se, repr(se))
-rc, so, se = lbq("import", ckA, "-o", os.path.join(T, "e.h5"), "--rule", "all")
-check("E: --rule all on a two-group optimizer: exit 3, one line naming the group counts",
-      rc == 3 and se == f"lbq: error: {ckA}: cannot name the optimizer states: no grouping rule fits the model "
-      f"(rule 'all' makes 1 group(s), the optimizer has 2); give --names FILE\n", repr(se))
+def sec_E():
+    torch.manual_seed(5)
+    other = ByteLM(d=48, n_layer=2, n_head=2, ctx=32, tie_head=True)
+    mE = os.path.join(T, "other-model.pt")
+    torch.save(other.state_dict(), mE)
+    oE = os.path.join(T, "optimA.pt")
+    torch.save(optA.state_dict(), oE)
+    rc, so, se = yield ("import", oE, "--model", mE, "-o", os.path.join(T, "e.h5"))
+    want = (f"lbq: error: {oE}: cannot name the optimizer states: no grouping rule fits the model (rule 'nanogpt': "
+            f"optimizer index 0 (group 0) has shape [256, 32], the model's next parameter there is 'tok_emb.weight' "
+            f"[256, 48]); give --names FILE\n")
+    check("E: mismatched model: the exact one-line error, exit 3", rc == 3 and se == want, repr(se))
+    bad = os.path.join(T, "bad-names.txt")
+    with open(bad, "w") as f:
+        f.write("a\nb\n")
+    rc, so, se = yield ("import", oE, "--names", bad, "-o", os.path.join(T, "e.h5"))
+    nA = sum(len(g["params"]) for g in optA.param_groups)
+    check("E: --names with the wrong count: the exact one-line error, exit 3",
+          rc == 3 and se == f"lbq: error: {bad}: 2 names for {nA} optimizer indices (--names wants one name per "
+          f"index, in index order)\n", repr(se))
+    h5in = os.path.join(T, "in.h5")
+    with h5py.File(h5in, "w") as f:
+        f["x/exp_avg"] = np.zeros(4, np.float32)
+    rc, so, se = yield ("import", h5in, "-o", os.path.join(T, "e.h5"))
+    check("E: an HDF5 input: the exact one-line error, exit 3",
+          rc == 3 and se == f"lbq: error: {h5in}: is an HDF5 file (already a moment file? use 'lbq inspect {h5in}')\n",
+          repr(se))
+    rc, so, se = yield ("import", ckA, "-o", os.path.join(T, "no-dir", "e.h5"))
+    check("E: missing output directory: exit 4, one line",
+          rc == 4 and se == f"lbq: error: {os.path.join(T, 'no-dir', 'e.h5')}: No such file or directory\n", repr(se))
+    rc, so, se = yield ("import", ckA, "-o", os.path.join(T, "e.h5"), "--rule", "bogus")
+    check("E: bad --rule: exit 2, one line", rc == 2 and se.count("\n") == 1 and "'bogus'" in se, repr(se))
+    rc, so, se = yield ("import", ckA, "-o", os.path.join(T, "e.h5"), "--rule", "all")
+    check("E: --rule all on a two-group optimizer: exit 3, one line naming the group counts",
+          rc == 3 and se == f"lbq: error: {ckA}: cannot name the optimizer states: no grouping rule fits the model "
+          f"(rule 'all' makes 1 group(s), the optimizer has 2); give --names FILE\n", repr(se))
+
+
+# ---- G: analyze on a checkpoint points to import ---------------------------------------------------
+def sec_G():
+    rc, so, se = yield ("analyze", ckA, "--recipe", "lpmm4", "-q")
+    check("G: analyze ckpt.pt: exit 3 and the lbq import hint",
+          rc == 3 and se == f"lbq: error: {ckA}: not an HDF5 file (a PyTorch checkpoint? convert it with "
+          f"'lbq import {ckA} -o moments.h5')\n", repr(se))
+    rc, so, se = yield ("inspect", dB)
+    check("G: inspect on a Trainer directory: exit 3 and the hint",
+          rc == 3 and se == f"lbq: error: {dB}: is a directory, not an HDF5 file (a Hugging Face Trainer checkpoint? "
+          f"convert it with 'lbq import {dB} -o moments.h5')\n", repr(se))
+
+    # an orig_dtype the reader does not take (a variable-length string, h5py's default; an unknown dtype)
+    odd = os.path.join(T, "odd.h5")
+    with h5py.File(odd, "w") as f:
+        for n, val in (("a", "bfloat16"), ("b", "int8")):
+            g = f.create_group(n)
+            g["exp_avg"] = np.ones((4, 4), np.float32)
+            g["exp_avg_sq"] = np.ones((4, 4), np.float32)
+            g["exp_avg"].attrs["orig_dtype"] = val          # h5py writes a variable-length string
+    rc, so, se = yield ("inspect", odd)
+    check("G: an orig_dtype in another form is ignored with a notice, f32 shown",
+          rc == 0 and se.count("attribute orig_dtype of exp_avg is not a known float dtype string; ignored") == 2
+          and " f32 " in so.splitlines()[2] and "dtype:" not in so, se + so)
+
+
+# ---- run the sections: their lbq commands in parallel (3 at a time), each section's in order ------
+def run_sections(gens, workers=3):
+    pool = ThreadPoolExecutor(workers)
+    active = {}
+
+    def advance(g, value=None, first=False):
+        try:
+            args = next(g) if first else g.send(value)
+        except StopIteration:
+            return
+        active[pool.submit(lbq, *args)] = g
+    for g in gens:
+        advance(g, first=True)      # builds that section's checkpoints, then starts its first command
+    while active:
+        done, _ = wait(list(active), return_when=FIRST_COMPLETED)
+        for fut in done:
+            advance(active.pop(fut), fut.result())
+    pool.shutdown()
+
+
+run_sections([sec_A(), sec_B(), sec_C(), sec_D(), sec_E(), sec_G()])
 check("E: no leftovers", not any(n.startswith(".e.h5") or n == "e.h5" for n in os.listdir(T)), os.listdir(T))
 
 # ---- F: back into PyTorch -----------------------------------------------------------------------------
@@ -349,29 +414,6 @@ for recipe in ("torchao4", "lpmm4"):
             nbad += not bits_equal(x, st[s].numpy())
     check(f"F {recipe}: packed codes + scales rebuild the dequantized states bit for bit ({nq} states)",
           nq > 0 and nbad == 0, f"{nbad} differ")
-
-# ---- G: analyze on a checkpoint points to import ---------------------------------------------------
-rc, so, se = lbq("analyze", ckA, "--recipe", "lpmm4", "-q")
-check("G: analyze ckpt.pt: exit 3 and the lbq import hint",
-      rc == 3 and se == f"lbq: error: {ckA}: not an HDF5 file (a PyTorch checkpoint? convert it with "
-      f"'lbq import {ckA} -o moments.h5')\n", repr(se))
-rc, so, se = lbq("inspect", dB)
-check("G: inspect on a Trainer directory: exit 3 and the hint",
-      rc == 3 and se == f"lbq: error: {dB}: is a directory, not an HDF5 file (a Hugging Face Trainer checkpoint? "
-      f"convert it with 'lbq import {dB} -o moments.h5')\n", repr(se))
-
-# an orig_dtype the reader does not take (a variable-length string, h5py's default; an unknown dtype)
-odd = os.path.join(T, "odd.h5")
-with h5py.File(odd, "w") as f:
-    for n, val in (("a", "bfloat16"), ("b", "int8")):
-        g = f.create_group(n)
-        g["exp_avg"] = np.ones((4, 4), np.float32)
-        g["exp_avg_sq"] = np.ones((4, 4), np.float32)
-        g["exp_avg"].attrs["orig_dtype"] = val          # h5py writes a variable-length string
-rc, so, se = lbq("inspect", odd)
-check("G: an orig_dtype in another form is ignored with a notice, f32 shown",
-      rc == 0 and se.count("attribute orig_dtype of exp_avg is not a known float dtype string; ignored") == 2
-      and " f32 " in so.splitlines()[2] and "dtype:" not in so, se + so)
 
 import shutil  # noqa: E402
 shutil.rmtree(T, ignore_errors=True)
