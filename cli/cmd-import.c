@@ -23,8 +23,8 @@
 
 const char lbq_usage_import[] =
 "usage: lbq import CKPT -o OUT.h5 [--model FILE] [--model-key K] [--optim-key K] [--names FILE]\n"
-"                  [--order FILE] [--rule auto|all|nanogpt|hf] [--no-param] [--compression gzip] [--trust-pickle]\n"
-"                  [--source TEXT] [-q]\n"
+"                  [--order FILE] [--rule auto|all|nanogpt|hf|hf-bias] [--no-param] [--compression gzip]\n"
+"                  [--trust-pickle] [--source TEXT] [-q]\n"
 "\n"
 "Convert a PyTorch checkpoint into a moment file (docs/format.md) for inspect, analyze, quantize.\n"
 "CKPT is one of (docs/import.md):\n"
@@ -34,8 +34,9 @@ const char lbq_usage_import[] =
 "      model.safetensors, trainer_state.json)\n"
 "  an optimizer state dict file, with the model state dict given by --model\n"
 "Optimizer states are named from the model's parameter order under a grouping rule (all: one group;\n"
-"nanogpt: dim>=2 then dim<2; hf: decayed, then biases and LayerNorm weights), checked shape by shape;\n"
-"tied weights and frozen parameters are handled; a mismatch or an ambiguity is refused in one line.\n"
+"nanogpt: dim>=2 then dim<2; hf: decayed, then biases and LayerNorm weights; hf-bias: then biases),\n"
+"checked shape by shape; tied weights and frozen parameters are handled; a mismatch or an ambiguity\n"
+"is refused in one line.\n"
 "bf16/fp16 states are stored exactly as float32 with their dtype in the attribute orig_dtype; step,\n"
 "betas, eps, lr and weight_decay come from the param groups.  Runs /usr/bin/python3 -m lbq.checkpoint\n"
 "(needs python3-torch and python3-h5py).\n"
@@ -111,9 +112,9 @@ int cmd_import(int argc, char **argv)
             [O_NOPARAM] = "--no-param", [O_COMP] = "--compression", [O_TRUST] = "--trust-pickle",
             [O_QUIET] = "--quiet", [O_SOURCE] = "--source" };
         if (id == O_OUT) out = val;
-        if (id == O_RULE && strcmp(val, "auto") && strcmp(val, "all") && strcmp(val, "nanogpt") && strcmp(val, "hf")) {
+        if (id == O_RULE && strcmp(val, "auto") && strcmp(val, "all") && strcmp(val, "nanogpt") && strcmp(val, "hf") && strcmp(val, "hf-bias")) {
             free(pa);
-            return cli_usage_error("import", "--rule: unknown rule '%s' (auto, all, nanogpt, hf)", val);
+            return cli_usage_error("import", "--rule: unknown rule '%s' (auto, all, nanogpt, hf, hf-bias)", val);
         }
         if (id == O_COMP && strcmp(val, "gzip")) { free(pa); return cli_usage_error("import", "--compression: '%s' (only gzip)", val); }
         if ((id == O_MODEL || id == O_NAMES || id == O_ORDER || id == O_MKEY || id == O_OKEY) && !*val) {

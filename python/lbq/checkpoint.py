@@ -18,6 +18,8 @@ exactly one way:
   hf       two groups: decayed, then not decayed; not decayed = "bias" in the name or a LayerNorm-like
            module (a path component containing "norm", or named ln, ln_*, ln<digits>)
            (Hugging Face Trainer's default AdamW)
+  hf-bias  two groups: no "bias" in the name, then "bias" (older Trainers exempt only nn.LayerNorm
+           modules, so an RMSNorm model's norm weights are decayed there)
 
 Refused with one line naming the first mismatch when no rule fits, or naming the ambiguous index
 when a rule fits in more than one way or two rules disagree; `--names FILE` (one name per optimizer
@@ -41,7 +43,7 @@ MODEL_KEYS = ("model", "model_state_dict", "state_dict", "model_state", "net", "
 OPTIM_KEYS = ("optimizer", "optimizer_state_dict", "optim", "optimizer_state", "opt")
 # names of tensors that are buffers, not parameters (BatchNorm statistics); left out of the order
 BUFFER_LEAVES = ("running_mean", "running_var", "num_batches_tracked")
-RULES = ("all", "nanogpt", "hf")
+RULES = ("all", "nanogpt", "hf", "hf-bias")
 HF_MODEL_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
                   "pytorch_model.bin.index.json")
 
@@ -299,6 +301,8 @@ def rule_groups(rule: str, names: List[str], shapes: Dict[str, tuple]) -> List[L
         return [[n for n in names if len(shapes[n]) >= 2], [n for n in names if len(shapes[n]) < 2]]
     if rule == "hf":
         return [[n for n in names if hf_decayed(n)], [n for n in names if not hf_decayed(n)]]
+    if rule == "hf-bias":
+        return [[n for n in names if "bias" not in n], [n for n in names if "bias" in n]]
     raise ValueError(rule)
 
 
