@@ -459,6 +459,14 @@ def apply_order(model: ModelTensors, path: str) -> None:
 
 # ---- the import ------------------------------------------------------------------------------------
 
+def _num(x) -> Optional[float]:
+    """A hyper-parameter as a float (torch >= 2 may keep lr as a 0-d tensor); None if not a number."""
+    try:
+        return float(x.item() if hasattr(x, "item") else x) if x is not None and not isinstance(x, (str, bool)) else None
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
 def _step_of(st) -> Optional[int]:
     s = st.get("step")
     if s is None:
@@ -606,8 +614,8 @@ def run(args, note) -> dict:
             grp.attrs["optimizer_index"] = idx
             grp.attrs["param_group"] = gi
             for k in ("lr", "weight_decay"):
-                if isinstance(groups[gi].get(k), (int, float)):
-                    grp.attrs[k] = float(groups[gi][k])
+                if _num(groups[gi].get(k)) is not None:
+                    grp.attrs[k] = _num(groups[gi][k])
             dtypes[dtype_name(m)] = dtypes.get(dtype_name(m), 0) + 1
             s = _step_of(st)
             if s is not None:
@@ -620,10 +628,10 @@ def run(args, note) -> dict:
             note(f"per-parameter steps differ ({min(steps)}..{max(steps)}); the file records {step}")
         if gstep is not None and steps and gstep != step:
             note(f"checkpoint step {gstep} differs from the optimizer's step {step}; the file records {step}")
-        lr = g0.get("lr", float("nan"))
-        res = w.finish(step=step, beta1=float(betas[0]), beta2=float(betas[1]), eps=float(g0.get("eps", 1e-8)),
-                       lr=float(lr) if isinstance(lr, (int, float)) else float("nan"),
-                       weight_decay=float(g0.get("weight_decay", 0.0)),
+        lr = _num(g0.get("lr"))
+        res = w.finish(step=step, beta1=_num(betas[0]), beta2=_num(betas[1]), eps=_num(g0.get("eps", 1e-8)),
+                       lr=float("nan") if lr is None else lr,
+                       weight_decay=_num(g0.get("weight_decay", 0.0)) or 0.0,
                        optimizer="Adam-family (from a state dict; class not recorded)",
                        source=args.source or f"lbq import {args.ckpt}",
                        extra={"import_format": fmt, "import_rule": mp.rule, "import_input": args.ckpt})
