@@ -234,7 +234,9 @@ def load_model(path: str, key: Optional[str], trust: bool) -> ModelTensors:
         d = os.path.dirname(path)
         shards = sorted(set(wm.values()))
         if all(s.endswith(".safetensors") for s in shards):
-            return model_from_safetensors([os.path.join(d, s) for s in shards])
+            m = model_from_safetensors([os.path.join(d, s) for s in shards])
+            m.path = path
+            return m
         sd = {}
         for s in shards:
             sd.update(torch_load(os.path.join(d, s), trust))
