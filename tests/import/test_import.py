@@ -222,6 +222,23 @@ def sec_B():
     check("B2: with --order exits 0", rc == 0, se)
     compare("B2", outB2, lmB, optB, orig="bfloat16")
 
+    # B3: sharded safetensors (model-0000k-of-00002.safetensors + model.safetensors.index.json)
+    dB3 = os.path.join(T, "checkpoint-3-shards")
+    os.makedirs(dB3)
+    torch.save(optB.state_dict(), os.path.join(dB3, "optimizer.pt"))
+    keys = list(sd)
+    wm = {}
+    for i, part in enumerate((keys[:len(keys) // 2], keys[len(keys) // 2:]), 1):
+        fn = f"model-0000{i}-of-00002.safetensors"
+        save_file({k: sd[k] for k in part}, os.path.join(dB3, fn))
+        wm.update({k: fn for k in part})
+    with open(os.path.join(dB3, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": dict(sorted(wm.items()))}, f)
+    outB3 = os.path.join(T, "b3.h5")
+    rc, so, se = yield ("import", dB3, "--order", order, "-o", outB3)
+    check("B3: sharded safetensors with --order exits 0", rc == 0, se)
+    compare("B3", outB3, lmB, optB, orig="bfloat16")
+
 
 # ---- C: separate optimizer and model files; resnet18 with a frozen conv1 --------------------------
 def sec_C():
