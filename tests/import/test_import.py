@@ -9,6 +9,7 @@ imported with the lbq binary, and m and v are compared bit for bit with the live
      trained in bf16 (bf16 Adam states) with the Trainer's decay/no-decay groups
   B2 the same with model.safetensors (written without the safetensors package): refused without
      --order, identical output with --order
+  B3 the same as two safetensors shards with model.safetensors.index.json, with --order
   C  separate optimizer.pt + model.pt: resnet18 with a frozen conv1 (not in the optimizer); and its
      states cast to fp16 (orig_dtype float16)
   D  ambiguous: resnet18 with bn1.weight frozen -> the exact one-line error; --names resolves it
