@@ -11,6 +11,11 @@ int lbq_cuda_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t
     return lbq_err(LBQ_ERR_CUDA, "this lbq was built without CUDA (rebuild with -DLBQ_CUDA=ON)");
 }
 int lbq_cuda_check(void) { return lbq_err(LBQ_ERR_CUDA, "no CUDA device (this lbq was built without CUDA)"); }
+const char *lbq_cuda_device_info(void) { return "no CUDA device (this lbq was built without CUDA)"; }
+int lbq_cuda_test_error(const char *call, int code)
+{
+    return lbq_err(LBQ_ERR_CUDA, "CUDA: %s: error %d (this lbq was built without CUDA)", call, code);
+}
 int64_t lbq_cuda_set_piece_elems(int64_t n) { (void)n; return 0; }
 int lbq_cuda_bench(int64_t numel, int reps, struct lbq_cuda_bench_row *rows, int max_rows, int *nrows)
 {

@@ -23,6 +23,16 @@ int lbq_cuda_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t
 /* LBQ_OK when a CUDA device is usable, else LBQ_ERR_CUDA with lbq_errmsg() "no CUDA device (why)". */
 int lbq_cuda_check(void);
 
+/* One line on the device this process would use: name, compute capability, whether it runs this
+ * build's SASS or JIT-compiles its PTX, the driver and runtime versions; or why there is none.
+ * Static storage (not thread-safe); `lbq --version` prints it. */
+const char *lbq_cuda_device_info(void);
+
+/* Test hook: set lbq_errmsg() (and the sticky-error state) exactly as a failed CUDA call `call`
+ * returning error `code` does; returns LBQ_ERR_CUDA.  A sticky code makes every later CUDA entry
+ * point of the process fail with that message. */
+int lbq_cuda_test_error(const char *call, int code);
+
 /* Largest piece streamed through the device per step, in elements (rounded down to whole blocks,
  * at least one block).  0 restores the default (2^24).  Returns the previous value.  Tests use
  * small pieces to exercise the two-stream pipeline on small tensors. */
