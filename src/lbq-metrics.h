@@ -94,7 +94,7 @@ struct lbq_param_eval {
 struct lbq_eval_opts {
     int64_t mem_limit;          /* bytes for slabs; 0 = default 1 GiB */
     double  outlier_k;          /* default 10 */
-    int     device;             /* 0 cpu, 1 cuda */
+    int     device;             /* 0 cpu, 1 cuda (src/eval-dev.c), 2 the CUDA engine's CPU twin */
     /* optional: called once for every slab of m and v read in the evaluation pass, so a caller can
      * gather more statistics without reading the tensor again */
     void  (*slab_cb)(void *ud, int p, int64_t off, int64_t n, const float *m, const float *v);

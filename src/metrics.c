@@ -4,6 +4,7 @@
 #include "lbq-metrics.h"
 #include "cuda/lbq-cuda.h"
 #include "lbq-errslot.h"
+#include "lbq-evaldev.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -205,6 +206,10 @@ static int qdq_state(const struct lbq_qplan *p, const struct lbq_tstats *st, int
 int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
                    const struct lbq_eval_opts *opts, struct lbq_param_eval *out)
 {
+    if (opts && (opts->device == 1 || opts->device == 2)) {     /* device-resident engine: src/eval-dev.c */
+        int r = lbq_eval_param_dev(f, p, conf, nconf, opts, opts->device == 2 ? &lbq_devq_twin : &lbq_devq_cuda, out);
+        if (r != LBQ_DEVQ_NOT_HANDLED) return r;            /* eps <= 0: the path below */
+    }
     int rc = LBQ_OK;
     const struct lbq_param_info *pi = lbq_file_param(f, p);
     const struct lbq_shape *sh = &pi->shape;
