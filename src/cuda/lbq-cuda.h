@@ -63,6 +63,12 @@ int lbq_selftest(const struct lbq_selftest_opts *o, struct lbq_selftest_result *
  * first max_report are printed on out), LBQ_ERR_CUDA without a device or on a runtime failure. */
 int lbq_cuda_selftest(FILE *out, int max_report);
 
+/* One tensor of n elements (meant for n > 2^31: 64-bit indices, piece offsets and the stochastic
+ * rounding counter beyond 2^31) through lbq_cuda_qdq against lbq_qdq (OpenMP over 2^24-element
+ * ranges), spec block128-dtree:b4:sr, codes and values bit for bit.  Needs about 9 n bytes of host
+ * memory.  Prints one line on out; LBQ_OK, LBQ_ERR_DATA on a mismatch, LBQ_ERR_NOMEM, LBQ_ERR_CUDA. */
+int lbq_cuda_selftest_big(int64_t n, FILE *out);
+
 /* ---- bandwidth benchmark ------------------------------------------------------------------- */
 struct lbq_cuda_bench_row {
     char    name[48];       /* "memcpy d2d (baseline)", "table block128-dtree:b4", ...          */
