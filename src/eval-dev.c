@@ -22,21 +22,25 @@ void lbq_accq_twin_add(struct lbq_accq *acc, const struct lbq_update_cfg *cfg, i
     double slab[NS] = { 0 }, mx[2] = { 0.0, 0.0 };
     struct lbq_accq_elem r;
     for (int b = 0; b < G; b++) {
-        for (int t = 0; t < T; t++) {                   /* thread t of CUDA block b */
-            double s[NS] = { 0 }, x0 = 0.0, x1 = 0.0;
-            for (int64_t i = (int64_t)b * T + t; i < n; i += stride) {
+        /* thread t of CUDA block b takes elements b*T + t + j*G*T, j = 0, 1, ... in order: looping
+         * over j outside and t inside keeps every thread's order and reads 256 contiguous elements */
+        for (int t = 0; t < T; t++) {
+            for (int j = 0; j < NS; j++) ts[t][j] = 0.0;
+            tm[t][0] = tm[t][1] = 0.0;
+        }
+        for (int64_t i0 = (int64_t)b * T; i0 < n; i0 += stride) {
+            const int tn = (n - i0 < T) ? (int)(n - i0) : T;
+            for (int t = 0; t < tn; t++) {
+                const int64_t i = i0 + t;
                 int ok;
                 double sv, u = lbq_acc_exact_update(m[i], v[i], k, cfg, &ok, &sv);
                 lbq_accq_elem(m[i], mh[i], v[i], vh[i], u, ok, k, cfg, &r);
-                for (int j = 0; j < NS; j++) s[j] += r.s[j];
-                x0 = r.e[0] > x0 ? r.e[0] : x0;
-                x1 = r.e[1] > x1 ? r.e[1] : x1;
+                for (int j = 0; j < NS; j++) ts[t][j] += r.s[j];
+                tm[t][0] = r.e[0] > tm[t][0] ? r.e[0] : tm[t][0];
+                tm[t][1] = r.e[1] > tm[t][1] ? r.e[1] : tm[t][1];
                 for (int c = 0; c < LBQ_ACCQ_NCOUNTS; c++) acc->cnt[c] += (uint64_t)r.c[c];
                 if (ok) { acc->rel_hist[0][r.rbin[0]]++; acc->rel_hist[1][r.rbin[1]]++; acc->h_quant[r.hbin]++; }
             }
-            for (int j = 0; j < NS; j++) ts[t][j] = s[j];
-            tm[t][0] = x0;
-            tm[t][1] = x1;
         }
         for (int st = T / 2; st > 0; st >>= 1)          /* the block's tree */
             for (int t = 0; t < st; t++) {
