@@ -62,10 +62,11 @@ do_pack() {
     case "$build" in /*) ;; *) build=$PWD/$build ;; esac
     if [ "$nobuild" = 0 ]; then
         command -v cmake >/dev/null || die "pack: cmake not found"
-        cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLBQ_CUDA=ON >"$build.configure.log" 2>&1 \
-            || { tail -20 "$build.configure.log" >&2; die "pack: configure failed (log: $build.configure.log)"; }
-        cmake --build "$build" -j"$(nproc)" --target lbq test-cuda test-evaldev test-cuda-errors >"$build.build.log" 2>&1 \
-            || { tail -20 "$build.build.log" >&2; die "pack: build failed (log: $build.build.log)"; }
+        mkdir -p "$build" || die "pack: cannot create $build"
+        cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLBQ_CUDA=ON >"$build/pack-configure.log" 2>&1 \
+            || { tail -20 "$build/pack-configure.log" >&2; die "pack: configure failed (log: $build/pack-configure.log)"; }
+        cmake --build "$build" -j"$(nproc)" --target lbq test-cuda test-evaldev test-cuda-errors >"$build/pack-build.log" 2>&1 \
+            || { tail -20 "$build/pack-build.log" >&2; die "pack: build failed (log: $build/pack-build.log)"; }
     fi
     [ -x "$build/lbq" ] || die "pack: no lbq in $build (build first, or drop --no-build)"
     "$build/lbq" --version | grep -q "not built" && die "pack: $build/lbq was built without CUDA"
@@ -116,12 +117,18 @@ DATA=""
 DRY=0
 NPASS=0; NFAIL=0; NSKIP=0
 T0=$(date +%s)
+BUDGET=${GPU_CHECK_BUDGET:-460}
 
 log() { printf '%s\n' "$*" >>"$SUMMARY"; printf '%s\n' "$*"; }
 # step NAME LIMIT_S CMD... : run with a time limit, record pass/fail, seconds and the last lines
 step() {
     local name=$1 lim=$2; shift 2
     local t0 t1 rc out
+    # the whole run stays within BUDGET seconds (default 460, under 8 minutes): a step gets at most
+    # what is left, and none starts with less than 15 s
+    local left=$(( BUDGET - ($(date +%s) - T0) ))
+    if [ "$left" -lt 15 ]; then NFAIL=$((NFAIL + 1)); log "FAIL  $name  (not run: the time budget of $BUDGET s is used up)"; return 1; fi
+    [ "$lim" -gt "$left" ] && lim=$left
     out=$WORK/step.out
     t0=$(date +%s.%N)
     timeout -k 5 "$lim" bash -c '"$@"' _ "$@" >"$out" 2>&1
@@ -292,14 +299,6 @@ do_run() {
         step "analyze $(basename "$f") --recipe lpmm4: $DEV vs twin (bytes) vs cpu (numbers)" 90 analyze3 "$f" --recipe lpmm4
         step "analyze $(basename "$f") block64-dtree:b2:sr / block64-log:b2: $DEV vs twin vs cpu" 90 analyze3 "$f" --quant-m block64-dtree:b2:sr --quant-v block64-log:b2
     done
-    if [ "$DRY" = 0 ]; then
-        step "sweep sample-late.h5 (4 maps, block+rank1, bits 2,3,4,8, blocks 32,128,2048): cuda vs twin (bytes) vs cpu (numbers)" 200 \
-            sweep3 "$DATA/sample-late.h5" --map dtree,linear,log,fp8e4m3 --bits 2,3,4,8 --block 32,128,2048
-        step "sweep sample-late.h5, default axes: cuda vs cpu (numbers) and times" 150 sweep2 "$DATA/sample-late.h5"
-    else
-        step "sweep sample-early.h5 (small axes): twin vs twin vs cpu" 120 sweep3 "$DATA/sample-early.h5" \
-            --map dtree,linear,log --bits 2,4 --block 64,2048
-    fi
     # 4. speed, size, sanitizers
     if [ "$DRY" = 0 ]; then
         STEP_TAIL=20 step "lbq bench --device cuda --size 256M (GB/s, fraction of a device memcpy)" 120 "$LBQ" bench --device cuda --size 256M --reps 20
@@ -319,6 +318,15 @@ do_run() {
         skip "one tensor of $big elements" "dry run"
         skip "compute-sanitizer memcheck and racecheck" "dry run"
     fi
+    # 5. sweeps (last: the longest)
+    if [ "$DRY" = 0 ]; then
+        step "sweep sample-late.h5 (4 maps, block+rank1, bits 2,3,4,8, blocks 32,128,2048): cuda vs twin (bytes) vs cpu (numbers)" 200 \
+            sweep3 "$DATA/sample-late.h5" --map dtree,linear,log,fp8e4m3 --bits 2,3,4,8 --block 32,128,2048
+    else
+        step "sweep sample-early.h5 (small axes): twin vs twin vs cpu" 120 sweep3 "$DATA/sample-early.h5" \
+            --map dtree,linear,log --bits 2,4 --block 64,2048
+    fi
+    [ "$DRY" = 0 ] && step "sweep sample-late.h5, default axes: cuda vs cpu (numbers) and times" 150 sweep2 "$DATA/sample-late.h5"
     log "total: $NPASS passed, $NFAIL failed, $NSKIP skipped in $(( $(date +%s) - T0 )) s"
     [ "$NFAIL" = 0 ]
 }
