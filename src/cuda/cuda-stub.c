@@ -11,7 +11,7 @@ int lbq_cuda_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t
                  const float *x, float *xhat, uint8_t *codes)
 {
     (void)p; (void)st; (void)off; (void)n; (void)x; (void)xhat; (void)codes;
-    return lbq_err(LBQ_ERR_CUDA, "this lbq was built without CUDA (rebuild with -DLBQ_CUDA=ON)");
+    return lbq_err(LBQ_ERR_CUDA, "no CUDA device (this lbq was built without CUDA; rebuild with -DLBQ_CUDA=ON)");
 }
 int lbq_cuda_check(void) { return lbq_err(LBQ_ERR_CUDA, "no CUDA device (this lbq was built without CUDA)"); }
 const char *lbq_cuda_device_info(void) { return "no CUDA device (this lbq was built without CUDA)"; }
