@@ -291,7 +291,9 @@ cleanup:
 }
 
 /* ---- quick self-check of the GPU engine -------------------------------------------------------- */
-int lbq_devq_selfcheck(void)
+int lbq_devq_selfcheck(void) { return lbq_devq_compare(&lbq_devq_cuda, &lbq_devq_twin); }
+
+int lbq_devq_compare(const struct lbq_devq_ops *A, const struct lbq_devq_ops *B)
 {
     static const char *const specs[][2] = {
         { "block128-dtree:b4", "block128-linear:b4" }, { "block128-dtree:b4:sr", "block128-log:b2" },
@@ -336,7 +338,7 @@ int lbq_devq_selfcheck(void)
     }
     struct lbq_update_cfg cfg = { 1.0 - 0.9, 1.0 - 0.999, 1e-8, 128, 10.0 };
     for (int b = 0; b < 2; b++) {
-        const struct lbq_devq_ops *ops = b ? &lbq_devq_twin : &lbq_devq_cuda;
+        const struct lbq_devq_ops *ops = b ? B : A;
         rc = ops->begin(&ctx, n, NC, dc, &stm, &stv, &cfg);
         if (rc == LBQ_OK) rc = ops->submit(ctx, 0, n, m, v);
         if (rc == LBQ_OK) rc = ops->finish(ctx, a + b * NC);
@@ -346,8 +348,8 @@ int lbq_devq_selfcheck(void)
     }
     for (int c = 0; c < NC; c++)
         if (memcmp(&a[c], &a[NC + c], sizeof *a) != 0) {
-            rc = lbq_err(LBQ_ERR_DATA, "CUDA engine self-check: configuration %d (%s, %s): the GPU's accumulators differ from its CPU twin's",
-                         c, specs[c][0] ? specs[c][0] : "fp32", specs[c][1] ? specs[c][1] : "fp32");
+            rc = lbq_err(LBQ_ERR_DATA, "CUDA engine self-check: configuration %d (%s, %s): the accumulators of '%s' differ from those of '%s'",
+                         c, specs[c][0] ? specs[c][0] : "fp32", specs[c][1] ? specs[c][1] : "fp32", A->name, B->name);
             break;
         }
 cleanup:

@@ -67,6 +67,8 @@ void lbq_accq_to_acc(const struct lbq_accq *q, struct lbq_acc *a);
  * against lbq_devq_twin, every accumulator bit for bit).  LBQ_OK, LBQ_ERR_DATA on a mismatch, or
  * LBQ_ERR_CUDA; lbq_errmsg() says which.  `--device auto` uses the GPU only when it passes. */
 int lbq_devq_selfcheck(void);
+/* The same check between any two backends (lbq_devq_selfcheck: cuda against twin). */
+int lbq_devq_compare(const struct lbq_devq_ops *a, const struct lbq_devq_ops *b);
 
 #ifdef __cplusplus
 }

@@ -227,6 +227,8 @@ int main(void)
     CHECK_OK(eval(path0, 0, 0, cpu, conf));
     CHECK_OK(eval(path0, 2, 0, twin, conf));
     for (int c = 0; c < NCONF; c++) compare_acc("eps 0: twin device falls back to the CPU path", &twin[c].acc, &cpu[c].acc, 1);
+    /* the self-check's own setup (specs, plans, data, comparison) with the twin on both sides */
+    CHECK_OK(lbq_devq_compare(&lbq_devq_twin, &lbq_devq_twin));
     /* 4. the GPU */
     if (lbq_cuda_device_count() > 0) {
         CHECK_OK(lbq_devq_selfcheck());
@@ -241,6 +243,8 @@ int main(void)
         int rc = eval(path, 1, 0, gpu, conf);
         CHECK_EQ_INT(rc, LBQ_ERR_CUDA);
         CHECK_MSG(strncmp(lbq_errmsg(), "no CUDA device (", 16) == 0, "device 1 without a device: '%s'", lbq_errmsg());
+        CHECK_EQ_INT(lbq_devq_selfcheck(), LBQ_ERR_CUDA);      /* --device auto would use the CPU */
+        CHECK_MSG(strncmp(lbq_errmsg(), "no CUDA device (", 16) == 0, "self-check without a device: '%s'", lbq_errmsg());
         printf("test-evaldev: no CUDA device: GPU comparison skipped (%s)\n", lbq_errmsg());
     }
     printf("test-evaldev: largest relative difference of a sum, twin vs CPU engine: %.3g\n", g_worst);
