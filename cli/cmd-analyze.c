@@ -3,6 +3,7 @@
 #include "lbq-impl.h"
 #include "lbq-report.h"
 #include "lbq-mpi.h"
+#include "lbq-evaldev.h"
 
 /* the human table: stdout, or stderr when the JSON goes to stdout (--json -) */
 static FILE *tout;
@@ -33,7 +34,8 @@ const char lbq_usage_analyze[] =
 "  --params N          extrapolate optimizer-state memory to N parameters (e.g. 7e9)\n"
 "  --tensor GLOB       only parameters matching GLOB\n"
 "  --outlier-k K       outlier block threshold: max|x| > K * median|x| (default 10)\n"
-"  --device auto|cpu|cuda   (default auto: CUDA when a device is present)\n"
+"  --device auto|cpu|cuda|twin   (default auto: CUDA when a device is present and passes a quick\n"
+"                      self-check of its engine; twin: the CUDA engine's CPU twin, for checks)\n"
 "  --mem-limit SIZE    slab memory cap (default 1G)\n"
 "  --m-name/--v-name PAT    dataset names (see 'lbq inspect --help')\n"
 "  -q, --quiet         no notices on stderr\n";
@@ -59,11 +61,15 @@ int cli_device_select(const char *cmd, const char *dev, int *use_cuda)
 {
     *use_cuda = 0;
     if (!dev || strcmp(dev, "auto") == 0) {
-        if (lbq_cuda_device_count() > 0) *use_cuda = 1;
-        else cli_note("no CUDA device%s; using the CPU", strstr(lbq_cuda_build_info(), "not built") ? " (CPU-only build)" : "");
+        if (lbq_cuda_device_count() > 0) {
+            /* the GPU engine only after it reproduces its CPU twin on this device (src/eval-dev.c) */
+            if (lbq_devq_selfcheck() == LBQ_OK) *use_cuda = 1;
+            else cli_note("CUDA device present but the CUDA engine's self-check failed (%s); using the CPU", lbq_errmsg());
+        } else cli_note("no CUDA device%s; using the CPU", strstr(lbq_cuda_build_info(), "not built") ? " (CPU-only build)" : "");
         return 0;
     }
     if (strcmp(dev, "cpu") == 0) return 0;
+    if (strcmp(dev, "twin") == 0) { *use_cuda = 2; return 0; }
     if (strcmp(dev, "cuda") == 0 || strcmp(dev, "gpu") == 0) {
         if (lbq_cuda_device_count() == 0) {
             fprintf(stderr, "lbq %s: error: --device cuda: no CUDA device found (%s)\n", cmd, lbq_cuda_build_info());
@@ -72,7 +78,7 @@ int cli_device_select(const char *cmd, const char *dev, int *use_cuda)
         *use_cuda = 1;
         return 0;
     }
-    cli_usage_error(cmd, "--device: '%s' is not auto, cpu or cuda", dev);
+    cli_usage_error(cmd, "--device: '%s' is not auto, cpu, cuda or twin", dev);
     return -2;
 }
 
@@ -256,7 +262,7 @@ int cmd_analyze(int argc, char **argv)
         cJSON_AddStringToObject(c, "v", conf.has_v ? conf.v.text : "fp32");
         if (conf.recipe) cJSON_AddStringToObject(c, "recipe", conf.recipe->name); else cJSON_AddNullToObject(c, "recipe");
         cJSON_AddBoolToObject(c, "quantize_all", conf.quantize_all);
-        cJSON_AddStringToObject(c, "device", use_cuda ? "cuda" : "cpu");
+        cJSON_AddStringToObject(c, "device", use_cuda == 2 ? "twin" : use_cuda ? "cuda" : "cpu");
         cJSON_AddNumberToObject(c, "outlier_k", eo.outlier_k);
         cJSON *pa = cJSON_AddArrayToObject(root, "params");
         for (int i = 0; i < np; i++) {

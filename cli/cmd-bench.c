@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "lbq-impl.h"
 #include "lbq-json.h"
+#include "cuda/lbq-cuda.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +30,8 @@ const char lbq_usage_bench[] =
 "  --reps R       repetitions (default 5)\n"
 "  --json OUT     results (schema lbq.bench/1)\n"
 "  --no-sweep     skip the sweep measurement\n"
-"  --device D     cpu (default) or cuda (GPU kernels vs a device memcpy; needs a GPU)\n";
+"  --device D     cpu (default) or cuda (GPU kernels on --size device-resident elements, --reps runs\n"
+"                 each, as GB/s and as a fraction of a device-to-device memcpy; needs a GPU)\n";
 
 enum { O_SIZE = 1, O_QUANT, O_REPS, O_JSON, O_NOSWEEP, O_DEVICE };
 static const struct cli_opt opts[] = {
@@ -120,8 +122,13 @@ int cmd_bench(int argc, char **argv)
     if (p.npos) return cli_usage_error("bench", "unexpected argument '%s'", p.positional[0]);
     if (strcmp(device, "cuda") == 0) {
         if (lbq_cuda_device_count() == 0) { fprintf(stderr, "lbq bench: error: --device cuda: no CUDA device found (%s)\n", lbq_cuda_build_info()); return LBQ_EXIT_CUDA; }
-        fprintf(stderr, "lbq bench: error: --device cuda benchmarks are run by 'lbq selftest --device cuda --bench' (docs/cuda.md)\n");
-        return LBQ_EXIT_USAGE;
+        /* the GPU kernels on device-resident data next to a device-to-device memcpy of the same run */
+        struct lbq_cuda_bench_row rows[32];
+        int nrows = 0;
+        rc = lbq_cuda_bench(size, (int)reps, rows, 32, &nrows);
+        if (rc != LBQ_OK) return cli_fail(rc);
+        lbq_cuda_bench_print(stdout, rows, nrows);
+        return LBQ_EXIT_OK;
     } else if (strcmp(device, "cpu") != 0) return cli_usage_error("bench", "--device: '%s' is not cpu or cuda", device);
 
     int64_t n = size, cols = 1024;

@@ -16,7 +16,7 @@
 const char lbq_usage_sweep[] =
 "usage: lbq sweep FILE -o DIR [--map LIST] [--norm LIST] [--bits LIST] [--block LIST] [--state m|v|both]\n"
 "                 [--quiet] [--no-plot] [--no-swamp] [--resume] [--tensor GLOB] [--mem-limit SIZE]\n"
-"                 [--m-name PAT] [--v-name PAT] [--checkpoint N]\n"
+"                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
 "parameter and write DIR/results.json (schema lbq.sweep/1, docs/schema.md), DIR/results.tsv (one row\n"
@@ -31,7 +31,8 @@ const char lbq_usage_sweep[] =
 "  --block LIST   default 32,64,128,256,512,2048\n"
 "  --state S      which states are quantized: m, v or both (default both; the other stays fp32)\n"
 "  --round/--seed/--quantile   as in 'lbq analyze --help' (also used by the swamping runs)\n"
-"  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT   as in 'lbq analyze --help'\n"
+"  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT, --device D   as in 'lbq analyze --help'\n"
+"                 (--device auto: the GPU only when one is present and passes its self-check)\n"
 "  -o, --output DIR   output directory (created with its parents if missing)\n"
 "  --no-plot      skip the figures ('lbq plot DIR/results.json -o DIR' makes them later)\n"
 "  --no-swamp     skip SOLO's synthetic swamping runs (figure 4)\n"
@@ -42,12 +43,12 @@ const char lbq_usage_sweep[] =
 "  -q, --quiet    no progress bar or notices (the bar is shown only when stderr is a terminal)\n";
 
 enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_RESUME, O_TENSOR, O_MEM,
-       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT };
+       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE };
 static const struct cli_opt opts[] = {
     { "output", 1, O_OUT }, { "map", 1, O_MAP }, { "norm", 1, O_NORM }, { "bits", 1, O_BITS }, { "block", 1, O_BLOCK },
     { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP },
     { "resume", 0, O_RESUME }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "round", 1, O_ROUND },
-    { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME },
+    { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE },
     { "checkpoint", 1, O_CHECKPOINT }, { 0, 0, 0 },
 };
 
@@ -706,7 +707,7 @@ int cmd_sweep(int argc, char **argv)
     struct lbq_open_opts oo = { 0, 0, 0 };
     struct lbq_qdefaults d;
     struct sweep_axes ax;
-    const char *val, *dir = NULL;
+    const char *val, *dir = NULL, *device = NULL;
     const char *maps_s = "dtree,dtree0,linear,linsq,log,uniform", *norms_s = "block,rank1", *bits_s = "2-8", *blocks_s = "32,64,128,256,512,2048";
     long long mem = 1LL << 30, tmp[MAX_LIST];
     int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0;
@@ -736,6 +737,7 @@ int cmd_sweep(int argc, char **argv)
         case O_MNAME: oo.m_name = val; break;
         case O_VNAME: oo.v_name = val; break;
         case O_MEM: if (cli_bytes("sweep", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
+        case O_DEVICE: device = val; break;
         case O_ROUND:
             if (strcmp(val, "nearest") == 0) d.round = LBQ_ROUND_NEAREST;
             else if (strcmp(val, "stochastic") == 0 || strcmp(val, "sr") == 0) d.round = LBQ_ROUND_STOCHASTIC;
@@ -772,6 +774,13 @@ int cmd_sweep(int argc, char **argv)
     if (parse_int_list("sweep", "--block", blocks_s, 1, 1 << 24, tmp, &ax.nblocks)) return LBQ_EXIT_USAGE;
     for (int i = 0; i < ax.nblocks; i++) ax.blocks[i] = tmp[i];
     if (ax.nmaps == 0 || ax.nnorms == 0) return cli_usage_error("sweep", "empty --map or --norm");
+    /* device: given, or auto when a CUDA device is present (silently the CPU without one) */
+    int use_dev = 0;
+    if (device || lbq_cuda_device_count() > 0) {
+        int dr = cli_device_select("sweep", device ? device : "auto", &use_dev);
+        if (dr == -2) return LBQ_EXIT_USAGE;
+        if (dr < 0) return LBQ_EXIT_CUDA;
+    }
 
     struct lbq_file *f = NULL;
     struct sweep_conf *cs = NULL;
@@ -842,7 +851,7 @@ int cmd_sweep(int argc, char **argv)
     for (int b0 = 0; b0 < nt; b0 += batch) {
         int nb = (nt - b0 < batch) ? nt - b0 : batch;
         for (int j = 0; j < nb; j++) cl[j] = cs[todo[b0 + j]].c;
-        struct lbq_eval_opts eo = { mem, 10.0, 0, (heat_ok && b0 == 0) ? heat_cb : NULL, &heat };
+        struct lbq_eval_opts eo = { mem, 10.0, use_dev, (heat_ok && b0 == 0) ? heat_cb : NULL, &heat };
         struct fold_ctx fx = { f, todo + b0, b0 == 0, cs, tot, el, bm, bv, prow };
         /* which (parameter x configuration chunk) units are ours: with one process, K = 1 and all */
         rc = mpi_plan(&mp, f, nb, split_ok, b0 == 0);

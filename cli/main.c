@@ -1,6 +1,7 @@
 /* main.c - `lbq`: dispatch to subcommands. */
 #include "cli.h"
 #include "lbq-mpi.h"
+#include "cuda/lbq-cuda.h"
 
 #include <string.h>
 
@@ -77,8 +78,11 @@ static int run_main(int argc, char **argv)
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { print_main_usage(stdout); return 0; }
     if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
         const char *mpi = lbq_mpi_build_info();     /* NULL without MPI: the line is unchanged */
-        if (mpi) printf("lbq %s (C11; CUDA: %s; OpenMP threads: %d; MPI: %s)\n", LBQ_VERSION_STRING, lbq_cuda_build_info(), lbq_threads(), mpi);
-        else printf("lbq %s (C11; CUDA: %s; OpenMP threads: %d)\n", LBQ_VERSION_STRING, lbq_cuda_build_info(), lbq_threads());
+        /* CUDA builds with a device also name the device and whether it runs SASS or JIT PTX */
+        char dev[700] = "";
+        if (lbq_cuda_device_count() > 0) snprintf(dev, sizeof dev, "; CUDA device: %s", lbq_cuda_device_info());
+        if (mpi) printf("lbq %s (C11; CUDA: %s%s; OpenMP threads: %d; MPI: %s)\n", LBQ_VERSION_STRING, lbq_cuda_build_info(), dev, lbq_threads(), mpi);
+        else printf("lbq %s (C11; CUDA: %s%s; OpenMP threads: %d)\n", LBQ_VERSION_STRING, lbq_cuda_build_info(), dev, lbq_threads());
         return 0;
     }
     if (a[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", a);

@@ -38,7 +38,8 @@ static void base_portable(struct blanes *L, struct lbq_acc *a, const struct lbq_
     const double k = lbq_update_k(cfg);
     const float *X[2] = { m, v };
     for (int64_t i = i0; i < n; i++) {
-        int o = lbq_isfinite(m[i]) && lbq_isfinite(v[i]);
+        int o;
+        double sv, u = lbq_acc_exact_update(m[i], v[i], k, cfg, &o, &sv);    /* accum-core.h */
         ok[i] = (uint8_t)o;
         L->bad += !o;
         int l = (int)(i & 3);
@@ -49,8 +50,6 @@ static void base_portable(struct blanes *L, struct lbq_acc *a, const struct lbq_
             L->zin[s] += o && x == 0.0;
             L->pos[s] += o && x > 0.0;
         }
-        double vv = (o && v[i] > 0.0f) ? (double)v[i] : 0.0, sv = sqrt(vv);
-        double u = o ? lbq_update_elem((double)m[i], vv, sv, k, cfg) : 0.0;
         ue[i] = u;
         L->usq[l] += u * u;
         L->uab[l] += fabs(u);
@@ -136,45 +135,35 @@ static void qlanes_fold(const struct qlanes *L, struct lbq_acc *a)
     u->shrink += L->shrink;
 }
 
-/* elements [i0, n): one at a time, lane i mod 4 */
+/* elements [i0, n): one at a time, lane i mod 4; the per-element quantities are lbq_accq_elem
+ * (accum-core.h), which the CUDA engine computes too */
 static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
                            int64_t i0, int64_t n, const float *m, const float *mh, const float *v,
                            const float *vh, const double *ue, const uint8_t *ok)
 {
     struct lbq_state_acc *S[2] = { &a->m, &a->v };
-    const float *X[2] = { m, v }, *XH[2] = { mh, vh };
     const double k = lbq_update_k(cfg);
+    struct lbq_accq_elem r;
     for (int64_t i = i0; i < n; i++) {
-        int l = (int)(i & 3), o = ok[i];
+        int l = (int)(i & 3);
+        lbq_accq_elem(m[i], mh[i], v[i], vh[i], ue[i], ok[i], k, cfg, &r);
         for (int s = 0; s < 2; s++) {
-            double x = o ? (double)X[s][i] : 0.0, xh = o ? (double)XH[s][i] : 0.0, e = fabs(xh - x);
-            L->sse[s][l] += e * e;
-            L->sae[s][l] += e;
-            L->mx[s][l] = e > L->mx[s][l] ? e : L->mx[s][l];
-            L->zmoved[s] += o && x == 0.0 && xh != 0.0;
-            L->pzero[s] += o && x > 0.0 && xh == 0.0;
-            if (o) {
-                float r = (float)e / (float)fabs(x);
-                int bin = (x == 0.0) ? (xh == 0.0 ? 0 : LBQ_REL_NBINS - 1) : lbq_rel_bin(r, lbq_log2f_or0(r));
-                S[s]->rel_hist[bin]++;
-            }
+            L->sse[s][l] += r.s[LBQ_ACCQ_SSE_M + s];
+            L->sae[s][l] += r.s[LBQ_ACCQ_SAE_M + s];
+            L->mx[s][l] = r.e[s] > L->mx[s][l] ? r.e[s] : L->mx[s][l];
+            L->zmoved[s] += r.c[LBQ_ACCQ_ZMOVED_M + s];
+            L->pzero[s] += r.c[LBQ_ACCQ_PZERO_M + s];
+            if (r.ok) S[s]->rel_hist[r.rbin[s]]++;
         }
-        double vq = (o && vh[i] > 0.0f) ? (double)vh[i] : 0.0, sq = sqrt(vq);
-        double uq = o ? lbq_update_elem((double)mh[i], vq, sq, k, cfg) : 0.0;
-        double u = ue[i], d = uq - u, au = fabs(u), aq = fabs(uq);
-        L->uh2[l] += uq * uq;
-        L->dot[l] += u * uq;
-        L->d2[l] += d * d;
-        L->auh[l] += aq;
-        int col = o && v[i] > 0.0f && vh[i] == 0.0f;
-        L->cu[l] += col ? au : 0.0;
-        L->cuh[l] += col ? aq : 0.0;
-        L->blowup += o && aq > 10.0 * au;
-        L->shrink += o && aq < 0.1 * au;
-        if (o) {
-            float y = (float)(sq + cfg->eps);
-            a->u.h_quant[lbq_h_bin(y, lbq_log2f_or0(y))]++;
-        }
+        L->uh2[l] += r.s[LBQ_ACCQ_UH2];
+        L->dot[l] += r.s[LBQ_ACCQ_DOT];
+        L->d2[l] += r.s[LBQ_ACCQ_D2];
+        L->auh[l] += r.s[LBQ_ACCQ_AUH];
+        L->cu[l] += r.s[LBQ_ACCQ_CU];
+        L->cuh[l] += r.s[LBQ_ACCQ_CUH];
+        L->blowup += r.c[LBQ_ACCQ_BLOWUP];
+        L->shrink += r.c[LBQ_ACCQ_SHRINK];
+        if (r.ok) a->u.h_quant[r.hbin]++;
     }
 }
 

@@ -26,8 +26,8 @@ int lbq_streq_ci(const char *a, const char *b);
 /* 1 if `name` equals `primary` or one of the comma-separated aliases (case-insensitive) */
 int lbq_name_matches(const char *name, const char *primary, const char *aliases);
 
-/* lbq_log2f of a positive finite float, else 0 (for the histogram bins, which do not read it then) */
-static inline float lbq_log2f_or0(float r) { return (r > 0.0f && lbq_isfinite(r)) ? lbq_log2f(r) : 0.0f; }
+/* lbq_log2f_or0: accum-core.h */
+#include "accum-core.h"
 
 /* simd.c: vectorized inner loops, bit-identical to the qcore.h per-element functions */
 int   lbq_simd_level(void);             /* 2: AVX2 in use; 0: portable loops */

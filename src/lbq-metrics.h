@@ -5,21 +5,13 @@
 #define LBQ_METRICS_H
 
 #include "lbq.h"
+#include "accum-core.h"
 
 #include <math.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* per-element relative error |x^ - x| / |x| histogram: log10 bins */
-#define LBQ_REL_LO      (-12.0)     /* log10 of the lowest edge */
-#define LBQ_REL_PER_DEC 30
-#define LBQ_REL_NBINS   (18 * LBQ_REL_PER_DEC + 2)   /* [0]: < 1e-12 (incl. exact), [last]: >= 1e6 */
-/* histogram of h = log10(1 / (sqrt(v) + eps)) */
-#define LBQ_H_LO        (-3.0)
-#define LBQ_H_HI        (9.0)
-#define LBQ_H_NBINS     240
 
 struct lbq_state_acc {
     int64_t n;                  /* finite elements accumulated */
@@ -44,53 +36,9 @@ struct lbq_acc {
     struct lbq_update_acc u;
 };
 
-struct lbq_update_cfg {
-    double bc1, bc2, eps;       /* bias corrections (1 - beta^t) and epsilon */
-    int64_t outlier_block;      /* block size for the outlier-block count */
-    double  outlier_k;          /* threshold factor k */
-};
-
-/* ---- per-element definitions shared by every accumulation loop (docs/metrics.md) ---------- */
-/* The update of one element as accumulated.  With eps > 0 the sums hold
- *   u' = m / ( sqrt(v) * k + 1 ),   k = lbq_update_k(cfg) = 1 / (eps * sqrt(bc2)),
- * which is u * eps * bc1: a constant factor, which cancels in every update metric (they are ratios
- * of sums of the same degree in u and u^), and |u'| <= |m|, so no sum can overflow however small
- * eps is.  sqrt(v) is the same square root the h histogram uses.  k = inf (eps below ~1e-308)
- * falls back to m / (sqrt(v/bc2)/eps + 1).  With eps <= 0: u = (m/bc1) / (sqrt(v/bc2) + eps).
- * sv = sqrt(max(v, 0)), in double. */
-static inline double lbq_update_k(const struct lbq_update_cfg *cfg)
-{
-    return 1.0 / (cfg->eps * sqrt(cfg->bc2));
-}
-static inline double lbq_update_elem(double m, double v, double sv, double k, const struct lbq_update_cfg *cfg)
-{
-    if (cfg->eps > 0.0) return isfinite(k) ? m / (sv * k + 1.0) : m / (sqrt(v / cfg->bc2) / cfg->eps + 1.0);
-    return (m / cfg->bc1) / (sqrt(v / cfg->bc2) + cfg->eps);
-}
-
-#define LBQ_LOG10_2F 0.30102999566398120f
-/* relative-error bin of r = (float)e / |x| (float division, x != 0) given l2 = lbq_log2f(r) for
- * r > 0 finite: 0 if r is 0, the last bin from 1e6 up (and for inf), else
- * 1 + floor((log10(2) * l2 + 12) * 30) in float, clamped */
-static inline int lbq_rel_bin(float r, float l2)
-{
-    if (!(r > 0.0f)) return 0;
-    if (r >= 1e6f) return LBQ_REL_NBINS - 1;
-    float t = (LBQ_LOG10_2F * l2 - (float)LBQ_REL_LO) * (float)LBQ_REL_PER_DEC;
-    if (!(t >= 0.0f)) return 0;
-    if (t >= (float)(LBQ_REL_NBINS - 2)) return LBQ_REL_NBINS - 1;
-    return 1 + (int)t;
-}
-/* h bin of y = (float)(sqrt(v) + eps), h = log10(1/y) = -log10(2) * l2 with l2 = lbq_log2f(y) for
- * y in (1e-37, 1e37]; below that h = +inf, above -inf; bin floor((h + 3) * 20) in float, clamped */
-static inline int lbq_h_bin(float y, float l2)
-{
-    float h = (!(y > 1e-37f) || y > 1e37f) ? (y > 1.0f ? -INFINITY : INFINITY) : -LBQ_LOG10_2F * l2;
-    float t = (h - (float)LBQ_H_LO) * (float)(LBQ_H_NBINS / (LBQ_H_HI - LBQ_H_LO));
-    if (!(t > 0.0f)) return 0;
-    if (t >= (float)LBQ_H_NBINS) return LBQ_H_NBINS - 1;
-    return (int)t;
-}
+/* struct lbq_update_cfg, the bins (LBQ_REL_*, LBQ_H_*) and the per-element definitions
+ * (lbq_update_k, lbq_update_elem, lbq_rel_bin, lbq_h_bin) are in accum-core.h, shared with the
+ * CUDA engine. */
 
 void lbq_acc_zero(struct lbq_acc *a);
 /* Accumulate n elements: exact m, v and their dequantized mh, vh. */
@@ -146,7 +94,7 @@ struct lbq_param_eval {
 struct lbq_eval_opts {
     int64_t mem_limit;          /* bytes for slabs; 0 = default 1 GiB */
     double  outlier_k;          /* default 10 */
-    int     device;             /* 0 cpu, 1 cuda */
+    int     device;             /* 0 cpu, 1 cuda (src/eval-dev.c), 2 the CUDA engine's CPU twin */
     /* optional: called once for every slab of m and v read in the evaluation pass, so a caller can
      * gather more statistics without reading the tensor again */
     void  (*slab_cb)(void *ud, int p, int64_t off, int64_t n, const float *m, const float *v);

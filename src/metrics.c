@@ -3,6 +3,8 @@
 #include "lbq-impl.h"
 #include "lbq-metrics.h"
 #include "cuda/lbq-cuda.h"
+#include "lbq-errslot.h"
+#include "lbq-evaldev.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -204,6 +206,10 @@ static int qdq_state(const struct lbq_qplan *p, const struct lbq_tstats *st, int
 int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
                    const struct lbq_eval_opts *opts, struct lbq_param_eval *out)
 {
+    if (opts && (opts->device == 1 || opts->device == 2)) {     /* device-resident engine: src/eval-dev.c */
+        int r = lbq_eval_param_dev(f, p, conf, nconf, opts, opts->device == 2 ? &lbq_devq_twin : &lbq_devq_cuda, out);
+        if (r != LBQ_DEVQ_NOT_HANDLED) return r;            /* eps <= 0: the path below */
+    }
     int rc = LBQ_OK;
     const struct lbq_param_info *pi = lbq_file_param(f, p);
     const struct lbq_shape *sh = &pi->shape;
@@ -308,7 +314,7 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         int64_t nch = (n + chunk - 1) / chunk;
         const int dev = opts ? opts->device : 0;
         if (fast) {                     /* the raw-state part, once per chunk */
-            int err = LBQ_OK;
+            struct lbq_errslot err = LBQ_ERRSLOT_INIT;
             #pragma omp parallel
             {
                 float *tmp = malloc(sizeof(float) * (size_t)ucfg.outlier_block + sizeof(float));
@@ -316,12 +322,12 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                 for (int64_t k = 0; k < nch; k++) {
                     int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
                     lbq_acc_zero(&chunk_acc[k]);
-                    if (!tmp) { err = LBQ_ERR_NOMEM; continue; }
+                    if (!tmp) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     lbq_acc_base(&chunk_acc[k], &ucfg, cn, m + o, v + o, ue + o, okm + o, tmp);
                 }
                 free(tmp);
             }
-            if (err) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+            if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
             for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);
         }
         /* configurations in windows of cw: the (configuration, chunk) items of a window run in one
@@ -330,7 +336,7 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         for (int c0 = 0; c0 < nconf; c0 += cwin) {
             int cw = (nconf - c0 < cwin) ? nconf - c0 : cwin;
             int64_t items = (int64_t)cw * nch;
-            int err = LBQ_OK;
+            struct lbq_errslot err = LBQ_ERRSLOT_INIT;     /* the first worker's error, with its message */
             #pragma omp parallel
             {
                 float *buf = malloc(sizeof(float) * (size_t)chunk * 3);
@@ -341,18 +347,18 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
                     struct lbq_acc *acc = &chunk_acc[it];
                     lbq_acc_zero(acc);
-                    if (!buf) { err = LBQ_ERR_NOMEM; continue; }
+                    if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
                     int e1 = qdq_state(pl[c].has_m ? &pl[c].m : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
                     int e2 = qdq_state(pl[c].has_v ? &pl[c].v : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
-                    if (e1 || e2) { err = e1 ? e1 : e2; continue; }
+                    if (e1 || e2) { lbq_errslot_put(&err, e1 ? e1 : e2); continue; }
                     if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
                     /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
                     else lbq_acc_add2(acc, &ucfg, cn, m + o, mh, v + o, vh, c == 0);
                 }
                 free(buf);
             }
-            if (err) { rc = (err == LBQ_ERR_NOMEM) ? lbq_err(LBQ_ERR_NOMEM, "out of memory") : err; goto cleanup; }
+            if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
             for (int c = c0; c < c0 + cw; c++) {
                 for (int64_t k = 0; k < nch; k++) lbq_acc_merge(&out[c].acc, &chunk_acc[(int64_t)(c - c0) * nch + k]);
                 if (c > 0 && !fast) {

@@ -358,6 +358,55 @@ int lbq_cuda_selftest(FILE *out, int max_report)
     return LBQ_OK;
 }
 
+int lbq_cuda_selftest_big(int64_t n, FILE *out)
+{
+    int rc = lbq_cuda_check();
+    if (rc != LBQ_OK) return rc;
+    if (n < 1) return lbq_err(LBQ_ERR_ARG, "selftest --big: %lld elements", (long long)n);
+    struct lbq_qspec qs;
+    struct lbq_qplan p;
+    rc = lbq_qspec_parse("block128-dtree:b4:sr", NULL, &qs);
+    if (rc == LBQ_OK) rc = lbq_qplan_init(&p, &qs, LBQ_ROLE_M, 1);
+    if (rc != LBQ_OK) return rc;
+    float *x = malloc(sizeof(float) * (size_t)n), *xc = malloc(sizeof(float) * (size_t)n);
+    float *xg = malloc(sizeof(float) * (size_t)n);
+    if (!x || !xc || !xg) { free(x); free(xc); free(xg); return lbq_err(LBQ_ERR_NOMEM, "selftest --big: out of memory for 3 x %lld floats", (long long)n); }
+    const int64_t R = (int64_t)1 << 24;           /* a multiple of the block */
+    const int64_t nr = (n + R - 1) / R;
+    int bad_rc = LBQ_OK;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t r = 0; r < nr; r++) {
+        int64_t o = r * R, len = (n - o < R) ? n - o : R;
+        uint64_t z = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(r + 1) * 0xBF58476D1CE4E5B9ULL;
+        for (int64_t i = 0; i < len; i++) {
+            z ^= z >> 12; z ^= z << 25; z ^= z >> 27;
+            double u = (double)((z * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
+            x[o + i] = (float)((u - 0.5) * 1e-3 * ((i % 1000) == 7 ? 50.0 : 1.0));
+        }
+        float *scr = malloc(sizeof(float) * (size_t)len);
+        int e = scr ? lbq_qdq(&p, NULL, o, len, x + o, xc + o, NULL, NULL, NULL, scr) : LBQ_ERR_NOMEM;
+        free(scr);
+        if (e != LBQ_OK) {
+            #pragma omp critical(lbq_big)
+            bad_rc = e;
+        }
+    }
+    if (bad_rc != LBQ_OK) { free(x); free(xc); free(xg); return lbq_err(bad_rc, "selftest --big: the CPU reference failed"); }
+    rc = lbq_cuda_qdq(&p, NULL, 0, n, x, xg, NULL);
+    int64_t bad = 0, first = -1;
+    if (rc == LBQ_OK)
+        for (int64_t i = 0; i < n; i++)
+            if (lbq_f2u(xc[i]) != lbq_f2u(xg[i])) { if (first < 0) first = i; bad++; }
+    if (rc == LBQ_OK && out)
+        fprintf(out, "lbq selftest: big tensor: %lld elements (2^31 = 2147483648), %s: %s%lld mismatched values%s\n",
+                (long long)n, p.spec.text, bad ? "" : "GPU equals CPU bit for bit, ", (long long)bad,
+                n > ((int64_t)1 << 31) ? "" : " (not above 2^31)");
+    if (rc == LBQ_OK && bad)
+        rc = lbq_err(LBQ_ERR_DATA, "selftest --big: %lld of %lld values differ, first at %lld", (long long)bad, (long long)n, (long long)first);
+    free(x); free(xc); free(xg);
+    return rc;
+}
+
 void lbq_cuda_bench_print(FILE *out, const struct lbq_cuda_bench_row *rows, int nrows)
 {
     fprintf(out, "%-40s %12s %10s %10s %8s\n", "kernel", "MB moved", "ms", "GB/s", "of copy");

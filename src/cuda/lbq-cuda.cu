@@ -9,53 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "lbq-cuda.h"
-#include "qcore.h"
+#include "lbq-cuda-impl.cuh"
 
-namespace {
-
-constexpr int THREADS = 256;                // every kernel runs 256-thread CUDA blocks
-constexpr int WARPS = THREADS / 32;
-constexpr unsigned FULL_MASK = 0xffffffffu;
-constexpr int64_t MAX_GRID = 65535;         // larger work is covered by grid-stride loops
-constexpr int64_t DEFAULT_PIECE = (int64_t)1 << 24;    // elements streamed per step
-constexpr int64_t WARP_TEAM_MAX_BLOCK = 512;           // blocks up to this size: one warp each
-
-enum NormKind { N_TENSOR, N_BLOCK, N_ROW, N_COL, N_RANK1 };
-enum MapKind { M_TABLE, M_LOG, M_FP8 };
-
-// What a kernel needs to know about the plan, the tensor statistics and the piece: plain values,
-// passed by value (__grid_constant__).
-struct KArgs {
-    int64_t  n;                         // elements in this piece
-    int64_t  off;                       // flat tensor index of the piece's element 0
-    int64_t  B;                         // block size (block normalization, log map, COAT groups)
-    int      norm;                      // NormKind
-    float    absmax;                    // tensor normalization: st->absmax
-    const float *dimbuf;                // device copy of st->dimbuf (row, col, rank1)
-    int64_t  dimoff[LBQ_MAX_RANK], dim[LBQ_MAX_RANK];
-    int      rank;
-    int64_t  row_elems, inner, d1;      // row: lbq_shape_row_elems; col: lbq_inner_elems(.., 2), dim[1]
-    uint64_t seed;
-    uint32_t stream;
-    int      stochastic;
-    int      nlev, npow2;               // table maps
-    int      nmax;                      // log map: 2^bits - 1
-    float    quantile;                  // log map: p
-    int      e5m2;                      // fp8 maps
-};
-// The plan's codebook, copied by value from lbq_qplan.q[] / .mid[].
-struct KTable { float q[LBQ_MAX_LEVELS], mid[LBQ_MAX_LEVELS]; };
-
-struct Plan {
-    int    map;                         // MapKind
-    int    dre;                         // fp8 ':dre'
-    int    blockwise;
-    int    needs_bscale;                // a block absmax pass runs first
-    int    needs_dims;                  // st->dimbuf is uploaded
-    KArgs  a;
-    KTable t;
-};
+namespace lbqcuda {
 
 // ---- device helpers ----------------------------------------------------------------------------
 
@@ -275,20 +231,59 @@ unsigned grid_for(int64_t work, int64_t per_block)
     return (unsigned)g;
 }
 
-int cuda_error(const char *what, cudaError_t e)
+// ---- errors ----------------------------------------------------------------------------------------
+// The message is composed in the failing thread (lbq_err: thread-local); callers running CUDA from
+// worker threads carry it to the caller's thread (src/lbq-errslot.h).  A sticky error (the context
+// is unusable: an illegal address, a kernel trap, ...) is also remembered process-wide, under a
+// mutex, and every later call fails fast with it instead of a confusing follow-on error.
+std::mutex g_sticky_mu;
+char g_sticky_msg[512];                 // "" until a sticky error; guarded by g_sticky_mu
+
+bool sticky_code(cudaError_t e)
 {
-    return lbq_err(LBQ_ERR_CUDA, "CUDA: %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+    switch (e) {
+    case cudaErrorIllegalAddress: case cudaErrorLaunchTimeout: case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction: case cudaErrorMisalignedAddress: case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc: case cudaErrorLaunchFailure: case cudaErrorAssert: case cudaErrorECCUncorrectable:
+    case cudaErrorContextIsDestroyed:
+        return true;
+    default:
+        return false;
+    }
 }
-#define TRY_CUDA(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) return cuda_error(#call, e_); } while (0)
-#define TRY(expr) do { int rc_ = (expr); if (rc_ != LBQ_OK) return rc_; } while (0)
+
+int error_text(const char *what, cudaError_t e, bool probe)
+{
+    bool sticky = sticky_code(e);
+    if (probe) {                        // clear a non-sticky error; a sticky one stays
+        cudaGetLastError();
+        if (cudaPeekAtLastError() != cudaSuccess) sticky = true;
+    }
+    if (!sticky)
+        return lbq_err(LBQ_ERR_CUDA, "CUDA: %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+    char msg[512];
+    snprintf(msg, sizeof msg, "CUDA: %s: %s (%s); sticky error: the CUDA context is unusable, "
+             "every later CUDA call of this process fails (run lbq again)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+    {
+        std::lock_guard<std::mutex> lock(g_sticky_mu);
+        if (!g_sticky_msg[0]) snprintf(g_sticky_msg, sizeof g_sticky_msg, "%s", msg);
+    }
+    return lbq_err(LBQ_ERR_CUDA, "%s", msg);
+}
+
+int cuda_error(const char *what, cudaError_t e) { return error_text(what, e, true); }
 
 int check_device(void)
 {
+    {
+        std::lock_guard<std::mutex> lock(g_sticky_mu);
+        if (g_sticky_msg[0]) return lbq_err(LBQ_ERR_CUDA, "%s [an earlier error]", g_sticky_msg);
+    }
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         cudaGetLastError();
-        return lbq_err(LBQ_ERR_CUDA, "no CUDA device (%s)", cudaGetErrorString(e));
+        return lbq_err(LBQ_ERR_CUDA, "no CUDA device (cudaGetDeviceCount: %s (%s))", cudaGetErrorString(e), cudaGetErrorName(e));
     }
     if (n == 0) return lbq_err(LBQ_ERR_CUDA, "no CUDA device (cudaGetDeviceCount found none)");
     return LBQ_OK;
@@ -660,7 +655,8 @@ int bench_run(BenchBufs &b, int64_t N, int reps, struct lbq_cuda_bench_row *rows
     return LBQ_OK;
 }
 
-} // namespace
+} // namespace lbqcuda
+using namespace lbqcuda;
 
 // ---- C entry points ------------------------------------------------------------------------------
 
@@ -671,9 +667,87 @@ extern "C" int lbq_cuda_device_count(void)
     return n;
 }
 
+// What this object really holds: __CUDA_ARCH_LIST__ is what nvcc compiled for (the same in the
+// host pass), LBQ_CUDA_SASS / LBQ_CUDA_PTX how CMake asked for it (machine code / PTX); the test
+// test-cuda-build.sh checks both against the fatbinary of the built objects.
+#define LBQ_VSTR_(...) #__VA_ARGS__
+#define LBQ_VSTR(...) LBQ_VSTR_(__VA_ARGS__)
+#ifndef __CUDA_ARCH_LIST__
+#error "nvcc >= 11.5 is needed (__CUDA_ARCH_LIST__)"
+#endif
+#ifndef LBQ_CUDA_SASS
+#define LBQ_CUDA_SASS "?"
+#define LBQ_CUDA_PTX "?"
+#endif
+
 extern "C" const char *lbq_cuda_build_info(void)
 {
-    return "CUDA " LBQ_STR(__CUDACC_VER_MAJOR__) "." LBQ_STR(__CUDACC_VER_MINOR__) " (sm_80, sm_90, PTX compute_90)";
+    return "CUDA " LBQ_STR(__CUDACC_VER_MAJOR__) "." LBQ_STR(__CUDACC_VER_MINOR__)
+           " (SASS: " LBQ_CUDA_SASS "; PTX: " LBQ_CUDA_PTX "; __CUDA_ARCH_LIST__ " LBQ_VSTR(__CUDA_ARCH_LIST__) ")";
+}
+
+// "sm_80 sm_90" -> does it hold machine code the device (major.minor) can run?  SASS of sm_XY runs
+// on devices of the same major version with minor >= Y; "sm_90a" only on sm_90.
+static int sass_for(const char *list, int major, int minor, int *best)
+{
+    *best = -1;
+    for (const char *p = strstr(list, "sm_"); p; p = strstr(p + 3, "sm_")) {
+        int v = atoi(p + 3), vmaj = v / 10, vmin = v % 10;
+        const char *q = p + 3;
+        while (*q >= '0' && *q <= '9') q++;
+        bool special = (*q == 'a' || *q == 'f');
+        if (vmaj == major && (special ? vmin == minor : vmin <= minor) && v > *best) *best = v;
+    }
+    return *best >= 0;
+}
+static int ptx_for(const char *list, int cc, int *best)
+{
+    *best = -1;
+    for (const char *p = strstr(list, "compute_"); p; p = strstr(p + 8, "compute_")) {
+        int v = atoi(p + 8);
+        if (v <= cc && v > *best) *best = v;
+    }
+    return *best >= 0;
+}
+
+extern "C" const char *lbq_cuda_device_info(void)
+{
+    static char buf[640];
+    if (check_device() != LBQ_OK) { snprintf(buf, sizeof buf, "%s", lbq_errmsg()); return buf; }
+    int dev = 0, drv = 0, rt = 0;
+    cudaDeviceProp prop;
+    cudaError_t e;
+    if ((e = cudaGetDevice(&dev)) != cudaSuccess || (e = cudaGetDeviceProperties(&prop, dev)) != cudaSuccess) {
+        error_text("cudaGetDeviceProperties", e, true);
+        snprintf(buf, sizeof buf, "%s", lbq_errmsg());
+        return buf;
+    }
+    cudaDriverGetVersion(&drv);
+    cudaRuntimeGetVersion(&rt);
+    const int cc = prop.major * 10 + prop.minor;
+    int sass = -1, ptx = -1;
+    char how[96];
+    if (sass_for(LBQ_CUDA_SASS, prop.major, prop.minor, &sass)) snprintf(how, sizeof how, "runs SASS sm_%d", sass);
+    else if (ptx_for(LBQ_CUDA_PTX, cc, &ptx)) snprintf(how, sizeof how, "JIT-compiles PTX compute_%d at start (no SASS for sm_%d)", ptx, cc);
+    else snprintf(how, sizeof how, "no code for sm_%d in this build (rebuild with -DCMAKE_CUDA_ARCHITECTURES=%d)", cc, cc);
+    // what the runtime actually loaded for one kernel (binaryVersion: the SASS it runs)
+    cudaFuncAttributes fa;
+    char loaded[64] = "";
+    if (cudaFuncGetAttributes(&fa, k_block_absmax<32>) == cudaSuccess)
+        snprintf(loaded, sizeof loaded, "; kernel binary sm_%d, ptx %d", fa.binaryVersion, fa.ptxVersion);
+    else
+        cudaGetLastError();
+    snprintf(buf, sizeof buf, "%s (sm_%d, %d SMs, %.1f GiB), %s%s; driver %d.%d, runtime %d.%d", prop.name, cc,
+             prop.multiProcessorCount, (double)prop.totalGlobalMem / 1073741824.0, how, loaded,
+             drv / 1000, (drv % 1000) / 10, rt / 1000, (rt % 1000) / 10);
+    return buf;
+}
+
+// Test hook: the message and sticky bookkeeping of a failed call `call` with CUDA error `code`,
+// exactly as a real failure produces them (tests/test-cuda-errors.c).
+extern "C" int lbq_cuda_test_error(const char *call, int code)
+{
+    return error_text(call, (cudaError_t)code, false);
 }
 
 extern "C" int lbq_cuda_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,

@@ -23,6 +23,16 @@ int lbq_cuda_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t
 /* LBQ_OK when a CUDA device is usable, else LBQ_ERR_CUDA with lbq_errmsg() "no CUDA device (why)". */
 int lbq_cuda_check(void);
 
+/* One line on the device this process would use: name, compute capability, whether it runs this
+ * build's SASS or JIT-compiles its PTX, the driver and runtime versions; or why there is none.
+ * Static storage (not thread-safe); `lbq --version` prints it. */
+const char *lbq_cuda_device_info(void);
+
+/* Test hook: set lbq_errmsg() (and the sticky-error state) exactly as a failed CUDA call `call`
+ * returning error `code` does; returns LBQ_ERR_CUDA.  A sticky code makes every later CUDA entry
+ * point of the process fail with that message. */
+int lbq_cuda_test_error(const char *call, int code);
+
 /* Largest piece streamed through the device per step, in elements (rounded down to whole blocks,
  * at least one block).  0 restores the default (2^24).  Returns the previous value.  Tests use
  * small pieces to exercise the two-stream pipeline on small tensors. */
@@ -52,6 +62,12 @@ int lbq_selftest(const struct lbq_selftest_opts *o, struct lbq_selftest_result *
 /* The GPU part alone: LBQ_OK when every code and value agrees, LBQ_ERR_DATA on any mismatch (the
  * first max_report are printed on out), LBQ_ERR_CUDA without a device or on a runtime failure. */
 int lbq_cuda_selftest(FILE *out, int max_report);
+
+/* One tensor of n elements (meant for n > 2^31: 64-bit indices, piece offsets and the stochastic
+ * rounding counter beyond 2^31) through lbq_cuda_qdq against lbq_qdq (OpenMP over 2^24-element
+ * ranges), spec block128-dtree:b4:sr, codes and values bit for bit.  Needs about 9 n bytes of host
+ * memory.  Prints one line on out; LBQ_OK, LBQ_ERR_DATA on a mismatch, LBQ_ERR_NOMEM, LBQ_ERR_CUDA. */
+int lbq_cuda_selftest_big(int64_t n, FILE *out);
 
 /* ---- bandwidth benchmark ------------------------------------------------------------------- */
 struct lbq_cuda_bench_row {
