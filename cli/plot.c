@@ -694,15 +694,66 @@ static double cfg_val(const struct cfg *c, int which)
 static const char *const g_panel_key[3] = { "m", "v", "update" };
 static const char *const g_panel_title[3] = { "first moment m", "second moment v", "update m/(sqrt(v)+eps)" };
 
-/* emit the non-empty panels of w[3]; returns how many; the key goes to the panel with most lines */
+/* the earlier column of w whose values equal column c's at every x (both undefined counts as equal,
+ * at least one defined value needed), or -1 */
+static int wide_same_as(const struct wide *w, int c)
+{
+    for (int i = 0; i < c; i++) {
+        int same = 1, any = 0;
+        for (int j = 0; j < w->nx && same; j++) {
+            double a = w->col[i].y[j], b = w->col[c].y[j];
+            if (isfinite(a) != isfinite(b) || (isfinite(a) && a != b)) same = 0;
+            if (isfinite(a)) any = 1;
+        }
+        if (same && any && w->col[i].dt == w->col[c].dt) return i;
+    }
+    return -1;
+}
+
+/* emit the non-empty panels of w[3]; returns how many; the key goes to the panel with most lines.
+ * A line that coincides with an earlier one of its panel is listed in dupN (the scripts draw it
+ * dotted with open circles) and its key entry says so: "B128/DE-0 (m: same as B128/DE)". */
 static int emit_state_panels(struct fig *f, struct wide w[3], const char *xname)
 {
-    int np = 0, keyp = 0, best = -1;
+    int np = 0, keyp = 0, best = -1, keyk = -1;
     char list[32] = "";
     for (int k = 0; k < 3; k++) {
         wide_prune(&w[k], 1);
+        if (w[k].ncol > best) { best = w[k].ncol; keyk = k; }
+    }
+    if (keyk >= 0 && w[keyk].ncol > 0) {
+        struct wide *kw = &w[keyk];
+        char nt[2 * MAX_SERIES + 2][sizeof kw->col[0].title];
+        for (int c = 0; c < kw->ncol; c++) snprintf(nt[c], sizeof nt[c], "%s", kw->col[c].title);
+        for (int c = 0; c < kw->ncol; c++) {
+            char where[24] = "", other[64] = "";
+            for (int k = 0; k < 3; k++) {
+                int ck = -1;
+                for (int i = 0; i < w[k].ncol; i++) if (strcmp(w[k].col[i].title, kw->col[c].title) == 0) ck = i;
+                int o = ck >= 0 ? wide_same_as(&w[k], ck) : -1;
+                if (o < 0) continue;
+                size_t l = strlen(where);
+                snprintf(where + l, sizeof where - l, "%s%s", l ? ", " : "", g_panel_key[k]);
+                /* "Rank-1/DE-0 (m: same as DE)": the other's prefix left out where both share it */
+                const char *ot = w[k].col[o].title, *sl = strchr(ot, '/');
+                if (sl && strncmp(ot, kw->col[c].title, (size_t)(sl - ot + 1)) == 0) ot = sl + 1;
+                snprintf(other, sizeof other, "%s", ot);
+            }
+            if (where[0]) {
+                char t[sizeof kw->col[c].title + 96];
+                snprintf(t, sizeof t, "%s (%s: same as %s)", kw->col[c].title, where, other);
+                clean(nt[c], sizeof nt[c], t);
+            }
+        }
+        for (int c = 0; c < kw->ncol; c++) memcpy(kw->col[c].title, nt[c], sizeof nt[c]);
+    }
+    for (int k = 0; k < 3; k++) {
         if (!w[k].ncol) continue;
-        if (w[k].ncol > best) { best = w[k].ncol; keyp = np; }
+        if (k == keyk) keyp = np;
+        char dup[8 * (2 * MAX_SERIES + 2)] = "", nm[16];
+        for (int c = 0; c < w[k].ncol; c++)
+            if (wide_same_as(&w[k], c) >= 0) { size_t l = strlen(dup); snprintf(dup + l, sizeof dup - l, "%s%d", l ? " " : "", c + 1); }
+        if (dup[0]) { snprintf(nm, sizeof nm, "dup%d", np); var_str(&f->vars, nm, dup); }
         wide_emit(f, np++, &w[k], xname, g_panel_title[k]);
         size_t l = strlen(list);
         snprintf(list + l, sizeof list - l, "%s%s", l ? " " : "", g_panel_key[k]);
@@ -1113,20 +1164,24 @@ static int find_plots_dir(char *out, size_t n)
         if (!dir_has_scripts(e)) return lbq_err(LBQ_ERR_UNSUPPORTED, "LBQ_PLOTS_DIR=%s: no lbq gnuplot scripts there (lbq-style.gp missing)", e);
         snprintf(cand, sizeof cand, "%s", e);
     } else {
+        /* an installed lbq: <prefix>/bin/lbq -> <prefix>/share/lbq/plots; then the source tree it was
+         * built from; then <dir of the binary>/../plots */
+        char exe[PATH_MAX];
+        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
         cand[0] = 0;
+        if (l > 0) {
+            exe[l] = 0;
+            char *sl = strrchr(exe, '/');
+            if (sl) *sl = 0;
+            snprintf(cand, sizeof cand, "%s/../share/lbq/plots", exe);
+            if (!dir_has_scripts(cand)) cand[0] = 0;
+        } else exe[0] = 0;
 #ifdef LBQ_PLOTS_DIR
-        if (dir_has_scripts(LBQ_PLOTS_DIR)) snprintf(cand, sizeof cand, "%s", LBQ_PLOTS_DIR);
+        if (!cand[0] && dir_has_scripts(LBQ_PLOTS_DIR)) snprintf(cand, sizeof cand, "%s", LBQ_PLOTS_DIR);
 #endif
-        if (!cand[0]) {
-            char exe[PATH_MAX];
-            ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-            if (l > 0) {
-                exe[l] = 0;
-                char *sl = strrchr(exe, '/');
-                if (sl) *sl = 0;
-                snprintf(cand, sizeof cand, "%s/../plots", exe);
-                if (!dir_has_scripts(cand)) cand[0] = 0;
-            }
+        if (!cand[0] && exe[0]) {
+            snprintf(cand, sizeof cand, "%s/../plots", exe);
+            if (!dir_has_scripts(cand)) cand[0] = 0;
         }
         if (!cand[0]) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot scripts not found: set LBQ_PLOTS_DIR to the plots/ directory of the lbq sources");
     }
