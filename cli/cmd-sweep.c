@@ -229,9 +229,10 @@ static void tsv_param_row(char **buf, size_t *len, size_t *cap, const struct swe
     tsv_append(buf, len, cap, line, n);
 }
 
-/* Heatmap of |m| for the 2-D parameter with the strongest row/column outlier structure, gathered
- * from the evaluation pass's slabs (no extra read): per 2-D parameter, row and column maxima and a
- * max-pooled grid of at most 128 x 128 cells. */
+/* Heatmap of |m| for the parameter with the strongest row/column outlier structure, gathered from
+ * the evaluation pass's slabs (no extra read): per parameter of 2 or more dimensions (N-D as
+ * dim[0] rows x the other dims flattened), row and column maxima and a max-pooled grid of at most
+ * 128 x 128 cells. */
 static struct lbq_file *g_sweep_file;
 
 struct heat {
@@ -245,8 +246,10 @@ static void heat_cb(void *ud, int p, int64_t off, int64_t n, const float *m, con
     (void)v;
     struct heat *h = ud;
     const struct lbq_param_info *pi = lbq_file_param(g_sweep_file, p);
-    if (pi->shape.rank != 2) return;
-    int64_t R = pi->shape.dim[0], C = pi->shape.dim[1];
+    /* an N-D tensor (N >= 2) as a matrix of dim[0] rows x (the other dims, flattened) columns, the
+     * row-major order of the file: a conv weight [out, in, kh, kw] is out x (in*kh*kw) */
+    if (pi->shape.rank < 2 || pi->shape.dim[0] <= 0) return;
+    int64_t R = pi->shape.dim[0], C = pi->shape.numel / pi->shape.dim[0];
     if (!h->rowmax[p]) {
         h->pr[p] = (R + 127) / 128; h->pc[p] = (C + 127) / 128;
         h->gr[p] = (R + h->pr[p] - 1) / h->pr[p]; h->gc[p] = (C + h->pc[p] - 1) / h->pc[p];
@@ -287,7 +290,7 @@ static cJSON *heatmap_json(struct lbq_file *f, const struct heat *h)
     for (int i = 0; i < lbq_file_nparams(f); i++) {
         if (!h->grid[i]) continue;
         const struct lbq_param_info *pi = lbq_file_param(f, i);
-        double r = max_over_median(h->rowmax[i], pi->shape.dim[0]), c = max_over_median(h->colmax[i], pi->shape.dim[1]);
+        double r = max_over_median(h->rowmax[i], pi->shape.dim[0]), c = max_over_median(h->colmax[i], pi->shape.numel / pi->shape.dim[0]);
         if (r > best_ratio) { best_ratio = r; best = i; }
         if (c > best_ratio) { best_ratio = c; best = i; }
     }
@@ -297,7 +300,9 @@ static cJSON *heatmap_json(struct lbq_file *f, const struct heat *h)
     cJSON_AddStringToObject(o, "param", pi->name);
     cJSON_AddStringToObject(o, "state", "m");
     cJSON_AddNumberToObject(o, "rows", (double)pi->shape.dim[0]);
-    cJSON_AddNumberToObject(o, "cols", (double)pi->shape.dim[1]);
+    cJSON_AddNumberToObject(o, "cols", (double)(pi->shape.numel / pi->shape.dim[0]));
+    cJSON *shp = cJSON_AddArrayToObject(o, "shape");
+    for (int d = 0; d < pi->shape.rank; d++) cJSON_AddItemToArray(shp, cJSON_CreateNumber((double)pi->shape.dim[d]));
     cJSON_AddNumberToObject(o, "pool_rows", (double)h->pr[best]);
     cJSON_AddNumberToObject(o, "pool_cols", (double)h->pc[best]);
     lbq_json_add_num(o, "max_over_median", best_ratio);
@@ -628,7 +633,7 @@ static void *mpi_get_heat(void *ud, int p, size_t *len)
     const struct heat *h = ud;
     int present = h->grid && h->rowmax && h->colmax && h->grid[p] && h->rowmax[p] && h->colmax[p];
     const struct lbq_param_info *pi = lbq_file_param(g_sweep_file, p);
-    int64_t R = present ? pi->shape.dim[0] : 0, C = present ? pi->shape.dim[1] : 0, G = present ? h->gr[p] * h->gc[p] : 0;
+    int64_t R = present ? pi->shape.dim[0] : 0, C = present ? pi->shape.numel / pi->shape.dim[0] : 0, G = present ? h->gr[p] * h->gc[p] : 0;
     *len = 5 * sizeof(int64_t) + sizeof(float) * (size_t)(R + C + G);
     char *b = malloc(*len);
     if (!b) return NULL;
@@ -651,8 +656,8 @@ static int mpi_put_heat(void *ud, int p, const void *blob, size_t len)
     memcpy(hd, blob, sizeof hd);
     if (!hd[0]) return LBQ_OK;
     const struct lbq_param_info *pi = lbq_file_param(g_sweep_file, p);
-    int64_t R = pi->shape.dim[0], C = pi->shape.dim[1], G = hd[3] * hd[4];
-    if (pi->shape.rank != 2 || len != sizeof hd + sizeof(float) * (size_t)(R + C + G))
+    int64_t R = pi->shape.dim[0], C = pi->shape.rank >= 2 && R > 0 ? pi->shape.numel / R : 0, G = hd[3] * hd[4];
+    if (pi->shape.rank < 2 || len != sizeof hd + sizeof(float) * (size_t)(R + C + G))
         return lbq_err(LBQ_ERR_UNSUPPORTED, "MPI: heat map data of parameter %d: %zu bytes received", p, len);
     const float *x = (const float *)((const char *)blob + sizeof hd);
     h->rowmax[p] = malloc(sizeof(float) * (size_t)R);

@@ -461,6 +461,7 @@ struct sweep {
     struct cfg *c; int nc;
     double eps;                 /* hparams.eps (Adam's epsilon), NaN if absent */
     int cb_bits; struct cbmap cb[MAX_CB_MAPS]; int ncb;
+    char heat_shape[160];       /* "64 x 3 x 3 x 3" for an N-D tensor (N > 2), else empty */
     const char *heat_param; double heat_rows, heat_cols, heat_ratio; long long pr, pc; int hr, hc; double *heat;
     struct swrun *runs; int nruns;
 };
@@ -575,6 +576,16 @@ static int load_sweep(const cJSON *root, struct sweep *s)
         if ((rc = j_str(o, "heatmap", "param", J_REQ, &s->heat_param)) || (rc = j_num(o, "heatmap", "rows", J_OPT, &s->heat_rows)) ||
             (rc = j_num(o, "heatmap", "cols", J_OPT, &s->heat_cols)) || (rc = j_num(o, "heatmap", "max_over_median", J_OPT, &s->heat_ratio)))
             return rc;
+        double *shp = NULL;
+        int nshp = 0;
+        if ((rc = j_nums(o, "heatmap", "shape", J_OPT, 8, &shp, &nshp))) return rc;
+        for (int d = 0; d < nshp; d++) {
+            size_t l = strlen(s->heat_shape);
+            if (!(shp[d] >= 0 && shp[d] < 1e15)) continue;
+            snprintf(s->heat_shape + l, sizeof s->heat_shape - l, "%s%.0f", d ? " x " : "", shp[d]);
+        }
+        if (nshp <= 2) s->heat_shape[0] = 0;      /* 2-D: rows x cols says it all */
+        free(shp);
         s->pr = s->pc = 1;
         if (cJSON_GetObjectItemCaseSensitive(o, "pool_rows") && (rc = j_int(o, "heatmap", "pool_rows", 1, 1e12, &s->pr))) return rc;
         if (cJSON_GetObjectItemCaseSensitive(o, "pool_cols") && (rc = j_int(o, "heatmap", "pool_cols", 1, 1e12, &s->pc))) return rc;
@@ -952,9 +963,10 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
         if (!rc && w.ncol > 1) {
             char t[80], mt[40];
             int k = known_map(maps[m]);
-            if (strcmp(maps[m], "uniform") == 0) snprintf(t, sizeof t, "Linear (uniform, with 0)");
-            else if (strcmp(maps[m], "dtree") == 0) snprintf(t, sizeof t, "DE (dynamic tree)");
-            else if (strcmp(maps[m], "log") == 0) snprintf(t, sizeof t, "Ours/log (SOLO, SR)");
+            /* lbq's own map names (docs/quantizers.md), with the paper names in brackets */
+            if (strcmp(maps[m], "uniform") == 0) snprintf(t, sizeof t, "uniform (has level 0)");
+            else if (strcmp(maps[m], "dtree") == 0) snprintf(t, sizeof t, "dtree (DE)");
+            else if (strcmp(maps[m], "log") == 0) snprintf(t, sizeof t, "log (SOLO), stoch. rounding");
             else { if (k >= 0) snprintf(mt, sizeof mt, "%s", g_maps[k].label); else clean(mt, sizeof mt, maps[m]); snprintf(t, sizeof t, "%s", mt); }
             wide_emit(f, np++, &w, "beta", t);
         }
@@ -962,7 +974,7 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
     }
     if (!rc && np == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig4 skipped: no finite swamping results"); return LBQ_OK; }
     sb_printf(&f->vars, "npanels=%d; ", np);
-    var_str(&f->vars, "title", "Signal swamping (SOLO case study): mean state after 100 EMA steps vs beta");
+    var_str(&f->vars, "title", "Signal swamping (SOLO case study, synthetic): mean state after 100 EMA steps vs beta");
     return rc;
 }
 
@@ -982,24 +994,28 @@ static int fig5(struct ctx *cx, const struct sweep *s, struct figs *fs)
         }
         sb_puts(&f->data, "\n");
     }
-    /* the profiles: maximum over rows of each column, over columns of each row */
+    /* the profiles: maximum over rows of each column, over columns of each row, as staircases: each
+     * cell's value from its lower to its upper edge (two points), so the steps line up with the
+     * cells of the map */
     sb_puts(&f->data, "\ncol\tmax_abs_m\n");
     for (int j = 0; j < s->hc; j++) {
         double mx = NAN;
         for (int i = 0; i < s->hr; i++) { double v = s->heat[(size_t)i * (size_t)s->hc + (size_t)j]; if (v > 0 && !(v <= mx)) mx = v; }
-        sb_printf(&f->data, "%.9g\t", ((double)j + 0.5) * (double)s->pc); sb_num(&f->data, mx); sb_puts(&f->data, "\n");
+        for (int e = 0; e < 2; e++) { sb_printf(&f->data, "%.9g\t", ((double)j + e) * (double)s->pc); sb_num(&f->data, mx); sb_puts(&f->data, "\n"); }
     }
     sb_puts(&f->data, "\n\nrow\tmax_abs_m\n");
     for (int i = 0; i < s->hr; i++) {
         double mx = NAN;
         for (int j = 0; j < s->hc; j++) { double v = s->heat[(size_t)i * (size_t)s->hc + (size_t)j]; if (v > 0 && !(v <= mx)) mx = v; }
-        sb_printf(&f->data, "%.9g\t", ((double)i + 0.5) * (double)s->pr); sb_num(&f->data, mx); sb_puts(&f->data, "\n");
+        for (int e = 0; e < 2; e++) { sb_printf(&f->data, "%.9g\t", ((double)i + e) * (double)s->pr); sb_num(&f->data, mx); sb_puts(&f->data, "\n"); }
     }
     char p[128];
     clean(p, sizeof p, s->heat_param);
     double rows = isfinite(s->heat_rows) ? s->heat_rows : (double)s->hr * (double)s->pr;
     double cols = isfinite(s->heat_cols) ? s->heat_cols : (double)s->hc * (double)s->pc;
-    var_strf(&f->vars, "title", "|m| of %s [%.0f x %.0f], max over %lld x %lld cells", p, rows, cols, s->pr, s->pc);
+    if (s->heat_shape[0]) var_strf(&f->vars, "title", "|m| of %s [%s] as %.0f x %.0f, max over %lld x %lld cells", p, s->heat_shape, rows, cols, s->pr, s->pc);
+    else var_strf(&f->vars, "title", "|m| of %s [%.0f x %.0f], max over %lld x %lld cells", p, rows, cols, s->pr, s->pc);
+    sb_printf(&f->vars, "ndims=%d; ", s->heat_shape[0] ? 3 : 2);
     if (isfinite(s->heat_ratio)) var_strf(&f->vars, "subtitle", "largest row/column max over median row/column max: %.0f", s->heat_ratio);
     sb_printf(&f->vars, "nrows=%.9g; ncols=%.9g; ", rows, cols);
     return LBQ_OK;
