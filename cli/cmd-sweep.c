@@ -339,6 +339,21 @@ static cJSON *codebooks_json(int bits)
         }
         cJSON_AddItemToArray(a, mo);
     }
+    /* the log map (SOLO) has no fixed codebook: its levels alpha^k * max, alpha = xp^(1/N), depend on
+     * each block's p-quantile xp (relative to the block max); shown for one example block, xp = 1e-3 */
+    if (bits >= 1 && bits <= 8) {
+        int nmax = (1 << bits) - 1;
+        float alpha = lbq_log_alpha(1e-3f, nmax), lev[256];
+        lev[0] = 1.0f;
+        for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;
+        cJSON *mo = cJSON_CreateObject();
+        cJSON_AddStringToObject(mo, "name", "log");
+        cJSON_AddNumberToObject(mo, "example_xp", 1e-3);
+        cJSON_AddNullToObject(mo, "signed");
+        cJSON *lv = cJSON_AddArrayToObject(mo, "unsigned");
+        for (int k = nmax; k >= 0; k--) cJSON_AddItemToArray(lv, cJSON_CreateNumber(lev[k]));
+        cJSON_AddItemToArray(a, mo);
+    }
     lbq_err(LBQ_OK, "%s", "");
     return o;
 }

@@ -454,7 +454,7 @@ struct cfg {
     struct hist h;              /* bins == 0: none */
 };
 
-struct cbmap { const char *name; double *lev[2]; int n[2]; };   /* [0] signed, [1] unsigned */
+struct cbmap { const char *name; double *lev[2]; int n[2]; double xp; };   /* xp: the log map's example block */   /* [0] signed, [1] unsigned */
 struct swrun { const char *map; int bits; double *beta, *fm, *f32; int n; };
 
 struct sweep {
@@ -564,7 +564,7 @@ static int load_sweep(const cJSON *root, struct sweep *s)
             struct cbmap *m = &s->cb[s->ncb++];
             if (!cJSON_IsObject(it)) return bad(p, NULL, "an object", it);
             if ((rc = j_str(it, p, "name", J_REQ, &m->name)) || (rc = j_nums(it, p, "signed", J_OPT, MAX_LEVELS, &m->lev[0], &m->n[0])) ||
-                (rc = j_nums(it, p, "unsigned", J_OPT, MAX_LEVELS, &m->lev[1], &m->n[1])))
+                (rc = j_nums(it, p, "unsigned", J_OPT, MAX_LEVELS, &m->lev[1], &m->n[1])) || (rc = j_num(it, p, "example_xp", J_OPT, &m->xp)))
                 return rc;
         }
     }
@@ -1021,38 +1021,73 @@ static int fig5(struct ctx *cx, const struct sweep *s, struct figs *fs)
     return LBQ_OK;
 }
 
+/* the earlier codebook map of panel sg with the same levels as map m, or -1 */
+static int cb_same_as(const struct sweep *s, int sg, int m)
+{
+    for (int o = 0; o < m; o++) {
+        if (s->cb[o].n[sg] != s->cb[m].n[sg] || s->cb[o].n[sg] <= 0) continue;
+        int same = 1;
+        for (int k = 0; k < s->cb[m].n[sg] && same; k++) if (s->cb[o].lev[sg][k] != s->cb[m].lev[sg][k]) same = 0;
+        if (same) return o;
+    }
+    return -1;
+}
+
 static int fig6(struct ctx *cx, const struct sweep *s, struct figs *fs)
 {
     if (!s->ncb) { note(cx, "fig6 skipped: no codebooks"); return LBQ_OK; }
     struct fig *f = fig_new(fs, "fig6-codebooks", "fig6-codebooks");
     int np = 0;
-    static const char *const ptitle[2] = { "signed (m): levels in [-1, 1]", "unsigned (v): levels in [0, 1]" };
-    for (int sg = 0; sg < 2; sg++) {
-        int nrow = 0, any = 0;
-        for (int m = 0; m < s->ncb; m++) if (s->cb[m].n[sg] > 0) nrow++;
-        if (!nrow) continue;
+    /* panels: unsigned (v) on [0, 1] (with the map names), the same on a log axis, where the levels
+     * near 0 differ visibly (DE's 0 against DE-0's smallest level), and signed (m) on [-1, 1]; every
+     * map keeps its row in all panels */
+    static const char *const ptitle[3] = { "unsigned (v), linear axis", "unsigned (v), log axis", "signed (m), linear axis" };
+    static const int psg[3] = { 1, 1, 0 };
+    int rowof[MAX_CB_MAPS], nrow = 0;
+    char lab[MAX_CB_MAPS][128];
+    for (int m = 0; m < s->ncb; m++) {
+        rowof[m] = -1;
+        if (s->cb[m].n[0] <= 0 && s->cb[m].n[1] <= 0) continue;
+        rowof[m] = nrow++;
+        char t[40];
+        map_label(s->cb[m].name, t, sizeof t);
+        if (isfinite(s->cb[m].xp)) snprintf(lab[m], sizeof lab[m], "%s, xp = %g", t, s->cb[m].xp);
+        else snprintf(lab[m], sizeof lab[m], "%s", t);
+        for (int sg = 0; sg < 2; sg++) {
+            int o = cb_same_as(s, sg, m);
+            if (o < 0) continue;
+            char ot[40];
+            map_label(s->cb[o].name, ot, sizeof ot);
+            size_t l = strlen(lab[m]);
+            snprintf(lab[m] + l, sizeof lab[m] - l, " (%s: same as %s)", sg ? "unsigned" : "signed", ot);
+        }
+    }
+    for (int pn = 0; pn < 3; pn++) {
+        int sg = psg[pn], any = 0;
         struct sbuf blk = { 0 };
         sb_printf(&blk, "%slevel\trow\tmap\tlt\n", np ? "\n\n" : "");
-        int row = 0;
         for (int m = 0; m < s->ncb; m++) {
-            if (s->cb[m].n[sg] <= 0) continue;
-            char t[40];
-            map_label(s->cb[m].name, t, sizeof t);
+            if (rowof[m] < 0) continue;
+            char cl[128];
+            clean(cl, sizeof cl, lab[m]);
+            if (s->cb[m].n[sg] <= 0) {      /* no levels here: the row stays, empty (its name in the ytics) */
+                sb_printf(&blk, "NaN\t%d\t%s\t%d\n", nrow - 1 - rowof[m], cl, map_lt(cx, s->cb[m].name));
+                continue;
+            }
             for (int k = 0; k < s->cb[m].n[sg]; k++) {
                 double v = s->cb[m].lev[sg][k];
                 if (!isfinite(v)) continue;
                 sb_num(&blk, v);
-                sb_printf(&blk, "\t%d\t%s\t%d\n", nrow - 1 - row, t, map_lt(cx, s->cb[m].name));
+                sb_printf(&blk, "\t%d\t%s\t%d\n", nrow - 1 - rowof[m], cl, map_lt(cx, s->cb[m].name));
                 any = 1;
             }
-            row++;
         }
         if (any) {
             sb_putn(&f->data, blk.p, blk.n);
             char nm[32];
             snprintf(nm, sizeof nm, "ptitle%d", np);
-            var_str(&f->vars, nm, ptitle[sg]);
-            sb_printf(&f->vars, "nrows%d=%d; ", np, nrow);
+            var_str(&f->vars, nm, ptitle[pn]);
+            sb_printf(&f->vars, "nrows%d=%d; logx%d=%d; signed%d=%d; ", np, nrow, np, pn == 1, np, sg == 0);
             np++;
         }
         if (blk.oom) f->data.oom = 1;
