@@ -1149,27 +1149,110 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
         snprintf(lcs + l, sizeof lcs - l, "%s%d", j ? " " : "", map_lt(cx, cls[j].map));
         snprintf(pts_s + l2, sizeof pts_s - l2, "%s%d", j ? " " : "", pt);
     }
+    /* the axes, fixed here (the script uses them as they are) so that the front's number labels can
+     * be placed without collisions: x log2, y log10, 3% / 5% margins */
+    double xmn = INFINITY, xmx = -INFINITY, ymn = INFINITY, ymx = -INFINITY;
+    for (int k = 0; k < n; k++) {
+        xmn = fmin(xmn, pts[k].x); xmx = fmax(xmx, pts[k].x); ymn = fmin(ymn, pts[k].y); ymx = fmax(ymx, pts[k].y);
+    }
+    double lx0 = log2(xmn), lx1 = log2(xmx), ly0 = log10(ymn), ly1 = log10(ymx);
+    if (lx1 - lx0 < 0.5) { double c = (lx0 + lx1) / 2; lx0 = c - 0.25; lx1 = c + 0.25; }
+    if (ly1 - ly0 < 0.5) { double c = (ly0 + ly1) / 2; ly0 = c - 0.25; ly1 = c + 0.25; }
+    double dx = lx1 - lx0, dy = ly1 - ly0;
+    lx0 -= 0.03 * dx; lx1 += 0.03 * dx; ly0 -= 0.05 * dy; ly1 += 0.05 * dy;
+    sb_printf(&f->vars, "xlo=%.9g; xhi=%.9g; ylo=%.9g; yhi=%.9g; ", exp2(lx0), exp2(lx1), pow(10, ly0), pow(10, ly1));
     /* Pareto front: sorted by x (then y), keep each point below every point left of it */
     qsort(pts, (size_t)n, sizeof *pts, cmp_pt);
-    sb_puts(&f->data, "\n\nPareto front\tupdate_rel_l2\tconfig\tnumber\n");
+    /* the recipes marked (below), counted first: their key line moves the list, hence the plot height */
+    int nrec = 0;
+    for (int r = 0; r < lbq_recipe_count(); r++) {
+        const struct lbq_recipe *rp = lbq_recipe_at(r);
+        if (!rp || !rp->m_spec || !rp->v_spec || strcmp(rp->m_spec, rp->v_spec)) continue;
+        for (int k = 0; k < n; k++) if (s->c[pts[k].c].label && strcmp(s->c[pts[k].c].label, rp->m_spec) == 0) { nrec++; break; }
+    }
+    int nfr0 = 0;
+    double b0 = INFINITY;
+    for (int k = 0; k < n; k++) if (pts[k].y < b0) { b0 = pts[k].y; nfr0++; }
+    /* the plot area in inches, as plots/fig7-memory-vs-error.gp computes it: 7 in wide, at least 5 in
+     * high, higher when the key and the front list need it */
+    int lrows = nfr0 < 26 ? nfr0 : 26;
+    double ltop = 0.6 + (ncls + 2 + (nrec > 0)) * 0.25 + 0.2, need = ltop + (lrows + 1) * 0.21 + 0.8 + 0.45;
+    const double PW = 7.0, PH = need - 0.8 - 0.45 - 0.7 > 5.0 ? need - 0.8 - 0.45 - 0.7 : 5.0;
+    sb_printf(&f->vars, "ph=%.6g; ", PH);
+    #define F7_IN_X(v) ((log2(v) - lx0) / (lx1 - lx0) * PW)
+    #define F7_IN_Y(v) ((log10(v) - ly0) / (ly1 - ly0) * PH)
+    int *fr = malloc(sizeof(int) * (size_t)n);
+    double *bx = malloc(sizeof(double) * 2 * (size_t)n);
+    if (!fr || !bx) { free(fr); free(bx); free(pts); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
     double best = INFINITY;
     int nfront = 0;
     for (int k = 0; k < n; k++) {
         if (!(pts[k].y < best)) continue;
         best = pts[k].y;
+        fr[nfront++] = k;
+    }
+    /* each number label (about 0.2 x 0.16 in) at the first of 16 spots around its point that overlaps
+     * the fewest labels placed so far (weight 100), front points (10) and other points (1) */
+    static const double cand[16][2] = { { 0, 1 }, { 0, -1 }, { 1, 0 }, { -1, 0 }, { 0.8, 0.8 }, { -0.8, 0.8 }, { 0.8, -0.8 }, { -0.8, -0.8 },
+                                        { 0, 2 }, { 0, -2 }, { 2, 0 }, { -2, 0 }, { 1.6, 1.6 }, { -1.6, 1.6 }, { 1.6, -1.6 }, { -1.6, -1.6 } };
+    const double LW = 0.22, LH = 0.17, R = 0.17, PR = 0.05;
+    sb_puts(&f->data, "\n\nPareto front\tupdate_rel_l2\tconfig\tnumber\tlabel_x\tlabel_y\n");
+    for (int q = 0; q < nfront; q++) {
+        const struct pt *P = &pts[fr[q]];
+        double px = F7_IN_X(P->x), py = F7_IN_Y(P->y), bestc = INFINITY, cx0 = px, cy0 = py + R;
+        for (int c = 0; c < 16; c++) {
+            double cxx = px + cand[c][0] * R * 1.1, cyy = py + cand[c][1] * R, cost = 0;
+            if (cxx - LW / 2 < 0 || cxx + LW / 2 > PW || cyy - LH / 2 < 0 || cyy + LH / 2 > PH) cost += 1000;
+            for (int o = 0; o < q; o++)
+                if (fabs(bx[2 * o] - cxx) < LW && fabs(bx[2 * o + 1] - cyy) < LH) cost += 100;
+            for (int k = 0; k < n; k++) {
+                double ux = F7_IN_X(pts[k].x), uy = F7_IN_Y(pts[k].y);
+                if (fabs(ux - cxx) < LW / 2 + PR && fabs(uy - cyy) < LH / 2 + PR) {
+                    int onfront = 0;
+                    for (int o = 0; o < nfront && !onfront; o++) if (fr[o] == k) onfront = 1;
+                    cost += onfront ? 10 : 0.2;
+                }
+            }
+            if (cost < bestc) { bestc = cost; cx0 = cxx; cy0 = cyy; }
+        }
+        bx[2 * q] = cx0; bx[2 * q + 1] = cy0;
         char lab[64];
-        const struct cfg *c = &s->c[pts[k].c];
+        const struct cfg *c = &s->c[P->c];
         clean(lab, sizeof lab, c->label ? c->label : "");
-        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\n", pts[k].x, pts[k].y, lab, nfront + 1);
-        nfront++;
-        if (nfront <= 24) {     /* the numbered list next to the plot */
+        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\t%.9g\t%.9g\n", P->x, P->y, lab, q + 1,
+                  exp2(lx0 + cx0 / PW * (lx1 - lx0)), pow(10, ly0 + cy0 / PH * (ly1 - ly0)));
+        if (q < 200) {          /* the numbered list next to the plot: every point (200 at most) */
             char nm[32];
-            snprintf(nm, sizeof nm, "front%d", nfront);
+            snprintf(nm, sizeof nm, "front%d", q + 1);
             var_str(&f->vars, nm, lab);
         }
     }
+    #undef F7_IN_X
+    #undef F7_IN_Y
+    free(fr); free(bx);
+    if (nfront > 200) note(cx, "fig7: the list names the first 200 of %d Pareto points", nfront);
+    /* the published recipes whose m and v quantizer is one sweep configuration (the same spec for
+     * both states): their point is marked and named; a recipe with two different quantizers is no
+     * sweep point (lbq analyze --recipe evaluates it) */
+    sb_puts(&f->data, "\n\nrecipe quantizer\tupdate_rel_l2\tconfig\tname\n");
+    nrec = 0;
+    for (int r = 0; r < lbq_recipe_count(); r++) {
+        const struct lbq_recipe *rp = lbq_recipe_at(r);
+        if (!rp || !rp->m_spec || !rp->v_spec || strcmp(rp->m_spec, rp->v_spec)) continue;
+        for (int k = 0; k < n; k++) {
+            const struct cfg *c = &s->c[pts[k].c];
+            if (!c->label || strcmp(c->label, rp->m_spec)) continue;
+            char lab[64], rn[40];
+            clean(lab, sizeof lab, c->label);
+            clean(rn, sizeof rn, rp->name);
+            sb_printf(&f->data, "%.9g\t%.9g\t%s\t%s\n", pts[k].x, pts[k].y, lab, rn);
+            nrec++;
+            break;
+        }
+    }
+    if (!nrec) sb_puts(&f->data, "NaN\tNaN\tnone\tnone\n");
     free(pts);
-    sb_printf(&f->vars, "nseries=%d; nfront=%d; ", ncls, nfront);
+    sb_printf(&f->vars, "nseries=%d; nfront=%d; nrecipes=%d; ", ncls, nfront, nrec);
     var_str(&f->vars, "lcs0", lcs);
     var_str(&f->vars, "pts0", pts_s);
     var_str(&f->vars, "title", "Memory vs update error for every configuration (line: Pareto front)");
