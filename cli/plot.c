@@ -1512,6 +1512,9 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
     const cJSON *it;
     int i = 0, rc = LBQ_OK, nseries = 0;
     char lcs[8 * 2 * MAX_SIM_PARAMS] = "", dts[8 * 2 * MAX_SIM_PARAMS] = "", keyblk[8 * 2 * MAX_SIM_PARAMS] = "";
+    char pts_s[8 * 2 * MAX_SIM_PARAMS] = "", fp32[400] = "";
+    static const int ptv[MAX_SIM_PARAMS] = { 7, 5, 9, 11, 13, 15, 4, 6, 8, 10 };   /* point type per parameter */
+    int nkept = 0, ndrawn = 0;
     struct fig *f = fig_new(fs, "simulate-swamping", "simulate-swamping");
     cJSON_ArrayForEach(it, params) {
         char p[48];
@@ -1522,6 +1525,9 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
         snprintf(p, sizeof p, "params[%d]", i);
         if (!cJSON_IsObject(it)) { rc = bad(p, NULL, "an object", it); break; }
         if ((rc = j_str(it, p, "name", J_REQ, &name)) || (rc = j_obj(it, p, "series", J_REQ, &ser))) break;
+        const cJSON *kj = cJSON_GetObjectItemCaseSensitive(it, "kept_fp32");
+        if (kj && !cJSON_IsBool(kj) && !cJSON_IsNull(kj)) { rc = bad(p, "kept_fp32", "a boolean", kj); break; }
+        int kept = kj && cJSON_IsTrue(kj), drawn = 0;
         snprintf(p, sizeof p, "params[%d].series", i);
         if (!(rc = j_nums(ser, p, "step", J_REQ, MAX_POINTS, &step, &ns)) &&
             !(rc = j_nums(ser, p, "swamp_m", J_OPT, MAX_POINTS, &sw[0], &nsw[0])) &&
@@ -1533,9 +1539,19 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
                 if (sw[k] && nsw[k] != ns) rc = lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, 'step' has %d", p, keys[0][k], nsw[k], ns);
                 else if (un[k] && nun[k] != ns) rc = lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, 'step' has %d", p, keys[1][k], nun[k], ns);
             }
-            /* one series per state with data; the figure is validated in full even beyond the drawn ones */
+            /* one series per state with data; the figure is validated in full even beyond the drawn ones.
+             * A tensor the recipe keeps in fp32 is not drawn (its 0s would read as "never swamped"):
+             * the figure names it in a line of its own */
             int keyed = 0;
-            for (int k = 0; k < 2 && !rc && i < MAX_SIM_PARAMS; k++) {
+            if (kept && i < MAX_SIM_PARAMS) {
+                char t[96];
+                clean(t, 80, name);
+                size_t l = strlen(fp32);
+                if (l + strlen(t) + 8 < sizeof fp32) snprintf(fp32 + l, sizeof fp32 - l, "%s%s", l ? ", " : "", t);
+                else if (l + 6 < sizeof fp32 && !strstr(fp32, ", ...")) snprintf(fp32 + l, sizeof fp32 - l, ", ...");
+                nkept++;
+            }
+            for (int k = 0; k < 2 && !rc && i < MAX_SIM_PARAMS && !kept; k++) {
                 int any = 0;
                 for (int j = 0; j < ns; j++)
                     if (isfinite(step[j]) && ((sw[k] && isfinite(sw[k][j])) || (un[k] && isfinite(un[k][j])))) any = 1;
@@ -1549,10 +1565,12 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
                     sb_num(&f->data, sw[k] ? sw[k][j] : NAN); sb_puts(&f->data, "\t");
                     sb_num(&f->data, un[k] ? un[k][j] : NAN); sb_puts(&f->data, "\n");
                 }
-                size_t l = strlen(lcs), l2 = strlen(dts);
-                snprintf(lcs + l, sizeof lcs - l, "%s%d", nseries ? " " : "", 31 + i % 10);
+                size_t l = strlen(lcs), l2 = strlen(dts), l4 = strlen(pts_s);
+                snprintf(lcs + l, sizeof lcs - l, "%s%d", nseries ? " " : "", 31 + ndrawn % 10);
                 snprintf(dts + l2, sizeof dts - l2, "%s%d", nseries ? " " : "", k ? 2 : 1);
+                snprintf(pts_s + l4, sizeof pts_s - l4, "%s%d", nseries ? " " : "", ptv[ndrawn % MAX_SIM_PARAMS]);
                 nseries++;
+                drawn = 1;
                 if (!keyed) {   /* one key entry per parameter: its first series */
                     size_t l3 = strlen(keyblk);
                     snprintf(keyblk + l3, sizeof keyblk - l3, "%s%d", l3 ? " " : "", nseries);
@@ -1562,15 +1580,22 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
         }
         free(step); free(sw[0]); free(sw[1]); free(un[0]); free(un[1]);
         if (rc) break;
+        if (drawn) ndrawn++;
         i++;
     }
     if (!rc && np > MAX_SIM_PARAMS) note(cx, "simulate-swamping: only the first %d of %d parameters drawn", MAX_SIM_PARAMS, np);
-    if (!rc && nseries == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "simulate-swamping skipped: no swamping series"); return LBQ_OK; }
+    if (!rc && nseries == 0) {
+        fs->n--; sb_free(&f->data); sb_free(&f->vars);
+        note(cx, nkept ? "simulate-swamping skipped: every tensor is kept in fp32" : "simulate-swamping skipped: no swamping series");
+        return LBQ_OK;
+    }
     if (!rc) {
         sb_printf(&f->vars, "nseries=%d; ", nseries);
         var_str(&f->vars, "lcs0", lcs);
         var_str(&f->vars, "dts0", dts);
+        var_str(&f->vars, "pts0", pts_s);
         var_str(&f->vars, "keys0", keyblk);
+        if (nkept) var_strf(&f->vars, "fp32note", "kept in fp32 by the recipe, not drawn: %s", fp32);
         var_strf(&f->vars, "title", "Signal swamping over the simulation: %s (solid: m, dashed: v)", label);
     }
     return rc;

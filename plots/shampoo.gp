@@ -25,13 +25,13 @@ do for [fmt in formats] {
   set multiplot title title noenhanced font ",11"
   do for [i=0:3] {
     eval lbq_restore
-    eval lbq_cell(i % 2, i / 2, 2, 2, 0.09, 0.975, 0.22, 0.875, 0.10, 0.13)
+    eval lbq_cell(i % 2, i / 2, 2, 2, 0.10, 0.975, 0.22, 0.875, 0.11, 0.15)
     set logscale y
     set format y (i == 0 ? "10^{%L}" : "%g")
     set xtics 1
     set xrange [-0.15:*]
-    set xlabel (i / 2 == 1 ? "Bjorck steps t" : "")
-    set ylabel ""
+    set xlabel "Bjorck steps t (count)"
+    set ylabel (i == 0 ? "Frobenius norm" : (i == 2 ? "angle (degrees)" : "relative error (ratio)"))
     set title ptitle(i) noenhanced
     unset key
     plot for [k=1:nseries] datafile index (k-1) using 1:(column(ycol(i)) > 0 ? column(ycol(i)) : NaN) \
