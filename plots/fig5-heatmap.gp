@@ -32,7 +32,7 @@ do for [fmt in formats] {
   set ytics 10
   set format x ""
   set ylabel "column max |m|" offset 0.5, 0 font ",9"
-  set xlabel " "
+  set xlabel " "     # shared axis: the column index of the map below
   unset title
   unset key
   plot datafile index 1 using 1:2 with lines lt 1 lw 1.4 notitle
@@ -46,7 +46,7 @@ do for [fmt in formats] {
   set format y ""
   set ytics autofreq
   set yrange [nrows:0]
-  set ylabel " " font ""
+  set ylabel " " font ""     # shared axis: the row index of the map on the left
   set xlabel "row max |m|"
   unset key
   plot datafile index 2 using 2:1 with lines lt 1 lw 1.4 notitle

@@ -29,7 +29,7 @@ do for [fmt in formats] {
     sgn = pval("signed", i, 0)
     set yrange [-0.6:nr-0.4]
     set grid noxtics ytics ls 100
-    set ylabel (i == 0 ? "map" : " ")
+    set ylabel (i == 0 ? "map" : " ")     # shared axis: every panel has the same rows, named in the first
     set xlabel "level / block scale (ratio)"
     set title lbq_ptitle(i) noenhanced
     unset key

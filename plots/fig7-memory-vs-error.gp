@@ -60,11 +60,19 @@ do for [fmt in formats] {
     }
   }
   eval lbq_caption
-  plot for [k=1:nseries] datafile index (k-1) using 1:2 with points lt lt_of(k) pt pt_of(k) ps 1.1 title columnheader(1), \
-       datafile index nseries using 1:2 with linespoints lt 9 lw 1.2 dt 2 pt 6 ps 1.6 title columnheader(1), \
-       datafile index nseries using 5:6:4 with labels center font ",9" textcolor rgb "#000000" notitle, \
-       datafile index (nseries+1) using 1:2 with points lt 9 pt 3 ps 2.4 lw 1.5 title (nrecipes > 0 ? "recipe quantizer" : ""), \
-       datafile index (nseries+1) using 1:2:(nrecipes > 0 ? stringcolumn(4) : "") with labels left offset char 1.5, -0.2 font ",10" textcolor rgb "#000000" notitle
+  # (a 'with labels' element whose points are all undefined can crash gnuplot 5.4: the recipe
+  # clauses only when there are recipes)
+  if (nrecipes > 0) {
+    plot for [k=1:nseries] datafile index (k-1) using 1:2 with points lt lt_of(k) pt pt_of(k) ps 1.1 title columnheader(1), \
+         datafile index nseries using 1:2 with linespoints lt 9 lw 1.2 dt 2 pt 6 ps 1.6 title columnheader(1), \
+         datafile index nseries using 5:6:4 with labels center font ",9" textcolor rgb "#000000" notitle, \
+         datafile index (nseries+1) using 1:2 with points lt 9 pt 3 ps 2.4 lw 1.5 title "recipe quantizer", \
+         datafile index (nseries+1) using 1:2:4 with labels left offset char 1.5, -0.2 font ",10" textcolor rgb "#000000" notitle
+  } else {
+    plot for [k=1:nseries] datafile index (k-1) using 1:2 with points lt lt_of(k) pt pt_of(k) ps 1.1 title columnheader(1), \
+         datafile index nseries using 1:2 with linespoints lt 9 lw 1.2 dt 2 pt 6 ps 1.6 title columnheader(1), \
+         datafile index nseries using 5:6:4 with labels center font ",9" textcolor rgb "#000000" notitle
+  }
   unset label 99
   set output
 }

@@ -20,7 +20,9 @@ lbq moment-file format, version 1 (see docs/format.md for the full spec):
 String attributes are written as scalar fixed-length ASCII strings, null-terminated
 (H5T_C_S1, size = len + 1, H5T_STR_NULLTERM), the same type lbq's C writer uses.
 
-Usage as a library:
+Usage as a library (with /usr/bin/python3 and Debian's python3-torch python3-h5py; make this
+directory importable with PYTHONPATH, e.g. PYTHONPATH=<prefix>/share/lbq/python after
+`make install PREFIX=<prefix>`, or PYTHONPATH=experiments/dump in the source tree):
 
     from lbq_dump import dump_moments, GradRecorder
     rec = GradRecorder(["blocks.0.attn.qkv.weight"], T=32)
@@ -40,9 +42,17 @@ import tempfile
 import warnings
 from typing import Dict, Iterable, Mapping, Optional, Union
 
-import h5py
-import numpy as np
-import torch
+try:
+    import h5py
+    import numpy as np
+    import torch
+except ImportError as _e:  # say what to install, and which interpreter has it
+    import sys as _sys
+    raise ImportError(
+        f"lbq_dump needs PyTorch, h5py and NumPy ({_e}). This interpreter is {_sys.executable}. "
+        "On Debian/Ubuntu: apt-get install python3-torch python3-h5py python3-numpy, "
+        "then run /usr/bin/python3 (another python3 earlier on PATH does not see Debian's packages)."
+    ) from _e
 
 LBQ_FORMAT_VERSION = 1
 
