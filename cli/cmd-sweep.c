@@ -139,13 +139,25 @@ static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults
     return LBQ_OK;
 }
 
+static int g_bar_open;          /* a progress bar line is on stderr without its newline */
+
+/* the bar; the ETA shows "--" until 2% of the work and 1 s have passed (earlier estimates swing) */
 static void progress(int quiet, double frac, double elapsed, const char *what)
 {
     if (quiet || !isatty(2) || lbq_mpi_size() > 1) return;     /* MPI: no bar (rank 0 sees its share only) */
     int w = 30, f = (int)(frac * w + 0.5);
-    double eta = frac > 0.001 ? elapsed * (1.0 - frac) / frac : 0.0;
-    fprintf(stderr, "\r[%.*s%*s] %5.1f%% ETA %4.0fs %-40.40s", f, "##############################", w - f, "", 100.0 * frac, eta, what);
-    if (frac >= 1.0) fputc('\n', stderr);
+    char eta[16];
+    if (frac >= 0.02 && elapsed >= 1.0) snprintf(eta, sizeof eta, "%4.0fs", elapsed * (1.0 - frac) / frac);
+    else snprintf(eta, sizeof eta, "  --");
+    fprintf(stderr, "\r[%.*s%*s] %5.1f%% ETA %s %-40.40s", f, "##############################", w - f, "", 100.0 * frac, eta, what);
+    g_bar_open = 1;
+    if (frac >= 1.0) { fputc('\n', stderr); g_bar_open = 0; }
+}
+
+/* end the bar's line before any other message (an error, an interrupt) */
+static void progress_end(void)
+{
+    if (g_bar_open) { fputc('\n', stderr); g_bar_open = 0; }
 }
 
 static double now_s(void)
@@ -554,9 +566,11 @@ struct fold_ctx {
 static void fold_param(const struct fold_ctx *x, int i, int j0, int j1, const struct lbq_param_eval *ev)
 {
     const struct lbq_param_info *pi = lbq_file_param(x->f, i);
-    if (x->first_batch && j0 == 0 && j1 > j0 && ev[0].acc.m.nonfinite)
+    if (x->first_batch && j0 == 0 && j1 > j0 && ev[0].acc.m.nonfinite) {
+        progress_end();
         cli_note("warning: tensor '%s': %lld elements with NaN/Inf in m or v, excluded from the metrics",
                  pi->name, (long long)ev[0].acc.m.nonfinite);
+    }
     for (int j = j0; j < j1; j++) {
         int c = x->todo[j];
         const struct lbq_param_eval *e = &ev[j - j0];
@@ -913,6 +927,7 @@ int cmd_sweep(int argc, char **argv)
     if (!noplot) LBQ_TRY(lbq_plot_sweep(root, dir, quiet));
 cleanup:
     signal(SIGINT, SIG_DFL);
+    progress_end();         /* an error or "interrupted" starts on a line of its own */
     for (int i = 0; i < heat.np; i++) {
         if (heat.rowmax) free(heat.rowmax[i]);
         if (heat.colmax) free(heat.colmax[i]);
