@@ -12,7 +12,7 @@ if (!exists("subtitle")) subtitle = ""
 if (!exists("ndims")) ndims = 2
 fig_w = 8.5
 fig_h = 8.0
-cap_default = "Data: m of the tensor in the title (largest max/median of its row or column maxima).\nColour: max |m| per pooled cell (log). Top / right: max |m| per column / row (log axes, steps aligned to the cells)."
+cap_default = "Data: m of the tensor in the title (largest max/median of its row or column maxima).\nColour: max |m| per pooled cell (log). Top / right: max |m| per column / row (log axes, steps on the cell edges)."
 # viridis
 set palette defined (0 "#440154", 1 "#482878", 2 "#3E4A89", 3 "#31688E", 4 "#26828E", 5 "#1F9E89", 6 "#35B779", 7 "#6DCD59", 8 "#B4DE2C", 9 "#FDE725")
 lbq_pos = 1

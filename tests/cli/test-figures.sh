@@ -78,6 +78,32 @@ check_num "fig5: row-max staircase has points" "$nrow" ">=" 4
 check_grep "fig6: log-axis panel" "logx1=1" "$S/fig6-codebooks.dat"
 check_grep "fig6: the log map is shown" 'log \(SOLO\), xp = 0.001' "$S/fig6-codebooks.dat"
 
+# ---- fig5 on an N-D tensor (a conv weight [16, 3, 3, 3] with one outlier row): drawn as 16 x 27 ----
+if /usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1; then
+    /usr/bin/python3 - "$T/conv.h5" <<'PY'
+import sys, h5py, numpy as np
+rng = np.random.default_rng(0)
+with h5py.File(sys.argv[1], "w") as f:
+    f.attrs["lbq_format"] = np.int64(1); f.attrs["step"] = np.int64(10)
+    for k, v in dict(beta1=0.9, beta2=0.999, eps=1e-8, lr=1e-3, weight_decay=0.0).items(): f.attrs[k] = np.float64(v)
+    m = rng.standard_normal((16, 3, 3, 3)).astype(np.float32) * 1e-3
+    m[5] *= 100
+    g = f.create_group("conv1.weight"); g["exp_avg"] = m; g["exp_avg_sq"] = (m * m * 10).astype(np.float32)
+PY
+    run sweep "$T/conv.h5" -o "$T/conv" --map dtree,linear --bits 4 --block 32,64 -q
+    check_rc "sweep of a 4-D tensor" 0
+    check_fig "$T/conv" fig5-heatmap
+    check_grep "fig5: 4-D tensor drawn as dim0 x rest" "title='.m. of conv1.weight \[16 x 3 x 3 x 3\] as 16 x 27" "$T/conv/fig5-heatmap.dat"
+    # the staircase has row i's maximum at x = i and x = i + 1 (its edges): the outlier row 5 is the
+    # 2nd point at x = 5 and the 1st at x = 6, ten times above row 4 (the 1st point at x = 5)
+    pick() { awk -v x="$1" -v k="$2" '/^row\tmax_abs_m/ { on = 1; next } on && /^$/ { on = 0 } on && $1 == x { n++; if (n == k) { print $2; exit } }' "$T/conv/fig5-heatmap.dat"; }
+    r4=$(pick 5 1); r5a=$(pick 5 2); r5b=$(pick 6 1)
+    check_eq "fig5: row 5's step spans its cell [5, 6]" "$r5a" "$r5b"
+    check_num "fig5: row 5 is the outlier row" "${r5a:-0}" ">" "$(awk -v x="${r4:-1}" 'BEGIN { print 10 * x }')"
+else
+    skip "fig5 on an N-D tensor" "/usr/bin/python3 has no h5py"
+fi
+
 # ---- simulate figures -------------------------------------------------------------------------------
 run simulate "$SAMPLE_LATE" --recipe bnb8 --json "$T/sim.json" -q
 check_rc "simulate --json" 0
