@@ -7,8 +7,9 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 SAMPLE ?= data/sample-late.h5
+PREFIX ?= /usr/local
 
-.PHONY: all setup build demo test test-asan test-mpi test-fuzz clean data
+.PHONY: all setup build demo install test test-asan test-mpi test-fuzz clean data
 
 all: build
 
@@ -23,6 +24,10 @@ demo: build
 	./$(BUILD)/lbq analyze $(SAMPLE) --recipe lpmm4 --params 7e9
 	./$(BUILD)/lbq sweep $(SAMPLE) -o out/sweep
 	@echo "figures: out/sweep/*.png (docs/figures.md explains each)"
+
+# make install [PREFIX=/usr/local]: PREFIX/bin/lbq, PREFIX/share/lbq/{plots,python,data}, PREFIX/share/doc/lbq
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -57,6 +57,15 @@ static void build_opts(void)
     g_opts[n].name = NULL;
 }
 
+/* --device auto without a GPU: the note "no CUDA device; using the CPU" is printed only once the
+ * work starts (cpu_note), not before an error in the arguments or the input file */
+static int g_cpu_note;
+static void cpu_note(void)
+{
+    if (g_cpu_note) cli_note("no CUDA device%s; using the CPU", strstr(lbq_cuda_build_info(), "not built") ? " (CPU-only build)" : "");
+    g_cpu_note = 0;
+}
+
 int cli_device_select(const char *cmd, const char *dev, int *use_cuda)
 {
     *use_cuda = 0;
@@ -65,7 +74,7 @@ int cli_device_select(const char *cmd, const char *dev, int *use_cuda)
             /* the GPU engine only after it reproduces its CPU twin on this device (src/eval-dev.c) */
             if (lbq_devq_selfcheck() == LBQ_OK) *use_cuda = 1;
             else cli_note("CUDA device present but the CUDA engine's self-check failed (%s); using the CPU", lbq_errmsg());
-        } else cli_note("no CUDA device%s; using the CPU", strstr(lbq_cuda_build_info(), "not built") ? " (CPU-only build)" : "");
+        } else g_cpu_note = 1;
         return 0;
     }
     if (strcmp(dev, "cpu") == 0) return 0;
@@ -162,6 +171,7 @@ int cmd_analyze(int argc, char **argv)
     rc = lbq_file_open(p.positional[0], &oo, &f);
     if ((rc = lbq_mpi_agree(rc)) != 0) goto cleanup;
     g_f = f;
+    cpu_note();
     cli_print_file_notes(f);
     int np = lbq_file_nparams(f);
     ev = calloc((size_t)np, sizeof *ev);

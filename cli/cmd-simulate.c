@@ -242,6 +242,8 @@ int cmd_simulate(int argc, char **argv)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", pi->name);
             cJSON_AddNumberToObject(o, "numel", (double)pi->shape.numel);
+            /* the recipe leaves this tensor's states in fp32 (its series are 0: nothing quantized) */
+            cJSON_AddBoolToObject(o, "kept_fp32", !conf.quantize_all && conf.recipe && lbq_recipe_keeps_fp32(conf.recipe, pi->shape.numel));
             cJSON_AddItemToObject(o, "summary", summary_json(&r, 0));
             cJSON_AddItemToObject(o, "series", series_json(&r, 0));
             cJSON_AddItemToArray(pa, o);

@@ -140,13 +140,25 @@ static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults
     return LBQ_OK;
 }
 
+static int g_bar_open;          /* a progress bar line is on stderr without its newline */
+
+/* the bar; the ETA shows "--" until 2% of the work and 1 s have passed (earlier estimates swing) */
 static void progress(int quiet, double frac, double elapsed, const char *what)
 {
     if (quiet || !isatty(2) || lbq_mpi_size() > 1) return;     /* MPI: no bar (rank 0 sees its share only) */
     int w = 30, f = (int)(frac * w + 0.5);
-    double eta = frac > 0.001 ? elapsed * (1.0 - frac) / frac : 0.0;
-    fprintf(stderr, "\r[%.*s%*s] %5.1f%% ETA %4.0fs %-40.40s", f, "##############################", w - f, "", 100.0 * frac, eta, what);
-    if (frac >= 1.0) fputc('\n', stderr);
+    char eta[16];
+    if (frac >= 0.02 && elapsed >= 1.0) snprintf(eta, sizeof eta, "%4.0fs", elapsed * (1.0 - frac) / frac);
+    else snprintf(eta, sizeof eta, "  --");
+    fprintf(stderr, "\r[%.*s%*s] %5.1f%% ETA %s %-40.40s", f, "##############################", w - f, "", 100.0 * frac, eta, what);
+    g_bar_open = 1;
+    if (frac >= 1.0) { fputc('\n', stderr); g_bar_open = 0; }
+}
+
+/* end the bar's line before any other message (an error, an interrupt) */
+static void progress_end(void)
+{
+    if (g_bar_open) { fputc('\n', stderr); g_bar_open = 0; }
 }
 
 static double now_s(void)
@@ -230,9 +242,10 @@ static void tsv_param_row(char **buf, size_t *len, size_t *cap, const struct swe
     tsv_append(buf, len, cap, line, n);
 }
 
-/* Heatmap of |m| for the 2-D parameter with the strongest row/column outlier structure, gathered
- * from the evaluation pass's slabs (no extra read): per 2-D parameter, row and column maxima and a
- * max-pooled grid of at most 128 x 128 cells. */
+/* Heatmap of |m| for the parameter with the strongest row/column outlier structure, gathered from
+ * the evaluation pass's slabs (no extra read): per parameter of 2 or more dimensions (N-D as
+ * dim[0] rows x the other dims flattened), row and column maxima and a max-pooled grid of at most
+ * 128 x 128 cells. */
 static struct lbq_file *g_sweep_file;
 
 struct heat {
@@ -246,8 +259,10 @@ static void heat_cb(void *ud, int p, int64_t off, int64_t n, const float *m, con
     (void)v;
     struct heat *h = ud;
     const struct lbq_param_info *pi = lbq_file_param(g_sweep_file, p);
-    if (pi->shape.rank != 2) return;
-    int64_t R = pi->shape.dim[0], C = pi->shape.dim[1];
+    /* an N-D tensor (N >= 2) as a matrix of dim[0] rows x (the other dims, flattened) columns, the
+     * row-major order of the file: a conv weight [out, in, kh, kw] is out x (in*kh*kw) */
+    if (pi->shape.rank < 2 || pi->shape.dim[0] <= 0) return;
+    int64_t R = pi->shape.dim[0], C = pi->shape.numel / pi->shape.dim[0];
     if (!h->rowmax[p]) {
         h->pr[p] = (R + 127) / 128; h->pc[p] = (C + 127) / 128;
         h->gr[p] = (R + h->pr[p] - 1) / h->pr[p]; h->gc[p] = (C + h->pc[p] - 1) / h->pc[p];
@@ -288,7 +303,7 @@ static cJSON *heatmap_json(struct lbq_file *f, const struct heat *h)
     for (int i = 0; i < lbq_file_nparams(f); i++) {
         if (!h->grid[i]) continue;
         const struct lbq_param_info *pi = lbq_file_param(f, i);
-        double r = max_over_median(h->rowmax[i], pi->shape.dim[0]), c = max_over_median(h->colmax[i], pi->shape.dim[1]);
+        double r = max_over_median(h->rowmax[i], pi->shape.dim[0]), c = max_over_median(h->colmax[i], pi->shape.numel / pi->shape.dim[0]);
         if (r > best_ratio) { best_ratio = r; best = i; }
         if (c > best_ratio) { best_ratio = c; best = i; }
     }
@@ -298,7 +313,9 @@ static cJSON *heatmap_json(struct lbq_file *f, const struct heat *h)
     cJSON_AddStringToObject(o, "param", pi->name);
     cJSON_AddStringToObject(o, "state", "m");
     cJSON_AddNumberToObject(o, "rows", (double)pi->shape.dim[0]);
-    cJSON_AddNumberToObject(o, "cols", (double)pi->shape.dim[1]);
+    cJSON_AddNumberToObject(o, "cols", (double)(pi->shape.numel / pi->shape.dim[0]));
+    cJSON *shp = cJSON_AddArrayToObject(o, "shape");
+    for (int d = 0; d < pi->shape.rank; d++) cJSON_AddItemToArray(shp, cJSON_CreateNumber((double)pi->shape.dim[d]));
     cJSON_AddNumberToObject(o, "pool_rows", (double)h->pr[best]);
     cJSON_AddNumberToObject(o, "pool_cols", (double)h->pc[best]);
     lbq_json_add_num(o, "max_over_median", best_ratio);
@@ -333,6 +350,21 @@ static cJSON *codebooks_json(int bits)
             cJSON *lv = cJSON_AddArrayToObject(mo, sg ? "signed" : "unsigned");
             for (int k = 0; k < p.nlev; k++) cJSON_AddItemToArray(lv, cJSON_CreateNumber(p.q[k]));
         }
+        cJSON_AddItemToArray(a, mo);
+    }
+    /* the log map (SOLO) has no fixed codebook: its levels alpha^k * max, alpha = xp^(1/N), depend on
+     * each block's p-quantile xp (relative to the block max); shown for one example block, xp = 1e-3 */
+    if (bits >= 1 && bits <= 8) {
+        int nmax = (1 << bits) - 1;
+        float alpha = lbq_log_alpha(1e-3f, nmax), lev[256];
+        lev[0] = 1.0f;
+        for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;
+        cJSON *mo = cJSON_CreateObject();
+        cJSON_AddStringToObject(mo, "name", "log");
+        cJSON_AddNumberToObject(mo, "example_xp", 1e-3);
+        cJSON_AddNullToObject(mo, "signed");
+        cJSON *lv = cJSON_AddArrayToObject(mo, "unsigned");
+        for (int k = nmax; k >= 0; k--) cJSON_AddItemToArray(lv, cJSON_CreateNumber(lev[k]));
         cJSON_AddItemToArray(a, mo);
     }
     lbq_err(LBQ_OK, "%s", "");
@@ -535,9 +567,11 @@ struct fold_ctx {
 static void fold_param(const struct fold_ctx *x, int i, int j0, int j1, const struct lbq_param_eval *ev)
 {
     const struct lbq_param_info *pi = lbq_file_param(x->f, i);
-    if (x->first_batch && j0 == 0 && j1 > j0 && ev[0].acc.m.nonfinite)
+    if (x->first_batch && j0 == 0 && j1 > j0 && ev[0].acc.m.nonfinite) {
+        progress_end();
         cli_note("warning: tensor '%s': %lld elements with NaN/Inf in m or v, excluded from the metrics",
                  pi->name, (long long)ev[0].acc.m.nonfinite);
+    }
     for (int j = j0; j < j1; j++) {
         int c = x->todo[j];
         const struct lbq_param_eval *e = &ev[j - j0];
@@ -629,7 +663,7 @@ static void *mpi_get_heat(void *ud, int p, size_t *len)
     const struct heat *h = ud;
     int present = h->grid && h->rowmax && h->colmax && h->grid[p] && h->rowmax[p] && h->colmax[p];
     const struct lbq_param_info *pi = lbq_file_param(g_sweep_file, p);
-    int64_t R = present ? pi->shape.dim[0] : 0, C = present ? pi->shape.dim[1] : 0, G = present ? h->gr[p] * h->gc[p] : 0;
+    int64_t R = present ? pi->shape.dim[0] : 0, C = present ? pi->shape.numel / pi->shape.dim[0] : 0, G = present ? h->gr[p] * h->gc[p] : 0;
     *len = 5 * sizeof(int64_t) + sizeof(float) * (size_t)(R + C + G);
     char *b = malloc(*len);
     if (!b) return NULL;
@@ -652,8 +686,8 @@ static int mpi_put_heat(void *ud, int p, const void *blob, size_t len)
     memcpy(hd, blob, sizeof hd);
     if (!hd[0]) return LBQ_OK;
     const struct lbq_param_info *pi = lbq_file_param(g_sweep_file, p);
-    int64_t R = pi->shape.dim[0], C = pi->shape.dim[1], G = hd[3] * hd[4];
-    if (pi->shape.rank != 2 || len != sizeof hd + sizeof(float) * (size_t)(R + C + G))
+    int64_t R = pi->shape.dim[0], C = pi->shape.rank >= 2 && R > 0 ? pi->shape.numel / R : 0, G = hd[3] * hd[4];
+    if (pi->shape.rank < 2 || len != sizeof hd + sizeof(float) * (size_t)(R + C + G))
         return lbq_err(LBQ_ERR_UNSUPPORTED, "MPI: heat map data of parameter %d: %zu bytes received", p, len);
     const float *x = (const float *)((const char *)blob + sizeof hd);
     h->rowmax[p] = malloc(sizeof(float) * (size_t)R);
@@ -902,6 +936,7 @@ int cmd_sweep(int argc, char **argv)
     if (!noplot) LBQ_TRY(lbq_plot_sweep(root, dir, quiet));
 cleanup:
     signal(SIGINT, SIG_DFL);
+    progress_end();         /* an error or "interrupted" starts on a line of its own */
     for (int i = 0; i < heat.np; i++) {
         if (heat.rowmax) free(heat.rowmax[i]);
         if (heat.colmax) free(heat.colmax[i]);

@@ -454,13 +454,14 @@ struct cfg {
     struct hist h;              /* bins == 0: none */
 };
 
-struct cbmap { const char *name; double *lev[2]; int n[2]; };   /* [0] signed, [1] unsigned */
+struct cbmap { const char *name; double *lev[2]; int n[2]; double xp; };   /* xp: the log map's example block */   /* [0] signed, [1] unsigned */
 struct swrun { const char *map; int bits; double *beta, *fm, *f32; int n; };
 
 struct sweep {
     struct cfg *c; int nc;
     double eps;                 /* hparams.eps (Adam's epsilon), NaN if absent */
     int cb_bits; struct cbmap cb[MAX_CB_MAPS]; int ncb;
+    char heat_shape[160];       /* "64 x 3 x 3 x 3" for an N-D tensor (N > 2), else empty */
     const char *heat_param; double heat_rows, heat_cols, heat_ratio; long long pr, pc; int hr, hc; double *heat;
     struct swrun *runs; int nruns;
 };
@@ -563,7 +564,7 @@ static int load_sweep(const cJSON *root, struct sweep *s)
             struct cbmap *m = &s->cb[s->ncb++];
             if (!cJSON_IsObject(it)) return bad(p, NULL, "an object", it);
             if ((rc = j_str(it, p, "name", J_REQ, &m->name)) || (rc = j_nums(it, p, "signed", J_OPT, MAX_LEVELS, &m->lev[0], &m->n[0])) ||
-                (rc = j_nums(it, p, "unsigned", J_OPT, MAX_LEVELS, &m->lev[1], &m->n[1])))
+                (rc = j_nums(it, p, "unsigned", J_OPT, MAX_LEVELS, &m->lev[1], &m->n[1])) || (rc = j_num(it, p, "example_xp", J_OPT, &m->xp)))
                 return rc;
         }
     }
@@ -575,6 +576,16 @@ static int load_sweep(const cJSON *root, struct sweep *s)
         if ((rc = j_str(o, "heatmap", "param", J_REQ, &s->heat_param)) || (rc = j_num(o, "heatmap", "rows", J_OPT, &s->heat_rows)) ||
             (rc = j_num(o, "heatmap", "cols", J_OPT, &s->heat_cols)) || (rc = j_num(o, "heatmap", "max_over_median", J_OPT, &s->heat_ratio)))
             return rc;
+        double *shp = NULL;
+        int nshp = 0;
+        if ((rc = j_nums(o, "heatmap", "shape", J_OPT, 8, &shp, &nshp))) return rc;
+        for (int d = 0; d < nshp; d++) {
+            size_t l = strlen(s->heat_shape);
+            if (!(shp[d] >= 0 && shp[d] < 1e15)) continue;
+            snprintf(s->heat_shape + l, sizeof s->heat_shape - l, "%s%.0f", d ? " x " : "", shp[d]);
+        }
+        if (nshp <= 2) s->heat_shape[0] = 0;      /* 2-D: rows x cols says it all */
+        free(shp);
         s->pr = s->pc = 1;
         if (cJSON_GetObjectItemCaseSensitive(o, "pool_rows") && (rc = j_int(o, "heatmap", "pool_rows", 1, 1e12, &s->pr))) return rc;
         if (cJSON_GetObjectItemCaseSensitive(o, "pool_cols") && (rc = j_int(o, "heatmap", "pool_cols", 1, 1e12, &s->pc))) return rc;
@@ -694,15 +705,66 @@ static double cfg_val(const struct cfg *c, int which)
 static const char *const g_panel_key[3] = { "m", "v", "update" };
 static const char *const g_panel_title[3] = { "first moment m", "second moment v", "update m/(sqrt(v)+eps)" };
 
-/* emit the non-empty panels of w[3]; returns how many; the key goes to the panel with most lines */
+/* the earlier column of w whose values equal column c's at every x (both undefined counts as equal,
+ * at least one defined value needed), or -1 */
+static int wide_same_as(const struct wide *w, int c)
+{
+    for (int i = 0; i < c; i++) {
+        int same = 1, any = 0;
+        for (int j = 0; j < w->nx && same; j++) {
+            double a = w->col[i].y[j], b = w->col[c].y[j];
+            if (isfinite(a) != isfinite(b) || (isfinite(a) && a != b)) same = 0;
+            if (isfinite(a)) any = 1;
+        }
+        if (same && any && w->col[i].dt == w->col[c].dt) return i;
+    }
+    return -1;
+}
+
+/* emit the non-empty panels of w[3]; returns how many; the key goes to the panel with most lines.
+ * A line that coincides with an earlier one of its panel is listed in dupN (the scripts draw it
+ * dotted with open circles) and its key entry says so: "B128/DE-0 (m: same as B128/DE)". */
 static int emit_state_panels(struct fig *f, struct wide w[3], const char *xname)
 {
-    int np = 0, keyp = 0, best = -1;
+    int np = 0, keyp = 0, best = -1, keyk = -1;
     char list[32] = "";
     for (int k = 0; k < 3; k++) {
         wide_prune(&w[k], 1);
+        if (w[k].ncol > best) { best = w[k].ncol; keyk = k; }
+    }
+    if (keyk >= 0 && w[keyk].ncol > 0) {
+        struct wide *kw = &w[keyk];
+        char nt[2 * MAX_SERIES + 2][sizeof kw->col[0].title];
+        for (int c = 0; c < kw->ncol; c++) snprintf(nt[c], sizeof nt[c], "%s", kw->col[c].title);
+        for (int c = 0; c < kw->ncol; c++) {
+            char where[24] = "", other[64] = "";
+            for (int k = 0; k < 3; k++) {
+                int ck = -1;
+                for (int i = 0; i < w[k].ncol; i++) if (strcmp(w[k].col[i].title, kw->col[c].title) == 0) ck = i;
+                int o = ck >= 0 ? wide_same_as(&w[k], ck) : -1;
+                if (o < 0) continue;
+                size_t l = strlen(where);
+                snprintf(where + l, sizeof where - l, "%s%s", l ? ", " : "", g_panel_key[k]);
+                /* "Rank-1/DE-0 (m: same as DE)": the other's prefix left out where both share it */
+                const char *ot = w[k].col[o].title, *sl = strchr(ot, '/');
+                if (sl && strncmp(ot, kw->col[c].title, (size_t)(sl - ot + 1)) == 0) ot = sl + 1;
+                snprintf(other, sizeof other, "%s", ot);
+            }
+            if (where[0]) {
+                char t[sizeof kw->col[c].title + 96];
+                snprintf(t, sizeof t, "%s (%s: same as %s)", kw->col[c].title, where, other);
+                clean(nt[c], sizeof nt[c], t);
+            }
+        }
+        for (int c = 0; c < kw->ncol; c++) memcpy(kw->col[c].title, nt[c], sizeof nt[c]);
+    }
+    for (int k = 0; k < 3; k++) {
         if (!w[k].ncol) continue;
-        if (w[k].ncol > best) { best = w[k].ncol; keyp = np; }
+        if (k == keyk) keyp = np;
+        char dup[8 * (2 * MAX_SERIES + 2)] = "", nm[16];
+        for (int c = 0; c < w[k].ncol; c++)
+            if (wide_same_as(&w[k], c) >= 0) { size_t l = strlen(dup); snprintf(dup + l, sizeof dup - l, "%s%d", l ? " " : "", c + 1); }
+        if (dup[0]) { snprintf(nm, sizeof nm, "dup%d", np); var_str(&f->vars, nm, dup); }
         wide_emit(f, np++, &w[k], xname, g_panel_title[k]);
         size_t l = strlen(list);
         snprintf(list + l, sizeof list - l, "%s%s", l ? " " : "", g_panel_key[k]);
@@ -901,9 +963,10 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
         if (!rc && w.ncol > 1) {
             char t[80], mt[40];
             int k = known_map(maps[m]);
-            if (strcmp(maps[m], "uniform") == 0) snprintf(t, sizeof t, "Linear (uniform, with 0)");
-            else if (strcmp(maps[m], "dtree") == 0) snprintf(t, sizeof t, "DE (dynamic tree)");
-            else if (strcmp(maps[m], "log") == 0) snprintf(t, sizeof t, "Ours/log (SOLO, SR)");
+            /* lbq's own map names (docs/quantizers.md), with the paper names in brackets */
+            if (strcmp(maps[m], "uniform") == 0) snprintf(t, sizeof t, "uniform (has level 0)");
+            else if (strcmp(maps[m], "dtree") == 0) snprintf(t, sizeof t, "dtree (DE)");
+            else if (strcmp(maps[m], "log") == 0) snprintf(t, sizeof t, "log (SOLO), stoch. rounding");
             else { if (k >= 0) snprintf(mt, sizeof mt, "%s", g_maps[k].label); else clean(mt, sizeof mt, maps[m]); snprintf(t, sizeof t, "%s", mt); }
             wide_emit(f, np++, &w, "beta", t);
         }
@@ -911,7 +974,7 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
     }
     if (!rc && np == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig4 skipped: no finite swamping results"); return LBQ_OK; }
     sb_printf(&f->vars, "npanels=%d; ", np);
-    var_str(&f->vars, "title", "Signal swamping (SOLO case study): mean state after 100 EMA steps vs beta");
+    var_str(&f->vars, "title", "Signal swamping (SOLO case study, synthetic): mean state after 100 EMA steps vs beta");
     return rc;
 }
 
@@ -931,27 +994,43 @@ static int fig5(struct ctx *cx, const struct sweep *s, struct figs *fs)
         }
         sb_puts(&f->data, "\n");
     }
-    /* the profiles: maximum over rows of each column, over columns of each row */
+    /* the profiles: maximum over rows of each column, over columns of each row, as staircases: each
+     * cell's value from its lower to its upper edge (two points), so the steps line up with the
+     * cells of the map */
     sb_puts(&f->data, "\ncol\tmax_abs_m\n");
     for (int j = 0; j < s->hc; j++) {
         double mx = NAN;
         for (int i = 0; i < s->hr; i++) { double v = s->heat[(size_t)i * (size_t)s->hc + (size_t)j]; if (v > 0 && !(v <= mx)) mx = v; }
-        sb_printf(&f->data, "%.9g\t", ((double)j + 0.5) * (double)s->pc); sb_num(&f->data, mx); sb_puts(&f->data, "\n");
+        for (int e = 0; e < 2; e++) { sb_printf(&f->data, "%.9g\t", ((double)j + e) * (double)s->pc); sb_num(&f->data, mx); sb_puts(&f->data, "\n"); }
     }
     sb_puts(&f->data, "\n\nrow\tmax_abs_m\n");
     for (int i = 0; i < s->hr; i++) {
         double mx = NAN;
         for (int j = 0; j < s->hc; j++) { double v = s->heat[(size_t)i * (size_t)s->hc + (size_t)j]; if (v > 0 && !(v <= mx)) mx = v; }
-        sb_printf(&f->data, "%.9g\t", ((double)i + 0.5) * (double)s->pr); sb_num(&f->data, mx); sb_puts(&f->data, "\n");
+        for (int e = 0; e < 2; e++) { sb_printf(&f->data, "%.9g\t", ((double)i + e) * (double)s->pr); sb_num(&f->data, mx); sb_puts(&f->data, "\n"); }
     }
     char p[128];
     clean(p, sizeof p, s->heat_param);
     double rows = isfinite(s->heat_rows) ? s->heat_rows : (double)s->hr * (double)s->pr;
     double cols = isfinite(s->heat_cols) ? s->heat_cols : (double)s->hc * (double)s->pc;
-    var_strf(&f->vars, "title", "|m| of %s [%.0f x %.0f], max over %lld x %lld cells", p, rows, cols, s->pr, s->pc);
+    if (s->heat_shape[0]) var_strf(&f->vars, "title", "|m| of %s [%s] as %.0f x %.0f, max over %lld x %lld cells", p, s->heat_shape, rows, cols, s->pr, s->pc);
+    else var_strf(&f->vars, "title", "|m| of %s [%.0f x %.0f], max over %lld x %lld cells", p, rows, cols, s->pr, s->pc);
+    sb_printf(&f->vars, "ndims=%d; ", s->heat_shape[0] ? 3 : 2);
     if (isfinite(s->heat_ratio)) var_strf(&f->vars, "subtitle", "largest row/column max over median row/column max: %.0f", s->heat_ratio);
     sb_printf(&f->vars, "nrows=%.9g; ncols=%.9g; ", rows, cols);
     return LBQ_OK;
+}
+
+/* the earlier codebook map of panel sg with the same levels as map m, or -1 */
+static int cb_same_as(const struct sweep *s, int sg, int m)
+{
+    for (int o = 0; o < m; o++) {
+        if (s->cb[o].n[sg] != s->cb[m].n[sg] || s->cb[o].n[sg] <= 0) continue;
+        int same = 1;
+        for (int k = 0; k < s->cb[m].n[sg] && same; k++) if (s->cb[o].lev[sg][k] != s->cb[m].lev[sg][k]) same = 0;
+        if (same) return o;
+    }
+    return -1;
 }
 
 static int fig6(struct ctx *cx, const struct sweep *s, struct figs *fs)
@@ -959,33 +1038,56 @@ static int fig6(struct ctx *cx, const struct sweep *s, struct figs *fs)
     if (!s->ncb) { note(cx, "fig6 skipped: no codebooks"); return LBQ_OK; }
     struct fig *f = fig_new(fs, "fig6-codebooks", "fig6-codebooks");
     int np = 0;
-    static const char *const ptitle[2] = { "signed (m): levels in [-1, 1]", "unsigned (v): levels in [0, 1]" };
-    for (int sg = 0; sg < 2; sg++) {
-        int nrow = 0, any = 0;
-        for (int m = 0; m < s->ncb; m++) if (s->cb[m].n[sg] > 0) nrow++;
-        if (!nrow) continue;
+    /* panels: unsigned (v) on [0, 1] (with the map names), the same on a log axis, where the levels
+     * near 0 differ visibly (DE's 0 against DE-0's smallest level), and signed (m) on [-1, 1]; every
+     * map keeps its row in all panels */
+    static const char *const ptitle[3] = { "unsigned (v), linear axis", "unsigned (v), log axis", "signed (m), linear axis" };
+    static const int psg[3] = { 1, 1, 0 };
+    int rowof[MAX_CB_MAPS], nrow = 0;
+    char lab[MAX_CB_MAPS][128];
+    for (int m = 0; m < s->ncb; m++) {
+        rowof[m] = -1;
+        if (s->cb[m].n[0] <= 0 && s->cb[m].n[1] <= 0) continue;
+        rowof[m] = nrow++;
+        char t[40];
+        map_label(s->cb[m].name, t, sizeof t);
+        if (isfinite(s->cb[m].xp)) snprintf(lab[m], sizeof lab[m], "%s, xp = %g", t, s->cb[m].xp);
+        else snprintf(lab[m], sizeof lab[m], "%s", t);
+        for (int sg = 0; sg < 2; sg++) {
+            int o = cb_same_as(s, sg, m);
+            if (o < 0) continue;
+            char ot[40];
+            map_label(s->cb[o].name, ot, sizeof ot);
+            size_t l = strlen(lab[m]);
+            snprintf(lab[m] + l, sizeof lab[m] - l, " (%s: same as %s)", sg ? "unsigned" : "signed", ot);
+        }
+    }
+    for (int pn = 0; pn < 3; pn++) {
+        int sg = psg[pn], any = 0;
         struct sbuf blk = { 0 };
         sb_printf(&blk, "%slevel\trow\tmap\tlt\n", np ? "\n\n" : "");
-        int row = 0;
         for (int m = 0; m < s->ncb; m++) {
-            if (s->cb[m].n[sg] <= 0) continue;
-            char t[40];
-            map_label(s->cb[m].name, t, sizeof t);
+            if (rowof[m] < 0) continue;
+            char cl[128];
+            clean(cl, sizeof cl, lab[m]);
+            if (s->cb[m].n[sg] <= 0) {      /* no levels here: the row stays, empty (its name in the ytics) */
+                sb_printf(&blk, "NaN\t%d\t%s\t%d\n", nrow - 1 - rowof[m], cl, map_lt(cx, s->cb[m].name));
+                continue;
+            }
             for (int k = 0; k < s->cb[m].n[sg]; k++) {
                 double v = s->cb[m].lev[sg][k];
                 if (!isfinite(v)) continue;
                 sb_num(&blk, v);
-                sb_printf(&blk, "\t%d\t%s\t%d\n", nrow - 1 - row, t, map_lt(cx, s->cb[m].name));
+                sb_printf(&blk, "\t%d\t%s\t%d\n", nrow - 1 - rowof[m], cl, map_lt(cx, s->cb[m].name));
                 any = 1;
             }
-            row++;
         }
         if (any) {
             sb_putn(&f->data, blk.p, blk.n);
             char nm[32];
             snprintf(nm, sizeof nm, "ptitle%d", np);
-            var_str(&f->vars, nm, ptitle[sg]);
-            sb_printf(&f->vars, "nrows%d=%d; ", np, nrow);
+            var_str(&f->vars, nm, ptitle[pn]);
+            sb_printf(&f->vars, "nrows%d=%d; logx%d=%d; signed%d=%d; ", np, nrow, np, pn == 1, np, sg == 0);
             np++;
         }
         if (blk.oom) f->data.oom = 1;
@@ -1047,27 +1149,110 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
         snprintf(lcs + l, sizeof lcs - l, "%s%d", j ? " " : "", map_lt(cx, cls[j].map));
         snprintf(pts_s + l2, sizeof pts_s - l2, "%s%d", j ? " " : "", pt);
     }
+    /* the axes, fixed here (the script uses them as they are) so that the front's number labels can
+     * be placed without collisions: x log2, y log10, 3% / 5% margins */
+    double xmn = INFINITY, xmx = -INFINITY, ymn = INFINITY, ymx = -INFINITY;
+    for (int k = 0; k < n; k++) {
+        xmn = fmin(xmn, pts[k].x); xmx = fmax(xmx, pts[k].x); ymn = fmin(ymn, pts[k].y); ymx = fmax(ymx, pts[k].y);
+    }
+    double lx0 = log2(xmn), lx1 = log2(xmx), ly0 = log10(ymn), ly1 = log10(ymx);
+    if (lx1 - lx0 < 0.5) { double c = (lx0 + lx1) / 2; lx0 = c - 0.25; lx1 = c + 0.25; }
+    if (ly1 - ly0 < 0.5) { double c = (ly0 + ly1) / 2; ly0 = c - 0.25; ly1 = c + 0.25; }
+    double dx = lx1 - lx0, dy = ly1 - ly0;
+    lx0 -= 0.03 * dx; lx1 += 0.03 * dx; ly0 -= 0.05 * dy; ly1 += 0.05 * dy;
+    sb_printf(&f->vars, "xlo=%.9g; xhi=%.9g; ylo=%.9g; yhi=%.9g; ", exp2(lx0), exp2(lx1), pow(10, ly0), pow(10, ly1));
     /* Pareto front: sorted by x (then y), keep each point below every point left of it */
     qsort(pts, (size_t)n, sizeof *pts, cmp_pt);
-    sb_puts(&f->data, "\n\nPareto front\tupdate_rel_l2\tconfig\tnumber\n");
+    /* the recipes marked (below), counted first: their key line moves the list, hence the plot height */
+    int nrec = 0;
+    for (int r = 0; r < lbq_recipe_count(); r++) {
+        const struct lbq_recipe *rp = lbq_recipe_at(r);
+        if (!rp || !rp->m_spec || !rp->v_spec || strcmp(rp->m_spec, rp->v_spec)) continue;
+        for (int k = 0; k < n; k++) if (s->c[pts[k].c].label && strcmp(s->c[pts[k].c].label, rp->m_spec) == 0) { nrec++; break; }
+    }
+    int nfr0 = 0;
+    double b0 = INFINITY;
+    for (int k = 0; k < n; k++) if (pts[k].y < b0) { b0 = pts[k].y; nfr0++; }
+    /* the plot area in inches, as plots/fig7-memory-vs-error.gp computes it: 7 in wide, at least 5 in
+     * high, higher when the key and the front list need it */
+    int lrows = nfr0 < 26 ? nfr0 : 26;
+    double ltop = 0.6 + (ncls + 2 + (nrec > 0)) * 0.25 + 0.2, need = ltop + (lrows + 1) * 0.21 + 0.8 + 0.45;
+    const double PW = 7.0, PH = need - 0.8 - 0.45 - 0.7 > 5.0 ? need - 0.8 - 0.45 - 0.7 : 5.0;
+    sb_printf(&f->vars, "ph=%.6g; ", PH);
+    #define F7_IN_X(v) ((log2(v) - lx0) / (lx1 - lx0) * PW)
+    #define F7_IN_Y(v) ((log10(v) - ly0) / (ly1 - ly0) * PH)
+    int *fr = malloc(sizeof(int) * (size_t)n);
+    double *bx = malloc(sizeof(double) * 2 * (size_t)n);
+    if (!fr || !bx) { free(fr); free(bx); free(pts); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
     double best = INFINITY;
     int nfront = 0;
     for (int k = 0; k < n; k++) {
         if (!(pts[k].y < best)) continue;
         best = pts[k].y;
+        fr[nfront++] = k;
+    }
+    /* each number label (about 0.2 x 0.16 in) at the first of 16 spots around its point that overlaps
+     * the fewest labels placed so far (weight 100), front points (10) and other points (1) */
+    static const double cand[16][2] = { { 0, 1 }, { 0, -1 }, { 1, 0 }, { -1, 0 }, { 0.8, 0.8 }, { -0.8, 0.8 }, { 0.8, -0.8 }, { -0.8, -0.8 },
+                                        { 0, 2 }, { 0, -2 }, { 2, 0 }, { -2, 0 }, { 1.6, 1.6 }, { -1.6, 1.6 }, { 1.6, -1.6 }, { -1.6, -1.6 } };
+    const double LW = 0.22, LH = 0.17, R = 0.17, PR = 0.05;
+    sb_puts(&f->data, "\n\nPareto front\tupdate_rel_l2\tconfig\tnumber\tlabel_x\tlabel_y\n");
+    for (int q = 0; q < nfront; q++) {
+        const struct pt *P = &pts[fr[q]];
+        double px = F7_IN_X(P->x), py = F7_IN_Y(P->y), bestc = INFINITY, cx0 = px, cy0 = py + R;
+        for (int c = 0; c < 16; c++) {
+            double cxx = px + cand[c][0] * R * 1.1, cyy = py + cand[c][1] * R, cost = 0;
+            if (cxx - LW / 2 < 0 || cxx + LW / 2 > PW || cyy - LH / 2 < 0 || cyy + LH / 2 > PH) cost += 1000;
+            for (int o = 0; o < q; o++)
+                if (fabs(bx[2 * o] - cxx) < LW && fabs(bx[2 * o + 1] - cyy) < LH) cost += 100;
+            for (int k = 0; k < n; k++) {
+                double ux = F7_IN_X(pts[k].x), uy = F7_IN_Y(pts[k].y);
+                if (fabs(ux - cxx) < LW / 2 + PR && fabs(uy - cyy) < LH / 2 + PR) {
+                    int onfront = 0;
+                    for (int o = 0; o < nfront && !onfront; o++) if (fr[o] == k) onfront = 1;
+                    cost += onfront ? 10 : 0.2;
+                }
+            }
+            if (cost < bestc) { bestc = cost; cx0 = cxx; cy0 = cyy; }
+        }
+        bx[2 * q] = cx0; bx[2 * q + 1] = cy0;
         char lab[64];
-        const struct cfg *c = &s->c[pts[k].c];
+        const struct cfg *c = &s->c[P->c];
         clean(lab, sizeof lab, c->label ? c->label : "");
-        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\n", pts[k].x, pts[k].y, lab, nfront + 1);
-        nfront++;
-        if (nfront <= 24) {     /* the numbered list next to the plot */
+        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\t%.9g\t%.9g\n", P->x, P->y, lab, q + 1,
+                  exp2(lx0 + cx0 / PW * (lx1 - lx0)), pow(10, ly0 + cy0 / PH * (ly1 - ly0)));
+        if (q < 200) {          /* the numbered list next to the plot: every point (200 at most) */
             char nm[32];
-            snprintf(nm, sizeof nm, "front%d", nfront);
+            snprintf(nm, sizeof nm, "front%d", q + 1);
             var_str(&f->vars, nm, lab);
         }
     }
+    #undef F7_IN_X
+    #undef F7_IN_Y
+    free(fr); free(bx);
+    if (nfront > 200) note(cx, "fig7: the list names the first 200 of %d Pareto points", nfront);
+    /* the published recipes whose m and v quantizer is one sweep configuration (the same spec for
+     * both states): their point is marked and named; a recipe with two different quantizers is no
+     * sweep point (lbq analyze --recipe evaluates it) */
+    sb_puts(&f->data, "\n\nrecipe quantizer\tupdate_rel_l2\tconfig\tname\n");
+    nrec = 0;
+    for (int r = 0; r < lbq_recipe_count(); r++) {
+        const struct lbq_recipe *rp = lbq_recipe_at(r);
+        if (!rp || !rp->m_spec || !rp->v_spec || strcmp(rp->m_spec, rp->v_spec)) continue;
+        for (int k = 0; k < n; k++) {
+            const struct cfg *c = &s->c[pts[k].c];
+            if (!c->label || strcmp(c->label, rp->m_spec)) continue;
+            char lab[64], rn[40];
+            clean(lab, sizeof lab, c->label);
+            clean(rn, sizeof rn, rp->name);
+            sb_printf(&f->data, "%.9g\t%.9g\t%s\t%s\n", pts[k].x, pts[k].y, lab, rn);
+            nrec++;
+            break;
+        }
+    }
+    if (!nrec) sb_puts(&f->data, "NaN\tNaN\tnone\tnone\n");
     free(pts);
-    sb_printf(&f->vars, "nseries=%d; nfront=%d; ", ncls, nfront);
+    sb_printf(&f->vars, "nseries=%d; nfront=%d; nrecipes=%d; ", ncls, nfront, nrec);
     var_str(&f->vars, "lcs0", lcs);
     var_str(&f->vars, "pts0", pts_s);
     var_str(&f->vars, "title", "Memory vs update error for every configuration (line: Pareto front)");
@@ -1113,20 +1298,24 @@ static int find_plots_dir(char *out, size_t n)
         if (!dir_has_scripts(e)) return lbq_err(LBQ_ERR_UNSUPPORTED, "LBQ_PLOTS_DIR=%s: no lbq gnuplot scripts there (lbq-style.gp missing)", e);
         snprintf(cand, sizeof cand, "%s", e);
     } else {
+        /* an installed lbq: <prefix>/bin/lbq -> <prefix>/share/lbq/plots; then the source tree it was
+         * built from; then <dir of the binary>/../plots */
+        char exe[PATH_MAX];
+        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
         cand[0] = 0;
+        if (l > 0) {
+            exe[l] = 0;
+            char *sl = strrchr(exe, '/');
+            if (sl) *sl = 0;
+            snprintf(cand, sizeof cand, "%s/../share/lbq/plots", exe);
+            if (!dir_has_scripts(cand)) cand[0] = 0;
+        } else exe[0] = 0;
 #ifdef LBQ_PLOTS_DIR
-        if (dir_has_scripts(LBQ_PLOTS_DIR)) snprintf(cand, sizeof cand, "%s", LBQ_PLOTS_DIR);
+        if (!cand[0] && dir_has_scripts(LBQ_PLOTS_DIR)) snprintf(cand, sizeof cand, "%s", LBQ_PLOTS_DIR);
 #endif
-        if (!cand[0]) {
-            char exe[PATH_MAX];
-            ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-            if (l > 0) {
-                exe[l] = 0;
-                char *sl = strrchr(exe, '/');
-                if (sl) *sl = 0;
-                snprintf(cand, sizeof cand, "%s/../plots", exe);
-                if (!dir_has_scripts(cand)) cand[0] = 0;
-            }
+        if (!cand[0] && exe[0]) {
+            snprintf(cand, sizeof cand, "%s/../plots", exe);
+            if (!dir_has_scripts(cand)) cand[0] = 0;
         }
         if (!cand[0]) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot scripts not found: set LBQ_PLOTS_DIR to the plots/ directory of the lbq sources");
     }
@@ -1323,6 +1512,9 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
     const cJSON *it;
     int i = 0, rc = LBQ_OK, nseries = 0;
     char lcs[8 * 2 * MAX_SIM_PARAMS] = "", dts[8 * 2 * MAX_SIM_PARAMS] = "", keyblk[8 * 2 * MAX_SIM_PARAMS] = "";
+    char pts_s[8 * 2 * MAX_SIM_PARAMS] = "", fp32[400] = "";
+    static const int ptv[MAX_SIM_PARAMS] = { 7, 5, 9, 11, 13, 15, 4, 6, 8, 10 };   /* point type per parameter */
+    int nkept = 0, ndrawn = 0;
     struct fig *f = fig_new(fs, "simulate-swamping", "simulate-swamping");
     cJSON_ArrayForEach(it, params) {
         char p[48];
@@ -1333,6 +1525,9 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
         snprintf(p, sizeof p, "params[%d]", i);
         if (!cJSON_IsObject(it)) { rc = bad(p, NULL, "an object", it); break; }
         if ((rc = j_str(it, p, "name", J_REQ, &name)) || (rc = j_obj(it, p, "series", J_REQ, &ser))) break;
+        const cJSON *kj = cJSON_GetObjectItemCaseSensitive(it, "kept_fp32");
+        if (kj && !cJSON_IsBool(kj) && !cJSON_IsNull(kj)) { rc = bad(p, "kept_fp32", "a boolean", kj); break; }
+        int kept = kj && cJSON_IsTrue(kj), drawn = 0;
         snprintf(p, sizeof p, "params[%d].series", i);
         if (!(rc = j_nums(ser, p, "step", J_REQ, MAX_POINTS, &step, &ns)) &&
             !(rc = j_nums(ser, p, "swamp_m", J_OPT, MAX_POINTS, &sw[0], &nsw[0])) &&
@@ -1344,9 +1539,19 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
                 if (sw[k] && nsw[k] != ns) rc = lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, 'step' has %d", p, keys[0][k], nsw[k], ns);
                 else if (un[k] && nun[k] != ns) rc = lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, 'step' has %d", p, keys[1][k], nun[k], ns);
             }
-            /* one series per state with data; the figure is validated in full even beyond the drawn ones */
+            /* one series per state with data; the figure is validated in full even beyond the drawn ones.
+             * A tensor the recipe keeps in fp32 is not drawn (its 0s would read as "never swamped"):
+             * the figure names it in a line of its own */
             int keyed = 0;
-            for (int k = 0; k < 2 && !rc && i < MAX_SIM_PARAMS; k++) {
+            if (kept && i < MAX_SIM_PARAMS) {
+                char t[96];
+                clean(t, 80, name);
+                size_t l = strlen(fp32);
+                if (l + strlen(t) + 8 < sizeof fp32) snprintf(fp32 + l, sizeof fp32 - l, "%s%s", l ? ", " : "", t);
+                else if (l + 6 < sizeof fp32 && !strstr(fp32, ", ...")) snprintf(fp32 + l, sizeof fp32 - l, ", ...");
+                nkept++;
+            }
+            for (int k = 0; k < 2 && !rc && i < MAX_SIM_PARAMS && !kept; k++) {
                 int any = 0;
                 for (int j = 0; j < ns; j++)
                     if (isfinite(step[j]) && ((sw[k] && isfinite(sw[k][j])) || (un[k] && isfinite(un[k][j])))) any = 1;
@@ -1360,10 +1565,12 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
                     sb_num(&f->data, sw[k] ? sw[k][j] : NAN); sb_puts(&f->data, "\t");
                     sb_num(&f->data, un[k] ? un[k][j] : NAN); sb_puts(&f->data, "\n");
                 }
-                size_t l = strlen(lcs), l2 = strlen(dts);
-                snprintf(lcs + l, sizeof lcs - l, "%s%d", nseries ? " " : "", 31 + i % 10);
+                size_t l = strlen(lcs), l2 = strlen(dts), l4 = strlen(pts_s);
+                snprintf(lcs + l, sizeof lcs - l, "%s%d", nseries ? " " : "", 31 + ndrawn % 10);
                 snprintf(dts + l2, sizeof dts - l2, "%s%d", nseries ? " " : "", k ? 2 : 1);
+                snprintf(pts_s + l4, sizeof pts_s - l4, "%s%d", nseries ? " " : "", ptv[ndrawn % MAX_SIM_PARAMS]);
                 nseries++;
+                drawn = 1;
                 if (!keyed) {   /* one key entry per parameter: its first series */
                     size_t l3 = strlen(keyblk);
                     snprintf(keyblk + l3, sizeof keyblk - l3, "%s%d", l3 ? " " : "", nseries);
@@ -1373,15 +1580,22 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
         }
         free(step); free(sw[0]); free(sw[1]); free(un[0]); free(un[1]);
         if (rc) break;
+        if (drawn) ndrawn++;
         i++;
     }
     if (!rc && np > MAX_SIM_PARAMS) note(cx, "simulate-swamping: only the first %d of %d parameters drawn", MAX_SIM_PARAMS, np);
-    if (!rc && nseries == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "simulate-swamping skipped: no swamping series"); return LBQ_OK; }
+    if (!rc && nseries == 0) {
+        fs->n--; sb_free(&f->data); sb_free(&f->vars);
+        note(cx, nkept ? "simulate-swamping skipped: every tensor is kept in fp32" : "simulate-swamping skipped: no swamping series");
+        return LBQ_OK;
+    }
     if (!rc) {
         sb_printf(&f->vars, "nseries=%d; ", nseries);
         var_str(&f->vars, "lcs0", lcs);
         var_str(&f->vars, "dts0", dts);
+        var_str(&f->vars, "pts0", pts_s);
         var_str(&f->vars, "keys0", keyblk);
+        if (nkept) var_strf(&f->vars, "fp32note", "kept in fp32 by the recipe, not drawn: %s", fp32);
         var_strf(&f->vars, "title", "Signal swamping over the simulation: %s (solid: m, dashed: v)", label);
     }
     return rc;

@@ -11,8 +11,9 @@ if (!exists("binwidth")) binwidth = 0.05
 ncols = (npanels == 4) ? 2 : npanels
 nrows = (npanels == 4) ? 2 : 1
 
-fig_w = (ncols == 1) ? 7.5 : (ncols == 2) ? 9.4 : 1.0 + 3.6*ncols
-fig_h = (nrows == 1) ? 4.2 : 7.6
+fig_w = (ncols == 1) ? 7.5 : (ncols == 2) ? 9.8 : 1.3 + 3.9*ncols
+fig_h = ((nrows == 1) ? 4.2 : 7.9) + lbq_cap_h
+cap_default = "Data: all v elements of all tensors of the input file. Statistic per panel: elements per bin of h, fp32 v (grey bars)\nand the panel's quantized v (line). A v quantized to zero lands at h = -log10(eps)."
 set style fill solid 0.45 noborder
 set boxwidth binwidth absolute
 # x range: the occupied bins of all panels; y from one element up
@@ -32,20 +33,22 @@ do for [fmt in formats] {
   set multiplot title title noenhanced font ",12"
   do for [i=0:npanels-1] {
     eval lbq_restore
-    eval lbq_cell(i % ncols, i / ncols, ncols, nrows, 1.0/fig_w, 1.0 - 0.2/fig_w, 0.75/fig_h, 1.0 - 0.95/fig_h, 0.7/fig_w, 0.95/fig_h)
+    eval lbq_cell(i % ncols, i / ncols, ncols, nrows, 1.0/fig_w, 1.0 - 0.2/fig_w, (0.75 + lbq_cap_h)/fig_h, 1.0 - 0.95/fig_h, 1.0/fig_w, 1.35/fig_h)
     set logscale y
     set format y "10^{%L}"
     set xrange [xmin - pad : xmax + pad]
     set yrange [1 : ymax*100]
-    set xlabel (i / ncols == nrows - 1 ? "log_{10}(1/(√v + ε))" : "")
+    set xlabel "h = log_{10}(1/(√v + ε))  (dimensionless)"
     set label 1 note(i) at graph 0.99, graph 0.95 right font ",11" noenhanced
-    set ylabel (i % ncols == 0 ? "elements per bin" : "")
+    set ylabel "elements per bin (count)"
     set title lbq_ptitle(i) noenhanced
     unset key
+    if (i == npanels - 1) { eval lbq_caption }
     plot datafile index i using 1:(zero($2)) with boxes lc rgb "#9a9a9a" title columnheader(2), \
          ''       index i using 1:(zero($3)) with histeps lt lbq_lc(i,2) lw 1.5 title columnheader(3)
   }
   unset multiplot
   unset label 1
+  unset label 99
   set output
 }

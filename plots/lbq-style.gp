@@ -7,6 +7,7 @@
 #   title      optional figure title
 #   formats    optional, default "png pdf" (one terminal per word)
 #   dpi        optional, PNG pixels per inch (default 120: a 10 in wide figure is 1200 px)
+#   caption    optional, replaces the figure's caption line (bottom left: which data, which statistic)
 # Wide-table figures also take, per data block N (0-based): lcsN, dtsN (linetype / dashtype of each
 # data column after the x column), ptitleN (panel title), and npanels.
 
@@ -28,6 +29,8 @@ lbq_term(fmt) = (fmt eq "png") \
 lbq_lc(b, k) = exists(sprintf("lcs%d", b)) ? int(word(value(sprintf("lcs%d", b)), k)) : k
 lbq_dt(b, k) = exists(sprintf("dts%d", b)) ? int(word(value(sprintf("dts%d", b)), k)) : 1
 lbq_ncol(b) = exists(sprintf("lcs%d", b)) ? words(value(sprintf("lcs%d", b))) : 1
+# columns (1-based, after x) of block b whose values coincide with an earlier column's (dupN: "3 5")
+lbq_isdup(b, k) = exists(sprintf("dup%d", b)) ? (strstrt(" ".value(sprintf("dup%d", b))." ", sprintf(" %d ", k)) > 0) : 0
 lbq_ptitle(b) = exists(sprintf("ptitle%d", b)) ? value(sprintf("ptitle%d", b)) : ""
 
 set datafile separator "\t"
@@ -97,15 +100,25 @@ lbq_yrange = 'lbq_ymin = 1e300; lbq_ymax = -1e300; do for [lbq_k=1:lbq_ncol(lbq_
 # than 2.5 decades, else plain numbers with tics added at 1-2-5 (or finer) steps so that a narrow
 # range still has a few labels; a range narrower than 1.5x (one point) is widened to 2.5x
 lbq_mlist(r) = (r < 2.5) ? "1 1.2 1.4 1.6 1.8 2 2.5 3 3.5 4 5 6 7 8 9" : (r < 12) ? "1 1.5 2 3 4 5 7" : "1 2 5"
+# lbq_tlo / lbq_thi: the labelled tics just outside [lbq_lo, lbq_hi], so that a figure can end its
+# axis on labelled tics at both ends (set yrange [lbq_tlo:lbq_thi])
 lbq_logtics = 'set ytics autofreq nomirror; if (lbq_lo > 0 && lbq_hi < 1.5*lbq_lo) { lbq_c = sqrt(lbq_lo*lbq_hi); lbq_lo = lbq_c/1.6; lbq_hi = lbq_c*1.6; set yrange [lbq_lo:lbq_hi] }; ' . \
+  'lbq_tlo = 10.0**floor(log10(lbq_lo)); lbq_thi = 10.0**ceil(log10(lbq_hi)); ' . \
   'if (lbq_lo > 0 && lbq_hi/lbq_lo > 300) { set format y "10^{%L}" } else { set format y "%g"; ' . \
   'lbq_ml = lbq_mlist(lbq_hi/lbq_lo); do for [lbq_e=floor(log10(lbq_lo))-1:ceil(log10(lbq_hi))] { do for [lbq_m in lbq_ml] { lbq_v = lbq_m*10.0**lbq_e; ' . \
-  'if (lbq_v >= lbq_lo/1.15 && lbq_v <= lbq_hi*1.15) { set ytics add (sprintf("%g", lbq_v) lbq_v) } } } }'
+  'if (lbq_v <= lbq_lo*1.0000001 && lbq_v > lbq_tlo) { lbq_tlo = lbq_v }; if (lbq_v >= lbq_hi/1.0000001 && lbq_v < lbq_thi) { lbq_thi = lbq_v } } }; ' . \
+  'do for [lbq_e=floor(log10(lbq_lo))-1:ceil(log10(lbq_hi))] { do for [lbq_m in lbq_ml] { lbq_v = lbq_m*10.0**lbq_e; ' . \
+  'if (lbq_v >= lbq_tlo/1.0000001 && lbq_v <= lbq_thi*1.0000001) { set ytics add (sprintf("%g", lbq_v) lbq_v) } } } }'
 # command string for an invisible plot in the screen column [x0, 0.995] x [y0, y1] that only draws
 # a vertical key (sample first, text left-aligned)
 lbq_keyside(x0, y0, y1) = sprintf( \
   "set lmargin at screen %g; set rmargin at screen 0.995; set bmargin at screen %g; set tmargin at screen %g; " . \
   "unset border; unset tics; unset xlabel; unset ylabel; unset title; unset grid; unset logscale; unset format; " . \
   "set xrange [0:1]; set yrange [0:1]; set key center left vertical Left reverse noenhanced samplen 2.5 width 0 spacing 1.0", x0, y0, y1)
+# the caption line at the bottom left of the figure (every figure has one: which data, which statistic);
+# scripts set cap_default and leave cap_h (inches) free at the bottom; `caption` (-e) overrides it
+lbq_cap_h = 0.45
+if (!exists("cap_default")) cap_default = ""
+lbq_caption = 'set label 99 (exists("caption") ? caption : cap_default) at screen 0.008, screen 0.30/fig_h left font ",9" textcolor rgb "#333333" noenhanced front'
 # the style settings a key band unset, restored at the start of each panel
 lbq_restore = "set border 3 lw 1.0; set tics nomirror out scale 0.6; set grid xtics ytics ls 100; set autoscale; set key noenhanced"

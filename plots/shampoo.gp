@@ -10,8 +10,9 @@ lbq_dir(s) = (strlen(s) == 0) ? "" : (s[strlen(s):strlen(s)] eq "/") ? s : lbq_d
 load lbq_dir(ARG0).'lbq-style.gp'
 if (!exists("nseries")) nseries = 1
 if (!exists("lcs0")) lcs0 = "4 1 3 2 5 6 7 8"
-fig_w = 10.0
-fig_h = 7.6
+fig_w = 10.6
+fig_h = 9.0 + lbq_cap_h
+cap_default = "Data: the preconditioner in the title; its eigenvector matrix quantized as in the key, then t Bjorck steps.\nPer panel: the statistic in its title against f(A) = A^(-1/4) (NRE: relative Frobenius error; AE: angle, degrees)."
 lt_of(k) = int(word(lcs0, k))
 dt_of(k) = exists("dts0") ? int(word(dts0, k)) : 1
 ycol(i) = (i == 0) ? 3 : (i == 1) ? 4 : (i == 2) ? 5 : 6
@@ -25,20 +26,22 @@ do for [fmt in formats] {
   set multiplot title title noenhanced font ",11"
   do for [i=0:3] {
     eval lbq_restore
-    eval lbq_cell(i % 2, i / 2, 2, 2, 0.09, 0.975, 0.22, 0.875, 0.10, 0.13)
+    eval lbq_cell(i % 2, i / 2, 2, 2, 1.15/fig_w, 1.0 - 0.2/fig_w, (2.0 + lbq_cap_h)/fig_h, 1.0 - 0.95/fig_h, 1.25/fig_w, 1.3/fig_h)
     set logscale y
     set format y (i == 0 ? "10^{%L}" : "%g")
     set xtics 1
     set xrange [-0.15:*]
-    set xlabel (i / 2 == 1 ? "Bjorck steps t" : "")
-    set ylabel ""
+    set xlabel "Bjorck steps t (count)"
+    set ylabel (i == 0 ? "Frobenius norm" : (i == 2 ? "angle (degrees)" : "relative error (ratio)"))
     set title ptitle(i) noenhanced
     unset key
     plot for [k=1:nseries] datafile index (k-1) using 1:(column(ycol(i)) > 0 ? column(ycol(i)) : NaN) \
          with linespoints lt lt_of(k) dt dt_of(k) notitle
   }
-  eval lbq_keyband(0.0, 0.10)
+  eval lbq_keyband(lbq_cap_h/fig_h, (lbq_cap_h + 0.75)/fig_h)
+  eval lbq_caption
   plot for [k=1:nseries] datafile index (k-1) using 1:(NaN) with linespoints lt lt_of(k) dt dt_of(k) title columnheader(2)
+  unset label 99
   unset multiplot
   set output
 }

@@ -44,9 +44,17 @@ import tempfile
 import warnings
 from typing import Dict, Iterable, Mapping, Optional, Union
 
-import h5py
-import numpy as np
-import torch
+try:
+    import h5py
+    import numpy as np
+    import torch
+except ImportError as _e:  # say what to install, and which interpreter has it
+    import sys as _sys
+    raise ImportError(
+        f"lbq.moments needs PyTorch, h5py and NumPy ({_e}). This interpreter is {_sys.executable}. "
+        "On Debian/Ubuntu: apt-get install python3-torch python3-h5py python3-numpy, "
+        "then run /usr/bin/python3 (another python3 earlier on PATH does not see Debian's packages)."
+    ) from _e
 
 LBQ_FORMAT_VERSION = 1
 

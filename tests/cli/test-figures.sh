@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# test-figures.sh - every figure lbq draws, rendered from the bundled data, and every gnuplot script
+# checked for axis labels (docs/figures.md, "House style").
+#
+#  - the axis-label check (tests/cli/check-axis-labels.awk): each data plot of each plots/*.gp sets a
+#    non-blank x and y label; the check itself must fail on a script whose label is removed;
+#  - a sweep of data/sample-late.h5 (5 maps x block/rank-1, bits 2 and 4, blocks 64 and 128) draws
+#    the seven sweep figures; `lbq simulate --recipe bnb8` and a synthetic simulation draw theirs;
+#    `lbq shampoo --plot` draws shampoo-bjorck: each as a PNG (signature, >= 800 px wide) and a PDF;
+#  - the .dat files carry what the figures promise: fig7 lists every Pareto point (nfront labels),
+#    fig2 names the line that coincides with another (DE-0 = DE in m), fig4 uses lbq's map names and
+#    says the data are synthetic, simulate-swamping names the tensor kept in fp32.
+# Skips (77) when gnuplot or its cairo terminals are missing.
+source "$(dirname "$0")/lib.sh"
+
+command -v gnuplot >/dev/null 2>&1 || skip_all "gnuplot is not installed (apt-get install gnuplot-nox)"
+TERMS=$(gnuplot -e 'set terminal' 2>&1 </dev/null)
+case "$TERMS" in *pngcairo*) ;; *) skip_all "gnuplot has no pngcairo terminal" ;; esac
+case "$TERMS" in *pdfcairo*) ;; *) skip_all "gnuplot has no pdfcairo terminal" ;; esac
+[ -f "$SAMPLE_LATE" ] || { echo "missing $SAMPLE_LATE"; exit 1; }
+CHECK=$LBQ_SRC/tests/cli/check-axis-labels.awk
+
+# ---- axis labels in every script --------------------------------------------------------------
+nscripts=0
+for gp in "$LBQ_SRC"/plots/*.gp; do
+    [ "$(basename "$gp")" = lbq-style.gp ] && continue
+    nscripts=$((nscripts + 1))
+    if msg=$(awk -f "$CHECK" "$gp" 2>&1); then pass "axis labels: $(basename "$gp")"
+    else fail "axis labels: $(basename "$gp")" "$msg"; fi
+done
+check_num "scripts checked" "$nscripts" ">=" 10
+# the check can fail: fig1 without its y label, fig4 with a blank x label
+sed '/set ylabel/d' "$LBQ_SRC/plots/fig1-error-vs-bits.gp" >"$T/no-ylabel.gp"
+if awk -f "$CHECK" "$T/no-ylabel.gp" >"$T/msg" 2>&1; then fail "check fails without a y label" "passed"
+else check_grep "check names the missing y label" 'plot without a y axis label' "$T/msg"; fi
+sed 's/set xlabel "EMA decay β"/set xlabel " "/' "$LBQ_SRC/plots/fig4-swamping.gp" >"$T/blank-xlabel.gp"
+if awk -f "$CHECK" "$T/blank-xlabel.gp" >"$T/msg" 2>&1; then fail "check fails with a blank x label" "passed"
+else check_grep "check names the missing x label" 'plot without an x axis label' "$T/msg"; fi
+
+check_png() {   # NAME FILE
+    local sig w
+    if [ ! -s "$2" ]; then fail "$1: exists" "missing $2"; return; fi
+    sig=$(head -c 8 "$2" | od -An -tx1 | tr -d ' \n')
+    check_eq "$1: PNG signature" "89504e470d0a1a0a" "$sig"
+    w=$(od -An -tu1 -j16 -N4 "$2" | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+    check_num "$1: width >= 800 px" "$w" ">=" 800
+}
+check_fig() {   # DIR NAME
+    check_png "$2.png" "$1/$2.png"
+    check_eq "$2.pdf: starts with %PDF" "%PDF" "$(head -c 4 "$1/$2.pdf" 2>/dev/null)"
+    check "$2.dat exists" test -s "$1/$2.dat"
+}
+
+# ---- the sweep figures ----------------------------------------------------------------------------
+S=$T/sweep
+run sweep "$SAMPLE_LATE" -o "$S" --map dtree,dtree0,linear,uniform,log --bits 2,4 --block 64,128
+check_rc "sweep with figures" 0
+for fig in fig1-error-vs-bits fig2-error-vs-block fig3-zero-point fig4-swamping fig5-heatmap fig6-codebooks fig7-memory-vs-error; do
+    check_fig "$S" "$fig"
+done
+# fig7: every front point in the list (no "first 24 of N"), label positions in the data
+nfront=$(sed -n 2p "$S/fig7-memory-vs-error.dat" | grep -o 'nfront=[0-9]*' | cut -d= -f2)
+check_num "fig7: front points" "${nfront:-0}" ">=" 2
+check_grep "fig7: the last front point is listed" "front${nfront}='" "$S/fig7-memory-vs-error.dat"
+check_grep "fig7: front block has label positions" 'number.label_x.label_y' "$S/fig7-memory-vs-error.dat"
+# fig2/fig1: DE and DE-0 have the same signed codebook, so the same m error; the key says so
+check_grep "fig2: coinciding line named in the key" 'DE-0 \(m: same as DE\)' "$S/fig2-error-vs-block.dat"
+check_grep "fig2: coinciding line marked for drawing" "dup0='" "$S/fig2-error-vs-block.dat"
+# fig4: lbq's map names and the synthetic-data title
+check_grep "fig4: lbq map name uniform" '^beta.*' "$S/fig4-swamping.dat"
+check_grep "fig4: panel named by lbq's map name" "ptitle0='uniform" "$S/fig4-swamping.dat"
+check_no_grep "fig4: no paper-only names" 'Ours/log|Linear \(uniform' "$S/fig4-swamping.dat"
+check_grep "fig4: says the data are synthetic" 'synthetic' "$S/fig4-swamping.dat"
+# fig5: the profiles are staircases: two points per row (lower and upper edge)
+nrow=$(awk 'BEGIN { b = 0 } /^$/ { e++; next } { if (e >= 2) { b++; e = 0 } else e = 0; if (b == 2 && $1 ~ /^[0-9]/) n++ } END { print n + 0 }' "$S/fig5-heatmap.dat")
+check_num "fig5: row-max staircase has points" "$nrow" ">=" 4
+# fig6: the log-axis panel and the log map's example block
+check_grep "fig6: log-axis panel" "logx1=1" "$S/fig6-codebooks.dat"
+check_grep "fig6: the log map is shown" 'log \(SOLO\), xp = 0.001' "$S/fig6-codebooks.dat"
+
+# ---- fig5 on an N-D tensor (a conv weight [16, 3, 3, 3] with one outlier row): drawn as 16 x 27 ----
+if /usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1; then
+    /usr/bin/python3 - "$T/conv.h5" <<'PY'
+import sys, h5py, numpy as np
+rng = np.random.default_rng(0)
+with h5py.File(sys.argv[1], "w") as f:
+    f.attrs["lbq_format"] = np.int64(1); f.attrs["step"] = np.int64(10)
+    for k, v in dict(beta1=0.9, beta2=0.999, eps=1e-8, lr=1e-3, weight_decay=0.0).items(): f.attrs[k] = np.float64(v)
+    m = rng.standard_normal((16, 3, 3, 3)).astype(np.float32) * 1e-3
+    m[5] *= 100
+    g = f.create_group("conv1.weight"); g["exp_avg"] = m; g["exp_avg_sq"] = (m * m * 10).astype(np.float32)
+PY
+    run sweep "$T/conv.h5" -o "$T/conv" --map dtree,linear --bits 4 --block 32,64 -q
+    check_rc "sweep of a 4-D tensor" 0
+    check_fig "$T/conv" fig5-heatmap
+    check_grep "fig5: 4-D tensor drawn as dim0 x rest" "title='.m. of conv1.weight \[16 x 3 x 3 x 3\] as 16 x 27" "$T/conv/fig5-heatmap.dat"
+    # the staircase has row i's maximum at x = i and x = i + 1 (its edges): the outlier row 5 is the
+    # 2nd point at x = 5 and the 1st at x = 6, ten times above row 4 (the 1st point at x = 5)
+    pick() { awk -v x="$1" -v k="$2" '/^row\tmax_abs_m/ { on = 1; next } on && /^$/ { on = 0 } on && $1 == x { n++; if (n == k) { print $2; exit } }' "$T/conv/fig5-heatmap.dat"; }
+    r4=$(pick 5 1); r5a=$(pick 5 2); r5b=$(pick 6 1)
+    check_eq "fig5: row 5's step spans its cell [5, 6]" "$r5a" "$r5b"
+    check_num "fig5: row 5 is the outlier row" "${r5a:-0}" ">" "$(awk -v x="${r4:-1}" 'BEGIN { print 10 * x }')"
+else
+    skip "fig5 on an N-D tensor" "/usr/bin/python3 has no h5py"
+fi
+
+# ---- simulate figures -------------------------------------------------------------------------------
+run simulate "$SAMPLE_LATE" --recipe bnb8 --json "$T/sim.json" -q
+check_rc "simulate --json" 0
+run plot "$T/sim.json" -o "$T/simfigs"
+check_rc "plot simulate" 0
+check_fig "$T/simfigs" simulate-swamping
+check_grep "simulate: fp32-kept tensor named, not drawn" "fp32note='kept in fp32 by the recipe, not drawn: blocks.1.ln1.weight" "$T/simfigs/simulate-swamping.dat"
+check_no_grep "simulate: fp32-kept tensor has no series" '^step.blocks.1.ln1.weight' "$T/simfigs/simulate-swamping.dat"
+run simulate --source synthetic --quant-v block128-uniform:b2 --betas 0.80:0.99:0.01 --json "$T/syn.json" -q
+check_rc "synthetic simulate --json" 0
+run plot "$T/syn.json" -o "$T/synfigs"
+check_rc "plot synthetic" 0
+check_fig "$T/synfigs" simulate-final-vs-beta
+
+# ---- shampoo ----------------------------------------------------------------------------------------
+run shampoo --synthetic a2 --order 64 --plot "$T/sh" -q
+if [ "$RC" = 0 ]; then check_fig "$T/sh" shampoo-bjorck; else fail "shampoo --plot" "exit $RC: $(head -c 300 "$ERR")"; fi
+
+finish
