@@ -108,7 +108,7 @@ def run_one(job):
         return tot / a.val_batches
 
     losses, vals, vz, vrel = [], [], [], []
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     for step in range(1, a.steps + 1):
         ix = torch.randint(0, train.numel() - a.ctx - 1, (a.batch,), generator=g).tolist()
         x = torch.stack([train[i:i + a.ctx] for i in ix])
@@ -135,7 +135,7 @@ def run_one(job):
             vals.append((a.steps, None))
             break
     return {"config": name, "seed": job["seed"], "loss": losses, "val": vals,
-            "final_val": vals[-1][1], "seconds": time.time() - t0,
+            "final_val": vals[-1][1], "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0,
             "hook_v_zeroed_frac": sum(vz) / len(vz) if vz else 0.0,
             "hook_v_rel_l2": sum(vrel) / len(vrel) if vrel else 0.0}
 
@@ -290,14 +290,16 @@ def main(argv=None):
                    "vs_unstable": spearman(xs, [r["unstable_pct"] for r in q])}
     res = {"schema": "lbq.closed-loop", "schema_version": 1, "settings": vars(a), "diverge_gap_nats": DIVERGE_GAP,
            "train_seconds": train_s, "seconds_per_step": sum(r["seconds"] for r in runs) / sum(len(r["loss"]) for r in runs),
+           "cpu_seconds_per_step": sum(r["cpu_seconds"] for r in runs) / sum(len(r["loss"]) for r in runs),
            "rows": rows, "spearman": corr, "runs": runs}
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     write_tables(a, rows, corr, runs, res)
     if not a.no_plots:
         plots(a, rows)
-    print(f"closed-loop: done in {time.time() - t0:.0f}s ({res['seconds_per_step'] * 1000:.1f} ms per training step "
-          f"per run); {a.out}/table.md, results.json, figures", flush=True)
+    print(f"closed-loop: done in {time.time() - t0:.0f}s ({res['seconds_per_step'] * 1000:.1f} ms wall, "
+          f"{res['cpu_seconds_per_step'] * 1000:.1f} ms CPU per training step per run); {a.out}/table.md, "
+          f"results.json, figures", flush=True)
     return res
 
 
