@@ -139,15 +139,18 @@ class StateQuantizer:
             self._handle = opt.register_step_post_hook(lambda o, args, kwargs: self.apply())
             self._orig_step = None
         else:                                             # torch 1.13: wrap the bound step
+            import types
             orig = opt.step
             me = self
 
-            def step(*args, **kwargs):
+            def step(_opt, *args, **kwargs):
                 out = orig(*args, **kwargs)
                 me.apply()
                 return out
             step.__wrapped__ = orig
-            opt.step = step
+            # a bound method, as torch 1.13's LR schedulers expect of optimizer.step (they wrap it
+            # through __self__/__func__, before or after this call)
+            opt.step = types.MethodType(step, opt)
             self._orig_step = orig
             self._handle = None
 

@@ -264,6 +264,21 @@ def test_hook():
         except (ValueError, lbq.LbqError) as e:
             check(why in str(e), f"error for {bad}: {e}")
 
+    # LR schedulers wrap optimizer.step (torch 1.13: through __self__), created before or after the hook
+    for before in (True, False):
+        torch.manual_seed(0)
+        net = TinyNet()
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-2)
+        sch = torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5) if before else None
+        q = lbq.torch.quantize_states(opt, recipe="bnb8")
+        sch = sch or torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+        for _ in range(2):
+            net(torch.zeros(2, 3, dtype=torch.long)).sum().backward()
+            opt.step()
+            sch.step()
+        check(len(q.history) == 2 and abs(opt.param_groups[0]["lr"] - 2.5e-3) < 1e-12,
+              f"scheduler created {'before' if before else 'after'} the hook: {len(q.history)} steps")
+
     class PostHookAdamW(torch.optim.AdamW):       # the torch >= 2 path, on any torch
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
