@@ -148,6 +148,8 @@ class StateQuantizer:
                 me.apply()
                 return out
             step.__wrapped__ = orig
+            if getattr(orig, "_with_counter", False):   # a scheduler's counting wrapper stays inside ours
+                step._with_counter = True
             # a bound method, as torch 1.13's LR schedulers expect of optimizer.step (they wrap it
             # through __self__/__func__, before or after this call)
             opt.step = types.MethodType(step, opt)
