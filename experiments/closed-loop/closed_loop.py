@@ -276,7 +276,8 @@ def main(argv=None):
                      "gap_mean": sum(gaps) / len(gaps) if gaps else None,
                      "gap_min": min(gaps) if gaps else None, "gap_max": max(gaps) if gaps else None,
                      "final_val_mean": (sum(r["final_val"] for r in rs if r["final_val"] is not None) /
-                                        max(1, sum(r["final_val"] is not None for r in rs))),
+                                        sum(r["final_val"] is not None for r in rs)
+                                        if any(r["final_val"] is not None for r in rs) else None),
                      "hook_v_zeroed_frac": sum(r["hook_v_zeroed_frac"] for r in rs) / max(1, len(rs)),
                      "hook_v_rel_l2": sum(r["hook_v_rel_l2"] for r in rs) / max(1, len(rs)),
                      "static": st})
@@ -292,8 +293,11 @@ def main(argv=None):
            "train_seconds": train_s, "seconds_per_step": sum(r["seconds"] for r in runs) / sum(len(r["loss"]) for r in runs),
            "cpu_seconds_per_step": sum(r["cpu_seconds"] for r in runs) / sum(len(r["loss"]) for r in runs),
            "rows": rows, "spearman": corr, "runs": runs}
-    with open(os.path.join(a.out, "results.json"), "w") as f:
-        json.dump(res, f, indent=1)
+    path = os.path.join(a.out, "results.json")      # written atomically, no NaN (docs/schema.md conventions)
+    with open(path + f".tmp-{os.getpid()}", "w") as f:
+        json.dump(res, f, indent=1, allow_nan=False)
+        f.write("\n")
+    os.replace(path + f".tmp-{os.getpid()}", path)
     write_tables(a, rows, corr, runs, res)
     if not a.no_plots:
         plots(a, rows)
