@@ -212,10 +212,16 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2, help="training runs in parallel (one thread each)")
     ap.add_argument("--configs", default="", help="comma-separated configuration names (default all)")
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--replot", action="store_true", help="only redraw the figures of --out from its results.json")
     a = ap.parse_args(argv)
     if a.smoke:
         a.seeds, a.steps, a.d, a.layers, a.ctx, a.batch, a.eval_every, a.val_batches = 1, 30, 32, 1, 32, 8, 15, 2
         a.corpus_bytes = 1 << 20
+    if a.replot:
+        with open(os.path.join(a.out, "results.json")) as f:
+            res = json.load(f)
+        a.smoke = res["settings"].get("smoke", False)
+        return plots(a, res["rows"])
     if not a.dump_step:
         a.dump_step = max(1, a.steps // 2)
     names = [s.strip() for s in a.configs.split(",") if s.strip()] or (SMOKE if a.smoke else [c[0] for c in CONFIGS])
@@ -347,14 +353,17 @@ def write_tables(a, rows, corr, runs, res):
                 if vals:
                     f.write(f"{t + 1}\t{sum(vals) / len(vals):.5f}\t{min(vals):.5f}\t{max(vals):.5f}\n")
     with open(os.path.join(a.out, "scatter.tsv"), "w") as f:
-        f.write("# config\tupdate_rel_l2\tv_zero_collapse\tupdate_cosine\thook_v_zeroed\tgap_mean\tunstable_pct\n")
+        f.write("# config\tupdate_rel_l2\tv_zero_collapse\tupdate_cosine\thook_v_zeroed\tgap_mean\tunstable_pct\t"
+                "plotted (gap capped at 1; every seed diverged: 1)\n")
         for r in rows:
             if r["static"] is None:
                 continue
             s = r["static"]
             f.write("\t".join([r["config"]] + [fmt(x, 6) if x is not None else "?" for x in
                                                (s["update.rel_l2"], s["v.zero_collapse"], s["update.cosine"],
-                                                r["hook_v_zeroed_frac"], r["gap_mean"], r["unstable_pct"])]) + "\n")
+                                                r["hook_v_zeroed_frac"], r["gap_mean"], r["unstable_pct"])] +
+                             [fmt(min(1.0, r["gap_mean"]) if r["gap_mean"] is not None and r["unstable_pct"] < 100 else 1.0, 6)])
+                    + "\n")
 
 
 def stem(name):
@@ -374,31 +383,33 @@ def plots(a, rows):
     present = [g for g in groups if any(r["group"] == g[0] for r in rows)]
     for i, (g, title) in enumerate(present):
         rs = [r for r in rows if r["group"] == g]
-        G.append(f"  eval lbq_cell({i}, 0, {len(present)}, 1, 0.07, 0.99, 0.17, 0.90, 0.05, 0.0)")
+        G.append(f"  eval lbq_cell({i}, 0, {len(present)}, 1, 0.085, 0.99, 0.17, 0.90, 0.05, 0.0)")
         G.append(f"  set title '{title}' noenhanced font ',11'")
         G.append("  set xlabel 'step'; set ylabel " + ("'training loss (nats, 10-step mean)'" if i == 0 else "''"))
         G.append("  set key top right noenhanced font ',9'; set yrange [*:6.5]")
-        parts = [f"'curves-fp32.tsv' using 1:3:4 with filledcurves lc 9 fs transparent solid 0.15 noborder notitle",
+        parts = [f"'curves-fp32.tsv' using 1:3:($4 > 6.5 ? 6.5 : $4) with filledcurves lc 9 fs transparent solid 0.15 noborder notitle",
                  f"'curves-fp32.tsv' using 1:2 with lines lt 9 lw 1.6 title 'fp32'"]
         for k, r in enumerate(rs):
             lt = 1 + k
             f = f"curves-{stem(r['config'])}.tsv"
-            parts.append(f"'{f}' using 1:3:4 with filledcurves lc {lt} fs transparent solid 0.15 noborder notitle")
+            parts.append(f"'{f}' using 1:($3 > 6.5 ? 6.5 : $3):($4 > 6.5 ? 6.5 : $4) with filledcurves lc {lt} fs transparent solid 0.15 noborder notitle")
             parts.append(f"'{f}' using 1:2 with lines lt {lt} title '{r['config']}'")
         G.append("  plot " + ", \\\n       ".join(parts))
     G += ["  unset multiplot", "  set output", "}"]
     # scatter: static metric vs outcome
     G += ["set autoscale y", "fig_w = 13.0", "fig_h = 4.4", "do for [fmt in formats] {", "  outfile = 'metric-vs-outcome'",
           "  eval lbq_term(fmt)", "  eval lbq_restore", "  set multiplot", "  set key off"]
-    cols = [(2, "update rel-L2 (lbq analyze, fp32 dump)", 1), (3, "v zero-collapse (lbq analyze)", 0),
-            (5, "v sent to 0 per step (hook, mean)", 0)]
-    for i, (c, lab, logx) in enumerate(cols):
-        G.append(f"  eval lbq_cell({i}, 0, 3, 1, 0.09, 0.99, 0.17, 0.92, 0.07, 0.0)")
+    cols = [("2", "update rel-L2 (lbq analyze, fp32 dump)"), ("($3 + 1e-6)", "v zero-collapse (lbq analyze) + 1e-6"),
+            ("($5 + 1e-6)", "v sent to 0 per step (hook, mean) + 1e-6")]
+    for i, (c, lab) in enumerate(cols):
+        logx = 1
+        G.append(f"  eval lbq_cell({i}, 0, 3, 1, 0.1, 0.99, 0.17, 0.92, 0.07, 0.0)")
         G.append(("  set logscale x; set format x '10^{%L}'" if logx else "  unset logscale x; set format x '%g'"))
         G.append("  set offsets graph 0.05, graph 0.2, graph 0.05, graph 0.05; set xtics font ',9'")
-        G.append(f"  set xlabel '{lab}' noenhanced; set ylabel " + ("'final val loss gap to fp32 (nats; capped at 2)'" if i == 0 else "''"))
-        G.append(f"  plot 'scatter.tsv' using {c}:($6 > 2 ? 2 : $6) with points lt 1 pt 7 ps 0.9, "
-                 f"'' using {c}:($6 > 2 ? 2 : $6):1 with labels font ',7' offset 0.4,0.4 left noenhanced")
+        G.append(f"  set xlabel '{lab}' noenhanced; set ylabel " + ("'val gap to fp32 (nats; 1 = diverged)'" if i == 0 else "''"))
+        G.append(f"  set yrange [*:1.1]; plot 'scatter.tsv' using {c}:($7 < 100 ? $8 : NaN) with points lt 1 pt 7 ps 0.9, "
+                 f"'' using {c}:($7 >= 100 ? $8 : NaN) with points lt 2 pt 5 ps 0.9, "
+                 f"'' using {c}:8:1 with labels font ',7' offset 0.4,0.4 left noenhanced rotate by 20")
     G += ["  unset multiplot", "  set output", "}"]
     gp = os.path.join(a.out, "closed-loop.gp")
     with open(gp, "w") as f:
