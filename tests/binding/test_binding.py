@@ -76,7 +76,7 @@ def compare_file(args, tag, seed=0, step=-1, recipe=None):
     check(r.returncode == 0, f"{tag}: lbq quantize failed: {r.stderr.strip()}")
     if r.returncode:
         return
-    n_q = n_fp32 = 0
+    n_q = n_fp32 = n_same = 0
     with h5py.File(SAMPLE, "r") as f, h5py.File(out, "r") as q:
         for g in params_of(f):
             for key, role in (("exp_avg", "m"), ("exp_avg_sq", "v")):
@@ -95,14 +95,16 @@ def compare_file(args, tag, seed=0, step=-1, recipe=None):
                                        codes=True)
                 ok = same_bits(y.numpy(), ds[()])
                 check(ok, f"{tag} {g}/{key} ({spec}): values differ from lbq quantize")
-                check(np.array_equal(pack(codes.numpy(), st["bits"]), q[g][key + ".codes"][()]),
-                      f"{tag} {g}/{key} ({spec}): codes differ from lbq quantize")
+                okc = np.array_equal(pack(codes.numpy(), st["bits"]), q[g][key + ".codes"][()])
+                check(okc, f"{tag} {g}/{key} ({spec}): codes differ from lbq quantize")
+                n_same += ok and okc
                 ref = ds[()]
                 check(st["zeroed"] == int(np.sum((x != 0) & np.isfinite(x) & (ref == 0))) and
                       st["lifted"] == int(np.sum((x == 0) & (ref != 0))), f"{tag} {g}/{key}: zeroed/lifted counts")
                 n_q += 1
     check(n_q > 0, f"{tag}: nothing quantized")
-    print(f"  {tag}: {n_q} tensors bit-identical to lbq quantize (values and codes), {n_fp32} kept fp32", flush=True)
+    print(f"  {tag}: {n_same} of {n_q} quantized tensors bit-identical to lbq quantize (values and codes), "
+          f"{n_fp32} kept fp32", flush=True)
 
 
 def test_files():
