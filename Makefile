@@ -9,7 +9,7 @@ BUILD ?= build
 SAMPLE ?= data/sample-late.h5
 PREFIX ?= /usr/local
 
-.PHONY: all setup build demo install test test-asan test-mpi test-fuzz clean data
+.PHONY: all setup build demo install test test-asan test-mpi test-fuzz clean data closed-loop
 
 all: build
 
@@ -45,6 +45,13 @@ test-mpi: setup
 	@cmake -S . -B $(BUILD)-mpi -DCMAKE_BUILD_TYPE=Release -DLBQ_CUDA=OFF -DLBQ_MPI=ON >/dev/null
 	@cmake --build $(BUILD)-mpi -j$(JOBS) --target lbq
 	cd $(BUILD)-mpi && ctest --output-on-failure -R mpi
+
+# make closed-loop [CLOSED_LOOP_ARGS=...]: the closed-loop experiment (experiments/closed-loop/README.md):
+# train the bundled byte-level transformer with quantized Adam states (lbq.torch) under every
+# configuration x 3 seeds, with lbq's static metrics of the same configurations; out/closed-loop/
+CLOSED_LOOP_ARGS ?=
+closed-loop: build
+	/usr/bin/python3 experiments/closed-loop/closed_loop.py --lbq $(BUILD)/lbq --out out/closed-loop $(CLOSED_LOOP_ARGS)
 
 data:
 	@bash scripts/setup.sh --with-python
