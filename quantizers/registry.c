@@ -5,7 +5,7 @@
 
 #include <ctype.h>
 
-extern const struct lbq_map lbq_map_dtree, lbq_map_dtree0, lbq_map_linear, lbq_map_uniform,
+extern const struct lbq_map lbq_map_dtree, lbq_map_dtree0, lbq_map_linear, lbq_map_pow2, lbq_map_uniform,
     lbq_map_linsq, lbq_map_log, lbq_map_fp8e4m3, lbq_map_fp8e5m2, lbq_map_file;
 extern const struct lbq_norm lbq_norm_tensor, lbq_norm_block, lbq_norm_rank1, lbq_norm_row,
     lbq_norm_col;
@@ -14,6 +14,7 @@ static const struct lbq_map *const g_maps[] = {
     &lbq_map_dtree,
     &lbq_map_dtree0,
     &lbq_map_linear,
+    &lbq_map_pow2,
     &lbq_map_uniform,
     &lbq_map_linsq,
     &lbq_map_log,
