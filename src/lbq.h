@@ -199,6 +199,8 @@ struct lbq_qspec {
                              * lower code), 1 lpmm torch 'nearest' (argmin of fp32 distances, ":argmin") */
     int      guarded;       /* log map: lbq's guarded degenerate blocks (":guarded") instead of SOLO's own */
     int      coat;          /* plain fp8: COAT's scale (absmax + 1e-20)/FMAX (":coat") instead of torchao's */
+    int      fit;           /* blockwise: block = the largest divisor of numel <= block (":fit", SOLO's
+                             * rule; implied for the log map unless ":guarded"), see lbq_qplan_fit */
     char     map_file[LBQ_NAME_MAX];   /* user codebook ("--map-file"), "" if none */
     char     text[128];     /* canonical spec text, e.g. "block128-dtree:b4" */
 };
@@ -232,6 +234,10 @@ struct lbq_qplan {
     float                  mid[256];    /* midpoints padded with +inf */
 };
 int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role role, int rank);
+/* Fit the plan to a tensor of numel elements: SOLO's block rule (":fit", the log map unless
+ * ":guarded") makes the block the largest divisor of numel that is <= the block size (numel
+ * itself when numel <= it).  No-op otherwise.  Call after lbq_qplan_init, before any qdq. */
+void lbq_qplan_fit(struct lbq_qplan *p, int64_t numel);
 
 /* Storage of a quantized tensor in bits: codes, scales and per-block parameters. */
 struct lbq_qsize { int64_t code_bits, scale_bits, param_bits; double bits_per_elem; };

@@ -234,6 +234,8 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         pl[c].has_v = conf[c].has_v && !keep;
         if (pl[c].has_m) LBQ_TRY(lbq_qplan_init(&pl[c].m, &conf[c].m, LBQ_ROLE_M, sh->rank));
         if (pl[c].has_v) LBQ_TRY(lbq_qplan_init(&pl[c].v, &conf[c].v, LBQ_ROLE_V, sh->rank));
+        if (pl[c].has_m) lbq_qplan_fit(&pl[c].m, N);            /* SOLO's per-tensor block */
+        if (pl[c].has_v) lbq_qplan_fit(&pl[c].v, N);
         for (int s = 0; s < 2; s++) {
             const struct lbq_qplan *q = s ? &pl[c].v : &pl[c].m;
             int has = s ? pl[c].has_v : pl[c].has_m;
@@ -245,7 +247,8 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                 continue;
             }
             lbq_qspec_format(&q->spec, txt, 128);
-            if (q->norm != q->spec.norm) {      /* show the fallback actually used */
+            if (q->norm != q->spec.norm || (q->norm->blockwise && q->block != q->spec.block)) {
+                /* show the fallback or the fitted block actually used */
                 struct lbq_qspec eff = q->spec;
                 eff.norm = q->norm; eff.block = q->block;
                 lbq_qspec_format(&eff, txt, 128);

@@ -1,6 +1,8 @@
 /* test-worked.c - the worked examples of the reference notes (shared/research):
  * lpmm's 8-value m block (codes, dequantized values, packed bytes), lpmm's 3x4 rank-1 v example,
- * SOLO's 11-value 2-bit qema block, and the tie rule (an exact midpoint takes the lower code). */
+ * SOLO's 11-value 2-bit qema block and its three edge cases (all-zero block, max below 1e-12, more
+ * than a p-share of zeros) next to lbq's guarded variant, SOLO's block fitting, and the tie rule (an
+ * exact midpoint takes the lower code). */
 #include "lbq.h"
 #include "lbq-test.h"
 #include "qcore.h"
@@ -57,6 +59,68 @@ int main(void)
     CHECK_NEAR(xh[5], 0.4046, 5e-5);
     CHECK_NEAR(xh[3], 0.1799, 5e-5);
     CHECK_NEAR(xh[10], 0.91, 1e-7);
+
+    /* SOLO's three edge cases (2-bit qema, p = 0.1, one block of 11), as SOLO's code computes them */
+    {
+        static const float zero[11] = { 0 };
+        plan("block128-log:b2", LBQ_ROLE_V, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 11, zero, xh, codes, sc, bp, NULL));
+        for (int i = 0; i < 11; i++) { CHECK(xh[i] == 1e-12f); CHECK_EQ_INT(codes[i], 0); CHECK(sc[i] == 1e-12f); }
+        CHECK(bp[0] == 0.0f);                                   /* all-zero block: 1e-12 everywhere */
+
+        /* max below 1e-12: scaled by 1e-12, so even the max comes back as alpha * 1e-12 */
+        static const float tiny[11] = { 1e-13f, 8e-14f, 6e-14f, 4e-14f, 2e-14f, 1e-14f, 8e-15f, 6e-15f, 4e-15f, 2e-15f, 1e-15f };
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 11, tiny, xh, codes, sc, bp, NULL));
+        double aref = cbrt((double)2e-15f / (double)1e-12f);    /* quantile = 2nd smallest = 2e-15 */
+        CHECK_REL(bp[0], aref, 0x1p-16);
+        static const int tc[11] = { 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3 };
+        for (int i = 0; i < 11; i++) {
+            CHECK(sc[i] == 1e-12f);
+            int cref = (int)rint(log((double)(tiny[i] / 1e-12f)) / log(aref));
+            CHECK_EQ_INT(cref < 0 ? 0 : cref > 3 ? 3 : cref, tc[i]);
+            CHECK_EQ_INT(codes[i], tc[i]);
+            CHECK_REL(xh[i], pow(aref, tc[i]) * 1e-12, 0x1p-16);
+        }
+        CHECK_REL(xh[0], 1.2599e-13, 1e-4);                     /* the max 1e-13 -> 1.26e-13 */
+
+        /* more than a p-share of zeros: quantile 0, alpha 0, every element (zeros too) -> the max */
+        static const float holes[11] = { 0.5f, 0.0f, 0.0f, 0.25f, 0.0f, 0.125f, 0.0f, 0.0f, 0.3f, 0.0f, 0.0f };
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 11, holes, xh, codes, sc, bp, NULL));
+        CHECK(bp[0] == 0.0f);
+        for (int i = 0; i < 11; i++) { CHECK(xh[i] == 0.5f); CHECK_EQ_INT(codes[i], 0); }
+
+        /* lbq's guarded variant on the same blocks: zeros stay 0, the tiny block keeps its own max,
+         * a zero quantile falls back to the smallest positive value */
+        plan("block128-log:b2:guarded", LBQ_ROLE_V, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 11, zero, xh, codes, sc, bp, NULL));
+        for (int i = 0; i < 11; i++) CHECK(xh[i] == 0.0f);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 11, tiny, xh, codes, sc, bp, NULL));
+        CHECK(xh[0] == 1e-13f && sc[0] == 1e-13f);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 11, holes, xh, codes, sc, bp, NULL));
+        CHECK_REL(bp[0], cbrt(0.125 / 0.5), 0x1p-16);
+        CHECK(xh[1] == lbq_log_level(bp[0], 3) * 0.5f);          /* a zero -> the smallest level */
+
+        /* the edge-case classification analyze and sweep count */
+        CHECK_EQ_INT(lbq_solo_edge(0.0f, 0.0f), 1);
+        CHECK_EQ_INT(lbq_solo_edge(1e-13f, 2e-15f), 2);
+        CHECK_EQ_INT(lbq_solo_edge(0.5f, 0.0f), 4);
+        CHECK_EQ_INT(lbq_solo_edge(1e-13f, 0.0f), 6);
+        CHECK_EQ_INT(lbq_solo_edge(0.91f, 0.08f), 0);
+
+        /* SOLO's per-tensor block: the largest divisor of numel <= the block size */
+        struct lbq_qplan f;
+        plan("block128-log:b2", LBQ_ROLE_V, 1, &f);
+        lbq_qplan_fit(&f, 1000); CHECK_EQ_INT(f.block, 125);
+        f.block = 128; lbq_qplan_fit(&f, 100); CHECK_EQ_INT(f.block, 100);
+        f.block = 128; lbq_qplan_fit(&f, 131); CHECK_EQ_INT(f.block, 1);      /* prime: blocks of 1 */
+        f.block = 128; lbq_qplan_fit(&f, 4096); CHECK_EQ_INT(f.block, 128);
+        plan("block128-log:b2:guarded", LBQ_ROLE_V, 1, &f);
+        lbq_qplan_fit(&f, 1000); CHECK_EQ_INT(f.block, 128);                /* guarded: ragged tail */
+        plan("block128-dtree:fit", LBQ_ROLE_M, 1, &f);
+        lbq_qplan_fit(&f, 1000); CHECK_EQ_INT(f.block, 125);
+        plan("block128-dtree", LBQ_ROLE_M, 1, &f);
+        lbq_qplan_fit(&f, 1000); CHECK_EQ_INT(f.block, 128);
+    }
 
     /* tie rule: a value exactly on an fp32 midpoint takes the lower code (lpmm CUDA) */
     plan("tensor-dtree", LBQ_ROLE_M, 1, &p);

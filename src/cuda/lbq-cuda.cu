@@ -42,6 +42,7 @@ struct KArgs {
     int      nlev, npow2;               // table maps
     int      nmax;                      // log map: 2^bits - 1
     float    quantile;                  // log map: p
+    int      guarded;                   // log map: lbq's guarded variant (else SOLO's arithmetic)
     int      e5m2;                      // fp8 maps
 };
 // The plan's codebook, copied by value from lbq_qplan.q[] / .mid[].
@@ -226,7 +227,7 @@ __global__ void __launch_bounds__(THREADS) k_dre_qdq(const __grid_constant__ KAr
 
 // SOLO's log map (map-log.c): one CUDA block per quantization block.  delta = bscale[b] (block
 // absmax pass), smallest positive value by a block reduction, the p-quantile by exact radix
-// selection of the order statistics lbq_quantile picks, lbq_log_block_alpha, the levels
+// selection of the order statistics lbq_quantile picks, lbq_log_params, the levels
 // lbq_log_level(alpha, k) (the same repeated multiplication as map-log.c's table), then the codes.
 __global__ void __launch_bounds__(THREADS) k_log_qdq(const __grid_constant__ KArgs a, const float *x, const float *bscale,
                                                      float *xhat, uint8_t *codes)
@@ -250,15 +251,17 @@ __global__ void __launch_bounds__(THREADS) k_log_qdq(const __grid_constant__ KAr
             quant = lbq_quantile_needs_hi(bn, lo, w)
                   ? lbq_quantile_lerp(vlo, log_select_kth(xb, bn, lo + 1, hist, wsum, sel), w) : vlo;
         }
-        const float alpha = lbq_log_block_alpha(delta, quant, minpos, a.nmax);
+        float sc;                               // SOLO: max(delta, 1e-12); guarded: delta
+        const float alpha = lbq_log_params(delta, quant, minpos, a.nmax, a.guarded, &sc);
         for (int k = threadIdx.x; k <= a.nmax; k += THREADS) lev[k] = lbq_log_level(alpha, k);
         __syncthreads();
         for (int64_t i = threadIdx.x; i < bn; i += THREADS) {
             const int64_t e = b0 + i;
-            const float xn = lbq_normalize(x[e], delta);
+            const float xn = lbq_normalize(x[e], sc);
             const float u = a.stochastic ? lbq_philox_uniform(a.seed, a.stream, (uint64_t)(a.off + e)) : 0.0f;
-            const int c = lbq_code_log(xn, alpha, a.nmax, a.stochastic, u);
-            xhat[e] = lev[c] * delta;
+            const int c = a.guarded ? lbq_code_log(xn, alpha, a.nmax, a.stochastic, u)
+                                    : lbq_code_log_solo(xn, alpha, a.nmax, a.stochastic, u);
+            xhat[e] = lev[c] * sc;
             if (codes) codes[e] = (uint8_t)c;
         }
         __syncthreads();                        // lev is rewritten for the next block
@@ -336,6 +339,7 @@ int make_plan(const struct lbq_qplan *p, const struct lbq_tstats *st, Plan *pl)
     a.npow2 = p->npow2;
     a.nmax = (1 << p->bits) - 1;
     a.quantile = p->spec.quantile;
+    a.guarded = p->spec.guarded;
     a.e5m2 = strcmp(m->name, "fp8e5m2") == 0;
     memcpy(pl->t.q, p->q, sizeof pl->t.q);
     memcpy(pl->t.mid, p->mid, sizeof pl->t.mid);
