@@ -82,9 +82,11 @@ LBQ_HD float lbq_exp2f(float y)
     return p * lbq_pow2i(ni);
 }
 
-/* x^k for x >= 0 (0^k = 0 for k > 0). */
+/* x^k for x >= 0 with C's pow special cases where COAT's k = inf (a group of equal values) needs
+ * them: x^0 = 1 (any x), 1^k = 1 (any k), 0^k = 0 for k > 0; x^inf = 0 for x < 1, inf for x > 1. */
 LBQ_HD float lbq_powf_pos(float x, float k)
 {
+    if (k == 0.0f || x == 1.0f) return 1.0f;
     if (x == 0.0f) return 0.0f;
     return lbq_exp2f(k * lbq_log2f(x));
 }
@@ -320,25 +322,81 @@ LBQ_HD int lbq_solo_edge(float delta, float quantile)
            (delta > 0.0f && !(quantile > 0.0f) ? 4 : 0);
 }
 
-/* COAT dynamic range expansion parameters of a group from its max |x| and min nonzero |x|. */
+/* ---- COAT's expansion kernel (fp8_adamw_expand_cuda_kernel.cu, read to learn it) ------------- */
+/* CUDA fmaxf/fminf: a NaN operand is ignored. */
+LBQ_HD float lbq_fmaxf(float a, float b) { return (a != a) ? b : (b != b) ? a : (a > b ? a : b); }
+LBQ_HD float lbq_fminf(float a, float b) { return (a != a) ? b : (b != b) ? a : (a < b ? a : b); }
+
+/* One warp of COAT's group reduction: for i = 16, 8, 4, 2, 1 every lane l takes lane l+i's
+ * partials (shfl_down; lanes past 31 keep their own) as max = fmax(max, |r|) and, skipping a zero,
+ * min = |r| > 0 ? fmin(min, |r|) : min.  Lane 0 ends with the warp's result.  A lane whose own value
+ * is 0 keeps min 0, so the partial minima it carries are lost: the kernel's min is not the minimum
+ * over the nonzero values. */
+LBQ_HD void lbq_coat_warp(float *mx, float *mn)
+{
+    for (int i = 16; i > 0; i >>= 1)
+        for (int l = 0; l + i < 32; l++) {          /* ascending: lane l+i is not updated yet */
+            float a = lbq_absf(mn[l + i]);
+            mx[l] = lbq_fmaxf(mx[l], lbq_absf(mx[l + i]));
+            mn[l] = (a > 0.0f) ? lbq_fminf(mn[l], a) : mn[l];
+        }
+}
+
+/* COAT's per-group max and min |x| exactly as its kernel reduces them: one thread per element
+ * (B threads, warps of 32), each starting from its own |x| for both (threads past the end of the
+ * tensor: 0 and FLT_MAX), lbq_coat_warp per warp, then lbq_coat_warp over the warp results (lanes
+ * beyond the warp count: 0 and 1e9).  n <= B elements of the group.  Non-finite x count as 0
+ * (lbq's rule for non-finite states).  COAT's kernel exists for B = 128 only; B > 1024 folds the
+ * results of warps w and w + 32k first. */
+LBQ_HD void lbq_coat_group_stats(const float *x, int64_t n, int64_t B, float *mxo, float *mno)
+{
+    float wmx[32], wmn[32], mx[32], mn[32];
+    const int nw = (int)((B + 31) / 32);
+    for (int l = 0; l < 32; l++) { wmx[l] = 0.0f; wmn[l] = 1e9f; }
+    for (int w = 0; w < nw; w++) {
+        for (int l = 0; l < 32; l++) {
+            int64_t t = (int64_t)w * 32 + l;
+            float a = (t < n) ? (lbq_isfinite(x[t]) ? lbq_absf(x[t]) : 0.0f) : 0.0f;
+            mx[l] = a;
+            mn[l] = (t < n) ? a : 3.40282347e+38f;
+        }
+        lbq_coat_warp(mx, mn);
+        if (w < 32) { wmx[w] = mx[0]; wmn[w] = mn[0]; }
+        else {
+            float a = lbq_absf(mn[0]);
+            wmx[w % 32] = lbq_fmaxf(wmx[w % 32], mx[0]);
+            wmn[w % 32] = (a > 0.0f) ? lbq_fminf(wmn[w % 32], a) : wmn[w % 32];
+        }
+    }
+    lbq_coat_warp(wmx, wmn);
+    *mxo = wmx[0]; *mno = wmn[0];
+}
+
+/* COAT dynamic range expansion parameters of a group from the kernel's max and min |x|
+ * (lbq_coat_group_stats): M = max + 1e-30, m0 = min + 1e-30 (QUANT_MIN_VAL), g = sqrt(M) sqrt(m0),
+ * k = floor(log2(FMAX^2/2) / log2(M/m0) * 16) / 16 with no clamp (M = m0 gives k = inf),
+ * s = (M/g)^k / FMAX. */
 LBQ_HD void lbq_dre_params(float mx, float mn, int e5m2, float *s, float *k, float *g)
 {
     const float fmax = e5m2 ? 57344.0f : 448.0f;
-    if (!lbq_isfinite(mn)) mn = mx;
     float M = mx + 1e-30f, m0 = mn + 1e-30f;
-    float lr = lbq_log2f(M / m0);
-    float kk = (lr > 0.0f) ? floorf(lbq_log2f(fmax * fmax * 0.5f) / lr * 16.0f) / 16.0f : 1.0f;
-    if (kk < 0.0625f) kk = 0.0625f;
-    if (kk > 64.0f) kk = 64.0f;
+    float kk = floorf(lbq_log2f(fmax * fmax * 0.5f) / lbq_log2f(M / m0) * 16.0f) / 16.0f;
     float gg = sqrtf(M) * sqrtf(m0);
     *k = kk; *g = gg;
     *s = lbq_powf_pos(M / gg, kk) / fmax;
 }
 
-/* Plain FP8 element: scale s = absmax / FMAX; returns the dequantized value. */
-LBQ_HD float lbq_fp8_qdq(float x, float absmax, int e5m2, float *s_out, int *bits)
+/* Plain FP8 scale of a group: torchao max(absmax, 1e-12) / FMAX, or COAT's non-expanded kernel
+ * (absmax + 1e-20) / FMAX (QUANT_MIN_VAL of fp8_adamw_cuda_kernel.cu). */
+LBQ_HD float lbq_fp8_scale(float absmax, int e5m2, int coat)
 {
-    float s = absmax / (e5m2 ? 57344.0f : 448.0f);
+    float a = coat ? absmax + 1e-20f : (absmax > 1e-12f ? absmax : 1e-12f);
+    return a / (e5m2 ? 57344.0f : 448.0f);
+}
+
+/* Plain FP8 element with scale s (lbq_fp8_scale); returns the dequantized value. */
+LBQ_HD float lbq_fp8_qdq(float x, float s, int e5m2, float *s_out, int *bits)
+{
     float r = lbq_fp8_round(lbq_normalize(x, s), e5m2);
     if (bits) *bits = lbq_fp8_bits(r, e5m2);
     if (s_out) *s_out = s;

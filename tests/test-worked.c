@@ -50,7 +50,7 @@ int main(void)
     /* SOLO 1.3: 2-bit qema, p = 0.1 */
     const float q[11] = { 0.06f, 0.08f, 0.21f, 0.22f, 0.29f, 0.54f, 0.54f, 0.58f, 0.77f, 0.90f, 0.91f };
     const int qc[11] = { 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 0 };
-    float bp[2];
+    float bp[4];
     plan("block128-log:b2", LBQ_ROLE_V, 1, &p);
     CHECK_OK(lbq_qdq(&p, NULL, 0, 11, q, xh, codes, sc, bp, NULL));
     for (int i = 0; i < 11; i++) CHECK_EQ_INT(codes[i], qc[i]);
@@ -120,6 +120,65 @@ int main(void)
         lbq_qplan_fit(&f, 1000); CHECK_EQ_INT(f.block, 125);
         plan("block128-dtree", LBQ_ROLE_M, 1, &f);
         lbq_qplan_fit(&f, 1000); CHECK_EQ_INT(f.block, 128);
+    }
+
+    /* COAT's epsilon: a group whose absmax (1e-14) is below ~3e-13.  Plain fp8 e4m3, block 4. */
+    {
+        static const float g4[4] = { 1e-14f, -5e-15f, 2.5e-15f, 0.0f };
+        /* COAT's non-expanded kernel: s = (absmax + 1e-20)/448, so the max maps to 447.9996 -> 448 */
+        plan("block4-fp8e4m3:coat", LBQ_ROLE_M, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 4, g4, xh, codes, sc, NULL, NULL));
+        const float sc_coat = (1e-14f + 1e-20f) / 448.0f;
+        CHECK(sc[0] == sc_coat && (1e-14f + 1e-20f) != 1e-14f);
+        CHECK(xh[0] == 448.0f * sc_coat);                       /* 1.000001e-14, not 1e-14 */
+        CHECK_EQ_INT(codes[0], 0x7e);                           /* e4m3 448 */
+        CHECK(xh[3] == 0.0f);
+        /* torchao (the default): s = max(absmax, 1e-12)/448, so the group uses 4.48 of 448 */
+        plan("block4-fp8e4m3", LBQ_ROLE_M, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 4, g4, xh, codes, sc, NULL, NULL));
+        CHECK(sc[0] == 1e-12f / 448.0f);
+        CHECK(xh[0] == 4.5f * (1e-12f / 448.0f));               /* 1e-14 * 448/1e-12 = 4.48 -> 4.5 */
+        CHECK_REL(xh[0], 1.00446e-14, 1e-5);
+        /* an absmax of 1e-12 or more: the three rules agree */
+        static const float big[4] = { 1e-3f, -5e-4f, 2.5e-4f, 1.2345e-4f };
+        float xa[4], xb[4];
+        plan("block4-fp8e4m3:coat", LBQ_ROLE_M, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 4, big, xa, NULL, sc, NULL, NULL));
+        plan("block4-fp8e4m3", LBQ_ROLE_M, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 4, big, xb, NULL, sc, NULL, NULL));
+        for (int i = 0; i < 4; i++) CHECK(xa[i] == xb[i]);
+    }
+
+    /* COAT's expansion kernel: its group min is a warp tree that loses the partial minima a lane
+     * with a zero carries.  x_i = 1000 - i except x_1 = 0 and x_3 = 5: lane 1 holds 0, so lane 3's 5
+     * (reduced into lane 1 at step 2) never reaches lane 0, and the group min is x_127 = 873
+     * (the smallest value of warps 1..3) instead of 5. */
+    {
+        float gx[128], mx, mn;
+        for (int i = 0; i < 128; i++) gx[i] = 1000.0f - (float)i;
+        gx[1] = 0.0f; gx[3] = 5.0f;
+        lbq_coat_group_stats(gx, 128, 128, &mx, &mn);
+        CHECK(mx == 1000.0f);
+        CHECK(mn == 873.0f);                                    /* x_127 = 873 */
+        gx[0] = 0.0f;                                           /* a zero on lane 0: min 0 */
+        lbq_coat_group_stats(gx, 128, 128, &mx, &mn);
+        CHECK(mn == 0.0f);
+        for (int i = 0; i < 128; i++) gx[i] = 1000.0f - (float)i;
+        lbq_coat_group_stats(gx, 128, 128, &mx, &mn);
+        CHECK(mx == 1000.0f && mn == 873.0f);                   /* no zeros: the true min */
+        lbq_coat_group_stats(gx, 40, 128, &mx, &mn);            /* a short last group */
+        CHECK(mx == 1000.0f && mn == 961.0f);
+        /* k rule: floor(log2(448^2/2)/log2(M/m0) * 16)/16, no clamp */
+        float s, k, g;
+        lbq_dre_params(1000.0f, 873.0f, 0, &s, &k, &g);
+        CHECK(k == floorf(lbq_log2f(100352.0f) / lbq_log2f((1000.0f + 1e-30f) / (873.0f + 1e-30f)) * 16.0f) / 16.0f);
+        CHECK(k > 64.0f);                                       /* lbq clamped k to 64 before */
+        /* an all-zero group: M = m0 = 1e-30, k = inf, and every element comes back as g (~1e-30) */
+        float z[8] = { 0 };
+        plan("block8-fp8e4m3:dre", LBQ_ROLE_V, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 8, z, xh, codes, sc, bp, NULL));
+        CHECK(isinf(bp[0]));
+        for (int i = 0; i < 8; i++) CHECK(xh[i] == bp[1] && bp[1] > 0.0f && bp[1] < 2e-30f);
     }
 
     /* tie rule: a value exactly on an fp32 midpoint takes the lower code (lpmm CUDA) */

@@ -43,6 +43,7 @@ struct KArgs {
     int      nmax;                      // log map: 2^bits - 1
     float    quantile;                  // log map: p
     int      guarded;                   // log map: lbq's guarded variant (else SOLO's arithmetic)
+    int      coat;                      // plain fp8: COAT's (absmax + 1e-20) scale (else torchao's)
     int      e5m2;                      // fp8 maps
 };
 // The plan's codebook, copied by value from lbq_qplan.q[] / .mid[].
@@ -190,31 +191,29 @@ __global__ void __launch_bounds__(THREADS) k_fp8_qdq(const __grid_constant__ KAr
 {
     for (int64_t i = (int64_t)blockIdx.x * THREADS + threadIdx.x; i < a.n; i += (int64_t)gridDim.x * THREADS) {
         int bits = 0;
-        xhat[i] = lbq_fp8_qdq(x[i], elem_scale(a, bscale, i), a.e5m2, nullptr, &bits);
+        xhat[i] = lbq_fp8_qdq(x[i], lbq_fp8_scale(elem_scale(a, bscale, i), a.e5m2, a.coat), a.e5m2, nullptr, &bits);
         if (codes) codes[i] = (uint8_t)bits;
     }
 }
 
-// FP8 with COAT's dynamic range expansion (map-fp8.c ':dre'): one team per group; group max and
-// min nonzero |x| by team reductions, lbq_dre_params, then every element.
+// FP8 with COAT's dynamic range expansion (map-fp8.c ':dre'): one team per group; the group max
+// and min by COAT's own reduction order (lbq_coat_group_stats, run by the team's first thread),
+// lbq_dre_params, then every element.
 template <int TEAM>
 __global__ void __launch_bounds__(THREADS) k_dre_qdq(const __grid_constant__ KArgs a, const float *x, float *xhat,
                                                      uint8_t *codes)
 {
-    __shared__ float red[WARPS];
     constexpr int TEAMS = THREADS / TEAM;
+    __shared__ float gmx[TEAMS], gmn[TEAMS];
     const int team = threadIdx.x / TEAM, lane = threadIdx.x % TEAM;
     const int64_t nb = (a.n + a.B - 1) / a.B;
     for (int64_t base = (int64_t)blockIdx.x * TEAMS; base < nb; base += (int64_t)gridDim.x * TEAMS) {
         const int64_t b = base + team, b0 = b * a.B;
         const int64_t bn = (b < nb) ? ((a.n - b0 < a.B) ? a.n - b0 : a.B) : 0;
-        float mx = 0.0f, mn = LBQ_INF;
-        for (int64_t i = lane; i < bn; i += TEAM) {
-            mx = lbq_absmax_acc(mx, x[b0 + i]);
-            mn = lbq_minabs_acc(mn, x[b0 + i]);
-        }
-        mx = team_reduce<TEAM, OpMax>(mx, red);
-        mn = team_reduce<TEAM, OpMinAbs>(mn, red);
+        if (lane == 0 && bn > 0) lbq_coat_group_stats(x + b0, bn, a.B, &gmx[team], &gmn[team]);
+        __syncthreads();
+        const float mx = gmx[team], mn = gmn[team];
+        __syncthreads();                        // gmx/gmn are rewritten for the next groups
         float s, k, g;
         lbq_dre_params(mx, mn, a.e5m2, &s, &k, &g);
         for (int64_t i = lane; i < bn; i += TEAM) {
@@ -340,6 +339,7 @@ int make_plan(const struct lbq_qplan *p, const struct lbq_tstats *st, Plan *pl)
     a.nmax = (1 << p->bits) - 1;
     a.quantile = p->spec.quantile;
     a.guarded = p->spec.guarded;
+    a.coat = p->spec.coat;
     a.e5m2 = strcmp(m->name, "fp8e5m2") == 0;
     memcpy(pl->t.q, p->q, sizeof pl->t.q);
     memcpy(pl->t.mid, p->mid, sizeof pl->t.mid);
