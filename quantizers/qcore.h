@@ -139,6 +139,22 @@ LBQ_HD int lbq_code_nearest_count(const float *mid, int nmid, float xn)
     return c;
 }
 
+/* lpmm's PyTorch 'nearest' (":argmin"): the argmin over the levels of the fp32 distance |xn - q[i]|,
+ * the lowest index on equal distances (torch.argmin).  The fp32 distance grows away from xn, so the
+ * argmin is one of the two levels around xn: among c-1, c, c+1 for the midpoint-rule code c, then
+ * moved down over equal levels (a duplicated level, as in DE-0). */
+LBQ_HD int lbq_code_argmin(const float *q, int nlev, float xn, int c)
+{
+    int lo = c > 0 ? c - 1 : 0, hi = c + 1 < nlev ? c + 1 : nlev - 1, best = lo;
+    float bd = lbq_absf(xn - q[lo]);
+    for (int i = lo + 1; i <= hi; i++) {
+        float d = lbq_absf(xn - q[i]);
+        if (d < bd) { bd = d; best = i; }
+    }
+    while (best > 0 && q[best - 1] == q[best]) best--;
+    return best;
+}
+
 /* Stochastic rounding in the linear domain: with q[lo] <= x < q[lo+1], round up with
  * probability (x - q[lo]) / (q[lo+1] - q[lo]), decided by u ~ U[0,1).  Outside [q0, q[n-1]]
  * the end code.  qpad is q padded with +inf to npow2 entries. */

@@ -188,5 +188,53 @@ int main(void)
         float above = nextafterf(p.mid[i], 2.0f);
         CHECK_EQ_INT(lbq_code_nearest(p.mid, p.npow2, above), i + 1);
     }
+    /* lpmm's PyTorch 'nearest' (":argmin"): at the 15 exact fp32 midpoints of the signed 4-bit DE
+     * map it gives [1,1,3,3,5,5,6,7,8,9,10,11,12,13,15] (research notes 1.5), the CUDA rule 0..14 */
+    {
+        static const int want[15] = { 1, 1, 3, 3, 5, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15 };
+        plan("block16-dtree:argmin", LBQ_ROLE_M, 1, &p);
+        CHECK(strstr(p.spec.text, ":argmin") != NULL);
+        float mx[16];
+        for (int i = 0; i < 15; i++) mx[i] = p.mid[i];
+        mx[15] = 1.0f;                                           /* the block max: scale 1 */
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 16, mx, xh, codes, sc, NULL, NULL));
+        for (int i = 0; i < 15; i++) { CHECK_EQ_INT(codes[i], want[i]); CHECK(xh[i] == p.q[want[i]]); }
+        plan("block16-dtree", LBQ_ROLE_M, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 16, mx, xh, codes, sc, NULL, NULL));
+        for (int i = 0; i < 15; i++) CHECK_EQ_INT(codes[i], i);
+        /* DE-0 unsigned: q0 = q1, so every value nearest to them takes code 0 under argmin */
+        plan("block2-dtree0:argmin", LBQ_ROLE_V, 1, &p);
+        float d0[2] = { 0.004f, 1.0f };
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 2, d0, xh, codes, sc, NULL, NULL));
+        CHECK_EQ_INT(codes[0], 0);
+        plan("block2-dtree0", LBQ_ROLE_V, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 2, d0, xh, codes, sc, NULL, NULL));
+        CHECK_EQ_INT(codes[0], 1);
+        CHECK(xh[0] == p.q[0]);
+        /* lbq_code_argmin against a brute-force fp32 argmin (lowest index on ties) for every table
+         * map, width and sign, on the midpoints, their fp32 neighbours and values between levels */
+        static const char *maps[] = { "dtree", "dtree0", "linear", "pow2", "linsq", "uniform" };
+        int bad = 0, cases = 0;
+        for (int mi = 0; mi < 6; mi++)
+            for (int b = 1; b <= 8; b++)
+                for (int sg = 0; sg < 2; sg++) {
+                    char spec[64];
+                    snprintf(spec, sizeof spec, "tensor-%s:b%d:%s", maps[mi], b, sg ? "signed" : "unsigned");
+                    struct lbq_qspec qs;
+                    struct lbq_qplan q;
+                    if (lbq_qspec_parse(spec, NULL, &qs) || lbq_qplan_init(&q, &qs, LBQ_ROLE_V, 1)) continue;
+                    for (int i = 0; i + 1 < q.nlev; i++)
+                        for (int k = 0; k < 5; k++) {
+                            float xn = k == 0 ? q.mid[i] : k == 1 ? nextafterf(q.mid[i], -2.0f) : k == 2 ? nextafterf(q.mid[i], 2.0f)
+                                     : k == 3 ? q.q[i] + (q.q[i + 1] - q.q[i]) * 0.3f : q.q[i];
+                            int best = 0;
+                            for (int j = 1; j < q.nlev; j++) if (fabsf(xn - q.q[j]) < fabsf(xn - q.q[best])) best = j;
+                            int c = lbq_code_argmin(q.q, q.nlev, xn, lbq_code_nearest(q.mid, q.npow2, xn));
+                            bad += c != best;
+                            cases++;
+                        }
+                }
+        CHECK_MSG(bad == 0 && cases > 10000, "argmin: %d of %d differ from brute force", bad, cases);
+    }
     return TEST_END();
 }

@@ -44,6 +44,7 @@ struct KArgs {
     float    quantile;                  // log map: p
     int      guarded;                   // log map: lbq's guarded variant (else SOLO's arithmetic)
     int      coat;                      // plain fp8: COAT's (absmax + 1e-20) scale (else torchao's)
+    int      tie;                       // table nearest: lpmm torch argmin (else midpoint -> lower)
     int      e5m2;                      // fp8 maps
 };
 // The plan's codebook, copied by value from lbq_qplan.q[] / .mid[].
@@ -179,7 +180,8 @@ __global__ void __launch_bounds__(THREADS) k_table_qdq(const __grid_constant__ K
         const float s = elem_scale(a, bscale, i);
         const float xn = lbq_normalize(x[i], s);
         const float u = a.stochastic ? lbq_philox_uniform(a.seed, a.stream, (uint64_t)(a.off + i)) : 0.0f;
-        const int c = lbq_table_code(q, mid, a.nlev, a.npow2, xn, a.stochastic, u);
+        int c = lbq_table_code(q, mid, a.nlev, a.npow2, xn, a.stochastic, u);
+        if (a.tie && !a.stochastic) c = lbq_code_argmin(q, a.nlev, xn, c);
         xhat[i] = q[c] * s;
         if (codes) codes[i] = (uint8_t)c;
     }
@@ -340,6 +342,7 @@ int make_plan(const struct lbq_qplan *p, const struct lbq_tstats *st, Plan *pl)
     a.quantile = p->spec.quantile;
     a.guarded = p->spec.guarded;
     a.coat = p->spec.coat;
+    a.tie = p->spec.tie;
     a.e5m2 = strcmp(m->name, "fp8e5m2") == 0;
     memcpy(pl->t.q, p->q, sizeof pl->t.q);
     memcpy(pl->t.mid, p->mid, sizeof pl->t.mid);
