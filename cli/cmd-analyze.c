@@ -29,7 +29,7 @@ const char lbq_usage_analyze[] =
 "  --map-file F        user codebook for the 'file' map\n"
 "  --quantize-all      also quantize tensors a recipe leaves in fp32\n"
 "output:\n"
-"  --json OUT          everything, with histograms (schema lbq.analyze/1), written atomically\n"
+"  --json OUT          everything, with histograms (schema lbq.analyze/2), written atomically\n"
 "  --params N          extrapolate optimizer-state memory to N parameters (e.g. 7e9)\n"
 "  --tensor GLOB       only parameters matching GLOB\n"
 "  --outlier-k K       outlier block threshold: max|x| > K * median|x| (default 10)\n"
@@ -217,12 +217,15 @@ int cmd_analyze(int argc, char **argv)
         lbq_state_result(&a->m, &mr);
         lbq_state_result(&a->v, &vr);
         lbq_update_result(&a->u, &ur);
-        char bits[32], mark[64] = "";
+        char bits[32], mark[128] = "";
         if (i < np) {
             snprintf(bits, sizeof bits, "%.2f/%.2f", ev[i].m_size.bits_per_elem, ev[i].v_size.bits_per_elem);
             if (ev[i].kept_fp32) snprintf(mark, sizeof mark, "fp32 (recipe)");
             for (int k = 0; k < 3; k++) if (worst[k] == i && ur.rel_l2 > 0) snprintf(mark + strlen(mark), sizeof mark - strlen(mark), "%s<- worst #%d", mark[0] ? " " : "", k + 1);
-        } else {
+        }
+        if (a->v.solo[1] + a->v.solo[2] + a->v.solo[3]) snprintf(mark + strlen(mark), sizeof mark - strlen(mark), "%sSOLO edge blocks %lld/%lld/%lld", mark[0] ? " " : "",
+                                   (long long)a->v.solo[1], (long long)a->v.solo[2], (long long)a->v.solo[3]);
+        if (i >= np) {
             fprintf(tout, "%.*s\n", 128, "--------------------------------------------------------------------------------------------------------------------------------");
             snprintf(bits, sizeof bits, "%.2f/%.2f", bpe_m, bpe_v);
         }
@@ -246,7 +249,7 @@ int cmd_analyze(int argc, char **argv)
     if (json_out) {
         root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "schema", "lbq.analyze");
-        cJSON_AddNumberToObject(root, "schema_version", 1);
+        cJSON_AddNumberToObject(root, "schema_version", 2);
         cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
         cJSON_AddStringToObject(root, "file", lbq_file_path(f));
         cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));

@@ -20,6 +20,8 @@
  * Zero inputs take the smallest level (code N) in both.  Stored per block: scale and alpha. */
 #include "../src/lbq-impl.h"
 
+extern const struct lbq_map lbq_map_log;
+
 static int log_nparams(const struct lbq_qspec *s) { (void)s; return 1; }
 
 static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
@@ -56,6 +58,25 @@ static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
     }
     free(tmp);
     return rc;
+}
+
+void lbq_log_edge_count(const struct lbq_qplan *p, int64_t n, const float *x, int64_t cnt[4])
+{
+    if (p->spec.map != &lbq_map_log || n <= 0) return;
+    int64_t B = p->block;
+    float *tmp = malloc(sizeof(float) * (size_t)(B < n ? B : n) + sizeof(float));
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        int64_t bn = (n - b0 < B) ? n - b0 : B;
+        float delta = lbq_block_absmax(x + b0, bn), quant = 0.0f;
+        if (delta > 0.0f && tmp) {
+            lbq_log_clean_block(x + b0, bn, tmp);
+            quant = lbq_quantile_nonneg(tmp, bn, (double)p->spec.quantile);
+        }
+        int e = (delta > 0.0f && !tmp) ? 0 : lbq_solo_edge(delta, quant);
+        cnt[0]++;
+        for (int k = 0; k < 3; k++) cnt[k + 1] += (e >> k) & 1;
+    }
+    free(tmp);
 }
 
 const struct lbq_map lbq_map_log = {

@@ -52,5 +52,9 @@ float lbq_log_clean_block(const float *x, int64_t n, float *out);
  * for k <= nmax) */
 void  lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                     float *xhat, uint8_t *codes, int solo);
+/* map-log.c: for a log-map plan, add to cnt[4] the number of blocks of x[0..n) (block-aligned) and
+ * of SOLO's edge cases among them (lbq_solo_edge: all zero, max < 1e-12, zero p-quantile); no-op
+ * for other maps */
+void  lbq_log_edge_count(const struct lbq_qplan *p, int64_t n, const float *x, int64_t cnt[4]);
 
 #endif

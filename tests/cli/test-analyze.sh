@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-analyze.sh - `lbq analyze` on the bundled sample (data/sample-late.h5): the issue's acceptance
 # checks (zero-point collapse of v with block128-dtree at 4 bits, none with rank1-linear), the
-# JSON document (schema lbq.analyze/1), recipes and their fp32 exclusions, memory accounting and
+# JSON document (schema lbq.analyze/2), recipes and their fp32 exclusions, memory accounting and
 # --params extrapolation, --tensor filtering, and consistency between per-parameter rows, totals,
 # the text report and `lbq inspect`.
 source "$(dirname "$0")/lib.sh"
@@ -32,7 +32,7 @@ cp "$OUT" "$T/dtree.txt"
 json_valid "analyze --json: valid JSON" "$J"
 json_flat "$J" >"$T/dtree.flat"
 check_eq "analyze --json: schema" lbq.analyze "$(json_get "$J" schema)"
-check_eq "analyze --json: schema_version" 1 "$(json_get "$J" schema_version)"
+check_eq "analyze --json: schema_version" 2 "$(json_get "$J" schema_version)"
 check_eq "analyze --json: $NPARAM params" $NPARAM "$(json_count "$J" params)"
 check_eq "analyze --json: config.m" "block128-dtree:b4" "$(json_get "$J" config.m)"
 check_eq "analyze --json: config.v" "block128-dtree:b4" "$(json_get "$J" config.v)"
