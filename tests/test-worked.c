@@ -6,6 +6,7 @@
 #include "lbq.h"
 #include "lbq-test.h"
 #include "qcore.h"
+#include "lbq-impl.h"
 
 static void plan(const char *spec, enum lbq_role role, int rank, struct lbq_qplan *p)
 {
@@ -173,6 +174,24 @@ int main(void)
         CHECK_EQ_INT(lbq_solo_edge(0.5f, 0.0f), 4);
         CHECK_EQ_INT(lbq_solo_edge(1e-13f, 0.0f), 6);
         CHECK_EQ_INT(lbq_solo_edge(0.91f, 0.08f), 0);
+
+        /* the counts analyze and sweep report: blocks of 8 = normal, all zero, max < 1e-12,
+         * half zeros (zero 0.1-quantile), and a tiny block with half zeros (both counts) */
+        float eb[40];
+        for (int i = 0; i < 40; i++) eb[i] = 0.1f + 0.01f * (float)i;
+        for (int i = 8; i < 16; i++) eb[i] = 0.0f;
+        for (int i = 16; i < 24; i++) eb[i] = 1e-14f * (float)(i - 15);
+        for (int i = 24; i < 32; i += 2) eb[i] = 0.0f;
+        for (int i = 32; i < 40; i++) eb[i] = (i & 1) ? 1e-13f : 0.0f;
+        struct lbq_qplan e8;
+        int64_t cnt[4] = { 0 };
+        plan("block8-log:b2", LBQ_ROLE_V, 1, &e8);
+        lbq_log_edge_count(&e8, 40, eb, cnt);
+        CHECK_EQ_INT(cnt[0], 5); CHECK_EQ_INT(cnt[1], 1); CHECK_EQ_INT(cnt[2], 2); CHECK_EQ_INT(cnt[3], 2);
+        int64_t none[4] = { 0 };
+        plan("block8-dtree", LBQ_ROLE_V, 1, &e8);
+        lbq_log_edge_count(&e8, 40, eb, none);                  /* other maps: nothing counted */
+        CHECK_EQ_INT(none[0], 0);
 
         /* SOLO's per-tensor block: the largest divisor of numel <= the block size */
         struct lbq_qplan f;
