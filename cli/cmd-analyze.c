@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "lbq-impl.h"
 #include "lbq-report.h"
+#include "torchmap.h"
 #include "lbq-mpi.h"
 
 /* the human table: stdout, or stderr when the JSON goes to stdout (--json -) */
@@ -261,6 +262,9 @@ int cmd_analyze(int argc, char **argv)
         cJSON_AddBoolToObject(c, "quantize_all", conf.quantize_all);
         cJSON_AddStringToObject(c, "device", use_cuda ? "cuda" : "cpu");
         cJSON_AddNumberToObject(c, "outlier_k", eo.outlier_k);
+        cJSON *cc = cJSON_AddObjectToObject(c, "codebook_cpu");    /* torch CPU kernel of the codebooks */
+        if (conf.has_m && conf.m.map->build) cJSON_AddStringToObject(cc, "m", lbq_cpu_name(conf.m.cpu)); else cJSON_AddNullToObject(cc, "m");
+        if (conf.has_v && conf.v.map->build) cJSON_AddStringToObject(cc, "v", lbq_cpu_name(conf.v.cpu)); else cJSON_AddNullToObject(cc, "v");
         cJSON *pa = cJSON_AddArrayToObject(root, "params");
         for (int i = 0; i < np; i++) {
             const struct lbq_param_info *pi = lbq_file_param(f, i);

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "lbq-impl.h"
 #include "lbq-report.h"
+#include "torchmap.h"
 #include "lbq-sim.h"
 #include "lbq-mpi.h"
 #include "plot.h"
@@ -485,6 +486,8 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
         cJSON_AddNumberToObject(o, "block", (double)sc->block);
         if (sc->c.has_m) cJSON_AddStringToObject(o, "m_spec", sc->c.m.text); else cJSON_AddNullToObject(o, "m_spec");
         if (sc->c.has_v) cJSON_AddStringToObject(o, "v_spec", sc->c.v.text); else cJSON_AddNullToObject(o, "v_spec");
+        if (sc->map->build) cJSON_AddStringToObject(o, "codebook_cpu", lbq_cpu_name(sc->c.has_m ? sc->c.m.cpu : sc->c.v.cpu));
+        else cJSON_AddNullToObject(o, "codebook_cpu");
         double el = so->el[c], bm = el > 0 ? so->bm[c] / el : NAN, bv = el > 0 ? so->bv[c] / el : NAN;
         cJSON *t = lbq_acc_json(&so->tot[c], NULL, NULL, 1);
         cJSON_AddNumberToObject(t, "numel", el);

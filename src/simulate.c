@@ -348,6 +348,7 @@ int lbq_simulate_synthetic(const struct lbq_config *c, double beta, const struct
     if (o->steps < 1) return lbq_err(LBQ_ERR_ARG, "--steps must be >= 1");
     struct lbq_shape sh = { 1, { o->size }, o->size };
     if (c->has_v) LBQ_TRY(lbq_qplan_init(&pv, &c->v, LBQ_ROLE_V, 1));
+    if (c->has_v) lbq_qplan_fit(&pv, o->size);      /* SOLO's block rule (log map) */
     x0 = malloc(sizeof(float) * (size_t)o->size);
     if (!x0) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     for (int64_t i = 0; i < o->size; i++) x0[i] = (float)o->start;
