@@ -82,7 +82,8 @@ int cmd_list(int argc, char **argv)
         printf("\nspec options (NORM-MAP:opt:opt): bN bits, nz exclude the zero code, dre FP8 range expansion,\n"
                "signed/unsigned override the role, sr stochastic rounding, pX log-map quantile, cpu-avx2/cpu-avx512/\n"
                "cpu-default the PyTorch CPU kernel a codebook reproduces (avx2 by default), argmin lpmm's torch\n"
-               "'nearest' tie rule, guarded lbq's guarded log-map blocks, coat COAT's plain fp8 scale.\n");
+               "'nearest' tie rule, torchao torchao's rounding and 1e-12 scale clip, guarded lbq's guarded log-map\n"
+               "blocks, coat COAT's plain fp8 scale, fit SOLO's block size (largest divisor of numel).\n");
         return 0;
     }
     cJSON *root = cJSON_CreateObject();

@@ -155,6 +155,19 @@ LBQ_HD int lbq_code_argmin(const float *q, int nlev, float xn, int c)
     return best;
 }
 
+/* torchao's nearest (quantize_4bit_with_qmap / quantize_8bit_with_qmap, read to learn it; also
+ * SOLO's DE quantizer): c = the largest index with q[c] <= xn (0 if none; a branch-free search over
+ * powers of two), then up to c+1 (clamped to n-1) iff xn - q[c] >= (q[c+1] - q[c]) * 0.5, so an
+ * exact tie takes the UPPER code.  qpad: q padded with +inf to npow2 entries. */
+LBQ_HD int lbq_code_torchao(const float *qpad, int n, int npow2, float xn)
+{
+    int c = 0;
+    for (int s = npow2 >> 1; s > 0; s >>= 1)
+        c += (xn >= qpad[c + s]) && (c + s < n) ? s : 0;
+    int up = c + 1 < n ? c + 1 : n - 1;
+    return (xn - qpad[c] >= (qpad[up] - qpad[c]) * 0.5f) ? up : c;
+}
+
 /* Stochastic rounding in the linear domain: with q[lo] <= x < q[lo+1], round up with
  * probability (x - q[lo]) / (q[lo+1] - q[lo]), decided by u ~ U[0,1).  Outside [q0, q[n-1]]
  * the end code.  qpad is q padded with +inf to npow2 entries. */

@@ -196,7 +196,8 @@ struct lbq_qspec {
     int      cpu;           /* table maps: the PyTorch CPU kernel whose fp32 codebook is reproduced:
                              * 0 avx2 (torch's default), 1 avx512 (":cpu-avx512"), 2 default (":cpu-default") */
     int      tie;           /* nearest on a table: 0 lpmm CUDA real-nearest (a value on a midpoint takes the
-                             * lower code), 1 lpmm torch 'nearest' (argmin of fp32 distances, ":argmin") */
+                             * lower code), 1 lpmm torch 'nearest' (argmin of fp32 distances, ":argmin"),
+                             * 2 torchao (ties up, scale clipped to >= 1e-12, ":torchao") */
     int      guarded;       /* log map: lbq's guarded degenerate blocks (":guarded") instead of SOLO's own */
     int      coat;          /* plain fp8: COAT's scale (absmax + 1e-20)/FMAX (":coat") instead of torchao's */
     int      fit;           /* blockwise: block = the largest divisor of numel <= block (":fit", SOLO's
@@ -213,7 +214,7 @@ struct lbq_qdefaults {
 void lbq_qdefaults_init(struct lbq_qdefaults *d);   /* bits 4, block 128, nearest, seed 0, p 0.1 */
 
 /* Parse "NORM-MAP[:opt...]" (opts: bN, nz, dre, signed, unsigned, sr, nearest, pX, cpu-avx2,
- * cpu-avx512, cpu-default, argmin, guarded, coat; docs/quantizers.md).  Validates bits,
+ * cpu-avx512, cpu-default, argmin, torchao, guarded, coat, fit; docs/quantizers.md).  Validates bits,
  * block and map/norm compatibility; errors name the offending part. */
 int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_qspec *out);
 /* Canonical text of a spec (also stored in out->text by parse). */

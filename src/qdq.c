@@ -98,13 +98,16 @@ static void qdq_table_sr(const struct lbq_qplan *p, int64_t off, int64_t n, cons
     }
 }
 
-/* Table maps, nearest with lpmm's PyTorch tie rule (":argmin"): scalar, rare. */
-static void qdq_table_argmin(const struct lbq_qplan *p, int64_t n, const float *x, const float *sc,
+/* Table maps, nearest with lpmm's PyTorch tie rule (":argmin") or torchao's (":torchao": the scale
+ * clipped to >= 1e-12, written back, and ties up): scalar, rare. */
+static void qdq_table_argmin(const struct lbq_qplan *p, int64_t n, const float *x, float *sc,
                              float *xhat, uint8_t *codes)
 {
     for (int64_t i = 0; i < n; i++) {
+        if (p->spec.tie == 2 && !(sc[i] >= 1e-12f)) sc[i] = 1e-12f;
         float xn = lbq_normalize(x[i], sc[i]);
-        int c = lbq_code_argmin(p->q, p->nlev, xn, lbq_code_nearest(p->mid, p->npow2, xn));
+        int c = p->spec.tie == 2 ? lbq_code_torchao(p->q, p->nlev, p->npow2, xn)
+                                 : lbq_code_argmin(p->q, p->nlev, xn, lbq_code_nearest(p->mid, p->npow2, xn));
         xhat[i] = p->q[c] * sc[i];
         if (codes) codes[i] = (uint8_t)c;
     }

@@ -94,7 +94,7 @@ void lbq_qspec_format(const struct lbq_qspec *s, char *buf, size_t len)
     if (s->sign == 0 && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":unsigned");
     if (s->round == LBQ_ROUND_STOCHASTIC && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":sr");
     if (s->cpu && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":cpu-%s", lbq_cpu_name(s->cpu));
-    if (s->tie && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":argmin");
+    if (s->tie && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, s->tie == 2 ? ":torchao" : ":argmin");
     if (s->guarded && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":guarded");
     if (s->coat && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":coat");
     if (s->fit && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":fit");
@@ -185,6 +185,7 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
         else if (lbq_streq_ci(opts, "cpu-avx512")) out->cpu = LBQ_CPU_AVX512;
         else if (lbq_streq_ci(opts, "cpu-default")) out->cpu = LBQ_CPU_DEFAULT;
         else if (lbq_streq_ci(opts, "argmin")) out->tie = 1;
+        else if (lbq_streq_ci(opts, "torchao")) out->tie = 2;
         else if (lbq_streq_ci(opts, "guarded")) out->guarded = 1;
         else if (lbq_streq_ci(opts, "coat")) out->coat = 1;
         else if (lbq_streq_ci(opts, "fit")) out->fit = 1;
@@ -199,7 +200,7 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
             if (*end || errno || !(p > 0.0 && p < 1.0))
                 return lbq_err(LBQ_ERR_ARG, "quantizer '%s': quantile '%s' must be in (0, 1)", text, opts + 1);
             out->quantile = (float)p;
-        } else return lbq_err(LBQ_ERR_ARG, "quantizer '%s': unknown option ':%s' (known: bN, nz, dre, signed, unsigned, sr, nearest, pX, cpu-avx2, cpu-avx512, cpu-default, argmin, guarded, coat, fit)", text, opts);
+        } else return lbq_err(LBQ_ERR_ARG, "quantizer '%s': unknown option ':%s' (known: bN, nz, dre, signed, unsigned, sr, nearest, pX, cpu-avx2, cpu-avx512, cpu-default, argmin, torchao, guarded, coat, fit)", text, opts);
         opts = next;
     }
     const struct lbq_map *m = out->map;
@@ -227,7 +228,7 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
     if (out->cpu && !m->build)
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':cpu-%s' applies to codebook maps only", text, lbq_cpu_name(out->cpu));
     if (out->tie && (!m->build || out->round != LBQ_ROUND_NEAREST))
-        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':argmin' applies to nearest rounding on codebook maps only", text);
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':%s' applies to nearest rounding on codebook maps only", text, out->tie == 2 ? "torchao" : "argmin");
     if (out->guarded && !(m->qdq && m->needs_block))
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':guarded' applies to the log map only", text);
     if (out->coat && !(m->qdq && !m->needs_block))

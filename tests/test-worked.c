@@ -297,6 +297,39 @@ int main(void)
         CHECK_OK(lbq_qdq(&p, NULL, 0, 2, d0, xh, codes, sc, NULL, NULL));
         CHECK_EQ_INT(codes[0], 1);
         CHECK(xh[0] == p.q[0]);
+        /* torchao's own rule (":torchao"): at the same 15 midpoints torchao's code gives
+         * [1,2,3,4,5,6,7,8,9,9,11,11,13,13,15] (research notes 3.4: its residual test is itself
+         * rounded, so mostly upper) */
+        static const int tao[15] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 11, 11, 13, 13, 15 };
+        plan("block16-dtree:torchao", LBQ_ROLE_M, 1, &p);
+        CHECK(strstr(p.spec.text, ":torchao") != NULL);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 16, mx, xh, codes, sc, NULL, NULL));
+        for (int i = 0; i < 15; i++) CHECK_EQ_INT(codes[i], tao[i]);
+        /* ... and torchao's scale clip: an all-zero v block comes back as 1e-12/16 = 6.25e-14 */
+        float zz[4] = { 0 };
+        plan("block4-linear:torchao", LBQ_ROLE_V, 1, &p);
+        CHECK_OK(lbq_qdq(&p, NULL, 0, 4, zz, xh, codes, sc, NULL, NULL));
+        for (int i = 0; i < 4; i++) { CHECK(sc[i] == 1e-12f); CHECK_EQ_INT(codes[i], 0); CHECK(xh[i] == 0.0625f * 1e-12f); }
+        /* off ties, torchao's rule is nearest: brute force over every table map at 4 bits */
+        int tbad = 0;
+        for (int b = 1; b <= 8; b++) {
+            struct lbq_qspec qs;
+            struct lbq_qplan q;
+            char spec[48];
+            snprintf(spec, sizeof spec, "tensor-dtree:b%d", b);
+            if (lbq_qspec_parse(spec, NULL, &qs) || lbq_qplan_init(&q, &qs, LBQ_ROLE_M, 1)) continue;
+            for (int i = 0; i + 1 < q.nlev; i++) {
+                float xa = nextafterf(q.mid[i], -2.0f), xb = nextafterf(q.mid[i], 2.0f);
+                int ca = lbq_code_torchao(q.q, q.nlev, q.npow2, xa), cb = lbq_code_torchao(q.q, q.nlev, q.npow2, xb);
+                tbad += (q.q[ca] != q.q[lbq_code_nearest(q.mid, q.npow2, xa)]) && (xa - q.q[i] != q.q[i + 1] - xa);
+                tbad += (q.q[cb] != q.q[lbq_code_nearest(q.mid, q.npow2, xb)]) && (xb - q.q[i] != q.q[i + 1] - xb);
+            }
+            CHECK_EQ_INT(lbq_code_torchao(q.q, q.nlev, q.npow2, -2.0f), 0);
+            CHECK_EQ_INT(lbq_code_torchao(q.q, q.nlev, q.npow2, 2.0f), q.nlev - 1);
+        }
+        CHECK_MSG(tbad <= 4, "torchao rule: %d off-tie codes differ from nearest", tbad);
+        printf("torchao rule: %d of the near-midpoint values differ from the midpoint rule (rounded residual test)\n", tbad);
+
         /* lbq_code_argmin against a brute-force fp32 argmin (lowest index on ties) for every table
          * map, width and sign, on the midpoints, their fp32 neighbours and values between levels */
         static const char *maps[] = { "dtree", "dtree0", "linear", "pow2", "linsq", "uniform" };

@@ -180,9 +180,12 @@ __global__ void __launch_bounds__(THREADS) k_table_qdq(const __grid_constant__ K
         const float s = elem_scale(a, bscale, i);
         const float xn = lbq_normalize(x[i], s);
         const float u = a.stochastic ? lbq_philox_uniform(a.seed, a.stream, (uint64_t)(a.off + i)) : 0.0f;
-        int c = lbq_table_code(q, mid, a.nlev, a.npow2, xn, a.stochastic, u);
-        if (a.tie && !a.stochastic) c = lbq_code_argmin(q, a.nlev, xn, c);
-        xhat[i] = q[c] * s;
+        const float st = (a.tie == 2 && !(s >= 1e-12f)) ? 1e-12f : s;      // ':torchao' scale clip
+        const float xt = (st == s) ? xn : lbq_normalize(x[i], st);
+        int c = lbq_table_code(q, mid, a.nlev, a.npow2, xt, a.stochastic, u);
+        if (a.tie == 1 && !a.stochastic) c = lbq_code_argmin(q, a.nlev, xt, c);
+        if (a.tie == 2 && !a.stochastic) c = lbq_code_torchao(q, a.nlev, a.npow2, xt);
+        xhat[i] = q[c] * st;
         if (codes) codes[i] = (uint8_t)c;
     }
 }
