@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "lbq-impl.h"
 #include "lbq-report.h"
+#include "torchmap.h"
 #include "lbq-mpi.h"
 #include "lbq-evaldev.h"
 
@@ -30,7 +31,7 @@ const char lbq_usage_analyze[] =
 "  --map-file F        user codebook for the 'file' map\n"
 "  --quantize-all      also quantize tensors a recipe leaves in fp32\n"
 "output:\n"
-"  --json OUT          everything, with histograms (schema lbq.analyze/1), written atomically\n"
+"  --json OUT          everything, with histograms (schema lbq.analyze/2), written atomically\n"
 "  --params N          extrapolate optimizer-state memory to N parameters (e.g. 7e9)\n"
 "  --tensor GLOB       only parameters matching GLOB\n"
 "  --outlier-k K       outlier block threshold: max|x| > K * median|x| (default 10)\n"
@@ -233,12 +234,15 @@ int cmd_analyze(int argc, char **argv)
         lbq_state_result(&a->m, &mr);
         lbq_state_result(&a->v, &vr);
         lbq_update_result(&a->u, &ur);
-        char bits[32], mark[64] = "";
+        char bits[32], mark[128] = "";
         if (i < np) {
             snprintf(bits, sizeof bits, "%.2f/%.2f", ev[i].m_size.bits_per_elem, ev[i].v_size.bits_per_elem);
             if (ev[i].kept_fp32) snprintf(mark, sizeof mark, "fp32 (recipe)");
             for (int k = 0; k < 3; k++) if (worst[k] == i && ur.rel_l2 > 0) snprintf(mark + strlen(mark), sizeof mark - strlen(mark), "%s<- worst #%d", mark[0] ? " " : "", k + 1);
-        } else {
+        }
+        if (a->v.solo[1] + a->v.solo[2] + a->v.solo[3]) snprintf(mark + strlen(mark), sizeof mark - strlen(mark), "%sSOLO edge blocks %lld/%lld/%lld", mark[0] ? " " : "",
+                                   (long long)a->v.solo[1], (long long)a->v.solo[2], (long long)a->v.solo[3]);
+        if (i >= np) {
             fprintf(tout, "%.*s\n", 128, "--------------------------------------------------------------------------------------------------------------------------------");
             snprintf(bits, sizeof bits, "%.2f/%.2f", bpe_m, bpe_v);
         }
@@ -262,7 +266,7 @@ int cmd_analyze(int argc, char **argv)
     if (json_out) {
         root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "schema", "lbq.analyze");
-        cJSON_AddNumberToObject(root, "schema_version", 1);
+        cJSON_AddNumberToObject(root, "schema_version", 2);
         cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
         cJSON_AddStringToObject(root, "file", lbq_file_path(f));
         cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
@@ -274,6 +278,9 @@ int cmd_analyze(int argc, char **argv)
         cJSON_AddBoolToObject(c, "quantize_all", conf.quantize_all);
         cJSON_AddStringToObject(c, "device", use_cuda == 2 ? "twin" : use_cuda ? "cuda" : "cpu");
         cJSON_AddNumberToObject(c, "outlier_k", eo.outlier_k);
+        cJSON *cc = cJSON_AddObjectToObject(c, "codebook_cpu");    /* torch CPU kernel of the codebooks */
+        if (conf.has_m && conf.m.map->build) cJSON_AddStringToObject(cc, "m", lbq_cpu_name(conf.m.cpu)); else cJSON_AddNullToObject(cc, "m");
+        if (conf.has_v && conf.v.map->build) cJSON_AddStringToObject(cc, "v", lbq_cpu_name(conf.v.cpu)); else cJSON_AddNullToObject(cc, "v");
         cJSON *pa = cJSON_AddArrayToObject(root, "params");
         for (int i = 0; i < np; i++) {
             const struct lbq_param_info *pi = lbq_file_param(f, i);

@@ -200,6 +200,8 @@ int cmd_quantize(int argc, char **argv)
         struct lbq_qplan pm, pv;
         if (conf.has_m && !keep) LBQ_TRY(lbq_qplan_init(&pm, &conf.m, LBQ_ROLE_M, pi->shape.rank));
         if (conf.has_v && !keep) LBQ_TRY(lbq_qplan_init(&pv, &conf.v, LBQ_ROLE_V, pi->shape.rank));
+        if (conf.has_m && !keep) lbq_qplan_fit(&pm, pi->shape.numel);
+        if (conf.has_v && !keep) lbq_qplan_fit(&pv, pi->shape.numel);
         LBQ_TRY(write_state(f, i, LBQ_DS_M, conf.has_m && !keep ? &pm : NULL, w, mem, "exp_avg"));
         LBQ_TRY(write_state(f, i, LBQ_DS_V, conf.has_v && !keep ? &pv : NULL, w, mem, "exp_avg_sq"));
     }

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "lbq-impl.h"
 #include "lbq-report.h"
+#include "torchmap.h"
 #include "lbq-sim.h"
 #include "lbq-mpi.h"
 #include "plot.h"
@@ -19,7 +20,7 @@ const char lbq_usage_sweep[] =
 "                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
-"parameter and write DIR/results.json (schema lbq.sweep/1, docs/schema.md), DIR/results.tsv (one row\n"
+"parameter and write DIR/results.json (schema lbq.sweep/2, docs/schema.md), DIR/results.tsv (one row\n"
 "per config x parameter plus a TOTAL row per config) and the figures (docs/figures.md) as PNG and PDF.\n"
 "Each tensor is read once per sweep (twice only when it exceeds --mem-limit and a config needs\n"
 "tensor-wide statistics).  Combinations a map does not support are skipped (log: block only and\n"
@@ -168,6 +169,9 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* per-parameter SOLO edge-case block counts of v (log map; docs/metrics.md) */
+static const char *const solo_keys[3] = { "v_solo_zero_blocks", "v_solo_tiny_blocks", "v_solo_zero_quantile_blocks" };
+
 static cJSON *param_row_json(const char *name, int64_t numel, const struct lbq_param_eval *e, int has_m, int has_v)
 {
     struct lbq_state_res mr, vr;
@@ -189,6 +193,7 @@ static cJSON *param_row_json(const char *name, int64_t numel, const struct lbq_p
     lbq_json_add_num(o, "update_blowup_frac", ur.blowup_frac);
     lbq_json_add_num(o, "bits_per_elem_m", e->m_size.bits_per_elem);
     lbq_json_add_num(o, "bits_per_elem_v", e->v_size.bits_per_elem);
+    for (int k = 0; k < 3; k++) cJSON_AddNumberToObject(o, solo_keys[k], (double)e->acc.v.solo[k + 1]);
     return o;
 }
 
@@ -203,10 +208,11 @@ static void tsv_row(char **buf, size_t *len, size_t *cap, const struct sweep_con
     lbq_state_result(&a->v, &vr);
     lbq_update_result(&a->u, &ur);
     char line[1024];
-    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n",
+    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%lld\t%lld\t%lld\n",
                      c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
                      c->c.has_m ? (c->c.has_v ? "both" : "m") : "v", pname, (long long)numel,
-                     c->c.has_m ? mr.rel_l2 : NAN, c->c.has_v ? vr.rel_l2 : NAN, vr.zero_collapse, ur.rel_l2, ur.cosine, ur.blowup_frac, bm, bv);
+                     c->c.has_m ? mr.rel_l2 : NAN, c->c.has_v ? vr.rel_l2 : NAN, vr.zero_collapse, ur.rel_l2, ur.cosine, ur.blowup_frac, bm, bv,
+                     (long long)a->v.solo[1], (long long)a->v.solo[2], (long long)a->v.solo[3]);
     tsv_append(buf, len, cap, line, n);
 }
 
@@ -233,12 +239,12 @@ static void tsv_param_row(char **buf, size_t *len, size_t *cap, const struct swe
 {
     char line[1024];
     const cJSON *name = cJSON_GetObjectItem(r, "name");
-    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n",
+    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.0f\t%.0f\t%.0f\n",
                      c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
                      c->c.has_m ? (c->c.has_v ? "both" : "m") : "v", cJSON_IsString(name) ? name->valuestring : "?",
                      (long long)jnum(r, "numel"), jnum(r, "m_rel_l2"), jnum(r, "v_rel_l2"), jnum(r, "v_zero_collapse"),
                      jnum(r, "update_rel_l2"), jnum(r, "update_cosine"), jnum(r, "update_blowup_frac"),
-                     jnum(r, "bits_per_elem_m"), jnum(r, "bits_per_elem_v"));
+                     jnum(r, "bits_per_elem_m"), jnum(r, "bits_per_elem_v"), jnum(r, solo_keys[0]), jnum(r, solo_keys[1]), jnum(r, solo_keys[2]));
     tsv_append(buf, len, cap, line, n);
 }
 
@@ -451,6 +457,8 @@ static void tsv_total_from_json(char **tsv, size_t *len, size_t *cap, const stru
     lbq_json_add_num(row, "update_blowup_frac", jnum(cJSON_GetObjectItem(tj, "update"), "blowup_frac"));
     lbq_json_add_num(row, "bits_per_elem_m", jnum(tj, "bits_per_elem_m"));
     lbq_json_add_num(row, "bits_per_elem_v", jnum(tj, "bits_per_elem_v"));
+    static const char *const sk[3] = { "all_zero", "max_below_1e-12", "zero_quantile" };
+    for (int k = 0; k < 3; k++) lbq_json_add_num(row, solo_keys[k], jnum(cJSON_GetObjectItem(cJSON_GetObjectItem(tj, "v"), "solo_edge_blocks"), sk[k]));
     tsv_param_row(tsv, len, cap, c, row);
     cJSON_Delete(row);
 }
@@ -461,7 +469,7 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
 {
     int rc = LBQ_OK;
     char path[4096];
-    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\n";
+    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\tv_solo_zero_blocks\tv_solo_tiny_blocks\tv_solo_zero_quantile_blocks\n";
     size_t tsv_cap = sizeof tsv_head + 65536, tsv_len = sizeof tsv_head - 1;
     char *tsv = malloc(tsv_cap);
     cJSON *root = cJSON_CreateObject();
@@ -471,7 +479,7 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
     const struct sweep_axes *ax = so->ax;
     struct lbq_file *f = so->f;
     cJSON_AddStringToObject(root, "schema", "lbq.sweep");
-    cJSON_AddNumberToObject(root, "schema_version", 1);
+    cJSON_AddNumberToObject(root, "schema_version", 2);
     cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
     cJSON_AddStringToObject(root, "file", lbq_file_path(f));
     cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
@@ -511,6 +519,8 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
         cJSON_AddNumberToObject(o, "block", (double)sc->block);
         if (sc->c.has_m) cJSON_AddStringToObject(o, "m_spec", sc->c.m.text); else cJSON_AddNullToObject(o, "m_spec");
         if (sc->c.has_v) cJSON_AddStringToObject(o, "v_spec", sc->c.v.text); else cJSON_AddNullToObject(o, "v_spec");
+        if (sc->map->build) cJSON_AddStringToObject(o, "codebook_cpu", lbq_cpu_name(sc->c.has_m ? sc->c.m.cpu : sc->c.v.cpu));
+        else cJSON_AddNullToObject(o, "codebook_cpu");
         double el = so->el[c], bm = el > 0 ? so->bm[c] / el : NAN, bv = el > 0 ? so->bv[c] / el : NAN;
         cJSON *t = lbq_acc_json(&so->tot[c], NULL, NULL, 1);
         cJSON_AddNumberToObject(t, "numel", el);

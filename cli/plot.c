@@ -441,7 +441,7 @@ static int find_x(const double *x, int n, double v)
 }
 
 /* ================================================================================================
- * sweep results (schema lbq.sweep/1)
+ * sweep results (schema lbq.sweep/2)
  * ================================================================================================ */
 struct hist { double lo, hi; int bins; double *exact, *quant; };
 

@@ -1,11 +1,13 @@
 /* map-fp8.c - FP8 states (torchao, COAT): E4M3FN (max 448) and E5M2 (max 57344), round to nearest
  * even, saturating.
  *
- * plain: s = absmax / FMAX, code = fp8(x / s), value = code * s (torchao's AdamWFp8).
- * ":dre" (COAT dynamic range expansion, block normalization only), per group:
- *   M = max|x| + 1e-30, m0 = min nonzero |x| + 1e-30, R = M/m0, g = sqrt(M) sqrt(m0),
- *   k = floor(log2(R_t)/log2(R) * 16)/16 with R_t = FMAX^2/2 (COAT: 448^2/2), k = 1 if R <= 1,
- *   k clamped to [1/16, 64]; y = sign(x)(|x|/g)^k; s = (M/g)^k / FMAX; code = fp8(y / s);
+ * plain: s = max(absmax, 1e-12) / FMAX (torchao's AdamWFp8), or with ":coat" (absmax + 1e-20) / FMAX
+ *   (COAT's non-expanded kernel); code = fp8(x / s), value = code * s.
+ * ":dre" (COAT dynamic range expansion as its CUDA kernel computes it; block normalization), per
+ *   group: max and min |x| by the kernel's warp-tree reduction (lbq_coat_group_stats: a zero on a
+ *   reducing lane drops the partial minima it carries), M = max + 1e-30, m0 = min + 1e-30,
+ *   g = sqrt(M) sqrt(m0), k = floor(log2(R_t)/log2(M/m0) * 16)/16 with R_t = FMAX^2/2 (COAT:
+ *   448^2/2), no clamp; y = sign(x)(|x|/g)^k; s = (M/g)^k / FMAX; code = fp8(y / s);
  *   value = sign(c s) |c s|^(1/k) g.  Stored per group: s (as the scale), k and g. */
 #include "../src/lbq-impl.h"
 
@@ -18,7 +20,7 @@ static int fp8_qdq_any(const struct lbq_qplan *p, int64_t off, int64_t n, const 
     if (!p->spec.dre) {
         for (int64_t i = 0; i < n; i++) {
             int bits = 0;
-            xhat[i] = lbq_fp8_qdq(x[i], scale[i], e5m2, &scale[i], &bits);
+            xhat[i] = lbq_fp8_qdq(x[i], lbq_fp8_scale(scale[i], e5m2, p->spec.coat), e5m2, &scale[i], &bits);
             if (codes) codes[i] = (uint8_t)bits;
         }
         return LBQ_OK;
@@ -26,12 +28,8 @@ static int fp8_qdq_any(const struct lbq_qplan *p, int64_t off, int64_t n, const 
     int64_t B = p->block;
     for (int64_t b0 = 0; b0 < n; b0 += B) {
         int64_t bn = (n - b0 < B) ? n - b0 : B;
-        float mx = 0.0f, mn = LBQ_INF;
-        for (int64_t i = 0; i < bn; i++) {
-            mx = lbq_absmax_acc(mx, x[b0 + i]);
-            mn = lbq_minabs_acc(mn, x[b0 + i]);
-        }
-        float s, k, g;
+        float mx, mn, s, k, g;
+        lbq_coat_group_stats(x + b0, bn, B, &mx, &mn);
         lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
         for (int64_t i = 0; i < bn; i++) {
             int64_t e = b0 + i;
@@ -54,14 +52,14 @@ static int e5m2_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const flo
 
 const struct lbq_map lbq_map_fp8e4m3 = {
     .name = "fp8e4m3", .aliases = "e4m3,fp8",
-    .help = "FP8 E4M3 codes with absmax/448 scaling; ':dre' adds COAT's dynamic range expansion",
+    .help = "FP8 E4M3 codes with max(absmax,1e-12)/448 scaling (':coat': (absmax+1e-20)/448); ':dre' adds COAT's dynamic range expansion",
     .min_bits = 8, .max_bits = 8, .fixed_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .nparams = fp8_nparams, .qdq = e4m3_qdq,
 };
 
 const struct lbq_map lbq_map_fp8e5m2 = {
     .name = "fp8e5m2", .aliases = "e5m2",
-    .help = "FP8 E5M2 codes with absmax/57344 scaling; ':dre' adds COAT's dynamic range expansion",
+    .help = "FP8 E5M2 codes with max(absmax,1e-12)/57344 scaling (':coat': (absmax+1e-20)/57344); ':dre' adds COAT's dynamic range expansion",
     .min_bits = 8, .max_bits = 8, .fixed_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .nparams = fp8_nparams, .qdq = e5m2_qdq,
 };

@@ -1,24 +1,26 @@
-/* map-linear.c - lpmm/torchao "linear" (power-1) and the zero-including uniform grid.
+/* map-linear.c - lpmm's power maps ("power-1" = linear, "power-2" = pow2), torchao's and SOLO's
+ * linear map, and the zero-including uniform grid.
  *
- * linear, unsigned: (i+1)/2^b, i = 0..2^b-1 (zero excluded; exact in fp32).
- * linear, signed:   linspace(-1, 1, 2^b) (no zero code); 4-bit: the reference fp32 table.
+ * linear, unsigned: torch.linspace(0, 1, 2^b + 1)[1:] = (i+1)/2^b (zero excluded; exact).
+ * linear, signed:   torch.linspace(-1, 1, 2^b) (no zero code), fp32 as torch computes it.
+ * pow2:             lpmm power-2: signed sign(l) l^2 of l = linspace(-1, 1, 2^b) (no zero code);
+ *                   unsigned linspace(0, 1, 2^b + 1)[1:]^2.
+ * 1 bit (lpmm, both maps): {-1, 1} signed, {0, 1} unsigned.
  * uniform, unsigned: i/(2^b-1), i = 0..2^b-1 (includes 0 and 1: SOLO's swamping baseline).
  * uniform, signed:  q/(2^(b-1)-1), q = -(2^(b-1)-1)..(2^(b-1)-1): 2^b-1 levels with 0 (lpmm's
- *                   integer "linear"); undefined for 1 bit. */
+ *                   integer "linear"); undefined for 1 bit.
+ * linear and pow2 follow the CPU kernel torch ran (spec option :cpu-..., torchmap.c). */
 #include "../src/lbq-impl.h"
-#include "tables.h"
+#include "torchmap.h"
 
 static int linear_build(const struct lbq_qspec *s, int bits, int is_signed, float *levels)
 {
-    (void)s;
-    int n = 1 << bits;
-    if (!is_signed) {
-        for (int i = 0; i < n; i++) levels[i] = (float)(i + 1) / (float)n;
-        return n;
-    }
-    if (bits == 4) return lbq_levels_from_hex(lbq_tab_linear_s4, 16, levels);
-    for (int i = 0; i < n; i++) levels[i] = (float)(-1.0 + 2.0 * (double)i / (double)(n - 1));
-    return n;
+    return lbq_torch_pow_map(bits, is_signed, 1, s->cpu, levels);
+}
+
+static int pow2_build(const struct lbq_qspec *s, int bits, int is_signed, float *levels)
+{
+    return lbq_torch_pow_map(bits, is_signed, 2, s->cpu, levels);
 }
 
 static int uniform_build(const struct lbq_qspec *s, int bits, int is_signed, float *levels)
@@ -40,6 +42,13 @@ const struct lbq_map lbq_map_linear = {
     .help = "lpmm/torchao linear: unsigned (i+1)/2^b without zero, signed linspace(-1,1,2^b)",
     .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .build = linear_build,
+};
+
+const struct lbq_map lbq_map_pow2 = {
+    .name = "pow2", .aliases = "power-2",
+    .help = "lpmm power-2: signed sign(l)*l^2 of linspace(-1,1,2^b) (no zero), unsigned ((i+1)/2^b)^2",
+    .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
+    .build = pow2_build,
 };
 
 const struct lbq_map lbq_map_uniform = {

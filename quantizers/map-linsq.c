@@ -1,25 +1,17 @@
-/* map-linsq.c - 4-bit Shampoo's Linear-2 ("linear-square") map.
+/* map-linsq.c - 4-bit Shampoo's Linear-2 ("linear-square") map, exactly as its create_linear_map
+ * builds it in fp32 (torchmap.c):
  *
- * signed: s_j = -1 + 2j/(2^b-1); R(j) = -s_j^2 for j < z, 0 for j = z, s_j^2 for j > z, with
- *         z = 2^(b-1)-1 (so one slightly negative grid point becomes the zero code).
- *         4-bit: {-1, -0.7511, ..., -0.0400, 0, 0.0044, 0.0400, ..., 1}.
- * unsigned: ((i+1)/2^b)^2 (lpmm power-2; zero excluded). */
+ * signed:   l = torch.linspace(-1, 1, 2^b); l[2^(b-1)-1] = 0 (one slightly negative grid point
+ *           becomes the zero code); levels sign(l) l^2.
+ *           4-bit: {-1, -0.7511, ..., -0.0400, 0, 0.0044, 0.0400, ..., 1}.  1 bit: {0, 1}.
+ * unsigned: linspace(0, 1, 2^b)^2 (includes zero).  (lpmm's power-2 is the map pow2.)
+ * The CPU kernel torch ran (spec option :cpu-...) moves some last bits. */
 #include "../src/lbq-impl.h"
+#include "torchmap.h"
 
 static int linsq_build(const struct lbq_qspec *s, int bits, int is_signed, float *levels)
 {
-    (void)s;
-    int n = 1 << bits;
-    if (!is_signed) {
-        for (int i = 0; i < n; i++) { double t = (double)(i + 1) / (double)n; levels[i] = (float)(t * t); }
-        return n;
-    }
-    int z = (1 << (bits - 1)) - 1;
-    for (int j = 0; j < n; j++) {
-        double sj = -1.0 + 2.0 * (double)j / (double)(n - 1);
-        levels[j] = (j < z) ? (float)(-sj * sj) : (j == z) ? 0.0f : (float)(sj * sj);
-    }
-    return n;
+    return lbq_torch_linear2_map(bits, is_signed, s->cpu, levels);
 }
 
 const struct lbq_map lbq_map_linsq = {

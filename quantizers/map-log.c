@@ -1,14 +1,26 @@
 /* map-log.c - SOLO's logarithmic map "qema" for unsigned states.
  *
- * Per block (block normalization only): delta = max(x) (the block scale), xp = p-quantile of the
- * block's raw values (torch.quantile, linear interpolation) / delta, alpha = xp^(1/N) with
- * N = 2^b - 1, levels alpha^k * delta for k = 0..N.  Code: nearest in the exponent domain
- * (rint of log_alpha(x/delta), ties to even) or, with stochastic rounding, floor(log_alpha + u).
- * Zero and negative inputs take the smallest level (code N): no zero point.
- * Degenerate blocks: xp = 0 (more than a fraction p of zeros) -> xp = smallest positive value /
- * delta; no positive value or all values equal -> alpha = 1 (one level, delta).
- * Stored per block: delta (scale) and alpha (parameter). */
+ * Default: SOLO's own arithmetic (MTandHJ/SOLO quantizer/utils.py and qema_*bit.py, read to learn
+ * it), per block of the tensor (block size: the largest divisor of numel <= the block size, set by
+ * lbq_qplan_fit):
+ *   scale = max(block max, 1e-12); xp = p-quantile of the raw block (torch.quantile: linear
+ *   interpolation, zeros included) / scale; alpha = xp^(1/N), N = 2^b - 1;
+ *   code = clip(round(log2(x/scale)/log2(alpha)), 0, N), round half to even, or with
+ *   round(... + u - 0.5) for stochastic rounding in the log domain; x^ = alpha^code * scale.
+ * Its edge cases follow (lbq_code_log_solo): an all-zero block comes back as 1e-12 everywhere; a
+ * block whose max is below 1e-12 is scaled by 1e-12; a block with more than a p-share of zeros has
+ * xp = 0, alpha = 0, and every element (zeros included) comes back as the block max.  analyze and
+ * sweep count these blocks (lbq_solo_edge).
+ *
+ * ":guarded" (lbq's variant): scale = block max; zeros come back as 0 when the max is 0; xp = 0 ->
+ * xp = smallest positive value / max; no positive value or all values equal -> alpha = 1 (one
+ * level, the max); rounding floor(log_alpha + u) when stochastic; the block size is the spec's,
+ * with a ragged last block.
+ *
+ * Zero inputs take the smallest level (code N) in both.  Stored per block: scale and alpha. */
 #include "../src/lbq-impl.h"
+
+extern const struct lbq_map lbq_map_log;
 
 static int log_nparams(const struct lbq_qspec *s) { (void)s; return 1; }
 
@@ -19,6 +31,7 @@ static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
     int64_t B = p->block;
     int nmax = (1 << p->bits) - 1;
     int stoch = p->spec.round == LBQ_ROUND_STOCHASTIC;
+    int guarded = p->spec.guarded;
     float *tmp = malloc(sizeof(float) * (size_t)(B < n ? B : n) + sizeof(float));
     float lev[LBQ_MAX_LEVELS] = { 0 };
     if (!tmp) return lbq_err(LBQ_ERR_NOMEM, "log map: out of memory");
@@ -27,22 +40,43 @@ static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
         float delta = scale[b0];
         float minpos = lbq_log_clean_block(x + b0, bn, tmp);
         float quant = (delta > 0.0f) ? lbq_quantile_nonneg(tmp, bn, (double)p->spec.quantile) : 0.0f;
-        float alpha = lbq_log_block_alpha(delta, quant, minpos, nmax);
+        float sc;
+        float alpha = lbq_log_params(delta, quant, minpos, nmax, guarded, &sc);
         lev[0] = 1.0f;
         for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;  /* == lbq_log_level */
-        if (!stoch) lbq_log_block(x + b0, bn, delta, alpha, nmax, lev, xhat + b0, codes ? codes + b0 : NULL);
+        if (!stoch) lbq_log_block(x + b0, bn, sc, alpha, nmax, lev, xhat + b0, codes ? codes + b0 : NULL, !guarded);
         else for (int64_t i = 0; i < bn; i++) {
             int64_t e = b0 + i;
-            float xn = lbq_normalize(x[e], delta);
+            float xn = lbq_normalize(x[e], sc);
             float u = lbq_philox_uniform(p->spec.seed, p->stream, (uint64_t)(off + e));
-            int c = lbq_code_log(xn, alpha, nmax, 1, u);
-            xhat[e] = lev[c] * delta;
+            int c = guarded ? lbq_code_log(xn, alpha, nmax, 1, u) : lbq_code_log_solo(xn, alpha, nmax, 1, u);
+            xhat[e] = lev[c] * sc;
             if (codes) codes[e] = (uint8_t)c;
         }
+        if (sc != delta) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = sc;
         if (bparams) bparams[b0 / B] = alpha;
     }
     free(tmp);
     return rc;
+}
+
+void lbq_log_edge_count(const struct lbq_qplan *p, int64_t n, const float *x, int64_t cnt[4])
+{
+    if (p->spec.map != &lbq_map_log || n <= 0) return;
+    int64_t B = p->block;
+    float *tmp = malloc(sizeof(float) * (size_t)(B < n ? B : n) + sizeof(float));
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        int64_t bn = (n - b0 < B) ? n - b0 : B;
+        float delta = lbq_block_absmax(x + b0, bn), quant = 0.0f;
+        if (delta > 0.0f && tmp) {
+            lbq_log_clean_block(x + b0, bn, tmp);
+            quant = lbq_quantile_nonneg(tmp, bn, (double)p->spec.quantile);
+        }
+        int e = (delta > 0.0f && !tmp) ? 0 : lbq_solo_edge(delta, quant);
+        cnt[0]++;
+        for (int k = 0; k < 3; k++) cnt[k + 1] += (e >> k) & 1;
+    }
+    free(tmp);
 }
 
 const struct lbq_map lbq_map_log = {

@@ -7,7 +7,7 @@
  *
  * No libm calls appear here: log2/exp2/pow are computed by lbq_log2f/lbq_exp2f below from
  * +,-,*,/ and bit manipulation only, because libm and CUDA's math library may differ by an ulp.
- * sqrtf, floorf and rintf are correctly rounded on both sides and are allowed.
+ * sqrtf, floorf, rintf and fmaf are correctly rounded on both sides and are allowed.
  */
 #ifndef LBQ_QCORE_H
 #define LBQ_QCORE_H
@@ -82,9 +82,11 @@ LBQ_HD float lbq_exp2f(float y)
     return p * lbq_pow2i(ni);
 }
 
-/* x^k for x >= 0 (0^k = 0 for k > 0). */
+/* x^k for x >= 0 with C's pow special cases where COAT's k = inf (a group of equal values) needs
+ * them: x^0 = 1 (any x), 1^k = 1 (any k), 0^k = 0 for k > 0; x^inf = 0 for x < 1, inf for x > 1. */
 LBQ_HD float lbq_powf_pos(float x, float k)
 {
+    if (k == 0.0f || x == 1.0f) return 1.0f;
     if (x == 0.0f) return 0.0f;
     return lbq_exp2f(k * lbq_log2f(x));
 }
@@ -137,6 +139,35 @@ LBQ_HD int lbq_code_nearest_count(const float *mid, int nmid, float xn)
     return c;
 }
 
+/* lpmm's PyTorch 'nearest' (":argmin"): the argmin over the levels of the fp32 distance |xn - q[i]|,
+ * the lowest index on equal distances (torch.argmin).  The fp32 distance grows away from xn, so the
+ * argmin is one of the two levels around xn: among c-1, c, c+1 for the midpoint-rule code c, then
+ * moved down over equal levels (a duplicated level, as in DE-0). */
+LBQ_HD int lbq_code_argmin(const float *q, int nlev, float xn, int c)
+{
+    int lo = c > 0 ? c - 1 : 0, hi = c + 1 < nlev ? c + 1 : nlev - 1, best = lo;
+    float bd = lbq_absf(xn - q[lo]);
+    for (int i = lo + 1; i <= hi; i++) {
+        float d = lbq_absf(xn - q[i]);
+        if (d < bd) { bd = d; best = i; }
+    }
+    while (best > 0 && q[best - 1] == q[best]) best--;
+    return best;
+}
+
+/* torchao's nearest (quantize_4bit_with_qmap / quantize_8bit_with_qmap, read to learn it; also
+ * SOLO's DE quantizer): c = the largest index with q[c] <= xn (0 if none; a branch-free search over
+ * powers of two), then up to c+1 (clamped to n-1) iff xn - q[c] >= (q[c+1] - q[c]) * 0.5, so an
+ * exact tie takes the UPPER code.  qpad: q padded with +inf to npow2 entries. */
+LBQ_HD int lbq_code_torchao(const float *qpad, int n, int npow2, float xn)
+{
+    int c = 0;
+    for (int s = npow2 >> 1; s > 0; s >>= 1)
+        c += (xn >= qpad[c + s]) && (c + s < n) ? s : 0;
+    int up = c + 1 < n ? c + 1 : n - 1;
+    return (xn - qpad[c] >= (qpad[up] - qpad[c]) * 0.5f) ? up : c;
+}
+
 /* Stochastic rounding in the linear domain: with q[lo] <= x < q[lo+1], round up with
  * probability (x - q[lo]) / (q[lo+1] - q[lo]), decided by u ~ U[0,1).  Outside [q0, q[n-1]]
  * the end code.  qpad is q padded with +inf to npow2 entries. */
@@ -155,7 +186,37 @@ LBQ_HD int lbq_code_stochastic(const float *qpad, int n, int npow2, float xn, fl
 /* ---- SOLO's logarithmic map (qema) ----------------------------------------------------- */
 /* Per block: delta = max(x), xp = p-quantile(x)/delta, alpha = xp^(1/N), N = 2^b - 1; levels
  * alpha^k * delta for k = 0..N (code 0 is the block maximum, code N the quantile).
- * Degenerate blocks are guarded by the caller (lbq_log_alpha): alpha = 1 means one level. */
+ * Two variants (map-log.c): SOLO's own arithmetic (lbq_log_params with guarded = 0,
+ * lbq_code_log_solo), and lbq's guarded one (":guarded": lbq_log_alpha, lbq_code_log), where
+ * degenerate blocks get alpha = 1 (one level). */
+#define LBQ_SOLO_EPS 1e-12f     /* SOLO's scale clamp: scale = max(block max, 1e-12) */
+
+/* SOLO (quantizer/utils.py, read to learn it): scale = max(delta, 1e-12); xp = quantile / scale;
+ * alpha = xp^(1/N) with the exponent rounded to float as torch's pow sees it.  xp = 0 (more than
+ * a p-share of zeros, or an all-zero block) gives alpha = 0; xp = 1 gives alpha = 1. */
+LBQ_HD float lbq_solo_alpha(float quantile, float scale, int nmax)
+{
+    float xp = quantile / scale;
+    if (!(xp > 0.0f)) return 0.0f;
+    if (!(xp < 1.0f)) return 1.0f;
+    return lbq_exp2f(lbq_log2f(xp) * (1.0f / (float)nmax));
+}
+
+/* SOLO's code of xn = x/scale: clip(round(log2(xn)/log2(alpha) [+ u - 0.5]), 0, N) with round half
+ * to even, where torch's NaN (0/0, inf/inf) becomes code 0 in the uint8 cast.  Hence: alpha = 0 or
+ * 1 -> every code 0 (the element comes back as the scale); xn = 0 -> N; xn < 0 -> 0. */
+LBQ_HD int lbq_code_log_solo(float xn, float alpha, int nmax, int stochastic, float u)
+{
+    if (!(alpha > 0.0f) || !(alpha < 1.0f)) return 0;
+    if (xn == 0.0f) return nmax;                    /* log2(0) = -inf, / log2(alpha) < 0 = +inf */
+    if (!(xn > 0.0f)) return 0;                     /* log2 of a negative: NaN */
+    float li = lbq_log2f(xn) / lbq_log2f(alpha);
+    float c = stochastic ? rintf(li + (u - 0.5f)) : rintf(li);
+    if (!(c > 0.0f)) return 0;
+    if (c > (float)nmax) return nmax;
+    return (int)c;
+}
+
 LBQ_HD float lbq_log_alpha(float xp, int nmax)
 {
     if (!(xp > 0.0f) || !(xp < 1.0f)) return 1.0f;
@@ -239,21 +300,25 @@ LBQ_HD float lbq_dre_qdq(float x, float s, float k, float g, int e5m2, int *bits
 }
 
 /* ---- per-block parameters (used by the CPU loops and the CUDA kernels alike) ------------ */
-/* Position of the p-quantile among n sorted values (torch.quantile, linear interpolation):
- * the result is lerp(v[lo], v[lo+1], w) with lbq_quantile_lerp. */
+/* Position of the p-quantile among n sorted values as torch.quantile computes it (linear
+ * interpolation): rank = p * (n - 1) in float32 (q becomes a tensor of the input's dtype),
+ * lo = trunc(rank), w = rank - lo; the result is lerp(v[lo], v[lo+1], w) (lbq_quantile_lerp). */
 LBQ_HD void lbq_quantile_pos(int64_t n, double p, int64_t *lo, float *w)
 {
-    double pos = p * (double)(n - 1);
-    int64_t l = (int64_t)floor(pos);
+    float rank = (float)p * (float)(n - 1);
+    int64_t l = (int64_t)rank;
     if (l < 0) l = 0;
     if (l > n - 1) l = n - 1;
     *lo = l;
-    *w = (float)(pos - (double)l);
+    *w = rank - (float)l;
 }
+/* torch.lerp as its CPU kernel (and nvcc) computes it: each branch one fused multiply-add
+ * (checked against torch 1.13's quantile on 4000 random blocks). */
 LBQ_HD float lbq_quantile_lerp(float vlo, float vhi, float w)
 {
     if (w == 0.0f) return vlo;
-    return (w < 0.5f) ? vlo + w * (vhi - vlo) : vhi - (vhi - vlo) * (1.0f - w);   /* torch.lerp */
+    float d = vhi - vlo;
+    return (w < 0.5f) ? fmaf(w, d, vlo) : fmaf(-d, 1.0f - w, vhi);
 }
 
 /* Log map alpha of a block from its max (delta), raw p-quantile and smallest positive value. */
@@ -265,25 +330,102 @@ LBQ_HD float lbq_log_block_alpha(float delta, float quantile, float minpos, int 
     return lbq_log_alpha(xp, nmax);
 }
 
-/* COAT dynamic range expansion parameters of a group from its max |x| and min nonzero |x|. */
+/* Per-block log-map parameters from the block max over finite x (delta), the raw p-quantile and the
+ * smallest positive value: returns alpha and sets *scale (what x is divided by and the levels are
+ * multiplied by).  SOLO: scale = max(delta, 1e-12), lbq_solo_alpha.  guarded: scale = delta,
+ * lbq_log_block_alpha. */
+LBQ_HD float lbq_log_params(float delta, float quantile, float minpos, int nmax, int guarded, float *scale)
+{
+    if (guarded) { *scale = delta; return lbq_log_block_alpha(delta, quantile, minpos, nmax); }
+    float s = (delta > LBQ_SOLO_EPS) ? delta : LBQ_SOLO_EPS;
+    *scale = s;
+    return lbq_solo_alpha(quantile, s, nmax);
+}
+
+/* SOLO edge cases of a block, counted by analyze and sweep (docs/metrics.md): bit 0 an all-zero
+ * block (comes back as 1e-12 everywhere), bit 1 a block whose max is below 1e-12 (scaled by 1e-12),
+ * bit 2 a nonzero block whose p-quantile is 0 (alpha = 0: every element comes back as the max). */
+LBQ_HD int lbq_solo_edge(float delta, float quantile)
+{
+    return (delta == 0.0f ? 1 : 0) | (delta > 0.0f && delta < LBQ_SOLO_EPS ? 2 : 0) |
+           (delta > 0.0f && !(quantile > 0.0f) ? 4 : 0);
+}
+
+/* ---- COAT's expansion kernel (fp8_adamw_expand_cuda_kernel.cu, read to learn it) ------------- */
+/* CUDA fmaxf/fminf: a NaN operand is ignored. */
+LBQ_HD float lbq_fmaxf(float a, float b) { return (a != a) ? b : (b != b) ? a : (a > b ? a : b); }
+LBQ_HD float lbq_fminf(float a, float b) { return (a != a) ? b : (b != b) ? a : (a < b ? a : b); }
+
+/* One warp of COAT's group reduction: for i = 16, 8, 4, 2, 1 every lane l takes lane l+i's
+ * partials (shfl_down; lanes past 31 keep their own) as max = fmax(max, |r|) and, skipping a zero,
+ * min = |r| > 0 ? fmin(min, |r|) : min.  Lane 0 ends with the warp's result.  A lane whose own value
+ * is 0 keeps min 0, so the partial minima it carries are lost: the kernel's min is not the minimum
+ * over the nonzero values. */
+LBQ_HD void lbq_coat_warp(float *mx, float *mn)
+{
+    for (int i = 16; i > 0; i >>= 1)
+        for (int l = 0; l + i < 32; l++) {          /* ascending: lane l+i is not updated yet */
+            float a = lbq_absf(mn[l + i]);
+            mx[l] = lbq_fmaxf(mx[l], lbq_absf(mx[l + i]));
+            mn[l] = (a > 0.0f) ? lbq_fminf(mn[l], a) : mn[l];
+        }
+}
+
+/* COAT's per-group max and min |x| exactly as its kernel reduces them: one thread per element
+ * (B threads, warps of 32), each starting from its own |x| for both (threads past the end of the
+ * tensor: 0 and FLT_MAX), lbq_coat_warp per warp, then lbq_coat_warp over the warp results (lanes
+ * beyond the warp count: 0 and 1e9).  n <= B elements of the group.  Non-finite x count as 0
+ * (lbq's rule for non-finite states).  COAT's kernel exists for B = 128 only; B > 1024 folds the
+ * results of warps w and w + 32k first. */
+LBQ_HD void lbq_coat_group_stats(const float *x, int64_t n, int64_t B, float *mxo, float *mno)
+{
+    float wmx[32], wmn[32], mx[32], mn[32];
+    const int nw = (int)((B + 31) / 32);
+    for (int l = 0; l < 32; l++) { wmx[l] = 0.0f; wmn[l] = 1e9f; }
+    for (int w = 0; w < nw; w++) {
+        for (int l = 0; l < 32; l++) {
+            int64_t t = (int64_t)w * 32 + l;
+            float a = (t < n) ? (lbq_isfinite(x[t]) ? lbq_absf(x[t]) : 0.0f) : 0.0f;
+            mx[l] = a;
+            mn[l] = (t < n) ? a : 3.40282347e+38f;
+        }
+        lbq_coat_warp(mx, mn);
+        if (w < 32) { wmx[w] = mx[0]; wmn[w] = mn[0]; }
+        else {
+            float a = lbq_absf(mn[0]);
+            wmx[w % 32] = lbq_fmaxf(wmx[w % 32], mx[0]);
+            wmn[w % 32] = (a > 0.0f) ? lbq_fminf(wmn[w % 32], a) : wmn[w % 32];
+        }
+    }
+    lbq_coat_warp(wmx, wmn);
+    *mxo = wmx[0]; *mno = wmn[0];
+}
+
+/* COAT dynamic range expansion parameters of a group from the kernel's max and min |x|
+ * (lbq_coat_group_stats): M = max + 1e-30, m0 = min + 1e-30 (QUANT_MIN_VAL), g = sqrt(M) sqrt(m0),
+ * k = floor(log2(FMAX^2/2) / log2(M/m0) * 16) / 16 with no clamp (M = m0 gives k = inf),
+ * s = (M/g)^k / FMAX. */
 LBQ_HD void lbq_dre_params(float mx, float mn, int e5m2, float *s, float *k, float *g)
 {
     const float fmax = e5m2 ? 57344.0f : 448.0f;
-    if (!lbq_isfinite(mn)) mn = mx;
     float M = mx + 1e-30f, m0 = mn + 1e-30f;
-    float lr = lbq_log2f(M / m0);
-    float kk = (lr > 0.0f) ? floorf(lbq_log2f(fmax * fmax * 0.5f) / lr * 16.0f) / 16.0f : 1.0f;
-    if (kk < 0.0625f) kk = 0.0625f;
-    if (kk > 64.0f) kk = 64.0f;
+    float kk = floorf(lbq_log2f(fmax * fmax * 0.5f) / lbq_log2f(M / m0) * 16.0f) / 16.0f;
     float gg = sqrtf(M) * sqrtf(m0);
     *k = kk; *g = gg;
     *s = lbq_powf_pos(M / gg, kk) / fmax;
 }
 
-/* Plain FP8 element: scale s = absmax / FMAX; returns the dequantized value. */
-LBQ_HD float lbq_fp8_qdq(float x, float absmax, int e5m2, float *s_out, int *bits)
+/* Plain FP8 scale of a group: torchao max(absmax, 1e-12) / FMAX, or COAT's non-expanded kernel
+ * (absmax + 1e-20) / FMAX (QUANT_MIN_VAL of fp8_adamw_cuda_kernel.cu). */
+LBQ_HD float lbq_fp8_scale(float absmax, int e5m2, int coat)
 {
-    float s = absmax / (e5m2 ? 57344.0f : 448.0f);
+    float a = coat ? absmax + 1e-20f : (absmax > 1e-12f ? absmax : 1e-12f);
+    return a / (e5m2 ? 57344.0f : 448.0f);
+}
+
+/* Plain FP8 element with scale s (lbq_fp8_scale); returns the dequantized value. */
+LBQ_HD float lbq_fp8_qdq(float x, float s, int e5m2, float *s_out, int *bits)
+{
     float r = lbq_fp8_round(lbq_normalize(x, s), e5m2);
     if (bits) *bits = lbq_fp8_bits(r, e5m2);
     if (s_out) *s_out = s;

@@ -5,7 +5,7 @@
 
 #include <ctype.h>
 
-extern const struct lbq_map lbq_map_dtree, lbq_map_dtree0, lbq_map_linear, lbq_map_uniform,
+extern const struct lbq_map lbq_map_dtree, lbq_map_dtree0, lbq_map_linear, lbq_map_pow2, lbq_map_uniform,
     lbq_map_linsq, lbq_map_log, lbq_map_fp8e4m3, lbq_map_fp8e5m2, lbq_map_file;
 extern const struct lbq_norm lbq_norm_tensor, lbq_norm_block, lbq_norm_rank1, lbq_norm_row,
     lbq_norm_col;
@@ -14,6 +14,7 @@ static const struct lbq_map *const g_maps[] = {
     &lbq_map_dtree,
     &lbq_map_dtree0,
     &lbq_map_linear,
+    &lbq_map_pow2,
     &lbq_map_uniform,
     &lbq_map_linsq,
     &lbq_map_log,
@@ -31,7 +32,8 @@ static const struct lbq_norm *const g_norms[] = {
 };
 
 /* fp32 exclusion rules: lpmm numel <= 4096; bitsandbytes numel < 4096; torchao numel < 4096 or
- * numel % block != 0; SOLO numel < 128 (torchao port: 4096); COAT keeps none. */
+ * numel % block != 0; SOLO numel < 128 or numel not a multiple of the 2-bit packing (4; SOLO
+ * itself would still quantize m when numel % 4 == 2, docs/quantizers.md); COAT keeps none. */
 static const struct lbq_recipe g_recipes[] = {
     { "lpmm4",    "lpmm 4-bit AdamW (paper): m block128-dtree, v rank1-linear, 4 bits; numel<=4096 fp32",
       "block128-dtree:b4", "rank1-linear:b4", 4096, 0, 0 },
@@ -39,8 +41,8 @@ static const struct lbq_recipe g_recipes[] = {
       "block256-dtree:b8", "block256-dtree:b8", -1, 4096, 0 },
     { "torchao4", "torchao AdamW4bit: m block128-dtree, v block128-linear, 4 bits; numel<4096 or %128 fp32",
       "block128-dtree:b4", "block128-linear:b4", -1, 4096, 128 },
-    { "solo42",   "SOLO 4/2: m block128-dtree 4 bits, v block128-log 2 bits (p=0.1, stochastic in the log domain); numel<128 fp32",
-      "block128-dtree:b4", "block128-log:b2:sr", -1, 128, 0 },
+    { "solo42",   "SOLO 4/2: m block128-dtree 4 bits, v block128-log 2 bits (p=0.1, stochastic in the log domain), blocks fitted to numel; numel<128 or %4 fp32",
+      "block128-dtree:b4:fit", "block128-log:b2:sr", -1, 128, 4 },
     { "coat",     "COAT: m and v fp8e4m3 with dynamic range expansion, block128",
       "block128-fp8e4m3:dre", "block128-fp8e4m3:dre", -1, 0, 0 },
 };

@@ -50,7 +50,10 @@ static int make_plan(const char *spec, int role, int rank, const int64_t *shape,
     if (rc) return rc;
     if (qs.map == lbq_map_find("file"))
         return lbq_err(LBQ_ERR_UNSUPPORTED, "quantizer '%s': map files are not available through the C ABI (version %d)", spec, LBQ_FFI_ABI_VERSION);
-    return lbq_qplan_init(pl, &qs, role == LBQ_FFI_ROLE_M ? LBQ_ROLE_M : LBQ_ROLE_V, rank);
+    rc = lbq_qplan_init(pl, &qs, role == LBQ_FFI_ROLE_M ? LBQ_ROLE_M : LBQ_ROLE_V, rank);
+    if (rc) return rc;
+    lbq_qplan_fit(pl, sh->numel);       /* SOLO's per-tensor block (log map), as lbq quantize */
+    return LBQ_OK;
 }
 
 static void plan_text(const struct lbq_qplan *pl, char *buf, size_t len)

@@ -157,6 +157,7 @@ int lbq_eval_param_dev(struct lbq_file *f, int p, const struct lbq_config *conf,
     struct lbq_qplan *plans = NULL;
     struct lbq_devq_conf *dc = NULL;
     struct lbq_accq *accq = NULL;
+    struct { int64_t m[4], v[4]; } *solo = NULL;      /* SOLO edge-case block counts per configuration */
     struct lbq_tstats stm, stv;
     float *m = NULL, *v = NULL;
     double *ue = NULL;
@@ -169,7 +170,8 @@ int lbq_eval_param_dev(struct lbq_file *f, int p, const struct lbq_config *conf,
     plans = calloc((size_t)nconf * 2, sizeof *plans);
     dc = calloc((size_t)nconf, sizeof *dc);
     accq = calloc((size_t)nconf, sizeof *accq);
-    if (!plans || !dc || !accq) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    solo = calloc((size_t)nconf, sizeof *solo);
+    if (!plans || !dc || !accq || !solo) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     int64_t unit = 128;         /* as lbq_eval_param: chunks are multiples of every block and of the outlier block */
     for (int c = 0; c < nconf; c++) {
         struct lbq_param_eval *o = &out[c];
@@ -179,6 +181,8 @@ int lbq_eval_param_dev(struct lbq_file *f, int p, const struct lbq_config *conf,
         int has[2] = { conf[c].has_m && !keep, conf[c].has_v && !keep };
         if (has[0]) { LBQ_TRY(lbq_qplan_init(&plans[2 * c], &conf[c].m, LBQ_ROLE_M, sh->rank)); dc[c].m = &plans[2 * c]; }
         if (has[1]) { LBQ_TRY(lbq_qplan_init(&plans[2 * c + 1], &conf[c].v, LBQ_ROLE_V, sh->rank)); dc[c].v = &plans[2 * c + 1]; }
+        if (has[0]) lbq_qplan_fit(&plans[2 * c], N);            /* SOLO's per-tensor block (log map) */
+        if (has[1]) lbq_qplan_fit(&plans[2 * c + 1], N);
         for (int s = 0; s < 2; s++) {
             const struct lbq_qplan *q = &plans[2 * c + s];
             char *txt = s ? o->v_plan : o->m_plan;
@@ -267,6 +271,11 @@ int lbq_eval_param_dev(struct lbq_file *f, int p, const struct lbq_config *conf,
         }
         if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
         for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);
+        /* SOLO's edge-case blocks of log-map configurations (raw states only; as lbq_eval_param) */
+        for (int c = 0; c < nconf; c++) {
+            if (dc[c].m) lbq_log_edge_count(dc[c].m, n, m, solo[c].m);
+            if (dc[c].v) lbq_log_edge_count(dc[c].v, n, v, solo[c].v);
+        }
         /* ... and reads the next slab once the upload of this one is done */
         LBQ_TRY(ops->wait_upload(ctx));
         int64_t noff = off + slab;
@@ -280,13 +289,16 @@ int lbq_eval_param_dev(struct lbq_file *f, int p, const struct lbq_config *conf,
         LBQ_TRY(ops->finish(ctx, accq));
         for (int c = 0; c < nconf; c++) lbq_accq_to_acc(&accq[c], &out[c].acc);
     }
-    for (int c = 0; c < nconf; c++) lbq_acc_merge(&out[c].acc, base_total);
+    for (int c = 0; c < nconf; c++) {
+        lbq_acc_merge(&out[c].acc, base_total);
+        for (int j = 0; j < 4; j++) { out[c].acc.m.solo[j] += solo[c].m[j]; out[c].acc.v.solo[j] += solo[c].v[j]; }
+    }
 cleanup:
     if (begun) ops->end(ctx);
     if (have_st) { lbq_tstats_free(&stm); lbq_tstats_free(&stv); }
     if (m) ops->host_free(m);
     if (v) ops->host_free(v);
-    free(ue); free(okm); free(chunk_acc); free(base_total); free(plans); free(dc); free(accq);
+    free(ue); free(okm); free(chunk_acc); free(base_total); free(plans); free(dc); free(accq); free(solo);
     return rc;
 }
 

@@ -47,9 +47,14 @@ void  lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float
 float lbq_quantile_nonneg(const float *a, int64_t n, double p);
 /* out[i] = lbq_log_clean(x[i]); returns their smallest positive value (+inf if none) */
 float lbq_log_clean_block(const float *x, int64_t n, float *out);
-/* SOLO log map, nearest rounding, one block: codes lbq_code_log(lbq_normalize(x, delta), alpha,
- * nmax), values lev[c] * delta (lev: 256 entries, lev[k] = alpha^k for k <= nmax) */
+/* SOLO log map, nearest rounding, one block: codes lbq_code_log_solo (solo) or lbq_code_log
+ * (guarded) of lbq_normalize(x, delta), values lev[c] * delta (lev: 256 entries, lev[k] = alpha^k
+ * for k <= nmax) */
 void  lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
-                    float *xhat, uint8_t *codes);
+                    float *xhat, uint8_t *codes, int solo);
+/* map-log.c: for a log-map plan, add to cnt[4] the number of blocks of x[0..n) (block-aligned) and
+ * of SOLO's edge cases among them (lbq_solo_edge: all zero, max < 1e-12, zero p-quantile); no-op
+ * for other maps */
+void  lbq_log_edge_count(const struct lbq_qplan *p, int64_t n, const float *x, int64_t cnt[4]);
 
 #endif

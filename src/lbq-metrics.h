@@ -21,6 +21,8 @@ struct lbq_state_acc {
     int64_t pos, pos_to_zero;         /* x > 0, and of those x^ == 0 exactly (zero-point collapse) */
     int64_t rel_hist[LBQ_REL_NBINS];  /* every finite x; x == 0 counts as 0 (x^ == 0) or +inf (x^ != 0) */
     int64_t blocks, outlier_blocks;   /* blocks with max|x| > k * median|x| */
+    int64_t solo[4];                  /* log map: blocks, and SOLO's edge cases among them: all zero,
+                                       * max < 1e-12, zero p-quantile (lbq_log_edge_count) */
 };
 
 struct lbq_update_acc {

@@ -194,6 +194,15 @@ struct lbq_qspec {
     float    quantile;      /* log map: p, default 0.1 */
     int      nz;            /* exclude the zero code (":nz") */
     int      dre;           /* fp8: COAT dynamic range expansion (":dre") */
+    int      cpu;           /* table maps: the PyTorch CPU kernel whose fp32 codebook is reproduced:
+                             * 0 avx2 (torch's default), 1 avx512 (":cpu-avx512"), 2 default (":cpu-default") */
+    int      tie;           /* nearest on a table: 0 lpmm CUDA real-nearest (a value on a midpoint takes the
+                             * lower code), 1 lpmm torch 'nearest' (argmin of fp32 distances, ":argmin"),
+                             * 2 torchao (ties up, scale clipped to >= 1e-12, ":torchao") */
+    int      guarded;       /* log map: lbq's guarded degenerate blocks (":guarded") instead of SOLO's own */
+    int      coat;          /* plain fp8: COAT's scale (absmax + 1e-20)/FMAX (":coat") instead of torchao's */
+    int      fit;           /* blockwise: block = the largest divisor of numel <= block (":fit", SOLO's
+                             * rule; implied for the log map unless ":guarded"), see lbq_qplan_fit */
     char     map_file[LBQ_NAME_MAX];   /* user codebook ("--map-file"), "" if none */
     char     text[128];     /* canonical spec text, e.g. "block128-dtree:b4" */
 };
@@ -205,7 +214,8 @@ struct lbq_qdefaults {
 };
 void lbq_qdefaults_init(struct lbq_qdefaults *d);   /* bits 4, block 128, nearest, seed 0, p 0.1 */
 
-/* Parse "NORM-MAP[:opt...]" (opts: bN, nz, dre, signed, unsigned, sr, nearest, pX).  Validates bits,
+/* Parse "NORM-MAP[:opt...]" (opts: bN, nz, dre, signed, unsigned, sr, nearest, pX, cpu-avx2,
+ * cpu-avx512, cpu-default, argmin, torchao, guarded, coat, fit; docs/quantizers.md).  Validates bits,
  * block and map/norm compatibility; errors name the offending part. */
 int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_qspec *out);
 /* Canonical text of a spec (also stored in out->text by parse). */
@@ -226,6 +236,10 @@ struct lbq_qplan {
     float                  mid[256];    /* midpoints padded with +inf */
 };
 int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role role, int rank);
+/* Fit the plan to a tensor of numel elements: SOLO's block rule (":fit", the log map unless
+ * ":guarded") makes the block the largest divisor of numel that is <= the block size (numel
+ * itself when numel <= it).  No-op otherwise.  Call after lbq_qplan_init, before any qdq. */
+void lbq_qplan_fit(struct lbq_qplan *p, int64_t numel);
 
 /* Storage of a quantized tensor in bits: codes, scales and per-block parameters. */
 struct lbq_qsize { int64_t code_bits, scale_bits, param_bits; double bits_per_elem; };

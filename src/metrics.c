@@ -107,6 +107,7 @@ static void state_merge(struct lbq_state_acc *a, const struct lbq_state_acc *b)
     a->pos += b->pos; a->pos_to_zero += b->pos_to_zero;
     for (int i = 0; i < LBQ_REL_NBINS; i++) a->rel_hist[i] += b->rel_hist[i];
     a->blocks += b->blocks; a->outlier_blocks += b->outlier_blocks;
+    for (int i = 0; i < 4; i++) a->solo[i] += b->solo[i];
 }
 
 void lbq_acc_merge(struct lbq_acc *a, const struct lbq_acc *b)
@@ -240,6 +241,8 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         pl[c].has_v = conf[c].has_v && !keep;
         if (pl[c].has_m) LBQ_TRY(lbq_qplan_init(&pl[c].m, &conf[c].m, LBQ_ROLE_M, sh->rank));
         if (pl[c].has_v) LBQ_TRY(lbq_qplan_init(&pl[c].v, &conf[c].v, LBQ_ROLE_V, sh->rank));
+        if (pl[c].has_m) lbq_qplan_fit(&pl[c].m, N);            /* SOLO's per-tensor block */
+        if (pl[c].has_v) lbq_qplan_fit(&pl[c].v, N);
         for (int s = 0; s < 2; s++) {
             const struct lbq_qplan *q = s ? &pl[c].v : &pl[c].m;
             int has = s ? pl[c].has_v : pl[c].has_m;
@@ -251,7 +254,8 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                 continue;
             }
             lbq_qspec_format(&q->spec, txt, 128);
-            if (q->norm != q->spec.norm) {      /* show the fallback actually used */
+            if (q->norm != q->spec.norm || (q->norm->blockwise && q->block != q->spec.block)) {
+                /* show the fallback or the fitted block actually used */
                 struct lbq_qspec eff = q->spec;
                 eff.norm = q->norm; eff.block = q->block;
                 lbq_qspec_format(&eff, txt, 128);
@@ -352,6 +356,8 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     int e1 = qdq_state(pl[c].has_m ? &pl[c].m : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
                     int e2 = qdq_state(pl[c].has_v ? &pl[c].v : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
                     if (e1 || e2) { lbq_errslot_put(&err, e1 ? e1 : e2); continue; }
+                    if (pl[c].has_m) lbq_log_edge_count(&pl[c].m, cn, m + o, acc->m.solo);   /* log map only */
+                    if (pl[c].has_v) lbq_log_edge_count(&pl[c].v, cn, v + o, acc->v.solo);
                     if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
                     /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
                     else lbq_acc_add2(acc, &ucfg, cn, m + o, mh, v + o, vh, c == 0);

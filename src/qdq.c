@@ -98,6 +98,21 @@ static void qdq_table_sr(const struct lbq_qplan *p, int64_t off, int64_t n, cons
     }
 }
 
+/* Table maps, nearest with lpmm's PyTorch tie rule (":argmin") or torchao's (":torchao": the scale
+ * clipped to >= 1e-12, written back, and ties up): scalar, rare. */
+static void qdq_table_argmin(const struct lbq_qplan *p, int64_t n, const float *x, float *sc,
+                             float *xhat, uint8_t *codes)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (p->spec.tie == 2 && !(sc[i] >= 1e-12f)) sc[i] = 1e-12f;
+        float xn = lbq_normalize(x[i], sc[i]);
+        int c = p->spec.tie == 2 ? lbq_code_torchao(p->q, p->nlev, p->npow2, xn)
+                                 : lbq_code_argmin(p->q, p->nlev, xn, lbq_code_nearest(p->mid, p->npow2, xn));
+        xhat[i] = p->q[c] * sc[i];
+        if (codes) codes[i] = (uint8_t)c;
+    }
+}
+
 int lbq_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
             const float *x, float *xhat, uint8_t *codes, float *scale, float *bparams, float *scratch)
 {
@@ -107,7 +122,7 @@ int lbq_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off,
         return lbq_err(LBQ_ERR_ARG, "lbq_qdq: range start %lld is not a multiple of block %lld", (long long)off, (long long)p->block);
     if (p->norm->global_stats && (!st || st->seen < st->shape.numel))
         return lbq_err(LBQ_ERR_ARG, "lbq_qdq: normalization '%s' needs tensor statistics", p->norm->name);
-    if (p->norm->block_absmax && !p->spec.map->qdq && p->spec.round == LBQ_ROUND_NEAREST) {
+    if (p->norm->block_absmax && !p->spec.map->qdq && p->spec.round == LBQ_ROUND_NEAREST && !p->spec.tie) {
         /* fused: each block's absmax and its quantization while the block is in L1 */
         lbq_table_nearest_blocks(p, n, x, xhat, codes, scale);
         return LBQ_OK;
@@ -115,6 +130,7 @@ int lbq_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off,
     p->norm->scales(p, st, off, n, x, sc);
     if (p->spec.map->qdq) return p->spec.map->qdq(p, off, n, x, sc, xhat, codes, bparams);
     if (p->spec.round == LBQ_ROUND_STOCHASTIC) qdq_table_sr(p, off, n, x, sc, xhat, codes);
+    else if (p->spec.tie) qdq_table_argmin(p, n, x, sc, xhat, codes);
     else lbq_table_nearest(p, n, x, sc, xhat, codes);
     return LBQ_OK;
 }

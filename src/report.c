@@ -27,6 +27,11 @@ static cJSON *state_json(const struct lbq_state_acc *a, const struct lbq_qsize *
     cJSON_AddNumberToObject(o, "blocks", (double)a->blocks);
     cJSON_AddNumberToObject(o, "outlier_blocks", (double)a->outlier_blocks);
     lbq_json_add_num(o, "outlier_block_frac", r.outlier_block_frac);
+    cJSON *se = cJSON_AddObjectToObject(o, "solo_edge_blocks");     /* log map (docs/metrics.md) */
+    cJSON_AddNumberToObject(se, "blocks", (double)a->solo[0]);
+    cJSON_AddNumberToObject(se, "all_zero", (double)a->solo[1]);
+    cJSON_AddNumberToObject(se, "max_below_1e-12", (double)a->solo[2]);
+    cJSON_AddNumberToObject(se, "zero_quantile", (double)a->solo[3]);
     if (sz) {
         cJSON *s = cJSON_AddObjectToObject(o, "storage");
         cJSON_AddNumberToObject(s, "code_bits", (double)sz->code_bits);

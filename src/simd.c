@@ -515,10 +515,11 @@ float lbq_log_clean_block(const float *x, int64_t n, float *out)
 
 /* ---- SOLO's log map, nearest rounding, one block --------------------------------------------- */
 static void log_block_portable(const float *x, int64_t n, float delta, float alpha, int nmax,
-                               const float *lev, float *xhat, uint8_t *codes)
+                               const float *lev, float *xhat, uint8_t *codes, int solo)
 {
     for (int64_t i = 0; i < n; i++) {
-        int c = lbq_code_log(lbq_normalize(x[i], delta), alpha, nmax, 0, 0.0f);
+        float xn = lbq_normalize(x[i], delta);
+        int c = solo ? lbq_code_log_solo(xn, alpha, nmax, 0, 0.0f) : lbq_code_log(xn, alpha, nmax, 0, 0.0f);
         xhat[i] = lev[c] * delta;
         if (codes) codes[i] = (uint8_t)c;
     }
@@ -527,15 +528,17 @@ static void log_block_portable(const float *x, int64_t n, float delta, float alp
 #if LBQ_HAVE_AVX2_CODE
 
 LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, float alpha, int nmax,
-                                    const float *lev, float *xhat, uint8_t *codes)
+                                    const float *lev, float *xhat, uint8_t *codes, int solo)
 {
     int64_t i = 0;
-    if (alpha < 1.0f && delta > 0.0f) {       /* else every code is 0 or nmax: the portable loop */
+    /* else every code is 0 or nmax: the portable loop */
+    if (alpha < 1.0f && delta > 0.0f && (!solo || alpha > 0.0f)) {
         const float la = lbq_log2f(alpha);
         const __m256 dv = _mm256_set1_ps(delta), lav = _mm256_set1_ps(la), zero = _mm256_setzero_ps();
         const __m256 nmf = _mm256_set1_ps((float)nmax);
         const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
         const __m256i nmi = _mm256_set1_epi32(nmax);
+        const __m256i nonpos = solo ? _mm256_setzero_si256() : nmi;   /* code of xn < 0 */
         __m256 levlo = _mm256_loadu_ps(lev);          /* lev has 256 entries */
         for (; i + 8 <= n; i += 8) {
             __m256 xn = _mm256_div_ps(_mm256_loadu_ps(x + i), dv);
@@ -548,21 +551,23 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
             c = _mm256_and_ps(c, _mm256_cmp_ps(c, zero, _CMP_GT_OQ));            /* !(c > 0) -> 0 */
             c = _mm256_min_ps(c, nmf);                                           /* c > nmax -> nmax */
             __m256i ci = _mm256_cvttps_epi32(c);
-            ci = _mm256_blendv_epi8(nmi, ci, _mm256_castps_si256(pos));          /* !(xn > 0) -> nmax */
+            /* !(xn > 0): 0 -> nmax; negative -> nmax (guarded) or 0 (SOLO's NaN code) */
+            __m256i npc = _mm256_blendv_epi8(nonpos, nmi, _mm256_castps_si256(_mm256_cmp_ps(xn, zero, _CMP_EQ_OQ)));
+            ci = _mm256_blendv_epi8(npc, ci, _mm256_castps_si256(pos));
             __m256 lv = (nmax < 8) ? _mm256_permutevar8x32_ps(levlo, ci) : _mm256_i32gather_ps(lev, ci, 4);
             _mm256_storeu_ps(xhat + i, _mm256_mul_ps(lv, dv));
             if (codes) store_codes8(codes + i, ci);
         }
     }
-    if (i < n) log_block_portable(x + i, n - i, delta, alpha, nmax, lev, xhat + i, codes ? codes + i : NULL);
+    if (i < n) log_block_portable(x + i, n - i, delta, alpha, nmax, lev, xhat + i, codes ? codes + i : NULL, solo);
 }
 #endif
 
 void lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
-                   float *xhat, uint8_t *codes)
+                   float *xhat, uint8_t *codes, int solo)
 {
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes); return; }
+    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo); return; }
 #endif
-    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes);
+    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo);
 }

@@ -305,6 +305,8 @@ int lbq_simulate_param(struct lbq_file *f, int p, const struct lbq_config *c, co
     int keep = !c->quantize_all && lbq_recipe_keeps_fp32(c->recipe, n);
     if (c->has_m && !keep) LBQ_TRY(lbq_qplan_init(&pm, &c->m, LBQ_ROLE_M, sh->rank));
     if (c->has_v && !keep) LBQ_TRY(lbq_qplan_init(&pv, &c->v, LBQ_ROLE_V, sh->rank));
+    if (c->has_m && !keep) lbq_qplan_fit(&pm, n);
+    if (c->has_v && !keep) lbq_qplan_fit(&pv, n);
     m0 = malloc(sizeof(float) * (size_t)n);
     v0 = malloc(sizeof(float) * (size_t)n);
     if (!m0 || !v0) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
@@ -346,6 +348,7 @@ int lbq_simulate_synthetic(const struct lbq_config *c, double beta, const struct
     if (o->steps < 1) return lbq_err(LBQ_ERR_ARG, "--steps must be >= 1");
     struct lbq_shape sh = { 1, { o->size }, o->size };
     if (c->has_v) LBQ_TRY(lbq_qplan_init(&pv, &c->v, LBQ_ROLE_V, 1));
+    if (c->has_v) lbq_qplan_fit(&pv, o->size);      /* SOLO's block rule (log map) */
     x0 = malloc(sizeof(float) * (size_t)o->size);
     if (!x0) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     for (int64_t i = 0; i < o->size; i++) x0[i] = (float)o->start;

@@ -1,5 +1,6 @@
 /* spec.c - quantizer spec parsing, plans (resolved codebooks) and storage accounting. */
 #include "lbq-impl.h"
+#include "../quantizers/torchmap.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -68,6 +69,11 @@ void lbq_shape_str(const struct lbq_shape *s, char *buf, size_t len)
     if (o < len) snprintf(buf + o, len - o, "]");
 }
 
+const char *lbq_cpu_name(int cpu)
+{
+    return cpu == LBQ_CPU_AVX512 ? "avx512" : cpu == LBQ_CPU_DEFAULT ? "default" : "avx2";
+}
+
 /* ---- specs ---- */
 void lbq_qdefaults_init(struct lbq_qdefaults *d)
 {
@@ -87,6 +93,11 @@ void lbq_qspec_format(const struct lbq_qspec *s, char *buf, size_t len)
     if (s->sign == 1 && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":signed");
     if (s->sign == 0 && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":unsigned");
     if (s->round == LBQ_ROUND_STOCHASTIC && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":sr");
+    if (s->cpu && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":cpu-%s", lbq_cpu_name(s->cpu));
+    if (s->tie && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, s->tie == 2 ? ":torchao" : ":argmin");
+    if (s->guarded && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":guarded");
+    if (s->coat && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":coat");
+    if (s->fit && (size_t)o < len) o += snprintf(buf + o, len - (size_t)o, ":fit");
     if (s->map->qdq && s->map->needs_block && (size_t)o < len)
     {
         /* the shortest decimal that reads back as the same float */
@@ -170,6 +181,14 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
         else if (lbq_streq_ci(opts, "unsigned")) out->sign = 0;
         else if (lbq_streq_ci(opts, "sr")) out->round = LBQ_ROUND_STOCHASTIC;
         else if (lbq_streq_ci(opts, "nearest")) out->round = LBQ_ROUND_NEAREST;
+        else if (lbq_streq_ci(opts, "cpu-avx2")) out->cpu = LBQ_CPU_AVX2;
+        else if (lbq_streq_ci(opts, "cpu-avx512")) out->cpu = LBQ_CPU_AVX512;
+        else if (lbq_streq_ci(opts, "cpu-default")) out->cpu = LBQ_CPU_DEFAULT;
+        else if (lbq_streq_ci(opts, "argmin")) out->tie = 1;
+        else if (lbq_streq_ci(opts, "torchao")) out->tie = 2;
+        else if (lbq_streq_ci(opts, "guarded")) out->guarded = 1;
+        else if (lbq_streq_ci(opts, "coat")) out->coat = 1;
+        else if (lbq_streq_ci(opts, "fit")) out->fit = 1;
         else if ((opts[0] == 'b' || opts[0] == 'B') && isdigit((unsigned char)opts[1])) {
             long b = strtol(opts + 1, &end, 10);
             if (*end) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': bad bits option '%s'", text, opts);
@@ -181,7 +200,7 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
             if (*end || errno || !(p > 0.0 && p < 1.0))
                 return lbq_err(LBQ_ERR_ARG, "quantizer '%s': quantile '%s' must be in (0, 1)", text, opts + 1);
             out->quantile = (float)p;
-        } else return lbq_err(LBQ_ERR_ARG, "quantizer '%s': unknown option ':%s' (known: bN, nz, dre, signed, unsigned, sr, pX)", text, opts);
+        } else return lbq_err(LBQ_ERR_ARG, "quantizer '%s': unknown option ':%s' (known: bN, nz, dre, signed, unsigned, sr, nearest, pX, cpu-avx2, cpu-avx512, cpu-default, argmin, torchao, guarded, coat, fit)", text, opts);
         opts = next;
     }
     const struct lbq_map *m = out->map;
@@ -206,6 +225,18 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':dre' applies to fp8 maps only", text);
     if (out->dre && !out->norm->blockwise)
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':dre' needs block normalization (COAT uses block128)", text);
+    if (out->cpu && !m->build)
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':cpu-%s' applies to codebook maps only", text, lbq_cpu_name(out->cpu));
+    if (out->tie && (!m->build || out->round != LBQ_ROUND_NEAREST))
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':%s' applies to nearest rounding on codebook maps only", text, out->tie == 2 ? "torchao" : "argmin");
+    if (out->guarded && !(m->qdq && m->needs_block))
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':guarded' applies to the log map only", text);
+    if (out->coat && !(m->qdq && !m->needs_block))
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':coat' applies to fp8 maps only", text);
+    if (out->coat && out->dre)
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':coat' is the plain fp8 scale; ':dre' already follows COAT's expansion kernel", text);
+    if (out->fit && !out->norm->blockwise)
+        return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':fit' applies to block normalization only", text);
     if (out->nz && !m->build)
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':nz' applies to codebook maps only", text);
     if (out->sign == 1 && !(m->sign_ok & LBQ_SIGNED_OK))
@@ -284,6 +315,17 @@ int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role
     for (int i = 0; i < n; i++) p->q[i] = lev[i];
     for (int i = 0; i + 1 < n; i++) p->mid[i] = (lev[i] + lev[i + 1]) * 0.5f;
     return LBQ_OK;
+}
+
+void lbq_qplan_fit(struct lbq_qplan *p, int64_t numel)
+{
+    if (!p->norm->blockwise || numel <= 0) return;
+    const struct lbq_qspec *s = &p->spec;
+    if (!(s->fit || (s->map->qdq && s->map->needs_block && !s->guarded))) return;
+    if (numel <= p->block) { p->block = numel; return; }
+    for (int64_t b = p->block; b > 1; b--)
+        if (numel % b == 0) { p->block = b; return; }
+    p->block = 1;
 }
 
 void lbq_qplan_size(const struct lbq_qplan *p, const struct lbq_shape *shape, struct lbq_qsize *out)

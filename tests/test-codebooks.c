@@ -1,5 +1,7 @@
-/* test-codebooks.c - every registered table map against the reference codebooks (bit for bit at 4
- * and 8 bits), and structural checks for every map x sign x bitwidth: count, sorted, range. */
+/* test-codebooks.c - every peer codebook (dtree, dtree0, linear, pow2, linsq at bits 1-8, signed and
+ * unsigned, under PyTorch's avx2, avx512 and default CPU kernels) against golden data bit for bit;
+ * the original 4- and 8-bit reference tables; structural checks for every map x sign x bitwidth:
+ * count, sorted, range. */
 #include "lbq.h"
 #include "lbq-test.h"
 #include "qcore.h"
@@ -61,8 +63,72 @@ static void check_ref(const char *spec, int bits, int is_signed, const char *pre
     CHECK_MSG(bad == 0, "%s %d-bit %s: %d entries differ from the reference", spec, bits, is_signed ? "signed" : "unsigned", bad);
 }
 
+static int cpu_of(const char *cap)
+{
+    return strcmp(cap, "avx512") == 0 ? 1 : strcmp(cap, "default") == 0 ? 2 : strcmp(cap, "avx2") == 0 ? 0 : -1;
+}
+
+/* Every line of tests/data/codebooks-golden.txt (scripts/gen-codebooks.py: the peers' codebooks
+ * for every map, bits 1-8, sign and PyTorch CPU kernel) against the plan the spec
+ * "tensor-MAP:bB:cpu-CAP" builds, bit for bit.  Returns the number of tables compared. */
+static int check_golden(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/codebooks-golden.txt", LBQ_SRC_DIR);
+    FILE *fp = fopen(path, "r");
+    CHECK_MSG(fp != NULL, "cannot open %s", path);
+    if (!fp) return 0;
+    static char line[8192];
+    int tables = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        char map[32], sg[4], cap[16], src[16];
+        int bits = 0, off = 0;
+        if (sscanf(line, "%31s %d %3s %15s %15s%n", map, &bits, sg, cap, src, &off) != 5) { CHECK_MSG(0, "bad golden line: %.60s", line); continue; }
+        uint32_t ref[256];
+        int n = 0;
+        for (char *t = strtok(line + off, " \t\n"); t && n < 256; t = strtok(NULL, " \t\n")) ref[n++] = (uint32_t)strtoul(t, NULL, 16);
+        CHECK_MSG(n == (1 << bits), "golden %s b%d %s %s: %d values", map, bits, sg, cap, n);
+        CHECK_MSG(cpu_of(cap) >= 0, "golden: unknown capability %s", cap);
+        char spec[96];
+        snprintf(spec, sizeof spec, "tensor-%s:b%d:cpu-%s", map, bits, cap);
+        struct lbq_qplan p;
+        int rc = plan_for(spec, bits, sg[0] == 's', &p);
+        CHECK_MSG(rc == LBQ_OK, "%s: %s", spec, lbq_errmsg());
+        if (rc) continue;
+        CHECK_EQ_INT(p.spec.cpu, cpu_of(cap));
+        CHECK_MSG(p.nlev == n, "%s %s: %d levels, golden %d", spec, sg, p.nlev, n);
+        int bad = 0;
+        for (int i = 0; i < n && i < p.nlev; i++)
+            if (lbq_f2u(p.q[i]) != ref[i]) {
+                if (bad < 3) fprintf(stderr, "  %s %s [%d]: %08x vs golden %08x (%s)\n", spec, sg, i, lbq_f2u(p.q[i]), ref[i], src);
+                bad++;
+            }
+        CHECK_MSG(bad == 0, "%s %s: %d levels differ from the golden table (%s)", spec, sg, bad, src);
+        tables++;
+    }
+    fclose(fp);
+    return tables;
+}
+
 int main(void)
 {
+    /* every (map, bits 1-8, sign, capability) the peers define: 5 maps x 8 x 2 x 3 */
+    int tables = check_golden();
+    CHECK_MSG(tables == 5 * 8 * 2 * 3, "golden codebooks: %d tables compared, want 240", tables);
+    /* the default capability is avx2 (torch's own default) */
+    {
+        struct lbq_qplan a, b;
+        CHECK_OK(plan_for("tensor-dtree:b7", 7, 0, &a));
+        CHECK_OK(plan_for("tensor-dtree:b7:cpu-avx2", 7, 0, &b));
+        CHECK(memcmp(a.q, b.q, sizeof a.q) == 0);
+        CHECK_EQ_INT(a.spec.cpu, 0);
+        CHECK_OK(plan_for("tensor-dtree:b7:cpu-default", 7, 0, &b));
+        CHECK(memcmp(a.q, b.q, sizeof a.q) != 0);   /* 44 of 128 levels differ (the example) */
+        CHECK(strstr(b.spec.text, ":cpu-default") != NULL);
+        CHECK(strstr(a.spec.text, ":cpu-") == NULL);
+    }
+
     /* golden tables */
     check_ref("tensor-dtree", 4, 1, "lpmm nonlinear (DE) signed b=4");
     check_ref("tensor-dtree", 4, 0, "lpmm nonlinear (DE) unsigned b=4");

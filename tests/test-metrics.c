@@ -180,6 +180,7 @@ int main(void)
             struct lbq_tstats sm, sv;
             CHECK_OK(lbq_qplan_init(&pm, &conf.m, LBQ_ROLE_M, 2));
             CHECK_OK(lbq_qplan_init(&pv, &conf.v, LBQ_ROLE_V, 2));
+            lbq_qplan_fit(&pm, n); lbq_qplan_fit(&pv, n);      /* SOLO's per-tensor block (log map) */
             CHECK_OK(lbq_tstats_init(&sm, &sh)); CHECK_OK(lbq_tstats_init(&sv, &sh));
             lbq_tstats_add(&sm, 0, n, m); lbq_tstats_add(&sv, 0, n, v);
             float *sc = malloc(sizeof(float) * n);

@@ -362,7 +362,7 @@ static void test_recipes(void)
     CHECK(lbq_recipe_at(-1) == NULL && lbq_recipe_at(lbq_recipe_count()) == NULL);
 
     /* fp32 exclusion: lpmm numel <= 4096; bitsandbytes numel < 4096; torchao numel < 4096 or
-     * numel % 128 != 0; SOLO numel < 128; COAT none */
+     * numel % 128 != 0; SOLO numel < 128 or % 4 (2-bit packing); COAT none */
     const struct lbq_recipe *lp = lbq_recipe_find("lpmm4"), *bnb = lbq_recipe_find("bnb8"),
                             *ao = lbq_recipe_find("torchao4"), *solo = lbq_recipe_find("solo42"), *coat = lbq_recipe_find("coat");
     const int64_t ns[] = { 1, 127, 128, 129, 4095, 4096, 4097, 4224, 8192, 8200, 1 << 20, (1 << 20) + 64 };
@@ -371,7 +371,7 @@ static void test_recipes(void)
         CHECK_MSG(lbq_recipe_keeps_fp32(lp, n) == (n <= 4096), "lpmm4 numel %lld", (long long)n);
         CHECK_MSG(lbq_recipe_keeps_fp32(bnb, n) == (n < 4096), "bnb8 numel %lld", (long long)n);
         CHECK_MSG(lbq_recipe_keeps_fp32(ao, n) == (n < 4096 || n % 128 != 0), "torchao4 numel %lld", (long long)n);
-        CHECK_MSG(lbq_recipe_keeps_fp32(solo, n) == (n < 128), "solo42 numel %lld", (long long)n);
+        CHECK_MSG(lbq_recipe_keeps_fp32(solo, n) == (n < 128 || n % 4 != 0), "solo42 numel %lld", (long long)n);
         CHECK_MSG(lbq_recipe_keeps_fp32(coat, n) == 0, "coat numel %lld", (long long)n);
     }
     CHECK_EQ_INT(lbq_recipe_keeps_fp32(NULL, 5), 0);

@@ -38,6 +38,9 @@ struct KArgs {
     int      nlev, npow2;               // table maps
     int      nmax;                      // log map: 2^bits - 1
     float    quantile;                  // log map: p
+    int      guarded;                   // log map: lbq's guarded variant (else SOLO's arithmetic)
+    int      coat;                      // plain fp8: COAT's (absmax + 1e-20) scale (else torchao's)
+    int      tie;                       // table nearest: lpmm torch argmin (else midpoint -> lower)
     int      e5m2;                      // fp8 maps
 };
 // The plan's codebook, copied by value from lbq_qplan.q[] / .mid[].

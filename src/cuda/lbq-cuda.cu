@@ -133,8 +133,12 @@ __global__ void __launch_bounds__(THREADS) k_table_qdq(const __grid_constant__ K
         const float s = elem_scale(a, bscale, i);
         const float xn = lbq_normalize(x[i], s);
         const float u = a.stochastic ? lbq_philox_uniform(a.seed, a.stream, (uint64_t)(a.off + i)) : 0.0f;
-        const int c = lbq_table_code(q, mid, a.nlev, a.npow2, xn, a.stochastic, u);
-        xhat[i] = q[c] * s;
+        const float st = (a.tie == 2 && !(s >= 1e-12f)) ? 1e-12f : s;      // ':torchao' scale clip
+        const float xt = (st == s) ? xn : lbq_normalize(x[i], st);
+        int c = lbq_table_code(q, mid, a.nlev, a.npow2, xt, a.stochastic, u);
+        if (a.tie == 1 && !a.stochastic) c = lbq_code_argmin(q, a.nlev, xt, c);
+        if (a.tie == 2 && !a.stochastic) c = lbq_code_torchao(q, a.nlev, a.npow2, xt);
+        xhat[i] = q[c] * st;
         if (codes) codes[i] = (uint8_t)c;
     }
 }
@@ -145,31 +149,29 @@ __global__ void __launch_bounds__(THREADS) k_fp8_qdq(const __grid_constant__ KAr
 {
     for (int64_t i = (int64_t)blockIdx.x * THREADS + threadIdx.x; i < a.n; i += (int64_t)gridDim.x * THREADS) {
         int bits = 0;
-        xhat[i] = lbq_fp8_qdq(x[i], elem_scale(a, bscale, i), a.e5m2, nullptr, &bits);
+        xhat[i] = lbq_fp8_qdq(x[i], lbq_fp8_scale(elem_scale(a, bscale, i), a.e5m2, a.coat), a.e5m2, nullptr, &bits);
         if (codes) codes[i] = (uint8_t)bits;
     }
 }
 
-// FP8 with COAT's dynamic range expansion (map-fp8.c ':dre'): one team per group; group max and
-// min nonzero |x| by team reductions, lbq_dre_params, then every element.
+// FP8 with COAT's dynamic range expansion (map-fp8.c ':dre'): one team per group; the group max
+// and min by COAT's own reduction order (lbq_coat_group_stats, run by the team's first thread),
+// lbq_dre_params, then every element.
 template <int TEAM>
 __global__ void __launch_bounds__(THREADS) k_dre_qdq(const __grid_constant__ KArgs a, const float *x, float *xhat,
                                                      uint8_t *codes)
 {
-    __shared__ float red[WARPS];
     constexpr int TEAMS = THREADS / TEAM;
+    __shared__ float gmx[TEAMS], gmn[TEAMS];
     const int team = threadIdx.x / TEAM, lane = threadIdx.x % TEAM;
     const int64_t nb = (a.n + a.B - 1) / a.B;
     for (int64_t base = (int64_t)blockIdx.x * TEAMS; base < nb; base += (int64_t)gridDim.x * TEAMS) {
         const int64_t b = base + team, b0 = b * a.B;
         const int64_t bn = (b < nb) ? ((a.n - b0 < a.B) ? a.n - b0 : a.B) : 0;
-        float mx = 0.0f, mn = LBQ_INF;
-        for (int64_t i = lane; i < bn; i += TEAM) {
-            mx = lbq_absmax_acc(mx, x[b0 + i]);
-            mn = lbq_minabs_acc(mn, x[b0 + i]);
-        }
-        mx = team_reduce<TEAM, OpMax>(mx, red);
-        mn = team_reduce<TEAM, OpMinAbs>(mn, red);
+        if (lane == 0 && bn > 0) lbq_coat_group_stats(x + b0, bn, a.B, &gmx[team], &gmn[team]);
+        __syncthreads();
+        const float mx = gmx[team], mn = gmn[team];
+        __syncthreads();                        // gmx/gmn are rewritten for the next groups
         float s, k, g;
         lbq_dre_params(mx, mn, a.e5m2, &s, &k, &g);
         for (int64_t i = lane; i < bn; i += TEAM) {
@@ -182,7 +184,7 @@ __global__ void __launch_bounds__(THREADS) k_dre_qdq(const __grid_constant__ KAr
 
 // SOLO's log map (map-log.c): one CUDA block per quantization block.  delta = bscale[b] (block
 // absmax pass), smallest positive value by a block reduction, the p-quantile by exact radix
-// selection of the order statistics lbq_quantile picks, lbq_log_block_alpha, the levels
+// selection of the order statistics lbq_quantile picks, lbq_log_params, the levels
 // lbq_log_level(alpha, k) (the same repeated multiplication as map-log.c's table), then the codes.
 __global__ void __launch_bounds__(THREADS) k_log_qdq(const __grid_constant__ KArgs a, const float *x, const float *bscale,
                                                      float *xhat, uint8_t *codes)
@@ -206,15 +208,17 @@ __global__ void __launch_bounds__(THREADS) k_log_qdq(const __grid_constant__ KAr
             quant = lbq_quantile_needs_hi(bn, lo, w)
                   ? lbq_quantile_lerp(vlo, log_select_kth(xb, bn, lo + 1, hist, wsum, sel), w) : vlo;
         }
-        const float alpha = lbq_log_block_alpha(delta, quant, minpos, a.nmax);
+        float sc;                               // SOLO: max(delta, 1e-12); guarded: delta
+        const float alpha = lbq_log_params(delta, quant, minpos, a.nmax, a.guarded, &sc);
         for (int k = threadIdx.x; k <= a.nmax; k += THREADS) lev[k] = lbq_log_level(alpha, k);
         __syncthreads();
         for (int64_t i = threadIdx.x; i < bn; i += THREADS) {
             const int64_t e = b0 + i;
-            const float xn = lbq_normalize(x[e], delta);
+            const float xn = lbq_normalize(x[e], sc);
             const float u = a.stochastic ? lbq_philox_uniform(a.seed, a.stream, (uint64_t)(a.off + e)) : 0.0f;
-            const int c = lbq_code_log(xn, alpha, a.nmax, a.stochastic, u);
-            xhat[e] = lev[c] * delta;
+            const int c = a.guarded ? lbq_code_log(xn, alpha, a.nmax, a.stochastic, u)
+                                    : lbq_code_log_solo(xn, alpha, a.nmax, a.stochastic, u);
+            xhat[e] = lev[c] * sc;
             if (codes) codes[e] = (uint8_t)c;
         }
         __syncthreads();                        // lev is rewritten for the next block
@@ -331,6 +335,9 @@ int make_plan(const struct lbq_qplan *p, const struct lbq_tstats *st, Plan *pl)
     a.npow2 = p->npow2;
     a.nmax = (1 << p->bits) - 1;
     a.quantile = p->spec.quantile;
+    a.guarded = p->spec.guarded;
+    a.coat = p->spec.coat;
+    a.tie = p->spec.tie;
     a.e5m2 = strcmp(m->name, "fp8e5m2") == 0;
     memcpy(pl->t.q, p->q, sizeof pl->t.q);
     memcpy(pl->t.mid, p->mid, sizeof pl->t.mid);

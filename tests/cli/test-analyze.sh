@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-analyze.sh - `lbq analyze` on the bundled sample (data/sample-late.h5): the issue's acceptance
 # checks (zero-point collapse of v with block128-dtree at 4 bits, none with rank1-linear), the
-# JSON document (schema lbq.analyze/1), recipes and their fp32 exclusions, memory accounting and
+# JSON document (schema lbq.analyze/2), recipes and their fp32 exclusions, memory accounting and
 # --params extrapolation, --tensor filtering, and consistency between per-parameter rows, totals,
 # the text report and `lbq inspect`.
 source "$(dirname "$0")/lib.sh"
@@ -32,7 +32,7 @@ cp "$OUT" "$T/dtree.txt"
 json_valid "analyze --json: valid JSON" "$J"
 json_flat "$J" >"$T/dtree.flat"
 check_eq "analyze --json: schema" lbq.analyze "$(json_get "$J" schema)"
-check_eq "analyze --json: schema_version" 1 "$(json_get "$J" schema_version)"
+check_eq "analyze --json: schema_version" 2 "$(json_get "$J" schema_version)"
 check_eq "analyze --json: $NPARAM params" $NPARAM "$(json_count "$J" params)"
 check_eq "analyze --json: config.m" "block128-dtree:b4" "$(json_get "$J" config.m)"
 check_eq "analyze --json: config.v" "block128-dtree:b4" "$(json_get "$J" config.v)"
@@ -74,8 +74,8 @@ check_eq "rank1-linear: config.v" "rank1-linear:b4" "$(json_get "$J" config.v)"
 
 # ---- recipes: each runs; tensors excluded by the recipe's documented rule stay fp32 ---------------
 # rules (lbq list): lpmm4 numel <= 4096; bnb8 numel < 4096; torchao4 numel < 4096 or numel % 128;
-# solo42 numel < 128; coat none.
-declare -A RULE=( [lpmm4]='$2 <= 4096' [bnb8]='$2 < 4096' [torchao4]='$2 < 4096 || $2 % 128 != 0' [solo42]='$2 < 128' [coat]='0' )
+# solo42 numel < 128 or numel % 4; coat none.
+declare -A RULE=( [lpmm4]='$2 <= 4096' [bnb8]='$2 < 4096' [torchao4]='$2 < 4096 || $2 % 128 != 0' [solo42]='$2 < 128 || $2 % 4 != 0' [coat]='0' )
 # the specs each recipe uses, as `lbq list --json` documents them
 run list --json
 cp "$OUT" "$T/list.json"
@@ -101,6 +101,7 @@ check_spec() {  # NAME DOCUMENTED CANONICAL
 for r in lpmm4 bnb8 torchao4 solo42 coat; do
     J=$T/recipe-$r.json
     run analyze -q "$SAMPLE_LATE" --recipe $r --device cpu --json "$J"
+    cp "$OUT" "$T/recipe-$r.txt"
     check_no_crash "recipe $r: no crash"
     check_rc "recipe $r: exit 0" 0
     check_empty "recipe $r -q: nothing on stderr" "$ERR"
@@ -117,6 +118,17 @@ for r in lpmm4 bnb8 torchao4 solo42 coat; do
         END { for (i in k) if (k[i] && e[i] != " 0 0") print i ":" e[i] }')
     check_eq "recipe $r: fp32-kept tensors have zero state error" "" "$bad"
     check_num "recipe $r: some state error overall" "$(json_get "$J" totals.m.rel_l2)" ">" 0
+    # SOLO edge-case block counts: per-parameter rows sum to the totals; only the log map counts
+    for k in blocks all_zero max_below_1e-12 zero_quantile; do
+        s=$(json_flat "$J" | awk -F '\t' -v k="$k" '$1 ~ /^params\.[0-9]+\.v\.solo_edge_blocks\./ && $1 ~ ("\\." k "$") { t += $2 } END { print t + 0 }')
+        check_eq "recipe $r: v.solo_edge_blocks.$k sums to the total" "$(json_get "$J" "totals.v.solo_edge_blocks.$k")" "$s"
+    done
+    if [ $r = solo42 ]; then
+        check_num "recipe solo42: the sample has all-zero v blocks (zero embedding rows)" "$(json_get "$J" totals.v.solo_edge_blocks.all_zero)" ">" 0
+        check_grep "recipe solo42: the text table marks them" "SOLO edge blocks [0-9]+/[0-9]+/[0-9]+" "$T/recipe-solo42.txt"
+    else
+        check_eq "recipe $r: no log-map blocks" 0 "$(json_get "$J" totals.v.solo_edge_blocks.blocks)"
+    fi
 done
 
 # ---- --params: extrapolation to 7e9 parameters -----------------------------------------------------
