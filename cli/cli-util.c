@@ -2,11 +2,15 @@
  * the crash guard. */
 #define _GNU_SOURCE             /* dl_iterate_phdr, the program counter in ucontext_t (crash guard) */
 #include "cli.h"
+#include "lbq-json.h"
 #include "lbq-mpi.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -236,6 +240,120 @@ int cli_qopts_config(struct cli_qopts *q, const char *cmd, struct lbq_config *ou
     return 0;
 }
 
+/* ---- output paths (docs/cli.md, "Output files") --------------------------------------------- */
+static int out_error(const char *opt, const char *out, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int out_error(const char *opt, const char *out, const char *fmt, ...)
+{
+    if (lbq_mpi_rank() != 0) return LBQ_EXIT_OUTPUT;      /* every rank validates; rank 0 reports */
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lbq: error: %s %s: ", opt, out);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return LBQ_EXIT_OUTPUT;
+}
+
+/* Remove the temporary files of killed lbq runs in DIR: BASE.tmp-<pid> (BASE NULL: any NAME.tmp-<pid>
+ * or NAME.tmp-<pid>.EXT, the figures' temporaries) whose process is gone.  A live process's (another
+ * lbq writing there now) are left alone. */
+static void clean_stale_tmp(const char *dir, const char *base)
+{
+    if (lbq_mpi_rank() != 0) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t bl = base ? strlen(base) : 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name, *t = NULL;
+        if (base) {
+            if (strncmp(n, base, bl) != 0 || strncmp(n + bl, ".tmp-", 5) != 0) continue;
+            t = n + bl;
+        } else {
+            for (const char *q = strstr(n, ".tmp-"); q; q = strstr(q + 1, ".tmp-")) t = q;
+            if (!t || t == n) continue;
+        }
+        char *end;
+        errno = 0;
+        long pid = strtol(t + 5, &end, 10);
+        if (errno || end == t + 5 || pid <= 0) continue;
+        if (*end && (base || *end != '.' || strchr(end + 1, '.'))) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* alive */
+        char full[PATH_MAX + 512];
+        if (strcmp(dir, ".") == 0) snprintf(full, sizeof full, "%s", n);
+        else snprintf(full, sizeof full, "%s/%s", dir, n);
+        struct stat sb;
+        if (lstat(full, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        if (unlink(full) == 0) cli_note("removed %s, left by an interrupted lbq run (process %ld is gone)", full, pid);
+    }
+    closedir(d);
+}
+
+int cli_check_output(const char *opt, const char *out, const char *in, int kind)
+{
+    if (!out || strcmp(out, "-") == 0) return 0;
+    if (!*out) return out_error(opt, "''", "empty path");
+    if (in && lbq_same_file(out, in)) return out_error(opt, out, "is the input file %s; lbq never writes over an input", in);
+    struct stat sb;
+    int exists = stat(out, &sb) == 0;
+    if (exists && S_ISDIR(sb.st_mode)) return out_error(opt, out, "is a directory");
+    if (exists && !S_ISREG(sb.st_mode)) {
+        if (kind == CLI_OUT_H5) return out_error(opt, out, "exists and is not a regular file");
+        return 0;       /* a device or a FIFO (/dev/null, /dev/stdout to a pipe): written in place */
+    }
+    /* the directory the file is created in: that of the symlink's final target */
+    char *target = lbq_output_target(out);
+    if (!target) return out_error(opt, out, "out of memory");
+    char *slash = strrchr(target, '/');
+    const char *dir = ".", *base = target;
+    if (slash == target) { dir = "/"; base = target + 1; }
+    else if (slash) { *slash = 0; dir = target; base = slash + 1; }
+    int rc = 0;
+    if (stat(dir, &sb) != 0) rc = out_error(opt, out, "directory %s: %s", dir, strerror(errno));
+    else if (!S_ISDIR(sb.st_mode)) rc = out_error(opt, out, "%s is not a directory", dir);
+    else if (access(dir, W_OK | X_OK) != 0) rc = out_error(opt, out, "cannot write in directory %s: %s", dir, strerror(errno));
+    else if (*base) clean_stale_tmp(dir, base);
+    free(target);
+    return rc;
+}
+
+int cli_check_outdir(const char *opt, const char *dir, const char *in)
+{
+    if (!dir) return 0;
+    if (!*dir) return out_error(opt, "''", "empty path");
+    if (in && lbq_same_file(dir, in)) return out_error(opt, dir, "is the input file %s; lbq never writes over an input", in);
+    struct stat sb;
+    if (stat(dir, &sb) != 0) return 0;      /* created later, with its parents */
+    if (!S_ISDIR(sb.st_mode)) return out_error(opt, dir, "exists and is not a directory");
+    clean_stale_tmp(dir, NULL);
+    return 0;
+}
+
+/* ---- SIGINT, SIGTERM, SIGHUP: no temporary file left ------------------------------------------ */
+static void on_term_signal(int sig)
+{
+    lbq_tmp_unlink_all();           /* async-signal-safe: unlink on fixed buffers */
+    signal(sig, SIG_DFL);
+    raise(sig);                     /* the default action: the shell sees the signal (130 for INT) */
+}
+
+void cli_signals_install(void)
+{
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa, old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;  /* nohup: stays ignored */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_term_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 /* ---- crash guard -------------------------------------------------------------------------------
  * libhdf5 1.10 trusts parts of a file it decodes: some corrupt files make it read through NULL or
  * past a buffer inside the library (fuzz/README.md, findings 6 and 7), which no check in lbq can
@@ -328,6 +446,7 @@ static void guard_handler(int sig, siginfo_t *si, void *ctx)
     }
     int t = g_guard_tmp_i, m = g_guard_msg_i;
     if (t >= 0) unlink(g_guard_tmp[t]);
+    lbq_tmp_unlink_all();           /* every registered temporary output (src/json.c) */
     if (m >= 0 && write(STDERR_FILENO, g_guard_msg[m], g_guard_msg_len[m]) < 0) _exit(LBQ_EXIT_INPUT);
     _exit(LBQ_EXIT_INPUT);
 }

@@ -137,6 +137,7 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     if (p.npos != 1) return cli_usage_error("analyze", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
+    if ((exitc = cli_check_output("--json", json_out, p.positional[0], CLI_OUT_TEXT))) return exitc;
     struct lbq_config conf;
     if (cli_qopts_config(&qo, "analyze", &conf)) return LBQ_EXIT_USAGE;
     tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;

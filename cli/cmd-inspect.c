@@ -122,6 +122,7 @@ int cmd_inspect(int argc, char **argv)
         }
     }
     if (p.npos != 1) return cli_usage_error("inspect", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
+    if ((exitc = cli_check_output("-o", out, p.positional[0], CLI_OUT_TEXT))) return exitc;
     struct lbq_file *f = NULL;
     float *buf = NULL;
     cJSON *root = NULL;

@@ -175,6 +175,7 @@ int cmd_quantize(int argc, char **argv)
     }
     if (p.npos != 1) return cli_usage_error("quantize", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
     if (!out) return cli_usage_error("quantize", "missing -o OUT.h5");
+    if ((exitc = cli_check_output("-o", out, p.positional[0], CLI_OUT_H5))) return exitc;
     struct lbq_config conf;
     if (cli_qopts_config(&qo, "quantize", &conf)) return LBQ_EXIT_USAGE;
     struct lbq_file *f = NULL;

@@ -164,6 +164,7 @@ int cmd_simulate(int argc, char **argv)
     tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;
     struct lbq_config conf;
     if (cli_qopts_config(&qo, "simulate", &conf)) return LBQ_EXIT_USAGE;
+    if (cli_check_output("--json", json_out, p.npos ? p.positional[0] : NULL, CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "schema", "lbq.simulate");
     cJSON_AddNumberToObject(root, "schema_version", 1);

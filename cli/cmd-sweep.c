@@ -747,6 +747,7 @@ int cmd_sweep(int argc, char **argv)
     }
     if (p.npos != 1) return cli_usage_error("sweep", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
     if (!dir) return cli_usage_error("sweep", "missing -o DIR");
+    if (cli_check_outdir("-o", dir, p.positional[0])) return LBQ_EXIT_OUTPUT;
     /* axes */
     char buf[512];
     snprintf(buf, sizeof buf, "%s", maps_s);
@@ -892,7 +893,7 @@ int cmd_sweep(int argc, char **argv)
     cli_note("wrote %s/results.json and %s/results.tsv (%d configurations, %.1f s)", dir, dir, nconf, now_s() - t0);
     if (!noplot) LBQ_TRY(lbq_plot_sweep(root, dir, quiet));
 cleanup:
-    signal(SIGINT, SIG_DFL);
+    cli_signals_install();      /* back to the handler that removes temporary files (main.c) */
     for (int i = 0; i < heat.np; i++) {
         if (heat.rowmax) free(heat.rowmax[i]);
         if (heat.colmax) free(heat.colmax[i]);

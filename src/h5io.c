@@ -3,10 +3,12 @@
  * libhdf5's own error printing is switched off; every failure becomes one lbq error naming the
  * file and, where relevant, the tensor and dataset. */
 #include "lbq-impl.h"
+#include "lbq-json.h"
 
 #include <errno.h>
 #include <fnmatch.h>
 #include <hdf5.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,7 +42,20 @@ struct lbq_file {
     size_t  cache_bytes;            /* chunk cache per open dataset */
 };
 
-static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* libhdf5 closes what is still open at exit (H5_term_library, registered with atexit).  After a
+ * failed close (a full disk: the flush of the close fails) libhdf5 1.10 keeps the file's ID but
+ * not a consistent file object, and closing it again at exit faults (H5F__close_cb).  So lbq
+ * registers the exit-time H5close itself and skips it once a close of an output has failed
+ * (g_h5_poisoned); the process exits all the same, its descriptors closed by the kernel. */
+static volatile int g_h5_poisoned;
+static void h5_atexit(void) { if (!g_h5_poisoned) H5close(); }
+static void h5_init(void) { if (H5dont_atexit() >= 0) atexit(h5_atexit); }
+static void h5_quiet(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, h5_init);       /* before any other call into libhdf5 */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 static int add_note(struct lbq_file *f, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -387,6 +402,7 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     f->fsize = (hsize_t)sb.st_size;
     f->path = strdup(path);
     if (!f->path) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    lbq_input_register(path);       /* never an output of this process (src/json.c) */
     f->fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f->fid < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path); goto cleanup; }
     split_pattern(opts && opts->m_name ? opts->m_name : "exp_avg", f->m_pre, f->m_suf);
@@ -550,7 +566,7 @@ cleanup:
 
 /* ---- writer ---------------------------------------------------------------------------------- */
 struct lbq_h5w {
-    char  *path, *tmp;
+    char  *path, *target, *tmp;     /* as given; with its symlinks followed; target.tmp-<pid> */
     hid_t  fid;
     hid_t  *ds;
     struct lbq_shape *shape;
@@ -563,15 +579,19 @@ int lbq_h5w_open(const char *path, struct lbq_h5w **out)
     struct lbq_h5w *w = NULL;
     *out = NULL;
     h5_quiet();
+    /* the output rules of src/json.c: never an input, never a device or a directory (HDF5 needs a
+     * regular file), a symlink's target replaced and not the link */
     struct stat sb;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a regular file", path);
+    if ((rc = lbq_output_not_input(path)) != LBQ_OK) return rc;
     w = calloc(1, sizeof *w);
     if (!w) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     w->fid = -1;
     w->path = strdup(path);
-    w->tmp = malloc(strlen(path) + 32);
+    w->target = lbq_output_target(path);
+    w->tmp = w->target ? lbq_tmp_name(w->target) : NULL;
     if (!w->path || !w->tmp) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-    sprintf(w->tmp, "%s.tmp-%ld", path, (long)getpid());
+    lbq_tmp_add(w->tmp);        /* before it exists: a signal from here on removes it */
     w->fid = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->fid < 0) {
         const char *dir_err = "cannot create file";
@@ -583,7 +603,7 @@ int lbq_h5w_open(const char *path, struct lbq_h5w **out)
     *out = w;
     return LBQ_OK;
 cleanup:
-    if (w) { free(w->path); free(w->tmp); free(w); }
+    if (w) { if (w->tmp) lbq_tmp_remove(w->tmp); free(w->path); free(w->target); free(w->tmp); free(w); }
     return rc;
 }
 
@@ -684,16 +704,26 @@ int lbq_h5w_attr_f64(struct lbq_h5w *w, const char *obj, const char *name, doubl
 int lbq_h5w_attr_i64(struct lbq_h5w *w, const char *obj, const char *name, int64_t value)
 { return attr_write(w, obj, name, H5T_NATIVE_INT64, &value); }
 
+static void h5w_free(struct lbq_h5w *w)
+{
+    free(w->ds); free(w->shape); free(w->path); free(w->target); free(w->tmp); free(w);
+}
+
 int lbq_h5w_commit(struct lbq_h5w *w)
 {
     int rc = LBQ_OK;
-    for (int i = 0; i < w->nds; i++) if (w->ds[i] >= 0) H5Dclose(w->ds[i]);
+    for (int i = 0; i < w->nds; i++) {
+        if (w->ds[i] >= 0 && H5Dclose(w->ds[i]) < 0 && rc == LBQ_OK) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed (disk full?)", w->path);
+        w->ds[i] = -1;
+    }
     w->nds = 0;
-    H5Fflush(w->fid, H5F_SCOPE_GLOBAL);
-    if (H5Fclose(w->fid) < 0) { w->fid = -1; rc = lbq_err(LBQ_ERR_OUTPUT, "%s: closing failed (disk full?)", w->path); goto cleanup; }
+    if (rc == LBQ_OK && H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed (disk full?)", w->path);
+    if (rc != LBQ_OK) goto cleanup;
+    if (H5Fclose(w->fid) < 0) { w->fid = -1; g_h5_poisoned = 1; rc = lbq_err(LBQ_ERR_OUTPUT, "%s: closing failed (disk full?)", w->path); goto cleanup; }
     w->fid = -1;
-    if (rename(w->tmp, w->path) != 0) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot rename into place: %s", w->path, strerror(errno)); goto cleanup; }
-    free(w->ds); free(w->shape); free(w->path); free(w->tmp); free(w);
+    if (rename(w->tmp, w->target) != 0) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot rename into place: %s", w->path, strerror(errno)); goto cleanup; }
+    lbq_tmp_remove(w->tmp);
+    h5w_free(w);
     return LBQ_OK;
 cleanup:
     lbq_h5w_abort(w);
@@ -703,8 +733,13 @@ cleanup:
 void lbq_h5w_abort(struct lbq_h5w *w)
 {
     if (!w) return;
-    for (int i = 0; i < w->nds; i++) if (w->ds[i] >= 0) H5Dclose(w->ds[i]);
-    if (w->fid >= 0) H5Fclose(w->fid);
+    /* After a failed write (a full disk) the closes below flush what libhdf5 still holds.  The
+     * temporary file is emptied first, so that those flushes find room (the file is deleted
+     * anyway); should a close fail all the same, the exit-time H5close is skipped (h5_atexit). */
+    if (w->fid >= 0 && truncate(w->tmp, 0) != 0) { /* nothing to free: the closes may still succeed */ }
+    for (int i = 0; i < w->nds; i++) if (w->ds[i] >= 0 && H5Dclose(w->ds[i]) < 0) g_h5_poisoned = 1;
+    if (w->fid >= 0 && H5Fclose(w->fid) < 0) g_h5_poisoned = 1;
     unlink(w->tmp);
-    free(w->ds); free(w->shape); free(w->path); free(w->tmp); free(w);
+    lbq_tmp_remove(w->tmp);
+    h5w_free(w);
 }

@@ -6,7 +6,9 @@
 # unknown map/normalization/recipe, --mem-limit) and bad outputs (missing directory, read-only
 # directory, a full device, a directory).  Each must give: the documented exit code (cli/cli.h:
 # 2 usage, 3 input, 4 output, 5 data), exactly one stderr line starting with "lbq" (-q silences
-# notices), no crash, and no output or temporary file left behind.  Plus the non-errors: a 0-d
+# notices), no crash, and no output or temporary file left behind.  Outputs that resolve to the
+# input (the same path, ./, a symlink, a hard link) are refused with exit 4 before any work, the
+# input intact (issue 16; more output rules in test-outputs.sh).  Plus the non-errors: a 0-d
 # scalar next to real parameters is skipped with a notice; NaN/Inf are counted and excluded by
 # inspect/analyze/sweep and refused by simulate; compressed data larger than its storage is fine.
 #
@@ -312,5 +314,50 @@ done
 if [ $DEVFULL_BEFORE = 1 ]; then
     check "/dev/full is still a character device" test -c /dev/full
 fi
+
+# ---- an output that resolves to the input: exit 4, one line, before any work, the input intact ----
+# The same path, through ./, a symlink, a hard link; for every command that reads a moment file
+# (sweep's -o DIR and shampoo's --json included) and plot's -o DIR onto its RESULTS.json.
+SAME=$T/same; mkdir -p "$SAME"
+cp "$GOOD" "$SAME/m.h5"; ln -s m.h5 "$SAME/link.h5"; ln "$SAME/m.h5" "$SAME/hard.h5"
+SUM0=$(cksum <"$SAME/m.h5")
+for c in "${CMDS[@]}"; do
+    case $c in analyze|simulate) opt=--json ;; *) opt=-o ;; esac
+    for o in "$SAME/m.h5" "$SAME/./m.h5" "$SAME/link.h5" "$SAME/hard.h5"; do
+        reset_case; newdir; OUTP=$o
+        build "$c" "$SAME/m.h5" "$D"; run "${A[@]}"
+        check_error_contract "$c: output $o is the input" $EXIT_OUTPUT
+        check_eq "$c: output $(basename "$o") is the input: the line" \
+            "lbq: error: $opt $o: is the input file $SAME/m.h5; lbq never writes over an input" "$(cat "$ERR")"
+        check_empty "$c: output $(basename "$o") is the input: refused before any work (no table)" "$OUT"
+        check_eq "$c: output $(basename "$o") is the input: the input is intact" "$SUM0" "$(cksum <"$SAME/m.h5")"
+    done
+done
+check_eq "the input directory holds only the input and its links" "hard.h5 link.h5 m.h5" "$(ls "$SAME" | tr '\n' ' ' | sed 's/ $//')"
+run shampoo "$SAME/m.h5" --dataset w/exp_avg --json "$SAME/link.h5"
+check_error_contract "shampoo: --json is the input" $EXIT_OUTPUT
+check_eq "shampoo: --json is the input: the line" "lbq: error: --json $SAME/link.h5: is the input file $SAME/m.h5; lbq never writes over an input" "$(cat "$ERR")"
+echo '{}' >"$SAME/r.json"
+run plot "$SAME/r.json" -o "$SAME/r.json"
+check_error_contract "plot: -o DIR is the input" $EXIT_OUTPUT
+check_eq "plot: -o DIR is the input: the line" "lbq: error: -o $SAME/r.json: is the input file $SAME/r.json; lbq never writes over an input" "$(cat "$ERR")"
+check_eq "plot: the input is intact" '{}' "$(cat "$SAME/r.json")"
+check_eq "after every case, the input is unchanged" "$SUM0" "$(cksum <"$SAME/m.h5")"
+
+# ---- output paths are validated before any work: an existing directory given as a file output ----
+for c in analyze simulate; do
+    reset_case; newdir; mkdir "$D/adir"; OUTP=$D/adir
+    build "$c" "$GOOD" "$D"; run "${A[@]}"
+    check_error_contract "$c: --json DIR" $EXIT_OUTPUT
+    check_eq "$c: --json DIR: the line" "lbq: error: --json $D/adir: is a directory" "$(cat "$ERR")"
+    check_empty "$c: --json DIR: refused before any work (no table on stdout)" "$OUT"
+done
+reset_case; newdir; OUTP=$D/nodir/out.json
+build analyze "$GOOD" "$D"; run "${A[@]}"
+check_eq "analyze: --json in a missing directory: the line" "lbq: error: --json $D/nodir/out.json: directory $D/nodir: No such file or directory" "$(cat "$ERR")"
+check_empty "analyze: --json in a missing directory: refused before any work" "$OUT"
+run theory --json "$T"
+check_error_contract "theory: --json DIR" $EXIT_OUTPUT
+check_empty "theory: --json DIR: refused before any work" "$OUT"
 
 finish
