@@ -35,6 +35,22 @@ void cli_print_file_notes(const struct lbq_file *f)
     for (int i = 0; i < lbq_file_nnotes(f); i++) cli_note("%s: %s", lbq_file_path(f), lbq_file_note(f, i));
 }
 
+void cli_print_read_notes(const struct lbq_file *f)
+{
+    if (!f) return;
+    int64_t total = 0;
+    int ntens = 0;
+    for (int i = 0; i < lbq_file_nparams(f); i++) {
+        int64_t n = lbq_file_negative_v(f, i);
+        if (!n) continue;
+        total += n;
+        if (++ntens <= 5)
+            cli_note("warning: %s: tensor '%s': %lld negative values in exp_avg_sq (Adam's v is >= 0; the unsigned v quantizers give them their lowest code)",
+                     lbq_file_path(f), lbq_file_param(f, i)->name, (long long)n);
+    }
+    if (ntens > 5) cli_note("warning: %s: %lld negative exp_avg_sq values in %d tensors in all", lbq_file_path(f), (long long)total, ntens);
+}
+
 int cli_fail(int status)
 {
     const char *m = lbq_errmsg();

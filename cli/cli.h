@@ -74,6 +74,9 @@ void cli_note(const char *fmt, ...)
     ;
 /* print the notices an opened file collected */
 void cli_print_file_notes(const struct lbq_file *f);
+/* after the work: a warning for the negative v values read (lbq_file_negative_v), per tensor (at
+ * most 5 lines, then a total) */
+void cli_print_read_notes(const struct lbq_file *f);
 
 /* Crash guard (cli-util.c; fuzz/README.md, findings 6 and 7).  libhdf5 can crash inside itself on
  * a corrupt file.  Between cli_guard_begin and cli_guard_end, such a fault prints one line

@@ -297,6 +297,7 @@ cleanup:
     if (rc) exitc = lbq_mpi_fail(rc);
     cJSON_Delete(root);
     free(ev); free(owner); free(numel);
+    if (!exitc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;
 }

@@ -214,6 +214,7 @@ cleanup:
     if (rc) exitc = cli_fail(rc);
     cJSON_Delete(root);
     free(buf);
+    if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;
 }

@@ -256,6 +256,7 @@ int cmd_simulate(int argc, char **argv)
 cleanup:
     if (rc) exitc = cli_fail(rc);
     cJSON_Delete(root);
+    if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;
 }

@@ -907,6 +907,7 @@ cleanup:
     if (prow) for (int c = 0; c < nconf; c++) cJSON_Delete(prow[c]);
     free(prow);
     free(cs); free(cl); free(tot); free(bm); free(bv); free(el);
+    if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;
 }

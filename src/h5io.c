@@ -16,9 +16,15 @@
 static const char *const g_ds_label[LBQ_DS_COUNT] = { "exp_avg", "exp_avg_sq", "param", "grads" };
 
 struct lbq_param_rec {
-    struct lbq_param_info info;
+    struct lbq_param_info info;     /* info.name: the name escaped for display (lbq_name_escape) */
+    char   *raw;                    /* the name as stored in the file (the {name} of the pattern) */
     char   *path[LBQ_DS_COUNT];     /* dataset paths, NULL if absent */
     int64_t read[LBQ_DS_COUNT];
+    int64_t negv, negv_end;         /* negative v values seen in the first pass over [0, negv_end) */
+    int     soft;                   /* exp_avg reached through a soft link */
+    int     alias;                  /* exp_avg has other names (soft link, or hard links rc > 1) */
+    unsigned char key[16];          /* exp_avg's object (address or token), when haskey */
+    int     haskey;
 };
 
 struct lbq_file {
@@ -235,20 +241,44 @@ cleanup:
 static int link_exists_dataset(hid_t fid, const char *path)
 {
     /* check each component exists, then that the object opens as a dataset */
-    char buf[LBQ_NAME_MAX * 2];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
+    char *buf = strdup(path);
+    int ok = buf != NULL;
+    for (char *p = buf ? buf + 1 : NULL; ok && p && *p; p++) {
         if (*p != '/') continue;
         *p = 0;
         htri_t e = H5Lexists(fid, buf, H5P_DEFAULT);
         *p = '/';
-        if (e <= 0) return 0;
+        if (e <= 0) ok = 0;
     }
-    if (H5Lexists(fid, buf, H5P_DEFAULT) <= 0) return 0;
-    hid_t d = H5Dopen2(fid, buf, H5P_DEFAULT);
-    if (d < 0) return 0;
-    H5Dclose(d);
-    return 1;
+    if (ok && H5Lexists(fid, buf, H5P_DEFAULT) <= 0) ok = 0;
+    if (ok) {
+        hid_t d = H5Dopen2(fid, buf, H5P_DEFAULT);
+        if (d < 0) ok = 0; else H5Dclose(d);
+    }
+    free(buf);
+    return ok;
+}
+
+/* a malloc'd a + b + c */
+static char *cat3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *r = malloc(la + lb + lc + 1);
+    if (r) { memcpy(r, a, la); memcpy(r + la, b, lb); memcpy(r + la + lb, c, lc + 1); }
+    return r;
+}
+
+/* The display name of a raw parameter name (docs/format.md, "Parameter names"): LBQ_OK, or an
+ * error naming the parameter (its first 80 bytes) when the escaped name does not fit LBQ_NAME_MAX. */
+static int display_name(struct lbq_file *f, const char *raw, char *disp)
+{
+    size_t need = lbq_name_escape(raw, disp, LBQ_NAME_MAX, LBQ_ESC_NAME);
+    if (need < LBQ_NAME_MAX) return LBQ_OK;
+    size_t cut = 80;
+    while (cut > 0 && ((unsigned char)disp[cut] & 0xC0) == 0x80) cut--;     /* whole UTF-8 characters */
+    disp[cut] = 0;
+    return lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s...' (%zu bytes): parameter names longer than %d bytes are not supported",
+                   f->path, disp, strlen(raw), LBQ_NAME_MAX - 1);
 }
 
 static int shape_eq(const struct lbq_shape *a, const struct lbq_shape *b)
@@ -258,13 +288,39 @@ static int shape_eq(const struct lbq_shape *a, const struct lbq_shape *b)
     return 1;
 }
 
-static int add_param(struct lbq_file *f, const char *name, const char *mpath)
+static int add_param(struct lbq_file *f, const char *raw, const char *mpath, int soft)
 {
     int rc = LBQ_OK;
     struct lbq_param_rec rec;
     memset(&rec, 0, sizeof rec);
-    char vpath[LBQ_NAME_MAX * 3], sib[LBQ_NAME_MAX * 3];
-    snprintf(rec.info.name, sizeof rec.info.name, "%s", name);
+    char *vpath = NULL, *sib = NULL;
+    if ((rc = display_name(f, raw, rec.info.name)) != LBQ_OK) return rc;
+    const char *name = rec.info.name;       /* in messages */
+    rec.soft = soft;
+    {   /* exp_avg's object: the same dataset under two names is one parameter (lbq_file_open) */
+#if H5_VERSION_GE(1, 12, 0)
+        H5O_info2_t oi;
+        if (H5Oget_info_by_name3(f->fid, mpath, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) {
+            memcpy(rec.key, &oi.token, sizeof oi.token < sizeof rec.key ? sizeof oi.token : sizeof rec.key);
+            rec.alias = soft || oi.rc > 1;
+            rec.haskey = 1;
+        }
+#elif H5_VERSION_GE(1, 10, 3)
+        H5O_info_t oi;
+        if (H5Oget_info_by_name2(f->fid, mpath, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) {
+            memcpy(rec.key, &oi.addr, sizeof oi.addr);
+            rec.alias = soft || oi.rc > 1;
+            rec.haskey = 1;
+        }
+#else
+        H5O_info_t oi;
+        if (H5Oget_info_by_name(f->fid, mpath, &oi, H5P_DEFAULT) >= 0) {
+            memcpy(rec.key, &oi.addr, sizeof oi.addr);
+            rec.alias = soft || oi.rc > 1;
+            rec.haskey = 1;
+        }
+#endif
+    }
     struct lbq_shape ms, vs, ps;
     int bits = 0;
     LBQ_TRY(ds_probe(f, mpath, name, g_ds_label[LBQ_DS_M], &ms, &bits));
@@ -272,7 +328,8 @@ static int add_param(struct lbq_file *f, const char *name, const char *mpath)
     if (ms.numel == 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': exp_avg is empty (shape with a zero dimension)", f->path, name); goto cleanup; }
     if (ms.rank > LBQ_MAX_RANK) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': rank %d > %d", f->path, name, ms.rank, LBQ_MAX_RANK); goto cleanup; }
     rec.info.shape = ms; rec.info.has[LBQ_DS_M] = 1; rec.info.dtype_bits[LBQ_DS_M] = bits;
-    snprintf(vpath, sizeof vpath, "%s%s%s", f->v_pre, name, f->v_suf);
+    vpath = cat3(f->v_pre, raw, f->v_suf);
+    if (!vpath) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     if (!link_exists_dataset(f->fid, vpath)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': exp_avg_sq missing (looked for '%s')", f->path, name, vpath); goto cleanup; }
     LBQ_TRY(ds_probe(f, vpath, name, g_ds_label[LBQ_DS_V], &vs, &bits));
     if (!shape_eq(&ms, &vs)) {
@@ -284,12 +341,17 @@ static int add_param(struct lbq_file *f, const char *name, const char *mpath)
     rec.info.has[LBQ_DS_V] = 1; rec.info.dtype_bits[LBQ_DS_V] = bits;
     rec.path[LBQ_DS_M] = strdup(mpath);
     rec.path[LBQ_DS_V] = strdup(vpath);
+    rec.raw = strdup(raw);
+    if (!rec.raw) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     /* param and grads live beside exp_avg, in the parameter's group (layouts whose m is not inside
      * a group of its own, e.g. --m-name '{name}.m', carry no param/grads) */
     const char *slash = strrchr(mpath, '/');
     size_t dirlen = slash ? (size_t)(slash - mpath) : 0;
     for (int k = LBQ_DS_PARAM; k <= LBQ_DS_GRADS && slash; k++) {
-        snprintf(sib, sizeof sib, "%.*s/%s", (int)dirlen, mpath, g_ds_label[k]);
+        free(sib);
+        sib = malloc(dirlen + strlen(g_ds_label[k]) + 2);
+        if (!sib) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        snprintf(sib, dirlen + strlen(g_ds_label[k]) + 2, "%.*s/%s", (int)dirlen, mpath, g_ds_label[k]);
         if (!link_exists_dataset(f->fid, sib)) continue;
         LBQ_TRY(ds_probe(f, sib, name, g_ds_label[k], &ps, &bits));
         if (k == LBQ_DS_PARAM && !shape_eq(&ms, &ps)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': param shape differs from exp_avg", f->path, name); goto cleanup; }
@@ -315,32 +377,77 @@ static int add_param(struct lbq_file *f, const char *name, const char *mpath)
         f->params = np; f->cap = nc;
     }
     f->params[f->nparams++] = rec;
+    free(vpath); free(sib);
     return LBQ_OK;
 cleanup:
     for (int k = 0; k < LBQ_DS_COUNT; k++) free(rec.path[k]);
+    free(rec.raw); free(vpath); free(sib);
     return rc;
 }
 
 static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *info, void *data)
 {
-    (void)g; (void)info;
+    (void)g;
     struct lbq_file *f = data;
-    char full[LBQ_NAME_MAX * 2];
-    snprintf(full, sizeof full, "%s", name);
-    size_t lp = strlen(f->m_pre), ls = strlen(f->m_suf), ln = strlen(full);
+    size_t lp = strlen(f->m_pre), ls = strlen(f->m_suf), ln = strlen(name);
     if (ln <= lp + ls) return 0;
-    if (strncmp(full, f->m_pre, lp) != 0 || strcmp(full + ln - ls, f->m_suf) != 0) return 0;
-    char pname[LBQ_NAME_MAX];
+    if (strncmp(name, f->m_pre, lp) != 0 || strcmp(name + ln - ls, f->m_suf) != 0) return 0;
+    /* the parameter name, of any length (HDF5 names are unbounded; LBQ_NAME_MAX bounds the
+     * displayed name, add_param) */
     size_t k = ln - lp - ls;
-    if (k >= sizeof pname) { f->rc = lbq_err(LBQ_ERR_FORMAT, "%s: parameter name too long", f->path); return -1; }
-    memcpy(pname, full + lp, k); pname[k] = 0;
-    if (f->glob && fnmatch(f->glob, pname, 0) != 0) return 0;
-    hid_t d = H5Dopen2(f->fid, full, H5P_DEFAULT);
-    if (d < 0) return 0;    /* a group that happens to carry the name */
+    char *raw = malloc(k + 1);
+    if (!raw) { f->rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); return -1; }
+    memcpy(raw, name + lp, k);
+    raw[k] = 0;
+    int rc = LBQ_OK;
+    if (f->glob && fnmatch(f->glob, raw, 0) != 0) goto done;
+    if (info->type == H5L_TYPE_EXTERNAL) {
+        char disp[LBQ_NAME_MAX];
+        if ((rc = display_name(f, raw, disp)) == LBQ_OK)
+            rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s is an external link to another file (not supported)", f->path, disp, g_ds_label[LBQ_DS_M]);
+        goto done;
+    }
+    hid_t d = H5Dopen2(f->fid, name, H5P_DEFAULT);
+    if (d < 0) goto done;       /* a group that happens to carry the name, a dangling soft link */
     H5Dclose(d);
-    int rc = add_param(f, pname, full);
+    rc = add_param(f, raw, name, info->type == H5L_TYPE_SOFT);
+done:
+    free(raw);
     if (rc) { f->rc = rc; return -1; }
     return 0;
+}
+
+/* One dataset reached under several names (a soft link, or hard links) is one parameter, under
+ * the first of its hard-link names in path order (a soft link's name only when it has none):
+ * the others are dropped with a notice.  Runs after the sort. */
+static int drop_aliases(struct lbq_file *f)
+{
+    int rc = LBQ_OK, n = 0;
+    char *drop = calloc((size_t)f->nparams + 1, 1);
+    if (!drop) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < f->nparams; i++) {
+        struct lbq_param_rec *a = &f->params[i];
+        if (!a->haskey) continue;
+        for (int j = 0; j < i && !drop[i]; j++) {
+            struct lbq_param_rec *b = &f->params[j];
+            if (drop[j] || !b->haskey || !(a->alias || b->alias) || memcmp(a->key, b->key, sizeof a->key) != 0) continue;
+            int lose = (b->soft && !a->soft) ? j : i;       /* a hard-link name beats a soft link's */
+            int keep = lose == i ? j : i;
+            drop[lose] = 1;
+            LBQ_TRY(add_note(f, "tensor '%s': exp_avg is %s to the dataset of tensor '%s': counted once, as '%s'",
+                             f->params[lose].info.name, f->params[lose].soft ? "a soft link" : "another name (hard link)",
+                             f->params[keep].info.name, f->params[keep].info.name));
+        }
+    }
+    for (int i = 0; i < f->nparams; i++) {
+        if (!drop[i]) { f->params[n++] = f->params[i]; continue; }
+        for (int k = 0; k < LBQ_DS_COUNT; k++) free(f->params[i].path[k]);
+        free(f->params[i].raw);
+    }
+    f->nparams = n;
+cleanup:
+    free(drop);
+    return rc;
 }
 
 /* The order H5Lvisit(H5_INDEX_NAME, H5_ITER_INC) reports datasets in: depth first, the links of
@@ -382,6 +489,17 @@ static int read_hparam(hid_t fid, const char *path, const char *name, double *ou
     return rc;
 }
 
+/* why H5Fopen failed: 1 the file is locked (a writer holds it), 2 its superblock says a writer has
+ * it open (libver latest: a writer still running or one that crashed) */
+static herr_t open_err_walk(unsigned n, const H5E_error2_t *e, void *data)
+{
+    (void)n;
+    int *why = data;
+    if (e->desc && strstr(e->desc, "unable to lock")) *why = 1;
+    else if (e->desc && strstr(e->desc, "already open for write") && *why == 0) *why = 2;
+    return 0;
+}
+
 int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq_file **out)
 {
     int rc = LBQ_OK;
@@ -403,8 +521,18 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     f->path = strdup(path);
     if (!f->path) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     lbq_input_register(path);       /* never an output of this process (src/json.c) */
+    H5Eclear2(H5E_DEFAULT);
     f->fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f->fid < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path); goto cleanup; }
+    if (f->fid < 0) {
+        int why = 0;
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, open_err_walk, &why);
+        if (why == 1) rc = lbq_err(LBQ_ERR_IO, "%s: locked by another process that has it open for writing (HDF5 file locking); "
+                                   "wait until the writer closes it", path);
+        else if (why == 2) rc = lbq_err(LBQ_ERR_FORMAT, "%s: marked as open for writing by a writer that did not close it "
+                                        "(crashed, or still running with SWMR); if no writer is left, 'h5clear -s FILE' clears the mark", path);
+        else rc = lbq_err(LBQ_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+        goto cleanup;
+    }
     split_pattern(opts && opts->m_name ? opts->m_name : "exp_avg", f->m_pre, f->m_suf);
     split_pattern(opts && opts->v_name ? opts->v_name : "exp_avg_sq", f->v_pre, f->v_suf);
     f->glob = opts ? opts->tensor_glob : NULL;
@@ -438,6 +566,7 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
         goto cleanup;
     }
     if (f->nparams > 1) qsort(f->params, (size_t)f->nparams, sizeof *f->params, param_order);
+    LBQ_TRY(drop_aliases(f));
     if (f->nparams == 0) {
         if (f->glob) rc = lbq_err(LBQ_ERR_ARG, "%s: no parameter matches --tensor '%s'", path, f->glob);
         else rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameters found (no dataset '%s{name}%s'; see docs/format.md, --m-name)", path, f->m_pre, f->m_suf);
@@ -497,8 +626,10 @@ void lbq_file_close(struct lbq_file *f)
     if (!f) return;
     rd_close(f);
     if (f->fid >= 0) H5Fclose(f->fid);
-    for (int i = 0; i < f->nparams; i++)
+    for (int i = 0; i < f->nparams; i++) {
         for (int k = 0; k < LBQ_DS_COUNT; k++) free(f->params[i].path[k]);
+        free(f->params[i].raw);
+    }
     free(f->params);
     for (int i = 0; i < f->nnotes; i++) free(f->notes[i]);
     free(f->notes);
@@ -510,6 +641,8 @@ const struct lbq_hparams *lbq_file_hparams(const struct lbq_file *f) { return &f
 int lbq_file_nparams(const struct lbq_file *f) { return f->nparams; }
 const struct lbq_param_info *lbq_file_param(const struct lbq_file *f, int i) { return &f->params[i].info; }
 const char *lbq_file_path(const struct lbq_file *f) { return f->path; }
+const char *lbq_file_param_raw_name(const struct lbq_file *f, int i) { return f->params[i].raw; }
+int64_t lbq_file_negative_v(const struct lbq_file *f, int p) { return f->params[p].negv; }
 int lbq_file_nnotes(const struct lbq_file *f) { return f->nnotes; }
 const char *lbq_file_note(const struct lbq_file *f, int i) { return f->notes[i]; }
 int64_t lbq_file_elems_read(const struct lbq_file *f, int p, enum lbq_ds ds) { return f->params[p].read[ds]; }
@@ -552,6 +685,12 @@ int lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t 
     }
     if (!aligned) memcpy(out, tmp + (off - row0 * re), sizeof(float) * (size_t)n);
     r->read[ds] += nrow * re;
+    if (ds == LBQ_DS_V && off >= r->negv_end) {     /* v >= 0 in Adam: count what is not, once */
+        int64_t neg = 0;
+        for (int64_t i = 0; i < n; i++) neg += out[i] < 0.0f;
+        r->negv += neg;
+        r->negv_end = off + n;
+    }
 cleanup:
     if (d >= 0 && (rc != LBQ_OK || !f->rd_keep[ds])) {    /* and after any failed read */
         H5Dclose(d);

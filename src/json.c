@@ -139,6 +139,49 @@ char *lbq_tmp_name(const char *target)
     return tmp;
 }
 
+/* ---- names ---------------------------------------------------------------------------------- */
+/* the length of the valid UTF-8 sequence at s (1-4), 0 if the bytes there are not one */
+static int utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+size_t lbq_name_escape(const char *in, char *out, size_t cap, int mode)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t n = 0;
+    char e[8];
+    int full = !out || cap == 0;
+    if (!full) out[0] = 0;
+    while (*s) {
+        int k = utf8_len(s), el;
+        if (k == 0) el = snprintf(e, sizeof e, mode == LBQ_ESC_JSON ? "\\\\x%02x" : "\\x%02x", *s), k = 1;
+        else if (mode == LBQ_ESC_NAME && *s == '\\') el = snprintf(e, sizeof e, "\\\\");
+        else if (mode == LBQ_ESC_NAME && *s == '\t') el = snprintf(e, sizeof e, "\\t");
+        else if (mode == LBQ_ESC_NAME && *s == '\n') el = snprintf(e, sizeof e, "\\n");
+        else if (mode == LBQ_ESC_NAME && *s == '\r') el = snprintf(e, sizeof e, "\\r");
+        else if (mode == LBQ_ESC_NAME && (*s < 0x20 || *s == 0x7f)) el = snprintf(e, sizeof e, "\\x%02x", *s);
+        else { memcpy(e, s, (size_t)k); el = k; }
+        /* never cut an escape or a character in two: stop at the last whole one that fits */
+        if (!full && n + (size_t)el < cap) { memcpy(out + n, e, (size_t)el); out[n + (size_t)el] = 0; }
+        else full = 1;
+        n += (size_t)el;
+        s += k;
+    }
+    return n;
+}
+
 /* ---- writing -------------------------------------------------------------------------------- */
 static int write_in_place(const char *path, const char *data, size_t len)
 {
@@ -207,6 +250,16 @@ int lbq_json_write(const char *path, const cJSON *root)
 {
     char *s = cJSON_Print(root);
     if (!s) return lbq_err(LBQ_ERR_NOMEM, "out of memory printing JSON");
+    /* JSON is UTF-8: a byte that is not (in a file path, say; names are escaped at lbq_file_open)
+     * becomes the text \xHH (the only non-ASCII bytes of printed JSON are inside strings) */
+    size_t need = lbq_name_escape(s, NULL, 0, LBQ_ESC_JSON);
+    if (need != strlen(s)) {
+        char *e = malloc(need + 1);
+        if (!e) { free(s); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+        lbq_name_escape(s, e, need + 1, LBQ_ESC_JSON);
+        free(s);
+        s = e;
+    }
     size_t n = strlen(s);
     char *t = realloc(s, n + 2);
     if (!t) { free(s); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }

@@ -26,6 +26,15 @@ int    lbq_write_atomic(const char *path, const char *data, size_t len);
  *   lbq_tmp_name(T)          "T.tmp-<pid>" (malloc'd)
  *   lbq_tmp_add/remove(TMP)  register a temporary file while it may exist (at most 16 at once)
  *   lbq_tmp_unlink_all()     unlink every registered one: async-signal-safe, for signal handlers */
+/* Names (docs/format.md, "Parameter names"): escape `in` into out[cap] (NUL-terminated, cut at a
+ * whole character or escape when it does not fit); returns the length the whole escaped text needs.
+ *   LBQ_ESC_NAME  parameter names as lbq shows them everywhere (JSON, TSV, tables, messages): a
+ *                 byte that is not valid UTF-8 and a control byte become \xHH; tab, newline and
+ *                 CR \t \n \r; a backslash \\.  lbq_file_open applies it to every name.
+ *   LBQ_ESC_UTF8  only the bytes that are not valid UTF-8 become \xHH
+ *   LBQ_ESC_JSON  as LBQ_ESC_UTF8 inside printed JSON text (the backslash itself escaped: \\xHH) */
+enum { LBQ_ESC_NAME = 0, LBQ_ESC_UTF8 = 1, LBQ_ESC_JSON = 2 };
+size_t lbq_name_escape(const char *in, char *out, size_t cap, int mode);
 void   lbq_input_register(const char *path);
 int    lbq_output_not_input(const char *path);
 int    lbq_same_file(const char *a, const char *b);

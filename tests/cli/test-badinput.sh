@@ -360,4 +360,79 @@ run theory --json "$T"
 check_error_contract "theory: --json DIR" $EXIT_OUTPUT
 check_empty "theory: --json DIR: refused before any work" "$OUT"
 
+# ---- names, links, locks, negative v (issue 16); fixtures made with h5py ---------------------------
+PY=/usr/bin/python3
+if ! "$PY" -c 'import h5py' 2>/dev/null; then
+    skip "names, links, locks, negative v" "$PY has no h5py (apt-get install python3-h5py)"
+else
+    NM=$T/names; mkdir -p "$NM"
+    "$PY" - "$NM" <<'PYEOF'
+import sys, h5py, numpy as np
+d = sys.argv[1]
+def pair(f, g, v=None):
+    grp = f.create_group(g)     # g: str, or bytes for a name that is not UTF-8
+    grp["exp_avg"] = np.linspace(-1, 1, 256, dtype="f4")
+    grp["exp_avg_sq"] = np.linspace(0.1, 1, 256, dtype="f4") if v is None else v
+for fn, n in (("long600.h5", 600), ("long1100.h5", 1100)):
+    with h5py.File(d + "/" + fn, "w") as f:
+        pair(f, "a" * n); pair(f, "b")
+with h5py.File(d + "/odd.h5", "w") as f:
+    pair(f, b"w\xff\xfe")
+    pair(f, "t\tab"); pair(f, "n\nl"); pair(f, "ok")
+with h5py.File(d + "/soft.h5", "w") as f:
+    pair(f, "w")
+    f["alias/exp_avg"] = h5py.SoftLink("/w/exp_avg"); f["alias/exp_avg_sq"] = h5py.SoftLink("/w/exp_avg_sq")
+with h5py.File(d + "/neg.h5", "w") as f:
+    v = np.linspace(0.1, 1, 256, dtype="f4"); v[:3] = -1e-9
+    pair(f, "w", v); pair(f, "b")
+PYEOF
+    [ -f "$NM/neg.h5" ] || fail "h5py fixtures for names/links were not made"
+    LONGMSG="tensor '$(printf 'a%.0s' $(seq 80))...'"
+    for c in "${CMDS[@]}"; do
+        for n in 600 1100; do
+            reset_case; newdir
+            build "$c" "$NM/long$n.h5" "$D"; run "${A[@]}"
+            check_error_contract "$c: a $n-byte parameter name" $EXIT_INPUT
+            check_eq "$c: a $n-byte parameter name: the line" \
+                "lbq: error: $NM/long$n.h5: $LONGMSG ($n bytes): parameter names longer than 511 bytes are not supported" "$(cat "$ERR")"
+        done
+    done
+    # escaped names: strict UTF-8 JSON, one TSV row per parameter and config
+    strict_utf8() { "$PY" -c 'import sys, json; json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))' "$1"; }
+    run inspect -q "$NM/odd.h5" -o "$T/odd.json"
+    check_rc "inspect: names with \\xff, tab, newline: exit 0" 0
+    check "inspect --json: strict UTF-8 JSON with a non-UTF-8 name" strict_utf8 "$T/odd.json"
+    check_eq "inspect --json: names escaped (\\xHH, \\t, \\n)" 'n\nl ok t\tab w\xff\xfe' \
+        "$("$PY" -c 'import sys, json; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["params"]))' "$T/odd.json")"
+    run analyze -q "$NM/odd.h5" --quant block128-dtree --device cpu --json "$T/odd-a.json"
+    check "analyze --json: strict UTF-8 JSON with a non-UTF-8 name" strict_utf8 "$T/odd-a.json"
+    run sweep -q "$NM/odd.h5" -o "$T/odd-sw" --map dtree --bits 4 --block 128 --no-plot --no-swamp
+    check_rc "sweep: odd names: exit 0" 0
+    check_eq "sweep: results.tsv: every row has the header's 16 fields" 16 "$(awk -F '\t' '{ print NF }' "$T/odd-sw/results.tsv" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+    check_eq "sweep: results.tsv: each odd name in whole rows" "2 2 2" "$(for n in 'w\xff\xfe' 't\tab' 'n\nl'; do N=$n awk -F '\t' '$7 == ENVIRON["N"]' "$T/odd-sw/results.tsv" | wc -l; done | tr '\n' ' ' | sed 's/ $//')"
+    check "sweep: results.json is strict UTF-8" strict_utf8 "$T/odd-sw/results.json"
+    # a dataset under two names is one parameter, with a notice
+    run inspect "$NM/soft.h5" --json -o "$T/soft.json"
+    check_eq "inspect: a soft-linked duplicate is counted once" 1 "$(json_count "$T/soft.json" params)"
+    check_grep "inspect: the notice names both" "^lbq: $NM/soft.h5: tensor 'alias': exp_avg is a soft link to the dataset of tensor 'w': counted once, as 'w'\$" "$ERR"
+    # a file held open for writing (h5py takes the HDF5 file lock)
+    rm -f "$NM/ready"
+    "$PY" -c 'import h5py, sys, time; f = h5py.File(sys.argv[1], "a"); open(sys.argv[2], "w").close(); time.sleep(30)' "$NM/soft.h5" "$NM/ready" &
+    LOCKER=$!
+    for i in $(seq 200); do [ -f "$NM/ready" ] && break; sleep 0.05; done
+    run inspect -q "$NM/soft.h5"
+    check_error_contract "inspect: a file locked by a writer" $EXIT_INPUT
+    check_eq "inspect: a file locked by a writer: the line" \
+        "lbq: error: $NM/soft.h5: locked by another process that has it open for writing (HDF5 file locking); wait until the writer closes it" "$(cat "$ERR")"
+    kill "$LOCKER" 2>/dev/null; wait "$LOCKER" 2>/dev/null
+    # negative v: a warning naming the tensor and the count (not with -q)
+    NEGW="lbq: warning: $NM/neg.h5: tensor 'w': 3 negative values in exp_avg_sq (Adam's v is >= 0; the unsigned v quantizers give them their lowest code)"
+    for c in inspect analyze quantize sweep; do
+        reset_case; QFLAG=""; newdir
+        build "$c" "$NM/neg.h5" "$D"; run "${A[@]}"
+        check_rc "$c: negative v: exit 0" 0
+        check_eq "$c: negative v: the warning" "$NEGW" "$(grep 'negative' "$ERR")"
+    done
+fi
+
 finish
