@@ -155,6 +155,7 @@ int cmd_analyze(int argc, char **argv)
     int64_t *numel = NULL;
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
+    if (!rc) rc = lbq_file_set_mem_limit(f, mem);       /* the file's chunking vs --mem-limit */
     if ((rc = lbq_mpi_agree(rc)) != 0) goto cleanup;
     g_f = f;
     cli_print_file_notes(f);

@@ -128,6 +128,7 @@ int cmd_inspect(int argc, char **argv)
     cJSON *root = NULL;
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
+    if (!rc && (rc = lbq_file_set_mem_limit(f, mem)) != LBQ_OK) { lbq_file_close(f); f = NULL; }
     if (rc) return cli_fail(rc);
     cli_print_file_notes(f);
     int64_t slab = mem / 4;

@@ -183,6 +183,7 @@ int cmd_quantize(int argc, char **argv)
     struct lbq_h5w *w = NULL;
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
+    if (!rc && (rc = lbq_file_set_mem_limit(f, mem)) != LBQ_OK) { lbq_file_close(f); f = NULL; }
     if (rc) return cli_fail(rc);
     cli_print_file_notes(f);
     cli_guard_tmp(out);         /* OUT.tmp-<pid> exists from here until the commit or the abort */

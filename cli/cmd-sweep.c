@@ -792,6 +792,7 @@ int cmd_sweep(int argc, char **argv)
     if (nconf == 0) { rc = lbq_err(LBQ_ERR_ARG, "no valid configuration in this sweep"); goto cleanup; }
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);       /* input errors first: no empty output dir */
+    if (!rc) rc = lbq_file_set_mem_limit(f, mem);       /* the file's chunking vs --mem-limit */
     if (rc) goto cleanup;
     cli_print_file_notes(f);
     if (lbq_mpi_rank() == 0) LBQ_TRY(lbq_mkdirs(dir));     /* MPI: rank 0 writes, and reads --resume */

@@ -20,6 +20,7 @@ struct lbq_param_rec {
     char   *raw;                    /* the name as stored in the file (the {name} of the pattern) */
     char   *path[LBQ_DS_COUNT];     /* dataset paths, NULL if absent */
     int64_t read[LBQ_DS_COUNT];
+    int64_t chunk_bytes[LBQ_DS_COUNT];  /* uncompressed bytes of one chunk (chunked layout), else 0 */
     int64_t negv, negv_end;         /* negative v values seen in the first pass over [0, negv_end) */
     int     soft;                   /* exp_avg reached through a soft link */
     int     alias;                  /* exp_avg has other names (soft link, or hard links rc > 1) */
@@ -45,7 +46,8 @@ struct lbq_file {
     hid_t   rd[LBQ_DS_COUNT];
     int     rd_param[LBQ_DS_COUNT];
     int     rd_keep[LBQ_DS_COUNT];  /* chunked: kept open; other layouts are closed after the read */
-    size_t  cache_bytes;            /* chunk cache per open dataset */
+    size_t  cache_bytes;            /* chunk cache per open dataset (at least one chunk: rd_open) */
+    int64_t mem_limit;              /* lbq_file_set_mem_limit; 0: none */
 };
 
 /* libhdf5 closes what is still open at exit (H5_term_library, registered with atexit).  After a
@@ -126,7 +128,7 @@ static int h5_type_sane(hid_t t)
  *   any layout  the storage it declares fits in the file
  *   external files and virtual datasets are refused (their data are not in this file) */
 static int ds_storage_check(struct lbq_file *f, hid_t d, const char *pname, const char *label,
-                            int rank, int64_t numel, size_t esize)
+                            int rank, int64_t numel, size_t esize, int64_t *chunk_bytes)
 {
     int rc = LBQ_OK;
     hid_t dcpl = H5Dget_create_plist(d);
@@ -171,6 +173,9 @@ static int ds_storage_check(struct lbq_file *f, hid_t d, const char *pname, cons
             rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has a corrupt chunk layout", f->path, pname, label);
             goto cleanup;
         }
+        double cb = (double)esize;
+        for (int i = 0; i < rank; i++) cb *= (double)(cd[i] < dims[i] ? cd[i] : dims[i]);   /* a chunk past the extent holds no more */
+        *chunk_bytes = cb > 4e18 ? (int64_t)4e18 : (int64_t)cb;
 #if H5_VERSION_GE(1, 10, 5)
         /* (1.10.8 refuses H5S_ALL here, though documented; the whole dataspace counts every chunk) */
         herr_t e = H5Dget_num_chunks(d, s, &got);
@@ -199,8 +204,9 @@ cleanup:
 
 /* Inspect a dataset: float class, storage width, shape, stored data.  Returns LBQ_OK or an error. */
 static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, const char *label,
-                    struct lbq_shape *shape, int *bits)
+                    struct lbq_shape *shape, int *bits, int64_t *chunk_bytes)
 {
+    *chunk_bytes = 0;
     int rc = LBQ_OK;
     hid_t d = -1, t = -1, s = -1;
     d = H5Dopen2(f->fid, dpath, H5P_DEFAULT);
@@ -230,7 +236,7 @@ static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, co
         if (shape->numel > ((int64_t)1 << 42)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s is absurdly large", f->path, pname, label); goto cleanup; }
     }
     /* a 0-d scalar is skipped (exp_avg) or refused by the shape checks; nothing to read of an empty one */
-    if (r >= 1 && shape->numel > 0) rc = ds_storage_check(f, d, pname, label, r, shape->numel, H5Tget_size(t));
+    if (r >= 1 && shape->numel > 0) rc = ds_storage_check(f, d, pname, label, r, shape->numel, H5Tget_size(t), chunk_bytes);
 cleanup:
     if (s >= 0) H5Sclose(s);
     if (t >= 0) H5Tclose(t);
@@ -323,7 +329,7 @@ static int add_param(struct lbq_file *f, const char *raw, const char *mpath, int
     }
     struct lbq_shape ms, vs, ps;
     int bits = 0;
-    LBQ_TRY(ds_probe(f, mpath, name, g_ds_label[LBQ_DS_M], &ms, &bits));
+    LBQ_TRY(ds_probe(f, mpath, name, g_ds_label[LBQ_DS_M], &ms, &bits, &rec.chunk_bytes[LBQ_DS_M]));
     if (ms.rank == 0) { rc = add_note(f, "tensor '%s': 0-d scalar state skipped", name); goto cleanup; }
     if (ms.numel == 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': exp_avg is empty (shape with a zero dimension)", f->path, name); goto cleanup; }
     if (ms.rank > LBQ_MAX_RANK) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': rank %d > %d", f->path, name, ms.rank, LBQ_MAX_RANK); goto cleanup; }
@@ -331,7 +337,7 @@ static int add_param(struct lbq_file *f, const char *raw, const char *mpath, int
     vpath = cat3(f->v_pre, raw, f->v_suf);
     if (!vpath) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     if (!link_exists_dataset(f->fid, vpath)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': exp_avg_sq missing (looked for '%s')", f->path, name, vpath); goto cleanup; }
-    LBQ_TRY(ds_probe(f, vpath, name, g_ds_label[LBQ_DS_V], &vs, &bits));
+    LBQ_TRY(ds_probe(f, vpath, name, g_ds_label[LBQ_DS_V], &vs, &bits, &rec.chunk_bytes[LBQ_DS_V]));
     if (!shape_eq(&ms, &vs)) {
         char a[128], b[128];
         lbq_shape_str(&ms, a, sizeof a); lbq_shape_str(&vs, b, sizeof b);
@@ -353,7 +359,7 @@ static int add_param(struct lbq_file *f, const char *raw, const char *mpath, int
         if (!sib) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
         snprintf(sib, dirlen + strlen(g_ds_label[k]) + 2, "%.*s/%s", (int)dirlen, mpath, g_ds_label[k]);
         if (!link_exists_dataset(f->fid, sib)) continue;
-        LBQ_TRY(ds_probe(f, sib, name, g_ds_label[k], &ps, &bits));
+        LBQ_TRY(ds_probe(f, sib, name, g_ds_label[k], &ps, &bits, &rec.chunk_bytes[k]));
         if (k == LBQ_DS_PARAM && !shape_eq(&ms, &ps)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': param shape differs from exp_avg", f->path, name); goto cleanup; }
         if (k == LBQ_DS_GRADS) {
             int ok = ps.rank == ms.rank + 1;
@@ -588,6 +594,32 @@ static void rd_close(struct lbq_file *f)
     }
 }
 
+/* "16G": a size of at least b bytes, rounded up to a whole MiB or GiB */
+static void size_str(double b, char *out, size_t cap)
+{
+    if (b <= 1024.0 * 1048576.0) snprintf(out, cap, "%.0fM", ceil(b / 1048576.0));
+    else snprintf(out, cap, "%.0fG", ceil(b / 1073741824.0));
+}
+
+int lbq_file_set_mem_limit(struct lbq_file *f, int64_t bytes)
+{
+    f->mem_limit = bytes;
+    if (bytes <= 0) return LBQ_OK;
+    for (int i = 0; i < f->nparams; i++)
+        for (int k = 0; k < LBQ_DS_COUNT; k++) {
+            int64_t cb = f->params[i].chunk_bytes[k];
+            if (!f->params[i].path[k] || cb <= bytes / 16) continue;
+            char need[32], have[32];
+            size_str(16.0 * (double)cb, need, sizeof need);
+            size_str((double)bytes, have, sizeof have);
+            return lbq_err(LBQ_ERR_ARG, "%s: tensor '%s': %s is stored in chunks of %.1f MiB (uncompressed), more than the "
+                           "1/16 of --mem-limit %s that the chunk cache of one dataset may use; rerun with --mem-limit %s or more, "
+                           "or rechunk the file (docs/format.md, 'Reading in slabs')",
+                           f->path, f->params[i].info.name, g_ds_label[k], (double)cb / 1048576.0, have, need);
+        }
+    return LBQ_OK;
+}
+
 void lbq_file_set_chunk_cache(struct lbq_file *f, int64_t bytes)
 {
     size_t b = bytes < ((int64_t)1 << 20) ? (size_t)1 << 20 : (size_t)bytes;
@@ -606,7 +638,12 @@ static hid_t rd_open(struct lbq_file *f, int p, enum lbq_ds ds)
     /* chunk cache: a chunk that spans two slabs is decompressed once; w0 = 1 evicts chunks that
      * were read completely first (the reads stream through the tensor) */
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    if (dapl >= 0) H5Pset_chunk_cache(dapl, 12421, f->cache_bytes, 1.0);
+    /* the cache holds at least one whole chunk: a chunk larger than the cache would be read and
+     * decompressed again for every slab that touches it (lbq_file_set_mem_limit bounds its size) */
+    size_t cache = f->cache_bytes;
+    int64_t cb = f->params[p].chunk_bytes[ds];
+    if (cb > 0 && (size_t)cb + 4096 > cache) cache = (size_t)cb + 4096;
+    if (dapl >= 0) H5Pset_chunk_cache(dapl, 12421, cache, 1.0);
     f->rd[ds] = H5Dopen2(f->fid, f->params[p].path[ds], dapl >= 0 ? dapl : H5P_DEFAULT);
     if (dapl >= 0) H5Pclose(dapl);
     f->rd_param[ds] = f->rd[ds] >= 0 ? p : -1;

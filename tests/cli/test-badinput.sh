@@ -382,6 +382,10 @@ with h5py.File(d + "/odd.h5", "w") as f:
 with h5py.File(d + "/soft.h5", "w") as f:
     pair(f, "w")
     f["alias/exp_avg"] = h5py.SoftLink("/w/exp_avg"); f["alias/exp_avg_sq"] = h5py.SoftLink("/w/exp_avg_sq")
+with h5py.File(d + "/bigchunk.h5", "w") as f:     # one 16 MiB gzip chunk per state, a 1 MB file
+    m = np.zeros((2048, 2048), "f4"); m[:, :64] = np.linspace(-1e-3, 1e-3, 2048 * 64, dtype="f4").reshape(2048, 64)
+    f.create_dataset("w/exp_avg", data=m, chunks=(2048, 2048), compression="gzip")
+    f.create_dataset("w/exp_avg_sq", data=m * m, chunks=(2048, 2048), compression="gzip")
 with h5py.File(d + "/neg.h5", "w") as f:
     v = np.linspace(0.1, 1, 256, dtype="f4"); v[:3] = -1e-9
     pair(f, "w", v); pair(f, "b")
@@ -425,6 +429,19 @@ PYEOF
     check_eq "inspect: a file locked by a writer: the line" \
         "lbq: error: $NM/soft.h5: locked by another process that has it open for writing (HDF5 file locking); wait until the writer closes it" "$(cat "$ERR")"
     kill "$LOCKER" 2>/dev/null; wait "$LOCKER" 2>/dev/null
+    # a file whose chunks exceed what --mem-limit allows: refused before any read, naming the limit
+    # needed (16 MiB chunks need 16 x 16 MiB); accepted at that limit
+    CHUNKMSG="lbq: error: $NM/bigchunk.h5: tensor 'w': exp_avg is stored in chunks of 16.0 MiB (uncompressed), more than the 1/16 of --mem-limit 64M that the chunk cache of one dataset may use; rerun with --mem-limit 256M or more, or rechunk the file (docs/format.md, 'Reading in slabs')"
+    for c in inspect analyze quantize sweep; do
+        reset_case; newdir; EXTRA=(--mem-limit 64M)
+        build "$c" "$NM/bigchunk.h5" "$D"; run "${A[@]}"
+        check_error_contract "$c: 16 MiB chunks at --mem-limit 64M" $EXIT_USAGE
+        check_eq "$c: 16 MiB chunks at --mem-limit 64M: the line" "$CHUNKMSG" "$(cat "$ERR")"
+        check_no_output "$c: 16 MiB chunks at --mem-limit 64M: nothing written"
+        reset_case; newdir; EXTRA=(--mem-limit 256M)
+        build "$c" "$NM/bigchunk.h5" "$D"; run "${A[@]}"
+        check_rc "$c: 16 MiB chunks at --mem-limit 256M: exit 0" 0
+    done
     # negative v: a warning naming the tensor and the count (not with -q)
     NEGW="lbq: warning: $NM/neg.h5: tensor 'w': 3 negative values in exp_avg_sq (Adam's v is >= 0; the unsigned v quantizers give them their lowest code)"
     for c in inspect analyze quantize sweep; do
