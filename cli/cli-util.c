@@ -92,9 +92,16 @@ int cli_help(const char *cmd)
     return 0;
 }
 
+/* Conflicting repeats: an option that takes a value, given twice with different values, is an
+ * error (the last one used to win silently).  The values seen, per option of the table in use. */
+#define CLI_SEEN_MAX 128
+static const struct cli_opt *g_seen_table;
+static const char *g_seen_val[CLI_SEEN_MAX];
+
 int cli_next(struct cli_parser *p, const char **val)
 {
     *val = NULL;
+    if (g_seen_table != p->opts) { g_seen_table = p->opts; memset(g_seen_val, 0, sizeof g_seen_val); }
     while (p->i < p->argc) {
         char *a = p->argv[p->i++];
         if (strcmp(a, "--") == 0) {
@@ -110,10 +117,14 @@ int cli_next(struct cli_parser *p, const char **val)
             p->positional[p->npos++] = a;
             continue;
         }
+        const char *given = a;      /* as typed, for messages */
         if (a[1] != '-') {
             if (strcmp(a, "-o") == 0) a = "--output";
             else if (strcmp(a, "-q") == 0) a = "--quiet";
             else { cli_usage_error(p->cmd, "unknown option '%s'", a); return -1; }
+            int known = 0;
+            for (const struct cli_opt *o = p->opts; o && o->name; o++) known |= strcmp(o->name, a + 2) == 0;
+            if (!known) { cli_usage_error(p->cmd, "unknown option '%s'", given); return -1; }
         }
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
@@ -124,6 +135,14 @@ int cli_next(struct cli_parser *p, const char **val)
                 if (eq) *val = eq + 1;
                 else if (p->i < p->argc) *val = p->argv[p->i++];
                 else { cli_usage_error(p->cmd, "option '--%s' needs a value", o->name); return -1; }
+                long k = (long)(o - p->opts);
+                if (k < CLI_SEEN_MAX) {
+                    if (g_seen_val[k] && strcmp(g_seen_val[k], *val) != 0) {
+                        cli_usage_error(p->cmd, "option '--%s' given twice, as '%s' and '%s' (give it once)", o->name, g_seen_val[k], *val);
+                        return -1;
+                    }
+                    g_seen_val[k] = *val;
+                }
             } else if (eq) { cli_usage_error(p->cmd, "option '--%s' takes no value", o->name); return -1; }
             return o->id;
         }
@@ -149,8 +168,9 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) { cli_usage_error(cmd, "%s: '%s' is not a number", opt, s); return -1; }
-    if (v < lo || v > hi) { cli_usage_error(cmd, "%s: %g out of range (%g-%g)", opt, v, lo, hi); return -1; }
+    /* ERANGE: a number too small (1e-320) or too large (1e400) for a double is out of range, not "not a number" */
+    if (end == s || *end || (!isfinite(v) && errno != ERANGE)) { cli_usage_error(cmd, "%s: '%s' is not a number", opt, s); return -1; }
+    if (errno == ERANGE || v < lo || v > hi) { cli_usage_error(cmd, "%s: %s out of range (%.10g-%.10g)", opt, s, lo, hi); return -1; }
     *out = v;
     return 0;
 }
@@ -252,6 +272,17 @@ int cli_qopts_config(struct cli_qopts *q, const char *cmd, struct lbq_config *ou
     if (!qm && !qv) { cli_usage_error(cmd, "say what to quantize: --quant SPEC, --quant-m/--quant-v SPEC or --recipe NAME"); return -1; }
     if (qm) { if (parse_spec(cmd, "--quant-m", qm, &q->d, &out->m)) return -1; out->has_m = 1; }
     if (qv) { if (parse_spec(cmd, "--quant-v", qv, &q->d, &out->v)) return -1; out->has_v = 1; }
+    if (strcmp(cmd, "analyze") == 0) {     /* the evaluation unit (src/metrics.c) is a common multiple of the blocks */
+        int64_t bm = out->has_m && out->m.norm->blockwise ? out->m.block : 1, bv = out->has_v && out->v.norm->blockwise ? out->v.block : 1;
+        int64_t a = bm, b = bv;
+        while (b) { int64_t t = a % b; a = b; b = t; }
+        double l = (double)bm / (double)a * (double)bv;
+        if (l > 16777216.0) {
+            if (bm == 1 || bv == 1 || bm == bv) cli_usage_error(cmd, "block size %lld is larger than 2^24 = 16777216, the largest that analyze evaluates", (long long)(bm > bv ? bm : bv));
+            else cli_usage_error(cmd, "the block sizes of m and v (%lld, %lld) must have a common multiple <= 2^24 = 16777216 for analyze", (long long)bm, (long long)bv);
+            return -1;
+        }
+    }
     snprintf(out->label, sizeof out->label, "m=%s v=%s", out->has_m ? out->m.text : "fp32", out->has_v ? out->v.text : "fp32");
     return 0;
 }

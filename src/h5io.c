@@ -606,7 +606,7 @@ int lbq_file_set_mem_limit(struct lbq_file *f, int64_t bytes)
     f->mem_limit = bytes;
     if (bytes <= 0) return LBQ_OK;
     for (int i = 0; i < f->nparams; i++)
-        for (int k = 0; k < LBQ_DS_COUNT; k++) {
+        for (int k = LBQ_DS_M; k <= LBQ_DS_V; k++) {     /* what the bounded commands read (simulate reads grads, unbounded) */
             int64_t cb = f->params[i].chunk_bytes[k];
             if (!f->params[i].path[k] || cb <= bytes / 16) continue;
             char need[32], have[32];

@@ -96,8 +96,8 @@ const struct lbq_param_info *lbq_file_param(const struct lbq_file *f, int i);
 /* the name as stored in the file (info.name is it escaped for display: docs/format.md, "Parameter
  * names"); quantize writes its output groups under it */
 const char *lbq_file_param_raw_name(const struct lbq_file *f, int i);
-/* --mem-limit: LBQ_ERR_ARG, naming the tensor and the limit needed, when a chunked dataset's
- * uncompressed chunk exceeds bytes/16 (the chunk cache of a dataset holds one whole chunk, so that
+/* --mem-limit: LBQ_ERR_ARG, naming the tensor and the limit needed, when a chunked exp_avg or
+ * exp_avg_sq's uncompressed chunk exceeds bytes/16 (the chunk cache of a dataset holds one whole chunk, so that
  * each chunk is decompressed once); call right after lbq_file_open, before any read */
 int lbq_file_set_mem_limit(struct lbq_file *f, int64_t bytes);
 /* negative exp_avg_sq values read so far in parameter p (each element counted once, on the first

@@ -360,6 +360,41 @@ run theory --json "$T"
 check_error_contract "theory: --json DIR" $EXIT_OUTPUT
 check_empty "theory: --json DIR: refused before any work" "$OUT"
 
+# ---- misleading messages and silently accepted repeats (issue 16, item 14): exact lines, exit 2 -----
+msg_case() {    # NAME EXPECTED-LINE ARGS...
+    local name=$1 want=$2; shift 2
+    run "$@"
+    check_error_contract "$name" $EXIT_USAGE
+    check_eq "$name: the line" "$want" "$(cat "$ERR")"
+    check_empty "$name: nothing on stdout" "$OUT"
+}
+msg_case "analyze -o (analyze has --json, not -o)" "lbq analyze: unknown option '-o' (see 'lbq analyze --help')" \
+    analyze "$GOOD" --quant block128-dtree -o "$T/x.json"
+msg_case "analyze --quant twice, different" "lbq analyze: option '--quant' given twice, as 'block128-dtree' and 'block64-dtree' (give it once) (see 'lbq analyze --help')" \
+    analyze "$GOOD" --quant block128-dtree --quant=block64-dtree
+msg_case "quantize -o twice, different" "lbq quantize: option '--output' given twice, as '$T/a.h5' and '$T/b.h5' (give it once) (see 'lbq quantize --help')" \
+    quantize "$GOOD" --recipe lpmm4 -o "$T/a.h5" -o "$T/b.h5"
+msg_case "sweep --map twice, different" "lbq sweep: option '--map' given twice, as 'dtree' and 'linear' (give it once) (see 'lbq sweep --help')" \
+    sweep "$GOOD" -o "$T/sw-twice" --map dtree --map linear
+check "sweep --map twice: no output directory" test ! -e "$T/sw-twice"
+run analyze -q "$GOOD" --quant block128-dtree --quant block128-dtree --device cpu
+check_rc "analyze --quant twice, the same: accepted" 0
+msg_case "theory --beta 0.9999999999 (not '1 out of range')" "lbq theory: --beta: 0.9999999999 out of range (0-0.999999) (see 'lbq theory --help')" \
+    theory --beta 0.9999999999
+msg_case "analyze --quantile 1e-320 (a number, out of range)" "lbq analyze: --quantile: 1e-320 out of range (1e-09-0.999999999) (see 'lbq analyze --help')" \
+    analyze "$GOOD" --quant block128-dtree --quantile 1e-320
+msg_case "analyze: block 2^24+1 (not 'of one sweep')" "lbq analyze: block size 16777217 is larger than 2^24 = 16777216, the largest that analyze evaluates (see 'lbq analyze --help')" \
+    analyze "$GOOD" --quant block16777217-dtree
+msg_case "simulate --betas with too many values (not 'not LO:HI:STEP')" "lbq simulate: --betas: '0:0.99:0.0000001' gives 9900001 values; at most 10001 (a larger STEP) (see 'lbq simulate --help')" \
+    simulate --source synthetic --quant-v block128-dtree --betas 0:0.99:0.0000001
+for sp in "block128-dtree:b4:b5|:b5|:b4" "block128-dtree:sr:sr|:sr|:sr" "block128-linear:signed:unsigned|:unsigned|:signed" "block128-dtree:p0.9:nearest:sr|:sr|:nearest"; do
+    spec=${sp%%|*}; rest=${sp#*|}; second=${rest%%|*}; first=${rest#*|}
+    msg_case "analyze --quant $spec (a repeated or contradicting option)" \
+        "lbq: error: quantizer '$spec': '$second' repeats or contradicts '$first' (give each option once)" analyze "$GOOD" --quant "$spec"
+done
+msg_case "analyze --quant block0-dtree (refused, as docs/quantizers.md says)" "lbq: error: quantizer 'block0-dtree': block size must be >= 1 (got 0)" \
+    analyze "$GOOD" --quant block0-dtree
+
 # ---- names, links, locks, negative v (issue 16); fixtures made with h5py ---------------------------
 PY=/usr/bin/python3
 if ! "$PY" -c 'import h5py' 2>/dev/null; then
