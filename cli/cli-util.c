@@ -342,6 +342,7 @@ static void clean_stale_tmp(const char *dir, const char *base)
 
 int cli_check_output(const char *opt, const char *out, const char *in, int kind)
 {
+    if (out && kind == CLI_OUT_H5 && strcmp(out, "-") == 0) return out_error(opt, out, "HDF5 cannot be written to stdout; give a file name");
     if (!out || strcmp(out, "-") == 0) return 0;
     if (!*out) return out_error(opt, "''", "empty path");
     if (in && lbq_same_file(out, in)) return out_error(opt, out, "is the input file %s; lbq never writes over an input", in);

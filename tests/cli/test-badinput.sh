@@ -343,6 +343,10 @@ check_error_contract "plot: -o DIR is the input" $EXIT_OUTPUT
 check_eq "plot: -o DIR is the input: the line" "lbq: error: -o $SAME/r.json: is the input file $SAME/r.json; lbq never writes over an input" "$(cat "$ERR")"
 check_eq "plot: the input is intact" '{}' "$(cat "$SAME/r.json")"
 check_eq "after every case, the input is unchanged" "$SUM0" "$(cksum <"$SAME/m.h5")"
+( cd "$T" && "$LBQ" quantize -q "$GOOD" --recipe lpmm4 -o - >"$OUT" 2>"$ERR" ); RC=$?; LAST_CMD="lbq quantize GOOD -o -"
+check_error_contract "quantize -o - (HDF5 to stdout)" $EXIT_OUTPUT
+check_eq "quantize -o -: the line" "lbq: error: -o -: HDF5 cannot be written to stdout; give a file name" "$(cat "$ERR")"
+check "quantize -o -: no file named '-'" test ! -e "$T/-"
 
 # ---- output paths are validated before any work: an existing directory given as a file output ----
 for c in analyze simulate; do
