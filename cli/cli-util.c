@@ -2,11 +2,15 @@
  * the crash guard. */
 #define _GNU_SOURCE             /* dl_iterate_phdr, the program counter in ucontext_t (crash guard) */
 #include "cli.h"
+#include "lbq-json.h"
 #include "lbq-mpi.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +33,22 @@ void cli_note(const char *fmt, ...)
 void cli_print_file_notes(const struct lbq_file *f)
 {
     for (int i = 0; i < lbq_file_nnotes(f); i++) cli_note("%s: %s", lbq_file_path(f), lbq_file_note(f, i));
+}
+
+void cli_print_read_notes(const struct lbq_file *f)
+{
+    if (!f) return;
+    int64_t total = 0;
+    int ntens = 0;
+    for (int i = 0; i < lbq_file_nparams(f); i++) {
+        int64_t n = lbq_file_negative_v(f, i);
+        if (!n) continue;
+        total += n;
+        if (++ntens <= 5)
+            cli_note("warning: %s: tensor '%s': %lld negative values in exp_avg_sq (Adam's v is >= 0; the unsigned v quantizers give them their lowest code)",
+                     lbq_file_path(f), lbq_file_param(f, i)->name, (long long)n);
+    }
+    if (ntens > 5) cli_note("warning: %s: %lld negative exp_avg_sq values in %d tensors in all", lbq_file_path(f), (long long)total, ntens);
 }
 
 int cli_fail(int status)
@@ -72,9 +92,16 @@ int cli_help(const char *cmd)
     return 0;
 }
 
+/* Conflicting repeats: an option that takes a value, given twice with different values, is an
+ * error (the last one used to win silently).  The values seen, per option of the table in use. */
+#define CLI_SEEN_MAX 128
+static const struct cli_opt *g_seen_table;
+static const char *g_seen_val[CLI_SEEN_MAX];
+
 int cli_next(struct cli_parser *p, const char **val)
 {
     *val = NULL;
+    if (g_seen_table != p->opts) { g_seen_table = p->opts; memset(g_seen_val, 0, sizeof g_seen_val); }
     while (p->i < p->argc) {
         char *a = p->argv[p->i++];
         if (strcmp(a, "--") == 0) {
@@ -90,10 +117,14 @@ int cli_next(struct cli_parser *p, const char **val)
             p->positional[p->npos++] = a;
             continue;
         }
+        const char *given = a;      /* as typed, for messages */
         if (a[1] != '-') {
             if (strcmp(a, "-o") == 0) a = "--output";
             else if (strcmp(a, "-q") == 0) a = "--quiet";
             else { cli_usage_error(p->cmd, "unknown option '%s'", a); return -1; }
+            int known = 0;
+            for (const struct cli_opt *o = p->opts; o && o->name; o++) known |= strcmp(o->name, a + 2) == 0;
+            if (!known) { cli_usage_error(p->cmd, "unknown option '%s'", given); return -1; }
         }
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
@@ -104,6 +135,14 @@ int cli_next(struct cli_parser *p, const char **val)
                 if (eq) *val = eq + 1;
                 else if (p->i < p->argc) *val = p->argv[p->i++];
                 else { cli_usage_error(p->cmd, "option '--%s' needs a value", o->name); return -1; }
+                long k = (long)(o - p->opts);
+                if (k < CLI_SEEN_MAX) {
+                    if (g_seen_val[k] && strcmp(g_seen_val[k], *val) != 0) {
+                        cli_usage_error(p->cmd, "option '--%s' given twice, as '%s' and '%s' (give it once)", o->name, g_seen_val[k], *val);
+                        return -1;
+                    }
+                    g_seen_val[k] = *val;
+                }
             } else if (eq) { cli_usage_error(p->cmd, "option '--%s' takes no value", o->name); return -1; }
             return o->id;
         }
@@ -129,8 +168,9 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) { cli_usage_error(cmd, "%s: '%s' is not a number", opt, s); return -1; }
-    if (v < lo || v > hi) { cli_usage_error(cmd, "%s: %g out of range (%g-%g)", opt, v, lo, hi); return -1; }
+    /* ERANGE: a number too small (1e-320) or too large (1e400) for a double is out of range, not "not a number" */
+    if (end == s || *end || (!isfinite(v) && errno != ERANGE)) { cli_usage_error(cmd, "%s: '%s' is not a number", opt, s); return -1; }
+    if (errno == ERANGE || v < lo || v > hi) { cli_usage_error(cmd, "%s: %s out of range (%.10g-%.10g)", opt, s, lo, hi); return -1; }
     *out = v;
     return 0;
 }
@@ -232,8 +272,134 @@ int cli_qopts_config(struct cli_qopts *q, const char *cmd, struct lbq_config *ou
     if (!qm && !qv) { cli_usage_error(cmd, "say what to quantize: --quant SPEC, --quant-m/--quant-v SPEC or --recipe NAME"); return -1; }
     if (qm) { if (parse_spec(cmd, "--quant-m", qm, &q->d, &out->m)) return -1; out->has_m = 1; }
     if (qv) { if (parse_spec(cmd, "--quant-v", qv, &q->d, &out->v)) return -1; out->has_v = 1; }
+    if (strcmp(cmd, "analyze") == 0) {     /* the evaluation unit (src/metrics.c) is a common multiple of the blocks */
+        int64_t bm = out->has_m && out->m.norm->blockwise ? out->m.block : 1, bv = out->has_v && out->v.norm->blockwise ? out->v.block : 1;
+        int64_t a = bm, b = bv;
+        while (b) { int64_t t = a % b; a = b; b = t; }
+        double l = (double)bm / (double)a * (double)bv;
+        if (l > 16777216.0) {
+            if (bm == 1 || bv == 1 || bm == bv) cli_usage_error(cmd, "block size %lld is larger than 2^24 = 16777216, the largest that analyze evaluates", (long long)(bm > bv ? bm : bv));
+            else cli_usage_error(cmd, "the block sizes of m and v (%lld, %lld) must have a common multiple <= 2^24 = 16777216 for analyze", (long long)bm, (long long)bv);
+            return -1;
+        }
+    }
     snprintf(out->label, sizeof out->label, "m=%s v=%s", out->has_m ? out->m.text : "fp32", out->has_v ? out->v.text : "fp32");
     return 0;
+}
+
+/* ---- output paths (docs/cli.md, "Output files") --------------------------------------------- */
+static int out_error(const char *opt, const char *out, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int out_error(const char *opt, const char *out, const char *fmt, ...)
+{
+    if (lbq_mpi_rank() != 0) return LBQ_EXIT_OUTPUT;      /* every rank validates; rank 0 reports */
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lbq: error: %s %s: ", opt, out);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return LBQ_EXIT_OUTPUT;
+}
+
+/* Remove the temporary files of killed lbq runs in DIR: BASE.tmp-<pid> (BASE NULL: any NAME.tmp-<pid>
+ * or NAME.tmp-<pid>.EXT, the figures' temporaries) whose process is gone.  A live process's (another
+ * lbq writing there now) are left alone. */
+static void clean_stale_tmp(const char *dir, const char *base)
+{
+    if (lbq_mpi_rank() != 0) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t bl = base ? strlen(base) : 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name, *t = NULL;
+        if (base) {
+            if (strncmp(n, base, bl) != 0 || strncmp(n + bl, ".tmp-", 5) != 0) continue;
+            t = n + bl;
+        } else {
+            for (const char *q = strstr(n, ".tmp-"); q; q = strstr(q + 1, ".tmp-")) t = q;
+            if (!t || t == n) continue;
+        }
+        char *end;
+        errno = 0;
+        long pid = strtol(t + 5, &end, 10);
+        if (errno || end == t + 5 || pid <= 0) continue;
+        if (*end && (base || *end != '.' || strchr(end + 1, '.'))) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* alive */
+        char full[PATH_MAX + 512];
+        if (strcmp(dir, ".") == 0) snprintf(full, sizeof full, "%s", n);
+        else snprintf(full, sizeof full, "%s/%s", dir, n);
+        struct stat sb;
+        if (lstat(full, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        if (unlink(full) == 0) cli_note("removed %s, left by an interrupted lbq run (process %ld is gone)", full, pid);
+    }
+    closedir(d);
+}
+
+int cli_check_output(const char *opt, const char *out, const char *in, int kind)
+{
+    if (out && kind == CLI_OUT_H5 && strcmp(out, "-") == 0) return out_error(opt, out, "HDF5 cannot be written to stdout; give a file name");
+    if (!out || strcmp(out, "-") == 0) return 0;
+    if (!*out) return out_error(opt, "''", "empty path");
+    if (in && lbq_same_file(out, in)) return out_error(opt, out, "is the input file %s; lbq never writes over an input", in);
+    struct stat sb;
+    int exists = stat(out, &sb) == 0;
+    if (exists && S_ISDIR(sb.st_mode)) return out_error(opt, out, "is a directory");
+    if (exists && !S_ISREG(sb.st_mode)) {
+        if (kind == CLI_OUT_H5) return out_error(opt, out, "exists and is not a regular file");
+        return 0;       /* a device or a FIFO (/dev/null, /dev/stdout to a pipe): written in place */
+    }
+    /* the directory the file is created in: that of the symlink's final target */
+    char *target = lbq_output_target(out);
+    if (!target) return out_error(opt, out, "out of memory");
+    char *slash = strrchr(target, '/');
+    const char *dir = ".", *base = target;
+    if (slash == target) { dir = "/"; base = target + 1; }
+    else if (slash) { *slash = 0; dir = target; base = slash + 1; }
+    int rc = 0;
+    if (stat(dir, &sb) != 0) rc = out_error(opt, out, "directory %s: %s", dir, strerror(errno));
+    else if (!S_ISDIR(sb.st_mode)) rc = out_error(opt, out, "%s is not a directory", dir);
+    else if (access(dir, W_OK | X_OK) != 0) rc = out_error(opt, out, "cannot write in directory %s: %s", dir, strerror(errno));
+    else if (*base) clean_stale_tmp(dir, base);
+    free(target);
+    return rc;
+}
+
+int cli_check_outdir(const char *opt, const char *dir, const char *in)
+{
+    if (!dir) return 0;
+    if (!*dir) return out_error(opt, "''", "empty path");
+    if (in && lbq_same_file(dir, in)) return out_error(opt, dir, "is the input file %s; lbq never writes over an input", in);
+    struct stat sb;
+    if (stat(dir, &sb) != 0) return 0;      /* created later, with its parents */
+    if (!S_ISDIR(sb.st_mode)) return out_error(opt, dir, "exists and is not a directory");
+    clean_stale_tmp(dir, NULL);
+    return 0;
+}
+
+/* ---- SIGINT, SIGTERM, SIGHUP: no temporary file left ------------------------------------------ */
+static void on_term_signal(int sig)
+{
+    lbq_tmp_unlink_all();           /* async-signal-safe: unlink on fixed buffers */
+    signal(sig, SIG_DFL);
+    raise(sig);                     /* the default action: the shell sees the signal (130 for INT) */
+}
+
+void cli_signals_install(void)
+{
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa, old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;  /* nohup: stays ignored */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_term_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
 }
 
 /* ---- crash guard -------------------------------------------------------------------------------
@@ -328,6 +494,7 @@ static void guard_handler(int sig, siginfo_t *si, void *ctx)
     }
     int t = g_guard_tmp_i, m = g_guard_msg_i;
     if (t >= 0) unlink(g_guard_tmp[t]);
+    lbq_tmp_unlink_all();           /* every registered temporary output (src/json.c) */
     if (m >= 0 && write(STDERR_FILENO, g_guard_msg[m], g_guard_msg_len[m]) < 0) _exit(LBQ_EXIT_INPUT);
     _exit(LBQ_EXIT_INPUT);
 }

@@ -74,6 +74,9 @@ void cli_note(const char *fmt, ...)
     ;
 /* print the notices an opened file collected */
 void cli_print_file_notes(const struct lbq_file *f);
+/* after the work: a warning for the negative v values read (lbq_file_negative_v), per tensor (at
+ * most 5 lines, then a total) */
+void cli_print_read_notes(const struct lbq_file *f);
 
 /* Crash guard (cli-util.c; fuzz/README.md, findings 6 and 7).  libhdf5 can crash inside itself on
  * a corrupt file.  Between cli_guard_begin and cli_guard_end, such a fault prints one line
@@ -88,6 +91,22 @@ void cli_guard_begin(const char *file);
 void cli_guard_file(const char *file);
 void cli_guard_tmp(const char *out);
 void cli_guard_end(void);
+
+/* Output paths (cli-util.c; docs/cli.md, "Output files").  Every command calls these for each
+ * output at option-validation time, before any input is read.  One error line and
+ * LBQ_EXIT_OUTPUT (4) for an output that resolves to the input IN (the same path, or the same
+ * device and inode: through ./, symlinks, hard links), an existing directory (a file output), a
+ * missing or non-writable directory to create it in; CLI_OUT_H5 outputs must moreover be regular
+ * files if they exist.  Stale OUT.tmp-<pid> files of killed lbq runs (the process is gone) next to
+ * the output (in DIR, for a directory output) are removed with a notice.  0: go on.  OUT NULL or
+ * "-": nothing to check.  OPT names the option in the message ("-o", "--json"). */
+enum { CLI_OUT_TEXT = 0, CLI_OUT_H5 = 1 };
+int cli_check_output(const char *opt, const char *out, const char *in, int kind);
+int cli_check_outdir(const char *opt, const char *dir, const char *in);
+/* SIGINT, SIGTERM and SIGHUP remove the temporary files of the outputs being written
+ * (lbq_tmp_unlink_all), then take their default action (main.c installs this for every command;
+ * a command that catches SIGINT itself restores this handler when it is done). */
+void cli_signals_install(void);
 
 /* --device auto|cpu|cuda: 0 ok, -1 no device for explicit cuda (message printed), -2 usage */
 int cli_device_select(const char *cmd, const char *dev, int *use_cuda);

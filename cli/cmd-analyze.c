@@ -153,6 +153,7 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     if (p.npos != 1) return cli_usage_error("analyze", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
+    if ((exitc = cli_check_output("--json", json_out, p.positional[0], CLI_OUT_TEXT))) return exitc;
     struct lbq_config conf;
     if (cli_qopts_config(&qo, "analyze", &conf)) return LBQ_EXIT_USAGE;
     tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;
@@ -170,6 +171,7 @@ int cmd_analyze(int argc, char **argv)
     int64_t *numel = NULL;
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
+    if (!rc) rc = lbq_file_set_mem_limit(f, mem);       /* the file's chunking vs --mem-limit */
     if ((rc = lbq_mpi_agree(rc)) != 0) goto cleanup;
     g_f = f;
     cpu_note();
@@ -319,6 +321,7 @@ cleanup:
     if (rc) exitc = lbq_mpi_fail(rc);
     cJSON_Delete(root);
     free(ev); free(owner); free(numel);
+    if (!exitc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;
 }

@@ -120,6 +120,7 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (p.npos) return cli_usage_error("bench", "unexpected argument '%s'", p.positional[0]);
+    if (cli_check_output("--json", json_out, NULL, CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
     if (strcmp(device, "cuda") == 0) {
         if (lbq_cuda_device_count() == 0) { fprintf(stderr, "lbq bench: error: --device cuda: no CUDA device found (%s)\n", lbq_cuda_build_info()); return LBQ_EXIT_CUDA; }
         /* the GPU kernels on device-resident data next to a device-to-device memcpy of the same run */

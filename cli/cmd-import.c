@@ -98,7 +98,7 @@ static const char *find_package(char *buf, size_t n)
 int cmd_import(int argc, char **argv)
 {
     struct cli_parser p = { "import", opts, argc, argv, 1, {0}, 0 };
-    const char *val, *out = NULL;
+    const char *val, *out = NULL, *model = NULL;
     int id;
     /* the python command line: interpreter -m lbq.checkpoint CKPT -o OUT [options] */
     char **pa = calloc((size_t)argc + 8, sizeof *pa);
@@ -112,6 +112,7 @@ int cmd_import(int argc, char **argv)
             [O_NOPARAM] = "--no-param", [O_COMP] = "--compression", [O_TRUST] = "--trust-pickle",
             [O_QUIET] = "--quiet", [O_SOURCE] = "--source" };
         if (id == O_OUT) out = val;
+        if (id == O_MODEL) model = val;
         if (id == O_RULE && strcmp(val, "auto") && strcmp(val, "all") && strcmp(val, "nanogpt") && strcmp(val, "hf") && strcmp(val, "hf-bias")) {
             free(pa);
             return cli_usage_error("import", "--rule: unknown rule '%s' (auto, all, nanogpt, hf, hf-bias)", val);
@@ -127,6 +128,10 @@ int cmd_import(int argc, char **argv)
     if (p.npos != 1) { free(pa); return cli_usage_error("import", p.npos ? "expected one CKPT, got %d arguments" : "missing CKPT%.0d", p.npos); }
     if (!out) { free(pa); return cli_usage_error("import", "missing -o OUT.h5"); }
     if (!*out) { free(pa); return cli_usage_error("import", "-o: empty value"); }
+    /* never write over the checkpoint or the model file (docs/cli.md, "Output files") */
+    int exitc = cli_check_output("-o", out, p.positional[0], CLI_OUT_H5);
+    if (!exitc && model) exitc = cli_check_output("-o", out, model, CLI_OUT_H5);
+    if (exitc) { free(pa); return exitc; }
     char buf[PATH_MAX + 64];
     const char *pkg = find_package(buf, sizeof buf);
     if (!pkg) {

@@ -129,11 +129,13 @@ int cmd_inspect(int argc, char **argv)
         }
     }
     if (p.npos != 1) return cli_usage_error("inspect", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
+    if ((exitc = cli_check_output("-o", out, p.positional[0], CLI_OUT_TEXT))) return exitc;
     struct lbq_file *f = NULL;
     float *buf = NULL;
     cJSON *root = NULL;
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
+    if (!rc && (rc = lbq_file_set_mem_limit(f, mem)) != LBQ_OK) { lbq_file_close(f); f = NULL; }
     if (rc) return cli_fail(rc);
     cli_print_file_notes(f);
     int64_t slab = mem / 4;
@@ -232,6 +234,7 @@ cleanup:
     if (rc) exitc = cli_fail(rc);
     cJSON_Delete(root);
     free(buf);
+    if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;
 }

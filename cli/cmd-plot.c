@@ -88,6 +88,7 @@ int cmd_plot(int argc, char **argv)
     if (p.npos != 1) return cli_usage_error("plot", p.npos ? "expected one RESULTS.json, got %d arguments" : "missing RESULTS.json%.0d", p.npos);
     if (!dir || !*dir) return cli_usage_error("plot", "missing -o DIR");
     const char *path = p.positional[0];
+    if (cli_check_outdir("-o", dir, path)) return LBQ_EXIT_OUTPUT;
     size_t len = 0;
     char *text = read_all(path, &len, &rc);
     if (!text) return cli_fail(rc);

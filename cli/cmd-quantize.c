@@ -42,6 +42,7 @@ static int write_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
 {
     int rc = LBQ_OK;
     const struct lbq_param_info *pi = lbq_file_param(f, p);
+    const char *gname = lbq_file_param_raw_name(f, p);     /* the input's group path (pi->name is for display) */
     const struct lbq_shape *sh = &pi->shape;
     const int64_t N = sh->numel;
     float *x = NULL, *xh = NULL, *sc = NULL, *bp = NULL;
@@ -59,14 +60,14 @@ static int write_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
     x = malloc(sizeof(float) * (size_t)slab);
     xh = malloc(sizeof(float) * (size_t)slab);
     if (!x || !xh) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (lower --mem-limit)"); goto cleanup; }
-    LBQ_TRY(lbq_h5w_dset(w, pi->name, label, LBQ_W_F32, sh, &dq));
+    LBQ_TRY(lbq_h5w_dset(w, gname, label, LBQ_W_F32, sh, &dq));
     if (!pl) {
         for (int64_t off = 0; off < N; off += slab) {
             int64_t n = N - off < slab ? N - off : slab;
             LBQ_TRY(lbq_file_read(f, p, ds, 0, off, n, x));
             LBQ_TRY(lbq_h5w_write(w, dq, off, n, x));
         }
-        snprintf(name, sizeof name, "%s/%s", pi->name, label);
+        snprintf(name, sizeof name, "%s/%s", gname, label);
         LBQ_TRY(lbq_h5w_attr_i64(w, name, "quantized", 0));
         goto cleanup;
     }
@@ -78,16 +79,16 @@ static int write_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
     if (!sc || !codes || !packed || (npar && !bp)) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     struct lbq_shape cs = { 1, { (N * pl->bits + 7) / 8 }, (N * pl->bits + 7) / 8 };
     snprintf(name, sizeof name, "%s.codes", label);
-    LBQ_TRY(lbq_h5w_dset(w, pi->name, name, LBQ_W_U8, &cs, &dc));
+    LBQ_TRY(lbq_h5w_dset(w, gname, name, LBQ_W_U8, &cs, &dc));
     int64_t nsc = pl->norm->nscales(pl, sh);
     struct lbq_shape ss = { 1, { nsc }, nsc };
     snprintf(name, sizeof name, "%s.scales", label);
-    LBQ_TRY(lbq_h5w_dset(w, pi->name, name, LBQ_W_F32, &ss, &ds_sc));
+    LBQ_TRY(lbq_h5w_dset(w, gname, name, LBQ_W_F32, &ss, &ds_sc));
     if (npar) {
         int64_t nb = (N + pl->block - 1) / pl->block;
         struct lbq_shape ps = { 2, { nb, npar }, nb * npar };
         snprintf(name, sizeof name, "%s.params", label);
-        LBQ_TRY(lbq_h5w_dset(w, pi->name, name, LBQ_W_F32, &ps, &dp));
+        LBQ_TRY(lbq_h5w_dset(w, gname, name, LBQ_W_F32, &ps, &dp));
     }
     if (pl->norm->global_stats) {
         LBQ_TRY(lbq_tstats_init(&st, sh));
@@ -129,7 +130,7 @@ static int write_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
     if (nonfinite)
         cli_note("warning: tensor '%s': %lld NaN/Inf values in %s quantized as documented (NaN -> the code of 0, +-Inf -> the end codes)",
                  pi->name, (long long)nonfinite, label);
-    snprintf(name, sizeof name, "%s/%s", pi->name, label);
+    snprintf(name, sizeof name, "%s/%s", gname, label);
     LBQ_TRY(lbq_h5w_attr_i64(w, name, "quantized", 1));
     LBQ_TRY(lbq_h5w_attr_i64(w, name, "nonfinite_inputs", nonfinite));
     LBQ_TRY(lbq_h5w_attr_str(w, name, "spec", pl->spec.text));
@@ -175,12 +176,14 @@ int cmd_quantize(int argc, char **argv)
     }
     if (p.npos != 1) return cli_usage_error("quantize", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
     if (!out) return cli_usage_error("quantize", "missing -o OUT.h5");
+    if ((exitc = cli_check_output("-o", out, p.positional[0], CLI_OUT_H5))) return exitc;
     struct lbq_config conf;
     if (cli_qopts_config(&qo, "quantize", &conf)) return LBQ_EXIT_USAGE;
     struct lbq_file *f = NULL;
     struct lbq_h5w *w = NULL;
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
+    if (!rc && (rc = lbq_file_set_mem_limit(f, mem)) != LBQ_OK) { lbq_file_close(f); f = NULL; }
     if (rc) return cli_fail(rc);
     cli_print_file_notes(f);
     cli_guard_tmp(out);         /* OUT.tmp-<pid> exists from here until the commit or the abort */
@@ -212,6 +215,7 @@ cleanup:
     if (rc) exitc = cli_fail(rc);
     lbq_h5w_abort(w);
     cli_guard_tmp(NULL);
+    if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;
 }

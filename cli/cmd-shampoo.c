@@ -677,6 +677,9 @@ int cmd_shampoo(int argc, char **argv)
     if (schemes && !(schemes & ubits) && !set_bjmax) bjmax = 0;
     if (bjmax > 0 && bjmax < bj) bjmax = bj;
     if ((plot_dir || tsv_out) && bjmax == 0) return cli_usage_error(C, "--plot and --tsv draw the Bjorck curve: they need --bjorck-max >= 1");
+    if (cli_check_output("--json", json_out, p.npos ? p.positional[0] : NULL, CLI_OUT_TEXT) ||
+        cli_check_output("--tsv", tsv_out, p.npos ? p.positional[0] : NULL, CLI_OUT_TEXT) ||
+        cli_check_outdir("--plot", plot_dir, p.npos ? p.positional[0] : NULL)) return LBQ_EXIT_OUTPUT;
 
     /* configurations: each bitwidth at --block, then 8 bits at --block-8bit */
     struct lbq_qplan plans[MAX_CFG];

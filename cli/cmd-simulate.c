@@ -114,7 +114,8 @@ static int parse_betas(const char *s, double *lo, double *hi, double *st)
     *hi = strtod(e1 + 1, &e2);
     if (*e2 != ':') return -1;
     *st = strtod(e2 + 1, &e3);
-    if (*e3 || !(*st > 0) || !(*lo >= 0) || !(*hi < 1) || *hi < *lo || (*hi - *lo) / *st > 10000) return -1;
+    if (*e3 || !(*st > 0) || !(*lo >= 0) || !(*hi < 1) || *hi < *lo) return -1;
+    if ((*hi - *lo) / *st > 10000) return -2;     /* well-formed, but too many values */
     return 0;
 }
 
@@ -164,6 +165,7 @@ int cmd_simulate(int argc, char **argv)
     tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;
     struct lbq_config conf;
     if (cli_qopts_config(&qo, "simulate", &conf)) return LBQ_EXIT_USAGE;
+    if (cli_check_output("--json", json_out, p.npos ? p.positional[0] : NULL, CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "schema", "lbq.simulate");
     cJSON_AddNumberToObject(root, "schema_version", 1);
@@ -180,7 +182,9 @@ int cmd_simulate(int argc, char **argv)
         if (!conf.has_v) { cJSON_Delete(root); return cli_usage_error("simulate", "--source synthetic needs --quant-v (or --quant) SPEC"); }
         if (!steps_set) so.steps = 100;
         double lo = beta, hi = beta, st = 1.0;
-        if (betas && parse_betas(betas, &lo, &hi, &st)) { cJSON_Delete(root); return cli_usage_error("simulate", "--betas: '%s' is not LO:HI:STEP within [0, 1)", betas); }
+        int pb = betas ? parse_betas(betas, &lo, &hi, &st) : 0;
+        if (pb) { cJSON_Delete(root); return pb == -2 ? cli_usage_error("simulate", "--betas: '%s' gives %.0f values; at most 10001 (a larger STEP)", betas, floor((hi - lo) / st) + 1)
+                                                      : cli_usage_error("simulate", "--betas: '%s' is not LO:HI:STEP within [0, 1)", betas); }
         cJSON_AddStringToObject(cj, "source", "synthetic");
         cJSON_AddNumberToObject(cj, "size", (double)so.size);
         cJSON_AddNumberToObject(cj, "start", so.start);
@@ -257,6 +261,7 @@ int cmd_simulate(int argc, char **argv)
 cleanup:
     if (rc) exitc = cli_fail(rc);
     cJSON_Delete(root);
+    if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;
 }

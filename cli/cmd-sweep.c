@@ -793,6 +793,7 @@ int cmd_sweep(int argc, char **argv)
     }
     if (p.npos != 1) return cli_usage_error("sweep", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
     if (!dir) return cli_usage_error("sweep", "missing -o DIR");
+    if (cli_check_outdir("-o", dir, p.positional[0])) return LBQ_EXIT_OUTPUT;
     /* axes */
     char buf[512];
     snprintf(buf, sizeof buf, "%s", maps_s);
@@ -844,6 +845,7 @@ int cmd_sweep(int argc, char **argv)
     if (nconf == 0) { rc = lbq_err(LBQ_ERR_ARG, "no valid configuration in this sweep"); goto cleanup; }
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);       /* input errors first: no empty output dir */
+    if (!rc) rc = lbq_file_set_mem_limit(f, mem);       /* the file's chunking vs --mem-limit */
     if (rc) goto cleanup;
     cli_print_file_notes(f);
     if (lbq_mpi_rank() == 0) LBQ_TRY(lbq_mkdirs(dir));     /* MPI: rank 0 writes, and reads --resume */
@@ -945,7 +947,7 @@ int cmd_sweep(int argc, char **argv)
     cli_note("wrote %s/results.json and %s/results.tsv (%d configurations, %.1f s)", dir, dir, nconf, now_s() - t0);
     if (!noplot) LBQ_TRY(lbq_plot_sweep(root, dir, quiet));
 cleanup:
-    signal(SIGINT, SIG_DFL);
+    cli_signals_install();      /* back to the handler that removes temporary files (main.c) */
     progress_end();         /* an error or "interrupted" starts on a line of its own */
     for (int i = 0; i < heat.np; i++) {
         if (heat.rowmax) free(heat.rowmax[i]);
@@ -960,6 +962,7 @@ cleanup:
     if (prow) for (int c = 0; c < nconf; c++) cJSON_Delete(prow[c]);
     free(prow);
     free(cs); free(cl); free(tot); free(bm); free(bv); free(el);
+    if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;
 }

@@ -66,6 +66,7 @@ int cmd_theory(int argc, char **argv)
         }
     }
     if (p.npos) return cli_usage_error("theory", "unexpected argument '%s'", p.positional[0]);
+    if (cli_check_output("--json", json_out, NULL, CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
     tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "schema", "lbq.theory");

@@ -90,6 +90,7 @@ static int run_main(int argc, char **argv)
     if (!c) return cli_usage_error(NULL, "unknown command '%s'", a);
     /* under mpirun: sweep and analyze share their work; every other command runs on rank 0 alone */
     if (lbq_mpi_rank() != 0 && !lbq_mpi_distributed(c->name)) return 0;
+    cli_signals_install();      /* INT, TERM, HUP remove the temporary output files (cli-util.c) */
     /* the commands that read a moment file run under the crash guard (cli-util.c); a first argument
      * that is not an option is their FILE (they refine the name before opening it) */
     static const char *const readers[] = { "inspect", "analyze", "quantize", "simulate", "sweep", "shampoo" };

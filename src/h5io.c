@@ -3,10 +3,12 @@
  * libhdf5's own error printing is switched off; every failure becomes one lbq error naming the
  * file and, where relevant, the tensor and dataset. */
 #include "lbq-impl.h"
+#include "lbq-json.h"
 
 #include <errno.h>
 #include <fnmatch.h>
 #include <hdf5.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,9 +16,16 @@
 static const char *const g_ds_label[LBQ_DS_COUNT] = { "exp_avg", "exp_avg_sq", "param", "grads" };
 
 struct lbq_param_rec {
-    struct lbq_param_info info;
+    struct lbq_param_info info;     /* info.name: the name escaped for display (lbq_name_escape) */
+    char   *raw;                    /* the name as stored in the file (the {name} of the pattern) */
     char   *path[LBQ_DS_COUNT];     /* dataset paths, NULL if absent */
     int64_t read[LBQ_DS_COUNT];
+    int64_t chunk_bytes[LBQ_DS_COUNT];  /* uncompressed bytes of one chunk (chunked layout), else 0 */
+    int64_t negv, negv_end;         /* negative v values seen in the first pass over [0, negv_end) */
+    int     soft;                   /* exp_avg reached through a soft link */
+    int     alias;                  /* exp_avg has other names (soft link, or hard links rc > 1) */
+    unsigned char key[16];          /* exp_avg's object (address or token), when haskey */
+    int     haskey;
 };
 
 struct lbq_file {
@@ -37,10 +46,24 @@ struct lbq_file {
     hid_t   rd[LBQ_DS_COUNT];
     int     rd_param[LBQ_DS_COUNT];
     int     rd_keep[LBQ_DS_COUNT];  /* chunked: kept open; other layouts are closed after the read */
-    size_t  cache_bytes;            /* chunk cache per open dataset */
+    size_t  cache_bytes;            /* chunk cache per open dataset (at least one chunk: rd_open) */
+    int64_t mem_limit;              /* lbq_file_set_mem_limit; 0: none */
 };
 
-static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* libhdf5 closes what is still open at exit (H5_term_library, registered with atexit).  After a
+ * failed close (a full disk: the flush of the close fails) libhdf5 1.10 keeps the file's ID but
+ * not a consistent file object, and closing it again at exit faults (H5F__close_cb).  So lbq
+ * registers the exit-time H5close itself and skips it once a close of an output has failed
+ * (g_h5_poisoned); the process exits all the same, its descriptors closed by the kernel. */
+static volatile int g_h5_poisoned;
+static void h5_atexit(void) { if (!g_h5_poisoned) H5close(); }
+static void h5_init(void) { if (H5dont_atexit() >= 0) atexit(h5_atexit); }
+static void h5_quiet(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, h5_init);       /* before any other call into libhdf5 */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 static int add_note(struct lbq_file *f, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -105,7 +128,7 @@ static int h5_type_sane(hid_t t)
  *   any layout  the storage it declares fits in the file
  *   external files and virtual datasets are refused (their data are not in this file) */
 static int ds_storage_check(struct lbq_file *f, hid_t d, const char *pname, const char *label,
-                            int rank, int64_t numel, size_t esize)
+                            int rank, int64_t numel, size_t esize, int64_t *chunk_bytes)
 {
     int rc = LBQ_OK;
     hid_t dcpl = H5Dget_create_plist(d);
@@ -150,6 +173,9 @@ static int ds_storage_check(struct lbq_file *f, hid_t d, const char *pname, cons
             rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s has a corrupt chunk layout", f->path, pname, label);
             goto cleanup;
         }
+        double cb = (double)esize;
+        for (int i = 0; i < rank; i++) cb *= (double)(cd[i] < dims[i] ? cd[i] : dims[i]);   /* a chunk past the extent holds no more */
+        *chunk_bytes = cb > 4e18 ? (int64_t)4e18 : (int64_t)cb;
 #if H5_VERSION_GE(1, 10, 5)
         /* (1.10.8 refuses H5S_ALL here, though documented; the whole dataspace counts every chunk) */
         herr_t e = H5Dget_num_chunks(d, s, &got);
@@ -178,8 +204,9 @@ cleanup:
 
 /* Inspect a dataset: float class, storage width, shape, stored data.  Returns LBQ_OK or an error. */
 static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, const char *label,
-                    struct lbq_shape *shape, int *bits)
+                    struct lbq_shape *shape, int *bits, int64_t *chunk_bytes)
 {
+    *chunk_bytes = 0;
     int rc = LBQ_OK;
     hid_t d = -1, t = -1, s = -1;
     d = H5Dopen2(f->fid, dpath, H5P_DEFAULT);
@@ -209,7 +236,7 @@ static int ds_probe(struct lbq_file *f, const char *dpath, const char *pname, co
         if (shape->numel > ((int64_t)1 << 42)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s is absurdly large", f->path, pname, label); goto cleanup; }
     }
     /* a 0-d scalar is skipped (exp_avg) or refused by the shape checks; nothing to read of an empty one */
-    if (r >= 1 && shape->numel > 0) rc = ds_storage_check(f, d, pname, label, r, shape->numel, H5Tget_size(t));
+    if (r >= 1 && shape->numel > 0) rc = ds_storage_check(f, d, pname, label, r, shape->numel, H5Tget_size(t), chunk_bytes);
 cleanup:
     if (s >= 0) H5Sclose(s);
     if (t >= 0) H5Tclose(t);
@@ -220,20 +247,44 @@ cleanup:
 static int link_exists_dataset(hid_t fid, const char *path)
 {
     /* check each component exists, then that the object opens as a dataset */
-    char buf[LBQ_NAME_MAX * 2];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
+    char *buf = strdup(path);
+    int ok = buf != NULL;
+    for (char *p = buf ? buf + 1 : NULL; ok && p && *p; p++) {
         if (*p != '/') continue;
         *p = 0;
         htri_t e = H5Lexists(fid, buf, H5P_DEFAULT);
         *p = '/';
-        if (e <= 0) return 0;
+        if (e <= 0) ok = 0;
     }
-    if (H5Lexists(fid, buf, H5P_DEFAULT) <= 0) return 0;
-    hid_t d = H5Dopen2(fid, buf, H5P_DEFAULT);
-    if (d < 0) return 0;
-    H5Dclose(d);
-    return 1;
+    if (ok && H5Lexists(fid, buf, H5P_DEFAULT) <= 0) ok = 0;
+    if (ok) {
+        hid_t d = H5Dopen2(fid, buf, H5P_DEFAULT);
+        if (d < 0) ok = 0; else H5Dclose(d);
+    }
+    free(buf);
+    return ok;
+}
+
+/* a malloc'd a + b + c */
+static char *cat3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *r = malloc(la + lb + lc + 1);
+    if (r) { memcpy(r, a, la); memcpy(r + la, b, lb); memcpy(r + la + lb, c, lc + 1); }
+    return r;
+}
+
+/* The display name of a raw parameter name (docs/format.md, "Parameter names"): LBQ_OK, or an
+ * error naming the parameter (its first 80 bytes) when the escaped name does not fit LBQ_NAME_MAX. */
+static int display_name(struct lbq_file *f, const char *raw, char *disp)
+{
+    size_t need = lbq_name_escape(raw, disp, LBQ_NAME_MAX, LBQ_ESC_NAME);
+    if (need < LBQ_NAME_MAX) return LBQ_OK;
+    size_t cut = 80;
+    while (cut > 0 && ((unsigned char)disp[cut] & 0xC0) == 0x80) cut--;     /* whole UTF-8 characters */
+    disp[cut] = 0;
+    return lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s...' (%zu bytes): parameter names longer than %d bytes are not supported",
+                   f->path, disp, strlen(raw), LBQ_NAME_MAX - 1);
 }
 
 /* The string attribute orig_dtype of a dataset (written by `lbq import` and dump_moments: the state's
@@ -282,23 +333,50 @@ static int shape_eq(const struct lbq_shape *a, const struct lbq_shape *b)
     return 1;
 }
 
-static int add_param(struct lbq_file *f, const char *name, const char *mpath)
+static int add_param(struct lbq_file *f, const char *raw, const char *mpath, int soft)
 {
     int rc = LBQ_OK;
     struct lbq_param_rec rec;
     memset(&rec, 0, sizeof rec);
-    char vpath[LBQ_NAME_MAX * 3], sib[LBQ_NAME_MAX * 3];
-    snprintf(rec.info.name, sizeof rec.info.name, "%s", name);
+    char *vpath = NULL, *sib = NULL;
+    if ((rc = display_name(f, raw, rec.info.name)) != LBQ_OK) return rc;
+    const char *name = rec.info.name;       /* in messages */
+    rec.soft = soft;
+    {   /* exp_avg's object: the same dataset under two names is one parameter (lbq_file_open) */
+#if H5_VERSION_GE(1, 12, 0)
+        H5O_info2_t oi;
+        if (H5Oget_info_by_name3(f->fid, mpath, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) {
+            memcpy(rec.key, &oi.token, sizeof oi.token < sizeof rec.key ? sizeof oi.token : sizeof rec.key);
+            rec.alias = soft || oi.rc > 1;
+            rec.haskey = 1;
+        }
+#elif H5_VERSION_GE(1, 10, 3)
+        H5O_info_t oi;
+        if (H5Oget_info_by_name2(f->fid, mpath, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) {
+            memcpy(rec.key, &oi.addr, sizeof oi.addr);
+            rec.alias = soft || oi.rc > 1;
+            rec.haskey = 1;
+        }
+#else
+        H5O_info_t oi;
+        if (H5Oget_info_by_name(f->fid, mpath, &oi, H5P_DEFAULT) >= 0) {
+            memcpy(rec.key, &oi.addr, sizeof oi.addr);
+            rec.alias = soft || oi.rc > 1;
+            rec.haskey = 1;
+        }
+#endif
+    }
     struct lbq_shape ms, vs, ps;
     int bits = 0;
-    LBQ_TRY(ds_probe(f, mpath, name, g_ds_label[LBQ_DS_M], &ms, &bits));
+    LBQ_TRY(ds_probe(f, mpath, name, g_ds_label[LBQ_DS_M], &ms, &bits, &rec.chunk_bytes[LBQ_DS_M]));
     if (ms.rank == 0) { rc = add_note(f, "tensor '%s': 0-d scalar state skipped", name); goto cleanup; }
     if (ms.numel == 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': exp_avg is empty (shape with a zero dimension)", f->path, name); goto cleanup; }
     if (ms.rank > LBQ_MAX_RANK) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': rank %d > %d", f->path, name, ms.rank, LBQ_MAX_RANK); goto cleanup; }
     rec.info.shape = ms; rec.info.has[LBQ_DS_M] = 1; rec.info.dtype_bits[LBQ_DS_M] = bits;
-    snprintf(vpath, sizeof vpath, "%s%s%s", f->v_pre, name, f->v_suf);
+    vpath = cat3(f->v_pre, raw, f->v_suf);
+    if (!vpath) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     if (!link_exists_dataset(f->fid, vpath)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': exp_avg_sq missing (looked for '%s')", f->path, name, vpath); goto cleanup; }
-    LBQ_TRY(ds_probe(f, vpath, name, g_ds_label[LBQ_DS_V], &vs, &bits));
+    LBQ_TRY(ds_probe(f, vpath, name, g_ds_label[LBQ_DS_V], &vs, &bits, &rec.chunk_bytes[LBQ_DS_V]));
     if (!shape_eq(&ms, &vs)) {
         char a[128], b[128];
         lbq_shape_str(&ms, a, sizeof a); lbq_shape_str(&vs, b, sizeof b);
@@ -308,14 +386,19 @@ static int add_param(struct lbq_file *f, const char *name, const char *mpath)
     rec.info.has[LBQ_DS_V] = 1; rec.info.dtype_bits[LBQ_DS_V] = bits;
     rec.path[LBQ_DS_M] = strdup(mpath);
     rec.path[LBQ_DS_V] = strdup(vpath);
+    rec.raw = strdup(raw);
+    if (!rec.raw) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     /* param and grads live beside exp_avg, in the parameter's group (layouts whose m is not inside
      * a group of its own, e.g. --m-name '{name}.m', carry no param/grads) */
     const char *slash = strrchr(mpath, '/');
     size_t dirlen = slash ? (size_t)(slash - mpath) : 0;
     for (int k = LBQ_DS_PARAM; k <= LBQ_DS_GRADS && slash; k++) {
-        snprintf(sib, sizeof sib, "%.*s/%s", (int)dirlen, mpath, g_ds_label[k]);
+        free(sib);
+        sib = malloc(dirlen + strlen(g_ds_label[k]) + 2);
+        if (!sib) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        snprintf(sib, dirlen + strlen(g_ds_label[k]) + 2, "%.*s/%s", (int)dirlen, mpath, g_ds_label[k]);
         if (!link_exists_dataset(f->fid, sib)) continue;
-        LBQ_TRY(ds_probe(f, sib, name, g_ds_label[k], &ps, &bits));
+        LBQ_TRY(ds_probe(f, sib, name, g_ds_label[k], &ps, &bits, &rec.chunk_bytes[k]));
         if (k == LBQ_DS_PARAM && !shape_eq(&ms, &ps)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': param shape differs from exp_avg", f->path, name); goto cleanup; }
         if (k == LBQ_DS_GRADS) {
             int ok = ps.rank == ms.rank + 1;
@@ -341,32 +424,77 @@ static int add_param(struct lbq_file *f, const char *name, const char *mpath)
         f->params = np; f->cap = nc;
     }
     f->params[f->nparams++] = rec;
+    free(vpath); free(sib);
     return LBQ_OK;
 cleanup:
     for (int k = 0; k < LBQ_DS_COUNT; k++) free(rec.path[k]);
+    free(rec.raw); free(vpath); free(sib);
     return rc;
 }
 
 static herr_t visit_cb(hid_t g, const char *name, const H5L_info_t *info, void *data)
 {
-    (void)g; (void)info;
+    (void)g;
     struct lbq_file *f = data;
-    char full[LBQ_NAME_MAX * 2];
-    snprintf(full, sizeof full, "%s", name);
-    size_t lp = strlen(f->m_pre), ls = strlen(f->m_suf), ln = strlen(full);
+    size_t lp = strlen(f->m_pre), ls = strlen(f->m_suf), ln = strlen(name);
     if (ln <= lp + ls) return 0;
-    if (strncmp(full, f->m_pre, lp) != 0 || strcmp(full + ln - ls, f->m_suf) != 0) return 0;
-    char pname[LBQ_NAME_MAX];
+    if (strncmp(name, f->m_pre, lp) != 0 || strcmp(name + ln - ls, f->m_suf) != 0) return 0;
+    /* the parameter name, of any length (HDF5 names are unbounded; LBQ_NAME_MAX bounds the
+     * displayed name, add_param) */
     size_t k = ln - lp - ls;
-    if (k >= sizeof pname) { f->rc = lbq_err(LBQ_ERR_FORMAT, "%s: parameter name too long", f->path); return -1; }
-    memcpy(pname, full + lp, k); pname[k] = 0;
-    if (f->glob && fnmatch(f->glob, pname, 0) != 0) return 0;
-    hid_t d = H5Dopen2(f->fid, full, H5P_DEFAULT);
-    if (d < 0) return 0;    /* a group that happens to carry the name */
+    char *raw = malloc(k + 1);
+    if (!raw) { f->rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); return -1; }
+    memcpy(raw, name + lp, k);
+    raw[k] = 0;
+    int rc = LBQ_OK;
+    if (f->glob && fnmatch(f->glob, raw, 0) != 0) goto done;
+    if (info->type == H5L_TYPE_EXTERNAL) {
+        char disp[LBQ_NAME_MAX];
+        if ((rc = display_name(f, raw, disp)) == LBQ_OK)
+            rc = lbq_err(LBQ_ERR_FORMAT, "%s: tensor '%s': %s is an external link to another file (not supported)", f->path, disp, g_ds_label[LBQ_DS_M]);
+        goto done;
+    }
+    hid_t d = H5Dopen2(f->fid, name, H5P_DEFAULT);
+    if (d < 0) goto done;       /* a group that happens to carry the name, a dangling soft link */
     H5Dclose(d);
-    int rc = add_param(f, pname, full);
+    rc = add_param(f, raw, name, info->type == H5L_TYPE_SOFT);
+done:
+    free(raw);
     if (rc) { f->rc = rc; return -1; }
     return 0;
+}
+
+/* One dataset reached under several names (a soft link, or hard links) is one parameter, under
+ * the first of its hard-link names in path order (a soft link's name only when it has none):
+ * the others are dropped with a notice.  Runs after the sort. */
+static int drop_aliases(struct lbq_file *f)
+{
+    int rc = LBQ_OK, n = 0;
+    char *drop = calloc((size_t)f->nparams + 1, 1);
+    if (!drop) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < f->nparams; i++) {
+        struct lbq_param_rec *a = &f->params[i];
+        if (!a->haskey) continue;
+        for (int j = 0; j < i && !drop[i]; j++) {
+            struct lbq_param_rec *b = &f->params[j];
+            if (drop[j] || !b->haskey || !(a->alias || b->alias) || memcmp(a->key, b->key, sizeof a->key) != 0) continue;
+            int lose = (b->soft && !a->soft) ? j : i;       /* a hard-link name beats a soft link's */
+            int keep = lose == i ? j : i;
+            drop[lose] = 1;
+            LBQ_TRY(add_note(f, "tensor '%s': exp_avg is %s to the dataset of tensor '%s': counted once, as '%s'",
+                             f->params[lose].info.name, f->params[lose].soft ? "a soft link" : "another name (hard link)",
+                             f->params[keep].info.name, f->params[keep].info.name));
+        }
+    }
+    for (int i = 0; i < f->nparams; i++) {
+        if (!drop[i]) { f->params[n++] = f->params[i]; continue; }
+        for (int k = 0; k < LBQ_DS_COUNT; k++) free(f->params[i].path[k]);
+        free(f->params[i].raw);
+    }
+    f->nparams = n;
+cleanup:
+    free(drop);
+    return rc;
 }
 
 /* The order H5Lvisit(H5_INDEX_NAME, H5_ITER_INC) reports datasets in: depth first, the links of
@@ -408,6 +536,17 @@ static int read_hparam(hid_t fid, const char *path, const char *name, double *ou
     return rc;
 }
 
+/* why H5Fopen failed: 1 the file is locked (a writer holds it), 2 its superblock says a writer has
+ * it open (libver latest: a writer still running or one that crashed) */
+static herr_t open_err_walk(unsigned n, const H5E_error2_t *e, void *data)
+{
+    (void)n;
+    int *why = data;
+    if (e->desc && strstr(e->desc, "unable to lock")) *why = 1;
+    else if (e->desc && strstr(e->desc, "already open for write") && *why == 0) *why = 2;
+    return 0;
+}
+
 int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq_file **out)
 {
     int rc = LBQ_OK;
@@ -446,8 +585,19 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     f->fsize = (hsize_t)sb.st_size;
     f->path = strdup(path);
     if (!f->path) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    lbq_input_register(path);       /* never an output of this process (src/json.c) */
+    H5Eclear2(H5E_DEFAULT);
     f->fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f->fid < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path); goto cleanup; }
+    if (f->fid < 0) {
+        int why = 0;
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, open_err_walk, &why);
+        if (why == 1) rc = lbq_err(LBQ_ERR_IO, "%s: locked by another process that has it open for writing (HDF5 file locking); "
+                                   "wait until the writer closes it", path);
+        else if (why == 2) rc = lbq_err(LBQ_ERR_FORMAT, "%s: marked as open for writing by a writer that did not close it "
+                                        "(crashed, or still running with SWMR); if no writer is left, 'h5clear -s FILE' clears the mark", path);
+        else rc = lbq_err(LBQ_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+        goto cleanup;
+    }
     split_pattern(opts && opts->m_name ? opts->m_name : "exp_avg", f->m_pre, f->m_suf);
     split_pattern(opts && opts->v_name ? opts->v_name : "exp_avg_sq", f->v_pre, f->v_suf);
     f->glob = opts ? opts->tensor_glob : NULL;
@@ -481,6 +631,7 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
         goto cleanup;
     }
     if (f->nparams > 1) qsort(f->params, (size_t)f->nparams, sizeof *f->params, param_order);
+    LBQ_TRY(drop_aliases(f));
     if (f->nparams == 0) {
         if (f->glob) rc = lbq_err(LBQ_ERR_ARG, "%s: no parameter matches --tensor '%s'", path, f->glob);
         else rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameters found (no dataset '%s{name}%s'; see docs/format.md, --m-name)", path, f->m_pre, f->m_suf);
@@ -502,6 +653,32 @@ static void rd_close(struct lbq_file *f)
     }
 }
 
+/* "16G": a size of at least b bytes, rounded up to a whole MiB or GiB */
+static void size_str(double b, char *out, size_t cap)
+{
+    if (b <= 1024.0 * 1048576.0) snprintf(out, cap, "%.0fM", ceil(b / 1048576.0));
+    else snprintf(out, cap, "%.0fG", ceil(b / 1073741824.0));
+}
+
+int lbq_file_set_mem_limit(struct lbq_file *f, int64_t bytes)
+{
+    f->mem_limit = bytes;
+    if (bytes <= 0) return LBQ_OK;
+    for (int i = 0; i < f->nparams; i++)
+        for (int k = LBQ_DS_M; k <= LBQ_DS_V; k++) {     /* what the bounded commands read (simulate reads grads, unbounded) */
+            int64_t cb = f->params[i].chunk_bytes[k];
+            if (!f->params[i].path[k] || cb <= bytes / 16) continue;
+            char need[32], have[32];
+            size_str(16.0 * (double)cb, need, sizeof need);
+            size_str((double)bytes, have, sizeof have);
+            return lbq_err(LBQ_ERR_ARG, "%s: tensor '%s': %s is stored in chunks of %.1f MiB (uncompressed), more than the "
+                           "1/16 of --mem-limit %s that the chunk cache of one dataset may use; rerun with --mem-limit %s or more, "
+                           "or rechunk the file (docs/format.md, 'Reading in slabs')",
+                           f->path, f->params[i].info.name, g_ds_label[k], (double)cb / 1048576.0, have, need);
+        }
+    return LBQ_OK;
+}
+
 void lbq_file_set_chunk_cache(struct lbq_file *f, int64_t bytes)
 {
     size_t b = bytes < ((int64_t)1 << 20) ? (size_t)1 << 20 : (size_t)bytes;
@@ -520,7 +697,12 @@ static hid_t rd_open(struct lbq_file *f, int p, enum lbq_ds ds)
     /* chunk cache: a chunk that spans two slabs is decompressed once; w0 = 1 evicts chunks that
      * were read completely first (the reads stream through the tensor) */
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    if (dapl >= 0) H5Pset_chunk_cache(dapl, 12421, f->cache_bytes, 1.0);
+    /* the cache holds at least one whole chunk: a chunk larger than the cache would be read and
+     * decompressed again for every slab that touches it (lbq_file_set_mem_limit bounds its size) */
+    size_t cache = f->cache_bytes;
+    int64_t cb = f->params[p].chunk_bytes[ds];
+    if (cb > 0 && (size_t)cb + 4096 > cache) cache = (size_t)cb + 4096;
+    if (dapl >= 0) H5Pset_chunk_cache(dapl, 12421, cache, 1.0);
     f->rd[ds] = H5Dopen2(f->fid, f->params[p].path[ds], dapl >= 0 ? dapl : H5P_DEFAULT);
     if (dapl >= 0) H5Pclose(dapl);
     f->rd_param[ds] = f->rd[ds] >= 0 ? p : -1;
@@ -540,8 +722,10 @@ void lbq_file_close(struct lbq_file *f)
     if (!f) return;
     rd_close(f);
     if (f->fid >= 0) H5Fclose(f->fid);
-    for (int i = 0; i < f->nparams; i++)
+    for (int i = 0; i < f->nparams; i++) {
         for (int k = 0; k < LBQ_DS_COUNT; k++) free(f->params[i].path[k]);
+        free(f->params[i].raw);
+    }
     free(f->params);
     for (int i = 0; i < f->nnotes; i++) free(f->notes[i]);
     free(f->notes);
@@ -553,6 +737,8 @@ const struct lbq_hparams *lbq_file_hparams(const struct lbq_file *f) { return &f
 int lbq_file_nparams(const struct lbq_file *f) { return f->nparams; }
 const struct lbq_param_info *lbq_file_param(const struct lbq_file *f, int i) { return &f->params[i].info; }
 const char *lbq_file_path(const struct lbq_file *f) { return f->path; }
+const char *lbq_file_param_raw_name(const struct lbq_file *f, int i) { return f->params[i].raw; }
+int64_t lbq_file_negative_v(const struct lbq_file *f, int p) { return f->params[p].negv; }
 int lbq_file_nnotes(const struct lbq_file *f) { return f->nnotes; }
 const char *lbq_file_note(const struct lbq_file *f, int i) { return f->notes[i]; }
 int64_t lbq_file_elems_read(const struct lbq_file *f, int p, enum lbq_ds ds) { return f->params[p].read[ds]; }
@@ -595,6 +781,12 @@ int lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t 
     }
     if (!aligned) memcpy(out, tmp + (off - row0 * re), sizeof(float) * (size_t)n);
     r->read[ds] += nrow * re;
+    if (ds == LBQ_DS_V && off >= r->negv_end) {     /* v >= 0 in Adam: count what is not, once */
+        int64_t neg = 0;
+        for (int64_t i = 0; i < n; i++) neg += out[i] < 0.0f;
+        r->negv += neg;
+        r->negv_end = off + n;
+    }
 cleanup:
     if (d >= 0 && (rc != LBQ_OK || !f->rd_keep[ds])) {    /* and after any failed read */
         H5Dclose(d);
@@ -609,7 +801,7 @@ cleanup:
 
 /* ---- writer ---------------------------------------------------------------------------------- */
 struct lbq_h5w {
-    char  *path, *tmp;
+    char  *path, *target, *tmp;     /* as given; with its symlinks followed; target.tmp-<pid> */
     hid_t  fid;
     hid_t  *ds;
     struct lbq_shape *shape;
@@ -622,15 +814,19 @@ int lbq_h5w_open(const char *path, struct lbq_h5w **out)
     struct lbq_h5w *w = NULL;
     *out = NULL;
     h5_quiet();
+    /* the output rules of src/json.c: never an input, never a device or a directory (HDF5 needs a
+     * regular file), a symlink's target replaced and not the link */
     struct stat sb;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a regular file", path);
+    if ((rc = lbq_output_not_input(path)) != LBQ_OK) return rc;
     w = calloc(1, sizeof *w);
     if (!w) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     w->fid = -1;
     w->path = strdup(path);
-    w->tmp = malloc(strlen(path) + 32);
+    w->target = lbq_output_target(path);
+    w->tmp = w->target ? lbq_tmp_name(w->target) : NULL;
     if (!w->path || !w->tmp) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-    sprintf(w->tmp, "%s.tmp-%ld", path, (long)getpid());
+    lbq_tmp_add(w->tmp);        /* before it exists: a signal from here on removes it */
     w->fid = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->fid < 0) {
         const char *dir_err = "cannot create file";
@@ -642,7 +838,7 @@ int lbq_h5w_open(const char *path, struct lbq_h5w **out)
     *out = w;
     return LBQ_OK;
 cleanup:
-    if (w) { free(w->path); free(w->tmp); free(w); }
+    if (w) { if (w->tmp) lbq_tmp_remove(w->tmp); free(w->path); free(w->target); free(w->tmp); free(w); }
     return rc;
 }
 
@@ -743,16 +939,26 @@ int lbq_h5w_attr_f64(struct lbq_h5w *w, const char *obj, const char *name, doubl
 int lbq_h5w_attr_i64(struct lbq_h5w *w, const char *obj, const char *name, int64_t value)
 { return attr_write(w, obj, name, H5T_NATIVE_INT64, &value); }
 
+static void h5w_free(struct lbq_h5w *w)
+{
+    free(w->ds); free(w->shape); free(w->path); free(w->target); free(w->tmp); free(w);
+}
+
 int lbq_h5w_commit(struct lbq_h5w *w)
 {
     int rc = LBQ_OK;
-    for (int i = 0; i < w->nds; i++) if (w->ds[i] >= 0) H5Dclose(w->ds[i]);
+    for (int i = 0; i < w->nds; i++) {
+        if (w->ds[i] >= 0 && H5Dclose(w->ds[i]) < 0 && rc == LBQ_OK) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed (disk full?)", w->path);
+        w->ds[i] = -1;
+    }
     w->nds = 0;
-    H5Fflush(w->fid, H5F_SCOPE_GLOBAL);
-    if (H5Fclose(w->fid) < 0) { w->fid = -1; rc = lbq_err(LBQ_ERR_OUTPUT, "%s: closing failed (disk full?)", w->path); goto cleanup; }
+    if (rc == LBQ_OK && H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed (disk full?)", w->path);
+    if (rc != LBQ_OK) goto cleanup;
+    if (H5Fclose(w->fid) < 0) { w->fid = -1; g_h5_poisoned = 1; rc = lbq_err(LBQ_ERR_OUTPUT, "%s: closing failed (disk full?)", w->path); goto cleanup; }
     w->fid = -1;
-    if (rename(w->tmp, w->path) != 0) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot rename into place: %s", w->path, strerror(errno)); goto cleanup; }
-    free(w->ds); free(w->shape); free(w->path); free(w->tmp); free(w);
+    if (rename(w->tmp, w->target) != 0) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot rename into place: %s", w->path, strerror(errno)); goto cleanup; }
+    lbq_tmp_remove(w->tmp);
+    h5w_free(w);
     return LBQ_OK;
 cleanup:
     lbq_h5w_abort(w);
@@ -762,8 +968,13 @@ cleanup:
 void lbq_h5w_abort(struct lbq_h5w *w)
 {
     if (!w) return;
-    for (int i = 0; i < w->nds; i++) if (w->ds[i] >= 0) H5Dclose(w->ds[i]);
-    if (w->fid >= 0) H5Fclose(w->fid);
+    /* After a failed write (a full disk) the closes below flush what libhdf5 still holds.  The
+     * temporary file is emptied first, so that those flushes find room (the file is deleted
+     * anyway); should a close fail all the same, the exit-time H5close is skipped (h5_atexit). */
+    if (w->fid >= 0 && truncate(w->tmp, 0) != 0) { /* nothing to free: the closes may still succeed */ }
+    for (int i = 0; i < w->nds; i++) if (w->ds[i] >= 0 && H5Dclose(w->ds[i]) < 0) g_h5_poisoned = 1;
+    if (w->fid >= 0 && H5Fclose(w->fid) < 0) g_h5_poisoned = 1;
     unlink(w->tmp);
-    free(w->ds); free(w->shape); free(w->path); free(w->tmp); free(w);
+    lbq_tmp_remove(w->tmp);
+    h5w_free(w);
 }

@@ -68,7 +68,7 @@ struct lbq_hparams {
 };
 
 struct lbq_param_info {
-    char             name[LBQ_NAME_MAX];    /* group path without the leading '/' */
+    char             name[LBQ_NAME_MAX];    /* group path without the leading '/', escaped (lbq_name_escape) */
     struct lbq_shape shape;                 /* of exp_avg (== exp_avg_sq == param) */
     int              has[LBQ_DS_COUNT];     /* dataset present */
     int              dtype_bits[LBQ_DS_COUNT]; /* 16, 32 or 64 (float storage width) */
@@ -94,6 +94,16 @@ void lbq_file_set_chunk_cache(struct lbq_file *f, int64_t bytes);
 const struct lbq_hparams    *lbq_file_hparams(const struct lbq_file *f);
 int                          lbq_file_nparams(const struct lbq_file *f);
 const struct lbq_param_info *lbq_file_param(const struct lbq_file *f, int i);
+/* the name as stored in the file (info.name is it escaped for display: docs/format.md, "Parameter
+ * names"); quantize writes its output groups under it */
+const char *lbq_file_param_raw_name(const struct lbq_file *f, int i);
+/* --mem-limit: LBQ_ERR_ARG, naming the tensor and the limit needed, when a chunked exp_avg or
+ * exp_avg_sq's uncompressed chunk exceeds bytes/16 (the chunk cache of a dataset holds one whole chunk, so that
+ * each chunk is decompressed once); call right after lbq_file_open, before any read */
+int lbq_file_set_mem_limit(struct lbq_file *f, int64_t bytes);
+/* negative exp_avg_sq values read so far in parameter p (each element counted once, on the first
+ * pass of reads in increasing offsets); the unsigned v quantizers map them to 0 */
+int64_t lbq_file_negative_v(const struct lbq_file *f, int p);
 const char                  *lbq_file_path(const struct lbq_file *f);
 /* Notices collected while opening (conversions, skipped scalars, defaults): n lines. */
 int         lbq_file_nnotes(const struct lbq_file *f);

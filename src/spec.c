@@ -171,10 +171,20 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
     int rc = parse_main(buf, text, out);
     if (rc) return rc;
     int bits_opt = 0;
+    unsigned seen = 0;          /* option classes given: a second one repeats or contradicts (issue 16) */
+    const char *seen_text[6] = { 0 };
     while (opts && *opts) {
         char *next = strchr(opts, ':');
         if (next) *next++ = 0;
         char *end;
+        int cls = lbq_streq_ci(opts, "nz") ? 0 : lbq_streq_ci(opts, "dre") ? 1
+                : (lbq_streq_ci(opts, "signed") || lbq_streq_ci(opts, "unsigned")) ? 2
+                : (lbq_streq_ci(opts, "sr") || lbq_streq_ci(opts, "nearest")) ? 3
+                : ((opts[0] == 'b' || opts[0] == 'B') && isdigit((unsigned char)opts[1])) ? 4
+                : ((opts[0] == 'p' || opts[0] == 'P') && (isdigit((unsigned char)opts[1]) || opts[1] == '.')) ? 5 : -1;
+        if (cls >= 0 && (seen & (1u << cls)))
+            return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':%s' repeats or contradicts ':%s' (give each option once)", text, opts, seen_text[cls]);
+        if (cls >= 0) { seen |= 1u << cls; seen_text[cls] = opts; }
         if (lbq_streq_ci(opts, "nz")) out->nz = 1;
         else if (lbq_streq_ci(opts, "dre")) out->dre = 1;
         else if (lbq_streq_ci(opts, "signed")) out->sign = 1;

@@ -5,14 +5,21 @@
  * arbitrary unaligned flat ranges, float16/float64 conversion notices, nested groups, --m-name /
  * --v-name patterns, --tensor globs, root attributes and their defaults, 0-d scalars, malformed
  * files (status and a message naming the file and the tensor), and the writer's commit/abort
- * semantics and refusal of bad output paths (including /dev/full, which must stay a device). */
+ * semantics and refusal of bad output paths (including /dev/full, which must stay a device).
+ * Issue 16: parameter names of any length (refused, naming the parameter, past LBQ_NAME_MAX) and
+ * their escaping (lbq_name_escape), a dataset under two names counted once, external links
+ * refused, a file locked by a writer named as such, negative v counted once, outputs that are
+ * inputs refused, symlinked outputs replacing their target, registered temporary files. */
 #include "lbq.h"
+#include "lbq-json.h"
 #include "lbq-test.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <hdf5.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -778,6 +785,218 @@ static void test_writer(void)
     } else printf("  (no /dev/full: case skipped)\n");
 }
 
+
+/* ================================================================================================
+ * 5. Issue 16: names, links, locks, negative v, output rules
+ * ============================================================================================== */
+static void esc_is(const char *in, int mode, const char *want)
+{
+    char out[256];
+    size_t n = lbq_name_escape(in, out, sizeof out, mode);
+    CHECK_MSG(strcmp(out, want) == 0 && n == strlen(want), "escape(mode %d): got '%s' (%zu), want '%s'", mode, out, n, want);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    if (fp) { fputs(text, fp); fclose(fp); }
+}
+
+static int file_is(const char *path, const char *text)
+{
+    char buf[256] = {0};
+    FILE *fp = fopen(path, "r");
+    if (!fp) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = 0;
+    return strcmp(buf, text) == 0;
+}
+
+/* h5_pair for names of any length */
+static void h5_pair_long(hid_t fid, const char *group, const hsize_t *dims, const float *m, const float *v)
+{
+    size_t n = strlen(group) + 16;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/exp_avg", group);
+    h5_ds(fid, p, H5T_IEEE_F32LE, 1, dims, H5T_NATIVE_FLOAT, m);
+    snprintf(p, n, "%s/exp_avg_sq", group);
+    h5_ds(fid, p, H5T_IEEE_F32LE, 1, dims, H5T_NATIVE_FLOAT, v);
+    free(p);
+}
+
+static void test_issue16(void)
+{
+    /* escaping */
+    esc_is("plain.name/x", LBQ_ESC_NAME, "plain.name/x");
+    esc_is("w\xff\xfe", LBQ_ESC_NAME, "w\\xff\\xfe");
+    esc_is("t\tab\nc\r", LBQ_ESC_NAME, "t\\tab\\nc\\r");
+    esc_is("a\\b", LBQ_ESC_NAME, "a\\\\b");
+    esc_is("\x01\x7f", LBQ_ESC_NAME, "\\x01\\x7f");
+    esc_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", LBQ_ESC_NAME, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");   /* valid UTF-8 kept */
+    esc_is("\xc0\x80", LBQ_ESC_NAME, "\\xc0\\x80");                 /* overlong */
+    esc_is("\xed\xa0\x80", LBQ_ESC_NAME, "\\xed\\xa0\\x80");       /* a surrogate */
+    esc_is("\xf4\x90\x80\x80", LBQ_ESC_NAME, "\\xf4\\x90\\x80\\x80");  /* > U+10FFFF */
+    esc_is("\xe2\x82", LBQ_ESC_NAME, "\\xe2\\x82");               /* cut short */
+    esc_is("t\tb\\\xff", LBQ_ESC_UTF8, "t\tb\\\\xff");
+    esc_is("\"a\xff\"", LBQ_ESC_JSON, "\"a\\\\xff\"");
+    char small[8];
+    size_t need = lbq_name_escape("ab\xff\xfe", small, sizeof small, LBQ_ESC_NAME);
+    CHECK_EQ_INT(need, 10);
+    CHECK_MSG(strcmp(small, "ab\\xff") == 0, "cut at a whole escape: '%s'", small);
+
+    /* names: up to 511 bytes kept; longer ones refused naming the parameter, not dropped */
+    char *n511 = malloc(600), *n600 = malloc(700), *n5000 = malloc(5100);
+    memset(n511, 'k', 511); n511[511] = 0;
+    memset(n600, 'a', 600); n600[600] = 0;
+    memset(n5000, 'z', 5000); n5000[5000] = 0;
+    float m[4] = { 1, 2, 3, 4 }, v[4] = { 0.5f, -1e-9f, 0.25f, -2 };
+    hsize_t d4[1] = { 4 };
+    const char *fl = P("long-names.h5");
+    hid_t fid = h5_create(fl);
+    h5_pair_long(fid, n511, d4, m, v);
+    h5_pair_long(fid, n600, d4, m, v);
+    h5_pair_long(fid, n5000, d4, m, v);
+    h5_pair(fid, "b", 1, d4, m, v);
+    H5Fclose(fid);
+    struct lbq_file *f = NULL;
+    int rc = lbq_file_open(fl, NULL, &f);
+    CHECK_MSG(rc == LBQ_ERR_FORMAT && strstr(lbq_errmsg(), "parameter names longer than 511 bytes are not supported") &&
+              ((strstr(lbq_errmsg(), "tensor 'aaaaaaaaaa") && strstr(lbq_errmsg(), "(600 bytes)")) ||
+               (strstr(lbq_errmsg(), "tensor 'zzzzzzzzzz") && strstr(lbq_errmsg(), "(5000 bytes)"))), "long name: rc %d '%s'", rc, lbq_errmsg());
+    lbq_file_close(f); f = NULL;
+    struct lbq_open_opts oo = { NULL, NULL, "[bk]*" };
+    CHECK_OK(lbq_file_open(fl, &oo, &f));
+    if (f) {
+        CHECK_EQ_INT(lbq_file_nparams(f), 2);
+        int i = find_param(f, n511);
+        CHECK_MSG(i >= 0, "the 511-byte name is kept whole");
+        if (i >= 0) CHECK(strcmp(lbq_file_param_raw_name(f, i), n511) == 0);
+        lbq_file_close(f); f = NULL;
+    }
+    struct lbq_open_opts oz = { NULL, NULL, "z*" };
+    rc = lbq_file_open(fl, &oz, &f);
+    CHECK_MSG(rc == LBQ_ERR_FORMAT && strstr(lbq_errmsg(), "(5000 bytes)"), "5000-byte name: rc %d '%s'", rc, lbq_errmsg());
+    lbq_file_close(f); f = NULL;
+
+    /* escaped names; the raw name stays available; negative v counted once over repeated reads */
+    const char *fe = P("odd-names.h5");
+    fid = h5_create(fe);
+    h5_pair(fid, "w\xff\xfe", 1, d4, m, v);
+    h5_pair(fid, "t\tab", 1, d4, m, v);
+    H5Fclose(fid);
+    CHECK_OK(lbq_file_open(fe, NULL, &f));
+    if (f) {
+        CHECK_EQ_INT(lbq_file_nparams(f), 2);
+        int a = find_param(f, "w\\xff\\xfe"), b = find_param(f, "t\\tab");
+        CHECK_MSG(a >= 0 && b >= 0, "escaped display names");
+        if (a >= 0) {
+            CHECK(strcmp(lbq_file_param_raw_name(f, a), "w\xff\xfe") == 0);
+            float x[4];
+            CHECK_OK(lbq_file_read(f, a, LBQ_DS_V, 0, 0, 2, x));
+            CHECK_OK(lbq_file_read(f, a, LBQ_DS_V, 0, 2, 2, x));
+            CHECK_OK(lbq_file_read(f, a, LBQ_DS_V, 0, 0, 4, x));       /* a second pass */
+            CHECK_EQ_INT(lbq_file_negative_v(f, a), 2);
+        }
+        if (b >= 0) CHECK_EQ_INT(lbq_file_negative_v(f, b), 0);
+        lbq_file_close(f); f = NULL;
+    }
+
+    /* one dataset under several names: counted once, with a notice; a soft link alone is kept */
+    const char *fs = P("links.h5");
+    fid = h5_create(fs);
+    h5_pair(fid, "w", 1, d4, m, v);
+    H5Gclose(H5Gcreate2(fid, "alias", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Lcreate_soft("/w/exp_avg", fid, "alias/exp_avg", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_soft("/w/exp_avg_sq", fid, "alias/exp_avg_sq", H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(H5Gcreate2(fid, "x", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Lcreate_hard(fid, "/w/exp_avg", fid, "x/exp_avg", H5P_DEFAULT, H5P_DEFAULT);
+    H5Lcreate_hard(fid, "/w/exp_avg_sq", fid, "x/exp_avg_sq", H5P_DEFAULT, H5P_DEFAULT);
+    h5_ds(fid, "store/m", H5T_IEEE_F32LE, 1, d4, H5T_NATIVE_FLOAT, m);
+    H5Gclose(H5Gcreate2(fid, "only", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Lcreate_soft("/store/m", fid, "only/exp_avg", H5P_DEFAULT, H5P_DEFAULT);
+    h5_ds(fid, "only/exp_avg_sq", H5T_IEEE_F32LE, 1, d4, H5T_NATIVE_FLOAT, v);
+    H5Fclose(fid);
+    CHECK_OK(lbq_file_open(fs, NULL, &f));
+    if (f) {
+        CHECK_EQ_INT(lbq_file_nparams(f), 2);
+        CHECK(find_param(f, "w") >= 0);         /* the first hard-link name in path order: 'w' < 'x' */
+        CHECK(find_param(f, "only") >= 0);
+        CHECK(find_param(f, "alias") < 0 && find_param(f, "x") < 0);
+        CHECK(note_has(f, "tensor 'alias': exp_avg is a soft link to the dataset of tensor 'w'", "counted once"));
+        CHECK(note_has(f, "tensor 'x': exp_avg is another name (hard link) to the dataset of tensor 'w'", NULL));
+        lbq_file_close(f); f = NULL;
+    }
+    const char *fx = P("extlink.h5");
+    fid = h5_create(fx);
+    H5Gclose(H5Gcreate2(fid, "e", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Lcreate_external(fs, "/w/exp_avg", fid, "e/exp_avg", H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(fid);
+    rc = lbq_file_open(fx, NULL, &f);
+    CHECK_MSG(rc == LBQ_ERR_FORMAT && strstr(lbq_errmsg(), "tensor 'e': exp_avg is an external link to another file"), "external link: rc %d '%s'", rc, lbq_errmsg());
+    lbq_file_close(f); f = NULL;
+
+    /* a file locked by a writer (an exclusive flock, as libhdf5's writers take) */
+    int fd = open(fs, O_RDONLY);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        rc = lbq_file_open(fs, NULL, &f);
+        CHECK_MSG(rc == LBQ_ERR_IO && strstr(lbq_errmsg(), "locked by another process that has it open for writing"), "locked: rc %d '%s'", rc, lbq_errmsg());
+        lbq_file_close(f); f = NULL;
+        flock(fd, LOCK_UN);
+    } else printf("  (flock unavailable: locked-file case skipped)\n");
+    if (fd >= 0) close(fd);
+
+    /* outputs never write an input of this process: the input itself, a symlink, a hard link */
+    CHECK_OK(lbq_file_open(fe, NULL, &f));      /* registers fe */
+    lbq_file_close(f); f = NULL;
+    struct stat s0, s1;
+    stat(fe, &s0);
+    const char *lk = P("input-link.h5"), *hl = P("input-hard.h5");
+    CHECK(symlink(fe, lk) == 0);
+    CHECK(link(fe, hl) == 0);
+    const char *outs[3] = { fe, lk, hl };
+    for (int k = 0; k < 3; k++) {
+        rc = lbq_write_atomic(outs[k], "x\n", 2);
+        CHECK_MSG(rc == LBQ_ERR_OUTPUT && strstr(lbq_errmsg(), "is the input file"), "write_atomic %s: rc %d '%s'", outs[k], rc, lbq_errmsg());
+        struct lbq_h5w *w = NULL;
+        rc = lbq_h5w_open(outs[k], &w);
+        CHECK_MSG(rc == LBQ_ERR_OUTPUT && w == NULL && strstr(lbq_errmsg(), "is the input file"), "h5w_open %s: rc %d '%s'", outs[k], rc, lbq_errmsg());
+        if (w) lbq_h5w_abort(w);
+    }
+    CHECK(stat(fe, &s1) == 0 && s1.st_size == s0.st_size && s1.st_mtime == s0.st_mtime && s1.st_ino == s0.st_ino);
+    CHECK(lbq_same_file(lk, fe) && lbq_same_file(hl, fe) && !lbq_same_file(fs, fe));
+
+    /* a symlinked output: the target is replaced, the link stays */
+    const char *tg = P("target.txt"), *ln = P("out-link.txt");
+    write_text(tg, "old\n");
+    CHECK(symlink("target.txt", ln) == 0);
+    CHECK_OK(lbq_write_atomic(ln, "new\n", 4));
+    struct stat ls;
+    CHECK(lstat(ln, &ls) == 0 && S_ISLNK(ls.st_mode));
+    CHECK(file_is(tg, "new\n"));
+    CHECK(count_prefix(g_dir, "target.txt.tmp-") == 0);
+    struct lbq_h5w *w = NULL;
+    const char *hl2 = P("h5-link.h5"), *ht = P("h5-target.h5");
+    CHECK(symlink("h5-target.h5", hl2) == 0);     /* dangling: the target is created */
+    CHECK_OK(lbq_h5w_open(hl2, &w));
+    if (w) CHECK_OK(lbq_h5w_commit(w));
+    CHECK(lstat(hl2, &ls) == 0 && S_ISLNK(ls.st_mode));
+    CHECK(stat(ht, &ls) == 0 && S_ISREG(ls.st_mode) && H5Fis_hdf5(ht) > 0);
+    /* a character device is written in place (JSON and text), never replaced */
+    CHECK_OK(lbq_write_atomic("/dev/null", "x\n", 2));
+    CHECK(stat("/dev/null", &ls) == 0 && S_ISCHR(ls.st_mode));
+
+    /* registered temporary files: unlinked by lbq_tmp_unlink_all (the signal handlers), once removed no more */
+    const char *t1 = P("a.tmp-1"), *t2 = P("b.tmp-2");
+    write_text(t1, "1"); write_text(t2, "2");
+    lbq_tmp_add(t1); lbq_tmp_add(t2);
+    lbq_tmp_remove(t2);
+    lbq_tmp_unlink_all();
+    CHECK(!exists(t1) && exists(t2));
+    lbq_tmp_remove(t1);
+    free(n511); free(n600); free(n5000);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/lbq-test-h5io-XXXXXX");
@@ -786,6 +1005,7 @@ int main(void)
     test_raw_fixtures();
     test_malformed();
     test_writer();
+    test_issue16();
     rm_rf(g_dir);
     CHECK_MSG(!exists(g_dir), "temp dir %s not removed", g_dir);
     return TEST_END();

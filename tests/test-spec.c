@@ -190,9 +190,15 @@ static void test_options(void)
     CHECK_OK(parse("block128-fp8e5m2:dre", &s)); CHECK_EQ_INT(s.dre, 1);
     CHECK_OK(parse("block128-dtree:signed", &s)); CHECK_EQ_INT(s.sign, 1);
     CHECK_OK(parse("block128-dtree:unsigned", &s)); CHECK_EQ_INT(s.sign, 0);
-    CHECK_OK(parse("block128-dtree:signed:unsigned", &s)); CHECK_EQ_INT(s.sign, 0);    /* last wins */
+    /* a repeated or contradicting option is refused (issue 16; the last one used to win silently) */
+    CHECK(parse("block128-dtree:signed:unsigned", &s) == LBQ_ERR_ARG && strstr(lbq_errmsg(), "':unsigned' repeats or contradicts ':signed'"));
+    CHECK(parse("block128-dtree:b4:b5", &s) == LBQ_ERR_ARG && strstr(lbq_errmsg(), "':b5' repeats or contradicts ':b4'"));
+    CHECK(parse("block128-dtree:sr:sr", &s) == LBQ_ERR_ARG);
+    CHECK(parse("block128-log:p0.1:p0.1", &s) == LBQ_ERR_ARG);
+    CHECK(parse("block128-dtree:nz:nz", &s) == LBQ_ERR_ARG);
     CHECK_OK(parse("block128-dtree:sr", &s)); CHECK_EQ_INT(s.round, LBQ_ROUND_STOCHASTIC);
-    CHECK_OK(parse("block128-dtree:SR:nearest", &s)); CHECK_EQ_INT(s.round, LBQ_ROUND_NEAREST);
+    CHECK(parse("block128-dtree:SR:nearest", &s) == LBQ_ERR_ARG && strstr(lbq_errmsg(), "':nearest' repeats or contradicts ':SR'"));
+    CHECK_OK(parse("block128-dtree:nearest", &s)); CHECK_EQ_INT(s.round, LBQ_ROUND_NEAREST);
     CHECK_OK(parse("block128-log:p0.05", &s)); CHECK(s.quantile == 0.05f);
     CHECK_OK(parse("block128-log:P.5", &s)); CHECK(s.quantile == 0.5f);
     CHECK_OK(parse("block128-log:b3:p0.2:sr:unsigned", &s));

@@ -6,7 +6,9 @@
 # unknown map/normalization/recipe, --mem-limit) and bad outputs (missing directory, read-only
 # directory, a full device, a directory).  Each must give: the documented exit code (cli/cli.h:
 # 2 usage, 3 input, 4 output, 5 data), exactly one stderr line starting with "lbq" (-q silences
-# notices), no crash, and no output or temporary file left behind.  Plus the non-errors: a 0-d
+# notices), no crash, and no output or temporary file left behind.  Outputs that resolve to the
+# input (the same path, ./, a symlink, a hard link) are refused with exit 4 before any work, the
+# input intact (issue 16; more output rules in test-outputs.sh).  Plus the non-errors: a 0-d
 # scalar next to real parameters is skipped with a notice; NaN/Inf are counted and excluded by
 # inspect/analyze/sweep and refused by simulate; compressed data larger than its storage is fine.
 #
@@ -311,6 +313,182 @@ for c in "${CMDS[@]}"; do
 done
 if [ $DEVFULL_BEFORE = 1 ]; then
     check "/dev/full is still a character device" test -c /dev/full
+fi
+
+# ---- an output that resolves to the input: exit 4, one line, before any work, the input intact ----
+# The same path, through ./, a symlink, a hard link; for every command that reads a moment file
+# (sweep's -o DIR and shampoo's --json included) and plot's -o DIR onto its RESULTS.json.
+SAME=$T/same; mkdir -p "$SAME"
+cp "$GOOD" "$SAME/m.h5"; ln -s m.h5 "$SAME/link.h5"; ln "$SAME/m.h5" "$SAME/hard.h5"
+SUM0=$(cksum <"$SAME/m.h5")
+for c in "${CMDS[@]}"; do
+    case $c in analyze|simulate) opt=--json ;; *) opt=-o ;; esac
+    for o in "$SAME/m.h5" "$SAME/./m.h5" "$SAME/link.h5" "$SAME/hard.h5"; do
+        reset_case; newdir; OUTP=$o
+        build "$c" "$SAME/m.h5" "$D"; run "${A[@]}"
+        check_error_contract "$c: output $o is the input" $EXIT_OUTPUT
+        check_eq "$c: output $(basename "$o") is the input: the line" \
+            "lbq: error: $opt $o: is the input file $SAME/m.h5; lbq never writes over an input" "$(cat "$ERR")"
+        check_empty "$c: output $(basename "$o") is the input: refused before any work (no table)" "$OUT"
+        check_eq "$c: output $(basename "$o") is the input: the input is intact" "$SUM0" "$(cksum <"$SAME/m.h5")"
+    done
+done
+check_eq "the input directory holds only the input and its links" "hard.h5 link.h5 m.h5" "$(ls "$SAME" | tr '\n' ' ' | sed 's/ $//')"
+run shampoo "$SAME/m.h5" --dataset w/exp_avg --json "$SAME/link.h5"
+check_error_contract "shampoo: --json is the input" $EXIT_OUTPUT
+check_eq "shampoo: --json is the input: the line" "lbq: error: --json $SAME/link.h5: is the input file $SAME/m.h5; lbq never writes over an input" "$(cat "$ERR")"
+echo '{}' >"$SAME/r.json"
+run plot "$SAME/r.json" -o "$SAME/r.json"
+check_error_contract "plot: -o DIR is the input" $EXIT_OUTPUT
+check_eq "plot: -o DIR is the input: the line" "lbq: error: -o $SAME/r.json: is the input file $SAME/r.json; lbq never writes over an input" "$(cat "$ERR")"
+check_eq "plot: the input is intact" '{}' "$(cat "$SAME/r.json")"
+check_eq "after every case, the input is unchanged" "$SUM0" "$(cksum <"$SAME/m.h5")"
+( cd "$T" && "$LBQ" quantize -q "$GOOD" --recipe lpmm4 -o - >"$OUT" 2>"$ERR" ); RC=$?; LAST_CMD="lbq quantize GOOD -o -"
+check_error_contract "quantize -o - (HDF5 to stdout)" $EXIT_OUTPUT
+check_eq "quantize -o -: the line" "lbq: error: -o -: HDF5 cannot be written to stdout; give a file name" "$(cat "$ERR")"
+check "quantize -o -: no file named '-'" test ! -e "$T/-"
+
+# ---- output paths are validated before any work: an existing directory given as a file output ----
+for c in analyze simulate; do
+    reset_case; newdir; mkdir "$D/adir"; OUTP=$D/adir
+    build "$c" "$GOOD" "$D"; run "${A[@]}"
+    check_error_contract "$c: --json DIR" $EXIT_OUTPUT
+    check_eq "$c: --json DIR: the line" "lbq: error: --json $D/adir: is a directory" "$(cat "$ERR")"
+    check_empty "$c: --json DIR: refused before any work (no table on stdout)" "$OUT"
+done
+reset_case; newdir; OUTP=$D/nodir/out.json
+build analyze "$GOOD" "$D"; run "${A[@]}"
+check_eq "analyze: --json in a missing directory: the line" "lbq: error: --json $D/nodir/out.json: directory $D/nodir: No such file or directory" "$(cat "$ERR")"
+check_empty "analyze: --json in a missing directory: refused before any work" "$OUT"
+run theory --json "$T"
+check_error_contract "theory: --json DIR" $EXIT_OUTPUT
+check_empty "theory: --json DIR: refused before any work" "$OUT"
+
+# ---- misleading messages and silently accepted repeats (issue 16, item 14): exact lines, exit 2 -----
+msg_case() {    # NAME EXPECTED-LINE ARGS...
+    local name=$1 want=$2; shift 2
+    run "$@"
+    check_error_contract "$name" $EXIT_USAGE
+    check_eq "$name: the line" "$want" "$(cat "$ERR")"
+    check_empty "$name: nothing on stdout" "$OUT"
+}
+msg_case "analyze -o (analyze has --json, not -o)" "lbq analyze: unknown option '-o' (see 'lbq analyze --help')" \
+    analyze "$GOOD" --quant block128-dtree -o "$T/x.json"
+msg_case "analyze --quant twice, different" "lbq analyze: option '--quant' given twice, as 'block128-dtree' and 'block64-dtree' (give it once) (see 'lbq analyze --help')" \
+    analyze "$GOOD" --quant block128-dtree --quant=block64-dtree
+msg_case "quantize -o twice, different" "lbq quantize: option '--output' given twice, as '$T/a.h5' and '$T/b.h5' (give it once) (see 'lbq quantize --help')" \
+    quantize "$GOOD" --recipe lpmm4 -o "$T/a.h5" -o "$T/b.h5"
+msg_case "sweep --map twice, different" "lbq sweep: option '--map' given twice, as 'dtree' and 'linear' (give it once) (see 'lbq sweep --help')" \
+    sweep "$GOOD" -o "$T/sw-twice" --map dtree --map linear
+check "sweep --map twice: no output directory" test ! -e "$T/sw-twice"
+run analyze -q "$GOOD" --quant block128-dtree --quant block128-dtree --device cpu
+check_rc "analyze --quant twice, the same: accepted" 0
+msg_case "theory --beta 0.9999999999 (not '1 out of range')" "lbq theory: --beta: 0.9999999999 out of range (0-0.999999) (see 'lbq theory --help')" \
+    theory --beta 0.9999999999
+msg_case "analyze --quantile 1e-320 (a number, out of range)" "lbq analyze: --quantile: 1e-320 out of range (1e-09-0.999999999) (see 'lbq analyze --help')" \
+    analyze "$GOOD" --quant block128-dtree --quantile 1e-320
+msg_case "analyze: block 2^24+1 (not 'of one sweep')" "lbq analyze: block size 16777217 is larger than 2^24 = 16777216, the largest that analyze evaluates (see 'lbq analyze --help')" \
+    analyze "$GOOD" --quant block16777217-dtree
+msg_case "simulate --betas with too many values (not 'not LO:HI:STEP')" "lbq simulate: --betas: '0:0.99:0.0000001' gives 9900001 values; at most 10001 (a larger STEP) (see 'lbq simulate --help')" \
+    simulate --source synthetic --quant-v block128-dtree --betas 0:0.99:0.0000001
+for sp in "block128-dtree:b4:b5|:b5|:b4" "block128-dtree:sr:sr|:sr|:sr" "block128-linear:signed:unsigned|:unsigned|:signed" "block128-dtree:p0.9:nearest:sr|:sr|:nearest"; do
+    spec=${sp%%|*}; rest=${sp#*|}; second=${rest%%|*}; first=${rest#*|}
+    msg_case "analyze --quant $spec (a repeated or contradicting option)" \
+        "lbq: error: quantizer '$spec': '$second' repeats or contradicts '$first' (give each option once)" analyze "$GOOD" --quant "$spec"
+done
+msg_case "analyze --quant block0-dtree (refused, as docs/quantizers.md says)" "lbq: error: quantizer 'block0-dtree': block size must be >= 1 (got 0)" \
+    analyze "$GOOD" --quant block0-dtree
+
+# ---- names, links, locks, negative v (issue 16); fixtures made with h5py ---------------------------
+PY=/usr/bin/python3
+if ! "$PY" -c 'import h5py' 2>/dev/null; then
+    skip "names, links, locks, negative v" "$PY has no h5py (apt-get install python3-h5py)"
+else
+    NM=$T/names; mkdir -p "$NM"
+    "$PY" - "$NM" <<'PYEOF'
+import sys, h5py, numpy as np
+d = sys.argv[1]
+def pair(f, g, v=None):
+    grp = f.create_group(g)     # g: str, or bytes for a name that is not UTF-8
+    grp["exp_avg"] = np.linspace(-1, 1, 256, dtype="f4")
+    grp["exp_avg_sq"] = np.linspace(0.1, 1, 256, dtype="f4") if v is None else v
+for fn, n in (("long600.h5", 600), ("long1100.h5", 1100)):
+    with h5py.File(d + "/" + fn, "w") as f:
+        pair(f, "a" * n); pair(f, "b")
+with h5py.File(d + "/odd.h5", "w") as f:
+    pair(f, b"w\xff\xfe")
+    pair(f, "t\tab"); pair(f, "n\nl"); pair(f, "ok")
+with h5py.File(d + "/soft.h5", "w") as f:
+    pair(f, "w")
+    f["alias/exp_avg"] = h5py.SoftLink("/w/exp_avg"); f["alias/exp_avg_sq"] = h5py.SoftLink("/w/exp_avg_sq")
+with h5py.File(d + "/bigchunk.h5", "w") as f:     # one 16 MiB gzip chunk per state, a 1 MB file
+    m = np.zeros((2048, 2048), "f4"); m[:, :64] = np.linspace(-1e-3, 1e-3, 2048 * 64, dtype="f4").reshape(2048, 64)
+    f.create_dataset("w/exp_avg", data=m, chunks=(2048, 2048), compression="gzip")
+    f.create_dataset("w/exp_avg_sq", data=m * m, chunks=(2048, 2048), compression="gzip")
+with h5py.File(d + "/neg.h5", "w") as f:
+    v = np.linspace(0.1, 1, 256, dtype="f4"); v[:3] = -1e-9
+    pair(f, "w", v); pair(f, "b")
+PYEOF
+    [ -f "$NM/neg.h5" ] || fail "h5py fixtures for names/links were not made"
+    LONGMSG="tensor '$(printf 'a%.0s' $(seq 80))...'"
+    for c in "${CMDS[@]}"; do
+        for n in 600 1100; do
+            reset_case; newdir
+            build "$c" "$NM/long$n.h5" "$D"; run "${A[@]}"
+            check_error_contract "$c: a $n-byte parameter name" $EXIT_INPUT
+            check_eq "$c: a $n-byte parameter name: the line" \
+                "lbq: error: $NM/long$n.h5: $LONGMSG ($n bytes): parameter names longer than 511 bytes are not supported" "$(cat "$ERR")"
+        done
+    done
+    # escaped names: strict UTF-8 JSON, one TSV row per parameter and config
+    strict_utf8() { "$PY" -c 'import sys, json; json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))' "$1"; }
+    run inspect -q "$NM/odd.h5" -o "$T/odd.json"
+    check_rc "inspect: names with \\xff, tab, newline: exit 0" 0
+    check "inspect --json: strict UTF-8 JSON with a non-UTF-8 name" strict_utf8 "$T/odd.json"
+    check_eq "inspect --json: names escaped (\\xHH, \\t, \\n)" 'n\nl ok t\tab w\xff\xfe' \
+        "$("$PY" -c 'import sys, json; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["params"]))' "$T/odd.json")"
+    run analyze -q "$NM/odd.h5" --quant block128-dtree --device cpu --json "$T/odd-a.json"
+    check "analyze --json: strict UTF-8 JSON with a non-UTF-8 name" strict_utf8 "$T/odd-a.json"
+    run sweep -q "$NM/odd.h5" -o "$T/odd-sw" --map dtree --bits 4 --block 128 --no-plot --no-swamp
+    check_rc "sweep: odd names: exit 0" 0
+    check_eq "sweep: results.tsv: every row has the header's 16 fields" 16 "$(awk -F '\t' '{ print NF }' "$T/odd-sw/results.tsv" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+    check_eq "sweep: results.tsv: each odd name in whole rows" "2 2 2" "$(for n in 'w\xff\xfe' 't\tab' 'n\nl'; do N=$n awk -F '\t' '$7 == ENVIRON["N"]' "$T/odd-sw/results.tsv" | wc -l; done | tr '\n' ' ' | sed 's/ $//')"
+    check "sweep: results.json is strict UTF-8" strict_utf8 "$T/odd-sw/results.json"
+    # a dataset under two names is one parameter, with a notice
+    run inspect "$NM/soft.h5" --json -o "$T/soft.json"
+    check_eq "inspect: a soft-linked duplicate is counted once" 1 "$(json_count "$T/soft.json" params)"
+    check_grep "inspect: the notice names both" "^lbq: $NM/soft.h5: tensor 'alias': exp_avg is a soft link to the dataset of tensor 'w': counted once, as 'w'\$" "$ERR"
+    # a file held open for writing (h5py takes the HDF5 file lock)
+    rm -f "$NM/ready"
+    "$PY" -c 'import h5py, sys, time; f = h5py.File(sys.argv[1], "a"); open(sys.argv[2], "w").close(); time.sleep(30)' "$NM/soft.h5" "$NM/ready" &
+    LOCKER=$!
+    for i in $(seq 200); do [ -f "$NM/ready" ] && break; sleep 0.05; done
+    run inspect -q "$NM/soft.h5"
+    check_error_contract "inspect: a file locked by a writer" $EXIT_INPUT
+    check_eq "inspect: a file locked by a writer: the line" \
+        "lbq: error: $NM/soft.h5: locked by another process that has it open for writing (HDF5 file locking); wait until the writer closes it" "$(cat "$ERR")"
+    kill "$LOCKER" 2>/dev/null; wait "$LOCKER" 2>/dev/null
+    # a file whose chunks exceed what --mem-limit allows: refused before any read, naming the limit
+    # needed (16 MiB chunks need 16 x 16 MiB); accepted at that limit
+    CHUNKMSG="lbq: error: $NM/bigchunk.h5: tensor 'w': exp_avg is stored in chunks of 16.0 MiB (uncompressed), more than the 1/16 of --mem-limit 64M that the chunk cache of one dataset may use; rerun with --mem-limit 256M or more, or rechunk the file (docs/format.md, 'Reading in slabs')"
+    for c in inspect analyze quantize sweep; do
+        reset_case; newdir; EXTRA=(--mem-limit 64M)
+        build "$c" "$NM/bigchunk.h5" "$D"; run "${A[@]}"
+        check_error_contract "$c: 16 MiB chunks at --mem-limit 64M" $EXIT_USAGE
+        check_eq "$c: 16 MiB chunks at --mem-limit 64M: the line" "$CHUNKMSG" "$(cat "$ERR")"
+        check_no_output "$c: 16 MiB chunks at --mem-limit 64M: nothing written"
+        reset_case; newdir; EXTRA=(--mem-limit 256M)
+        build "$c" "$NM/bigchunk.h5" "$D"; run "${A[@]}"
+        check_rc "$c: 16 MiB chunks at --mem-limit 256M: exit 0" 0
+    done
+    # negative v: a warning naming the tensor and the count (not with -q)
+    NEGW="lbq: warning: $NM/neg.h5: tensor 'w': 3 negative values in exp_avg_sq (Adam's v is >= 0; the unsigned v quantizers give them their lowest code)"
+    for c in inspect analyze quantize sweep; do
+        reset_case; QFLAG=""; newdir
+        build "$c" "$NM/neg.h5" "$D"; run "${A[@]}"
+        check_rc "$c: negative v: exit 0" 0
+        check_eq "$c: negative v: the warning" "$NEGW" "$(grep 'negative' "$ERR")"
+    done
 fi
 
 finish
