@@ -163,7 +163,7 @@ int cmd_bench(int argc, char **argv)
         struct lbq_qspec s;
         struct lbq_qplan pl;
         LBQ_TRY(lbq_qspec_parse(tok, NULL, &s));
-        LBQ_TRY(lbq_qplan_init(&pl, &s, lbq_map_find("log") == s.map ? LBQ_ROLE_V : LBQ_ROLE_M, 2));
+        LBQ_TRY(lbq_qplan_init(&pl, &s, (s.map->sign_ok & LBQ_SIGNED_OK) ? LBQ_ROLE_M : LBQ_ROLE_V, 2));
         const float *x = (pl.is_signed) ? m : v;
         if (pl.is_signed == 0 && pl.norm->global_stats) { lbq_tstats_reset(&st); lbq_tstats_add(&st, 0, n, v); }
         else if (pl.norm->global_stats) { lbq_tstats_reset(&st); lbq_tstats_add(&st, 0, n, m); }

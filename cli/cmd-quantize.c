@@ -117,11 +117,7 @@ static int write_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
     if (!pl->norm->blockwise) {     /* global statistics are the stored scales */
         float *all = malloc(sizeof(float) * (size_t)nsc);
         if (!all) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-        if (nsc == 1) all[0] = st.absmax;
-        else if (pl->norm == lbq_norm_find("rank1", NULL)) {
-            int64_t o = 0;
-            for (int d = 0; d < sh->rank; d++) { memcpy(all + o, st.dimmax[d], sizeof(float) * (size_t)sh->dim[d]); o += sh->dim[d]; }
-        } else memcpy(all, st.dimmax[pl->norm == lbq_norm_find("row", NULL) ? 0 : 1], sizeof(float) * (size_t)nsc);
+        lbq_qplan_global_scales(pl, &st, nsc, all);
         rc = lbq_h5w_write(w, ds_sc, 0, nsc, all);
         free(all);
         if (rc) goto cleanup;

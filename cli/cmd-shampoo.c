@@ -96,11 +96,17 @@ struct input_desc {
     uint64_t seed;
 };
 
+/* the map's registered name in 4-Bit Shampoo's terms (map slot label_shampoo) */
+static const struct lbq_map *reg_map(const char *m)
+{
+    for (int i = 0; i < lbq_map_count(); i++) if (strcmp(lbq_map_at(i)->name, m) == 0) return lbq_map_at(i);
+    return NULL;
+}
+
 static const char *map_label(const char *m)
 {
-    if (strcmp(m, "linsq") == 0) return "Linear-2";
-    if (strcmp(m, "dtree") == 0) return "DT";
-    return m;
+    const struct lbq_map *r = reg_map(m);
+    return r && r->label_shampoo ? r->label_shampoo : m;
 }
 
 /* texts that reach gnuplot or a data file: printable ASCII without quotes, $, \ and backquotes */
@@ -348,13 +354,11 @@ static int fig_series(const struct lbq_sh_result *r, int nr, int64_t block, int 
     return ns;
 }
 
+/* the linetype of plots/lbq-style.gp the sweep figures give the map (map slot `line`) */
 static int fig_lt(const char *map, int j)
 {
-    if (strcmp(map, "dtree") == 0) return 1;
-    if (strcmp(map, "linsq") == 0) return 4;
-    if (strcmp(map, "dtree0") == 0) return 2;
-    if (strcmp(map, "linear") == 0) return 3;
-    return 10 + j % 6;
+    const struct lbq_map *r = reg_map(map);
+    return r && r->line > 0 ? r->line : 10 + j % 6;
 }
 
 static int fig_dt(int bits) { return bits == 4 ? 1 : bits == 3 ? 2 : bits == 8 ? 3 : 4; }

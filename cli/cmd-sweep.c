@@ -120,13 +120,13 @@ static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults
                     char spec[128];
                     snprintf(spec, sizeof spec, "%s-%s", nm->name, ax->maps[mi]->name);
                     struct lbq_qspec s;
-                    if (lbq_qspec_parse(spec, &d, &s) != LBQ_OK) continue;      /* unsupported combination */
+                    if (!lbq_qspec_supported(spec, &d, &s)) continue;          /* unsupported combination */
                     if (ax->maps[mi]->fixed_bits && ax->bits[bi] != ax->maps[mi]->fixed_bits) continue;
                     struct sweep_conf *c = &cs[n];
                     c->map = ax->maps[mi]; c->norm = nm; c->bits = s.bits; c->block = blk;
                     struct lbq_qplan tp;
-                    int m_ok = (ax->state != 1) && lbq_qplan_init(&tp, &s, LBQ_ROLE_M, 2) == LBQ_OK;
-                    int v_ok = (ax->state != 0) && lbq_qplan_init(&tp, &s, LBQ_ROLE_V, 2) == LBQ_OK;
+                    int m_ok = (ax->state != 1) && lbq_qplan_supported(&tp, &s, LBQ_ROLE_M, 2);
+                    int v_ok = (ax->state != 0) && lbq_qplan_supported(&tp, &s, LBQ_ROLE_V, 2);
                     if (!m_ok && !v_ok) continue;
                     c->c.m = s; c->c.v = s;
                     c->c.has_m = m_ok; c->c.has_v = v_ok;
@@ -134,7 +134,6 @@ static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults
                     n++;
                 }
             }
-    lbq_err(LBQ_OK, "%s", "");
     *out = cs; *nout = n;
     return LBQ_OK;
 }
@@ -317,7 +316,7 @@ static cJSON *codebooks_json(int bits)
     cJSON *a = cJSON_AddArrayToObject(o, "maps");
     for (int i = 0; i < lbq_map_count(); i++) {
         const struct lbq_map *m = lbq_map_at(i);
-        if (!m->build || strcmp(m->name, "file") == 0) continue;
+        if (!lbq_map_fixed_table(m)) continue;
         cJSON *mo = cJSON_CreateObject();
         cJSON_AddStringToObject(mo, "name", m->name);
         for (int sg = 1; sg >= 0; sg--) {
@@ -328,13 +327,12 @@ static cJSON *codebooks_json(int bits)
             snprintf(spec, sizeof spec, "tensor-%s", m->name);
             struct lbq_qspec s;
             struct lbq_qplan p;
-            if (lbq_qspec_parse(spec, &d, &s) || lbq_qplan_init(&p, &s, sg ? LBQ_ROLE_M : LBQ_ROLE_V, 2)) { cJSON_AddNullToObject(mo, sg ? "signed" : "unsigned"); continue; }
+            if (!lbq_qspec_supported(spec, &d, &s) || !lbq_qplan_supported(&p, &s, sg ? LBQ_ROLE_M : LBQ_ROLE_V, 2)) { cJSON_AddNullToObject(mo, sg ? "signed" : "unsigned"); continue; }
             cJSON *lv = cJSON_AddArrayToObject(mo, sg ? "signed" : "unsigned");
             for (int k = 0; k < p.nlev; k++) cJSON_AddItemToArray(lv, cJSON_CreateNumber(p.q[k]));
         }
         cJSON_AddItemToArray(a, mo);
     }
-    lbq_err(LBQ_OK, "%s", "");
     return o;
 }
 
@@ -349,22 +347,27 @@ static int swamping_json(const struct sweep_axes *ax, const struct lbq_qdefaults
     cJSON_AddNumberToObject(o, "size", (double)so.size);
     cJSON_AddNumberToObject(o, "start", so.start);
     cJSON *runs = cJSON_AddArrayToObject(o, "runs");
-    static const char *const maps[] = { "uniform", "dtree", "log" };
+    /* the maps of the study (map slot `swamp`) in its order, where the sweep's --map has them */
+    const struct lbq_map *maps[16];
+    int nsw = 0;
+    for (int ord = 1; ord <= lbq_map_count() && nsw < 16; ord++)
+        for (int i = 0; i < lbq_map_count(); i++)
+            if (lbq_map_at(i)->swamp.order == ord && nsw < 16) maps[nsw++] = lbq_map_at(i);
     int bitsv[] = { 2, 3, 4 };
-    for (int mi = 0; mi < 3; mi++) {
+    for (int mi = 0; mi < nsw; mi++) {
         int wanted = 0;
-        for (int k = 0; k < ax->nmaps; k++) if (strcmp(ax->maps[k]->name, maps[mi]) == 0) wanted = 1;
+        for (int k = 0; k < ax->nmaps; k++) if (ax->maps[k] == maps[mi]) wanted = 1;
         if (!wanted) continue;
         for (int bi = 0; bi < 3; bi++) {
             char spec[64];
-            snprintf(spec, sizeof spec, "block128-%s:b%d%s", maps[mi], bitsv[bi], strcmp(maps[mi], "log") == 0 ? ":sr" : "");
+            snprintf(spec, sizeof spec, "block128-%s:b%d%s", maps[mi]->name, bitsv[bi], maps[mi]->swamp.sr ? ":sr" : "");
             struct lbq_config c;
             memset(&c, 0, sizeof c);
             int rc = lbq_qspec_parse(spec, d, &c.v);
             if (rc) { cJSON_Delete(o); return rc; }
             c.has_v = 1;
             cJSON *r = cJSON_CreateObject();
-            cJSON_AddStringToObject(r, "map", maps[mi]);
+            cJSON_AddStringToObject(r, "map", maps[mi]->name);
             cJSON_AddNumberToObject(r, "bits", bitsv[bi]);
             cJSON_AddStringToObject(r, "spec", c.v.text);
             cJSON *b = cJSON_AddArrayToObject(r, "beta"), *fm = cJSON_AddArrayToObject(r, "final_mean"), *f32 = cJSON_AddArrayToObject(r, "final_mean_fp32");
@@ -753,7 +756,7 @@ int cmd_sweep(int argc, char **argv)
     for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
         const struct lbq_map *m = lbq_map_find(t);
         if (!m) { const char *s = lbq_name_suggest(t); return cli_usage_error("sweep", "--map: unknown map '%s'%s%s%s", t, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : ""); }
-        if (strcmp(m->name, "file") == 0) return cli_usage_error("sweep", "--map: the 'file' map is not swept (use analyze --map-file)");
+        if (!m->sweepable) return cli_usage_error("sweep", "--map: the '%s' map is not swept (use analyze --map-file)", m->name);
         int dup = 0;
         for (int k = 0; k < ax.nmaps; k++) dup |= ax.maps[k] == m;
         if (!dup && ax.nmaps < MAX_LIST) ax.maps[ax.nmaps++] = m;

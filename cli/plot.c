@@ -209,13 +209,35 @@ static int j_nums(const cJSON *o, const char *path, const char *key, int req, in
 }
 
 /* ---- names, colours ---------------------------------------------------------------------------
- * Linetypes are defined in plots/lbq-style.gp: 1..8 the maps below, 9 black (fp32, exact, Pareto
- * front), 10..15 further maps, 21..28 bitwidths 1..8, 31..40 a categorical palette. */
-static const struct { const char *name, *label; int lt; } g_maps[] = {
-    { "dtree", "DE", 1 }, { "dtree0", "DE-0", 2 }, { "linear", "Linear", 3 }, { "linsq", "Linear-2", 4 },
-    { "log", "log (SOLO)", 5 }, { "uniform", "Uniform", 6 }, { "fp8e4m3", "FP8-E4M3", 7 }, { "fp8e5m2", "FP8-E5M2", 8 },
-};
-#define NMAPS_KNOWN (int)(sizeof g_maps / sizeof g_maps[0])
+ * Labels and colours come from the registries' display slots (struct lbq_map: label, line; struct
+ * lbq_norm: label, abbrev, point), looked up by the exact name a results.json carries.  Linetypes
+ * are defined in plots/lbq-style.gp: 1..8 the maps with a `line` slot, 9 black (fp32, exact,
+ * Pareto front), 10..15 further maps, 21..28 bitwidths 1..8, 31..40 a categorical palette. */
+static const struct lbq_map *reg_map(const char *name)
+{
+    for (int i = 0; i < lbq_map_count(); i++) if (strcmp(lbq_map_at(i)->name, name) == 0) return lbq_map_at(i);
+    return NULL;
+}
+
+static const struct lbq_norm *reg_norm(const char *name)
+{
+    for (int i = 0; i < lbq_norm_count(); i++) if (strcmp(lbq_norm_at(i)->name, name) == 0) return lbq_norm_at(i);
+    return NULL;
+}
+
+/* the registered name of the normalization of this kind (enum lbq_norm_kind), "" if none */
+static const char *norm_of_kind(int kind)
+{
+    for (int i = 0; i < lbq_norm_count(); i++) if (lbq_norm_at(i)->kind == kind) return lbq_norm_at(i)->name;
+    return "";
+}
+
+/* a config's normalization is of this kind (enum lbq_norm_kind) */
+static int norm_is(const char *norm, int kind)
+{
+    const struct lbq_norm *n = reg_norm(norm);
+    return n && n->kind == kind;
+}
 
 struct ctx {
     const char *unknown[32];    /* maps without a paper name: colours by first appearance */
@@ -234,16 +256,17 @@ static void note(struct ctx *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static int known_map(const char *m)
+/* a map with a paper colour and label, or NULL */
+static const struct lbq_map *known_map(const char *m)
 {
-    for (int i = 0; i < NMAPS_KNOWN; i++) if (strcmp(m, g_maps[i].name) == 0) return i;
-    return -1;
+    const struct lbq_map *r = reg_map(m);
+    return r && r->line > 0 ? r : NULL;
 }
 
 static int map_lt(struct ctx *c, const char *m)
 {
-    int k = known_map(m);
-    if (k >= 0) return g_maps[k].lt;
+    const struct lbq_map *k = known_map(m);
+    if (k) return k->line;
     for (int i = 0; i < c->nunknown; i++) if (strcmp(c->unknown[i], m) == 0) return 10 + i % 6;
     if (c->nunknown < 32) c->unknown[c->nunknown++] = m;
     return 10 + (c->nunknown - 1) % 6;
@@ -251,18 +274,16 @@ static int map_lt(struct ctx *c, const char *m)
 
 static void map_label(const char *m, char *buf, size_t n)
 {
-    int k = known_map(m);
-    if (k >= 0) snprintf(buf, n, "%s", g_maps[k].label); else clean(buf, n < 33 ? n : 33, m);   /* <= 32 chars */
+    const struct lbq_map *k = known_map(m);
+    if (k) snprintf(buf, n, "%s", k->label ? k->label : k->name); else clean(buf, n < 33 ? n : 33, m);   /* <= 32 chars */
 }
 
 static void norm_prefix(const char *norm, long long block, char *buf, size_t n)
 {
     char t[24];
-    if (strcmp(norm, "block") == 0) snprintf(buf, n, "B%lld", block);
-    else if (strcmp(norm, "rank1") == 0) snprintf(buf, n, "Rank-1");
-    else if (strcmp(norm, "tensor") == 0) snprintf(buf, n, "Tensor");
-    else if (strcmp(norm, "row") == 0) snprintf(buf, n, "Row");
-    else if (strcmp(norm, "col") == 0) snprintf(buf, n, "Col");
+    const struct lbq_norm *r = reg_norm(norm);
+    if (r && r->blockwise && r->abbrev) snprintf(buf, n, "%s%lld", r->abbrev, block);
+    else if (r && r->label) snprintf(buf, n, "%s", r->label);
     else { clean(t, sizeof t, norm); snprintf(buf, n, "%s", t); }
 }
 
@@ -636,7 +657,7 @@ static long long pick_block(const struct sweep *s, const char *map, int bits)
     double bd = INFINITY;
     for (int i = 0; i < s->nc; i++) {
         const struct cfg *c = &s->c[i];
-        if (strcmp(c->norm, "block") || c->block <= 0 || (map && strcmp(c->map, map)) || (bits && c->bits != bits)) continue;
+        if (!norm_is(c->norm, LBQ_NORM_BLOCK) || c->block <= 0 || (map && strcmp(c->map, map)) || (bits && c->bits != bits)) continue;
         double d = fabs(log2((double)c->block / 128.0));
         if (d < bd || (d == bd && c->block < best)) { bd = d; best = c->block; }
     }
@@ -650,7 +671,7 @@ static int pick_bits(const struct sweep *s, int need_hist)
     int n = 0;
     for (int i = 0; i < s->nc; i++) {
         if (need_hist && !s->c[i].h.bins) continue;
-        if (!need_hist && strcmp(s->c[i].norm, "block")) continue;
+        if (!need_hist && !norm_is(s->c[i].norm, LBQ_NORM_BLOCK)) continue;
         int seen = 0;
         for (int k = 0; k < n; k++) if (b[k] == s->c[i].bits) seen = 1;
         if (!seen && n < 64) b[n++] = s->c[i].bits;
@@ -662,12 +683,12 @@ static int pick_bits(const struct sweep *s, int need_hist)
 }
 
 /* maps in order of first appearance among configs passing the filter */
-static int list_maps(const struct sweep *s, const char *norm, const char **maps, int max, int *dropped)
+static int list_maps(const struct sweep *s, int norm, const char **maps, int max, int *dropped)
 {
     int n = 0;
     *dropped = 0;
     for (int i = 0; i < s->nc; i++) {
-        if (norm && strcmp(s->c[i].norm, norm)) continue;
+        if (norm >= 0 && !norm_is(s->c[i].norm, norm)) continue;
         int seen = 0;
         for (int k = 0; k < n; k++) if (strcmp(maps[k], s->c[i].map) == 0) seen = 1;
         if (seen) continue;
@@ -676,11 +697,11 @@ static int list_maps(const struct sweep *s, const char *norm, const char **maps,
     return n;
 }
 
-static const struct cfg *find_cfg(const struct sweep *s, const char *norm, const char *map, int bits, long long block)
+static const struct cfg *find_cfg(const struct sweep *s, int norm, const char *map, int bits, long long block)
 {
     for (int i = 0; i < s->nc; i++) {
         const struct cfg *c = &s->c[i];
-        if (strcmp(c->norm, norm) == 0 && strcmp(c->map, map) == 0 && c->bits == bits && (block < 0 || c->block == block)) return c;
+        if (norm_is(c->norm, norm) && strcmp(c->map, map) == 0 && c->bits == bits && (block < 0 || c->block == block)) return c;
     }
     return NULL;
 }
@@ -719,10 +740,10 @@ static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
     double bits[64];
     int nb = 0, dropped;
     for (int i = 0; i < s->nc; i++)
-        if (strcmp(s->c[i].norm, "block") == 0 && s->c[i].block == B && nb < 64) bits[nb++] = s->c[i].bits;
+        if (norm_is(s->c[i].norm, LBQ_NORM_BLOCK) && s->c[i].block == B && nb < 64) bits[nb++] = s->c[i].bits;
     nb = uniq(bits, nb);
     const char *maps[MAX_SERIES];
-    int nm = list_maps(s, "block", maps, MAX_SERIES, &dropped);
+    int nm = list_maps(s, LBQ_NORM_BLOCK, maps, MAX_SERIES, &dropped);
     if (dropped) note(cx, "fig1: %d maps beyond %d not drawn", dropped, MAX_SERIES);
     struct wide w[3];
     int rc = LBQ_OK;
@@ -731,10 +752,10 @@ static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
         if ((rc = wide_init(&w[k], bits, nb))) break;
         for (int m = 0; m < nm; m++) {
             char t[80];
-            series_label("block", B, maps[m], t, sizeof t);
+            series_label(norm_of_kind(LBQ_NORM_BLOCK), B, maps[m], t, sizeof t);
             double *y = wide_col(&w[k], t, map_lt(cx, maps[m]), 1);
             if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
-            for (int j = 0; j < nb; j++) y[j] = cfg_val(find_cfg(s, "block", maps[m], (int)bits[j], B), k);
+            for (int j = 0; j < nb; j++) y[j] = cfg_val(find_cfg(s, LBQ_NORM_BLOCK, maps[m], (int)bits[j], B), k);
         }
     }
     if (!rc) {
@@ -753,11 +774,11 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
     double blk[256];
     int nbl = 0, dropped;
     for (int i = 0; i < s->nc; i++)
-        if (strcmp(s->c[i].norm, "block") == 0 && s->c[i].bits == b && s->c[i].block > 0 && nbl < 256) blk[nbl++] = (double)s->c[i].block;
+        if (norm_is(s->c[i].norm, LBQ_NORM_BLOCK) && s->c[i].bits == b && s->c[i].block > 0 && nbl < 256) blk[nbl++] = (double)s->c[i].block;
     nbl = uniq(blk, nbl);
     if (nbl < 2) { note(cx, "fig2 skipped: fewer than 2 block sizes at %d bits", b); return LBQ_OK; }
     const char *maps[MAX_SERIES];
-    int nm = list_maps(s, "block", maps, MAX_SERIES, &dropped);
+    int nm = list_maps(s, LBQ_NORM_BLOCK, maps, MAX_SERIES, &dropped);
     struct wide w[3];
     int rc = LBQ_OK;
     memset(w, 0, sizeof w);
@@ -769,10 +790,10 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
             int lt = map_lt(cx, maps[m]);
             double *y = wide_col(&w[k], t, lt, 1);
             if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
-            for (int j = 0; j < nbl; j++) y[j] = cfg_val(find_cfg(s, "block", maps[m], b, (long long)blk[j]), k);
-            const struct cfg *r1 = find_cfg(s, "rank1", maps[m], b, -1);
+            for (int j = 0; j < nbl; j++) y[j] = cfg_val(find_cfg(s, LBQ_NORM_BLOCK, maps[m], b, (long long)blk[j]), k);
+            const struct cfg *r1 = find_cfg(s, LBQ_NORM_RANK1, maps[m], b, -1);
             if (r1) {
-                series_label("rank1", 0, maps[m], t, sizeof t);
+                series_label(r1->norm, 0, maps[m], t, sizeof t);
                 double *z = wide_col(&w[k], t, lt, 2);
                 if (!z) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
                 for (int j = 0; j < nbl; j++) z[j] = cfg_val(r1, k);
@@ -792,13 +813,16 @@ static int fig3(struct ctx *cx, const struct sweep *s, struct figs *fs)
 {
     int b = pick_bits(s, 1);
     if (!b) { note(cx, "fig3 skipped: no update histogram"); return LBQ_OK; }
-    static const char *const cand[][2] = { { "block", "dtree" }, { "block", "dtree0" }, { "block", "linear" }, { "rank1", "linear" } };
+    /* lpmm's zero-point figure: its four quantizers, as specs resolved by the registries */
+    static const char *const cand[] = { "block-dtree", "block-dtree0", "block-linear", "rank1-linear" };
     const struct cfg *sel[4];
     int ns = 0;
     for (int k = 0; k < 4; k++) {
-        long long B = strcmp(cand[k][0], "block") == 0 ? pick_block(s, cand[k][1], b) : -1;
+        struct lbq_qspec q;
+        if (!lbq_qspec_supported(cand[k], NULL, &q)) continue;
+        long long B = q.norm->blockwise ? pick_block(s, q.map->name, b) : -1;
         if (B == 0) continue;
-        const struct cfg *c = find_cfg(s, cand[k][0], cand[k][1], b, B);
+        const struct cfg *c = find_cfg(s, q.norm->kind, q.map->name, b, B);
         if (!c || !c->h.bins || !c->has_v) continue;
         if (ns && (c->h.bins != sel[0]->h.bins || c->h.lo != sel[0]->h.lo || c->h.hi != sel[0]->h.hi)) continue;
         sel[ns++] = c;
@@ -854,9 +878,13 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
     if (!s->nruns) { note(cx, "fig4 skipped: no swamping runs (sweep --no-swamp?)"); return LBQ_OK; }
     const char *maps[8];
     int nm = 0;
-    static const char *const order[] = { "uniform", "dtree", "log" };
-    for (int k = 0; k < 3; k++)
-        for (int i = 0; i < s->nruns; i++) if (strcmp(s->runs[i].map, order[k]) == 0) { maps[nm++] = order[k]; break; }
+    /* the study's maps first, in its order (map slot `swamp`), then any others */
+    for (int ord = 1; ord <= lbq_map_count(); ord++)
+        for (int r = 0; r < lbq_map_count(); r++) {
+            const struct lbq_map *rm = lbq_map_at(r);
+            if (rm->swamp.order != ord || nm >= 8) continue;
+            for (int i = 0; i < s->nruns; i++) if (strcmp(s->runs[i].map, rm->name) == 0) { maps[nm++] = rm->name; break; }
+        }
     for (int i = 0; i < s->nruns && nm < 8; i++) {
         int seen = 0;
         for (int k = 0; k < nm; k++) if (strcmp(maps[k], s->runs[i].map) == 0) seen = 1;
@@ -900,11 +928,9 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
         wide_prune(&w, 0);
         if (!rc && w.ncol > 1) {
             char t[80], mt[40];
-            int k = known_map(maps[m]);
-            if (strcmp(maps[m], "uniform") == 0) snprintf(t, sizeof t, "Linear (uniform, with 0)");
-            else if (strcmp(maps[m], "dtree") == 0) snprintf(t, sizeof t, "DE (dynamic tree)");
-            else if (strcmp(maps[m], "log") == 0) snprintf(t, sizeof t, "Ours/log (SOLO, SR)");
-            else { if (k >= 0) snprintf(mt, sizeof mt, "%s", g_maps[k].label); else clean(mt, sizeof mt, maps[m]); snprintf(t, sizeof t, "%s", mt); }
+            const struct lbq_map *rm = reg_map(maps[m]);
+            if (rm && rm->swamp.order > 0 && rm->swamp.label) snprintf(t, sizeof t, "%s", rm->swamp.label);
+            else { const struct lbq_map *k = known_map(maps[m]); if (k) snprintf(mt, sizeof mt, "%s", k->label ? k->label : k->name); else clean(mt, sizeof mt, maps[m]); snprintf(t, sizeof t, "%s", mt); }
             wide_emit(f, np++, &w, "beta", t);
         }
         wide_free(&w);
@@ -1032,7 +1058,8 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
     for (int j = 0; j < ncls; j++) {
         char t[80], mt[40];
         map_label(cls[j].map, mt, sizeof mt);
-        if (strcmp(cls[j].norm, "block") == 0) snprintf(t, sizeof t, "Block/%s", mt);
+        const struct lbq_norm *rn = reg_norm(cls[j].norm);
+        if (rn && rn->blockwise && rn->label) snprintf(t, sizeof t, "%s/%s", rn->label, mt);
         else { norm_prefix(cls[j].norm, 0, t, sizeof t); size_t l = strlen(t); snprintf(t + l, sizeof t - l, "/%s", mt); }
         sb_printf(&f->data, "%s%s\tupdate_rel_l2\tconfig\n", j ? "\n\n" : "", t);
         for (int k = 0; k < n; k++) {
@@ -1042,7 +1069,7 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
             clean(lab, sizeof lab, c->label ? c->label : "");
             sb_printf(&f->data, "%.9g\t%.9g\t%s\n", pts[k].x, pts[k].y, lab);
         }
-        int pt = strcmp(cls[j].norm, "block") == 0 ? 7 : strcmp(cls[j].norm, "rank1") == 0 ? 9 : strcmp(cls[j].norm, "tensor") == 0 ? 5 : 13;
+        int pt = rn && rn->point ? rn->point : 13;
         size_t l = strlen(lcs), l2 = strlen(pts_s);
         snprintf(lcs + l, sizeof lcs - l, "%s%d", j ? " " : "", map_lt(cx, cls[j].map));
         snprintf(pts_s + l2, sizeof pts_s - l2, "%s%d", j ? " " : "", pt);
