@@ -9,6 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Internal invariants.  A failed LBQ_ASSERT is a bug in lbq, never a user error: it prints
+ * "lbq: internal error: COND (FILE:LINE)" on stderr and aborts (SIGABRT, exit 134 from a shell),
+ * in every build (not tied to NDEBUG).  User errors return an lbq_status instead. */
+#define LBQ_ASSERT(cond) do { if (!(cond)) lbq_assert_fail(#cond, __FILE__, __LINE__); } while (0)
+#if defined(__GNUC__)
+__attribute__((noreturn))
+#endif
+void lbq_assert_fail(const char *cond, const char *file, int line);
+
 #define LBQ_TRY(expr) do { int lbq_rc_ = (expr); if (lbq_rc_ != LBQ_OK) { rc = lbq_rc_; goto cleanup; } } while (0)
 
 /* fp32 value of an IEEE bit pattern */

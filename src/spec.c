@@ -271,7 +271,7 @@ int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role
         while ((1 << b) < n) b++;
         p->bits = b;
     }
-    if (n > (1 << p->bits)) return lbq_err(LBQ_ERR_ARG, "internal: map '%s' gave %d levels for %d bits", s->map->name, n, p->bits);
+    LBQ_ASSERT(n <= (1 << p->bits));      /* a map's build() gives at most 2^bits levels */
     if (s->nz) {        /* exclude zero: every zero level becomes the nonzero level of smallest
                            magnitude (the positive one on a tie); the table stays sorted */
         int best = -1;
