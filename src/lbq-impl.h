@@ -35,6 +35,18 @@ int lbq_streq_ci(const char *a, const char *b);
 /* 1 if `name` equals `primary` or one of the comma-separated aliases (case-insensitive) */
 int lbq_name_matches(const char *name, const char *primary, const char *aliases);
 
+/* h5io.c: one square float matrix of an HDF5 file (lbq shampoo --dataset), opened with the moment
+ * reader's type, shape and storage checks; handles are HDF5 hid_t values.  open: on failure
+ * everything is closed and lbq_errmsg() says why; read: all order^2 elements as float64. */
+struct lbq_h5_matrix {
+    int64_t fid, did, order, esize; uint64_t fsize; const char *path, *dataset; char what[LBQ_NAME_MAX + 64];
+};
+int  lbq_h5_matrix_open(const char *path, const char *dataset, struct lbq_h5_matrix *m);
+/* the stored data are all there (call after limiting the order, before allocating) */
+int  lbq_h5_matrix_check(struct lbq_h5_matrix *m);
+int  lbq_h5_matrix_read(struct lbq_h5_matrix *m, double *out);
+void lbq_h5_matrix_close(struct lbq_h5_matrix *m);
+
 /* lbq_log2f of a positive finite float, else 0 (for the histogram bins, which do not read it then) */
 static inline float lbq_log2f_or0(float r) { return (r > 0.0f && lbq_isfinite(r)) ? lbq_log2f(r) : 0.0f; }
 
