@@ -10,6 +10,7 @@
  * temporary names that are renamed over DIR/<fig>.png/.pdf only when it succeeded. */
 #define _XOPEN_SOURCE 700      /* realpath */
 #include "plot.h"
+#include "gnuplot.h"
 #include "cli.h"
 #include "lbq-json.h"
 
@@ -1102,202 +1103,23 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
 }
 
 /* ================================================================================================
- * running gnuplot
+ * running gnuplot (cli/gnuplot.c)
  * ================================================================================================ */
-static int find_exe(const char *name, char *out, size_t n)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *e = strchr(path, ':');
-        size_t l = e ? (size_t)(e - path) : strlen(path);
-        if (l == 0) snprintf(out, n, "./%s", name);
-        else snprintf(out, n, "%.*s/%s", (int)l, path, name);
-        struct stat sb;
-        if (stat(out, &sb) == 0 && S_ISREG(sb.st_mode) && access(out, X_OK) == 0) {
-            char *r = realpath(out, NULL);     /* absolute: gnuplot is started inside DIR */
-            if (r && strlen(r) < n) snprintf(out, n, "%s", r);
-            free(r);
-            return 1;
-        }
-        path += l + (e ? 1 : 0);
-    }
-    return 0;
-}
-
-static int dir_has_scripts(const char *dir)
-{
-    char p[PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/lbq-style.gp", dir);
-    return access(p, R_OK) == 0;
-}
-
-static int find_plots_dir(char *out, size_t n)
-{
-    char cand[PATH_MAX + 32];
-    const char *e = getenv("LBQ_PLOTS_DIR");
-    if (e && *e) {
-        if (!dir_has_scripts(e)) return lbq_err(LBQ_ERR_UNSUPPORTED, "LBQ_PLOTS_DIR=%s: no lbq gnuplot scripts there (lbq-style.gp missing)", e);
-        snprintf(cand, sizeof cand, "%s", e);
-    } else {
-        cand[0] = 0;
-#ifdef LBQ_PLOTS_DIR
-        if (dir_has_scripts(LBQ_PLOTS_DIR)) snprintf(cand, sizeof cand, "%s", LBQ_PLOTS_DIR);
-#endif
-        if (!cand[0]) {
-            char exe[PATH_MAX];
-            ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-            if (l > 0) {
-                exe[l] = 0;
-                char *sl = strrchr(exe, '/');
-                if (sl) *sl = 0;
-                snprintf(cand, sizeof cand, "%s/../plots", exe);
-                if (!dir_has_scripts(cand)) cand[0] = 0;
-            }
-        }
-        if (!cand[0]) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot scripts not found: set LBQ_PLOTS_DIR to the plots/ directory of the lbq sources");
-    }
-    char *r = realpath(cand, NULL);   /* absolute: gnuplot runs inside the output directory */
-    if (!r) return lbq_err(LBQ_ERR_UNSUPPORTED, "%s: %s", cand, strerror(errno));
-    if (strlen(r) >= n) { free(r); return lbq_err(LBQ_ERR_UNSUPPORTED, "plots directory path too long"); }
-    snprintf(out, n, "%s", r);
-    free(r);
-    return LBQ_OK;
-}
-
-int lbq_mkdirs(const char *dir)
-{
-    struct stat sb;
-    if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a directory", dir);
-    size_t l = strlen(dir);
-    char *p = malloc(l + 1);
-    if (!p) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
-    memcpy(p, dir, l + 1);
-    for (size_t i = 1; i <= l; i++) {
-        if (p[i] != '/' && p[i] != 0) continue;
-        char c = p[i];
-        p[i] = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            free(p);
-            return lbq_err(LBQ_ERR_OUTPUT, "%s: cannot create directory: %s", dir, strerror(e));
-        }
-        p[i] = c;
-    }
-    free(p);
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return lbq_err(LBQ_ERR_OUTPUT, "%s: cannot create directory", dir);
-    return LBQ_OK;
-}
-
-/* the line of gnuplot's stderr that says what went wrong: the last one that is not a warning,
- * an echo of the command or the caret under it */
-static void gnuplot_reason(const char *err, char *out, size_t n)
-{
-    out[0] = 0;
-    const char *s = err;
-    while (s && *s) {
-        const char *e = strchr(s, '\n');
-        size_t l = e ? (size_t)(e - s) : strlen(s);
-        size_t a = 0;
-        while (a < l && (s[a] == ' ' || s[a] == '\t' || s[a] == '^')) a++;
-        char t[256];
-        snprintf(t, sizeof t, "%.*s", (int)(l - a < 255 ? l - a : 255), s + a);
-        if (t[0] && !strstr(t, "warning:")) clean_msg(out, n, t);
-        s = e ? e + 1 : NULL;
-    }
-    if (!out[0]) snprintf(out, n, "no message");
-}
-
-static int run_gnuplot(const char *gp, const char *dir, const char *script, const char *expr, char *why, size_t nwhy)
-{
-    int fds[2];
-    if (pipe(fds) != 0) { snprintf(why, nwhy, "pipe: %s", strerror(errno)); return -1; }
-    char *argv[] = { (char *)"gnuplot", (char *)"-e", (char *)expr, (char *)script, NULL };
-    fflush(stdout); fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) { close(fds[0]); close(fds[1]); snprintf(why, nwhy, "fork: %s", strerror(errno)); return -1; }
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(fds[1], 2) < 0) _exit(126);
-        close(fds[0]);
-        if (chdir(dir) != 0) { static const char m[] = "lbq: cannot enter the output directory\n"; ssize_t w = write(2, m, sizeof m - 1); (void)w; _exit(126); }
-        execv(gp, argv);
-        static const char m[] = "lbq: cannot execute gnuplot\n";
-        ssize_t w = write(2, m, sizeof m - 1);
-        (void)w;
-        _exit(127);
-    }
-    close(fds[1]);
-    struct sbuf err = { 0 };
-    char buf[4096];
-    for (;;) {
-        ssize_t r = read(fds[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        if (err.n < 65536) sb_putn(&err, buf, (size_t)r);
-    }
-    close(fds[0]);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) { st = -1; break; }
-    }
-    int ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    if (!ok) gnuplot_reason(err.p ? err.p : "", why, nwhy);
-    if (!ok && st != -1 && WIFSIGNALED(st)) snprintf(why, nwhy, "killed by signal %d", WTERMSIG(st));
-    sb_free(&err);
-    return ok ? 0 : -1;
-}
-
 static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
 {
-    char gp[PATH_MAX], plots[PATH_MAX];
-    int rc;
-    if (strlen(dir) > PATH_MAX - 256) return lbq_err(LBQ_ERR_OUTPUT, "output directory path too long (%zu bytes)", strlen(dir));
-    if (!find_exe("gnuplot", gp, sizeof gp)) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot not found (install gnuplot-nox)");
-    if ((rc = find_plots_dir(plots, sizeof plots))) return rc;
-    if ((rc = lbq_mkdirs(dir))) return rc;
+    struct cli_gnuplot g;
+    int rc = cli_gnuplot_open(&g, dir);
+    if (rc) return rc;
     int nfail = 0, first_rc = LBQ_OK, made = 0;
     char first_msg[700] = "", made_list[512] = "";
     for (int i = 0; i < fs->n; i++) {
         struct fig *f = &fs->f[i];
-        if (f->data.oom || f->vars.oom) { rc = lbq_err(LBQ_ERR_NOMEM, "%s: out of memory", f->name); goto fail; }
-        char script[PATH_MAX + 64], dat[PATH_MAX + 64], tmpbase[128];
-        snprintf(script, sizeof script, "%s/%s.gp", plots, f->script);
-        if (access(script, R_OK) != 0) { rc = lbq_err(LBQ_ERR_UNSUPPORTED, "%s: missing gnuplot script %s", f->name, script); goto fail; }
-        snprintf(tmpbase, sizeof tmpbase, ".%s.tmp-%ld", f->name, (long)getpid());
-        struct sbuf ex = { 0 }, file = { 0 };
-        sb_printf(&ex, "datafile='%s.dat'; outfile='%s'; ", f->name, tmpbase);
-        sb_putn(&ex, f->vars.p ? f->vars.p : "", f->vars.n);
-        /* the data file starts with the command that redraws it (final names, scripts' path cleaned) */
-        char cplots[PATH_MAX];
-        clean(cplots, sizeof cplots, script);
-        sb_printf(&file, "# lbq %s data; redraw from this directory with:\n# gnuplot -e \"datafile='%s.dat'; outfile='%s'; ", f->name, f->name, f->name);
-        sb_putn(&file, f->vars.p ? f->vars.p : "", f->vars.n);
-        sb_printf(&file, "\" %s\n", cplots);
-        sb_putn(&file, f->data.p ? f->data.p : "", f->data.n);
-        if (ex.oom || file.oom) { sb_free(&ex); sb_free(&file); rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto fail; }
-        snprintf(dat, sizeof dat, "%s/%s.dat", dir, f->name);
-        rc = lbq_write_atomic(dat, file.p, file.n);
-        sb_free(&file);
-        if (rc) { sb_free(&ex); goto fail; }
-        char why[300];
-        int ok = run_gnuplot(gp, dir, script, ex.p, why, sizeof why) == 0;
-        sb_free(&ex);
-        char tp[2][PATH_MAX + 160], fp[2][PATH_MAX + 64];
-        static const char *const ext[2] = { "png", "pdf" };
-        for (int k = 0; k < 2; k++) {
-            snprintf(tp[k], sizeof tp[k], "%s/%s.%s", dir, tmpbase, ext[k]);
-            snprintf(fp[k], sizeof fp[k], "%s/%s.%s", dir, f->name, ext[k]);
-            struct stat sb;
-            if (ok && (stat(tp[k], &sb) != 0 || sb.st_size == 0)) { ok = 0; snprintf(why, sizeof why, "no %s output", ext[k]); }
-        }
-        if (ok) {
-            for (int k = 0; k < 2 && ok; k++)
-                if (rename(tp[k], fp[k]) != 0) { ok = 0; snprintf(why, sizeof why, "cannot rename into place: %s", strerror(errno)); }
-        }
-        if (!ok) {
-            unlink(tp[0]); unlink(tp[1]);
-            if (!nfail++) { first_rc = LBQ_ERR_OUTPUT; snprintf(first_msg, sizeof first_msg, "%s: gnuplot failed: %s", f->name, why); }
+        if (f->data.oom || f->vars.oom) return lbq_err(LBQ_ERR_NOMEM, "%s: out of memory", f->name);
+        int failed = 0;
+        rc = cli_gnuplot_figure(&g, f->name, f->script, f->name, f->vars.p, f->vars.n, f->data.p, f->data.n, &failed);
+        if (rc && !failed) return rc;
+        if (rc) {
+            if (!nfail++) { first_rc = rc; snprintf(first_msg, sizeof first_msg, "%s", lbq_errmsg()); }
             continue;
         }
         made++;
@@ -1316,8 +1138,6 @@ static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
         if (cx->notes[0]) cli_note("%s", cx->notes);
     }
     return LBQ_OK;
-fail:
-    return rc;
 }
 
 int lbq_plot_sweep(const cJSON *results, const char *dir, int quiet)
