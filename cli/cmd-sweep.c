@@ -571,15 +571,14 @@ static void mpi_plan_free(struct sweep_mpi *mp)
 }
 
 /* Configuration chunks give the same bits as one call only if every chunk evaluates with the same
- * slab chunking, which lbq_eval_param derives from the batch's block sizes: true when all are powers
- * of two <= 65536 (the chunk is then 65536 elements whatever the subset). */
+ * slab chunking, which lbq_eval_param derives from the batch's block sizes (the library's rule). */
 static int config_split_ok(const struct sweep_axes *ax, const struct lbq_qdefaults *d)
 {
-    for (int i = 0; i <= ax->nblocks; i++) {
-        int64_t b = i < ax->nblocks ? ax->blocks[i] : d->block;
-        if (b <= 0 || b > 65536 || (b & (b - 1))) return 0;
-    }
-    return 1;
+    int64_t b[MAX_LIST + 1];
+    int n = 0;
+    for (int i = 0; i < ax->nblocks && n < MAX_LIST; i++) b[n++] = ax->blocks[i];
+    b[n++] = d->block;
+    return lbq_eval_blocks_split_ok(b, n);
 }
 
 static int mpi_plan(struct sweep_mpi *mp, struct lbq_file *f, int nb, int split_ok, int note)

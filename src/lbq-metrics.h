@@ -153,6 +153,10 @@ struct lbq_eval_opts {
     void   *cb_ud;
 };
 
+/* Whether configurations with these block sizes (blockwise plans) may be evaluated in separate
+ * calls and give the same bits as one call: the engine's chunk then does not depend on the subset
+ * (src/eval.c keeps this rule next to the chunk it describes). */
+int lbq_eval_blocks_split_ok(const int64_t *blocks, int n);
 /* Evaluate nconf configurations on parameter p of f.  out[nconf] receives the results. */
 int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
                    const struct lbq_eval_opts *opts, struct lbq_param_eval *out);
