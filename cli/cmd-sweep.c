@@ -154,52 +154,20 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static cJSON *param_row_json(const char *name, int64_t numel, const struct lbq_param_eval *e, int has_m, int has_v)
-{
-    struct lbq_state_res mr, vr;
-    struct lbq_update_res ur;
-    lbq_state_result(&e->acc.m, &mr);
-    lbq_state_result(&e->acc.v, &vr);
-    lbq_update_result(&e->acc.u, &ur);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddNumberToObject(o, "numel", (double)numel);
-    cJSON_AddBoolToObject(o, "kept_fp32", e->kept_fp32);
-    cJSON_AddStringToObject(o, "m_plan", e->m_plan);
-    cJSON_AddStringToObject(o, "v_plan", e->v_plan);
-    if (has_m) lbq_json_add_num(o, "m_rel_l2", mr.rel_l2); else cJSON_AddNullToObject(o, "m_rel_l2");
-    if (has_v) lbq_json_add_num(o, "v_rel_l2", vr.rel_l2); else cJSON_AddNullToObject(o, "v_rel_l2");
-    lbq_json_add_num(o, "v_zero_collapse", vr.zero_collapse);
-    lbq_json_add_num(o, "update_rel_l2", ur.rel_l2);
-    lbq_json_add_num(o, "update_cosine", ur.cosine);
-    lbq_json_add_num(o, "update_blowup_frac", ur.blowup_frac);
-    lbq_json_add_num(o, "bits_per_elem_m", e->m_size.bits_per_elem);
-    lbq_json_add_num(o, "bits_per_elem_v", e->v_size.bits_per_elem);
-    return o;
-}
+/* the rows of one configuration (struct lbq_param_row, src/report.c): rendered into results.json
+ * and results.tsv at each write */
+struct rowlist { struct lbq_param_row *r; int n, cap; };
 
-static void tsv_append(char **buf, size_t *len, size_t *cap, const char *line, int n);
-
-static void tsv_row(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const char *pname, int64_t numel,
-                    const struct lbq_acc *a, double bm, double bv)
+static int rows_push(struct rowlist *l, const struct lbq_param_row *r)
 {
-    struct lbq_state_res mr, vr;
-    struct lbq_update_res ur;
-    lbq_state_result(&a->m, &mr);
-    lbq_state_result(&a->v, &vr);
-    lbq_update_result(&a->u, &ur);
-    char line[1024];
-    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n",
-                     c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
-                     c->c.has_m ? (c->c.has_v ? "both" : "m") : "v", pname, (long long)numel,
-                     c->c.has_m ? mr.rel_l2 : NAN, c->c.has_v ? vr.rel_l2 : NAN, vr.zero_collapse, ur.rel_l2, ur.cosine, ur.blowup_frac, bm, bv);
-    tsv_append(buf, len, cap, line, n);
-}
-
-static double jnum(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    if (l->n == l->cap) {
+        int nc = l->cap ? 2 * l->cap : 16;
+        struct lbq_param_row *p = realloc(l->r, sizeof *p * (size_t)nc);
+        if (!p) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+        l->r = p; l->cap = nc;
+    }
+    l->r[l->n++] = *r;
+    return LBQ_OK;
 }
 
 static void tsv_append(char **buf, size_t *len, size_t *cap, const char *line, int n)
@@ -215,16 +183,14 @@ static void tsv_append(char **buf, size_t *len, size_t *cap, const char *line, i
     *len += (size_t)n;
 }
 
-static void tsv_param_row(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const cJSON *r)
+/* one results.tsv line of configuration c */
+static void tsv_line(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const struct lbq_param_row *r, int as_stored)
 {
-    char line[1024];
-    const cJSON *name = cJSON_GetObjectItem(r, "name");
-    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n",
-                     c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
-                     c->c.has_m ? (c->c.has_v ? "both" : "m") : "v", cJSON_IsString(name) ? name->valuestring : "?",
-                     (long long)jnum(r, "numel"), jnum(r, "m_rel_l2"), jnum(r, "v_rel_l2"), jnum(r, "v_zero_collapse"),
-                     jnum(r, "update_rel_l2"), jnum(r, "update_cosine"), jnum(r, "update_blowup_frac"),
-                     jnum(r, "bits_per_elem_m"), jnum(r, "bits_per_elem_v"));
+    char prefix[1024], line[1024];
+    snprintf(prefix, sizeof prefix, "%s\t%s\t%s\t%d\t%lld\t%s", c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
+             c->c.has_m ? (c->c.has_v ? "both" : "m") : "v");
+    int n = lbq_param_row_tsv(line, sizeof line, prefix, r, as_stored);
+    if (n >= (int)sizeof line) n = (int)sizeof line - 1;
     tsv_append(buf, len, cap, line, n);
 }
 
@@ -396,7 +362,7 @@ struct sweep_out {
     int nconf;
     const cJSON *prev;
     struct lbq_acc *tot;
-    cJSON **prow;
+    struct rowlist *rows;
     double *el, *bm, *bv;
     struct lbq_file *f;
     const struct heat *heat;
@@ -407,23 +373,6 @@ struct sweep_out {
     int64_t total_el;
     int64_t reads_other[2];     /* MPI: elements of m and v read by the other ranks (so far) */
 };
-
-static void tsv_total_from_json(char **tsv, size_t *len, size_t *cap, const struct sweep_conf *c, const cJSON *tj)
-{
-    cJSON *row = cJSON_CreateObject();
-    cJSON_AddStringToObject(row, "name", "TOTAL");
-    cJSON_AddNumberToObject(row, "numel", jnum(tj, "numel"));
-    lbq_json_add_num(row, "m_rel_l2", c->c.has_m ? jnum(cJSON_GetObjectItem(tj, "m"), "rel_l2") : NAN);
-    lbq_json_add_num(row, "v_rel_l2", c->c.has_v ? jnum(cJSON_GetObjectItem(tj, "v"), "rel_l2") : NAN);
-    lbq_json_add_num(row, "v_zero_collapse", jnum(cJSON_GetObjectItem(tj, "v"), "zero_collapse"));
-    lbq_json_add_num(row, "update_rel_l2", jnum(cJSON_GetObjectItem(tj, "update"), "rel_l2"));
-    lbq_json_add_num(row, "update_cosine", jnum(cJSON_GetObjectItem(tj, "update"), "cosine"));
-    lbq_json_add_num(row, "update_blowup_frac", jnum(cJSON_GetObjectItem(tj, "update"), "blowup_frac"));
-    lbq_json_add_num(row, "bits_per_elem_m", jnum(tj, "bits_per_elem_m"));
-    lbq_json_add_num(row, "bits_per_elem_v", jnum(tj, "bits_per_elem_v"));
-    tsv_param_row(tsv, len, cap, c, row);
-    cJSON_Delete(row);
-}
 
 /* Write DIR/results.json and DIR/results.tsv with every configuration carried over (--resume) or
  * evaluated so far.  `final` adds the swamping runs.  *out receives the JSON root (caller frees). */
@@ -465,8 +414,15 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
                 if (!cJSON_IsString(lab) || strcmp(lab->valuestring, sc->c.label) != 0) continue;
                 cJSON_AddItemToArray(cj, cJSON_Duplicate(it, 1));
                 const cJSON *pr, *tj = cJSON_GetObjectItem(it, "totals");
-                cJSON_ArrayForEach(pr, cJSON_GetObjectItem(it, "params")) tsv_param_row(&tsv, &tsv_len, &tsv_cap, sc, pr);
-                if (cJSON_IsObject(tj)) tsv_total_from_json(&tsv, &tsv_len, &tsv_cap, sc, tj);
+                struct lbq_param_row row;
+                cJSON_ArrayForEach(pr, cJSON_GetObjectItem(it, "params")) {
+                    lbq_param_row_from_json(&row, pr);
+                    tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &row, 1);
+                }
+                if (cJSON_IsObject(tj)) {
+                    lbq_total_row_from_json(&row, tj, sc->c.has_m, sc->c.has_v);
+                    tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &row, 1);
+                }
                 break;
             }
             continue;
@@ -487,11 +443,15 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
         lbq_json_add_num(t, "bits_per_elem_m", bm);
         lbq_json_add_num(t, "bits_per_elem_v", bv);
         cJSON_AddItemToObject(o, "totals", t);
-        const cJSON *it;
-        cJSON_ArrayForEach(it, so->prow[c]) tsv_param_row(&tsv, &tsv_len, &tsv_cap, sc, it);
-        cJSON_AddItemToObject(o, "params", cJSON_Duplicate(so->prow[c], 1));
+        cJSON *pa = cJSON_AddArrayToObject(o, "params");
+        for (int k = 0; k < so->rows[c].n; k++) {
+            tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &so->rows[c].r[k], 1);
+            cJSON_AddItemToArray(pa, lbq_param_row_json(&so->rows[c].r[k]));
+        }
         cJSON_AddItemToArray(cj, o);
-        tsv_row(&tsv, &tsv_len, &tsv_cap, sc, "TOTAL", (int64_t)el, &so->tot[c], bm, bv);
+        struct lbq_param_row total;
+        lbq_total_row(&total, &so->tot[c], el, bm, bv, sc->c.has_m, sc->c.has_v);
+        tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &total, 0);
     }
     cJSON_AddItemToObject(root, "codebooks", codebooks_json(ax->nbits == 1 ? ax->bits[0] : 4));
     cJSON_AddItemToObject(root, "heatmap", so->heat->grid ? heatmap_json(f, so->heat) : cJSON_CreateNull());
@@ -531,7 +491,8 @@ struct fold_ctx {
     const struct sweep_conf *cs;
     struct lbq_acc *tot;
     double *el, *bm, *bv;
-    cJSON **prow;
+    struct rowlist *rows;
+    int *oom;                   /* set when a row could not be stored */
 };
 
 static void fold_param(const struct fold_ctx *x, int i, int j0, int j1, const struct lbq_param_eval *ev)
@@ -546,7 +507,9 @@ static void fold_param(const struct fold_ctx *x, int i, int j0, int j1, const st
         double nn = (double)pi->shape.numel;
         lbq_acc_merge(&x->tot[c], &e->acc);
         x->el[c] += nn; x->bm[c] += e->m_size.bits_per_elem * nn; x->bv[c] += e->v_size.bits_per_elem * nn;
-        cJSON_AddItemToArray(x->prow[c], param_row_json(pi->name, pi->shape.numel, e, x->cs[c].c.has_m, x->cs[c].c.has_v));
+        struct lbq_param_row row;
+        lbq_param_row_from_eval(&row, pi->name, pi->shape.numel, e, x->cs[c].c.has_m, x->cs[c].c.has_v);
+        if (rows_push(&x->rows[c], &row)) *x->oom = 1;
     }
 }
 
@@ -778,7 +741,8 @@ int cmd_sweep(int argc, char **argv)
     struct lbq_file *f = NULL;
     struct sweep_conf *cs = NULL;
     struct lbq_config *cl = NULL;
-    cJSON **prow = NULL;
+    struct rowlist *rows = NULL;
+    int rows_oom = 0;
     struct lbq_acc *tot = NULL;
     double *bm = NULL, *bv = NULL, *el = NULL;
     cJSON *root = NULL, *prev = NULL;
@@ -817,11 +781,11 @@ int cmd_sweep(int argc, char **argv)
     for (int c = 0; c < nconf; c++) if (!cs[c].done) ntodo++;
     cli_note("sweep: %d configurations (%d to evaluate) x %d parameters", nconf, ntodo, np);
     cl = calloc((size_t)nconf, sizeof *cl);
-    prow = calloc((size_t)nconf, sizeof *prow);
+    rows = calloc((size_t)nconf, sizeof *rows);
     tot = calloc((size_t)nconf, sizeof *tot);
     bm = calloc((size_t)nconf, sizeof *bm); bv = calloc((size_t)nconf, sizeof *bv); el = calloc((size_t)nconf, sizeof *el);
-    if (!cl || !prow || !tot || !bm || !bv || !el) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-    for (int c = 0; c < nconf; c++) { prow[c] = cJSON_CreateArray(); lbq_acc_zero(&tot[c]); }
+    if (!cl || !rows || !tot || !bm || !bv || !el) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    for (int c = 0; c < nconf; c++) lbq_acc_zero(&tot[c]);
     signal(SIGINT, on_sigint);
     heat.np = np;
     heat.rowmax = calloc((size_t)np, sizeof(float *)); heat.colmax = calloc((size_t)np, sizeof(float *)); heat.grid = calloc((size_t)np, sizeof(float *));
@@ -831,7 +795,7 @@ int cmd_sweep(int argc, char **argv)
     g_sweep_file = f;
     int64_t total_el = 0;
     for (int i = 0; i < np; i++) total_el += lbq_file_param(f, i)->shape.numel;
-    struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, prow, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el, { 0, 0 } };
+    struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, rows, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el, { 0, 0 } };
     int split_ok = config_split_ok(&ax, &d);
     /* batches of --checkpoint configurations (default: all at once, so each tensor is read once);
      * after each batch the results so far are saved, so an interrupted sweep can be resumed */
@@ -845,7 +809,7 @@ int cmd_sweep(int argc, char **argv)
         int nb = (nt - b0 < batch) ? nt - b0 : batch;
         for (int j = 0; j < nb; j++) cl[j] = cs[todo[b0 + j]].c;
         struct lbq_eval_opts eo = { mem, 10.0, 0, (heat_ok && b0 == 0) ? heat_cb : NULL, &heat };
-        struct fold_ctx fx = { f, todo + b0, b0 == 0, cs, tot, el, bm, bv, prow };
+        struct fold_ctx fx = { f, todo + b0, b0 == 0, cs, tot, el, bm, bv, rows, &rows_oom };
         /* which (parameter x configuration chunk) units are ours: with one process, K = 1 and all */
         rc = mpi_plan(&mp, f, nb, split_ok, b0 == 0);
         if (rc) { free(todo); goto cleanup; }
@@ -879,6 +843,7 @@ int cmd_sweep(int argc, char **argv)
             if (rc) { free(todo); goto cleanup; }
         }
         for (int j = 0; j < nb; j++) cs[todo[b0 + j]].evaluated = 1;
+        if (rows_oom) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); free(todo); goto cleanup; }
         if (b0 + nb < nt) {         /* a checkpoint: everything evaluated so far, no swamping runs yet */
             cJSON *cp = NULL;
             rc = lbq_mpi_rank() == 0 ? write_results(&so, 0, &cp) : LBQ_OK;
@@ -905,8 +870,8 @@ cleanup:
     rc = lbq_mpi_agree(rc);     /* pairs with the other ranks' next agreement; identity without MPI */
     if (rc) exitc = lbq_mpi_fail(rc);
     cJSON_Delete(root); cJSON_Delete(prev);
-    if (prow) for (int c = 0; c < nconf; c++) cJSON_Delete(prow[c]);
-    free(prow);
+    if (rows) for (int c = 0; c < nconf; c++) free(rows[c].r);
+    free(rows);
     free(cs); free(cl); free(tot); free(bm); free(bv); free(el);
     lbq_file_close(f);
     return exitc;

@@ -64,6 +64,9 @@ run_all() {     # $1 binary, $2 output dir
     r shampoo-grads shampoo "$D/sample-late.h5" --from-grads blocks.1.attn.proj.weight --json "shampoo-grads.json" -q
     r sweep-small sweep "$D/sample-early.h5" -o "sweep-small" --map dtree,log,fp8e4m3,uniform --norm block,rank1,tensor,row,col --bits 2,4,8 --block 64,128 -q
     r plot plot "sweep-small/results.json" -o "replot"
+    # --resume: configurations carried over from a previous results.json, then more evaluated; --checkpoint
+    r sweep-resume1 sweep "$D/sample-early.h5" -o "sweep-resume" --map dtree,linear --bits 2,4 --block 64 --no-plot --no-swamp -q
+    r sweep-resume2 sweep "$D/sample-early.h5" -o "sweep-resume" --map dtree,linear --bits 2,4,8 --block 64 --norm block,rank1,tensor --no-plot --resume --checkpoint 3 -q
     for h in "$O"/*.h5; do [ -f "$h" ] && /usr/bin/python3 "$ROOT/scripts/h5-canon.py" "$h" >"$h.dump" 2>&1 && rm -f "$h"; done
 }
 
