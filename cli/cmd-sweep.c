@@ -232,19 +232,6 @@ static void heat_cb(void *ud, int p, int64_t off, int64_t n, const float *m, con
     }
 }
 
-static double max_over_median(const float *x, int64_t n)
-{
-    /* over nonzero maxima: all-zero rows (e.g. embeddings of unseen tokens) are not outliers */
-    float *t = malloc(sizeof(float) * (size_t)n);
-    if (!t) return 0;
-    int64_t k2 = 0;
-    float mx = 0;
-    for (int64_t k = 0; k < n; k++) { if (x[k] > 0) t[k2++] = x[k]; if (x[k] > mx) mx = x[k]; }
-    float med = k2 ? lbq_quantile(t, k2, 0.5) : 0;
-    free(t);
-    return med > 0 ? (double)mx / med : 0;
-}
-
 static cJSON *heatmap_json(struct lbq_file *f, const struct heat *h)
 {
     int best = -1;
@@ -252,7 +239,7 @@ static cJSON *heatmap_json(struct lbq_file *f, const struct heat *h)
     for (int i = 0; i < lbq_file_nparams(f); i++) {
         if (!h->grid[i]) continue;
         const struct lbq_param_info *pi = lbq_file_param(f, i);
-        double r = max_over_median(h->rowmax[i], pi->shape.dim[0]), c = max_over_median(h->colmax[i], pi->shape.dim[1]);
+        double r = lbq_max_over_nonzero_median(h->rowmax[i], pi->shape.dim[0]), c = lbq_max_over_nonzero_median(h->colmax[i], pi->shape.dim[1]);
         if (r > best_ratio) { best_ratio = r; best = i; }
         if (c > best_ratio) { best_ratio = c; best = i; }
     }

@@ -161,6 +161,16 @@ int lbq_eval_blocks_split_ok(const int64_t *blocks, int n);
 int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
                    const struct lbq_eval_opts *opts, struct lbq_param_eval *out);
 
+/* Outlier structure of per-index maxima mx[n] (row or column maxima of |x|), two definitions kept
+ * apart by name because two outputs show them:
+ *  lbq_max_over_median: max/median over all n maxima (lbq inspect's rowmax/md, colmax/md): +inf
+ *    when the median is 0 but the max is not, NaN when all are 0; *n_over (nullable) counts the
+ *    maxima above k x median;
+ *  lbq_max_over_nonzero_median: over the nonzero maxima only (sweep's choice of the heat-map
+ *    tensor: all-zero rows of never-seen tokens are not outliers); 0 when none is nonzero. */
+double lbq_max_over_median(const float *mx, int64_t n, float k, int64_t *n_over);
+double lbq_max_over_nonzero_median(const float *mx, int64_t n);
+
 /* Bias-correction and epsilon of a file (bc = 1 when step is absent or 0). */
 void lbq_update_cfg_from_file(const struct lbq_file *f, struct lbq_update_cfg *cfg);
 

@@ -181,3 +181,29 @@ void lbq_update_cfg_from_file(const struct lbq_file *f, struct lbq_update_cfg *c
     cfg->outlier_block = 128;
     cfg->outlier_k = 10.0;
 }
+
+/* ---- max/median of per-index maxima (docs/metrics.md, inspect statistics; sweep's heat map) ---- */
+double lbq_max_over_median(const float *mx, int64_t n, float k, int64_t *n_over)
+{
+    float *t = malloc(sizeof(float) * (size_t)n);
+    if (n_over) *n_over = 0;
+    if (!t) return NAN;
+    memcpy(t, mx, sizeof(float) * (size_t)n);
+    float med = lbq_quantile(t, n, 0.5);
+    float big = 0.0f;
+    for (int64_t i = 0; i < n; i++) { if (mx[i] > big) big = mx[i]; if (n_over && mx[i] > k * med) (*n_over)++; }
+    free(t);
+    return med > 0.0f ? (double)big / (double)med : (big > 0.0f ? INFINITY : NAN);
+}
+
+double lbq_max_over_nonzero_median(const float *x, int64_t n)
+{
+    float *t = malloc(sizeof(float) * (size_t)n);
+    if (!t) return 0;
+    int64_t k2 = 0;
+    float mx = 0;
+    for (int64_t k = 0; k < n; k++) { if (x[k] > 0) t[k2++] = x[k]; if (x[k] > mx) mx = x[k]; }
+    float med = k2 ? lbq_quantile(t, k2, 0.5) : 0;
+    free(t);
+    return med > 0 ? (double)mx / med : 0;
+}
