@@ -282,6 +282,16 @@ void lbq_qplan_size(const struct lbq_qplan *p, const struct lbq_shape *shape, st
  * norm->nscales(plan, shape) values from the statistics (norm slot scale_dims). */
 void lbq_qplan_global_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t nsc, float *out);
 
+/* ---- quantized files (docs/format.md, "quantized files"; lbq quantize) ---------------------- */
+/* The root attributes of a quantized file: format version, source file, config label, hparams. */
+int lbq_quantize_header(struct lbq_h5w *w, const struct lbq_file *f, const char *config_label);
+/* Quantize state `ds` of parameter p with plan pl (NULL: copy it as float32, quantized = 0) and
+ * write its datasets LABEL, LABEL.codes, LABEL.scales, LABEL.params and attributes under the
+ * parameter's group of w, in slabs of about mem/16 elements.  *nonfinite receives the count of
+ * NaN/Inf inputs once they are all read (the caller may warn). */
+int lbq_quantize_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct lbq_qplan *pl, struct lbq_h5w *w,
+                       int64_t mem, const char *label, int64_t *nonfinite);
+
 /* ---- tensor statistics needed by normalizations (pass 1) ------------------------------------ */
 struct lbq_tstats {
     struct lbq_shape shape;
