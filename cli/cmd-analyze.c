@@ -1,6 +1,5 @@
 /* cmd-analyze.c - `lbq analyze`: per-parameter state, update and zero-point errors, and memory. */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-report.h"
 #include "lbq-mpi.h"
 

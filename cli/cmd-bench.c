@@ -1,7 +1,6 @@
 /* cmd-bench.c - `lbq bench`: quantize+dequantize throughput per quantizer next to a memcpy baseline
  * measured in the same run, plus analyze and sweep throughput (docs: bench/README.md). */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-json.h"
 
 #include <time.h>
@@ -85,7 +84,7 @@ static void gen(float *m, float *v, int64_t n, int64_t cols)
 {
     #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
-        float u1 = lbq_philox_uniform(7, 0, (uint64_t)i), u2 = lbq_philox_uniform(7, 1, (uint64_t)i);
+        float u1 = lbq_uniform(7, 0, (uint64_t)i), u2 = lbq_uniform(7, 1, (uint64_t)i);
         float g = (float)(sqrt(-2.0 * log((double)u1 + 1e-12)) * cos(6.283185307179586 * (double)u2));
         float rs = 1e-3f * (1.0f + 9.0f * (float)((i / cols) % 97 == 0));
         m[i] = g * rs;

@@ -1,6 +1,5 @@
 /* cmd-inspect.c - `lbq inspect FILE`: parameters, shapes, dtypes and statistics of m and v. */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-json.h"
 
 const char lbq_usage_inspect[] =
@@ -54,7 +53,7 @@ static int stat_state(struct lbq_file *f, int p, enum lbq_ds ds, int64_t slab, f
         for (int64_t i = 0; i < n; i++) {
             float x = buf[i];
             if (x != x) { s->nan++; continue; }
-            if (!lbq_isfinite(x)) { s->inf++; continue; }
+            if (!isfinite(x)) { s->inf++; continue; }
             s->n++;
             if (x < s->min) s->min = x;
             if (x > s->max) s->max = x;

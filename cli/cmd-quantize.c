@@ -1,6 +1,5 @@
 /* cmd-quantize.c - `lbq quantize FILE -o OUT.h5`: packed codes, scales and dequantized states. */
 #include "cli.h"
-#include "lbq-impl.h"
 
 const char lbq_usage_quantize[] =
 "usage: lbq quantize FILE (--quant SPEC | --quant-m SPEC --quant-v SPEC | --recipe R) -o OUT.h5 [options]\n"

@@ -1,7 +1,6 @@
 /* cmd-sweep.c - `lbq sweep`: maps x normalizations x bitwidths x block sizes over a moment file,
  * reading each tensor once, with results.json, results.tsv and the paper-style figures. */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-report.h"
 #include "lbq-sim.h"
 #include "lbq-mpi.h"
@@ -223,7 +222,7 @@ static void heat_cb(void *ud, int p, int64_t off, int64_t n, const float *m, con
     if (!h->grid[p]) return;
     for (int64_t k = 0; k < n; k++) {
         float a = fabsf(m[k]);
-        if (!lbq_isfinite(a)) continue;
+        if (!isfinite(a)) continue;
         int64_t i = (off + k) / C, j = (off + k) % C;
         if (a > h->rowmax[p][i]) h->rowmax[p][i] = a;
         if (a > h->colmax[p][j]) h->colmax[p][j] = a;

@@ -1,6 +1,5 @@
 /* cmd-theory.c - `lbq theory`: SOLO's swamping thresholds and precision-specific beta1 table. */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-json.h"
 #include "lbq-sim.h"
 

@@ -282,6 +282,10 @@ void lbq_qplan_size(const struct lbq_qplan *p, const struct lbq_shape *shape, st
  * norm->nscales(plan, shape) values from the statistics (norm slot scale_dims). */
 void lbq_qplan_global_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t nsc, float *out);
 
+/* The library's counter-based random numbers (Philox, quantizers/qcore.h): a uniform float in
+ * [0, 1) for element i of stream `stream` under `seed`, as stochastic rounding draws them. */
+float lbq_uniform(uint64_t seed, uint32_t stream, uint64_t i);
+
 /* ---- quantized files (docs/format.md, "quantized files"; lbq quantize) ---------------------- */
 /* The root attributes of a quantized file: format version, source file, config label, hparams. */
 int lbq_quantize_header(struct lbq_h5w *w, const struct lbq_file *f, const char *config_label);
