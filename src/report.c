@@ -211,3 +211,46 @@ void lbq_total_row_from_json(struct lbq_param_row *r, const cJSON *tj, int has_m
     r->bits_per_elem_v = jnum(tj, "bits_per_elem_v");
     r->stored = 1;
 }
+
+/* ---- analyze: totals, worst tensors, memory ---------------------------------------------------- */
+void lbq_analysis_totals(const struct lbq_file *f, const struct lbq_param_eval *ev, int np, double nparams_x,
+                         struct lbq_analysis *a)
+{
+    memset(a, 0, sizeof *a);
+    lbq_acc_zero(&a->tot);
+    double bits_m = 0, bits_v = 0, elems = 0;
+    int64_t nonfinite = 0;
+    for (int i = 0; i < np; i++) {          /* in parameter order: the totals are floating-point sums */
+        lbq_acc_merge(&a->tot, &ev[i].acc);
+        nonfinite += ev[i].acc.m.nonfinite;
+        double n = (double)lbq_file_param(f, i)->shape.numel;
+        elems += n;
+        bits_m += ev[i].m_size.bits_per_elem * n;
+        bits_v += ev[i].v_size.bits_per_elem * n;
+    }
+    a->elems = elems; a->bits_m = bits_m; a->bits_v = bits_v; a->nonfinite = nonfinite;
+    a->bpe_m = elems > 0 ? bits_m / elems : 0;
+    a->bpe_v = elems > 0 ? bits_v / elems : 0;
+    /* worst offenders: the three largest update errors (the earlier parameter on a tie) */
+    for (int k = 0; k < 3; k++) a->worst[k] = -1;
+    for (int i = 0; i < np; i++) {
+        struct lbq_update_res ur;
+        lbq_update_result(&ev[i].acc.u, &ur);
+        for (int k = 0; k < 3; k++) {
+            struct lbq_update_res wr;
+            if (a->worst[k] >= 0) lbq_update_result(&ev[a->worst[k]].acc.u, &wr);
+            if (a->worst[k] < 0 || ur.rel_l2 > wr.rel_l2) {
+                for (int j = 2; j > k; j--) a->worst[j] = a->worst[j - 1];
+                a->worst[k] = i;
+                break;
+            }
+        }
+    }
+    a->fp32_bytes = elems * 8.0;
+    a->q_bytes = (bits_m + bits_v) / 8.0;
+    if (nparams_x > 0) {
+        a->x_fp32_gb = nparams_x * 8.0 / 1e9;
+        a->x_quantized_gb = nparams_x * (a->bpe_m + a->bpe_v) / 8.0 / 1e9;
+        a->x_saved_gb = nparams_x * (8.0 - (a->bpe_m + a->bpe_v) / 8.0) / 1e9;
+    }
+}
