@@ -6,7 +6,16 @@
 #include "lbq.h"
 #include "lbq-metrics.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the library's error-path idiom, for cli code (cli/ does not include the library's private
+ * lbq-impl.h): on a non-zero status, keep it in `rc` and jump to `cleanup` */
+#ifndef LBQ_TRY
+#define LBQ_TRY(expr) do { int lbq_rc_ = (expr); if (lbq_rc_ != LBQ_OK) { rc = lbq_rc_; goto cleanup; } } while (0)
+#endif
 
 /* exit codes (docs/cli.md) */
 enum {

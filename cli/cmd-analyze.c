@@ -1,10 +1,7 @@
 /* cmd-analyze.c - `lbq analyze`: per-parameter state, update and zero-point errors, and memory. */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-report.h"
-#include "torchmap.h"
 #include "lbq-mpi.h"
-#include "lbq-evaldev.h"
 
 /* the human table: stdout, or stderr when the JSON goes to stdout (--json -) */
 static FILE *tout;
@@ -196,35 +193,13 @@ int cmd_analyze(int argc, char **argv)
         LBQ_TRY(lbq_mpi_agree(rc));
         if (lbq_mpi_rank() != 0) goto cleanup;
     }
-    /* totals */
-    struct lbq_acc tot;
-    lbq_acc_zero(&tot);
-    double bits_m = 0, bits_v = 0, elems = 0;
-    int64_t nonfinite = 0;
-    for (int i = 0; i < np; i++) {
-        lbq_acc_merge(&tot, &ev[i].acc);
-        nonfinite += ev[i].acc.m.nonfinite;
-        double n = (double)lbq_file_param(f, i)->shape.numel;
-        elems += n;
-        bits_m += ev[i].m_size.bits_per_elem * n;
-        bits_v += ev[i].v_size.bits_per_elem * n;
-    }
-    double bpe_m = elems > 0 ? bits_m / elems : 0, bpe_v = elems > 0 ? bits_v / elems : 0;
-    /* worst offenders: the three largest update errors */
-    int worst[3] = { -1, -1, -1 };
-    for (int i = 0; i < np; i++) {
-        struct lbq_update_res ur;
-        lbq_update_result(&ev[i].acc.u, &ur);
-        for (int k = 0; k < 3; k++) {
-            struct lbq_update_res wr;
-            if (worst[k] >= 0) lbq_update_result(&ev[worst[k]].acc.u, &wr);
-            if (worst[k] < 0 || ur.rel_l2 > wr.rel_l2) {
-                for (int j = 2; j > k; j--) worst[j] = worst[j - 1];
-                worst[k] = i;
-                break;
-            }
-        }
-    }
+    /* totals, worst tensors and memory: the library's analysis object (src/report.c) */
+    struct lbq_analysis an;
+    lbq_analysis_totals(f, ev, np, nparams_x, &an);
+    const struct lbq_acc tot = an.tot;
+    const double elems = an.elems, bpe_m = an.bpe_m, bpe_v = an.bpe_v;
+    const int64_t nonfinite = an.nonfinite;
+    const int *worst = an.worst;
     const struct lbq_hparams *hp = lbq_file_hparams(f);
     fprintf(tout, "%s: %s   (step %lld, beta1 %g, beta2 %g, eps %g)\n", lbq_file_path(f), conf.label, (long long)hp->step, hp->beta1, hp->beta2, hp->eps);
     fprintf(tout, "%-34s %9s %9s %9s %8s %9s %8s %8s %11s  %s\n", "parameter", "numel", "m rel-L2", "v rel-L2", "v->0 %",
@@ -257,14 +232,14 @@ int cmd_analyze(int argc, char **argv)
     struct lbq_update_res tur;
     lbq_state_result(&tot.v, &tvr);
     lbq_update_result(&tot.u, &tur);
-    double fp32_bytes = elems * 8.0, q_bytes = (bits_m + bits_v) / 8.0;
+    const double fp32_bytes = an.fp32_bytes, q_bytes = an.q_bytes;
     fprintf(tout, "zero-point: %lld of %lld positive v elements dequantize to 0 (%.4f%%); they carry %.2f%% of |u| (exact) and %.2f%% of |u^|\n",
            (long long)tot.v.pos_to_zero, (long long)tot.v.pos, fmt_pct(tvr.zero_collapse), fmt_pct(tur.collapse_share), fmt_pct(tur.collapse_share_quant));
     fprintf(tout, "memory: m+v fp32 %.3f MB -> quantized %.3f MB (%.2f + %.2f bits/element incl. scales; %.1fx smaller)\n",
            fp32_bytes / 1e6, q_bytes / 1e6, bpe_m, bpe_v, q_bytes > 0 ? fp32_bytes / q_bytes : 0.0);
     if (nparams_x > 0)
         fprintf(tout, "at %.3g parameters: fp32 states %.2f GB, quantized %.2f GB, saved %.2f GB\n", nparams_x,
-               nparams_x * 8.0 / 1e9, nparams_x * (bpe_m + bpe_v) / 8.0 / 1e9, nparams_x * (8.0 - (bpe_m + bpe_v) / 8.0) / 1e9);
+               an.x_fp32_gb, an.x_quantized_gb, an.x_saved_gb);
     if (json_out) {
         root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "schema", "lbq.analyze");
@@ -310,8 +285,8 @@ int cmd_analyze(int argc, char **argv)
         cJSON_AddNumberToObject(mem_o, "quantized_bytes", q_bytes);
         if (nparams_x > 0) {
             cJSON_AddNumberToObject(mem_o, "extrapolate_params", nparams_x);
-            cJSON_AddNumberToObject(mem_o, "extrapolate_fp32_gb", nparams_x * 8.0 / 1e9);
-            cJSON_AddNumberToObject(mem_o, "extrapolate_quantized_gb", nparams_x * (bpe_m + bpe_v) / 8.0 / 1e9);
+            cJSON_AddNumberToObject(mem_o, "extrapolate_fp32_gb", an.x_fp32_gb);
+            cJSON_AddNumberToObject(mem_o, "extrapolate_quantized_gb", an.x_quantized_gb);
         }
         cJSON_AddNumberToObject(root, "nonfinite_excluded", (double)nonfinite);
         LBQ_TRY(lbq_json_write(json_out, root));

@@ -1,9 +1,8 @@
 /* cmd-bench.c - `lbq bench`: quantize+dequantize throughput per quantizer next to a memcpy baseline
  * measured in the same run, plus analyze and sweep throughput (docs: bench/README.md). */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-json.h"
-#include "cuda/lbq-cuda.h"
+#include "lbq-cuda.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -87,7 +86,7 @@ static void gen(float *m, float *v, int64_t n, int64_t cols)
 {
     #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
-        float u1 = lbq_philox_uniform(7, 0, (uint64_t)i), u2 = lbq_philox_uniform(7, 1, (uint64_t)i);
+        float u1 = lbq_uniform(7, 0, (uint64_t)i), u2 = lbq_uniform(7, 1, (uint64_t)i);
         float g = (float)(sqrt(-2.0 * log((double)u1 + 1e-12)) * cos(6.283185307179586 * (double)u2));
         float rs = 1e-3f * (1.0f + 9.0f * (float)((i / cols) % 97 == 0));
         m[i] = g * rs;
@@ -171,7 +170,7 @@ int cmd_bench(int argc, char **argv)
         struct lbq_qspec s;
         struct lbq_qplan pl;
         LBQ_TRY(lbq_qspec_parse(tok, NULL, &s));
-        LBQ_TRY(lbq_qplan_init(&pl, &s, lbq_map_find("log") == s.map ? LBQ_ROLE_V : LBQ_ROLE_M, 2));
+        LBQ_TRY(lbq_qplan_init(&pl, &s, (s.map->sign_ok & LBQ_SIGNED_OK) ? LBQ_ROLE_M : LBQ_ROLE_V, 2));
         const float *x = (pl.is_signed) ? m : v;
         if (pl.is_signed == 0 && pl.norm->global_stats) { lbq_tstats_reset(&st); lbq_tstats_add(&st, 0, n, v); }
         else if (pl.norm->global_stats) { lbq_tstats_reset(&st); lbq_tstats_add(&st, 0, n, m); }

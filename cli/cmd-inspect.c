@@ -1,6 +1,5 @@
 /* cmd-inspect.c - `lbq inspect FILE`: parameters, shapes, dtypes and statistics of m and v. */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-json.h"
 
 const char lbq_usage_inspect[] =
@@ -35,15 +34,7 @@ struct istat {
 
 static void dim_ratio(const float *mx, int64_t n, double *ratio, int64_t *nout)
 {
-    float *t = malloc(sizeof(float) * (size_t)n);
-    *ratio = NAN; *nout = 0;
-    if (!t) return;
-    memcpy(t, mx, sizeof(float) * (size_t)n);
-    float med = lbq_quantile(t, n, 0.5);
-    float big = 0.0f;
-    for (int64_t i = 0; i < n; i++) { if (mx[i] > big) big = mx[i]; if (mx[i] > 10.0f * med) (*nout)++; }
-    *ratio = med > 0.0f ? (double)big / (double)med : (big > 0.0f ? INFINITY : NAN);
-    free(t);
+    *ratio = lbq_max_over_median(mx, n, 10.0f, nout);   /* src/metrics.c */
 }
 
 static int stat_state(struct lbq_file *f, int p, enum lbq_ds ds, int64_t slab, float *buf, struct istat *s)
@@ -62,7 +53,7 @@ static int stat_state(struct lbq_file *f, int p, enum lbq_ds ds, int64_t slab, f
         for (int64_t i = 0; i < n; i++) {
             float x = buf[i];
             if (x != x) { s->nan++; continue; }
-            if (!lbq_isfinite(x)) { s->inf++; continue; }
+            if (!isfinite(x)) { s->inf++; continue; }
             s->n++;
             if (x < s->min) s->min = x;
             if (x > s->max) s->max = x;

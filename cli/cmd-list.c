@@ -104,7 +104,7 @@ int cmd_list(int argc, char **argv)
         cJSON_AddBoolToObject(o, "signed", (m->sign_ok & LBQ_SIGNED_OK) != 0);
         cJSON_AddBoolToObject(o, "unsigned", (m->sign_ok & LBQ_UNSIGNED_OK) != 0);
         cJSON_AddBoolToObject(o, "needs_block", m->needs_block);
-        if (m->build && strcmp(m->name, "file") != 0) {
+        if (lbq_map_fixed_table(m)) {
             int b = m->fixed_bits ? m->fixed_bits : (int)bits;
             cJSON_AddItemToObject(o, "levels_signed", (m->sign_ok & LBQ_SIGNED_OK) ? levels_json(m, b, 1, cpu) : cJSON_CreateNull());
             cJSON_AddItemToObject(o, "levels_unsigned", (m->sign_ok & LBQ_UNSIGNED_OK) ? levels_json(m, b, 0, cpu) : cJSON_CreateNull());

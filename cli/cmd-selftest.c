@@ -1,8 +1,7 @@
 /* cmd-selftest.c - `lbq selftest`: the CPU reference's consistency checks (everywhere) and, with a
  * CUDA device, the bit-for-bit agreement of lbq_cuda_qdq with lbq_qdq (src/cuda/cuda-selftest.c). */
 #include "cli.h"
-#include "cuda/lbq-cuda.h"
-#include "lbq-evaldev.h"
+#include "lbq-cuda.h"
 
 #include <string.h>
 

@@ -96,11 +96,17 @@ struct input_desc {
     uint64_t seed;
 };
 
+/* the map's registered name in 4-Bit Shampoo's terms (map slot label_shampoo) */
+static const struct lbq_map *reg_map(const char *m)
+{
+    for (int i = 0; i < lbq_map_count(); i++) if (strcmp(lbq_map_at(i)->name, m) == 0) return lbq_map_at(i);
+    return NULL;
+}
+
 static const char *map_label(const char *m)
 {
-    if (strcmp(m, "linsq") == 0) return "Linear-2";
-    if (strcmp(m, "dtree") == 0) return "DT";
-    return m;
+    const struct lbq_map *r = reg_map(m);
+    return r && r->label_shampoo ? r->label_shampoo : m;
 }
 
 /* texts that reach gnuplot or a data file: printable ASCII without quotes, $, \ and backquotes */
@@ -348,13 +354,11 @@ static int fig_series(const struct lbq_sh_result *r, int nr, int64_t block, int 
     return ns;
 }
 
+/* the linetype of plots/lbq-style.gp the sweep figures give the map (map slot `line`) */
 static int fig_lt(const char *map, int j)
 {
-    if (strcmp(map, "dtree") == 0) return 1;
-    if (strcmp(map, "linsq") == 0) return 4;
-    if (strcmp(map, "dtree0") == 0) return 2;
-    if (strcmp(map, "linear") == 0) return 3;
-    return 10 + j % 6;
+    const struct lbq_map *r = reg_map(map);
+    return r && r->line > 0 ? r->line : 10 + j % 6;
 }
 
 static int fig_dt(int bits) { return bits == 4 ? 1 : bits == 3 ? 2 : bits == 8 ? 3 : 4; }
@@ -388,156 +392,24 @@ static void fig_data(const struct lbq_sh_result *r, int nr, int64_t block, const
     sb_printf(vars, "nseries=%d; lcs0='%s'; dts0='%s'; title='%s'; ", ns, lcs, dts, ct);
 }
 
-static int find_exe(const char *name, char *out, size_t n)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *e = strchr(path, ':');
-        size_t l = e ? (size_t)(e - path) : strlen(path);
-        if (l == 0) snprintf(out, n, "./%s", name);
-        else snprintf(out, n, "%.*s/%s", (int)l, path, name);
-        struct stat sb;
-        if (stat(out, &sb) == 0 && S_ISREG(sb.st_mode) && access(out, X_OK) == 0) return 1;
-        path += l + (e ? 1 : 0);
-    }
-    return 0;
-}
-
-static int find_script(char *out, size_t n)
-{
-    char cand[PATH_MAX + 64];
-    const char *e = getenv("LBQ_PLOTS_DIR");
-    cand[0] = 0;
-    if (e && *e) snprintf(cand, sizeof cand, "%s/shampoo.gp", e);
-#ifdef LBQ_PLOTS_DIR
-    if (!cand[0] || access(cand, R_OK) != 0) snprintf(cand, sizeof cand, "%s/shampoo.gp", LBQ_PLOTS_DIR);
-#endif
-    if (access(cand, R_OK) != 0) {
-        char exe[PATH_MAX];
-        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (l > 0) {
-            exe[l] = 0;
-            char *sl = strrchr(exe, '/');
-            if (sl) *sl = 0;
-            snprintf(cand, sizeof cand, "%s/../plots/shampoo.gp", exe);
-        }
-    }
-    char *r = realpath(cand, NULL);
-    if (!r || access(r, R_OK) != 0) {
-        free(r);
-        return lbq_err(LBQ_ERR_IO, "gnuplot script plots/shampoo.gp not found: set LBQ_PLOTS_DIR to the plots/ directory of the lbq sources");
-    }
-    if (strlen(r) >= n) { free(r); return lbq_err(LBQ_ERR_IO, "plots directory path too long"); }
-    snprintf(out, n, "%s", r);
-    free(r);
-    return LBQ_OK;
-}
-
-/* gnuplot -e EXPR SCRIPT inside dir (fork + execvp, no shell); stderr's last line in why */
-static int run_gnuplot(const char *dir, const char *script, const char *expr, char *why, size_t nwhy)
-{
-    int fds[2];
-    if (pipe(fds) != 0) { snprintf(why, nwhy, "pipe: %s", strerror(errno)); return -1; }
-    char *argv[] = { (char *)"gnuplot", (char *)"-e", (char *)expr, (char *)script, NULL };
-    fflush(stdout); fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) { close(fds[0]); close(fds[1]); snprintf(why, nwhy, "fork: %s", strerror(errno)); return -1; }
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(fds[1], 2) < 0) _exit(126);
-        close(fds[0]);
-        if (chdir(dir) != 0) _exit(126);
-        execvp("gnuplot", argv);
-        static const char m[] = "cannot execute gnuplot\n";
-        ssize_t w = write(2, m, sizeof m - 1);
-        (void)w;
-        _exit(127);
-    }
-    close(fds[1]);
-    char err[4096] = "";
-    size_t el = 0;
-    for (;;) {
-        char buf[1024];
-        ssize_t r = read(fds[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        for (ssize_t i = 0; i < r; i++) {          /* keep the tail */
-            if (el + 1 >= sizeof err) { memmove(err, err + 2048, el - 2048); el -= 2048; }
-            err[el++] = buf[i];
-        }
-    }
-    err[el] = 0;
-    close(fds[0]);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0) if (errno != EINTR) { st = -1; break; }
-    int ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    if (!ok) {
-        /* last non-empty line that is not a warning */
-        char last[256] = "";
-        for (char *s = strtok(err, "\n"); s; s = strtok(NULL, "\n")) {
-            while (*s == ' ' || *s == '^' || *s == '\t') s++;
-            if (*s && !strstr(s, "warning:")) clean(last, sizeof last, s);
-        }
-        if (st != -1 && WIFSIGNALED(st)) snprintf(why, nwhy, "killed by signal %d", WTERMSIG(st));
-        else snprintf(why, nwhy, "%s", last[0] ? last : "no message");
-    }
-    return ok ? 0 : -1;
-}
-
 static int make_plot(const char *dir, const struct lbq_sh_result *r, int nr, int64_t block, const char *title, int quiet)
 {
     int idx[MAX_CFG];
     if (fig_series(r, nr, block, idx) == 0)
         return lbq_err(LBQ_ERR_ARG, "--plot: no Bjorck curve at block %lld to draw (--bjorck-max 0?)", (long long)block);
-    char gp[PATH_MAX], script[PATH_MAX];
-    if (!find_exe("gnuplot", gp, sizeof gp)) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot not found (install gnuplot-nox)");
-    int rc = find_script(script, sizeof script);
+    struct cli_gnuplot g;               /* cli/gnuplot.c: the runner of every figure */
+    int rc = cli_gnuplot_open(&g, dir);
     if (rc) return rc;
-    if ((rc = lbq_mkdirs(dir))) return rc;     /* shared with sweep and plot */
-    struct sbuf data = { 0 }, vars = { 0 }, file = { 0 }, ex = { 0 };
+    struct sbuf data = { 0 }, vars = { 0 };
     fig_data(r, nr, block, title, &data, &vars);
-    char tmpbase[128], dat[PATH_MAX + 64];
-    snprintf(tmpbase, sizeof tmpbase, ".shampoo-bjorck.tmp-%ld", (long)getpid());
-    sb_printf(&file, "# lbq shampoo Bjorck-curve data; redraw from this directory with:\n"
-                     "# gnuplot -e \"datafile='shampoo-bjorck.dat'; outfile='shampoo-bjorck'; %s\" %s\n", vars.p ? vars.p : "", script);
-    if (data.p) {
-        /* data can exceed sb_printf's chunk: append directly */
-        size_t l = data.n;
-        if (file.n + l + 1 > file.cap) {
-            char *np = realloc(file.p, file.n + l + 1);
-            if (!np) file.oom = 1; else { file.p = np; file.cap = file.n + l + 1; }
-        }
-        if (!file.oom) { memcpy(file.p + file.n, data.p, l + 1); file.n += l; }
-    }
-    sb_printf(&ex, "datafile='shampoo-bjorck.dat'; outfile='%s'; %s", tmpbase, vars.p ? vars.p : "");
-    if (data.oom || vars.oom || file.oom || ex.oom) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto done; }
-    snprintf(dat, sizeof dat, "%s/shampoo-bjorck.dat", dir);
-    if ((rc = lbq_write_atomic(dat, file.p, file.n))) goto done;
-    char why[300] = "";
-    int ok = run_gnuplot(dir, script, ex.p, why, sizeof why) == 0;
-    static const char *const ext[2] = { "png", "pdf" };
-    char tp[2][PATH_MAX + 160], fp[2][PATH_MAX + 64];
-    for (int k = 0; k < 2; k++) {
-        snprintf(tp[k], sizeof tp[k], "%s/%s.%s", dir, tmpbase, ext[k]);
-        snprintf(fp[k], sizeof fp[k], "%s/shampoo-bjorck.%s", dir, ext[k]);
-        struct stat sb;
-        if (ok && (stat(tp[k], &sb) != 0 || sb.st_size == 0)) { ok = 0; snprintf(why, sizeof why, "no %s output", ext[k]); }
-    }
-    for (int k = 0; k < 2 && ok; k++)
-        if (rename(tp[k], fp[k]) != 0) { ok = 0; snprintf(why, sizeof why, "cannot rename into place: %s", strerror(errno)); }
-    if (!ok) {
-        unlink(tp[0]); unlink(tp[1]);
-        rc = lbq_err(LBQ_ERR_IO, "shampoo-bjorck: gnuplot failed: %s", why);
-        goto done;
-    }
-    if (!quiet) {
+    if (data.oom || vars.oom) rc = lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    else rc = cli_gnuplot_figure(&g, "shampoo-bjorck", "shampoo", "shampoo Bjorck-curve", vars.p, vars.n, data.p, data.n, NULL);
+    if (!rc && !quiet) {
         char d[256];
         clean(d, sizeof d, dir);
         cli_note("wrote %s/shampoo-bjorck.png, .pdf and .dat", d);
     }
-done:
-    free(data.p); free(vars.p); free(file.p); free(ex.p);
+    free(data.p); free(vars.p);
     return rc;
 }
 

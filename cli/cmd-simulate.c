@@ -1,6 +1,5 @@
 /* cmd-simulate.c - `lbq simulate`: multi-step EMA dynamics with quantized states. */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-json.h"
 #include "lbq-sim.h"
 

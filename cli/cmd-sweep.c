@@ -1,9 +1,7 @@
 /* cmd-sweep.c - `lbq sweep`: maps x normalizations x bitwidths x block sizes over a moment file,
  * reading each tensor once, with results.json, results.tsv and the paper-style figures. */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-report.h"
-#include "torchmap.h"
 #include "lbq-sim.h"
 #include "lbq-mpi.h"
 #include "plot.h"
@@ -122,13 +120,13 @@ static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults
                     char spec[128];
                     snprintf(spec, sizeof spec, "%s-%s", nm->name, ax->maps[mi]->name);
                     struct lbq_qspec s;
-                    if (lbq_qspec_parse(spec, &d, &s) != LBQ_OK) continue;      /* unsupported combination */
+                    if (!lbq_qspec_supported(spec, &d, &s)) continue;          /* unsupported combination */
                     if (ax->maps[mi]->fixed_bits && ax->bits[bi] != ax->maps[mi]->fixed_bits) continue;
                     struct sweep_conf *c = &cs[n];
                     c->map = ax->maps[mi]; c->norm = nm; c->bits = s.bits; c->block = blk;
                     struct lbq_qplan tp;
-                    int m_ok = (ax->state != 1) && lbq_qplan_init(&tp, &s, LBQ_ROLE_M, 2) == LBQ_OK;
-                    int v_ok = (ax->state != 0) && lbq_qplan_init(&tp, &s, LBQ_ROLE_V, 2) == LBQ_OK;
+                    int m_ok = (ax->state != 1) && lbq_qplan_supported(&tp, &s, LBQ_ROLE_M, 2);
+                    int v_ok = (ax->state != 0) && lbq_qplan_supported(&tp, &s, LBQ_ROLE_V, 2);
                     if (!m_ok && !v_ok) continue;
                     c->c.m = s; c->c.v = s;
                     c->c.has_m = m_ok; c->c.has_v = v_ok;
@@ -136,7 +134,6 @@ static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults
                     n++;
                 }
             }
-    lbq_err(LBQ_OK, "%s", "");
     *out = cs; *nout = n;
     return LBQ_OK;
 }
@@ -169,57 +166,20 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* per-parameter SOLO edge-case block counts of v (log map; docs/metrics.md) */
-static const char *const solo_keys[3] = { "v_solo_zero_blocks", "v_solo_tiny_blocks", "v_solo_zero_quantile_blocks" };
+/* the rows of one configuration (struct lbq_param_row, src/report.c): rendered into results.json
+ * and results.tsv at each write */
+struct rowlist { struct lbq_param_row *r; int n, cap; };
 
-static cJSON *param_row_json(const char *name, int64_t numel, const struct lbq_param_eval *e, int has_m, int has_v)
+static int rows_push(struct rowlist *l, const struct lbq_param_row *r)
 {
-    struct lbq_state_res mr, vr;
-    struct lbq_update_res ur;
-    lbq_state_result(&e->acc.m, &mr);
-    lbq_state_result(&e->acc.v, &vr);
-    lbq_update_result(&e->acc.u, &ur);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddNumberToObject(o, "numel", (double)numel);
-    cJSON_AddBoolToObject(o, "kept_fp32", e->kept_fp32);
-    cJSON_AddStringToObject(o, "m_plan", e->m_plan);
-    cJSON_AddStringToObject(o, "v_plan", e->v_plan);
-    if (has_m) lbq_json_add_num(o, "m_rel_l2", mr.rel_l2); else cJSON_AddNullToObject(o, "m_rel_l2");
-    if (has_v) lbq_json_add_num(o, "v_rel_l2", vr.rel_l2); else cJSON_AddNullToObject(o, "v_rel_l2");
-    lbq_json_add_num(o, "v_zero_collapse", vr.zero_collapse);
-    lbq_json_add_num(o, "update_rel_l2", ur.rel_l2);
-    lbq_json_add_num(o, "update_cosine", ur.cosine);
-    lbq_json_add_num(o, "update_blowup_frac", ur.blowup_frac);
-    lbq_json_add_num(o, "bits_per_elem_m", e->m_size.bits_per_elem);
-    lbq_json_add_num(o, "bits_per_elem_v", e->v_size.bits_per_elem);
-    for (int k = 0; k < 3; k++) cJSON_AddNumberToObject(o, solo_keys[k], (double)e->acc.v.solo[k + 1]);
-    return o;
-}
-
-static void tsv_append(char **buf, size_t *len, size_t *cap, const char *line, int n);
-
-static void tsv_row(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const char *pname, int64_t numel,
-                    const struct lbq_acc *a, double bm, double bv)
-{
-    struct lbq_state_res mr, vr;
-    struct lbq_update_res ur;
-    lbq_state_result(&a->m, &mr);
-    lbq_state_result(&a->v, &vr);
-    lbq_update_result(&a->u, &ur);
-    char line[1024];
-    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%lld\t%lld\t%lld\n",
-                     c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
-                     c->c.has_m ? (c->c.has_v ? "both" : "m") : "v", pname, (long long)numel,
-                     c->c.has_m ? mr.rel_l2 : NAN, c->c.has_v ? vr.rel_l2 : NAN, vr.zero_collapse, ur.rel_l2, ur.cosine, ur.blowup_frac, bm, bv,
-                     (long long)a->v.solo[1], (long long)a->v.solo[2], (long long)a->v.solo[3]);
-    tsv_append(buf, len, cap, line, n);
-}
-
-static double jnum(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    if (l->n == l->cap) {
+        int nc = l->cap ? 2 * l->cap : 16;
+        struct lbq_param_row *p = realloc(l->r, sizeof *p * (size_t)nc);
+        if (!p) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+        l->r = p; l->cap = nc;
+    }
+    l->r[l->n++] = *r;
+    return LBQ_OK;
 }
 
 static void tsv_append(char **buf, size_t *len, size_t *cap, const char *line, int n)
@@ -235,16 +195,14 @@ static void tsv_append(char **buf, size_t *len, size_t *cap, const char *line, i
     *len += (size_t)n;
 }
 
-static void tsv_param_row(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const cJSON *r)
+/* one results.tsv line of configuration c */
+static void tsv_line(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const struct lbq_param_row *r, int as_stored)
 {
-    char line[1024];
-    const cJSON *name = cJSON_GetObjectItem(r, "name");
-    int n = snprintf(line, sizeof line, "%s\t%s\t%s\t%d\t%lld\t%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.0f\t%.0f\t%.0f\n",
-                     c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
-                     c->c.has_m ? (c->c.has_v ? "both" : "m") : "v", cJSON_IsString(name) ? name->valuestring : "?",
-                     (long long)jnum(r, "numel"), jnum(r, "m_rel_l2"), jnum(r, "v_rel_l2"), jnum(r, "v_zero_collapse"),
-                     jnum(r, "update_rel_l2"), jnum(r, "update_cosine"), jnum(r, "update_blowup_frac"),
-                     jnum(r, "bits_per_elem_m"), jnum(r, "bits_per_elem_v"), jnum(r, solo_keys[0]), jnum(r, solo_keys[1]), jnum(r, solo_keys[2]));
+    char prefix[1024], line[1024];
+    snprintf(prefix, sizeof prefix, "%s\t%s\t%s\t%d\t%lld\t%s", c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
+             c->c.has_m ? (c->c.has_v ? "both" : "m") : "v");
+    int n = lbq_param_row_tsv(line, sizeof line, prefix, r, as_stored);
+    if (n >= (int)sizeof line) n = (int)sizeof line - 1;
     tsv_append(buf, len, cap, line, n);
 }
 
@@ -280,26 +238,13 @@ static void heat_cb(void *ud, int p, int64_t off, int64_t n, const float *m, con
     if (!h->grid[p]) return;
     for (int64_t k = 0; k < n; k++) {
         float a = fabsf(m[k]);
-        if (!lbq_isfinite(a)) continue;
+        if (!isfinite(a)) continue;
         int64_t i = (off + k) / C, j = (off + k) % C;
         if (a > h->rowmax[p][i]) h->rowmax[p][i] = a;
         if (a > h->colmax[p][j]) h->colmax[p][j] = a;
         float *g = &h->grid[p][(i / h->pr[p]) * h->gc[p] + j / h->pc[p]];
         if (a > *g) *g = a;
     }
-}
-
-static double max_over_median(const float *x, int64_t n)
-{
-    /* over nonzero maxima: all-zero rows (e.g. embeddings of unseen tokens) are not outliers */
-    float *t = malloc(sizeof(float) * (size_t)n);
-    if (!t) return 0;
-    int64_t k2 = 0;
-    float mx = 0;
-    for (int64_t k = 0; k < n; k++) { if (x[k] > 0) t[k2++] = x[k]; if (x[k] > mx) mx = x[k]; }
-    float med = k2 ? lbq_quantile(t, k2, 0.5) : 0;
-    free(t);
-    return med > 0 ? (double)mx / med : 0;
 }
 
 static cJSON *heatmap_json(struct lbq_file *f, const struct heat *h)
@@ -309,7 +254,7 @@ static cJSON *heatmap_json(struct lbq_file *f, const struct heat *h)
     for (int i = 0; i < lbq_file_nparams(f); i++) {
         if (!h->grid[i]) continue;
         const struct lbq_param_info *pi = lbq_file_param(f, i);
-        double r = max_over_median(h->rowmax[i], pi->shape.dim[0]), c = max_over_median(h->colmax[i], pi->shape.numel / pi->shape.dim[0]);
+        double r = lbq_max_over_nonzero_median(h->rowmax[i], pi->shape.dim[0]), c = lbq_max_over_nonzero_median(h->colmax[i], pi->shape.numel / pi->shape.dim[0]);
         if (r > best_ratio) { best_ratio = r; best = i; }
         if (c > best_ratio) { best_ratio = c; best = i; }
     }
@@ -341,7 +286,7 @@ static cJSON *codebooks_json(int bits)
     cJSON *a = cJSON_AddArrayToObject(o, "maps");
     for (int i = 0; i < lbq_map_count(); i++) {
         const struct lbq_map *m = lbq_map_at(i);
-        if (!m->build || strcmp(m->name, "file") == 0) continue;
+        if (!lbq_map_fixed_table(m)) continue;
         cJSON *mo = cJSON_CreateObject();
         cJSON_AddStringToObject(mo, "name", m->name);
         for (int sg = 1; sg >= 0; sg--) {
@@ -352,28 +297,27 @@ static cJSON *codebooks_json(int bits)
             snprintf(spec, sizeof spec, "tensor-%s", m->name);
             struct lbq_qspec s;
             struct lbq_qplan p;
-            if (lbq_qspec_parse(spec, &d, &s) || lbq_qplan_init(&p, &s, sg ? LBQ_ROLE_M : LBQ_ROLE_V, 2)) { cJSON_AddNullToObject(mo, sg ? "signed" : "unsigned"); continue; }
+            if (!lbq_qspec_supported(spec, &d, &s) || !lbq_qplan_supported(&p, &s, sg ? LBQ_ROLE_M : LBQ_ROLE_V, 2)) { cJSON_AddNullToObject(mo, sg ? "signed" : "unsigned"); continue; }
             cJSON *lv = cJSON_AddArrayToObject(mo, sg ? "signed" : "unsigned");
             for (int k = 0; k < p.nlev; k++) cJSON_AddItemToArray(lv, cJSON_CreateNumber(p.q[k]));
         }
         cJSON_AddItemToArray(a, mo);
     }
-    /* the log map (SOLO) has no fixed codebook: its levels alpha^k * max, alpha = xp^(1/N), depend on
+    /* maps without a fixed codebook (the log map, SOLO): levels alpha^k * max, alpha = xp^(1/N), depend on
      * each block's p-quantile xp (relative to the block max); shown for one example block, xp = 1e-3 */
-    if (bits >= 1 && bits <= 8) {
-        int nmax = (1 << bits) - 1;
-        float alpha = lbq_log_alpha(1e-3f, nmax), lev[256];
-        lev[0] = 1.0f;
-        for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;
+    for (int i = 0; i < lbq_map_count() && bits >= 1 && bits <= 8; i++) {
+        const struct lbq_map *m = lbq_map_at(i);
+        float lev[256];
+        int nl = lbq_map_example_levels(m, bits, 1e-3f, lev);
+        if (nl <= 0) continue;
         cJSON *mo = cJSON_CreateObject();
-        cJSON_AddStringToObject(mo, "name", "log");
+        cJSON_AddStringToObject(mo, "name", m->name);
         cJSON_AddNumberToObject(mo, "example_xp", 1e-3);
         cJSON_AddNullToObject(mo, "signed");
         cJSON *lv = cJSON_AddArrayToObject(mo, "unsigned");
-        for (int k = nmax; k >= 0; k--) cJSON_AddItemToArray(lv, cJSON_CreateNumber(lev[k]));
+        for (int k = 0; k < nl; k++) cJSON_AddItemToArray(lv, cJSON_CreateNumber(lev[k]));
         cJSON_AddItemToArray(a, mo);
     }
-    lbq_err(LBQ_OK, "%s", "");
     return o;
 }
 
@@ -388,22 +332,27 @@ static int swamping_json(const struct sweep_axes *ax, const struct lbq_qdefaults
     cJSON_AddNumberToObject(o, "size", (double)so.size);
     cJSON_AddNumberToObject(o, "start", so.start);
     cJSON *runs = cJSON_AddArrayToObject(o, "runs");
-    static const char *const maps[] = { "uniform", "dtree", "log" };
+    /* the maps of the study (map slot `swamp`) in its order, where the sweep's --map has them */
+    const struct lbq_map *maps[16];
+    int nsw = 0;
+    for (int ord = 1; ord <= lbq_map_count() && nsw < 16; ord++)
+        for (int i = 0; i < lbq_map_count(); i++)
+            if (lbq_map_at(i)->swamp.order == ord && nsw < 16) maps[nsw++] = lbq_map_at(i);
     int bitsv[] = { 2, 3, 4 };
-    for (int mi = 0; mi < 3; mi++) {
+    for (int mi = 0; mi < nsw; mi++) {
         int wanted = 0;
-        for (int k = 0; k < ax->nmaps; k++) if (strcmp(ax->maps[k]->name, maps[mi]) == 0) wanted = 1;
+        for (int k = 0; k < ax->nmaps; k++) if (ax->maps[k] == maps[mi]) wanted = 1;
         if (!wanted) continue;
         for (int bi = 0; bi < 3; bi++) {
             char spec[64];
-            snprintf(spec, sizeof spec, "block128-%s:b%d%s", maps[mi], bitsv[bi], strcmp(maps[mi], "log") == 0 ? ":sr" : "");
+            snprintf(spec, sizeof spec, "block128-%s:b%d%s", maps[mi]->name, bitsv[bi], maps[mi]->swamp.sr ? ":sr" : "");
             struct lbq_config c;
             memset(&c, 0, sizeof c);
             int rc = lbq_qspec_parse(spec, d, &c.v);
             if (rc) { cJSON_Delete(o); return rc; }
             c.has_v = 1;
             cJSON *r = cJSON_CreateObject();
-            cJSON_AddStringToObject(r, "map", maps[mi]);
+            cJSON_AddStringToObject(r, "map", maps[mi]->name);
             cJSON_AddNumberToObject(r, "bits", bitsv[bi]);
             cJSON_AddStringToObject(r, "spec", c.v.text);
             cJSON *b = cJSON_AddArrayToObject(r, "beta"), *fm = cJSON_AddArrayToObject(r, "final_mean"), *f32 = cJSON_AddArrayToObject(r, "final_mean_fp32");
@@ -432,7 +381,7 @@ struct sweep_out {
     int nconf;
     const cJSON *prev;
     struct lbq_acc *tot;
-    cJSON **prow;
+    struct rowlist *rows;
     double *el, *bm, *bv;
     struct lbq_file *f;
     const struct heat *heat;
@@ -443,25 +392,6 @@ struct sweep_out {
     int64_t total_el;
     int64_t reads_other[2];     /* MPI: elements of m and v read by the other ranks (so far) */
 };
-
-static void tsv_total_from_json(char **tsv, size_t *len, size_t *cap, const struct sweep_conf *c, const cJSON *tj)
-{
-    cJSON *row = cJSON_CreateObject();
-    cJSON_AddStringToObject(row, "name", "TOTAL");
-    cJSON_AddNumberToObject(row, "numel", jnum(tj, "numel"));
-    lbq_json_add_num(row, "m_rel_l2", c->c.has_m ? jnum(cJSON_GetObjectItem(tj, "m"), "rel_l2") : NAN);
-    lbq_json_add_num(row, "v_rel_l2", c->c.has_v ? jnum(cJSON_GetObjectItem(tj, "v"), "rel_l2") : NAN);
-    lbq_json_add_num(row, "v_zero_collapse", jnum(cJSON_GetObjectItem(tj, "v"), "zero_collapse"));
-    lbq_json_add_num(row, "update_rel_l2", jnum(cJSON_GetObjectItem(tj, "update"), "rel_l2"));
-    lbq_json_add_num(row, "update_cosine", jnum(cJSON_GetObjectItem(tj, "update"), "cosine"));
-    lbq_json_add_num(row, "update_blowup_frac", jnum(cJSON_GetObjectItem(tj, "update"), "blowup_frac"));
-    lbq_json_add_num(row, "bits_per_elem_m", jnum(tj, "bits_per_elem_m"));
-    lbq_json_add_num(row, "bits_per_elem_v", jnum(tj, "bits_per_elem_v"));
-    static const char *const sk[3] = { "all_zero", "max_below_1e-12", "zero_quantile" };
-    for (int k = 0; k < 3; k++) lbq_json_add_num(row, solo_keys[k], jnum(cJSON_GetObjectItem(cJSON_GetObjectItem(tj, "v"), "solo_edge_blocks"), sk[k]));
-    tsv_param_row(tsv, len, cap, c, row);
-    cJSON_Delete(row);
-}
 
 /* Write DIR/results.json and DIR/results.tsv with every configuration carried over (--resume) or
  * evaluated so far.  `final` adds the swamping runs.  *out receives the JSON root (caller frees). */
@@ -503,8 +433,15 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
                 if (!cJSON_IsString(lab) || strcmp(lab->valuestring, sc->c.label) != 0) continue;
                 cJSON_AddItemToArray(cj, cJSON_Duplicate(it, 1));
                 const cJSON *pr, *tj = cJSON_GetObjectItem(it, "totals");
-                cJSON_ArrayForEach(pr, cJSON_GetObjectItem(it, "params")) tsv_param_row(&tsv, &tsv_len, &tsv_cap, sc, pr);
-                if (cJSON_IsObject(tj)) tsv_total_from_json(&tsv, &tsv_len, &tsv_cap, sc, tj);
+                struct lbq_param_row row;
+                cJSON_ArrayForEach(pr, cJSON_GetObjectItem(it, "params")) {
+                    lbq_param_row_from_json(&row, pr);
+                    tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &row, 1);
+                }
+                if (cJSON_IsObject(tj)) {
+                    lbq_total_row_from_json(&row, tj, sc->c.has_m, sc->c.has_v);
+                    tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &row, 1);
+                }
                 break;
             }
             continue;
@@ -527,11 +464,15 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
         lbq_json_add_num(t, "bits_per_elem_m", bm);
         lbq_json_add_num(t, "bits_per_elem_v", bv);
         cJSON_AddItemToObject(o, "totals", t);
-        const cJSON *it;
-        cJSON_ArrayForEach(it, so->prow[c]) tsv_param_row(&tsv, &tsv_len, &tsv_cap, sc, it);
-        cJSON_AddItemToObject(o, "params", cJSON_Duplicate(so->prow[c], 1));
+        cJSON *pa = cJSON_AddArrayToObject(o, "params");
+        for (int k = 0; k < so->rows[c].n; k++) {
+            tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &so->rows[c].r[k], 1);
+            cJSON_AddItemToArray(pa, lbq_param_row_json(&so->rows[c].r[k]));
+        }
         cJSON_AddItemToArray(cj, o);
-        tsv_row(&tsv, &tsv_len, &tsv_cap, sc, "TOTAL", (int64_t)el, &so->tot[c], bm, bv);
+        struct lbq_param_row total;
+        lbq_total_row(&total, &so->tot[c], el, bm, bv, sc->c.has_m, sc->c.has_v);
+        tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &total, 0);
     }
     cJSON_AddItemToObject(root, "codebooks", codebooks_json(ax->nbits == 1 ? ax->bits[0] : 4));
     cJSON_AddItemToObject(root, "heatmap", so->heat->grid ? heatmap_json(f, so->heat) : cJSON_CreateNull());
@@ -571,7 +512,8 @@ struct fold_ctx {
     const struct sweep_conf *cs;
     struct lbq_acc *tot;
     double *el, *bm, *bv;
-    cJSON **prow;
+    struct rowlist *rows;
+    int *oom;                   /* set when a row could not be stored */
 };
 
 static void fold_param(const struct fold_ctx *x, int i, int j0, int j1, const struct lbq_param_eval *ev)
@@ -588,7 +530,9 @@ static void fold_param(const struct fold_ctx *x, int i, int j0, int j1, const st
         double nn = (double)pi->shape.numel;
         lbq_acc_merge(&x->tot[c], &e->acc);
         x->el[c] += nn; x->bm[c] += e->m_size.bits_per_elem * nn; x->bv[c] += e->v_size.bits_per_elem * nn;
-        cJSON_AddItemToArray(x->prow[c], param_row_json(pi->name, pi->shape.numel, e, x->cs[c].c.has_m, x->cs[c].c.has_v));
+        struct lbq_param_row row;
+        lbq_param_row_from_eval(&row, pi->name, pi->shape.numel, e, x->cs[c].c.has_m, x->cs[c].c.has_v);
+        if (rows_push(&x->rows[c], &row)) *x->oom = 1;
     }
 }
 
@@ -613,15 +557,14 @@ static void mpi_plan_free(struct sweep_mpi *mp)
 }
 
 /* Configuration chunks give the same bits as one call only if every chunk evaluates with the same
- * slab chunking, which lbq_eval_param derives from the batch's block sizes: true when all are powers
- * of two <= 65536 (the chunk is then 65536 elements whatever the subset). */
+ * slab chunking, which lbq_eval_param derives from the batch's block sizes (the library's rule). */
 static int config_split_ok(const struct sweep_axes *ax, const struct lbq_qdefaults *d)
 {
-    for (int i = 0; i <= ax->nblocks; i++) {
-        int64_t b = i < ax->nblocks ? ax->blocks[i] : d->block;
-        if (b <= 0 || b > 65536 || (b & (b - 1))) return 0;
-    }
-    return 1;
+    int64_t b[MAX_LIST + 1];
+    int n = 0;
+    for (int i = 0; i < ax->nblocks && n < MAX_LIST; i++) b[n++] = ax->blocks[i];
+    b[n++] = d->block;
+    return lbq_eval_blocks_split_ok(b, n);
 }
 
 static int mpi_plan(struct sweep_mpi *mp, struct lbq_file *f, int nb, int split_ok, int note)
@@ -800,7 +743,7 @@ int cmd_sweep(int argc, char **argv)
     for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
         const struct lbq_map *m = lbq_map_find(t);
         if (!m) { const char *s = lbq_name_suggest(t); return cli_usage_error("sweep", "--map: unknown map '%s'%s%s%s", t, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : ""); }
-        if (strcmp(m->name, "file") == 0) return cli_usage_error("sweep", "--map: the 'file' map is not swept (use analyze --map-file)");
+        if (!m->sweepable) return cli_usage_error("sweep", "--map: the '%s' map is not swept (use analyze --map-file)", m->name);
         int dup = 0;
         for (int k = 0; k < ax.nmaps; k++) dup |= ax.maps[k] == m;
         if (!dup && ax.nmaps < MAX_LIST) ax.maps[ax.nmaps++] = m;
@@ -830,7 +773,8 @@ int cmd_sweep(int argc, char **argv)
     struct lbq_file *f = NULL;
     struct sweep_conf *cs = NULL;
     struct lbq_config *cl = NULL;
-    cJSON **prow = NULL;
+    struct rowlist *rows = NULL;
+    int rows_oom = 0;
     struct lbq_acc *tot = NULL;
     double *bm = NULL, *bv = NULL, *el = NULL;
     cJSON *root = NULL, *prev = NULL;
@@ -870,11 +814,11 @@ int cmd_sweep(int argc, char **argv)
     for (int c = 0; c < nconf; c++) if (!cs[c].done) ntodo++;
     cli_note("sweep: %d configurations (%d to evaluate) x %d parameters", nconf, ntodo, np);
     cl = calloc((size_t)nconf, sizeof *cl);
-    prow = calloc((size_t)nconf, sizeof *prow);
+    rows = calloc((size_t)nconf, sizeof *rows);
     tot = calloc((size_t)nconf, sizeof *tot);
     bm = calloc((size_t)nconf, sizeof *bm); bv = calloc((size_t)nconf, sizeof *bv); el = calloc((size_t)nconf, sizeof *el);
-    if (!cl || !prow || !tot || !bm || !bv || !el) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-    for (int c = 0; c < nconf; c++) { prow[c] = cJSON_CreateArray(); lbq_acc_zero(&tot[c]); }
+    if (!cl || !rows || !tot || !bm || !bv || !el) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    for (int c = 0; c < nconf; c++) lbq_acc_zero(&tot[c]);
     signal(SIGINT, on_sigint);
     heat.np = np;
     heat.rowmax = calloc((size_t)np, sizeof(float *)); heat.colmax = calloc((size_t)np, sizeof(float *)); heat.grid = calloc((size_t)np, sizeof(float *));
@@ -884,7 +828,7 @@ int cmd_sweep(int argc, char **argv)
     g_sweep_file = f;
     int64_t total_el = 0;
     for (int i = 0; i < np; i++) total_el += lbq_file_param(f, i)->shape.numel;
-    struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, prow, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el, { 0, 0 } };
+    struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, rows, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el, { 0, 0 } };
     int split_ok = config_split_ok(&ax, &d);
     /* batches of --checkpoint configurations (default: all at once, so each tensor is read once);
      * after each batch the results so far are saved, so an interrupted sweep can be resumed */
@@ -898,7 +842,7 @@ int cmd_sweep(int argc, char **argv)
         int nb = (nt - b0 < batch) ? nt - b0 : batch;
         for (int j = 0; j < nb; j++) cl[j] = cs[todo[b0 + j]].c;
         struct lbq_eval_opts eo = { mem, 10.0, use_dev, (heat_ok && b0 == 0) ? heat_cb : NULL, &heat };
-        struct fold_ctx fx = { f, todo + b0, b0 == 0, cs, tot, el, bm, bv, prow };
+        struct fold_ctx fx = { f, todo + b0, b0 == 0, cs, tot, el, bm, bv, rows, &rows_oom };
         /* which (parameter x configuration chunk) units are ours: with one process, K = 1 and all */
         rc = mpi_plan(&mp, f, nb, split_ok, b0 == 0);
         if (rc) { free(todo); goto cleanup; }
@@ -932,6 +876,7 @@ int cmd_sweep(int argc, char **argv)
             if (rc) { free(todo); goto cleanup; }
         }
         for (int j = 0; j < nb; j++) cs[todo[b0 + j]].evaluated = 1;
+        if (rows_oom) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); free(todo); goto cleanup; }
         if (b0 + nb < nt) {         /* a checkpoint: everything evaluated so far, no swamping runs yet */
             cJSON *cp = NULL;
             rc = lbq_mpi_rank() == 0 ? write_results(&so, 0, &cp) : LBQ_OK;
@@ -959,8 +904,8 @@ cleanup:
     rc = lbq_mpi_agree(rc);     /* pairs with the other ranks' next agreement; identity without MPI */
     if (rc) exitc = lbq_mpi_fail(rc);
     cJSON_Delete(root); cJSON_Delete(prev);
-    if (prow) for (int c = 0; c < nconf; c++) cJSON_Delete(prow[c]);
-    free(prow);
+    if (rows) for (int c = 0; c < nconf; c++) free(rows[c].r);
+    free(rows);
     free(cs); free(cl); free(tot); free(bm); free(bv); free(el);
     if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);

@@ -1,6 +1,5 @@
 /* cmd-theory.c - `lbq theory`: SOLO's swamping thresholds and precision-specific beta1 table. */
 #include "cli.h"
-#include "lbq-impl.h"
 #include "lbq-json.h"
 #include "lbq-sim.h"
 
@@ -80,7 +79,7 @@ int cmd_theory(int argc, char **argv)
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         const struct lbq_map *m = lbq_map_find(tok);
         if (!m) { rc = lbq_err(LBQ_ERR_ARG, "--map: unknown map '%s'", tok); goto cleanup; }
-        if (!m->build || strcmp(m->name, "file") == 0) { rc = lbq_err(LBQ_ERR_ARG, "--map: '%s' has no fixed codebook (theory needs a table map)", tok); goto cleanup; }
+        if (!lbq_map_fixed_table(m)) { rc = lbq_err(LBQ_ERR_ARG, "--map: '%s' has no fixed codebook (theory needs a table map)", tok); goto cleanup; }
         cJSON *mo = cJSON_CreateObject();
         cJSON_AddStringToObject(mo, "map", m->name);
         cJSON *rows = cJSON_AddArrayToObject(mo, "bits");

@@ -1,7 +1,7 @@
 /* main.c - `lbq`: dispatch to subcommands. */
 #include "cli.h"
 #include "lbq-mpi.h"
-#include "cuda/lbq-cuda.h"
+#include "lbq-cuda.h"
 
 #include <string.h>
 

@@ -10,6 +10,7 @@
  * temporary names that are renamed over DIR/<fig>.png/.pdf only when it succeeded. */
 #define _XOPEN_SOURCE 700      /* realpath */
 #include "plot.h"
+#include "gnuplot.h"
 #include "cli.h"
 #include "lbq-json.h"
 
@@ -209,13 +210,35 @@ static int j_nums(const cJSON *o, const char *path, const char *key, int req, in
 }
 
 /* ---- names, colours ---------------------------------------------------------------------------
- * Linetypes are defined in plots/lbq-style.gp: 1..8 the maps below, 9 black (fp32, exact, Pareto
- * front), 10..15 further maps, 21..28 bitwidths 1..8, 31..40 a categorical palette. */
-static const struct { const char *name, *label; int lt; } g_maps[] = {
-    { "dtree", "DE", 1 }, { "dtree0", "DE-0", 2 }, { "linear", "Linear", 3 }, { "linsq", "Linear-2", 4 },
-    { "log", "log (SOLO)", 5 }, { "uniform", "Uniform", 6 }, { "fp8e4m3", "FP8-E4M3", 7 }, { "fp8e5m2", "FP8-E5M2", 8 },
-};
-#define NMAPS_KNOWN (int)(sizeof g_maps / sizeof g_maps[0])
+ * Labels and colours come from the registries' display slots (struct lbq_map: label, line; struct
+ * lbq_norm: label, abbrev, point), looked up by the exact name a results.json carries.  Linetypes
+ * are defined in plots/lbq-style.gp: 1..8 the maps with a `line` slot, 9 black (fp32, exact,
+ * Pareto front), 10..15 further maps, 21..28 bitwidths 1..8, 31..40 a categorical palette. */
+static const struct lbq_map *reg_map(const char *name)
+{
+    for (int i = 0; i < lbq_map_count(); i++) if (strcmp(lbq_map_at(i)->name, name) == 0) return lbq_map_at(i);
+    return NULL;
+}
+
+static const struct lbq_norm *reg_norm(const char *name)
+{
+    for (int i = 0; i < lbq_norm_count(); i++) if (strcmp(lbq_norm_at(i)->name, name) == 0) return lbq_norm_at(i);
+    return NULL;
+}
+
+/* the registered name of the normalization of this kind (enum lbq_norm_kind), "" if none */
+static const char *norm_of_kind(int kind)
+{
+    for (int i = 0; i < lbq_norm_count(); i++) if (lbq_norm_at(i)->kind == kind) return lbq_norm_at(i)->name;
+    return "";
+}
+
+/* a config's normalization is of this kind (enum lbq_norm_kind) */
+static int norm_is(const char *norm, int kind)
+{
+    const struct lbq_norm *n = reg_norm(norm);
+    return n && n->kind == kind;
+}
 
 struct ctx {
     const char *unknown[32];    /* maps without a paper name: colours by first appearance */
@@ -234,16 +257,17 @@ static void note(struct ctx *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static int known_map(const char *m)
+/* a map with a paper colour and label, or NULL */
+static const struct lbq_map *known_map(const char *m)
 {
-    for (int i = 0; i < NMAPS_KNOWN; i++) if (strcmp(m, g_maps[i].name) == 0) return i;
-    return -1;
+    const struct lbq_map *r = reg_map(m);
+    return r && r->line > 0 ? r : NULL;
 }
 
 static int map_lt(struct ctx *c, const char *m)
 {
-    int k = known_map(m);
-    if (k >= 0) return g_maps[k].lt;
+    const struct lbq_map *k = known_map(m);
+    if (k) return k->line;
     for (int i = 0; i < c->nunknown; i++) if (strcmp(c->unknown[i], m) == 0) return 10 + i % 6;
     if (c->nunknown < 32) c->unknown[c->nunknown++] = m;
     return 10 + (c->nunknown - 1) % 6;
@@ -251,18 +275,16 @@ static int map_lt(struct ctx *c, const char *m)
 
 static void map_label(const char *m, char *buf, size_t n)
 {
-    int k = known_map(m);
-    if (k >= 0) snprintf(buf, n, "%s", g_maps[k].label); else clean(buf, n < 33 ? n : 33, m);   /* <= 32 chars */
+    const struct lbq_map *k = known_map(m);
+    if (k) snprintf(buf, n, "%s", k->label ? k->label : k->name); else clean(buf, n < 33 ? n : 33, m);   /* <= 32 chars */
 }
 
 static void norm_prefix(const char *norm, long long block, char *buf, size_t n)
 {
     char t[24];
-    if (strcmp(norm, "block") == 0) snprintf(buf, n, "B%lld", block);
-    else if (strcmp(norm, "rank1") == 0) snprintf(buf, n, "Rank-1");
-    else if (strcmp(norm, "tensor") == 0) snprintf(buf, n, "Tensor");
-    else if (strcmp(norm, "row") == 0) snprintf(buf, n, "Row");
-    else if (strcmp(norm, "col") == 0) snprintf(buf, n, "Col");
+    const struct lbq_norm *r = reg_norm(norm);
+    if (r && r->blockwise && r->abbrev) snprintf(buf, n, "%s%lld", r->abbrev, block);
+    else if (r && r->label) snprintf(buf, n, "%s", r->label);
     else { clean(t, sizeof t, norm); snprintf(buf, n, "%s", t); }
 }
 
@@ -647,7 +669,7 @@ static long long pick_block(const struct sweep *s, const char *map, int bits)
     double bd = INFINITY;
     for (int i = 0; i < s->nc; i++) {
         const struct cfg *c = &s->c[i];
-        if (strcmp(c->norm, "block") || c->block <= 0 || (map && strcmp(c->map, map)) || (bits && c->bits != bits)) continue;
+        if (!norm_is(c->norm, LBQ_NORM_BLOCK) || c->block <= 0 || (map && strcmp(c->map, map)) || (bits && c->bits != bits)) continue;
         double d = fabs(log2((double)c->block / 128.0));
         if (d < bd || (d == bd && c->block < best)) { bd = d; best = c->block; }
     }
@@ -661,7 +683,7 @@ static int pick_bits(const struct sweep *s, int need_hist)
     int n = 0;
     for (int i = 0; i < s->nc; i++) {
         if (need_hist && !s->c[i].h.bins) continue;
-        if (!need_hist && strcmp(s->c[i].norm, "block")) continue;
+        if (!need_hist && !norm_is(s->c[i].norm, LBQ_NORM_BLOCK)) continue;
         int seen = 0;
         for (int k = 0; k < n; k++) if (b[k] == s->c[i].bits) seen = 1;
         if (!seen && n < 64) b[n++] = s->c[i].bits;
@@ -673,12 +695,12 @@ static int pick_bits(const struct sweep *s, int need_hist)
 }
 
 /* maps in order of first appearance among configs passing the filter */
-static int list_maps(const struct sweep *s, const char *norm, const char **maps, int max, int *dropped)
+static int list_maps(const struct sweep *s, int norm, const char **maps, int max, int *dropped)
 {
     int n = 0;
     *dropped = 0;
     for (int i = 0; i < s->nc; i++) {
-        if (norm && strcmp(s->c[i].norm, norm)) continue;
+        if (norm >= 0 && !norm_is(s->c[i].norm, norm)) continue;
         int seen = 0;
         for (int k = 0; k < n; k++) if (strcmp(maps[k], s->c[i].map) == 0) seen = 1;
         if (seen) continue;
@@ -687,11 +709,11 @@ static int list_maps(const struct sweep *s, const char *norm, const char **maps,
     return n;
 }
 
-static const struct cfg *find_cfg(const struct sweep *s, const char *norm, const char *map, int bits, long long block)
+static const struct cfg *find_cfg(const struct sweep *s, int norm, const char *map, int bits, long long block)
 {
     for (int i = 0; i < s->nc; i++) {
         const struct cfg *c = &s->c[i];
-        if (strcmp(c->norm, norm) == 0 && strcmp(c->map, map) == 0 && c->bits == bits && (block < 0 || c->block == block)) return c;
+        if (norm_is(c->norm, norm) && strcmp(c->map, map) == 0 && c->bits == bits && (block < 0 || c->block == block)) return c;
     }
     return NULL;
 }
@@ -781,10 +803,10 @@ static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
     double bits[64];
     int nb = 0, dropped;
     for (int i = 0; i < s->nc; i++)
-        if (strcmp(s->c[i].norm, "block") == 0 && s->c[i].block == B && nb < 64) bits[nb++] = s->c[i].bits;
+        if (norm_is(s->c[i].norm, LBQ_NORM_BLOCK) && s->c[i].block == B && nb < 64) bits[nb++] = s->c[i].bits;
     nb = uniq(bits, nb);
     const char *maps[MAX_SERIES];
-    int nm = list_maps(s, "block", maps, MAX_SERIES, &dropped);
+    int nm = list_maps(s, LBQ_NORM_BLOCK, maps, MAX_SERIES, &dropped);
     if (dropped) note(cx, "fig1: %d maps beyond %d not drawn", dropped, MAX_SERIES);
     struct wide w[3];
     int rc = LBQ_OK;
@@ -793,10 +815,10 @@ static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
         if ((rc = wide_init(&w[k], bits, nb))) break;
         for (int m = 0; m < nm; m++) {
             char t[80];
-            series_label("block", B, maps[m], t, sizeof t);
+            series_label(norm_of_kind(LBQ_NORM_BLOCK), B, maps[m], t, sizeof t);
             double *y = wide_col(&w[k], t, map_lt(cx, maps[m]), 1);
             if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
-            for (int j = 0; j < nb; j++) y[j] = cfg_val(find_cfg(s, "block", maps[m], (int)bits[j], B), k);
+            for (int j = 0; j < nb; j++) y[j] = cfg_val(find_cfg(s, LBQ_NORM_BLOCK, maps[m], (int)bits[j], B), k);
         }
     }
     if (!rc) {
@@ -815,11 +837,11 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
     double blk[256];
     int nbl = 0, dropped;
     for (int i = 0; i < s->nc; i++)
-        if (strcmp(s->c[i].norm, "block") == 0 && s->c[i].bits == b && s->c[i].block > 0 && nbl < 256) blk[nbl++] = (double)s->c[i].block;
+        if (norm_is(s->c[i].norm, LBQ_NORM_BLOCK) && s->c[i].bits == b && s->c[i].block > 0 && nbl < 256) blk[nbl++] = (double)s->c[i].block;
     nbl = uniq(blk, nbl);
     if (nbl < 2) { note(cx, "fig2 skipped: fewer than 2 block sizes at %d bits", b); return LBQ_OK; }
     const char *maps[MAX_SERIES];
-    int nm = list_maps(s, "block", maps, MAX_SERIES, &dropped);
+    int nm = list_maps(s, LBQ_NORM_BLOCK, maps, MAX_SERIES, &dropped);
     struct wide w[3];
     int rc = LBQ_OK;
     memset(w, 0, sizeof w);
@@ -831,10 +853,10 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
             int lt = map_lt(cx, maps[m]);
             double *y = wide_col(&w[k], t, lt, 1);
             if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
-            for (int j = 0; j < nbl; j++) y[j] = cfg_val(find_cfg(s, "block", maps[m], b, (long long)blk[j]), k);
-            const struct cfg *r1 = find_cfg(s, "rank1", maps[m], b, -1);
+            for (int j = 0; j < nbl; j++) y[j] = cfg_val(find_cfg(s, LBQ_NORM_BLOCK, maps[m], b, (long long)blk[j]), k);
+            const struct cfg *r1 = find_cfg(s, LBQ_NORM_RANK1, maps[m], b, -1);
             if (r1) {
-                series_label("rank1", 0, maps[m], t, sizeof t);
+                series_label(r1->norm, 0, maps[m], t, sizeof t);
                 double *z = wide_col(&w[k], t, lt, 2);
                 if (!z) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
                 for (int j = 0; j < nbl; j++) z[j] = cfg_val(r1, k);
@@ -854,13 +876,16 @@ static int fig3(struct ctx *cx, const struct sweep *s, struct figs *fs)
 {
     int b = pick_bits(s, 1);
     if (!b) { note(cx, "fig3 skipped: no update histogram"); return LBQ_OK; }
-    static const char *const cand[][2] = { { "block", "dtree" }, { "block", "dtree0" }, { "block", "linear" }, { "rank1", "linear" } };
+    /* lpmm's zero-point figure: its four quantizers, as specs resolved by the registries */
+    static const char *const cand[] = { "block-dtree", "block-dtree0", "block-linear", "rank1-linear" };
     const struct cfg *sel[4];
     int ns = 0;
     for (int k = 0; k < 4; k++) {
-        long long B = strcmp(cand[k][0], "block") == 0 ? pick_block(s, cand[k][1], b) : -1;
+        struct lbq_qspec q;
+        if (!lbq_qspec_supported(cand[k], NULL, &q)) continue;
+        long long B = q.norm->blockwise ? pick_block(s, q.map->name, b) : -1;
         if (B == 0) continue;
-        const struct cfg *c = find_cfg(s, cand[k][0], cand[k][1], b, B);
+        const struct cfg *c = find_cfg(s, q.norm->kind, q.map->name, b, B);
         if (!c || !c->h.bins || !c->has_v) continue;
         if (ns && (c->h.bins != sel[0]->h.bins || c->h.lo != sel[0]->h.lo || c->h.hi != sel[0]->h.hi)) continue;
         sel[ns++] = c;
@@ -916,9 +941,13 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
     if (!s->nruns) { note(cx, "fig4 skipped: no swamping runs (sweep --no-swamp?)"); return LBQ_OK; }
     const char *maps[8];
     int nm = 0;
-    static const char *const order[] = { "uniform", "dtree", "log" };
-    for (int k = 0; k < 3; k++)
-        for (int i = 0; i < s->nruns; i++) if (strcmp(s->runs[i].map, order[k]) == 0) { maps[nm++] = order[k]; break; }
+    /* the study's maps first, in its order (map slot `swamp`), then any others */
+    for (int ord = 1; ord <= lbq_map_count(); ord++)
+        for (int r = 0; r < lbq_map_count(); r++) {
+            const struct lbq_map *rm = lbq_map_at(r);
+            if (rm->swamp.order != ord || nm >= 8) continue;
+            for (int i = 0; i < s->nruns; i++) if (strcmp(s->runs[i].map, rm->name) == 0) { maps[nm++] = rm->name; break; }
+        }
     for (int i = 0; i < s->nruns && nm < 8; i++) {
         int seen = 0;
         for (int k = 0; k < nm; k++) if (strcmp(maps[k], s->runs[i].map) == 0) seen = 1;
@@ -962,12 +991,9 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
         wide_prune(&w, 0);
         if (!rc && w.ncol > 1) {
             char t[80], mt[40];
-            int k = known_map(maps[m]);
-            /* lbq's own map names (docs/quantizers.md), with the paper names in brackets */
-            if (strcmp(maps[m], "uniform") == 0) snprintf(t, sizeof t, "uniform (has level 0)");
-            else if (strcmp(maps[m], "dtree") == 0) snprintf(t, sizeof t, "dtree (DE)");
-            else if (strcmp(maps[m], "log") == 0) snprintf(t, sizeof t, "log (SOLO), stoch. rounding");
-            else { if (k >= 0) snprintf(mt, sizeof mt, "%s", g_maps[k].label); else clean(mt, sizeof mt, maps[m]); snprintf(t, sizeof t, "%s", mt); }
+            const struct lbq_map *rm = reg_map(maps[m]);
+            if (rm && rm->swamp.order > 0 && rm->swamp.label) snprintf(t, sizeof t, "%s", rm->swamp.label);
+            else { const struct lbq_map *k = known_map(maps[m]); if (k) snprintf(mt, sizeof mt, "%s", k->label ? k->label : k->name); else clean(mt, sizeof mt, maps[m]); snprintf(t, sizeof t, "%s", mt); }
             wide_emit(f, np++, &w, "beta", t);
         }
         wide_free(&w);
@@ -1134,7 +1160,8 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
     for (int j = 0; j < ncls; j++) {
         char t[80], mt[40];
         map_label(cls[j].map, mt, sizeof mt);
-        if (strcmp(cls[j].norm, "block") == 0) snprintf(t, sizeof t, "Block/%s", mt);
+        const struct lbq_norm *rn = reg_norm(cls[j].norm);
+        if (rn && rn->blockwise && rn->label) snprintf(t, sizeof t, "%s/%s", rn->label, mt);
         else { norm_prefix(cls[j].norm, 0, t, sizeof t); size_t l = strlen(t); snprintf(t + l, sizeof t - l, "/%s", mt); }
         sb_printf(&f->data, "%s%s\tupdate_rel_l2\tconfig\n", j ? "\n\n" : "", t);
         for (int k = 0; k < n; k++) {
@@ -1144,7 +1171,7 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
             clean(lab, sizeof lab, c->label ? c->label : "");
             sb_printf(&f->data, "%.9g\t%.9g\t%s\n", pts[k].x, pts[k].y, lab);
         }
-        int pt = strcmp(cls[j].norm, "block") == 0 ? 7 : strcmp(cls[j].norm, "rank1") == 0 ? 9 : strcmp(cls[j].norm, "tensor") == 0 ? 5 : 13;
+        int pt = rn && rn->point ? rn->point : 13;
         size_t l = strlen(lcs), l2 = strlen(pts_s);
         snprintf(lcs + l, sizeof lcs - l, "%s%d", j ? " " : "", map_lt(cx, cls[j].map));
         snprintf(pts_s + l2, sizeof pts_s - l2, "%s%d", j ? " " : "", pt);
@@ -1260,206 +1287,23 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
 }
 
 /* ================================================================================================
- * running gnuplot
+ * running gnuplot (cli/gnuplot.c)
  * ================================================================================================ */
-static int find_exe(const char *name, char *out, size_t n)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *e = strchr(path, ':');
-        size_t l = e ? (size_t)(e - path) : strlen(path);
-        if (l == 0) snprintf(out, n, "./%s", name);
-        else snprintf(out, n, "%.*s/%s", (int)l, path, name);
-        struct stat sb;
-        if (stat(out, &sb) == 0 && S_ISREG(sb.st_mode) && access(out, X_OK) == 0) {
-            char *r = realpath(out, NULL);     /* absolute: gnuplot is started inside DIR */
-            if (r && strlen(r) < n) snprintf(out, n, "%s", r);
-            free(r);
-            return 1;
-        }
-        path += l + (e ? 1 : 0);
-    }
-    return 0;
-}
-
-static int dir_has_scripts(const char *dir)
-{
-    char p[PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/lbq-style.gp", dir);
-    return access(p, R_OK) == 0;
-}
-
-static int find_plots_dir(char *out, size_t n)
-{
-    char cand[PATH_MAX + 32];
-    const char *e = getenv("LBQ_PLOTS_DIR");
-    if (e && *e) {
-        if (!dir_has_scripts(e)) return lbq_err(LBQ_ERR_UNSUPPORTED, "LBQ_PLOTS_DIR=%s: no lbq gnuplot scripts there (lbq-style.gp missing)", e);
-        snprintf(cand, sizeof cand, "%s", e);
-    } else {
-        /* an installed lbq: <prefix>/bin/lbq -> <prefix>/share/lbq/plots; then the source tree it was
-         * built from; then <dir of the binary>/../plots */
-        char exe[PATH_MAX];
-        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        cand[0] = 0;
-        if (l > 0) {
-            exe[l] = 0;
-            char *sl = strrchr(exe, '/');
-            if (sl) *sl = 0;
-            snprintf(cand, sizeof cand, "%s/../share/lbq/plots", exe);
-            if (!dir_has_scripts(cand)) cand[0] = 0;
-        } else exe[0] = 0;
-#ifdef LBQ_PLOTS_DIR
-        if (!cand[0] && dir_has_scripts(LBQ_PLOTS_DIR)) snprintf(cand, sizeof cand, "%s", LBQ_PLOTS_DIR);
-#endif
-        if (!cand[0] && exe[0]) {
-            snprintf(cand, sizeof cand, "%s/../plots", exe);
-            if (!dir_has_scripts(cand)) cand[0] = 0;
-        }
-        if (!cand[0]) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot scripts not found: set LBQ_PLOTS_DIR to the plots/ directory of the lbq sources");
-    }
-    char *r = realpath(cand, NULL);   /* absolute: gnuplot runs inside the output directory */
-    if (!r) return lbq_err(LBQ_ERR_UNSUPPORTED, "%s: %s", cand, strerror(errno));
-    if (strlen(r) >= n) { free(r); return lbq_err(LBQ_ERR_UNSUPPORTED, "plots directory path too long"); }
-    snprintf(out, n, "%s", r);
-    free(r);
-    return LBQ_OK;
-}
-
-int lbq_mkdirs(const char *dir)
-{
-    struct stat sb;
-    if (stat(dir, &sb) == 0) return S_ISDIR(sb.st_mode) ? LBQ_OK : lbq_err(LBQ_ERR_OUTPUT, "%s: exists and is not a directory", dir);
-    size_t l = strlen(dir);
-    char *p = malloc(l + 1);
-    if (!p) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
-    memcpy(p, dir, l + 1);
-    for (size_t i = 1; i <= l; i++) {
-        if (p[i] != '/' && p[i] != 0) continue;
-        char c = p[i];
-        p[i] = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            free(p);
-            return lbq_err(LBQ_ERR_OUTPUT, "%s: cannot create directory: %s", dir, strerror(e));
-        }
-        p[i] = c;
-    }
-    free(p);
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return lbq_err(LBQ_ERR_OUTPUT, "%s: cannot create directory", dir);
-    return LBQ_OK;
-}
-
-/* the line of gnuplot's stderr that says what went wrong: the last one that is not a warning,
- * an echo of the command or the caret under it */
-static void gnuplot_reason(const char *err, char *out, size_t n)
-{
-    out[0] = 0;
-    const char *s = err;
-    while (s && *s) {
-        const char *e = strchr(s, '\n');
-        size_t l = e ? (size_t)(e - s) : strlen(s);
-        size_t a = 0;
-        while (a < l && (s[a] == ' ' || s[a] == '\t' || s[a] == '^')) a++;
-        char t[256];
-        snprintf(t, sizeof t, "%.*s", (int)(l - a < 255 ? l - a : 255), s + a);
-        if (t[0] && !strstr(t, "warning:")) clean_msg(out, n, t);
-        s = e ? e + 1 : NULL;
-    }
-    if (!out[0]) snprintf(out, n, "no message");
-}
-
-static int run_gnuplot(const char *gp, const char *dir, const char *script, const char *expr, char *why, size_t nwhy)
-{
-    int fds[2];
-    if (pipe(fds) != 0) { snprintf(why, nwhy, "pipe: %s", strerror(errno)); return -1; }
-    char *argv[] = { (char *)"gnuplot", (char *)"-e", (char *)expr, (char *)script, NULL };
-    fflush(stdout); fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) { close(fds[0]); close(fds[1]); snprintf(why, nwhy, "fork: %s", strerror(errno)); return -1; }
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(fds[1], 2) < 0) _exit(126);
-        close(fds[0]);
-        if (chdir(dir) != 0) { static const char m[] = "lbq: cannot enter the output directory\n"; ssize_t w = write(2, m, sizeof m - 1); (void)w; _exit(126); }
-        execv(gp, argv);
-        static const char m[] = "lbq: cannot execute gnuplot\n";
-        ssize_t w = write(2, m, sizeof m - 1);
-        (void)w;
-        _exit(127);
-    }
-    close(fds[1]);
-    struct sbuf err = { 0 };
-    char buf[4096];
-    for (;;) {
-        ssize_t r = read(fds[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        if (err.n < 65536) sb_putn(&err, buf, (size_t)r);
-    }
-    close(fds[0]);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) { st = -1; break; }
-    }
-    int ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    if (!ok) gnuplot_reason(err.p ? err.p : "", why, nwhy);
-    if (!ok && st != -1 && WIFSIGNALED(st)) snprintf(why, nwhy, "killed by signal %d", WTERMSIG(st));
-    sb_free(&err);
-    return ok ? 0 : -1;
-}
-
 static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
 {
-    char gp[PATH_MAX], plots[PATH_MAX];
-    int rc;
-    if (strlen(dir) > PATH_MAX - 256) return lbq_err(LBQ_ERR_OUTPUT, "output directory path too long (%zu bytes)", strlen(dir));
-    if (!find_exe("gnuplot", gp, sizeof gp)) return lbq_err(LBQ_ERR_UNSUPPORTED, "gnuplot not found (install gnuplot-nox)");
-    if ((rc = find_plots_dir(plots, sizeof plots))) return rc;
-    if ((rc = lbq_mkdirs(dir))) return rc;
+    struct cli_gnuplot g;
+    int rc = cli_gnuplot_open(&g, dir);
+    if (rc) return rc;
     int nfail = 0, first_rc = LBQ_OK, made = 0;
     char first_msg[700] = "", made_list[512] = "";
     for (int i = 0; i < fs->n; i++) {
         struct fig *f = &fs->f[i];
-        if (f->data.oom || f->vars.oom) { rc = lbq_err(LBQ_ERR_NOMEM, "%s: out of memory", f->name); goto fail; }
-        char script[PATH_MAX + 64], dat[PATH_MAX + 64], tmpbase[128];
-        snprintf(script, sizeof script, "%s/%s.gp", plots, f->script);
-        if (access(script, R_OK) != 0) { rc = lbq_err(LBQ_ERR_UNSUPPORTED, "%s: missing gnuplot script %s", f->name, script); goto fail; }
-        snprintf(tmpbase, sizeof tmpbase, ".%s.tmp-%ld", f->name, (long)getpid());
-        struct sbuf ex = { 0 }, file = { 0 };
-        sb_printf(&ex, "datafile='%s.dat'; outfile='%s'; ", f->name, tmpbase);
-        sb_putn(&ex, f->vars.p ? f->vars.p : "", f->vars.n);
-        /* the data file starts with the command that redraws it (final names, scripts' path cleaned) */
-        char cplots[PATH_MAX];
-        clean(cplots, sizeof cplots, script);
-        sb_printf(&file, "# lbq %s data; redraw from this directory with:\n# gnuplot -e \"datafile='%s.dat'; outfile='%s'; ", f->name, f->name, f->name);
-        sb_putn(&file, f->vars.p ? f->vars.p : "", f->vars.n);
-        sb_printf(&file, "\" %s\n", cplots);
-        sb_putn(&file, f->data.p ? f->data.p : "", f->data.n);
-        if (ex.oom || file.oom) { sb_free(&ex); sb_free(&file); rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto fail; }
-        snprintf(dat, sizeof dat, "%s/%s.dat", dir, f->name);
-        rc = lbq_write_atomic(dat, file.p, file.n);
-        sb_free(&file);
-        if (rc) { sb_free(&ex); goto fail; }
-        char why[300];
-        int ok = run_gnuplot(gp, dir, script, ex.p, why, sizeof why) == 0;
-        sb_free(&ex);
-        char tp[2][PATH_MAX + 160], fp[2][PATH_MAX + 64];
-        static const char *const ext[2] = { "png", "pdf" };
-        for (int k = 0; k < 2; k++) {
-            snprintf(tp[k], sizeof tp[k], "%s/%s.%s", dir, tmpbase, ext[k]);
-            snprintf(fp[k], sizeof fp[k], "%s/%s.%s", dir, f->name, ext[k]);
-            struct stat sb;
-            if (ok && (stat(tp[k], &sb) != 0 || sb.st_size == 0)) { ok = 0; snprintf(why, sizeof why, "no %s output", ext[k]); }
-        }
-        if (ok) {
-            for (int k = 0; k < 2 && ok; k++)
-                if (rename(tp[k], fp[k]) != 0) { ok = 0; snprintf(why, sizeof why, "cannot rename into place: %s", strerror(errno)); }
-        }
-        if (!ok) {
-            unlink(tp[0]); unlink(tp[1]);
-            if (!nfail++) { first_rc = LBQ_ERR_OUTPUT; snprintf(first_msg, sizeof first_msg, "%s: gnuplot failed: %s", f->name, why); }
+        if (f->data.oom || f->vars.oom) return lbq_err(LBQ_ERR_NOMEM, "%s: out of memory", f->name);
+        int failed = 0;
+        rc = cli_gnuplot_figure(&g, f->name, f->script, f->name, f->vars.p, f->vars.n, f->data.p, f->data.n, &failed);
+        if (rc && !failed) return rc;
+        if (rc) {
+            if (!nfail++) { first_rc = rc; snprintf(first_msg, sizeof first_msg, "%s", lbq_errmsg()); }
             continue;
         }
         made++;
@@ -1478,8 +1322,6 @@ static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
         if (cx->notes[0]) cli_note("%s", cx->notes);
     }
     return LBQ_OK;
-fail:
-    return rc;
 }
 
 int lbq_plot_sweep(const cJSON *results, const char *dir, int quiet)

@@ -6,8 +6,7 @@
 
 #include <cJSON.h>
 
-/* mkdir -p: DIR and its missing parents; an lbq status (LBQ_ERR_OUTPUT naming DIR on failure). */
-int lbq_mkdirs(const char *dir);
+#include "gnuplot.h"        /* the runner, and lbq_mkdirs */
 
 /* All figures of a sweep results object (schema lbq.sweep/1).  Returns an lbq status. */
 int lbq_plot_sweep(const cJSON *results, const char *dir, int quiet);

@@ -11,6 +11,10 @@
  *  - lbq_eval_param with three configurations (lpmm4, SOLO's log map with stochastic rounding,
  *    COAT's fp8 with dynamic range expansion; all tensors quantized) on files of at most 2^16
  *    elements: finite elements + excluded non-finite ones = numel, and no NaN in the state metrics;
+ *  - shampoo's matrix reader (lbq_sh_read_h5, through h5io.c's lbq_h5_matrix_open/_check/_read)
+ *    on each parameter's exp_avg (when it is not square, or square of order <= 64) and on the
+ *    fixed names "A" and "precond/L": it succeeds with an order >= 2 or fails with a one-line
+ *    message and a data/format/size status;
  *  - after lbq_file_close no HDF5 object of any file is still open (H5Fget_obj_count).
  * libhdf5's error printing stays off (lbq_file_open calls H5Eset_auto2(..., NULL, NULL)); the
  * harness also disables HDF5 filter plugins (HDF5_PLUGIN_PRELOAD=::).
@@ -18,6 +22,7 @@
  * With LBQ_FUZZ_REPLAY this file is included by tests/test-fuzz-regress.c (no libFuzzer entry). */
 #include "lbq.h"
 #include "lbq-metrics.h"
+#include "lbq-shampoo.h"
 #include "fuzz-common.h"
 
 #include <hdf5.h>
@@ -140,6 +145,21 @@ static void h5f_check_file(struct lbq_file *f)
     }
 }
 
+static void h5f_check_matrix(const char *dataset)
+{
+    struct lbq_sh_mat m;
+    h5f_clear_err();
+    int rc = lbq_sh_read_h5(g_h5_path, dataset, &m);
+    if (rc == LBQ_OK) {
+        FUZZ_CHECK(m.n >= 2 && m.n <= 8192, "lbq_sh_read_h5('%s') gave order %d", dataset, m.n);
+        lbq_sh_mat_free(&m);
+    } else {
+        FUZZ_CHECK(rc == LBQ_ERR_FORMAT || rc == LBQ_ERR_IO || rc == LBQ_ERR_NOMEM || rc == LBQ_ERR_DATA ||
+                   rc == LBQ_ERR_ARG || rc == LBQ_ERR_UNSUPPORTED, "lbq_sh_read_h5('%s') returned %d (%s)", dataset, rc, lbq_errmsg());
+        FUZZ_CHECK(fuzz_msg_ok(lbq_errmsg()), "lbq_sh_read_h5('%s') failed (%d) without a one-line message: '%s'", dataset, rc, lbq_errmsg());
+    }
+}
+
 static int h5f_one(const uint8_t *data, size_t size)
 {
     h5f_init();
@@ -154,8 +174,17 @@ static int h5f_one(const uint8_t *data, size_t size)
         FUZZ_CHECK(fuzz_msg_ok(lbq_errmsg()), "lbq_file_open failed (%d) without a one-line message: '%s'", rc, lbq_errmsg());
     } else {
         h5f_check_file(f);
+        char ds[LBQ_NAME_MAX + 16];
+        for (int p = 0; p < lbq_file_nparams(f) && p < H5F_MAX_PARAMS; p++) {
+            const struct lbq_param_info *pi = lbq_file_param(f, p);
+            if (pi->shape.rank == 2 && pi->shape.dim[0] == pi->shape.dim[1] && pi->shape.dim[0] > 64) continue;
+            snprintf(ds, sizeof ds, "%s/exp_avg", pi->name);
+            h5f_check_matrix(ds);
+        }
         lbq_file_close(f);
     }
+    h5f_check_matrix("A");
+    h5f_check_matrix("precond/L");
     ssize_t open_ids = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
     FUZZ_CHECK(open_ids == 0, "%zd HDF5 objects still open after lbq_file_open/close (rc %d)", open_ids, rc);
     if (open_ids > 0) {     /* do not let one leak poison the next inputs */

@@ -31,6 +31,8 @@ const struct lbq_map lbq_map_dtree = {
     .help = "dynamic tree / dynamic exponent (bitsandbytes, lpmm DE, torchao); has a zero code",
     .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .build = dtree_build,
+    .sweepable = 1, .label = "DE", .label_shampoo = "DT", .line = 1,
+    .swamp = { .order = 2, .label = "dtree (DE)" },
 };
 
 const struct lbq_map lbq_map_dtree0 = {
@@ -38,4 +40,5 @@ const struct lbq_map lbq_map_dtree0 = {
     .help = "lpmm DE-0: dynamic tree with the unsigned zero code replaced by the smallest level",
     .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .build = dtree0_build,
+    .sweepable = 1, .label = "DE-0", .line = 2,
 };

@@ -45,4 +45,5 @@ const struct lbq_map lbq_map_file = {
     .help = "user codebook from --map-file (2..256 levels in [-1,1]; bits = ceil(log2 n))",
     .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .build = file_build,
+    .user_levels = 1,
 };

@@ -55,6 +55,7 @@ const struct lbq_map lbq_map_fp8e4m3 = {
     .help = "FP8 E4M3 codes with max(absmax,1e-12)/448 scaling (':coat': (absmax+1e-20)/448); ':dre' adds COAT's dynamic range expansion",
     .min_bits = 8, .max_bits = 8, .fixed_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .nparams = fp8_nparams, .qdq = e4m3_qdq,
+    .kind = LBQ_MAP_FP8_E4M3, .sweepable = 1, .label = "FP8-E4M3", .line = 7,
 };
 
 const struct lbq_map lbq_map_fp8e5m2 = {
@@ -62,4 +63,5 @@ const struct lbq_map lbq_map_fp8e5m2 = {
     .help = "FP8 E5M2 codes with max(absmax,1e-12)/57344 scaling (':coat': (absmax+1e-20)/57344); ':dre' adds COAT's dynamic range expansion",
     .min_bits = 8, .max_bits = 8, .fixed_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .nparams = fp8_nparams, .qdq = e5m2_qdq,
+    .kind = LBQ_MAP_FP8_E5M2, .sweepable = 1, .label = "FP8-E5M2", .line = 8,
 };

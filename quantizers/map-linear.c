@@ -42,6 +42,7 @@ const struct lbq_map lbq_map_linear = {
     .help = "lpmm/torchao linear: unsigned (i+1)/2^b without zero, signed linspace(-1,1,2^b)",
     .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .build = linear_build,
+    .sweepable = 1, .label = "Linear", .line = 3,
 };
 
 const struct lbq_map lbq_map_pow2 = {
@@ -56,4 +57,6 @@ const struct lbq_map lbq_map_uniform = {
     .help = "uniform grid including zero: unsigned i/(2^b-1); signed symmetric 2^b-1 levels",
     .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .build = uniform_build,
+    .sweepable = 1, .label = "Uniform", .line = 6,
+    .swamp = { .order = 1, .label = "uniform (has level 0)" },
 };

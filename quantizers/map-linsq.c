@@ -19,4 +19,5 @@ const struct lbq_map lbq_map_linsq = {
     .help = "4-bit Shampoo Linear-2: signed squares of a linspace grid with a zero code",
     .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .build = linsq_build,
+    .sweepable = 1, .label = "Linear-2", .label_shampoo = "Linear-2", .line = 4,
 };

@@ -84,4 +84,6 @@ const struct lbq_map lbq_map_log = {
     .help = "SOLO logarithmic map: per-block levels alpha^k*max, alpha from the --quantile p; unsigned",
     .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_UNSIGNED_OK, .needs_block = 1,
     .nparams = log_nparams, .qdq = log_qdq,
+    .kind = LBQ_MAP_LOG, .sweepable = 1, .label = "log (SOLO)", .line = 5,
+    .swamp = { .order = 3, .sr = 1, .label = "log (SOLO), stoch. rounding" },
 };

@@ -24,4 +24,5 @@ const struct lbq_norm lbq_norm_block = {
     .name = "block", .aliases = "group,blockwise,b",
     .help = "block-wise absmax over B consecutive elements (blockN, e.g. block128; --block)",
     .blockwise = 1, .block_absmax = 1, .scales = block_scales, .nscales = block_nscales,
+    .kind = LBQ_NORM_BLOCK, .label = "Block", .abbrev = "B", .point = 7,
 };

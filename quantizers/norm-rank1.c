@@ -36,9 +36,12 @@ static int64_t rank1_nscales(const struct lbq_qplan *p, const struct lbq_shape *
     return t;
 }
 
+extern const struct lbq_norm lbq_norm_block;   /* the fallback on 1-D tensors */
+
 const struct lbq_norm lbq_norm_rank1 = {
     .name = "rank1", .aliases = "rank-1,sm3",
     .help = "lpmm rank-1: scale min over dims of per-index max |x| (1-D: block128)",
-    .global_stats = 1, .min_rank = 2, .fallback = "block128",
+    .global_stats = 1, .min_rank = 2, .fallback = &lbq_norm_block, .fallback_block = 128,
     .scales = rank1_scales, .nscales = rank1_nscales,
+    .kind = LBQ_NORM_RANK1, .scale_dims = LBQ_SCALE_DIMS_ALL, .label = "Rank-1", .point = 9,
 };

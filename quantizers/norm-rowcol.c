@@ -22,16 +22,20 @@ static void col_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, i
 static int64_t row_nscales(const struct lbq_qplan *p, const struct lbq_shape *s) { (void)p; return s->dim[0]; }
 static int64_t col_nscales(const struct lbq_qplan *p, const struct lbq_shape *s) { (void)p; return s->dim[1]; }
 
+extern const struct lbq_norm lbq_norm_tensor;  /* the fallback on 1-D tensors */
+
 const struct lbq_norm lbq_norm_row = {
     .name = "row", .aliases = "dim0,per-row",
     .help = "per-row absmax (index of dim 0); rank < 2: per tensor",
-    .global_stats = 1, .min_rank = 2, .fallback = "tensor",
+    .global_stats = 1, .min_rank = 2, .fallback = &lbq_norm_tensor,
     .scales = row_scales, .nscales = row_nscales,
+    .kind = LBQ_NORM_ROW, .scale_dims = 1u << 0, .label = "Row",
 };
 
 const struct lbq_norm lbq_norm_col = {
     .name = "col", .aliases = "dim1,per-col,column",
     .help = "per-column absmax (index of dim 1); rank < 2: per tensor",
-    .global_stats = 1, .min_rank = 2, .fallback = "tensor",
+    .global_stats = 1, .min_rank = 2, .fallback = &lbq_norm_tensor,
     .scales = col_scales, .nscales = col_nscales,
+    .kind = LBQ_NORM_COL, .scale_dims = 1u << 1, .label = "Col",
 };

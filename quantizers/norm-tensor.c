@@ -18,4 +18,5 @@ const struct lbq_norm lbq_norm_tensor = {
     .name = "tensor", .aliases = "per-tensor,global",
     .help = "one absmax scale for the whole tensor",
     .global_stats = 1, .scales = tensor_scales, .nscales = tensor_nscales,
+    .kind = LBQ_NORM_TENSOR, .label = "Tensor", .point = 5,
 };

@@ -5,11 +5,7 @@
 #ifndef LBQ_TORCHMAP_H
 #define LBQ_TORCHMAP_H
 
-/* ATen CPU capability whose kernels are reproduced (ATEN_CPU_CAPABILITY). */
-enum lbq_cpu { LBQ_CPU_AVX2 = 0, LBQ_CPU_AVX512 = 1, LBQ_CPU_DEFAULT = 2 };
-
-/* "avx2", "avx512", "default" */
-const char *lbq_cpu_name(int cpu);
+#include "lbq.h"     /* enum lbq_cpu, lbq_cpu_name */
 
 /* torch.linspace(start, end, steps) in float32 under capability `cpu`; out[steps]. */
 void lbq_torch_linspace(float start, float end, int steps, int cpu, float *out);

@@ -12,6 +12,7 @@
 #define LBQ_ACCUM_CORE_H
 
 #include "../quantizers/qcore.h"
+#include "lbq-metrics.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -20,20 +21,7 @@
 extern "C" {
 #endif
 
-/* per-element relative error |x^ - x| / |x| histogram: log10 bins */
-#define LBQ_REL_LO      (-12.0)     /* log10 of the lowest edge */
-#define LBQ_REL_PER_DEC 30
-#define LBQ_REL_NBINS   (18 * LBQ_REL_PER_DEC + 2)   /* [0]: < 1e-12 (incl. exact), [last]: >= 1e6 */
-/* histogram of h = log10(1 / (sqrt(v) + eps)) */
-#define LBQ_H_LO        (-3.0)
-#define LBQ_H_HI        (9.0)
-#define LBQ_H_NBINS     240
-
-struct lbq_update_cfg {
-    double bc1, bc2, eps;       /* bias corrections (1 - beta^t) and epsilon */
-    int64_t outlier_block;      /* block size for the outlier-block count */
-    double  outlier_k;          /* threshold factor k */
-};
+/* the bins (LBQ_REL_*, LBQ_H_*) and struct lbq_update_cfg: include/lbq-metrics.h */
 
 /* lbq_log2f of a positive finite float, else 0 (for the histogram bins, which do not read it then) */
 LBQ_HD float lbq_log2f_or0(float r) { return (r > 0.0f && lbq_isfinite(r)) ? lbq_log2f(r) : 0.0f; }

@@ -193,7 +193,8 @@ int lbq_eval_param_dev(struct lbq_file *f, int p, const struct lbq_config *conf,
                 continue;
             }
             lbq_qspec_format(&q->spec, txt, 128);
-            if (q->norm != q->spec.norm) {
+            if (q->norm != q->spec.norm || (q->norm->blockwise && q->block != q->spec.block)) {
+                /* show the fallback or the fitted block actually used (as lbq_eval_param) */
                 struct lbq_qspec eff = q->spec;
                 eff.norm = q->norm; eff.block = q->block;
                 lbq_qspec_format(&eff, txt, 128);

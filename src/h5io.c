@@ -978,3 +978,77 @@ void lbq_h5w_abort(struct lbq_h5w *w)
     lbq_tmp_remove(w->tmp);
     h5w_free(w);
 }
+
+/* ---- one dense matrix (lbq shampoo FILE --dataset PATH) -----------------------------------------
+ * The same checks as the moment reader's ds_probe before anything is allocated or read: open: a
+ * float type whose bit fields fit its size (h5_type_sane), a rank-2 square dataspace; check (after
+ * the caller's limit on the order): its stored data present and inside the file (ds_storage_check;
+ * its messages name the dataset as the "tensor"). */
+int lbq_h5_matrix_open(const char *path, const char *dataset, struct lbq_h5_matrix *m)
+{
+    memset(m, 0, sizeof *m);
+    m->fid = m->did = -1;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    snprintf(m->what, sizeof m->what, "%s:%s", path, dataset);
+    if (access(path, R_OK) != 0) return lbq_err(LBQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (stat(path, &sb) != 0) return lbq_err(LBQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0) return lbq_err(LBQ_ERR_FORMAT, "%s: not an HDF5 file", path);
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), did = -1, tid = -1, sid = -1;
+    if (fid < 0) return lbq_err(LBQ_ERR_FORMAT, "%s: cannot open as HDF5", path);
+    m->fid = fid;
+    int rc = LBQ_OK;
+    did = H5Dopen2(fid, dataset, H5P_DEFAULT);
+    if (did < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: no dataset '%s' (missing, or a group)", path, dataset); goto cleanup; }
+    m->did = did;
+    tid = H5Dget_type(did);
+    if (tid < 0 || H5Tget_class(tid) != H5T_FLOAT) {
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: dataset is not floating-point (a preconditioner must be float16/32/64)", m->what);
+        goto cleanup;
+    }
+    if (!h5_type_sane(tid)) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: dataset has a corrupt float type", m->what); goto cleanup; }
+    sid = H5Dget_space(did);
+    int rank = sid < 0 ? -1 : H5Sget_simple_extent_ndims(sid);
+    hsize_t dims[2] = { 0, 0 };
+    if (rank != 2) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: rank %d, expected a square matrix (rank 2)", m->what, rank); goto cleanup; }
+    H5Sget_simple_extent_dims(sid, dims, NULL);
+    if (dims[0] != dims[1]) {
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: not square: shape [%llu, %llu]", m->what, (unsigned long long)dims[0], (unsigned long long)dims[1]);
+        goto cleanup;
+    }
+    m->order = (int64_t)dims[0];       /* as the caller prints it (a corrupt huge one: negative) */
+    m->fsize = (uint64_t)sb.st_size;
+    m->esize = (int64_t)H5Tget_size(tid);
+    m->path = path;
+    m->dataset = dataset;
+cleanup:
+    if (sid >= 0) H5Sclose(sid);
+    if (tid >= 0) H5Tclose(tid);
+    if (rc) lbq_h5_matrix_close(m);
+    return rc;
+}
+
+int lbq_h5_matrix_check(struct lbq_h5_matrix *m)
+{
+    if (m->order < 1 || m->order > ((int64_t)1 << 20)) return lbq_err(LBQ_ERR_FORMAT, "%s: order %lld out of range", m->what, (long long)m->order);
+    struct lbq_file tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.path = (char *)m->path;
+    tmp.fsize = (hsize_t)m->fsize;
+    int64_t chunk_bytes = 0;
+    return ds_storage_check(&tmp, (hid_t)m->did, m->dataset, "matrix", 2, m->order * m->order, (size_t)m->esize, &chunk_bytes);
+}
+
+int lbq_h5_matrix_read(struct lbq_h5_matrix *m, double *out)
+{
+    if (H5Dread((hid_t)m->did, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+        return lbq_err(LBQ_ERR_FORMAT, "%s: read failed (truncated or corrupt file?)", m->what);
+    return LBQ_OK;
+}
+
+void lbq_h5_matrix_close(struct lbq_h5_matrix *m)
+{
+    if (m->did >= 0) H5Dclose((hid_t)m->did);
+    if (m->fid >= 0) H5Fclose((hid_t)m->fid);
+    m->did = m->fid = -1;
+}

@@ -18,6 +18,7 @@
 
 #include "lbq.h"
 #include "lbq-metrics.h"
+#include "accum-core.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,10 +64,7 @@ void lbq_accq_twin_add(struct lbq_accq *acc, const struct lbq_update_cfg *cfg, i
 /* Add an lbq_accq into the matching fields of an lbq_acc. */
 void lbq_accq_to_acc(const struct lbq_accq *q, struct lbq_acc *a);
 
-/* Quick self-check of the GPU engine (a few configurations on a generated slab: lbq_devq_cuda
- * against lbq_devq_twin, every accumulator bit for bit).  LBQ_OK, LBQ_ERR_DATA on a mismatch, or
- * LBQ_ERR_CUDA; lbq_errmsg() says which.  `--device auto` uses the GPU only when it passes. */
-int lbq_devq_selfcheck(void);
+/* lbq_devq_selfcheck(): include/lbq-metrics.h */
 /* The same check between any two backends (lbq_devq_selfcheck: cuda against twin). */
 int lbq_devq_compare(const struct lbq_devq_ops *a, const struct lbq_devq_ops *b);
 

@@ -9,6 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Internal invariants.  A failed LBQ_ASSERT is a bug in lbq, never a user error: it prints
+ * "lbq: internal error: COND (FILE:LINE)" on stderr and aborts (SIGABRT, exit 134 from a shell),
+ * in every build (not tied to NDEBUG).  User errors return an lbq_status instead. */
+#define LBQ_ASSERT(cond) do { if (!(cond)) lbq_assert_fail(#cond, __FILE__, __LINE__); } while (0)
+#if defined(__GNUC__)
+__attribute__((noreturn))
+#endif
+void lbq_assert_fail(const char *cond, const char *file, int line);
+
 #define LBQ_TRY(expr) do { int lbq_rc_ = (expr); if (lbq_rc_ != LBQ_OK) { rc = lbq_rc_; goto cleanup; } } while (0)
 
 /* fp32 value of an IEEE bit pattern */
@@ -25,6 +34,18 @@ float lbq_quantile(float *a, int64_t n, double p);
 int lbq_streq_ci(const char *a, const char *b);
 /* 1 if `name` equals `primary` or one of the comma-separated aliases (case-insensitive) */
 int lbq_name_matches(const char *name, const char *primary, const char *aliases);
+
+/* h5io.c: one square float matrix of an HDF5 file (lbq shampoo --dataset), opened with the moment
+ * reader's type, shape and storage checks; handles are HDF5 hid_t values.  open: on failure
+ * everything is closed and lbq_errmsg() says why; read: all order^2 elements as float64. */
+struct lbq_h5_matrix {
+    int64_t fid, did, order, esize; uint64_t fsize; const char *path, *dataset; char what[LBQ_NAME_MAX + 64];
+};
+int  lbq_h5_matrix_open(const char *path, const char *dataset, struct lbq_h5_matrix *m);
+/* the stored data are all there (call after limiting the order, before allocating) */
+int  lbq_h5_matrix_check(struct lbq_h5_matrix *m);
+int  lbq_h5_matrix_read(struct lbq_h5_matrix *m, double *out);
+void lbq_h5_matrix_close(struct lbq_h5_matrix *m);
 
 /* lbq_log2f_or0: accum-core.h */
 #include "accum-core.h"

@@ -1,10 +1,7 @@
-/* metrics.c - metric accumulators (docs/metrics.md) and the evaluation engine: a parameter's m and
- * v are read once in slabs; every configuration is evaluated on each slab, chunk by chunk. */
+/* metrics.c - metric accumulators and their results (docs/metrics.md).  The evaluation engine that
+ * feeds them is src/eval.c. */
 #include "lbq-impl.h"
 #include "lbq-metrics.h"
-#include "cuda/lbq-cuda.h"
-#include "lbq-errslot.h"
-#include "lbq-evaldev.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -186,198 +183,28 @@ void lbq_update_cfg_from_file(const struct lbq_file *f, struct lbq_update_cfg *c
     cfg->outlier_k = 10.0;
 }
 
-/* ---- engine ---------------------------------------------------------------------------------- */
-static int64_t gcd64(int64_t a, int64_t b) { while (b) { int64_t t = a % b; a = b; b = t; } return a; }
-static int64_t lcm64(int64_t a, int64_t b) { return a / gcd64(a, b) * b; }
-
-struct conf_plans {
-    struct lbq_qplan m, v;
-    int has_m, has_v;
-};
-
-/* quantize-dequantize one chunk for one state; plan NULL = fp32 (copy) */
-static int qdq_state(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
-                     const float *x, float *xh, float *scratch, int device)
+/* ---- max/median of per-index maxima (docs/metrics.md, inspect statistics; sweep's heat map) ---- */
+double lbq_max_over_median(const float *mx, int64_t n, float k, int64_t *n_over)
 {
-    if (!p) { memcpy(xh, x, sizeof(float) * (size_t)n); return LBQ_OK; }
-    if (device == 1) return lbq_cuda_qdq(p, st, off, n, x, xh, NULL);
-    return lbq_qdq(p, st, off, n, x, xh, NULL, NULL, NULL, scratch);
+    float *t = malloc(sizeof(float) * (size_t)n);
+    if (n_over) *n_over = 0;
+    if (!t) return NAN;
+    memcpy(t, mx, sizeof(float) * (size_t)n);
+    float med = lbq_quantile(t, n, 0.5);
+    float big = 0.0f;
+    for (int64_t i = 0; i < n; i++) { if (mx[i] > big) big = mx[i]; if (n_over && mx[i] > k * med) (*n_over)++; }
+    free(t);
+    return med > 0.0f ? (double)big / (double)med : (big > 0.0f ? INFINITY : NAN);
 }
 
-int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
-                   const struct lbq_eval_opts *opts, struct lbq_param_eval *out)
+double lbq_max_over_nonzero_median(const float *x, int64_t n)
 {
-    if (opts && (opts->device == 1 || opts->device == 2)) {     /* device-resident engine: src/eval-dev.c */
-        int r = lbq_eval_param_dev(f, p, conf, nconf, opts, opts->device == 2 ? &lbq_devq_twin : &lbq_devq_cuda, out);
-        if (r != LBQ_DEVQ_NOT_HANDLED) return r;            /* eps <= 0: the path below */
-    }
-    int rc = LBQ_OK;
-    const struct lbq_param_info *pi = lbq_file_param(f, p);
-    const struct lbq_shape *sh = &pi->shape;
-    const int64_t N = sh->numel;
-    struct conf_plans *pl = NULL;
-    struct lbq_tstats stm, stv;
-    float *m = NULL, *v = NULL;
-    double *ue = NULL;                  /* fast path: the exact update of the slab */
-    uint8_t *okm = NULL;                /* fast path: m and v finite */
-    struct lbq_acc *chunk_acc = NULL, *base_total = NULL;
-    int have_st = 0, need_st = 0;
-    memset(&stm, 0, sizeof stm); memset(&stv, 0, sizeof stv);
-    struct lbq_update_cfg ucfg;
-    lbq_update_cfg_from_file(f, &ucfg);
-    if (opts && opts->outlier_k > 0) ucfg.outlier_k = opts->outlier_k;
-    /* eps > 0: the raw-state part of the metrics is accumulated once per chunk, not per config */
-    const int fast = ucfg.eps > 0.0;
-
-    pl = calloc((size_t)nconf, sizeof *pl);
-    if (!pl) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
-    int64_t unit = 128;         /* chunks are multiples of every block size and of the outlier block */
-    for (int c = 0; c < nconf; c++) {
-        struct lbq_param_eval *o = &out[c];
-        memset(o, 0, sizeof *o);
-        int keep = !conf[c].quantize_all && lbq_recipe_keeps_fp32(conf[c].recipe, N);
-        o->kept_fp32 = keep;
-        pl[c].has_m = conf[c].has_m && !keep;
-        pl[c].has_v = conf[c].has_v && !keep;
-        if (pl[c].has_m) LBQ_TRY(lbq_qplan_init(&pl[c].m, &conf[c].m, LBQ_ROLE_M, sh->rank));
-        if (pl[c].has_v) LBQ_TRY(lbq_qplan_init(&pl[c].v, &conf[c].v, LBQ_ROLE_V, sh->rank));
-        if (pl[c].has_m) lbq_qplan_fit(&pl[c].m, N);            /* SOLO's per-tensor block */
-        if (pl[c].has_v) lbq_qplan_fit(&pl[c].v, N);
-        for (int s = 0; s < 2; s++) {
-            const struct lbq_qplan *q = s ? &pl[c].v : &pl[c].m;
-            int has = s ? pl[c].has_v : pl[c].has_m;
-            char *txt = s ? o->v_plan : o->m_plan;
-            struct lbq_qsize *sz = s ? &o->v_size : &o->m_size;
-            if (!has) {
-                snprintf(txt, 128, "fp32");
-                sz->code_bits = 32 * N; sz->bits_per_elem = 32.0;
-                continue;
-            }
-            lbq_qspec_format(&q->spec, txt, 128);
-            if (q->norm != q->spec.norm || (q->norm->blockwise && q->block != q->spec.block)) {
-                /* show the fallback or the fitted block actually used */
-                struct lbq_qspec eff = q->spec;
-                eff.norm = q->norm; eff.block = q->block;
-                lbq_qspec_format(&eff, txt, 128);
-            }
-            lbq_qplan_size(q, sh, sz);
-            if (q->norm->global_stats) need_st = 1;
-            if (q->norm->blockwise) {
-                unit = lcm64(unit, q->block);
-                if (unit > ((int64_t)1 << 24)) { rc = lbq_err(LBQ_ERR_ARG, "block sizes of one sweep must have a common multiple <= 2^24"); goto cleanup; }
-            }
-        }
-    }
-    /* slab size: whole rows, a multiple of the chunk unit where that fits the memory budget */
-    int64_t budget = (opts && opts->mem_limit > 0) ? opts->mem_limit : ((int64_t)1 << 30);
-    int64_t chunk = unit;
-    while (chunk < 65536) chunk *= 2;
-    int64_t re = lbq_shape_row_elems(sh);
-    int64_t align = lcm64(chunk, re);
-    int64_t per_elem = fast ? 17 : 8;   /* m and v slabs (+ ue and ok) */
-    /* the budget: 3/4 for the slabs, 1/8 for the HDF5 chunk caches of m and v, 1/8 (below) for
-     * the chunk accumulators */
-    lbq_file_set_chunk_cache(f, budget / 16);
-    int64_t slab = (budget - budget / 4) / per_elem;
-    if (align * per_elem <= budget) slab = (slab / align) * align; else slab = (slab / chunk) * chunk;
-    if (slab < chunk) slab = chunk;
-    if (slab > N) slab = N;
-    int64_t nchunk_max = (slab + chunk - 1) / chunk;
-    m = malloc(sizeof(float) * (size_t)slab);
-    v = malloc(sizeof(float) * (size_t)slab);
-    /* configurations evaluated together: their chunk accumulators within 1/8 of the budget */
-    int64_t cwin64 = (budget / 8) / ((int64_t)sizeof(struct lbq_acc) * nchunk_max);
-    int cwin = (int)(cwin64 < 1 ? 1 : (cwin64 > nconf ? nconf : cwin64));
-    chunk_acc = malloc(sizeof *chunk_acc * (size_t)nchunk_max * (size_t)(cwin > 1 ? cwin : 1));
-    if (fast) {
-        ue = malloc(sizeof(double) * (size_t)slab);
-        okm = malloc((size_t)slab);
-        base_total = calloc(1, sizeof *base_total);
-    }
-    if (!m || !v || !chunk_acc || (fast && (!ue || !okm || !base_total))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (slab of %lld elements; lower --mem-limit?)", (long long)slab); goto cleanup; }
-    if (need_st) {
-        LBQ_TRY(lbq_tstats_init(&stm, sh));
-        LBQ_TRY(lbq_tstats_init(&stv, sh));
-        have_st = 1;
-        if (slab < N) {         /* pass 1 over the file: tensor-wide statistics */
-            for (int64_t off = 0; off < N; off += slab) {
-                int64_t n = (N - off < slab) ? N - off : slab;
-                LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m));
-                LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
-                lbq_tstats_add(&stm, off, n, m);
-                lbq_tstats_add(&stv, off, n, v);
-            }
-        }
-    }
-    for (int64_t off = 0; off < N; off += slab) {
-        int64_t n = (N - off < slab) ? N - off : slab;
-        LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m));
-        LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
-        if (have_st && slab >= N) { lbq_tstats_add(&stm, off, n, m); lbq_tstats_add(&stv, off, n, v); }
-        if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
-        int64_t nch = (n + chunk - 1) / chunk;
-        const int dev = opts ? opts->device : 0;
-        if (fast) {                     /* the raw-state part, once per chunk */
-            struct lbq_errslot err = LBQ_ERRSLOT_INIT;
-            #pragma omp parallel
-            {
-                float *tmp = malloc(sizeof(float) * (size_t)ucfg.outlier_block + sizeof(float));
-                #pragma omp for schedule(dynamic, 1)
-                for (int64_t k = 0; k < nch; k++) {
-                    int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
-                    lbq_acc_zero(&chunk_acc[k]);
-                    if (!tmp) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
-                    lbq_acc_base(&chunk_acc[k], &ucfg, cn, m + o, v + o, ue + o, okm + o, tmp);
-                }
-                free(tmp);
-            }
-            if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
-            for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);
-        }
-        /* configurations in windows of cw: the (configuration, chunk) items of a window run in one
-         * parallel loop (no barrier per configuration), each into its own accumulator, merged in
-         * chunk order: the result does not depend on the thread count or on the window */
-        for (int c0 = 0; c0 < nconf; c0 += cwin) {
-            int cw = (nconf - c0 < cwin) ? nconf - c0 : cwin;
-            int64_t items = (int64_t)cw * nch;
-            struct lbq_errslot err = LBQ_ERRSLOT_INIT;     /* the first worker's error, with its message */
-            #pragma omp parallel
-            {
-                float *buf = malloc(sizeof(float) * (size_t)chunk * 3);
-                #pragma omp for schedule(dynamic, 1)
-                for (int64_t it = 0; it < items; it++) {
-                    int c = c0 + (int)(it / nch);
-                    int64_t k = it % nch;
-                    int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
-                    struct lbq_acc *acc = &chunk_acc[it];
-                    lbq_acc_zero(acc);
-                    if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
-                    float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
-                    int e1 = qdq_state(pl[c].has_m ? &pl[c].m : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
-                    int e2 = qdq_state(pl[c].has_v ? &pl[c].v : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
-                    if (e1 || e2) { lbq_errslot_put(&err, e1 ? e1 : e2); continue; }
-                    if (pl[c].has_m) lbq_log_edge_count(&pl[c].m, cn, m + o, acc->m.solo);   /* log map only */
-                    if (pl[c].has_v) lbq_log_edge_count(&pl[c].v, cn, v + o, acc->v.solo);
-                    if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
-                    /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
-                    else lbq_acc_add2(acc, &ucfg, cn, m + o, mh, v + o, vh, c == 0);
-                }
-                free(buf);
-            }
-            if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
-            for (int c = c0; c < c0 + cw; c++) {
-                for (int64_t k = 0; k < nch; k++) lbq_acc_merge(&out[c].acc, &chunk_acc[(int64_t)(c - c0) * nch + k]);
-                if (c > 0 && !fast) {
-                    out[c].acc.m.blocks = out[0].acc.m.blocks; out[c].acc.m.outlier_blocks = out[0].acc.m.outlier_blocks;
-                    out[c].acc.v.blocks = out[0].acc.v.blocks; out[c].acc.v.outlier_blocks = out[0].acc.v.outlier_blocks;
-                }
-            }
-        }
-    }
-    /* the raw-state part is the same for every configuration (its fields are disjoint from the rest) */
-    if (fast) for (int c = 0; c < nconf; c++) lbq_acc_merge(&out[c].acc, base_total);
-cleanup:
-    if (have_st) { lbq_tstats_free(&stm); lbq_tstats_free(&stv); }
-    free(m); free(v); free(ue); free(okm); free(base_total); free(chunk_acc); free(pl);
-    return rc;
+    float *t = malloc(sizeof(float) * (size_t)n);
+    if (!t) return 0;
+    int64_t k2 = 0;
+    float mx = 0;
+    for (int64_t k = 0; k < n; k++) { if (x[k] > 0) t[k2++] = x[k]; if (x[k] > mx) mx = x[k]; }
+    float med = k2 ? lbq_quantile(t, k2, 0.5) : 0;
+    free(t);
+    return med > 0 ? (double)mx / med : 0;
 }

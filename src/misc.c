@@ -1,5 +1,5 @@
 /* misc.c - build and runtime facts. */
-#include "lbq.h"
+#include "lbq-impl.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -13,3 +13,5 @@ int lbq_threads(void)
     return 1;
 #endif
 }
+
+float lbq_uniform(uint64_t seed, uint32_t stream, uint64_t i) { return lbq_philox_uniform(seed, stream, i); }

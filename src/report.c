@@ -94,3 +94,178 @@ cJSON *lbq_hparams_json(const struct lbq_file *f)
     if (!hp->has_lr) cJSON_AddItemToArray(defs, cJSON_CreateString("lr"));
     return h;
 }
+
+/* ---- sweep rows: one per configuration x parameter, and the TOTAL of a configuration ---------- */
+void lbq_param_row_from_eval(struct lbq_param_row *r, const char *name, int64_t numel,
+                             const struct lbq_param_eval *e, int has_m, int has_v)
+{
+    struct lbq_state_res mr, vr;
+    struct lbq_update_res ur;
+    lbq_state_result(&e->acc.m, &mr);
+    lbq_state_result(&e->acc.v, &vr);
+    lbq_update_result(&e->acc.u, &ur);
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->numel = numel;
+    r->kept_fp32 = e->kept_fp32;
+    snprintf(r->m_plan, sizeof r->m_plan, "%s", e->m_plan);
+    snprintf(r->v_plan, sizeof r->v_plan, "%s", e->v_plan);
+    r->m_rel_l2 = has_m ? mr.rel_l2 : NAN;
+    r->v_rel_l2 = has_v ? vr.rel_l2 : NAN;
+    r->v_zero_collapse = vr.zero_collapse;
+    r->update_rel_l2 = ur.rel_l2;
+    r->update_cosine = ur.cosine;
+    r->update_blowup_frac = ur.blowup_frac;
+    r->bits_per_elem_m = e->m_size.bits_per_elem;
+    r->bits_per_elem_v = e->v_size.bits_per_elem;
+    for (int k = 0; k < 3; k++) r->v_solo[k] = (double)e->acc.v.solo[k + 1];
+    r->stored = 0;
+}
+
+void lbq_total_row(struct lbq_param_row *r, const struct lbq_acc *a, double numel, double bm, double bv, int has_m, int has_v)
+{
+    struct lbq_state_res mr, vr;
+    struct lbq_update_res ur;
+    lbq_state_result(&a->m, &mr);
+    lbq_state_result(&a->v, &vr);
+    lbq_update_result(&a->u, &ur);
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "TOTAL");
+    r->numel = (int64_t)numel;
+    r->m_rel_l2 = has_m ? mr.rel_l2 : NAN;
+    r->v_rel_l2 = has_v ? vr.rel_l2 : NAN;
+    r->v_zero_collapse = vr.zero_collapse;
+    r->update_rel_l2 = ur.rel_l2;
+    r->update_cosine = ur.cosine;
+    r->update_blowup_frac = ur.blowup_frac;
+    r->bits_per_elem_m = bm;
+    r->bits_per_elem_v = bv;
+    for (int k = 0; k < 3; k++) r->v_solo[k] = (double)a->v.solo[k + 1];
+}
+
+/* per-parameter SOLO edge-case block counts of v (log map; docs/metrics.md) */
+static const char *const lbq_solo_row_keys[3] = { "v_solo_zero_blocks", "v_solo_tiny_blocks", "v_solo_zero_quantile_blocks" };
+
+cJSON *lbq_param_row_json(const struct lbq_param_row *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", r->name);
+    cJSON_AddNumberToObject(o, "numel", (double)r->numel);
+    cJSON_AddBoolToObject(o, "kept_fp32", r->kept_fp32);
+    cJSON_AddStringToObject(o, "m_plan", r->m_plan);
+    cJSON_AddStringToObject(o, "v_plan", r->v_plan);
+    lbq_json_add_num(o, "m_rel_l2", r->m_rel_l2);
+    lbq_json_add_num(o, "v_rel_l2", r->v_rel_l2);
+    lbq_json_add_num(o, "v_zero_collapse", r->v_zero_collapse);
+    lbq_json_add_num(o, "update_rel_l2", r->update_rel_l2);
+    lbq_json_add_num(o, "update_cosine", r->update_cosine);
+    lbq_json_add_num(o, "update_blowup_frac", r->update_blowup_frac);
+    lbq_json_add_num(o, "bits_per_elem_m", r->bits_per_elem_m);
+    lbq_json_add_num(o, "bits_per_elem_v", r->bits_per_elem_v);
+    for (int k = 0; k < 3; k++) lbq_json_add_num(o, lbq_solo_row_keys[k], r->v_solo[k]);
+    return o;
+}
+
+/* a number as results.json stores it: non-finite values are null there, read back as NaN */
+static double stored(const struct lbq_param_row *r, double v) { return (r->stored || isfinite(v)) ? v : NAN; }
+
+int lbq_param_row_tsv(char *buf, size_t n, const char *prefix, const struct lbq_param_row *r, int as_stored)
+{
+    struct lbq_param_row t = *r;
+    if (as_stored) {
+        t.m_rel_l2 = stored(r, r->m_rel_l2); t.v_rel_l2 = stored(r, r->v_rel_l2);
+        t.v_zero_collapse = stored(r, r->v_zero_collapse); t.update_rel_l2 = stored(r, r->update_rel_l2);
+        t.update_cosine = stored(r, r->update_cosine); t.update_blowup_frac = stored(r, r->update_blowup_frac);
+        t.bits_per_elem_m = stored(r, r->bits_per_elem_m); t.bits_per_elem_v = stored(r, r->bits_per_elem_v);
+    }
+    return snprintf(buf, n, "%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.0f\t%.0f\t%.0f\n",
+                    prefix, t.name, (long long)t.numel, t.m_rel_l2, t.v_rel_l2, t.v_zero_collapse, t.update_rel_l2,
+                    t.update_cosine, t.update_blowup_frac, t.bits_per_elem_m, t.bits_per_elem_v,
+                    t.v_solo[0], t.v_solo[1], t.v_solo[2]);
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+void lbq_param_row_from_json(struct lbq_param_row *r, const cJSON *o)
+{
+    memset(r, 0, sizeof *r);
+    const cJSON *name = cJSON_GetObjectItem(o, "name"), *kept = cJSON_GetObjectItem(o, "kept_fp32");
+    const cJSON *mp = cJSON_GetObjectItem(o, "m_plan"), *vp = cJSON_GetObjectItem(o, "v_plan");
+    snprintf(r->name, sizeof r->name, "%s", cJSON_IsString(name) ? name->valuestring : "?");
+    r->numel = (long long)jnum(o, "numel");
+    r->kept_fp32 = cJSON_IsTrue(kept);
+    snprintf(r->m_plan, sizeof r->m_plan, "%s", cJSON_IsString(mp) ? mp->valuestring : "");
+    snprintf(r->v_plan, sizeof r->v_plan, "%s", cJSON_IsString(vp) ? vp->valuestring : "");
+    r->m_rel_l2 = jnum(o, "m_rel_l2"); r->v_rel_l2 = jnum(o, "v_rel_l2");
+    r->v_zero_collapse = jnum(o, "v_zero_collapse");
+    r->update_rel_l2 = jnum(o, "update_rel_l2"); r->update_cosine = jnum(o, "update_cosine");
+    r->update_blowup_frac = jnum(o, "update_blowup_frac");
+    r->bits_per_elem_m = jnum(o, "bits_per_elem_m"); r->bits_per_elem_v = jnum(o, "bits_per_elem_v");
+    for (int k = 0; k < 3; k++) r->v_solo[k] = jnum(o, lbq_solo_row_keys[k]);
+    r->stored = 1;
+}
+
+void lbq_total_row_from_json(struct lbq_param_row *r, const cJSON *tj, int has_m, int has_v)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "TOTAL");
+    r->numel = (long long)jnum(tj, "numel");
+    r->m_rel_l2 = has_m ? jnum(cJSON_GetObjectItem(tj, "m"), "rel_l2") : NAN;
+    r->v_rel_l2 = has_v ? jnum(cJSON_GetObjectItem(tj, "v"), "rel_l2") : NAN;
+    r->v_zero_collapse = jnum(cJSON_GetObjectItem(tj, "v"), "zero_collapse");
+    r->update_rel_l2 = jnum(cJSON_GetObjectItem(tj, "update"), "rel_l2");
+    r->update_cosine = jnum(cJSON_GetObjectItem(tj, "update"), "cosine");
+    r->update_blowup_frac = jnum(cJSON_GetObjectItem(tj, "update"), "blowup_frac");
+    r->bits_per_elem_m = jnum(tj, "bits_per_elem_m");
+    r->bits_per_elem_v = jnum(tj, "bits_per_elem_v");
+    static const char *const sk[3] = { "all_zero", "max_below_1e-12", "zero_quantile" };
+    for (int k = 0; k < 3; k++) r->v_solo[k] = jnum(cJSON_GetObjectItem(cJSON_GetObjectItem(tj, "v"), "solo_edge_blocks"), sk[k]);
+    r->stored = 1;
+}
+
+/* ---- analyze: totals, worst tensors, memory ---------------------------------------------------- */
+void lbq_analysis_totals(const struct lbq_file *f, const struct lbq_param_eval *ev, int np, double nparams_x,
+                         struct lbq_analysis *a)
+{
+    memset(a, 0, sizeof *a);
+    lbq_acc_zero(&a->tot);
+    double bits_m = 0, bits_v = 0, elems = 0;
+    int64_t nonfinite = 0;
+    for (int i = 0; i < np; i++) {          /* in parameter order: the totals are floating-point sums */
+        lbq_acc_merge(&a->tot, &ev[i].acc);
+        nonfinite += ev[i].acc.m.nonfinite;
+        double n = (double)lbq_file_param(f, i)->shape.numel;
+        elems += n;
+        bits_m += ev[i].m_size.bits_per_elem * n;
+        bits_v += ev[i].v_size.bits_per_elem * n;
+    }
+    a->elems = elems; a->bits_m = bits_m; a->bits_v = bits_v; a->nonfinite = nonfinite;
+    a->bpe_m = elems > 0 ? bits_m / elems : 0;
+    a->bpe_v = elems > 0 ? bits_v / elems : 0;
+    /* worst offenders: the three largest update errors (the earlier parameter on a tie) */
+    for (int k = 0; k < 3; k++) a->worst[k] = -1;
+    for (int i = 0; i < np; i++) {
+        struct lbq_update_res ur;
+        lbq_update_result(&ev[i].acc.u, &ur);
+        for (int k = 0; k < 3; k++) {
+            struct lbq_update_res wr;
+            if (a->worst[k] >= 0) lbq_update_result(&ev[a->worst[k]].acc.u, &wr);
+            if (a->worst[k] < 0 || ur.rel_l2 > wr.rel_l2) {
+                for (int j = 2; j > k; j--) a->worst[j] = a->worst[j - 1];
+                a->worst[k] = i;
+                break;
+            }
+        }
+    }
+    a->fp32_bytes = elems * 8.0;
+    a->q_bytes = (bits_m + bits_v) / 8.0;
+    if (nparams_x > 0) {
+        a->x_fp32_gb = nparams_x * 8.0 / 1e9;
+        a->x_quantized_gb = nparams_x * (a->bpe_m + a->bpe_v) / 8.0 / 1e9;
+        a->x_saved_gb = nparams_x * (8.0 - (a->bpe_m + a->bpe_v) / 8.0) / 1e9;
+    }
+}

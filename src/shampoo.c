@@ -348,52 +348,21 @@ int lbq_sh_from_dense(int n, double *a, const char *what, struct lbq_sh_mat *out
 int lbq_sh_read_h5(const char *path, const char *dataset, struct lbq_sh_mat *out)
 {
     memset(out, 0, sizeof *out);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    if (access(path, R_OK) != 0) return lbq_err(LBQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    htri_t is = H5Fis_hdf5(path);
-    if (is <= 0) return lbq_err(LBQ_ERR_FORMAT, "%s: not an HDF5 file", path);
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), did = -1, sid = -1, tid = -1;
-    if (fid < 0) return lbq_err(LBQ_ERR_FORMAT, "%s: cannot open as HDF5", path);
-    int rc = LBQ_OK;
+    struct lbq_h5_matrix hm;            /* h5io.c: the moment reader's checks */
+    int rc = lbq_h5_matrix_open(path, dataset, &hm);
+    if (rc) return rc;
     double *a = NULL;
-    char what[LBQ_NAME_MAX + 64];
-    snprintf(what, sizeof what, "%s:%s", path, dataset);
-    did = H5Dopen2(fid, dataset, H5P_DEFAULT);
-    if (did < 0) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: no dataset '%s' (missing, or a group)", path, dataset); goto done; }
-    tid = H5Dget_type(did);
-    if (tid < 0 || H5Tget_class(tid) != H5T_FLOAT) {
-        rc = lbq_err(LBQ_ERR_FORMAT, "%s: dataset is not floating-point (a preconditioner must be float16/32/64)", what);
-        goto done;
-    }
-    sid = H5Dget_space(did);
-    int rank = sid < 0 ? -1 : H5Sget_simple_extent_ndims(sid);
-    hsize_t dims[2] = { 0, 0 };
-    if (rank != 2) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: rank %d, expected a square matrix (rank 2)", what, rank); goto done; }
-    H5Sget_simple_extent_dims(sid, dims, NULL);
-    if (dims[0] != dims[1]) {
-        rc = lbq_err(LBQ_ERR_FORMAT, "%s: not square: shape [%llu, %llu]", what, (unsigned long long)dims[0], (unsigned long long)dims[1]);
-        goto done;
-    }
-    if ((rc = check_order((long long)dims[0], what))) goto done;
-    int n = (int)dims[0];
+    if ((rc = check_order((long long)hm.order, hm.what)) || (rc = lbq_h5_matrix_check(&hm))) goto done;
+    int n = (int)hm.order;
     a = dalloc(nn(n));
-    if (!a) { rc = lbq_err(LBQ_ERR_NOMEM, "%s: out of memory for order %d", what, n); goto done; }
-    if (H5Dread(did, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0) {
-        rc = lbq_err(LBQ_ERR_FORMAT, "%s: read failed (truncated or corrupt file?)", what);
-        goto done;
-    }
-    H5Sclose(sid); sid = -1;
-    H5Tclose(tid); tid = -1;
-    H5Dclose(did); did = -1;
-    H5Fclose(fid); fid = -1;
-    rc = lbq_sh_from_dense(n, a, what, out);
+    if (!a) { rc = lbq_err(LBQ_ERR_NOMEM, "%s: out of memory for order %d", hm.what, n); goto done; }
+    if ((rc = lbq_h5_matrix_read(&hm, a))) goto done;
+    lbq_h5_matrix_close(&hm);
+    rc = lbq_sh_from_dense(n, a, hm.what, out);
     a = NULL;
 done:
     free(a);
-    if (sid >= 0) H5Sclose(sid);
-    if (tid >= 0) H5Tclose(tid);
-    if (did >= 0) H5Dclose(did);
-    if (fid >= 0) H5Fclose(fid);
+    lbq_h5_matrix_close(&hm);
     return rc;
 }
 

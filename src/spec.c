@@ -251,8 +251,8 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': ':nz' applies to codebook maps only", text);
     if (out->sign == 1 && !(m->sign_ok & LBQ_SIGNED_OK))
         return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' is unsigned only", text, m->name);
-    if (m == lbq_map_find("file")) {
-        if (!out->map_file[0]) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map 'file' needs --map-file LEVELS.txt", text);
+    if (m->user_levels) {
+        if (!out->map_file[0]) return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' needs --map-file LEVELS.txt", text, m->name);
         /* the bitwidth follows from the number of levels: read the file now, so its errors surface
          * here and the spec text carries the true bits */
         float lev[LBQ_MAX_LEVELS];
@@ -268,6 +268,14 @@ int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_
     return LBQ_OK;
 }
 
+int lbq_qspec_supported(const char *text, const struct lbq_qdefaults *d, struct lbq_qspec *out)
+{
+    struct lbq_qspec tmp;
+    int ok = lbq_qspec_parse(text, d, out ? out : &tmp) == LBQ_OK;
+    lbq_err(LBQ_OK, "%s", "");
+    return ok;
+}
+
 /* ---- plans ---- */
 int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role role, int rank)
 {
@@ -278,10 +286,8 @@ int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role
     p->bits = s->bits;
     p->stream = (uint32_t)role;
     if (rank < s->norm->min_rank && s->norm->fallback) {
-        int64_t blk = 0;
-        p->norm = lbq_norm_find(s->norm->fallback, &blk);
-        if (!p->norm) return lbq_err(LBQ_ERR_ARG, "internal: bad fallback '%s'", s->norm->fallback);
-        if (blk) p->block = blk;
+        p->norm = s->norm->fallback;
+        if (s->norm->fallback_block) p->block = s->norm->fallback_block;
     }
     p->is_signed = (s->sign >= 0) ? s->sign : (role == LBQ_ROLE_M);
     int need = p->is_signed ? LBQ_SIGNED_OK : LBQ_UNSIGNED_OK;
@@ -297,16 +303,16 @@ int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role
     if (n < 0) {
         if (-n == LBQ_ERR_ARG && !lbq_errmsg()[0])
             return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' is not defined at %d bits %s", s->text, s->map->name, s->bits, p->is_signed ? "signed" : "unsigned");
-        if (-n == LBQ_ERR_ARG && s->map != lbq_map_find("file"))
+        if (-n == LBQ_ERR_ARG && !s->map->user_levels)
             return lbq_err(LBQ_ERR_ARG, "quantizer '%s': map '%s' is not defined at %d bits %s", s->text, s->map->name, s->bits, p->is_signed ? "signed" : "unsigned");
         return -n;
     }
-    if (s->map == lbq_map_find("file")) {
+    if (s->map->user_levels) {
         int b = 1;
         while ((1 << b) < n) b++;
         p->bits = b;
     }
-    if (n > (1 << p->bits)) return lbq_err(LBQ_ERR_ARG, "internal: map '%s' gave %d levels for %d bits", s->map->name, n, p->bits);
+    LBQ_ASSERT(n <= (1 << p->bits));      /* a map's build() gives at most 2^bits levels */
     if (s->nz) {        /* exclude zero: every zero level becomes the nonzero level of smallest
                            magnitude (the positive one on a tie); the table stays sorted */
         int best = -1;
@@ -338,6 +344,25 @@ void lbq_qplan_fit(struct lbq_qplan *p, int64_t numel)
     p->block = 1;
 }
 
+int lbq_map_example_levels(const struct lbq_map *m, int bits, float xp, float *lev)
+{
+    if (m->kind != LBQ_MAP_LOG || bits < 1 || bits > 8) return 0;
+    int nmax = (1 << bits) - 1;
+    float alpha = lbq_log_alpha(xp, nmax), up[256];
+    up[0] = 1.0f;
+    for (int k = 1; k <= nmax; k++) up[k] = up[k - 1] * alpha;
+    for (int k = 0; k <= nmax; k++) lev[k] = up[nmax - k];     /* ascending, as the tables */
+    return nmax + 1;
+}
+
+int lbq_qplan_supported(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role role, int rank)
+{
+    struct lbq_qplan tmp;
+    int ok = lbq_qplan_init(p ? p : &tmp, s, role, rank) == LBQ_OK;
+    lbq_err(LBQ_OK, "%s", "");
+    return ok;
+}
+
 void lbq_qplan_size(const struct lbq_qplan *p, const struct lbq_shape *shape, struct lbq_qsize *out)
 {
     memset(out, 0, sizeof *out);
@@ -346,4 +371,15 @@ void lbq_qplan_size(const struct lbq_qplan *p, const struct lbq_shape *shape, st
     if (p->spec.map->nparams && p->norm->blockwise)
         out->param_bits = 32 * (int64_t)p->spec.map->nparams(&p->spec) * ((shape->numel + p->block - 1) / p->block);
     out->bits_per_elem = shape->numel ? (double)(out->code_bits + out->scale_bits + out->param_bits) / (double)shape->numel : 0.0;
+}
+
+void lbq_qplan_global_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t nsc, float *out)
+{
+    if (nsc == 1) { out[0] = st->absmax; return; }
+    int64_t o = 0;
+    for (int d = 0; d < st->shape.rank && d < 8; d++)
+        if ((p->norm->scale_dims & (1u << d)) || ((p->norm->scale_dims & LBQ_SCALE_DIM_LAST) && d == st->shape.rank - 1)) {
+            memcpy(out + o, st->dimmax[d], sizeof(float) * (size_t)st->shape.dim[d]);
+            o += st->shape.dim[d];
+        }
 }

@@ -1,8 +1,11 @@
 /* status.c - status strings and the per-thread error detail. */
 #include "lbq.h"
 
+#include "lbq-impl.h"
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static _Thread_local char g_errmsg[1024];
 
@@ -24,6 +27,14 @@ const char *lbq_status_str(int status)
 }
 
 const char *lbq_errmsg(void) { return g_errmsg; }
+
+/* the one place the library prints: a broken invariant (LBQ_ASSERT) */
+void lbq_assert_fail(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "lbq: internal error: %s (%s:%d)\n", cond, file, line);
+    fflush(stderr);
+    abort();
+}
 
 int lbq_err(int status, const char *fmt, ...)
 {

@@ -39,6 +39,7 @@ static int internal_qdq(const char *spec, int role, const struct lbq_shape *sh, 
     if (rc) return rc;
     rc = lbq_qplan_init(&pl, &qs, role ? LBQ_ROLE_V : LBQ_ROLE_M, sh->rank);
     if (rc) return rc;
+    lbq_qplan_fit(&pl, sh->numel);      /* as lbq quantize: SOLO's per-tensor block (log map) */
     struct lbq_tstats st;
     int have = 0;
     if (pl.norm->global_stats) {

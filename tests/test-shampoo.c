@@ -408,6 +408,13 @@ static void test_inputs(void)
     CHECK_EQ_INT(lbq_sh_read_h5(intf, "L", &m), LBQ_ERR_FORMAT);
     CHECK_EQ_INT(lbq_sh_read_h5(vec, "L", &m), LBQ_ERR_FORMAT);
     CHECK_EQ_INT(lbq_sh_read_h5(asym, "L", &m), LBQ_ERR_DATA);
+    /* the moment reader's storage check (h5io.c) guards this reader too: chunked, never written */
+    char unwritten[600];
+    hsize_t d100[2] = { 100, 100 };
+    snprintf(unwritten, sizeof unwritten, "%s/unwritten.h5", dir);
+    CHECK(write_ds(unwritten, "L", 2, d100, H5T_NATIVE_FLOAT, NULL) == 0);
+    CHECK_EQ_INT(lbq_sh_read_h5(unwritten, "L", &m), LBQ_ERR_FORMAT);
+    CHECK_MSG(strstr(lbq_errmsg(), "chunks written") != NULL, "%s", lbq_errmsg());
     CHECK_EQ_INT(lbq_sh_read_h5("/nonexistent/x.h5", "L", &m), LBQ_ERR_IO);
 
     /* the gradient stream: L = ridge I + sum G G^T has trace n ridge + sum ||G||_F^2 */

@@ -159,10 +159,10 @@ static int st_cpu_checks(struct st_ctx *c, const struct st_case *k, const struct
     for (int64_t i = 0; i < n; i++) {
         int code = c->c[i];
         if (m->build) c->xh2[i] = (code < p->nlev) ? p->q[code] * c->sc[i] : -LBQ_INF;
-        else if (strcmp(m->name, "log") == 0)
+        else if (m->kind == LBQ_MAP_LOG)
             c->xh2[i] = (code <= (1 << p->bits) - 1) ? lbq_log_level(c->bp[i / p->block], code) * c->sc[i] : -LBQ_INF;
-        else if (strncmp(m->name, "fp8", 3) == 0 && !p->spec.dre)
-            c->xh2[i] = lbq_fp8_value(code, strcmp(m->name, "fp8e5m2") == 0) * c->sc[i];
+        else if (lbq_map_is_fp8(m) && !p->spec.dre)
+            c->xh2[i] = lbq_fp8_value(code, m->kind == LBQ_MAP_FP8_E5M2) * c->sc[i];
         else { decodable = 0; break; }          /* COAT groups: value needs k and g as well */
     }
     if (decodable) bad += st_compare(c, "cpu value != decode(code, scale)", k, n, NULL, c->xh, NULL, c->xh2);
@@ -263,7 +263,7 @@ static int st_run_all(struct st_ctx *c)
     const int nbits = quick ? (int)(sizeof g_quick_bits / sizeof g_quick_bits[0]) : (int)(sizeof g_bits / sizeof g_bits[0]);
     for (int mi = 0; mi < lbq_map_count(); mi++) {
         const struct lbq_map *m = lbq_map_at(mi);
-        const int one_width = m->fixed_bits || m == lbq_map_find("file");
+        const int one_width = m->fixed_bits || m->user_levels;
         /* options that select other code paths: ':nz' tables, ':dre' fp8 groups, another quantile */
         struct st_variant var[3] = { { "", 0, 0 } };
         int nvar = 1;

@@ -300,16 +300,19 @@ int make_plan(const struct lbq_qplan *p, const struct lbq_tstats *st, Plan *pl)
     KArgs &a = pl->a;
     const struct lbq_map *m = p->spec.map;
     const char *nn = p->norm->name;
-    if (m->build) pl->map = M_TABLE;                        // any table map: the engine's search
-    else if (strcmp(m->name, "log") == 0) pl->map = M_LOG;
-    else if (strcmp(m->name, "fp8e4m3") == 0 || strcmp(m->name, "fp8e5m2") == 0) pl->map = M_FP8;
+    // the registries' kind slots say which kernel implements a map or normalization
+    if (m->kind == LBQ_MAP_TABLE && m->build) pl->map = M_TABLE;   // any table map: the engine's search
+    else if (m->kind == LBQ_MAP_LOG) pl->map = M_LOG;
+    else if (lbq_map_is_fp8(m)) pl->map = M_FP8;
     else return lbq_err(LBQ_ERR_UNSUPPORTED, "CUDA backend: map '%s' has no kernel (src/cuda/lbq-cuda.cu)", m->name);
-    if (strcmp(nn, "tensor") == 0) a.norm = N_TENSOR;
-    else if (strcmp(nn, "block") == 0) a.norm = N_BLOCK;
-    else if (strcmp(nn, "row") == 0) a.norm = N_ROW;
-    else if (strcmp(nn, "col") == 0) a.norm = N_COL;
-    else if (strcmp(nn, "rank1") == 0) a.norm = N_RANK1;
-    else return lbq_err(LBQ_ERR_UNSUPPORTED, "CUDA backend: normalization '%s' has no kernel (src/cuda/lbq-cuda.cu)", nn);
+    switch (p->norm->kind) {
+    case LBQ_NORM_TENSOR: a.norm = N_TENSOR; break;
+    case LBQ_NORM_BLOCK:  a.norm = N_BLOCK; break;
+    case LBQ_NORM_ROW:    a.norm = N_ROW; break;
+    case LBQ_NORM_COL:    a.norm = N_COL; break;
+    case LBQ_NORM_RANK1:  a.norm = N_RANK1; break;
+    default: return lbq_err(LBQ_ERR_UNSUPPORTED, "CUDA backend: normalization '%s' has no kernel (src/cuda/lbq-cuda.cu)", nn);
+    }
     pl->dre = p->spec.dre;
     pl->blockwise = p->norm->blockwise;
     if ((pl->map == M_LOG || pl->dre) && a.norm != N_BLOCK)
@@ -338,7 +341,7 @@ int make_plan(const struct lbq_qplan *p, const struct lbq_tstats *st, Plan *pl)
     a.guarded = p->spec.guarded;
     a.coat = p->spec.coat;
     a.tie = p->spec.tie;
-    a.e5m2 = strcmp(m->name, "fp8e5m2") == 0;
+    a.e5m2 = m->kind == LBQ_MAP_FP8_E5M2;
     memcpy(pl->t.q, p->q, sizeof pl->t.q);
     memcpy(pl->t.mid, p->mid, sizeof pl->t.mid);
     return LBQ_OK;

@@ -14,6 +14,7 @@
 #  - gnuplot missing (PATH without it): exit 2 and "gnuplot not found (install gnuplot-nox)";
 #  - a gnuplot script that fails: exit 4 and one error naming the figure, the other figures still
 #    made, none of the failed figure's outputs or temporaries left; no scripts found: exit 2;
+#    `shampoo --plot` follows the same two rules (one runner, cli/gnuplot.c);
 #  - an output directory that cannot be made (it is a file): exit 4, one line.
 # Skips (77) when gnuplot or its pngcairo/pdfcairo terminals are not installed.
 source "$(dirname "$0")/lib.sh"
@@ -155,6 +156,17 @@ check_png "broken script: fig4 still made" "$B/out-broken/fig4-swamping.png"
 check_eq "broken script: no temporaries" "" "$(find "$B/out-broken" -name '*.tmp-*')"
 run_env LBQ_PLOTS_DIR="$T/nowhere" -- plot "$S/results.json" -o "$B/out-noscripts"
 check_error_contract "LBQ_PLOTS_DIR without scripts" 2
+
+# ---- shampoo --plot goes through the same runner (cli/gnuplot.c): the same two rules ----------------
+printf 'this is not gnuplot\n' >>"$P/shampoo.gp"
+run_env LBQ_PLOTS_DIR="$P" -- shampoo --synthetic a2 --order 64 --plot "$B/sh-broken" -q
+check_error_contract "shampoo: broken script" 4
+check_grep "shampoo: broken script: names the figure" "shampoo-bjorck: gnuplot failed: .*line [0-9]+: invalid command" "$ERR"
+check "shampoo: broken script: no png" test ! -e "$B/sh-broken/shampoo-bjorck.png"
+check_eq "shampoo: broken script: no temporaries" "" "$(find "$B/sh-broken" -name '*.tmp-*')"
+run_env LBQ_PLOTS_DIR="$T/nowhere" -- shampoo --synthetic a2 --order 64 --plot "$B/sh-noscripts" -q
+check_error_contract "shampoo: LBQ_PLOTS_DIR without scripts" 2
+check_grep "shampoo: LBQ_PLOTS_DIR without scripts: message" "LBQ_PLOTS_DIR=.*: no lbq gnuplot scripts there" "$ERR"
 
 # ---- an output that cannot be written --------------------------------------------------------------
 : >"$B/a-file"

@@ -5,13 +5,27 @@
 #define LBQ_METRICS_H
 
 #include "lbq.h"
-#include "accum-core.h"
 
 #include <math.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* per-element relative error |x^ - x| / |x| histogram: log10 bins */
+#define LBQ_REL_LO      (-12.0)     /* log10 of the lowest edge */
+#define LBQ_REL_PER_DEC 30
+#define LBQ_REL_NBINS   (18 * LBQ_REL_PER_DEC + 2)   /* [0]: < 1e-12 (incl. exact), [last]: >= 1e6 */
+/* histogram of h = log10(1 / (sqrt(v) + eps)) */
+#define LBQ_H_LO        (-3.0)
+#define LBQ_H_HI        (9.0)
+#define LBQ_H_NBINS     240
+
+struct lbq_update_cfg {
+    double bc1, bc2, eps;       /* bias corrections (1 - beta^t) and epsilon */
+    int64_t outlier_block;      /* block size for the outlier-block count */
+    double  outlier_k;          /* threshold factor k */
+};
 
 struct lbq_state_acc {
     int64_t n;                  /* finite elements accumulated */
@@ -38,9 +52,8 @@ struct lbq_acc {
     struct lbq_update_acc u;
 };
 
-/* struct lbq_update_cfg, the bins (LBQ_REL_*, LBQ_H_*) and the per-element definitions
- * (lbq_update_k, lbq_update_elem, lbq_rel_bin, lbq_h_bin) are in accum-core.h, shared with the
- * CUDA engine. */
+/* The per-element definitions (lbq_update_k, lbq_update_elem, lbq_rel_bin, lbq_h_bin) are in the
+ * library's private src/accum-core.h, shared by the CPU and CUDA engines. */
 
 void lbq_acc_zero(struct lbq_acc *a);
 /* Accumulate n elements: exact m, v and their dequantized mh, vh. */
@@ -103,9 +116,28 @@ struct lbq_eval_opts {
     void   *cb_ud;
 };
 
+/* Whether configurations with these block sizes (blockwise plans) may be evaluated in separate
+ * calls and give the same bits as one call: the engine's chunk then does not depend on the subset
+ * (src/eval.c keeps this rule next to the chunk it describes). */
+int lbq_eval_blocks_split_ok(const int64_t *blocks, int n);
 /* Evaluate nconf configurations on parameter p of f.  out[nconf] receives the results. */
 int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
                    const struct lbq_eval_opts *opts, struct lbq_param_eval *out);
+/* Quick self-check of the device-resident GPU engine (src/eval-dev.c; a few configurations on a
+ * generated slab: the GPU against its CPU twin, every accumulator bit for bit).  LBQ_OK,
+ * LBQ_ERR_DATA on a mismatch, or LBQ_ERR_CUDA; lbq_errmsg() says which.  `--device auto` uses the
+ * GPU only when it passes. */
+int lbq_devq_selfcheck(void);
+
+/* Outlier structure of per-index maxima mx[n] (row or column maxima of |x|), two definitions kept
+ * apart by name because two outputs show them:
+ *  lbq_max_over_median: max/median over all n maxima (lbq inspect's rowmax/md, colmax/md): +inf
+ *    when the median is 0 but the max is not, NaN when all are 0; *n_over (nullable) counts the
+ *    maxima above k x median;
+ *  lbq_max_over_nonzero_median: over the nonzero maxima only (sweep's choice of the heat-map
+ *    tensor: all-zero rows of never-seen tokens are not outliers); 0 when none is nonzero. */
+double lbq_max_over_median(const float *mx, int64_t n, float k, int64_t *n_over);
+double lbq_max_over_nonzero_median(const float *mx, int64_t n);
 
 /* Bias-correction and epsilon of a file (bc = 1 when step is absent or 0). */
 void lbq_update_cfg_from_file(const struct lbq_file *f, struct lbq_update_cfg *cfg);

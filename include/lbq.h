@@ -138,7 +138,21 @@ struct lbq_qspec;
 
 /* A map (codebook).  Table maps fill `levels` (sorted ascending, <= 256 entries, values in
  * [-1, 1] signed or [0, 1] unsigned) and let the engine do the nearest/stochastic search;
- * the others (log, fp8) implement qdq themselves with the shared per-element code. */
+ * the others (log, fp8) implement qdq themselves with the shared per-element code.
+ * Layers above quantizers/ never compare a map's name: they read its capability slots (kind,
+ * user_levels, sweepable, labels), so a new map is one file plus one registry line. */
+enum lbq_map_kind {
+    LBQ_MAP_TABLE = 0,          /* levels from build(); the engine's table search (CPU and CUDA) */
+    LBQ_MAP_LOG   = 1,          /* SOLO's per-block logarithmic map (qdq; CUDA kernel M_LOG)      */
+    LBQ_MAP_FP8_E4M3 = 2,       /* an fp8 cast with a per-block scale (qdq; CUDA kernel M_FP8)    */
+    LBQ_MAP_FP8_E5M2 = 3,
+};
+/* SOLO's synthetic swamping study (sweep's figure 4): which maps it runs, in which order. */
+struct lbq_map_swamp {
+    int         order;          /* 1, 2, ...: position in the study; 0 = not run */
+    int         sr;             /* run with stochastic rounding (SOLO's log map) */
+    const char *label;          /* the figure's panel title */
+};
 struct lbq_map {
     const char *name;
     const char *aliases;        /* comma-separated, "" if none */
@@ -157,11 +171,32 @@ struct lbq_map {
      * COAT's s) writes it back into scale[].  bparams: nparams() values per block, nullable. */
     int  (*qdq)(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
                 float *scale, float *xhat, uint8_t *codes, float *bparams);
+    /* ---- capability slots ---- */
+    int  kind;                  /* enum lbq_map_kind (table maps: LBQ_MAP_TABLE, the zero default) */
+    int  user_levels;           /* levels come from --map-file; the bitwidth follows from their count */
+    int  sweepable;             /* `lbq sweep --map` accepts it (every map but the user codebook) */
+    const char *label;          /* figure legend ("DE"); NULL = the name */
+    const char *label_shampoo;  /* 4-Bit Shampoo's name for it ("DT"); NULL = the name */
+    int  line;                  /* linetype 1..8 of plots/lbq-style.gp; 0 = by first appearance */
+    struct lbq_map_swamp swamp; /* SOLO's swamping study (figure 4) */
 };
+/* A map with a fixed codebook: a table map whose levels are not the user's (theory, `list --json`
+ * levels, the sweep's codebook figure). */
+static inline int lbq_map_fixed_table(const struct lbq_map *m) { return m->kind == LBQ_MAP_TABLE && !m->user_levels; }
+/* Levels of a map whose codebook depends on each block (the log map: alpha^k, alpha = xp^(1/N),
+ * N = 2^bits - 1) for one example block with p-quantile xp relative to the block max, in
+ * ascending order (the last is 1), into lev[2^bits].  Returns the count, or 0 for maps with a fixed table. */
+int lbq_map_example_levels(const struct lbq_map *m, int bits, float xp, float *lev);
+static inline int lbq_map_is_fp8(const struct lbq_map *m) { return m->kind == LBQ_MAP_FP8_E4M3 || m->kind == LBQ_MAP_FP8_E5M2; }
 #define LBQ_SIGNED_OK   1
 #define LBQ_UNSIGNED_OK 2
 
 /* A normalization: how the scale of each element is computed. */
+enum lbq_norm_kind {            /* the scale rule, for backends that implement each in a kernel */
+    LBQ_NORM_TENSOR = 0, LBQ_NORM_BLOCK = 1, LBQ_NORM_ROW = 2, LBQ_NORM_COL = 3, LBQ_NORM_RANK1 = 4,
+};
+#define LBQ_SCALE_DIMS_ALL 0xffu      /* scale_dims: every dimension */
+#define LBQ_SCALE_DIM_LAST 0x100u     /* scale_dims: the last dimension, whatever the rank */
 struct lbq_norm {
     const char *name;
     const char *aliases;
@@ -171,12 +206,22 @@ struct lbq_norm {
     int  block_absmax;          /* blockwise, and a block's scale is its max |x| over finite x
                                  * (lbq_absmax_acc): the engine fuses it with the quantization */
     int  min_rank;              /* below it, `fallback` is used (rank1 on 1-D -> block128) */
-    const char *fallback;       /* spec of the fallback normalization, or NULL */
+    const struct lbq_norm *fallback;  /* the normalization used below min_rank, or NULL */
+    int64_t fallback_block;     /* its block size (blockwise fallbacks); 0 = the spec's */
     /* scale[i] for flat elements [off, off+n); blockwise norms see whole blocks. */
     void (*scales)(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
                    const float *x, float *scale);
     /* number of fp32 scales stored for a tensor of this shape */
     int64_t (*nscales)(const struct lbq_qplan *p, const struct lbq_shape *shape);
+    /* ---- capability slots ---- */
+    int  kind;                  /* enum lbq_norm_kind */
+    /* non-blockwise norms: the stored scales (lbq quantize) are the per-index maxima dimmax[d] of
+     * every dimension d in this bit mask, back to back (LBQ_SCALE_DIMS_ALL: all dims); 0 = the
+     * tensor's absmax alone.  A single stored scale is always the absmax. */
+    unsigned scale_dims;
+    const char *label;          /* figure legend ("Rank-1"; blockwise: "Block") */
+    const char *abbrev;         /* blockwise: the prefix before the block size ("B" -> "B128") */
+    int  point;                 /* gnuplot pointtype in the memory-vs-error figure; 0 = 13 */
 };
 
 int                    lbq_map_count(void);
@@ -224,10 +269,19 @@ struct lbq_qdefaults {
 };
 void lbq_qdefaults_init(struct lbq_qdefaults *d);   /* bits 4, block 128, nearest, seed 0, p 0.1 */
 
+/* ATen CPU capability whose codebook kernels are reproduced (ATEN_CPU_CAPABILITY; qspec.cpu). */
+enum lbq_cpu { LBQ_CPU_AVX2 = 0, LBQ_CPU_AVX512 = 1, LBQ_CPU_DEFAULT = 2 };
+/* "avx2", "avx512", "default" */
+const char *lbq_cpu_name(int cpu);
+
 /* Parse "NORM-MAP[:opt...]" (opts: bN, nz, dre, signed, unsigned, sr, nearest, pX, cpu-avx2,
  * cpu-avx512, cpu-default, argmin, torchao, guarded, coat, fit; docs/quantizers.md).  Validates bits,
  * block and map/norm compatibility; errors name the offending part. */
 int lbq_qspec_parse(const char *text, const struct lbq_qdefaults *d, struct lbq_qspec *out);
+/* Probe whether `text` parses at defaults d (out, nullable, receives the spec).  Returns 1 or 0 and
+ * leaves no error detail behind (lbq_errmsg() is "" afterwards): for code that enumerates
+ * combinations (sweep axes, codebook tables) instead of parsing and clearing the error itself. */
+int lbq_qspec_supported(const char *text, const struct lbq_qdefaults *d, struct lbq_qspec *out);
 /* Canonical text of a spec (also stored in out->text by parse). */
 void lbq_qspec_format(const struct lbq_qspec *s, char *buf, size_t len);
 
@@ -250,10 +304,31 @@ int lbq_qplan_init(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role
  * ":guarded") makes the block the largest divisor of numel that is <= the block size (numel
  * itself when numel <= it).  No-op otherwise.  Call after lbq_qplan_init, before any qdq. */
 void lbq_qplan_fit(struct lbq_qplan *p, int64_t numel);
+/* The same probe for a plan: 1 when lbq_qplan_init succeeds (p, nullable, receives the plan), else 0;
+ * lbq_errmsg() is "" afterwards. */
+int lbq_qplan_supported(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq_role role, int rank);
 
 /* Storage of a quantized tensor in bits: codes, scales and per-block parameters. */
 struct lbq_qsize { int64_t code_bits, scale_bits, param_bits; double bits_per_elem; };
 void lbq_qplan_size(const struct lbq_qplan *p, const struct lbq_shape *shape, struct lbq_qsize *out);
+
+/* The stored scales of a non-blockwise plan (lbq quantize, docs/format.md): nsc =
+ * norm->nscales(plan, shape) values from the statistics (norm slot scale_dims). */
+void lbq_qplan_global_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t nsc, float *out);
+
+/* The library's counter-based random numbers (Philox, quantizers/qcore.h): a uniform float in
+ * [0, 1) for element i of stream `stream` under `seed`, as stochastic rounding draws them. */
+float lbq_uniform(uint64_t seed, uint32_t stream, uint64_t i);
+
+/* ---- quantized files (docs/format.md, "quantized files"; lbq quantize) ---------------------- */
+/* The root attributes of a quantized file: format version, source file, config label, hparams. */
+int lbq_quantize_header(struct lbq_h5w *w, const struct lbq_file *f, const char *config_label);
+/* Quantize state `ds` of parameter p with plan pl (NULL: copy it as float32, quantized = 0) and
+ * write its datasets LABEL, LABEL.codes, LABEL.scales, LABEL.params and attributes under the
+ * parameter's group of w, in slabs of about mem/16 elements.  *nonfinite receives the count of
+ * NaN/Inf inputs once they are all read (the caller may warn). */
+int lbq_quantize_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct lbq_qplan *pl, struct lbq_h5w *w,
+                       int64_t mem, const char *label, int64_t *nonfinite);
 
 /* ---- tensor statistics needed by normalizations (pass 1) ------------------------------------ */
 struct lbq_tstats {

@@ -1,0 +1,54 @@
+/* lbq-report.h - JSON renderings of results shared by analyze and sweep (docs/schema.md). */
+#ifndef LBQ_REPORT_H
+#define LBQ_REPORT_H
+
+#include "lbq-json.h"
+#include "lbq-metrics.h"
+
+/* {"m": {...}, "v": {...}, "update": {...}}; sizes may be NULL; with_hist adds the histograms */
+cJSON *lbq_acc_json(const struct lbq_acc *a, const struct lbq_qsize *msz, const struct lbq_qsize *vsz, int with_hist);
+cJSON *lbq_hparams_json(const struct lbq_file *f);
+
+/* What `lbq analyze` reports beyond the per-parameter results, computed from them (ev[np], in
+ * parameter order): the element-weighted totals, the three parameters with the largest update
+ * rel-L2 (worst[k] = -1 when fewer), and the memory of m+v in fp32 and quantized, extrapolated to
+ * nparams_x parameters when > 0 (docs/metrics.md "totals", "memory"). */
+struct lbq_analysis {
+    struct lbq_acc tot;
+    double  elems, bits_m, bits_v;      /* sums over parameters: numel, bits_per_elem x numel */
+    double  bpe_m, bpe_v;               /* element-weighted bits per element */
+    int64_t nonfinite;                  /* elements excluded for NaN/Inf */
+    int     worst[3];
+    double  fp32_bytes, q_bytes;
+    double  x_fp32_gb, x_quantized_gb, x_saved_gb;     /* 0 unless nparams_x > 0 */
+};
+void lbq_analysis_totals(const struct lbq_file *f, const struct lbq_param_eval *ev, int np, double nparams_x,
+                         struct lbq_analysis *a);
+
+/* A row of a sweep's tables: one configuration on one parameter, or a configuration's TOTAL
+ * (results.json configs[].params[] and totals; results.tsv).  Both files are rendered from it. */
+struct lbq_param_row {
+    char    name[LBQ_NAME_MAX];     /* parameter, or "TOTAL" */
+    int64_t numel;
+    int     kept_fp32;
+    char    m_plan[128], v_plan[128];
+    double  m_rel_l2, v_rel_l2;     /* NaN: the state is not quantized in this configuration */
+    double  v_zero_collapse, update_rel_l2, update_cosine, update_blowup_frac;
+    double  bits_per_elem_m, bits_per_elem_v;
+    double  v_solo[3];              /* SOLO edge-case blocks of v: all zero, max < 1e-12, zero p-quantile */
+    int     stored;                 /* read back from a results.json (--resume) */
+};
+void   lbq_param_row_from_eval(struct lbq_param_row *r, const char *name, int64_t numel,
+                               const struct lbq_param_eval *e, int has_m, int has_v);
+/* TOTAL of a configuration: the merged accumulators, elements and element-weighted bits */
+void   lbq_total_row(struct lbq_param_row *r, const struct lbq_acc *a, double numel, double bm, double bv, int has_m, int has_v);
+cJSON *lbq_param_row_json(const struct lbq_param_row *r);
+/* One TSV line "PREFIX\tNAME\tNUMEL\t..." (%.6g numbers).  as_stored: numbers as results.json keeps
+ * them (a non-finite value is null there, so "nan"): the per-parameter rows; the fresh TOTAL rows
+ * print the computed values.  Returns snprintf's count. */
+int    lbq_param_row_tsv(char *buf, size_t n, const char *prefix, const struct lbq_param_row *r, int as_stored);
+/* --resume: a row, or a TOTAL row, of a previous results.json */
+void   lbq_param_row_from_json(struct lbq_param_row *r, const cJSON *o);
+void   lbq_total_row_from_json(struct lbq_param_row *r, const cJSON *totals, int has_m, int has_v);
+
+#endif

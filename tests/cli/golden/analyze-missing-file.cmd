@@ -1,0 +1,1 @@
+analyze --recipe lpmm4 --device cpu

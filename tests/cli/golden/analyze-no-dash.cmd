@@ -1,0 +1,1 @@
+analyze data/sample-early.h5 --quant dtree --device cpu

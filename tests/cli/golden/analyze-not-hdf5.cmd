@@ -1,0 +1,1 @@
+analyze README.md --recipe lpmm4 --device cpu

@@ -1,0 +1,1 @@
+inspect data/sample-early.h5 --mem-limit lots

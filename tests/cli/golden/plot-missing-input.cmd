@@ -1,0 +1,1 @@
+plot tests/data/does-not-exist.json -o golden-out

@@ -1,0 +1,1 @@
+quantize data/sample-early.h5 --recipe lpmm4

@@ -1,0 +1,1 @@
+shampoo --synthetic a3

@@ -1,0 +1,1 @@
+simulate data/sample-early.h5 --recipe lpmm4

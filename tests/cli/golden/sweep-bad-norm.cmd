@@ -1,0 +1,1 @@
+sweep data/sample-early.h5 -o golden-out --norm block128

@@ -1,0 +1,1 @@
+sweep data/sample-early.h5
