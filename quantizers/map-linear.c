@@ -50,6 +50,7 @@ const struct lbq_map lbq_map_pow2 = {
     .help = "lpmm power-2: signed sign(l)*l^2 of linspace(-1,1,2^b) (no zero), unsigned ((i+1)/2^b)^2",
     .min_bits = 1, .max_bits = 8, .sign_ok = LBQ_SIGNED_OK | LBQ_UNSIGNED_OK,
     .build = pow2_build,
+    .sweepable = 1, .label = "Power-2",
 };
 
 const struct lbq_map lbq_map_uniform = {

@@ -48,7 +48,7 @@ static int make_plan(const char *spec, int role, int rank, const int64_t *shape,
     struct lbq_qspec qs;
     int rc = lbq_qspec_parse(spec, &d, &qs);
     if (rc) return rc;
-    if (qs.map == lbq_map_find("file"))
+    if (qs.map->user_levels)
         return lbq_err(LBQ_ERR_UNSUPPORTED, "quantizer '%s': map files are not available through the C ABI (version %d)", spec, LBQ_FFI_ABI_VERSION);
     rc = lbq_qplan_init(pl, &qs, role == LBQ_FFI_ROLE_M ? LBQ_ROLE_M : LBQ_ROLE_V, rank);
     if (rc) return rc;

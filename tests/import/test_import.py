@@ -340,7 +340,7 @@ def sec_E():
           repr(se))
     rc, so, se = yield ("import", ckA, "-o", os.path.join(T, "no-dir", "e.h5"))
     check("E: missing output directory: exit 4, one line",
-          rc == 4 and se == f"lbq: error: {os.path.join(T, 'no-dir', 'e.h5')}: No such file or directory\n", repr(se))
+          rc == 4 and se == f"lbq: error: -o {os.path.join(T, 'no-dir', 'e.h5')}: directory {os.path.join(T, 'no-dir')}: No such file or directory\n", repr(se))
     rc, so, se = yield ("import", ckA, "-o", os.path.join(T, "e.h5"), "--rule", "bogus")
     check("E: bad --rule: exit 2, one line", rc == 2 and se.count("\n") == 1 and "'bogus'" in se, repr(se))
     rc, so, se = yield ("import", ckA, "-o", os.path.join(T, "e.h5"), "--rule", "all")
