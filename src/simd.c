@@ -514,12 +514,15 @@ float lbq_log_clean_block(const float *x, int64_t n, float *out)
 }
 
 /* ---- SOLO's log map, nearest rounding, one block --------------------------------------------- */
+struct log_sr { int on; uint64_t seed; uint32_t stream; uint64_t index0; };  /* u of element i: index0 + i */
+
 static void log_block_portable(const float *x, int64_t n, float delta, float alpha, int nmax,
-                               const float *lev, float *xhat, uint8_t *codes, int solo)
+                               const float *lev, float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
 {
     for (int64_t i = 0; i < n; i++) {
         float xn = lbq_normalize(x[i], delta);
-        int c = solo ? lbq_code_log_solo(xn, alpha, nmax, 0, 0.0f) : lbq_code_log(xn, alpha, nmax, 0, 0.0f);
+        float u = sr->on ? lbq_philox_uniform(sr->seed, sr->stream, sr->index0 + (uint64_t)i) : 0.0f;
+        int c = solo ? lbq_code_log_solo(xn, alpha, nmax, sr->on, u) : lbq_code_log(xn, alpha, nmax, sr->on, u);
         xhat[i] = lev[c] * delta;
         if (codes) codes[i] = (uint8_t)c;
     }
@@ -528,7 +531,7 @@ static void log_block_portable(const float *x, int64_t n, float delta, float alp
 #if LBQ_HAVE_AVX2_CODE
 
 LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, float alpha, int nmax,
-                                    const float *lev, float *xhat, uint8_t *codes, int solo)
+                                    const float *lev, float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
 {
     int64_t i = 0;
     /* else every code is 0 or nmax: the portable loop */
@@ -541,13 +544,22 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
         const __m256i nonpos = solo ? _mm256_setzero_si256() : nmi;   /* code of xn < 0 */
         __m256 levlo = _mm256_loadu_ps(lev);          /* lev has 256 entries */
         for (; i + 8 <= n; i += 8) {
+            uint64_t ix = sr->index0 + (uint64_t)i;
+            if (sr->on && (uint32_t)ix > 0xfffffff8u) break;        /* crosses 2^32: portable tail */
             __m256 xn = _mm256_div_ps(_mm256_loadu_ps(x + i), dv);
             xn = _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q));          /* lbq_normalize */
             __m256 pos = _mm256_cmp_ps(xn, zero, _CMP_GT_OQ);
             __m256 fin = _mm256_cmp_ps(xn, inf, _CMP_LT_OQ);
             __m256 l2 = lbq_log2f8(_mm256_blendv_ps(_mm256_set1_ps(1.0f), xn, _mm256_and_ps(pos, fin)));
             l2 = _mm256_blendv_ps(inf, l2, fin);                                 /* log2(inf) = inf */
-            __m256 c = _mm256_round_ps(_mm256_div_ps(l2, lav), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m256 li = _mm256_div_ps(l2, lav), c;
+            if (!sr->on) c = _mm256_round_ps(li, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            else {
+                __m256 u = lbq_philox_uniform8(sr->seed, sr->stream, ix);
+                c = solo ? _mm256_round_ps(_mm256_add_ps(li, _mm256_sub_ps(u, _mm256_set1_ps(0.5f))),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                         : _mm256_round_ps(_mm256_add_ps(li, u), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            }
             c = _mm256_and_ps(c, _mm256_cmp_ps(c, zero, _CMP_GT_OQ));            /* !(c > 0) -> 0 */
             c = _mm256_min_ps(c, nmf);                                           /* c > nmax -> nmax */
             __m256i ci = _mm256_cvttps_epi32(c);
@@ -559,15 +571,248 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
             if (codes) store_codes8(codes + i, ci);
         }
     }
-    if (i < n) log_block_portable(x + i, n - i, delta, alpha, nmax, lev, xhat + i, codes ? codes + i : NULL, solo);
+    if (i < n) {
+        struct log_sr t = *sr;
+        t.index0 += (uint64_t)i;
+        log_block_portable(x + i, n - i, delta, alpha, nmax, lev, xhat + i, codes ? codes + i : NULL, solo, &t);
+    }
 }
 #endif
 
 void lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                    float *xhat, uint8_t *codes, int solo)
 {
+    const struct log_sr sr = { 0, 0, 0, 0 };
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo); return; }
+    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
 #endif
-    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo);
+    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
+}
+
+void lbq_log_block_sr(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
+                      float *xhat, uint8_t *codes, int solo, uint64_t seed, uint32_t stream, uint64_t index0)
+{
+    const struct log_sr sr = { 1, seed, stream, index0 };
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
+#endif
+    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
+}
+
+/* ---- FP8 (E4M3FN, E5M2): plain scaling and COAT's dynamic range expansion ------------------------ */
+struct fp8f { int mb, emin, bias; float maxv; };
+static struct fp8f fp8_fmt(int e5m2)
+{
+    struct fp8f f = { e5m2 ? 2 : 3, e5m2 ? -14 : -6, e5m2 ? 15 : 7, e5m2 ? 57344.0f : 448.0f };
+    return f;
+}
+
+static void fp8_portable(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int bits = 0;
+        xhat[i] = lbq_fp8_qdq(x[i], lbq_fp8_scale(sc[i], e5m2, coat), e5m2, &sc[i], &bits);
+        if (codes) codes[i] = (uint8_t)bits;
+    }
+}
+
+static void dre_group_portable(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                               float *scale, float *kout, float *gout)
+{
+    float mx, mn, s, k, g;
+    lbq_coat_group_stats(x, n, B, &mx, &mn);
+    lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
+    for (int64_t i = 0; i < n; i++) {
+        int bits = 0;
+        xhat[i] = lbq_dre_qdq_elem(x[i], s, k, g, e5m2, codes ? &bits : 0);
+        if (codes) codes[i] = (uint8_t)bits;
+        scale[i] = s;
+    }
+    *kout = k; *gout = g;
+}
+
+#if LBQ_HAVE_AVX2_CODE
+/* lbq_fp8_round_abs for 8 lanes of a >= 0 (or NaN), by integer operations on the bits: NaN -> 0,
+ * a >= maxv -> maxv; from 2^emin on, round to nearest even at mb mantissa bits (add half an ulp
+ * minus one plus the kept last bit, clear the dropped bits: a carry moves the exponent); below
+ * 2^emin the fixed quantum q = 2^(emin - mb) by (a + 2^23 q) - 2^23 q, which rounds a to a multiple
+ * of q to nearest even exactly as rintf(a / q) * q does. */
+LBQ_AVX2_INLINE __m256 fp8_round_abs8(__m256 a, const struct fp8f *f)
+{
+    const int sh = 23 - f->mb;
+    __m256i u = _mm256_castps_si256(a);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, sh), _mm256_set1_epi32(1));
+    __m256i rn = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32((1 << (sh - 1)) - 1), lsb));
+    rn = _mm256_and_si256(rn, _mm256_set1_epi32(-(1 << sh)));
+    const __m256 C = _mm256_set1_ps(lbq_pow2i(f->emin - f->mb + 23));
+    __m256 rs = _mm256_sub_ps(_mm256_add_ps(a, C), C);
+    __m256 r = _mm256_blendv_ps(rs, _mm256_castsi256_ps(rn),
+                                _mm256_cmp_ps(a, _mm256_set1_ps(lbq_pow2i(f->emin)), _CMP_GE_OQ));
+    const __m256 mv = _mm256_set1_ps(f->maxv);
+    r = _mm256_min_ps(r, mv);
+    r = _mm256_blendv_ps(r, mv, _mm256_cmp_ps(a, mv, _CMP_GE_OQ));
+    return _mm256_and_ps(r, _mm256_cmp_ps(a, a, _CMP_ORD_Q));
+}
+
+/* lbq_fp8_bits of a magnitude r >= 0 on the grid, without the sign: below 2^emin r / 2^(emin - mb)
+ * (exact), else the float's exponent and top mantissa bits rebiased */
+LBQ_AVX2_INLINE __m256i fp8_bits_abs8(__m256 r, const struct fp8f *f)
+{
+    __m256i sub = _mm256_cvttps_epi32(_mm256_mul_ps(r, _mm256_set1_ps(lbq_pow2i(f->mb - f->emin))));
+    __m256i nor = _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(r), 23 - f->mb),
+                                   _mm256_set1_epi32((127 - f->bias) << f->mb));
+    return _mm256_blendv_epi8(sub, nor, _mm256_castps_si256(_mm256_cmp_ps(r, _mm256_set1_ps(lbq_pow2i(f->emin)), _CMP_GE_OQ)));
+}
+
+LBQ_AVX2 static void fp8_avx2(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat)
+{
+    const struct fp8f f = fp8_fmt(e5m2);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
+    const __m256 fmax = _mm256_set1_ps(f.maxv), eps = _mm256_set1_ps(coat ? 1e-20f : 1e-12f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 am = _mm256_loadu_ps(sc + i);                                    /* lbq_fp8_scale */
+        am = coat ? _mm256_add_ps(am, eps) : _mm256_blendv_ps(eps, am, _mm256_cmp_ps(am, eps, _CMP_GT_OQ));
+        __m256 s = _mm256_div_ps(am, fmax);
+        __m256 xn = normalize8(_mm256_loadu_ps(x + i), s);
+        __m256 sign = _mm256_andnot_ps(absmask, xn);
+        __m256 r = fp8_round_abs8(_mm256_and_ps(xn, absmask), &f);
+        _mm256_storeu_ps(sc + i, s);
+        _mm256_storeu_ps(xhat + i, _mm256_mul_ps(_mm256_or_ps(r, sign), s));
+        if (codes) {
+            __m256i b = _mm256_or_si256(fp8_bits_abs8(r, &f), _mm256_srli_epi32(_mm256_castps_si256(sign), 24));
+            store_codes8(codes + i, b);
+        }
+    }
+    (void)zero;
+    if (i < n) fp8_portable(n - i, x + i, sc + i, xhat + i, codes ? codes + i : NULL, e5m2, coat);
+}
+
+/* one step of COAT's warp tree on the minima: lane l takes r's lane (r > 0 ? fmin(l, r) : l);
+ * no NaN reaches it, so fmin is vminps */
+LBQ_AVX2_INLINE __m256 coat_comb8(__m256 l, __m256 r)
+{
+    return _mm256_blendv_ps(l, _mm256_min_ps(l, r), _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+/* lbq_coat_group_stats for a full group (n == B, B a multiple of 32, at most 1024 = 32 warps): a
+ * warp's lane 0 after lbq_coat_warp is the halving tree 32 -> 16 -> 8 -> 4 -> 2 -> 1 (lane l < i
+ * combines with lane l + i at step i), evaluated here on registers; the maximum of non-negative
+ * values is the plain maximum in any order (the group's absmax over finite x). */
+LBQ_AVX2_INLINE void coat_stats_avx2(const float *x, int64_t B, float *mxo, float *mno)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+    float wmn[32];
+    __m256 mx = _mm256_setzero_ps();
+    const int nw = (int)(B / 32);
+    for (int w = 0; w < nw; w++) {
+        __m256 v[4];
+        for (int j = 0; j < 4; j++) {
+            __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + 32 * w + 8 * j), absmask);
+            v[j] = _mm256_and_ps(a, _mm256_cmp_ps(a, inf, _CMP_LT_OQ));     /* non-finite -> 0 */
+            mx = _mm256_max_ps(mx, v[j]);
+        }
+        __m256 c = coat_comb8(coat_comb8(v[0], v[2]), coat_comb8(v[1], v[3]));  /* steps 16, 8 */
+        __m128 h = _mm_blendv_ps(_mm256_castps256_ps128(c),
+                                 _mm_min_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1)),
+                                 _mm_cmpgt_ps(_mm256_extractf128_ps(c, 1), _mm_setzero_ps()));   /* step 4 */
+        __m128 h2 = _mm_movehl_ps(h, h);                                                     /* step 2 */
+        h = _mm_blendv_ps(h, _mm_min_ps(h, h2), _mm_cmpgt_ps(h2, _mm_setzero_ps()));
+        __m128 h1 = _mm_shuffle_ps(h, h, 1);                                                  /* step 1 */
+        h = _mm_blendv_ps(h, _mm_min_ps(h, h1), _mm_cmpgt_ps(h1, _mm_setzero_ps()));
+        wmn[w] = _mm_cvtss_f32(h);
+    }
+    for (int w = nw; w < 32; w++) wmn[w] = 1e9f;
+    for (int st = 16; st > 0; st >>= 1)               /* the block-level lbq_coat_warp, lane 0 */
+        for (int l = 0; l < st; l++) {
+            float a = wmn[l + st];
+            wmn[l] = (a > 0.0f) ? (a < wmn[l] ? a : wmn[l]) : wmn[l];
+        }
+    float lane[8], m = 0.0f;
+    _mm256_storeu_ps(lane, mx);
+    for (int k = 0; k < 8; k++) m = lane[k] > m ? lane[k] : m;
+    *mxo = m; *mno = wmn[0];
+}
+
+/* lbq_powf_pos(xv, k) for 8 lanes of finite xv >= 0 and finite k > 0 */
+LBQ_AVX2_INLINE __m256 powf_pos8(__m256 xv, __m256 kv)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    __m256 is1 = _mm256_cmp_ps(xv, one, _CMP_EQ_OQ), is0 = _mm256_cmp_ps(xv, zero, _CMP_EQ_OQ);
+    __m256 l = lbq_log2f8(_mm256_blendv_ps(xv, one, _mm256_or_ps(is1, is0)));
+    __m256 r = lbq_exp2f8(_mm256_mul_ps(kv, l));
+    r = _mm256_blendv_ps(r, one, is1);
+    return _mm256_andnot_ps(is0, r);
+}
+
+/* one group of COAT's expansion: lbq_coat_group_stats, lbq_dre_params, lbq_dre_qdq_elem lane by
+ * lane (lanes with an infinite intermediate, from an infinite x or an overflowing x / g, take the
+ * scalar function) */
+LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                    float *scale, float *kout, float *gout)
+{
+    float mx, mn, s, k, g;
+    if (n == B && B % 32 == 0 && B <= 1024) coat_stats_avx2(x, B, &mx, &mn);
+    else lbq_coat_group_stats(x, n, B, &mx, &mn);
+    lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
+    *kout = k; *gout = g;
+    const float ik = 1.0f / k;
+    int64_t i = 0;
+    if (lbq_isfinite(s) && s > 0.0f && lbq_isfinite(k) && k > 0.0f && lbq_isfinite(g) && g > 0.0f &&
+        lbq_isfinite(ik) && ik > 0.0f) {
+        const struct fp8f f = fp8_fmt(e5m2);
+        const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+        const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+        const __m256 sv = _mm256_set1_ps(s), kv = _mm256_set1_ps(k), gv = _mm256_set1_ps(g), ikv = _mm256_set1_ps(ik);
+        for (; i + 8 <= n; i += 8) {
+            __m256 xv = _mm256_loadu_ps(x + i);
+            xv = _mm256_and_ps(xv, _mm256_cmp_ps(xv, xv, _CMP_ORD_Q));          /* NaN -> 0 */
+            __m256 sign = _mm256_andnot_ps(absmask, xv);
+            __m256 xg = _mm256_div_ps(_mm256_and_ps(xv, absmask), gv);
+            __m256 okg = _mm256_cmp_ps(xg, inf, _CMP_LT_OQ);
+            __m256 y = powf_pos8(_mm256_and_ps(xg, okg), kv);
+            __m256 r = fp8_round_abs8(_mm256_div_ps(y, sv), &f);
+            __m256 rs = _mm256_mul_ps(r, sv);
+            __m256 ok = _mm256_and_ps(okg, _mm256_cmp_ps(rs, inf, _CMP_LT_OQ));
+            __m256 back = _mm256_mul_ps(powf_pos8(_mm256_and_ps(rs, ok), ikv), gv);
+            _mm256_storeu_ps(xhat + i, _mm256_or_ps(back, sign));
+            _mm256_storeu_ps(scale + i, sv);
+            if (codes) {
+                __m256 nz = _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+                __m256i sb = _mm256_srli_epi32(_mm256_castps_si256(_mm256_and_ps(sign, nz)), 24);
+                store_codes8(codes + i, _mm256_or_si256(fp8_bits_abs8(r, &f), sb));
+            }
+            unsigned bad = ~(unsigned)_mm256_movemask_ps(ok) & 0xffu;
+            for (; bad; bad &= bad - 1) {
+                int j = __builtin_ctz(bad), bits = 0;
+                xhat[i + j] = lbq_dre_qdq_elem(x[i + j], s, k, g, e5m2, codes ? &bits : 0);
+                if (codes) codes[i + j] = (uint8_t)bits;
+            }
+        }
+    }
+    for (; i < n; i++) {
+        int bits = 0;
+        xhat[i] = lbq_dre_qdq_elem(x[i], s, k, g, e5m2, codes ? &bits : 0);
+        if (codes) codes[i] = (uint8_t)bits;
+        scale[i] = s;
+    }
+}
+#endif
+
+void lbq_fp8_run(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { fp8_avx2(n, x, sc, xhat, codes, e5m2, coat); return; }
+#endif
+    fp8_portable(n, x, sc, xhat, codes, e5m2, coat);
+}
+
+void lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                   float *scale, float *k, float *g)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { dre_group_avx2(x, n, B, e5m2, xhat, codes, scale, k, g); return; }
+#endif
+    dre_group_portable(x, n, B, e5m2, xhat, codes, scale, k, g);
 }
