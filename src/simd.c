@@ -543,6 +543,35 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
         const __m256i nmi = _mm256_set1_epi32(nmax);
         const __m256i nonpos = solo ? _mm256_setzero_si256() : nmi;   /* code of xn < 0 */
         __m256 levlo = _mm256_loadu_ps(lev);          /* lev has 256 entries */
+        for (; i + 32 <= n; i += 32) {                  /* four vectors interleaved */
+            uint64_t ix = sr->index0 + (uint64_t)i;
+            if (sr->on && (uint32_t)ix > 0xffffffe0u) break;        /* crosses 2^32: one vector at a time */
+            __m256 xn[4], pos[4], fin[4], l2[4], c[4], u[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+            LBQ_X4 {
+                xn[j] = _mm256_div_ps(_mm256_loadu_ps(x + i + 8 * j), dv);
+                xn[j] = _mm256_and_ps(xn[j], _mm256_cmp_ps(xn[j], xn[j], _CMP_ORD_Q));
+                pos[j] = _mm256_cmp_ps(xn[j], zero, _CMP_GT_OQ);
+                fin[j] = _mm256_cmp_ps(xn[j], inf, _CMP_LT_OQ);
+                l2[j] = _mm256_blendv_ps(_mm256_set1_ps(1.0f), xn[j], _mm256_and_ps(pos[j], fin[j]));
+            }
+            if (sr->on) lbq_philox_uniform8x4(sr->seed, sr->stream, ix, u);
+            lbq_log2f8x4(l2);
+            LBQ_X4 {
+                __m256 li = _mm256_div_ps(_mm256_blendv_ps(inf, l2[j], fin[j]), lav);
+                if (!sr->on) c[j] = _mm256_round_ps(li, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                else c[j] = solo ? _mm256_round_ps(_mm256_add_ps(li, _mm256_sub_ps(u[j], _mm256_set1_ps(0.5f))),
+                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                                 : _mm256_round_ps(_mm256_add_ps(li, u[j]), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+                c[j] = _mm256_and_ps(c[j], _mm256_cmp_ps(c[j], zero, _CMP_GT_OQ));
+                c[j] = _mm256_min_ps(c[j], nmf);
+                __m256i ci = _mm256_cvttps_epi32(c[j]);
+                __m256i npc = _mm256_blendv_epi8(nonpos, nmi, _mm256_castps_si256(_mm256_cmp_ps(xn[j], zero, _CMP_EQ_OQ)));
+                ci = _mm256_blendv_epi8(npc, ci, _mm256_castps_si256(pos[j]));
+                __m256 lv = (nmax < 8) ? _mm256_permutevar8x32_ps(levlo, ci) : _mm256_i32gather_ps(lev, ci, 4);
+                _mm256_storeu_ps(xhat + i + 8 * j, _mm256_mul_ps(lv, dv));
+                if (codes) store_codes8(codes + i + 8 * j, ci);
+            }
+        }
         for (; i + 8 <= n; i += 8) {
             uint64_t ix = sr->index0 + (uint64_t)i;
             if (sr->on && (uint32_t)ix > 0xfffffff8u) break;        /* crosses 2^32: portable tail */
@@ -765,6 +794,55 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
         const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
         const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
         const __m256 sv = _mm256_set1_ps(s), kv = _mm256_set1_ps(k), gv = _mm256_set1_ps(g), ikv = _mm256_set1_ps(ik);
+        const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+        for (; i + 32 <= n; i += 32) {                  /* four vectors interleaved */
+            __m256 sign[4], xg[4], okg[4], is1[4], is0[4], l[4], r[4], rs[4], ok[4];
+            LBQ_X4 {                                    /* y = lbq_powf_pos(|x| / g, k) */
+                __m256 xv = _mm256_loadu_ps(x + i + 8 * j);
+                xv = _mm256_and_ps(xv, _mm256_cmp_ps(xv, xv, _CMP_ORD_Q));
+                sign[j] = _mm256_andnot_ps(absmask, xv);
+                xg[j] = _mm256_div_ps(_mm256_and_ps(xv, absmask), gv);
+                okg[j] = _mm256_cmp_ps(xg[j], inf, _CMP_LT_OQ);
+                xg[j] = _mm256_and_ps(xg[j], okg[j]);
+                is1[j] = _mm256_cmp_ps(xg[j], one, _CMP_EQ_OQ);
+                is0[j] = _mm256_cmp_ps(xg[j], zero, _CMP_EQ_OQ);
+                l[j] = _mm256_blendv_ps(xg[j], one, _mm256_or_ps(is1[j], is0[j]));
+            }
+            lbq_log2f8x4(l);
+            LBQ_X4 l[j] = _mm256_mul_ps(kv, l[j]);
+            lbq_exp2f8x4(l);
+            LBQ_X4 {                                    /* r = fp8(y / s); back = lbq_powf_pos(r s, 1/k) g */
+                __m256 y = _mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j]));
+                r[j] = fp8_round_abs8(_mm256_div_ps(y, sv), &f);
+                rs[j] = _mm256_mul_ps(r[j], sv);
+                ok[j] = _mm256_and_ps(okg[j], _mm256_cmp_ps(rs[j], inf, _CMP_LT_OQ));
+                rs[j] = _mm256_and_ps(rs[j], ok[j]);
+                is1[j] = _mm256_cmp_ps(rs[j], one, _CMP_EQ_OQ);
+                is0[j] = _mm256_cmp_ps(rs[j], zero, _CMP_EQ_OQ);
+                l[j] = _mm256_blendv_ps(rs[j], one, _mm256_or_ps(is1[j], is0[j]));
+            }
+            lbq_log2f8x4(l);
+            LBQ_X4 l[j] = _mm256_mul_ps(ikv, l[j]);
+            lbq_exp2f8x4(l);
+            LBQ_X4 {
+                __m256 back = _mm256_mul_ps(_mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j])), gv);
+                _mm256_storeu_ps(xhat + i + 8 * j, _mm256_or_ps(back, sign[j]));
+                _mm256_storeu_ps(scale + i + 8 * j, sv);
+                if (codes) {
+                    __m256 nz = _mm256_cmp_ps(r[j], zero, _CMP_NEQ_UQ);
+                    __m256i sb = _mm256_srli_epi32(_mm256_castps_si256(_mm256_and_ps(sign[j], nz)), 24);
+                    store_codes8(codes + i + 8 * j, _mm256_or_si256(fp8_bits_abs8(r[j], &f), sb));
+                }
+            }
+            LBQ_X4 {
+                unsigned bad = ~(unsigned)_mm256_movemask_ps(ok[j]) & 0xffu;
+                for (; bad; bad &= bad - 1) {
+                    int q = (int)(8 * j) + __builtin_ctz(bad), bits = 0;
+                    xhat[i + q] = lbq_dre_qdq_elem(x[i + q], s, k, g, e5m2, codes ? &bits : 0);
+                    if (codes) codes[i + q] = (uint8_t)bits;
+                }
+            }
+        }
         for (; i + 8 <= n; i += 8) {
             __m256 xv = _mm256_loadu_ps(x + i);
             xv = _mm256_and_ps(xv, _mm256_cmp_ps(xv, xv, _CMP_ORD_Q));          /* NaN -> 0 */
