@@ -118,11 +118,16 @@ LBQ_AVX2 static inline __m256 normalize8(__m256 xv, __m256 sv)
     return _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q));
 }
 
-LBQ_AVX2 static void store_codes8(uint8_t *codes, __m256i c)
+/* the 8 codes (0..255 in 32-bit lanes) as 8 bytes: two saturating packs (exact for 0..255) and one
+ * 64-bit store, no round trip through memory per lane */
+LBQ_AVX2_INLINE void store_codes8(uint8_t *codes, __m256i c)
 {
-    int32_t lane[8];
-    _mm256_storeu_si256((__m256i *)(void *)lane, c);
-    for (int k = 0; k < 8; k++) codes[k] = (uint8_t)lane[k];
+    __m256i t = _mm256_packus_epi32(c, c);              /* per 128-bit half: c0..c3 c0..c3 as u16 */
+    t = _mm256_packus_epi16(t, t);                      /* bytes c0..c3 (x4) | c4..c7 (x4) */
+    uint32_t lo = (uint32_t)_mm_cvtsi128_si32(_mm256_castsi256_si128(t));
+    uint32_t hi = (uint32_t)_mm_cvtsi128_si32(_mm256_extracti128_si256(t, 1));
+    uint64_t v = (uint64_t)lo | ((uint64_t)hi << 32);
+    memcpy(codes, &v, 8);
 }
 
 /* The branch-free binary search of lbq_code_nearest, vectorized.  At the step of width st the code
