@@ -1,7 +1,9 @@
 /* simd.c - the vectorized CPU inner loops of quantization, equal bit for bit to the per-element
  * functions of quantizers/qcore.h (which the CUDA kernels use): table maps with nearest rounding
- * (and the block absmax fused with them), SOLO's log map with nearest rounding, and the exact
- * small-array quantile of the log map and of the outlier-block medians.
+ * (and the block absmax fused with them), SOLO's log map with nearest and stochastic rounding
+ * (Philox draws identical to lbq_philox_uniform), plain FP8 (E4M3, E5M2) and COAT's dynamic range
+ * expansion (its warp-tree group statistics included), and the exact small-array quantile of the
+ * log map and of the outlier-block medians.
  *
  * Why they are equal: every step is the same IEEE single operation, lane by lane.
  *   normalize   xn = x / s (vdivps, correctly rounded like the scalar division), then 0 where
@@ -11,7 +13,14 @@
  *   value       q[code] * s (a table permute or gather, then vmulps);
  *   block max   max over |x| of the finite x, starting at +0 (lbq_absmax_acc): |x| is masked to
  *               0 where not finite, and max is exact whatever the order;
- *   log map     lbq_code_log with lbq_log2f evaluated operation for operation in 8 lanes;
+ *   log map     lbq_code_log / lbq_code_log_solo with lbq_log2f evaluated operation for operation in
+ *               8 lanes; stochastic: Philox4x32-10 per lane (vpmuludq gives the 32x32 -> 64 products);
+ *   fp8         lbq_fp8_scale and the normalizing division per lane; the rounding to the FP8 grid by
+ *               integer operations on the bits (round to nearest even at the kept mantissa bits),
+ *               which give exactly rintf(a / q) * q for the power-of-two quantum q;
+ *   dre         lbq_coat_group_stats as its halving tree (a zero lane drops the partial minima, as in
+ *               COAT's kernel), then lbq_powf_pos = lbq_exp2f(k * lbq_log2f(x)) in 8 lanes; lanes
+ *               with an infinite intermediate take the scalar function;
  *   quantile    an exact order statistic (any exact method gives the same value).
  * No FMA is used anywhere.  tests/test-simd.c compares both paths and the qcore reference on every
  * registered map, normalization, bitwidth, sign and rounding, with ties, zeros, NaN and Inf.
@@ -701,7 +710,7 @@ LBQ_AVX2_INLINE __m256i fp8_bits_abs8(__m256 r, const struct fp8f *f)
 LBQ_AVX2 static void fp8_avx2(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat)
 {
     const struct fp8f f = fp8_fmt(e5m2);
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zero = _mm256_setzero_ps();
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 fmax = _mm256_set1_ps(f.maxv), eps = _mm256_set1_ps(coat ? 1e-20f : 1e-12f);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -718,7 +727,6 @@ LBQ_AVX2 static void fp8_avx2(int64_t n, const float *x, float *sc, float *xhat,
             store_codes8(codes + i, b);
         }
     }
-    (void)zero;
     if (i < n) fp8_portable(n - i, x + i, sc + i, xhat + i, codes ? codes + i : NULL, e5m2, coat);
 }
 
