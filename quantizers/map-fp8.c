@@ -18,26 +18,14 @@ static int fp8_qdq_any(const struct lbq_qplan *p, int64_t off, int64_t n, const 
 {
     (void)off;
     if (!p->spec.dre) {
-        for (int64_t i = 0; i < n; i++) {
-            int bits = 0;
-            xhat[i] = lbq_fp8_qdq(x[i], lbq_fp8_scale(scale[i], e5m2, p->spec.coat), e5m2, &scale[i], &bits);
-            if (codes) codes[i] = (uint8_t)bits;
-        }
+        lbq_fp8_run(n, x, scale, xhat, codes, e5m2, p->spec.coat);     /* simd.c */
         return LBQ_OK;
     }
     int64_t B = p->block;
     for (int64_t b0 = 0; b0 < n; b0 += B) {
         int64_t bn = (n - b0 < B) ? n - b0 : B;
-        float mx, mn, s, k, g;
-        lbq_coat_group_stats(x + b0, bn, B, &mx, &mn);
-        lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
-        for (int64_t i = 0; i < bn; i++) {
-            int64_t e = b0 + i;
-            int bits = 0;
-            xhat[e] = lbq_dre_qdq_elem(x[e], s, k, g, e5m2, codes ? &bits : 0);
-            if (codes) codes[e] = (uint8_t)bits;
-            scale[e] = s;
-        }
+        float k, g;
+        lbq_dre_group(x + b0, bn, B, e5m2, xhat + b0, codes ? codes + b0 : NULL, scale + b0, &k, &g);
         if (bparams) { bparams[2 * (b0 / B)] = k; bparams[2 * (b0 / B) + 1] = g; }
     }
     return LBQ_OK;

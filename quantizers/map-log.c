@@ -45,14 +45,8 @@ static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
         lev[0] = 1.0f;
         for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;  /* == lbq_log_level */
         if (!stoch) lbq_log_block(x + b0, bn, sc, alpha, nmax, lev, xhat + b0, codes ? codes + b0 : NULL, !guarded);
-        else for (int64_t i = 0; i < bn; i++) {
-            int64_t e = b0 + i;
-            float xn = lbq_normalize(x[e], sc);
-            float u = lbq_philox_uniform(p->spec.seed, p->stream, (uint64_t)(off + e));
-            int c = guarded ? lbq_code_log(xn, alpha, nmax, 1, u) : lbq_code_log_solo(xn, alpha, nmax, 1, u);
-            xhat[e] = lev[c] * sc;
-            if (codes) codes[e] = (uint8_t)c;
-        }
+        else lbq_log_block_sr(x + b0, bn, sc, alpha, nmax, lev, xhat + b0, codes ? codes + b0 : NULL, !guarded,
+                              p->spec.seed, p->stream, (uint64_t)(off + b0));
         if (sc != delta) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = sc;
         if (bparams) bparams[b0 / B] = alpha;
     }

@@ -41,6 +41,162 @@ LBQ_AVX2_INLINE __m256 lbq_log2f8(__m256 x)
     return _mm256_add_ps(_mm256_cvtepi32_ps(e), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
 }
 
+
+/* lbq_exp2f (quantizers/qcore.h) for 8 lanes of non-NaN y, operation for operation: 0 below -150,
+ * +inf from 128, the two-step scaling into the subnormal range as the scalar function does it */
+LBQ_AVX2_INLINE __m256 lbq_exp2f8(__m256 y)
+{
+    const __m256 big = _mm256_cmp_ps(y, _mm256_set1_ps(128.0f), _CMP_GE_OQ);
+    const __m256 small = _mm256_cmp_ps(y, _mm256_set1_ps(-150.0f), _CMP_LT_OQ);
+    y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_or_ps(big, small));     /* keep n in range */
+    __m256 n = _mm256_round_ps(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_mul_ps(_mm256_sub_ps(y, n), _mm256_set1_ps(0.693147180559945309f));
+    __m256 p = _mm256_set1_ps(1.0f / 3628800.0f);
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f / 362880.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f / 40320.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f / 5040.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(0.5f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_cvttps_epi32(n);                        /* n is integral: exact */
+    __m256i sub = _mm256_cmpgt_epi32(_mm256_set1_epi32(-126), ni);       /* ni < -126 */
+    /* 2^ni (ni >= -126) or 2^(ni + 64) (ni in [-150, -127]): both normal */
+    __m256i e = _mm256_add_epi32(ni, _mm256_and_si256(sub, _mm256_set1_epi32(64)));
+    __m256 sc = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+    __m256 r = _mm256_mul_ps(p, sc);
+    r = _mm256_blendv_ps(r, _mm256_mul_ps(r, _mm256_set1_ps(5.42101086242752217e-20f)), _mm256_castsi256_ps(sub)); /* 2^-64 */
+    r = _mm256_blendv_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), big);
+    return _mm256_andnot_ps(small, r);
+}
+
+/* lbq_philox_uniform (quantizers/qcore.h) for the 8 indices base .. base + 7, which must not
+ * cross a multiple of 2^32 (the high counter word is the same in every lane): Philox4x32-10 with
+ * the 32x32 -> 64-bit products of the even and odd lanes (vpmuludq), the same draws bit for bit */
+LBQ_AVX2_INLINE __m256i lbq_mulhilo8(__m256i a, __m256i m, __m256i *lo)
+{
+    __m256i pe = _mm256_mul_epu32(a, m);                                /* lanes 0, 2, 4, 6 */
+    __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);         /* lanes 1, 3, 5, 7 */
+    *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xaa);
+    return _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xaa);
+}
+LBQ_AVX2_INLINE __m256 lbq_philox_uniform8(uint64_t seed, uint32_t stream, uint64_t base)
+{
+    const __m256i m0 = _mm256_set1_epi32((int32_t)0xD2511F53u), m1 = _mm256_set1_epi32((int32_t)0xCD9E8D57u);
+    __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(uint32_t)base), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i c1 = _mm256_set1_epi32((int32_t)(uint32_t)(base >> 32)), c2 = _mm256_set1_epi32((int32_t)stream);
+    __m256i c3 = _mm256_set1_epi32(0x6c62710a);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        __m256i l0, l1;
+        __m256i h0 = lbq_mulhilo8(c0, m0, &l0), h1 = lbq_mulhilo8(c2, m1, &l1);
+        __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(h1, c1), _mm256_set1_epi32((int32_t)k0));
+        __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(h0, c3), _mm256_set1_epi32((int32_t)k1));
+        c1 = l1; c3 = l0; c0 = n0; c2 = n2;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
+}
+
+/* Four independent vectors at a time, stage by stage, so that the long dependent chains of the
+ * polynomials and of Philox's rounds overlap (the same operations per lane as the one-vector
+ * functions above; the interleaving changes only the order of independent instructions). */
+#define LBQ_X4 _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+
+LBQ_AVX2_INLINE void lbq_log2f8x4(__m256 *v)
+{
+    const __m256 tiny = _mm256_set1_ps(1.17549435e-38f), one = _mm256_set1_ps(1.0f);
+    __m256 sub[4], big[4], m[4], t[4], t2[4], p[4];
+    __m256i e[4], u[4];
+    LBQ_X4 {
+        sub[j] = _mm256_cmp_ps(v[j], tiny, _CMP_LT_OQ);
+        v[j] = _mm256_blendv_ps(v[j], _mm256_mul_ps(v[j], _mm256_set1_ps(8388608.0f)), sub[j]);
+        e[j] = _mm256_and_si256(_mm256_castps_si256(sub[j]), _mm256_set1_epi32(-23));
+        u[j] = _mm256_castps_si256(v[j]);
+        e[j] = _mm256_add_epi32(e[j], _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(u[j], 23), _mm256_set1_epi32(0xff)),
+                                                       _mm256_set1_epi32(127)));
+        m[j] = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u[j], _mm256_set1_epi32(0x007fffff)),
+                                                   _mm256_set1_epi32(0x3f800000)));
+        big[j] = _mm256_cmp_ps(m[j], _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+        m[j] = _mm256_blendv_ps(m[j], _mm256_mul_ps(m[j], _mm256_set1_ps(0.5f)), big[j]);
+        e[j] = _mm256_sub_epi32(e[j], _mm256_castps_si256(big[j]));
+    }
+    LBQ_X4 t[j] = _mm256_div_ps(_mm256_sub_ps(m[j], one), _mm256_add_ps(m[j], one));
+    LBQ_X4 { t2[j] = _mm256_mul_ps(t[j], t[j]); p[j] = _mm256_set1_ps(1.0f / 13.0f); }
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 11.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 9.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 7.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 5.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 3.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), one);
+    LBQ_X4 {
+        __m256 lnm = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t[j]), p[j]);
+        v[j] = _mm256_add_ps(_mm256_cvtepi32_ps(e[j]), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
+    }
+}
+
+LBQ_AVX2_INLINE void lbq_exp2f8x4(__m256 *y)
+{
+    __m256 big[4], small[4], f[4], p[4];
+    __m256i ni[4], sub[4];
+    LBQ_X4 {
+        big[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(128.0f), _CMP_GE_OQ);
+        small[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(-150.0f), _CMP_LT_OQ);
+        y[j] = _mm256_blendv_ps(y[j], _mm256_setzero_ps(), _mm256_or_ps(big[j], small[j]));
+        __m256 n = _mm256_round_ps(y[j], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        f[j] = _mm256_mul_ps(_mm256_sub_ps(y[j], n), _mm256_set1_ps(0.693147180559945309f));
+        ni[j] = _mm256_cvttps_epi32(n);
+        p[j] = _mm256_set1_ps(1.0f / 3628800.0f);
+    }
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 362880.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 40320.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 5040.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 720.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 120.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 24.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 6.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(0.5f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
+    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
+    LBQ_X4 {
+        sub[j] = _mm256_cmpgt_epi32(_mm256_set1_epi32(-126), ni[j]);
+        __m256i e = _mm256_add_epi32(ni[j], _mm256_and_si256(sub[j], _mm256_set1_epi32(64)));
+        __m256 sc = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+        __m256 r = _mm256_mul_ps(p[j], sc);
+        r = _mm256_blendv_ps(r, _mm256_mul_ps(r, _mm256_set1_ps(5.42101086242752217e-20f)), _mm256_castsi256_ps(sub[j]));
+        r = _mm256_blendv_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), big[j]);
+        y[j] = _mm256_andnot_ps(small[j], r);
+    }
+}
+
+/* lbq_philox_uniform8 for base, base + 8, base + 16, base + 24 (no 2^32 crossing in base .. base + 31) */
+LBQ_AVX2_INLINE void lbq_philox_uniform8x4(uint64_t seed, uint32_t stream, uint64_t base, __m256 *u)
+{
+    const __m256i m0 = _mm256_set1_epi32((int32_t)0xD2511F53u), m1 = _mm256_set1_epi32((int32_t)0xCD9E8D57u);
+    __m256i c0[4], c1[4], c2[4], c3[4];
+    LBQ_X4 {
+        c0[j] = _mm256_add_epi32(_mm256_set1_epi32((int32_t)((uint32_t)base + 8u * (uint32_t)j)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        c1[j] = _mm256_set1_epi32((int32_t)(uint32_t)(base >> 32));
+        c2[j] = _mm256_set1_epi32((int32_t)stream);
+        c3[j] = _mm256_set1_epi32(0x6c62710a);
+    }
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        LBQ_X4 {
+            __m256i l0, l1;
+            __m256i h0 = lbq_mulhilo8(c0[j], m0, &l0), h1 = lbq_mulhilo8(c2[j], m1, &l1);
+            __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(h1, c1[j]), _mm256_set1_epi32((int32_t)k0));
+            __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(h0, c3[j]), _mm256_set1_epi32((int32_t)k1));
+            c1[j] = l1; c3[j] = l0; c0[j] = n0; c2[j] = n2;
+        }
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+    LBQ_X4 u[j] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0[j], 8)), _mm256_set1_ps(1.0f / 16777216.0f));
+}
+
 #else
 #  define LBQ_HAVE_AVX2_CODE 0
 #endif

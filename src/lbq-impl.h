@@ -51,7 +51,7 @@ void lbq_h5_matrix_close(struct lbq_h5_matrix *m);
 #include "accum-core.h"
 
 /* simd.c: vectorized inner loops, bit-identical to the qcore.h per-element functions */
-int   lbq_simd_level(void);             /* 2: AVX2 in use; 0: portable loops */
+/* lbq_simd_level(): include/lbq.h */
 void  lbq_simd_enable(int on);          /* 0 forces the portable loops (tests); 1 the best available */
 /* max |x| over the finite x[0..n-1], +0 if none (lbq_absmax_acc) */
 float lbq_block_absmax(const float *x, int64_t n);
@@ -73,6 +73,16 @@ float lbq_log_clean_block(const float *x, int64_t n, float *out);
  * for k <= nmax) */
 void  lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                     float *xhat, uint8_t *codes, int solo);
+/* The same with stochastic rounding: u of element i = lbq_philox_uniform(seed, stream, index0 + i) */
+void  lbq_log_block_sr(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
+                       float *xhat, uint8_t *codes, int solo, uint64_t seed, uint32_t stream, uint64_t index0);
+/* Plain FP8: sc[i] in: the normalization's scale (absmax); out: lbq_fp8_scale of it; xhat[i] =
+ * lbq_fp8_qdq(x[i], sc[i]), codes (nullable) its lbq_fp8_bits */
+void  lbq_fp8_run(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat);
+/* COAT's dynamic range expansion on one group of n <= B elements: lbq_coat_group_stats,
+ * lbq_dre_params, lbq_dre_qdq_elem; scale[i] = s, codes nullable, *k and *g the group's parameters */
+void  lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                    float *scale, float *k, float *g);
 /* map-log.c: for a log-map plan, add to cnt[4] the number of blocks of x[0..n) (block-aligned) and
  * of SOLO's edge cases among them (lbq_solo_edge: all zero, max < 1e-12, zero p-quantile); no-op
  * for other maps */

@@ -1,7 +1,9 @@
 /* simd.c - the vectorized CPU inner loops of quantization, equal bit for bit to the per-element
  * functions of quantizers/qcore.h (which the CUDA kernels use): table maps with nearest rounding
- * (and the block absmax fused with them), SOLO's log map with nearest rounding, and the exact
- * small-array quantile of the log map and of the outlier-block medians.
+ * (and the block absmax fused with them), SOLO's log map with nearest and stochastic rounding
+ * (Philox draws identical to lbq_philox_uniform), plain FP8 (E4M3, E5M2) and COAT's dynamic range
+ * expansion (its warp-tree group statistics included), and the exact small-array quantile of the
+ * log map and of the outlier-block medians.
  *
  * Why they are equal: every step is the same IEEE single operation, lane by lane.
  *   normalize   xn = x / s (vdivps, correctly rounded like the scalar division), then 0 where
@@ -11,7 +13,14 @@
  *   value       q[code] * s (a table permute or gather, then vmulps);
  *   block max   max over |x| of the finite x, starting at +0 (lbq_absmax_acc): |x| is masked to
  *               0 where not finite, and max is exact whatever the order;
- *   log map     lbq_code_log with lbq_log2f evaluated operation for operation in 8 lanes;
+ *   log map     lbq_code_log / lbq_code_log_solo with lbq_log2f evaluated operation for operation in
+ *               8 lanes; stochastic: Philox4x32-10 per lane (vpmuludq gives the 32x32 -> 64 products);
+ *   fp8         lbq_fp8_scale and the normalizing division per lane; the rounding to the FP8 grid by
+ *               integer operations on the bits (round to nearest even at the kept mantissa bits),
+ *               which give exactly rintf(a / q) * q for the power-of-two quantum q;
+ *   dre         lbq_coat_group_stats as its halving tree (a zero lane drops the partial minima, as in
+ *               COAT's kernel), then lbq_powf_pos = lbq_exp2f(k * lbq_log2f(x)) in 8 lanes; lanes
+ *               with an infinite intermediate take the scalar function;
  *   quantile    an exact order statistic (any exact method gives the same value).
  * No FMA is used anywhere.  tests/test-simd.c compares both paths and the qcore reference on every
  * registered map, normalization, bitwidth, sign and rounding, with ties, zeros, NaN and Inf.
@@ -118,11 +127,16 @@ LBQ_AVX2 static inline __m256 normalize8(__m256 xv, __m256 sv)
     return _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q));
 }
 
-LBQ_AVX2 static void store_codes8(uint8_t *codes, __m256i c)
+/* the 8 codes (0..255 in 32-bit lanes) as 8 bytes: two saturating packs (exact for 0..255) and one
+ * 64-bit store, no round trip through memory per lane */
+LBQ_AVX2_INLINE void store_codes8(uint8_t *codes, __m256i c)
 {
-    int32_t lane[8];
-    _mm256_storeu_si256((__m256i *)(void *)lane, c);
-    for (int k = 0; k < 8; k++) codes[k] = (uint8_t)lane[k];
+    __m256i t = _mm256_packus_epi32(c, c);              /* per 128-bit half: c0..c3 c0..c3 as u16 */
+    t = _mm256_packus_epi16(t, t);                      /* bytes c0..c3 (x4) | c4..c7 (x4) */
+    uint32_t lo = (uint32_t)_mm_cvtsi128_si32(_mm256_castsi256_si128(t));
+    uint32_t hi = (uint32_t)_mm_cvtsi128_si32(_mm256_extracti128_si256(t, 1));
+    uint64_t v = (uint64_t)lo | ((uint64_t)hi << 32);
+    memcpy(codes, &v, 8);
 }
 
 /* The branch-free binary search of lbq_code_nearest, vectorized.  At the step of width st the code
@@ -514,12 +528,15 @@ float lbq_log_clean_block(const float *x, int64_t n, float *out)
 }
 
 /* ---- SOLO's log map, nearest rounding, one block --------------------------------------------- */
+struct log_sr { int on; uint64_t seed; uint32_t stream; uint64_t index0; };  /* u of element i: index0 + i */
+
 static void log_block_portable(const float *x, int64_t n, float delta, float alpha, int nmax,
-                               const float *lev, float *xhat, uint8_t *codes, int solo)
+                               const float *lev, float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
 {
     for (int64_t i = 0; i < n; i++) {
         float xn = lbq_normalize(x[i], delta);
-        int c = solo ? lbq_code_log_solo(xn, alpha, nmax, 0, 0.0f) : lbq_code_log(xn, alpha, nmax, 0, 0.0f);
+        float u = sr->on ? lbq_philox_uniform(sr->seed, sr->stream, sr->index0 + (uint64_t)i) : 0.0f;
+        int c = solo ? lbq_code_log_solo(xn, alpha, nmax, sr->on, u) : lbq_code_log(xn, alpha, nmax, sr->on, u);
         xhat[i] = lev[c] * delta;
         if (codes) codes[i] = (uint8_t)c;
     }
@@ -528,7 +545,7 @@ static void log_block_portable(const float *x, int64_t n, float delta, float alp
 #if LBQ_HAVE_AVX2_CODE
 
 LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, float alpha, int nmax,
-                                    const float *lev, float *xhat, uint8_t *codes, int solo)
+                                    const float *lev, float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
 {
     int64_t i = 0;
     /* else every code is 0 or nmax: the portable loop */
@@ -540,14 +557,52 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
         const __m256i nmi = _mm256_set1_epi32(nmax);
         const __m256i nonpos = solo ? _mm256_setzero_si256() : nmi;   /* code of xn < 0 */
         __m256 levlo = _mm256_loadu_ps(lev);          /* lev has 256 entries */
+        for (; i + 32 <= n; i += 32) {                  /* four vectors interleaved */
+            uint64_t ix = sr->index0 + (uint64_t)i;
+            if (sr->on && (uint32_t)ix > 0xffffffe0u) break;        /* crosses 2^32: one vector at a time */
+            __m256 xn[4], pos[4], fin[4], l2[4], c[4], u[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+            LBQ_X4 {
+                xn[j] = _mm256_div_ps(_mm256_loadu_ps(x + i + 8 * j), dv);
+                xn[j] = _mm256_and_ps(xn[j], _mm256_cmp_ps(xn[j], xn[j], _CMP_ORD_Q));
+                pos[j] = _mm256_cmp_ps(xn[j], zero, _CMP_GT_OQ);
+                fin[j] = _mm256_cmp_ps(xn[j], inf, _CMP_LT_OQ);
+                l2[j] = _mm256_blendv_ps(_mm256_set1_ps(1.0f), xn[j], _mm256_and_ps(pos[j], fin[j]));
+            }
+            if (sr->on) lbq_philox_uniform8x4(sr->seed, sr->stream, ix, u);
+            lbq_log2f8x4(l2);
+            LBQ_X4 {
+                __m256 li = _mm256_div_ps(_mm256_blendv_ps(inf, l2[j], fin[j]), lav);
+                if (!sr->on) c[j] = _mm256_round_ps(li, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                else c[j] = solo ? _mm256_round_ps(_mm256_add_ps(li, _mm256_sub_ps(u[j], _mm256_set1_ps(0.5f))),
+                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                                 : _mm256_round_ps(_mm256_add_ps(li, u[j]), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+                c[j] = _mm256_and_ps(c[j], _mm256_cmp_ps(c[j], zero, _CMP_GT_OQ));
+                c[j] = _mm256_min_ps(c[j], nmf);
+                __m256i ci = _mm256_cvttps_epi32(c[j]);
+                __m256i npc = _mm256_blendv_epi8(nonpos, nmi, _mm256_castps_si256(_mm256_cmp_ps(xn[j], zero, _CMP_EQ_OQ)));
+                ci = _mm256_blendv_epi8(npc, ci, _mm256_castps_si256(pos[j]));
+                __m256 lv = (nmax < 8) ? _mm256_permutevar8x32_ps(levlo, ci) : _mm256_i32gather_ps(lev, ci, 4);
+                _mm256_storeu_ps(xhat + i + 8 * j, _mm256_mul_ps(lv, dv));
+                if (codes) store_codes8(codes + i + 8 * j, ci);
+            }
+        }
         for (; i + 8 <= n; i += 8) {
+            uint64_t ix = sr->index0 + (uint64_t)i;
+            if (sr->on && (uint32_t)ix > 0xfffffff8u) break;        /* crosses 2^32: portable tail */
             __m256 xn = _mm256_div_ps(_mm256_loadu_ps(x + i), dv);
             xn = _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q));          /* lbq_normalize */
             __m256 pos = _mm256_cmp_ps(xn, zero, _CMP_GT_OQ);
             __m256 fin = _mm256_cmp_ps(xn, inf, _CMP_LT_OQ);
             __m256 l2 = lbq_log2f8(_mm256_blendv_ps(_mm256_set1_ps(1.0f), xn, _mm256_and_ps(pos, fin)));
             l2 = _mm256_blendv_ps(inf, l2, fin);                                 /* log2(inf) = inf */
-            __m256 c = _mm256_round_ps(_mm256_div_ps(l2, lav), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m256 li = _mm256_div_ps(l2, lav), c;
+            if (!sr->on) c = _mm256_round_ps(li, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            else {
+                __m256 u = lbq_philox_uniform8(sr->seed, sr->stream, ix);
+                c = solo ? _mm256_round_ps(_mm256_add_ps(li, _mm256_sub_ps(u, _mm256_set1_ps(0.5f))),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                         : _mm256_round_ps(_mm256_add_ps(li, u), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            }
             c = _mm256_and_ps(c, _mm256_cmp_ps(c, zero, _CMP_GT_OQ));            /* !(c > 0) -> 0 */
             c = _mm256_min_ps(c, nmf);                                           /* c > nmax -> nmax */
             __m256i ci = _mm256_cvttps_epi32(c);
@@ -559,15 +614,296 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
             if (codes) store_codes8(codes + i, ci);
         }
     }
-    if (i < n) log_block_portable(x + i, n - i, delta, alpha, nmax, lev, xhat + i, codes ? codes + i : NULL, solo);
+    if (i < n) {
+        struct log_sr t = *sr;
+        t.index0 += (uint64_t)i;
+        log_block_portable(x + i, n - i, delta, alpha, nmax, lev, xhat + i, codes ? codes + i : NULL, solo, &t);
+    }
 }
 #endif
 
 void lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                    float *xhat, uint8_t *codes, int solo)
 {
+    const struct log_sr sr = { 0, 0, 0, 0 };
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo); return; }
+    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
 #endif
-    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo);
+    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
+}
+
+void lbq_log_block_sr(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
+                      float *xhat, uint8_t *codes, int solo, uint64_t seed, uint32_t stream, uint64_t index0)
+{
+    const struct log_sr sr = { 1, seed, stream, index0 };
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
+#endif
+    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
+}
+
+/* ---- FP8 (E4M3FN, E5M2): plain scaling and COAT's dynamic range expansion ------------------------ */
+struct fp8f { int mb, emin, bias; float maxv; };
+static struct fp8f fp8_fmt(int e5m2)
+{
+    struct fp8f f = { e5m2 ? 2 : 3, e5m2 ? -14 : -6, e5m2 ? 15 : 7, e5m2 ? 57344.0f : 448.0f };
+    return f;
+}
+
+static void fp8_portable(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int bits = 0;
+        xhat[i] = lbq_fp8_qdq(x[i], lbq_fp8_scale(sc[i], e5m2, coat), e5m2, &sc[i], &bits);
+        if (codes) codes[i] = (uint8_t)bits;
+    }
+}
+
+static void dre_group_portable(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                               float *scale, float *kout, float *gout)
+{
+    float mx, mn, s, k, g;
+    lbq_coat_group_stats(x, n, B, &mx, &mn);
+    lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
+    for (int64_t i = 0; i < n; i++) {
+        int bits = 0;
+        xhat[i] = lbq_dre_qdq_elem(x[i], s, k, g, e5m2, codes ? &bits : 0);
+        if (codes) codes[i] = (uint8_t)bits;
+        scale[i] = s;
+    }
+    *kout = k; *gout = g;
+}
+
+#if LBQ_HAVE_AVX2_CODE
+/* lbq_fp8_round_abs for 8 lanes of a >= 0 (or NaN), by integer operations on the bits: NaN -> 0,
+ * a >= maxv -> maxv; from 2^emin on, round to nearest even at mb mantissa bits (add half an ulp
+ * minus one plus the kept last bit, clear the dropped bits: a carry moves the exponent); below
+ * 2^emin the fixed quantum q = 2^(emin - mb) by (a + 2^23 q) - 2^23 q, which rounds a to a multiple
+ * of q to nearest even exactly as rintf(a / q) * q does. */
+LBQ_AVX2_INLINE __m256 fp8_round_abs8(__m256 a, const struct fp8f *f)
+{
+    const int sh = 23 - f->mb;
+    __m256i u = _mm256_castps_si256(a);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, sh), _mm256_set1_epi32(1));
+    __m256i rn = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32((1 << (sh - 1)) - 1), lsb));
+    rn = _mm256_and_si256(rn, _mm256_set1_epi32(-(1 << sh)));
+    const __m256 C = _mm256_set1_ps(lbq_pow2i(f->emin - f->mb + 23));
+    __m256 rs = _mm256_sub_ps(_mm256_add_ps(a, C), C);
+    __m256 r = _mm256_blendv_ps(rs, _mm256_castsi256_ps(rn),
+                                _mm256_cmp_ps(a, _mm256_set1_ps(lbq_pow2i(f->emin)), _CMP_GE_OQ));
+    const __m256 mv = _mm256_set1_ps(f->maxv);
+    r = _mm256_min_ps(r, mv);
+    r = _mm256_blendv_ps(r, mv, _mm256_cmp_ps(a, mv, _CMP_GE_OQ));
+    return _mm256_and_ps(r, _mm256_cmp_ps(a, a, _CMP_ORD_Q));
+}
+
+/* lbq_fp8_bits of a magnitude r >= 0 on the grid, without the sign: below 2^emin r / 2^(emin - mb)
+ * (exact), else the float's exponent and top mantissa bits rebiased */
+LBQ_AVX2_INLINE __m256i fp8_bits_abs8(__m256 r, const struct fp8f *f)
+{
+    __m256i sub = _mm256_cvttps_epi32(_mm256_mul_ps(r, _mm256_set1_ps(lbq_pow2i(f->mb - f->emin))));
+    __m256i nor = _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(r), 23 - f->mb),
+                                   _mm256_set1_epi32((127 - f->bias) << f->mb));
+    return _mm256_blendv_epi8(sub, nor, _mm256_castps_si256(_mm256_cmp_ps(r, _mm256_set1_ps(lbq_pow2i(f->emin)), _CMP_GE_OQ)));
+}
+
+LBQ_AVX2 static void fp8_avx2(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat)
+{
+    const struct fp8f f = fp8_fmt(e5m2);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 fmax = _mm256_set1_ps(f.maxv), eps = _mm256_set1_ps(coat ? 1e-20f : 1e-12f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 am = _mm256_loadu_ps(sc + i);                                    /* lbq_fp8_scale */
+        am = coat ? _mm256_add_ps(am, eps) : _mm256_blendv_ps(eps, am, _mm256_cmp_ps(am, eps, _CMP_GT_OQ));
+        __m256 s = _mm256_div_ps(am, fmax);
+        __m256 xn = normalize8(_mm256_loadu_ps(x + i), s);
+        __m256 sign = _mm256_andnot_ps(absmask, xn);
+        __m256 r = fp8_round_abs8(_mm256_and_ps(xn, absmask), &f);
+        _mm256_storeu_ps(sc + i, s);
+        _mm256_storeu_ps(xhat + i, _mm256_mul_ps(_mm256_or_ps(r, sign), s));
+        if (codes) {
+            __m256i b = _mm256_or_si256(fp8_bits_abs8(r, &f), _mm256_srli_epi32(_mm256_castps_si256(sign), 24));
+            store_codes8(codes + i, b);
+        }
+    }
+    if (i < n) fp8_portable(n - i, x + i, sc + i, xhat + i, codes ? codes + i : NULL, e5m2, coat);
+}
+
+/* one step of COAT's warp tree on the minima: lane l takes r's lane (r > 0 ? fmin(l, r) : l);
+ * no NaN reaches it, so fmin is vminps */
+LBQ_AVX2_INLINE __m256 coat_comb8(__m256 l, __m256 r)
+{
+    return _mm256_blendv_ps(l, _mm256_min_ps(l, r), _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+/* lbq_coat_group_stats for a full group (n == B, B a multiple of 32, at most 1024 = 32 warps): a
+ * warp's lane 0 after lbq_coat_warp is the halving tree 32 -> 16 -> 8 -> 4 -> 2 -> 1 (lane l < i
+ * combines with lane l + i at step i), evaluated here on registers; the maximum of non-negative
+ * values is the plain maximum in any order (the group's absmax over finite x). */
+LBQ_AVX2_INLINE void coat_stats_avx2(const float *x, int64_t B, float *mxo, float *mno)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+    float wmn[32];
+    __m256 mx = _mm256_setzero_ps();
+    const int nw = (int)(B / 32);
+    for (int w = 0; w < nw; w++) {
+        __m256 v[4];
+        for (int j = 0; j < 4; j++) {
+            __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + 32 * w + 8 * j), absmask);
+            v[j] = _mm256_and_ps(a, _mm256_cmp_ps(a, inf, _CMP_LT_OQ));     /* non-finite -> 0 */
+            mx = _mm256_max_ps(mx, v[j]);
+        }
+        __m256 c = coat_comb8(coat_comb8(v[0], v[2]), coat_comb8(v[1], v[3]));  /* steps 16, 8 */
+        __m128 h = _mm_blendv_ps(_mm256_castps256_ps128(c),
+                                 _mm_min_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1)),
+                                 _mm_cmpgt_ps(_mm256_extractf128_ps(c, 1), _mm_setzero_ps()));   /* step 4 */
+        __m128 h2 = _mm_movehl_ps(h, h);                                                     /* step 2 */
+        h = _mm_blendv_ps(h, _mm_min_ps(h, h2), _mm_cmpgt_ps(h2, _mm_setzero_ps()));
+        __m128 h1 = _mm_shuffle_ps(h, h, 1);                                                  /* step 1 */
+        h = _mm_blendv_ps(h, _mm_min_ps(h, h1), _mm_cmpgt_ps(h1, _mm_setzero_ps()));
+        wmn[w] = _mm_cvtss_f32(h);
+    }
+    for (int w = nw; w < 32; w++) wmn[w] = 1e9f;
+    for (int st = 16; st > 0; st >>= 1)               /* the block-level lbq_coat_warp, lane 0 */
+        for (int l = 0; l < st; l++) {
+            float a = wmn[l + st];
+            wmn[l] = (a > 0.0f) ? (a < wmn[l] ? a : wmn[l]) : wmn[l];
+        }
+    float lane[8], m = 0.0f;
+    _mm256_storeu_ps(lane, mx);
+    for (int k = 0; k < 8; k++) m = lane[k] > m ? lane[k] : m;
+    *mxo = m; *mno = wmn[0];
+}
+
+/* lbq_powf_pos(xv, k) for 8 lanes of finite xv >= 0 and finite k > 0 */
+LBQ_AVX2_INLINE __m256 powf_pos8(__m256 xv, __m256 kv)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    __m256 is1 = _mm256_cmp_ps(xv, one, _CMP_EQ_OQ), is0 = _mm256_cmp_ps(xv, zero, _CMP_EQ_OQ);
+    __m256 l = lbq_log2f8(_mm256_blendv_ps(xv, one, _mm256_or_ps(is1, is0)));
+    __m256 r = lbq_exp2f8(_mm256_mul_ps(kv, l));
+    r = _mm256_blendv_ps(r, one, is1);
+    return _mm256_andnot_ps(is0, r);
+}
+
+/* one group of COAT's expansion: lbq_coat_group_stats, lbq_dre_params, lbq_dre_qdq_elem lane by
+ * lane (lanes with an infinite intermediate, from an infinite x or an overflowing x / g, take the
+ * scalar function) */
+LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                    float *scale, float *kout, float *gout)
+{
+    float mx, mn, s, k, g;
+    if (n == B && B % 32 == 0 && B <= 1024) coat_stats_avx2(x, B, &mx, &mn);
+    else lbq_coat_group_stats(x, n, B, &mx, &mn);
+    lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
+    *kout = k; *gout = g;
+    const float ik = 1.0f / k;
+    int64_t i = 0;
+    if (lbq_isfinite(s) && s > 0.0f && lbq_isfinite(k) && k > 0.0f && lbq_isfinite(g) && g > 0.0f &&
+        lbq_isfinite(ik) && ik > 0.0f) {
+        const struct fp8f f = fp8_fmt(e5m2);
+        const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+        const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+        const __m256 sv = _mm256_set1_ps(s), kv = _mm256_set1_ps(k), gv = _mm256_set1_ps(g), ikv = _mm256_set1_ps(ik);
+        const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+        for (; i + 32 <= n; i += 32) {                  /* four vectors interleaved */
+            __m256 sign[4], xg[4], okg[4], is1[4], is0[4], l[4], r[4], rs[4], ok[4];
+            LBQ_X4 {                                    /* y = lbq_powf_pos(|x| / g, k) */
+                __m256 xv = _mm256_loadu_ps(x + i + 8 * j);
+                xv = _mm256_and_ps(xv, _mm256_cmp_ps(xv, xv, _CMP_ORD_Q));
+                sign[j] = _mm256_andnot_ps(absmask, xv);
+                xg[j] = _mm256_div_ps(_mm256_and_ps(xv, absmask), gv);
+                okg[j] = _mm256_cmp_ps(xg[j], inf, _CMP_LT_OQ);
+                xg[j] = _mm256_and_ps(xg[j], okg[j]);
+                is1[j] = _mm256_cmp_ps(xg[j], one, _CMP_EQ_OQ);
+                is0[j] = _mm256_cmp_ps(xg[j], zero, _CMP_EQ_OQ);
+                l[j] = _mm256_blendv_ps(xg[j], one, _mm256_or_ps(is1[j], is0[j]));
+            }
+            lbq_log2f8x4(l);
+            LBQ_X4 l[j] = _mm256_mul_ps(kv, l[j]);
+            lbq_exp2f8x4(l);
+            LBQ_X4 {                                    /* r = fp8(y / s); back = lbq_powf_pos(r s, 1/k) g */
+                __m256 y = _mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j]));
+                r[j] = fp8_round_abs8(_mm256_div_ps(y, sv), &f);
+                rs[j] = _mm256_mul_ps(r[j], sv);
+                ok[j] = _mm256_and_ps(okg[j], _mm256_cmp_ps(rs[j], inf, _CMP_LT_OQ));
+                rs[j] = _mm256_and_ps(rs[j], ok[j]);
+                is1[j] = _mm256_cmp_ps(rs[j], one, _CMP_EQ_OQ);
+                is0[j] = _mm256_cmp_ps(rs[j], zero, _CMP_EQ_OQ);
+                l[j] = _mm256_blendv_ps(rs[j], one, _mm256_or_ps(is1[j], is0[j]));
+            }
+            lbq_log2f8x4(l);
+            LBQ_X4 l[j] = _mm256_mul_ps(ikv, l[j]);
+            lbq_exp2f8x4(l);
+            LBQ_X4 {
+                __m256 back = _mm256_mul_ps(_mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j])), gv);
+                _mm256_storeu_ps(xhat + i + 8 * j, _mm256_or_ps(back, sign[j]));
+                _mm256_storeu_ps(scale + i + 8 * j, sv);
+                if (codes) {
+                    __m256 nz = _mm256_cmp_ps(r[j], zero, _CMP_NEQ_UQ);
+                    __m256i sb = _mm256_srli_epi32(_mm256_castps_si256(_mm256_and_ps(sign[j], nz)), 24);
+                    store_codes8(codes + i + 8 * j, _mm256_or_si256(fp8_bits_abs8(r[j], &f), sb));
+                }
+            }
+            LBQ_X4 {
+                unsigned bad = ~(unsigned)_mm256_movemask_ps(ok[j]) & 0xffu;
+                for (; bad; bad &= bad - 1) {
+                    int q = (int)(8 * j) + __builtin_ctz(bad), bits = 0;
+                    xhat[i + q] = lbq_dre_qdq_elem(x[i + q], s, k, g, e5m2, codes ? &bits : 0);
+                    if (codes) codes[i + q] = (uint8_t)bits;
+                }
+            }
+        }
+        for (; i + 8 <= n; i += 8) {
+            __m256 xv = _mm256_loadu_ps(x + i);
+            xv = _mm256_and_ps(xv, _mm256_cmp_ps(xv, xv, _CMP_ORD_Q));          /* NaN -> 0 */
+            __m256 sign = _mm256_andnot_ps(absmask, xv);
+            __m256 xg = _mm256_div_ps(_mm256_and_ps(xv, absmask), gv);
+            __m256 okg = _mm256_cmp_ps(xg, inf, _CMP_LT_OQ);
+            __m256 y = powf_pos8(_mm256_and_ps(xg, okg), kv);
+            __m256 r = fp8_round_abs8(_mm256_div_ps(y, sv), &f);
+            __m256 rs = _mm256_mul_ps(r, sv);
+            __m256 ok = _mm256_and_ps(okg, _mm256_cmp_ps(rs, inf, _CMP_LT_OQ));
+            __m256 back = _mm256_mul_ps(powf_pos8(_mm256_and_ps(rs, ok), ikv), gv);
+            _mm256_storeu_ps(xhat + i, _mm256_or_ps(back, sign));
+            _mm256_storeu_ps(scale + i, sv);
+            if (codes) {
+                __m256 nz = _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+                __m256i sb = _mm256_srli_epi32(_mm256_castps_si256(_mm256_and_ps(sign, nz)), 24);
+                store_codes8(codes + i, _mm256_or_si256(fp8_bits_abs8(r, &f), sb));
+            }
+            unsigned bad = ~(unsigned)_mm256_movemask_ps(ok) & 0xffu;
+            for (; bad; bad &= bad - 1) {
+                int j = __builtin_ctz(bad), bits = 0;
+                xhat[i + j] = lbq_dre_qdq_elem(x[i + j], s, k, g, e5m2, codes ? &bits : 0);
+                if (codes) codes[i + j] = (uint8_t)bits;
+            }
+        }
+    }
+    for (; i < n; i++) {
+        int bits = 0;
+        xhat[i] = lbq_dre_qdq_elem(x[i], s, k, g, e5m2, codes ? &bits : 0);
+        if (codes) codes[i] = (uint8_t)bits;
+        scale[i] = s;
+    }
+}
+#endif
+
+void lbq_fp8_run(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { fp8_avx2(n, x, sc, xhat, codes, e5m2, coat); return; }
+#endif
+    fp8_portable(n, x, sc, xhat, codes, e5m2, coat);
+}
+
+void lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                   float *scale, float *k, float *g)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { dre_group_avx2(x, n, B, e5m2, xhat, codes, scale, k, g); return; }
+#endif
+    dre_group_portable(x, n, B, e5m2, xhat, codes, scale, k, g);
 }

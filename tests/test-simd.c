@@ -5,7 +5,11 @@
  * all-NaN blocks, and block sizes that are not multiples of the vector width.  Maps that quantize
  * themselves (log, fp8) are checked SIMD against portable, including their per-block parameters;
  * the log map (SOLO's arithmetic and ':guarded', with half-zero, tiny-max and all-zero blocks)
- * also against the qcore.h per-element code.
+ * also against the qcore.h per-element code.  The log map with stochastic rounding (the Philox draws
+ * of the portable path, also across 2^32 indices), plain fp8 in both formats and both scale rules
+ * (a stride through all float bit patterns and every tie between fp8 values) and COAT's range
+ * expansion (the warp-tree statistics with their zero quirk, constant, all-zero, NaN/Inf, denormal,
+ * overflowing and ragged groups) are checked against the qcore.h element functions as well.
  * Without AVX2 on the machine both runs take the portable loops and the test still checks them
  * against the reference. */
 #include "lbq-impl.h"
@@ -15,6 +19,7 @@
 #include <stdint.h>
 
 static int g_bad;
+static long long nref_log, nref_fp8, nref_dre;     /* elements checked against the qcore reference */
 
 static int same_bits(float a, float b) { return lbq_f2u(a) == lbq_f2u(b); }
 
@@ -46,6 +51,18 @@ static void fill(float *x, int64_t n, const struct lbq_qplan *p, int64_t block)
     if (block > 0 && n >= 3 * block) {
         for (int64_t i = 0; i < block; i++) x[block + i] = 0.0f;
         for (int64_t i = 0; i < block; i++) x[2 * block + i] = NAN;
+    }
+    /* fp8: a block whose max is the format's largest value (scale 1, so x / s = x exactly) and whose
+     * other values lie exactly halfway between two fp8 values (ties to even), normal and subnormal */
+    if (!strncmp(p->spec.map->name, "fp8", 3) && block > 1 && n >= 7 * block) {
+        int e5 = !strcmp(p->spec.map->name, "fp8e5m2");
+        for (int64_t i = 0; i < block; i++) {
+            int c = (int)(t_uniform() * (e5 ? 122 : 125));      /* codes below the largest */
+            float a = lbq_fp8_value(c, e5), b = lbq_fp8_value(c + 1, e5);
+            float v = (a + b) * 0.5f;
+            x[6 * block + i] = (t_uniform() < 0.5 && p->is_signed) ? -v : v;
+        }
+        x[6 * block] = e5 ? 57344.0f : 448.0f;
     }
     /* SOLO's other edge cases: a block with half zeros (p-quantile 0) and a block whose max is
      * below 1e-12 */
@@ -79,6 +96,7 @@ static void run_one(const char *text, const struct lbq_shape *sh)
         CHECK_OK(lbq_qdq(&p, &st, 0, n, x, xb, cb, sb, pb, NULL));
         lbq_simd_enable(1);
         int bad = 0;
+        const int is_fp8 = !strncmp(s.map->name, "fp8", 3), e5m2 = !strcmp(s.map->name, "fp8e5m2");
         for (int64_t i = 0; i < n && bad < 3; i++) {
             /* the qcore reference, element by element, on the portable run's scales */
             float xn = lbq_normalize(x[i], sb[i]);
@@ -88,13 +106,29 @@ static void run_one(const char *text, const struct lbq_shape *sh)
                 : lbq_code_nearest(p.mid, p.npow2, xn);
             float ref = p.q[c] * sb[i];
             if (!table) { c = cb[i]; ref = xb[i]; }
-            if (s.map == lbq_map_find("log") && p.spec.round == LBQ_ROUND_NEAREST) {
-                /* the qcore reference of both log-map variants, with the portable run's scale and alpha */
+            if (s.map == lbq_map_find("log")) {
+                /* the qcore reference of both log-map variants, nearest and stochastic (the same
+                 * Philox draw per element index), with the portable run's scale and alpha */
                 float alpha = pb[i / p.block];
-                int nmax = (1 << p.bits) - 1;
+                int nmax = (1 << p.bits) - 1, sr = p.spec.round == LBQ_ROUND_STOCHASTIC;
+                float u = sr ? lbq_philox_uniform(p.spec.seed, p.stream, (uint64_t)i) : 0.0f;
                 float xl = lbq_normalize(x[i], sb[i]);
-                c = p.spec.guarded ? lbq_code_log(xl, alpha, nmax, 0, 0.0f) : lbq_code_log_solo(xl, alpha, nmax, 0, 0.0f);
+                c = p.spec.guarded ? lbq_code_log(xl, alpha, nmax, sr, u) : lbq_code_log_solo(xl, alpha, nmax, sr, u);
                 ref = lbq_log_level(alpha, c) * sb[i];
+                nref_log += 1;
+            } else if (is_fp8 && !p.spec.dre) {
+                /* plain fp8: the element function on the portable run's scale */
+                ref = lbq_fp8_qdq(x[i], sb[i], e5m2, NULL, &c);
+                nref_fp8 += 1;
+            } else if (is_fp8) {
+                /* COAT: the group's statistics and parameters recomputed by the qcore functions */
+                int64_t g0 = (i / p.block) * p.block, gn = n - g0 < p.block ? n - g0 : p.block;
+                float mx, mn, s0, k0, gg0;
+                lbq_coat_group_stats(x + g0, gn, p.block, &mx, &mn);
+                lbq_dre_params(mx, mn, e5m2, &s0, &k0, &gg0);
+                if (!same_bits(s0, sb[i]) || !same_bits(k0, pb[2 * (i / p.block)]) || !same_bits(gg0, pb[2 * (i / p.block) + 1])) bad++;
+                ref = lbq_dre_qdq_elem(x[i], s0, k0, gg0, e5m2, &c);
+                nref_dre += 1;
             }
             if (!same_bits(xa[i], xb[i]) || ca[i] != cb[i] || !same_bits(sa[i], sb[i]) ||
                 !same_bits(pa[i], pb[i]) || cb[i] != c || !same_bits(xb[i], ref)) {
@@ -247,8 +281,159 @@ static void test_accum(void)
     free(m); free(mh); free(v); free(vh); free(ue); free(ok);
 }
 
+/* lbq_fp8_run (SIMD and portable) == lbq_fp8_qdq element by element, over a stride through all
+ * 2^32 float bit patterns (zeros, denormals, NaN, Inf, huge and tiny values of both signs) and
+ * every tie between two adjacent fp8 values, at scale 1 and at random scales, both formats, both
+ * scale rules */
+static void test_fp8_direct(void)
+{
+    const int64_t n = 200000;
+    float *x = malloc(sizeof(float) * n), *sc0 = malloc(sizeof(float) * n), *sc = malloc(sizeof(float) * n),
+          *y = malloc(sizeof(float) * n);
+    uint8_t *c = malloc((size_t)n);
+    int bad = 0;
+    long long checked = 0;
+    for (int e5 = 0; e5 < 2; e5++)
+        for (int coat = 0; coat < 2; coat++) {
+            const float fmax = e5 ? 57344.0f : 448.0f;
+            int64_t m = 0;
+            for (uint64_t u = 0; u < (1ull << 32) && m < n / 2; u += 65521) x[m++] = lbq_u2f((uint32_t)u);
+            for (int k = 0; k + 1 < 256 && m + 4 < n; k++) {      /* ties and their neighbours */
+                float a = lbq_fp8_value(k, e5), b = lbq_fp8_value(k + 1, e5);
+                if (!(b > a)) continue;
+                float t = (a + b) * 0.5f;
+                x[m++] = t; x[m++] = -t; x[m++] = nextafterf(t, 0.0f); x[m++] = nextafterf(t, INFINITY);
+            }
+            while (m < n) x[m++] = (float)(t_normal() * pow(10.0, -30.0 + 40.0 * t_uniform()));
+            for (int64_t i = 0; i < n; i++) {
+                double r = t_uniform();
+                sc0[i] = r < 0.6 ? fmax : r < 0.7 ? 0.0f : r < 0.75 ? 1e-30f : (float)pow(10.0, -20.0 + 30.0 * t_uniform());
+            }
+            for (int simd = 0; simd < 2; simd++) {
+                lbq_simd_enable(simd);
+                memcpy(sc, sc0, sizeof(float) * n);
+                lbq_fp8_run(n - simd, x, sc, y, c, e5, coat);          /* odd length: a portable tail */
+                for (int64_t i = 0; i < n - simd; i++) {
+                    int bits = 0;
+                    float s = lbq_fp8_scale(sc0[i], e5, coat);
+                    float ref = lbq_fp8_qdq(x[i], s, e5, NULL, &bits);
+                    checked++;
+                    if ((!same_bits(ref, y[i]) || bits != c[i] || !same_bits(s, sc[i])) && bad++ < 5)
+                        fprintf(stderr, "fp8 e5m2=%d coat=%d simd=%d x=%a s=%a: %a code %d, reference %a code %d\n",
+                                e5, coat, simd, (double)x[i], (double)s, (double)y[i], c[i], (double)ref, bits);
+                }
+            }
+            lbq_simd_enable(1);
+        }
+    CHECK_MSG(bad == 0, "fp8: %d of %lld elements differ from lbq_fp8_qdq", bad, checked);
+    free(x); free(sc0); free(sc); free(y); free(c);
+}
+
+/* lbq_dre_group (SIMD and portable) == the qcore functions on groups built for COAT's edge cases:
+ * zeros that drop the partial minima of the warp tree, all-zero and constant groups (k = inf),
+ * NaN, Inf, denormals, overflowing |x| / g, ragged groups, groups past 1024 */
+static void test_dre_direct(void)
+{
+    static const int64_t Bs[] = { 128, 32, 64, 256, 1024, 2048, 100 };
+    float x[2048], y[2048], sc[2048];
+    uint8_t c[2048];
+    int bad = 0;
+    long long checked = 0, groups = 0;
+    for (int e5 = 0; e5 < 2; e5++)
+        for (int bi = 0; bi < 7; bi++)
+            for (int kind = 0; kind < 12; kind++)
+                for (int rep = 0; rep < 6; rep++) {
+                    const int64_t B = Bs[bi];
+                    int64_t n = (kind == 11) ? 1 + (int64_t)(t_uniform() * (double)(B - 1)) : B;
+                    for (int64_t i = 0; i < n; i++) {
+                        double r = t_uniform();
+                        float v = (float)(t_normal() * pow(10.0, -6.0 + 6.0 * t_uniform()));
+                        switch (kind) {
+                        case 0: break;
+                        case 1: if (r < 0.3) v = 0.0f; break;                       /* zeros: the quirk */
+                        case 2: v = 0.0f; break;                                    /* all zero */
+                        case 3: v = 0.25f; break;                                   /* constant: k = inf */
+                        case 4: if (r < 0.05) v = NAN; else if (r < 0.1) v = (r < 0.075) ? INFINITY : -INFINITY; break;
+                        case 5: if (r < 0.3) v = 1e-42f * (float)(1 + (int)(r * 10)); break;   /* denormals */
+                        case 6: v = (float)(t_normal() * 1e30); if (r < 0.1) v = 1e-30f; break; /* x / g overflows */
+                        case 7: v = (float)(t_normal() * 1e-36); break;             /* tiny group */
+                        case 8: v = (i % 32 == 0) ? 0.0f : v; break;                /* lane 0 of each warp */
+                        case 9: v = (r < 0.5) ? -0.0f : v; break;
+                        case 10: v = (float)(1.0 + 1e-6 * t_normal()); break;        /* M / m0 close to 1 */
+                        default: if (r < 0.1) v = 0.0f; break;
+                        }
+                        x[i] = v;
+                    }
+                    float mx, mn, s, k, g;
+                    lbq_coat_group_stats(x, n, B, &mx, &mn);
+                    lbq_dre_params(mx, mn, e5, &s, &k, &g);
+                    groups++;
+                    for (int simd = 0; simd < 2; simd++) {
+                        float kk, gg;
+                        lbq_simd_enable(simd);
+                        lbq_dre_group(x, n, B, e5, y, c, sc, &kk, &gg);
+                        if ((!same_bits(kk, k) || !same_bits(gg, g)) && bad++ < 5)
+                            fprintf(stderr, "dre B=%lld kind %d simd=%d: k %a g %a, reference %a %a\n", (long long)B, kind, simd,
+                                    (double)kk, (double)gg, (double)k, (double)g);
+                        for (int64_t i = 0; i < n; i++) {
+                            int bits = 0;
+                            float ref = lbq_dre_qdq_elem(x[i], s, k, g, e5, &bits);
+                            checked++;
+                            if ((!same_bits(ref, y[i]) || bits != c[i] || !same_bits(s, sc[i])) && bad++ < 5)
+                                fprintf(stderr, "dre e5m2=%d B=%lld kind %d simd=%d x=%a: %a code %d, reference %a code %d\n",
+                                        e5, (long long)B, kind, simd, (double)x[i], (double)y[i], c[i], (double)ref, bits);
+                        }
+                    }
+                    lbq_simd_enable(1);
+                }
+    CHECK_MSG(bad == 0, "dre: %d differences in %lld elements of %lld groups", bad, checked, groups);
+}
+
+/* lbq_log_block_sr (SIMD and portable) == the qcore codes with lbq_philox_uniform at every index,
+ * including runs of indices that cross a multiple of 2^32 (the high counter word changes) */
+static void test_log_sr_direct(void)
+{
+    static const uint64_t starts[] = { 0, 12345, 0xfffffff0ull, 0x1fffffffbull, 0xffffffff00000003ull };
+    float x[300], y[300], lev[LBQ_MAX_LEVELS];
+    uint8_t c[300];
+    int bad = 0;
+    long long checked = 0;
+    for (int si = 0; si < 5; si++)
+        for (int bits = 1; bits <= 8; bits++)
+            for (int solo = 0; solo < 2; solo++) {
+                const int nmax = (1 << bits) - 1, n = 300;
+                for (int i = 0; i < n; i++) {
+                    double r = t_uniform();
+                    x[i] = r < 0.05 ? 0.0f : r < 0.07 ? -1e-3f : r < 0.09 ? NAN : r < 0.1 ? INFINITY :
+                           r < 0.12 ? 1e-40f : (float)(t_uniform() * 1e-3);
+                }
+                const float delta = 1e-3f, alpha = 0.3f + 0.6f * (float)t_uniform();
+                memset(lev, 0, sizeof lev);
+                lev[0] = 1.0f;
+                for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;
+                for (int simd = 0; simd < 2; simd++) {
+                    lbq_simd_enable(simd);
+                    lbq_log_block_sr(x, n, delta, alpha, nmax, lev, y, c, solo, 0x1234567890abcdefull, 3, starts[si]);
+                    for (int i = 0; i < n; i++) {
+                        float u = lbq_philox_uniform(0x1234567890abcdefull, 3, starts[si] + (uint64_t)i);
+                        float xn = lbq_normalize(x[i], delta);
+                        int cr = solo ? lbq_code_log_solo(xn, alpha, nmax, 1, u) : lbq_code_log(xn, alpha, nmax, 1, u);
+                        checked++;
+                        if ((cr != c[i] || !same_bits(y[i], lbq_log_level(alpha, cr) * delta)) && bad++ < 5)
+                            fprintf(stderr, "log sr start %llx b%d solo=%d simd=%d i=%d: code %d, reference %d\n",
+                                    (unsigned long long)starts[si], bits, solo, simd, i, c[i], cr);
+                    }
+                }
+                lbq_simd_enable(1);
+            }
+    CHECK_MSG(bad == 0, "log sr: %d of %lld elements differ from the qcore reference", bad, checked);
+}
+
 int main(void)
 {
+    test_fp8_direct();
+    test_dre_direct();
+    test_log_sr_direct();
     test_quantile();
     test_accum();
     printf("simd level %d\n", lbq_simd_level());
@@ -282,7 +467,24 @@ int main(void)
                             }
         }
     }
-    printf("%d spec x shape cases\n", ncase);
+    /* COAT's variants of the fp8 maps: range expansion and the non-expanded kernel's scale */
+    static const char *const fp8v[] = { ":dre", ":coat" };
+    for (int mi = 0; mi < 2; mi++)
+        for (int vi = 0; vi < 2; vi++)
+            for (int ni = 0; ni < lbq_norm_count(); ni++) {
+                const struct lbq_norm *nm = lbq_norm_at(ni);
+                for (int si = 0; si < 3; si++)
+                    for (int bi = 0; bi < (nm->blockwise ? 6 : 1); bi++) {
+                        char text[128];
+                        if (nm->blockwise) snprintf(text, sizeof text, "%s%d-%s%s", nm->name, blocks[bi], mi ? "fp8e5m2" : "fp8e4m3", fp8v[vi]);
+                        else snprintf(text, sizeof text, "%s-%s%s", nm->name, mi ? "fp8e5m2" : "fp8e4m3", fp8v[vi]);
+                        run_one(text, &shapes[si]);
+                        ncase++;
+                    }
+            }
+    printf("%d spec x shape cases; elements checked against qcore: log %lld, fp8 %lld, dre %lld\n", ncase,
+           nref_log, nref_fp8, nref_dre);
+    CHECK(nref_log > 10000 && nref_fp8 > 10000 && nref_dre > 10000);
     CHECK(ncase > 100);
     return TEST_END();
 }
