@@ -267,7 +267,6 @@ int cmd_recommend(int argc, char **argv)
     map = calloc((size_t)np * (size_t)nc, sizeof *map);
     if (!cl || !res || !ev || !items || !nitems || !choice || !map) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     for (int c = 0; c < nc; c++) cl[c] = g_c[c].c;
-    cli_note("recommend: %d candidates (+ %d recipes for comparison) x %d parameters", noffered, nc - noffered, np);
     struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, NULL };
     double N = 0;
     for (int i = 0; i < np; i++) {

@@ -82,6 +82,12 @@ static const struct cli_plan_entry *find(const struct cli_plan *p, const char *n
 int cli_plan_check(const struct cli_plan *p, const struct lbq_file *f, int all_tensors)
 {
     int np = lbq_file_nparams(f);
+    if (all_tensors)
+        for (int j = 0; j < p->n; j++) {
+            int found = 0;
+            for (int i = 0; i < np && !found; i++) found = strcmp(lbq_file_param(f, i)->name, p->e[j].name) == 0;
+            if (!found) return lbq_err(LBQ_ERR_FORMAT, "--plan %s: tensor '%s' is not in %s", p->path, p->e[j].name, lbq_file_path(f));
+        }
     for (int i = 0; i < np; i++) {
         const struct lbq_param_info *pi = lbq_file_param(f, i);
         const struct cli_plan_entry *e = find(p, pi->name);
@@ -90,12 +96,6 @@ int cli_plan_check(const struct cli_plan *p, const struct lbq_file *f, int all_t
             return lbq_err(LBQ_ERR_FORMAT, "--plan %s: tensor '%s' has %lld elements in the plan, %lld in %s", p->path, pi->name,
                            (long long)e->numel, (long long)pi->shape.numel, lbq_file_path(f));
     }
-    if (all_tensors)
-        for (int j = 0; j < p->n; j++) {
-            int found = 0;
-            for (int i = 0; i < np && !found; i++) found = strcmp(lbq_file_param(f, i)->name, p->e[j].name) == 0;
-            if (!found) return lbq_err(LBQ_ERR_FORMAT, "--plan %s: tensor '%s' is not in %s", p->path, p->e[j].name, lbq_file_path(f));
-        }
     return LBQ_OK;
 }
 
