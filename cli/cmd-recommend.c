@@ -32,14 +32,16 @@ const char lbq_usage_recommend[] =
 "  --max-blowup F      veto a candidate on a tensor whose update blow-up fraction\n"
 "                      #(|u^| > 10|u|)/n exceeds F (default 0.001)\n"
 "  -o, --output PLAN   write the plan (JSON, schema lbq.plan/1)\n"
+"  --curve TSV         also solve at budgets from the minimum to 9 bits/element in steps of 0.25 and\n"
+"                      write objective vs memory of those plans and of the recipes (plots/recommend.gp)\n"
 "  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT, --device D   as in 'lbq analyze --help'\n"
 "  -q, --quiet         no notices on stderr\n";
 
-enum { O_BUDGET = 1, O_BUDGET_GB, O_PARAMS, O_CANDS, O_MAXBLOW, O_OUT, O_TENSOR, O_MEM, O_MNAME, O_VNAME, O_DEVICE, O_QUIET };
+enum { O_BUDGET = 1, O_BUDGET_GB, O_PARAMS, O_CANDS, O_MAXBLOW, O_OUT, O_TENSOR, O_MEM, O_MNAME, O_VNAME, O_DEVICE, O_QUIET, O_CURVE };
 static const struct cli_opt opts[] = {
     { "budget", 1, O_BUDGET }, { "budget-gb", 1, O_BUDGET_GB }, { "params", 1, O_PARAMS }, { "candidates", 1, O_CANDS },
     { "max-blowup", 1, O_MAXBLOW }, { "output", 1, O_OUT }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM },
-    { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE }, { "quiet", 0, O_QUIET }, { 0, 0, 0 },
+    { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE }, { "quiet", 0, O_QUIET }, { "curve", 1, O_CURVE }, { 0, 0, 0 },
 };
 
 struct cand {
@@ -201,7 +203,7 @@ int cmd_recommend(int argc, char **argv)
 {
     struct cli_parser p = { "recommend", opts, argc, argv, 1, {0}, 0 };
     struct lbq_open_opts oo = { 0, 0, 0 };
-    const char *val, *out = NULL, *cands = "grid,fp32,recipes", *device = "auto";
+    const char *val, *out = NULL, *curve = NULL, *cands = "grid,fp32,recipes", *device = "auto";
     double budget = 0, budget_gb = 0, nparams = 0, max_blowup = 1e-3;
     long long mem = 1LL << 30;
     int id, have_budget = 0, have_gb = 0;
@@ -221,6 +223,7 @@ int cmd_recommend(int argc, char **argv)
         case O_VNAME: oo.v_name = val; break;
         case O_DEVICE: device = val; break;
         case O_QUIET: g_cli_quiet = 1; break;
+        case O_CURVE: curve = val; break;
         }
     }
     if (p.npos != 1) return cli_usage_error("recommend", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
@@ -231,6 +234,7 @@ int cmd_recommend(int argc, char **argv)
         budget = budget_gb * 8e9 / (2.0 * nparams);
     } else if (nparams > 0) return cli_usage_error("recommend", "--params goes with --budget-gb");
     if (cli_check_output("-o", out, p.positional[0], CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
+    if (cli_check_output("--curve", curve, p.positional[0], CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
     g_c = calloc(MAXC, sizeof *g_c);
     if (!g_c) return cli_fail(lbq_err(LBQ_ERR_NOMEM, "out of memory"));
     g_nc = 0;
@@ -360,6 +364,40 @@ int cmd_recommend(int argc, char **argv)
         printf("%-10s %10.3f %14.4e %8d %s\n", lbq_recipe_at(g_c[c].recipe)->name, rec[nrec].bits, rec[nrec].obj, vt,
                rec[nrec].bits > budget ? "over the budget" : (pobj <= rec[nrec].obj ? "plan better or equal" : "plan worse"));
         nrec++;
+    }
+    if (curve) {        /* plans at a ladder of budgets, the recipes, and this plan: plots/recommend.gp */
+        size_t cap = 65536, len = 0;
+        char *tb = malloc(cap);
+        int *ch2 = malloc(sizeof(int) * (size_t)np);
+        if (!tb || !ch2) { free(tb); free(ch2); rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        len += (size_t)snprintf(tb + len, cap - len, "# lbq recommend %s --curve: gnuplot -e \"datafile='FILE'; outfile='recommend'\" plots/recommend.gp\n"
+                                "# block 0: plans (budget, bits/element, element-weighted update rel-L2, lower bound)\n", lbq_file_path(f));
+        double lo = ceil(sr.min_cost / (2 * N) * 4.0) / 4.0;
+        for (double b = lo; b <= 9.0 + 1e-9 && len + 256 < cap; b += 0.25) {
+            struct lbq_mck_result r2;
+            if (lbq_mck_solve(np, nitems, items, b * 2.0 * N, (int64_t)1 << 16, ch2, &r2) != LBQ_OK) continue;
+            len += (size_t)snprintf(tb + len, cap - len, "%g\t%.6g\t%.6g\t%.6g\n", b, r2.cost / (2 * N), r2.err / N, r2.lower_bound / N);
+        }
+        len += (size_t)snprintf(tb + len, cap - len, "\n\n# block 1: recipes (bits/element, objective, name, label x, label y)\n");
+        for (int k = 0, c = 0; c < nc && len + 256 < cap; c++) {
+            if (g_c[c].recipe < 0) continue;
+            /* the label above-right of its point, below-right when another recipe sits just right at about the same error */
+            int below = 0;
+            for (int j = 0; j < nrec; j++)
+                if (j != k && rec[j].bits > rec[k].bits && rec[j].bits - rec[k].bits < 0.6 && rec[j].obj > 0 && rec[k].obj > 0 &&
+                    fabs(log10(rec[j].obj / rec[k].obj)) < 0.08) below = 1;
+            len += (size_t)snprintf(tb + len, cap - len, "%.6g\t%.6g\t%s\t%.6g\t%.6g\n", rec[k].bits, rec[k].obj, lbq_recipe_at(g_c[c].recipe)->name,
+                                    rec[k].bits + 0.08, below ? rec[k].obj / 1.35 : rec[k].obj * 1.3);
+            k++;
+        }
+        len += (size_t)snprintf(tb + len, cap - len, "\n\n# block 2: this plan (bits/element, objective, budget)\n%.6g\t%.6g\t%g\n",
+                                (pb_m + pb_v) / (2 * N), pobj, budget);
+        free(ch2);
+        fflush(stdout);
+        rc = lbq_write_atomic(curve, tb, len);
+        free(tb);
+        if (rc) goto cleanup;
+        cli_note("wrote %s", curve);
     }
     if (out) {
         root = cJSON_CreateObject();

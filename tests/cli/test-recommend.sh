@@ -83,6 +83,19 @@ check_eq "--candidates: 3 candidates listed" 3 "$(json_get "$T/plan-c.json" cand
 OTHER=$(rows "$T/plan-c.json" | awk -F '\t' '$2 == "candidate" && $3 != "fp32" && $3 != "block128-dtree:b4/block128-dtree0:b4" && $3 != "recipe:lpmm4"' | wc -l)
 check_eq "--candidates: every choice is one of them" 0 "$OTHER"
 
+# --curve: plans at budgets 0.25 apart, each within its budget; a larger budget's lower bound is at
+# most a smaller budget's objective; the recipes as in the plan
+run recommend "$SAMPLE_LATE" --budget $B --curve "$T/curve.tsv" -q
+check_rc "--curve exits 0" 0
+check_grep "--curve: first line is the gnuplot command" '^# lbq recommend .*plots/recommend.gp' "$T/curve.tsv"
+awk -F '\t' '/^#/ { next } /^$/ { blank++; next } blank == 0' "$T/curve.tsv" >"$T/curve0"
+check_num "--curve: at least 20 budgets" "$(wc -l <"$T/curve0")" ">=" 20
+check_eq "--curve: every plan within its budget" 0 "$(awk -F '\t' '$2 > $1 * (1 + 1e-9)' "$T/curve0" | wc -l)"
+check_eq "--curve: lower bound <= objective, and the next budget's bound <= this objective" 0 \
+    "$(awk -F '\t' '$4 > $3 * (1 + 1e-12) { bad++ } NR > 1 && $4 > prev * (1 + 1e-12) { bad++ } { prev = $3 } END { print bad + 0 }' "$T/curve0")"
+check_eq "--curve: the recipes of the plan" "$(for ((k = 0; k < NREC; k++)); do json_get "$T/plan.json" recipes.$k.name; done | sort | tr '\n' ' ')" \
+    "$(awk -F '\t' '/^#/ { next } /^$/ { blank++; next } blank == 2 { print $3 }' "$T/curve.tsv" | sort | tr '\n' ' ')"
+
 # bad input: one stderr line, the documented exit code, no plan written
 run recommend "$SAMPLE_LATE" -o "$T/x.json"
 check_error_contract "no budget" 2
