@@ -30,7 +30,7 @@ struct lbq_mck_result {
  * choice[ngroups] receives the index (within its group) of the chosen item.
  *
  * Method: costs are taken relative to each group's cheapest allowed item; the remaining budget is
- * cut into at most max_units units of size q (0: default 2^18, and at most 2^26 / ngroups), and
+ * cut into at most max_units units of size q (0: default 2^18, and at most 2^25 / ngroups - 1), and
  * a dynamic program over the units is run twice: with every item's cost rounded up (the choice
  * returned: its true cost is within the budget) and rounded down (a relaxation: its optimum is a
  * lower bound of the true optimum).  When all costs and the budget are integers and the remaining
