@@ -2,12 +2,13 @@
 #include "cli.h"
 #include "lbq-report.h"
 #include "lbq-mpi.h"
+#include "plan.h"
 
 /* the human table: stdout, or stderr when the JSON goes to stdout (--json -) */
 static FILE *tout;
 
 const char lbq_usage_analyze[] =
-"usage: lbq analyze FILE (--quant SPEC | --quant-m SPEC --quant-v SPEC | --recipe R) [options]\n"
+"usage: lbq analyze FILE (--quant SPEC | --quant-m SPEC --quant-v SPEC | --recipe R | --plan P) [options]\n"
 "\n"
 "Quantize and dequantize every parameter's m (exp_avg) and v (exp_avg_sq) and report, per parameter\n"
 "and in total (weighted by elements): state errors (relative L2, max and mean abs error, quantiles of\n"
@@ -27,6 +28,7 @@ const char lbq_usage_analyze[] =
 "  --quantile P        log map quantile p (default 0.1)\n"
 "  --map-file F        user codebook for the 'file' map\n"
 "  --quantize-all      also quantize tensors a recipe leaves in fp32\n"
+"  --plan PLAN.json    per tensor the m and v specs of a plan ('lbq recommend -o'; schema lbq.plan/1)\n"
 "output:\n"
 "  --json OUT          everything, with histograms (schema lbq.analyze/2), written atomically\n"
 "  --params N          extrapolate optimizer-state memory to N parameters (e.g. 7e9)\n"
@@ -38,11 +40,11 @@ const char lbq_usage_analyze[] =
 "  --m-name/--v-name PAT    dataset names (see 'lbq inspect --help')\n"
 "  -q, --quiet         no notices on stderr\n";
 
-enum { O_JSON = 1, O_PARAMS, O_TENSOR, O_OUTK, O_DEVICE, O_MEM, O_MNAME, O_VNAME, O_QUIET };
+enum { O_JSON = 1, O_PARAMS, O_TENSOR, O_OUTK, O_DEVICE, O_MEM, O_MNAME, O_VNAME, O_QUIET, O_PLAN };
 static const struct cli_opt own_opts[] = {
     { "json", 1, O_JSON }, { "params", 1, O_PARAMS }, { "tensor", 1, O_TENSOR }, { "outlier-k", 1, O_OUTK },
     { "device", 1, O_DEVICE }, { "mem-limit", 1, O_MEM }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME },
-    { "quiet", 0, O_QUIET },
+    { "quiet", 0, O_QUIET }, { "plan", 1, O_PLAN },
 };
 
 /* own options + the shared quantizer options in one table */
@@ -126,7 +128,8 @@ int cmd_analyze(int argc, char **argv)
     struct cli_qopts qo;
     struct lbq_open_opts oo = { 0, 0, 0 };
     struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL };
-    const char *val, *json_out = NULL, *device = "auto";
+    const char *val, *json_out = NULL, *device = "auto", *plan_path = NULL;
+    struct cli_plan *plan = NULL;
     double nparams_x = 0;
     long long mem = 1LL << 30;
     int id, rc = LBQ_OK, exitc = 0;
@@ -147,12 +150,18 @@ int cmd_analyze(int argc, char **argv)
         case O_MNAME: oo.m_name = val; break;
         case O_VNAME: oo.v_name = val; break;
         case O_QUIET: g_cli_quiet = 1; break;
+        case O_PLAN: plan_path = val; break;
         }
     }
     if (p.npos != 1) return cli_usage_error("analyze", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
     if ((exitc = cli_check_output("--json", json_out, p.positional[0], CLI_OUT_TEXT))) return exitc;
     struct lbq_config conf;
-    if (cli_qopts_config(&qo, "analyze", &conf)) return LBQ_EXIT_USAGE;
+    if (plan_path) {        /* per tensor its own m and v specs (cli/plan.c) */
+        if (qo.quant || qo.quant_m || qo.quant_v || qo.recipe) return cli_usage_error("analyze", "--plan cannot be combined with --quant/--quant-m/--quant-v/--recipe");
+        if ((rc = cli_plan_load(plan_path, &plan)) != LBQ_OK) return cli_fail(rc);
+        memset(&conf, 0, sizeof conf);
+        snprintf(conf.label, sizeof conf.label, "plan %s", plan_path);
+    } else if (cli_qopts_config(&qo, "analyze", &conf)) return LBQ_EXIT_USAGE;
     tout = (json_out && strcmp(json_out, "-") == 0) ? stderr : stdout;
     int use_cuda = 0;
     int dr = cli_device_select("analyze", device, &use_cuda);
@@ -169,6 +178,7 @@ int cmd_analyze(int argc, char **argv)
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
     if (!rc) rc = lbq_file_set_mem_limit(f, mem);       /* the file's chunking vs --mem-limit */
+    if (!rc && plan) rc = cli_plan_check(plan, f, oo.tensor_glob == NULL);
     if ((rc = lbq_mpi_agree(rc)) != 0) goto cleanup;
     g_f = f;
     cpu_note();
@@ -184,7 +194,9 @@ int cmd_analyze(int argc, char **argv)
     lbq_mpi_note_balance("analyze", numel, owner, np, "tensors");
     for (int i = 0; i < np; i++) {
         if (owner[i] != lbq_mpi_rank()) continue;
-        LBQ_TRY(lbq_eval_param(f, i, &conf, 1, &eo, &ev[i]));
+        struct lbq_config pc = conf;
+        if (plan) LBQ_TRY(cli_plan_config(plan, lbq_file_param(f, i)->name, &pc));
+        LBQ_TRY(lbq_eval_param(f, i, &pc, 1, &eo, &ev[i]));
         if (lbq_mpi_size() == 1) note_nonfinite(i, &ev[i]);
     }
     if (lbq_mpi_size() > 1) {   /* every evaluation to rank 0, in parameter order */
@@ -249,8 +261,9 @@ int cmd_analyze(int argc, char **argv)
         cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
         cJSON *c = cJSON_AddObjectToObject(root, "config");
         cJSON_AddStringToObject(c, "label", conf.label);
-        cJSON_AddStringToObject(c, "m", conf.has_m ? conf.m.text : "fp32");
-        cJSON_AddStringToObject(c, "v", conf.has_v ? conf.v.text : "fp32");
+        cJSON_AddStringToObject(c, "m", plan ? "plan" : conf.has_m ? conf.m.text : "fp32");
+        cJSON_AddStringToObject(c, "v", plan ? "plan" : conf.has_v ? conf.v.text : "fp32");
+        if (plan) cJSON_AddStringToObject(c, "plan", plan_path);
         if (conf.recipe) cJSON_AddStringToObject(c, "recipe", conf.recipe->name); else cJSON_AddNullToObject(c, "recipe");
         cJSON_AddBoolToObject(c, "quantize_all", conf.quantize_all);
         cJSON_AddStringToObject(c, "device", use_cuda == 2 ? "twin" : use_cuda ? "cuda" : "cpu");
@@ -298,5 +311,6 @@ cleanup:
     free(ev); free(owner); free(numel);
     if (!exitc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
+    cli_plan_free(plan);
     return exitc;
 }

@@ -5,6 +5,7 @@
 #include "lbq-sim.h"
 #include "lbq-mpi.h"
 #include "plot.h"
+#include "sweep-grid.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -695,7 +696,7 @@ int cmd_sweep(int argc, char **argv)
     struct lbq_qdefaults d;
     struct sweep_axes ax;
     const char *val, *dir = NULL, *device = NULL;
-    const char *maps_s = "dtree,dtree0,linear,linsq,log,uniform", *norms_s = "block,rank1", *bits_s = "2-8", *blocks_s = "32,64,128,256,512,2048";
+    const char *maps_s = LBQ_SWEEP_MAPS, *norms_s = LBQ_SWEEP_NORMS, *bits_s = LBQ_SWEEP_BITS, *blocks_s = LBQ_SWEEP_BLOCKS;
     long long mem = 1LL << 30, tmp[MAX_LIST];
     int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0;
     lbq_qdefaults_init(&d);

@@ -46,6 +46,8 @@ extern const char lbq_usage_shampoo[];
 extern const char lbq_usage_selftest[];
 extern const char lbq_usage_import[];
 int cmd_import(int argc, char **argv);      /* cmd-import.c */
+extern const char lbq_usage_recommend[];
+int cmd_recommend(int argc, char **argv);   /* cmd-recommend.c */
 
 const struct lbq_cmd lbq_commands[] = {
     { "import",   cmd_import,   "convert a PyTorch checkpoint (nanoGPT ckpt.pt, HF Trainer dir, state dicts) into a moment file", lbq_usage_import },
@@ -55,6 +57,7 @@ const struct lbq_cmd lbq_commands[] = {
     { "analyze",  cmd_analyze,  "per-parameter quantization, update and zero-point errors, memory", lbq_usage_analyze },
     { "simulate", cmd_simulate, "multi-step EMA simulation with quantized states: swamping, drift, collapse", lbq_usage_simulate },
     { "sweep",    cmd_sweep,    "maps x normalizations x bits x block sizes: results.json, results.tsv, figures", lbq_usage_sweep },
+    { "recommend", cmd_recommend, "choose a quantizer per tensor under a memory budget (bits/element or GB): table and plan JSON", lbq_usage_recommend },
     { "plot",     cmd_plot,     "redraw the figures (PNG + PDF, gnuplot) of a sweep or simulate results JSON", lbq_usage_plot },
     { "theory",   cmd_theory,   "SOLO swamping thresholds and the precision-specific beta1 table", lbq_usage_theory },
     { "shampoo",  cmd_shampoo,  "4-bit Shampoo: preconditioner vs eigenvector quantization, Bjorck rectification, A^(-1/4) errors", lbq_usage_shampoo },
@@ -93,7 +96,7 @@ static int run_main(int argc, char **argv)
     cli_signals_install();      /* INT, TERM, HUP remove the temporary output files (cli-util.c) */
     /* the commands that read a moment file run under the crash guard (cli-util.c); a first argument
      * that is not an option is their FILE (they refine the name before opening it) */
-    static const char *const readers[] = { "inspect", "analyze", "quantize", "simulate", "sweep", "shampoo" };
+    static const char *const readers[] = { "inspect", "analyze", "quantize", "simulate", "sweep", "shampoo", "recommend" };
     int guard = 0;
     for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) guard |= strcmp(c->name, readers[i]) == 0;
     if (guard) cli_guard_begin(argc > 2 && (argv[2][0] != '-' || argv[2][1] == 0) ? argv[2] : NULL);

@@ -1,0 +1,476 @@
+/* cmd-recommend.c - `lbq recommend`: one quantizer per tensor for m and v under a memory budget,
+ * minimizing the element-weighted update error (docs/metrics.md, "Recommendation"). */
+#include "cli.h"
+#include "lbq-json.h"
+#include "lbq-report.h"
+#include "lbq-recommend.h"
+#include "sweep-grid.h"
+
+#include <errno.h>
+
+const char lbq_usage_recommend[] =
+"usage: lbq recommend FILE (--budget BITS | --budget-gb G --params N) [-o PLAN.json] [options]\n"
+"\n"
+"Choose, for every parameter, one quantizer for m and v from a candidate set so that the\n"
+"element-weighted mean of the per-tensor update rel-L2 (sum numel * update_rel_l2 / sum numel) is\n"
+"smallest while the states fit the budget.  Candidates that send a positive v to 0, or whose\n"
+"update blow-up fraction exceeds --max-blowup, are vetoed.  Each tensor is read once; every\n"
+"candidate is evaluated on it by the analyze engine.  Prints the plan per tensor and its totals\n"
+"next to every published recipe at its own memory; -o writes the plan (schema lbq.plan/1), which\n"
+"'lbq analyze FILE --plan PLAN.json' re-evaluates.  Definitions: docs/metrics.md.\n"
+"\n"
+"  --budget BITS       bits per element, averaged over m and v, scales included (e.g. 4.5)\n"
+"  --budget-gb G       the budget as G GB (1e9 bytes) of m+v states for --params N parameters:\n"
+"  --params N          BITS = G * 8e9 / (2 N)\n"
+"  --candidates LIST   comma-separated; default grid,fp32,recipes.  Items: grid (the sweep's default\n"
+"                      grid: maps " LBQ_SWEEP_MAPS " x norms " LBQ_SWEEP_NORMS "\n"
+"                      x bits " LBQ_SWEEP_BITS " x blocks " LBQ_SWEEP_BLOCKS ", one spec for m and v;\n"
+"                      the log map quantizes v only), fp32, recipes (every published recipe's\n"
+"                      per-tensor choice, its fp32 exemptions included), a recipe name, SPEC (m and\n"
+"                      v), or MSPEC/VSPEC where either may be fp32\n"
+"  --max-blowup F      veto a candidate on a tensor whose update blow-up fraction\n"
+"                      #(|u^| > 10|u|)/n exceeds F (default 0.001)\n"
+"  -o, --output PLAN   write the plan (JSON, schema lbq.plan/1)\n"
+"  --curve TSV         also solve at budgets from the minimum to 9 bits/element in steps of 0.25 and\n"
+"                      write objective vs memory of those plans and of the recipes (plots/recommend.gp)\n"
+"  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT, --device D   as in 'lbq analyze --help'\n"
+"  -q, --quiet         no notices on stderr\n";
+
+enum { O_BUDGET = 1, O_BUDGET_GB, O_PARAMS, O_CANDS, O_MAXBLOW, O_OUT, O_TENSOR, O_MEM, O_MNAME, O_VNAME, O_DEVICE, O_QUIET, O_CURVE };
+static const struct cli_opt opts[] = {
+    { "budget", 1, O_BUDGET }, { "budget-gb", 1, O_BUDGET_GB }, { "params", 1, O_PARAMS }, { "candidates", 1, O_CANDS },
+    { "max-blowup", 1, O_MAXBLOW }, { "output", 1, O_OUT }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM },
+    { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE }, { "quiet", 0, O_QUIET }, { "curve", 1, O_CURVE }, { 0, 0, 0 },
+};
+
+struct cand {
+    struct lbq_config c;
+    int offered;            /* in the candidate set (recipes are always evaluated, for the comparison) */
+    int recipe;             /* index of the recipe, or -1 */
+};
+
+struct cres {               /* one candidate on one tensor */
+    double bits_m, bits_v;  /* storage in bits, scales and parameters included */
+    double upd, cosv, blowup, m_rel, v_rel, zc;
+    int64_t collapsed;      /* v > 0 dequantized to 0 */
+    int kept_fp32, veto;
+    char m_plan[128], v_plan[128];
+};
+
+#define MAXC 4096
+static struct cand *g_c;
+static int g_nc;
+
+static int add_cand(const struct lbq_config *c, int offered, int recipe)
+{
+    for (int i = 0; i < g_nc; i++)
+        if (strcmp(g_c[i].c.label, c->label) == 0) { g_c[i].offered |= offered; return 0; }
+    if (g_nc == MAXC) return -1;
+    g_c[g_nc].c = *c; g_c[g_nc].offered = offered; g_c[g_nc].recipe = recipe;
+    g_nc++;
+    return 0;
+}
+
+static void set_label(struct lbq_config *c)
+{
+    const char *m = c->has_m ? c->m.text : "fp32", *v = c->has_v ? c->v.text : "fp32";
+    if (strcmp(m, v) == 0) snprintf(c->label, sizeof c->label, "%s", m);
+    else snprintf(c->label, sizeof c->label, "%s/%s", m, v);
+}
+
+/* the sweep's default grid, as `lbq sweep` builds it (both states; the log map: v only) */
+static int add_grid(void)
+{
+    const char *maps = LBQ_SWEEP_MAPS, *norms = LBQ_SWEEP_NORMS, *blocks = LBQ_SWEEP_BLOCKS;
+    int blist[16], nb = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", blocks);
+    for (char *t = strtok(buf, ","); t && nb < 16; t = strtok(NULL, ",")) blist[nb++] = atoi(t);
+    int b0, b1;
+    if (sscanf(LBQ_SWEEP_BITS, "%d-%d", &b0, &b1) != 2) return -1;
+    char mb[256], nbuf[256];
+    snprintf(mb, sizeof mb, "%s", maps);
+    /* strtok is not reentrant: split the lists first */
+    const char *mlist[32]; int nm = 0;
+    const char *nlist[8]; int nn = 0;
+    for (char *t = strtok(mb, ","); t && nm < 32; t = strtok(NULL, ",")) mlist[nm++] = t;
+    snprintf(nbuf, sizeof nbuf, "%s", norms);
+    for (char *t = strtok(nbuf, ","); t && nn < 8; t = strtok(NULL, ",")) nlist[nn++] = t;
+    for (int mi = 0; mi < nm; mi++)
+        for (int ni = 0; ni < nn; ni++)
+            for (int bits = b0; bits <= b1; bits++) {
+                int64_t blk0 = 0;
+                const struct lbq_norm *norm = lbq_norm_find(nlist[ni], &blk0);
+                const struct lbq_map *map = lbq_map_find(mlist[mi]);
+                if (!norm || !map) continue;
+                if (map->fixed_bits && bits != map->fixed_bits) continue;
+                int nbl = norm->blockwise ? nb : 1;
+                for (int ki = 0; ki < nbl; ki++) {
+                    struct lbq_qdefaults d;
+                    lbq_qdefaults_init(&d);
+                    d.bits = bits;
+                    if (norm->blockwise) d.block = blist[ki];
+                    char spec[128];
+                    snprintf(spec, sizeof spec, "%s-%s", norm->name, map->name);
+                    struct lbq_qspec s;
+                    if (lbq_qspec_parse(spec, &d, &s) != LBQ_OK) continue;     /* unsupported combination */
+                    struct lbq_qplan tp;
+                    struct lbq_config c;
+                    memset(&c, 0, sizeof c);
+                    c.has_m = lbq_qplan_init(&tp, &s, LBQ_ROLE_M, 2) == LBQ_OK;
+                    c.has_v = lbq_qplan_init(&tp, &s, LBQ_ROLE_V, 2) == LBQ_OK;
+                    if (!c.has_m && !c.has_v) continue;
+                    c.m = s; c.v = s;
+                    set_label(&c);
+                    if (add_cand(&c, 1, -1)) return -1;
+                }
+            }
+    lbq_err(LBQ_OK, "%s", "");
+    return 0;
+}
+
+static int add_recipe(const struct lbq_recipe *r, int ri, int offered)
+{
+    struct lbq_config c;
+    memset(&c, 0, sizeof c);
+    struct lbq_qdefaults d;
+    lbq_qdefaults_init(&d);
+    if (lbq_qspec_parse(r->m_spec, &d, &c.m) || lbq_qspec_parse(r->v_spec, &d, &c.v)) return -1;
+    c.has_m = c.has_v = 1;
+    c.recipe = r;
+    snprintf(c.label, sizeof c.label, "recipe:%s", r->name);
+    return add_cand(&c, offered, ri);
+}
+
+/* one state of a MSPEC/VSPEC item; "fp32" leaves it unquantized */
+static int parse_state(const char *item, const char *txt, enum lbq_role role, struct lbq_qspec *s, int *has)
+{
+    if (strcmp(txt, "fp32") == 0) { *has = 0; return 0; }
+    struct lbq_qdefaults d;
+    lbq_qdefaults_init(&d);
+    struct lbq_qplan tp;
+    if (lbq_qspec_parse(txt, &d, s) != LBQ_OK || lbq_qplan_init(&tp, s, role, 2) != LBQ_OK) {
+        cli_usage_error("recommend", "--candidates: '%s': %s", item, lbq_errmsg());
+        return -1;
+    }
+    *has = 1;
+    return 0;
+}
+
+static int parse_candidates(const char *list)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", list);
+    char *save = NULL;
+    int any = 0;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        any = 1;
+        if (strcmp(t, "grid") == 0) { if (add_grid()) return cli_usage_error("recommend", "--candidates: more than %d candidates", MAXC); continue; }
+        if (strcmp(t, "recipes") == 0) {
+            for (int r = 0; r < lbq_recipe_count(); r++) add_recipe(lbq_recipe_at(r), r, 1);
+            continue;
+        }
+        struct lbq_config c;
+        memset(&c, 0, sizeof c);
+        if (strcmp(t, "fp32") == 0) { set_label(&c); add_cand(&c, 1, -1); continue; }
+        const char *rn = strncmp(t, "recipe:", 7) == 0 ? t + 7 : t;
+        const struct lbq_recipe *r = lbq_recipe_find(rn);
+        if (r) {
+            for (int k = 0; k < lbq_recipe_count(); k++) if (lbq_recipe_at(k) == r) add_recipe(r, k, 1);
+            continue;
+        }
+        char *slash = strchr(t, '/');
+        char ms[256], vs[256];
+        if (slash) { snprintf(ms, sizeof ms, "%.*s", (int)(slash - t), t); snprintf(vs, sizeof vs, "%s", slash + 1); }
+        else { snprintf(ms, sizeof ms, "%s", t); snprintf(vs, sizeof vs, "%s", t); }
+        if (!strchr(ms, '-') && strcmp(ms, "fp32") != 0 && !strchr(vs, '-')) {
+            const char *s = lbq_name_suggest(t);
+            return cli_usage_error("recommend", "--candidates: '%s' is not grid, fp32, recipes, a recipe or a quantizer spec%s%s%s", t,
+                                   s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+        }
+        if (parse_state(t, ms, LBQ_ROLE_M, &c.m, &c.has_m) || parse_state(t, vs, LBQ_ROLE_V, &c.v, &c.has_v)) return LBQ_EXIT_USAGE;
+        set_label(&c);
+        if (add_cand(&c, 1, -1)) return cli_usage_error("recommend", "--candidates: more than %d candidates", MAXC);
+    }
+    if (!any) return cli_usage_error("recommend", "--candidates: empty list");
+    return 0;
+}
+
+static double bits_of(const struct lbq_qsize *s) { return (double)(s->code_bits + s->scale_bits + s->param_bits); }
+
+int cmd_recommend(int argc, char **argv)
+{
+    struct cli_parser p = { "recommend", opts, argc, argv, 1, {0}, 0 };
+    struct lbq_open_opts oo = { 0, 0, 0 };
+    const char *val, *out = NULL, *curve = NULL, *cands = "grid,fp32,recipes", *device = "auto";
+    double budget = 0, budget_gb = 0, nparams = 0, max_blowup = 1e-3;
+    long long mem = 1LL << 30;
+    int id, have_budget = 0, have_gb = 0;
+    while ((id = cli_next(&p, &val)) != 0) {
+        if (id < 0) return LBQ_EXIT_USAGE;
+        if (id == 'h') return cli_help("recommend");
+        switch (id) {
+        case O_BUDGET: if (cli_double("recommend", "--budget", val, 1e-6, 1e6, &budget)) return LBQ_EXIT_USAGE; have_budget = 1; break;
+        case O_BUDGET_GB: if (cli_double("recommend", "--budget-gb", val, 1e-12, 1e12, &budget_gb)) return LBQ_EXIT_USAGE; have_gb = 1; break;
+        case O_PARAMS: if (cli_double("recommend", "--params", val, 1.0, 1e15, &nparams)) return LBQ_EXIT_USAGE; break;
+        case O_CANDS: cands = val; break;
+        case O_MAXBLOW: if (cli_double("recommend", "--max-blowup", val, 0.0, 1.0, &max_blowup)) return LBQ_EXIT_USAGE; break;
+        case O_OUT: out = val; break;
+        case O_TENSOR: oo.tensor_glob = val; break;
+        case O_MEM: if (cli_bytes("recommend", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
+        case O_MNAME: oo.m_name = val; break;
+        case O_VNAME: oo.v_name = val; break;
+        case O_DEVICE: device = val; break;
+        case O_QUIET: g_cli_quiet = 1; break;
+        case O_CURVE: curve = val; break;
+        }
+    }
+    if (p.npos != 1) return cli_usage_error("recommend", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
+    if (have_budget && have_gb) return cli_usage_error("recommend", "give either --budget or --budget-gb, not both");
+    if (!have_budget && !have_gb) return cli_usage_error("recommend", "missing budget: --budget BITS (bits per element, m and v averaged) or --budget-gb G --params N");
+    if (have_gb) {
+        if (nparams <= 0) return cli_usage_error("recommend", "--budget-gb needs --params N (the model's parameter count)");
+        budget = budget_gb * 8e9 / (2.0 * nparams);
+    } else if (nparams > 0) return cli_usage_error("recommend", "--params goes with --budget-gb");
+    if (cli_check_output("-o", out, p.positional[0], CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
+    if (cli_check_output("--curve", curve, p.positional[0], CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
+    g_c = calloc(MAXC, sizeof *g_c);
+    if (!g_c) return cli_fail(lbq_err(LBQ_ERR_NOMEM, "out of memory"));
+    g_nc = 0;
+    int exitc = parse_candidates(cands);
+    if (exitc) { free(g_c); return exitc; }
+    for (int r = 0; r < lbq_recipe_count(); r++) add_recipe(lbq_recipe_at(r), r, 0);     /* for the comparison */
+    int noffered = 0;
+    for (int c = 0; c < g_nc; c++) noffered += g_c[c].offered;
+    int use_dev = 0;
+    int dr = cli_device_select("recommend", device, &use_dev);
+    if (dr == -2) { free(g_c); return LBQ_EXIT_USAGE; }
+    if (dr == -1) { free(g_c); return LBQ_EXIT_CUDA; }
+
+    int rc = LBQ_OK;
+    struct lbq_file *f = NULL;
+    struct lbq_config *cl = NULL;
+    struct cres *res = NULL;
+    struct lbq_param_eval *ev = NULL;
+    struct lbq_mck_item *items = NULL;
+    int *nitems = NULL, *choice = NULL, *map = NULL;
+    cJSON *root = NULL;
+    cli_guard_file(p.positional[0]);
+    rc = lbq_file_open(p.positional[0], &oo, &f);
+    if (!rc) rc = lbq_file_set_mem_limit(f, mem);
+    if (rc) goto cleanup;
+    cli_print_file_notes(f);
+    int np = lbq_file_nparams(f), nc = g_nc;
+    cl = calloc((size_t)nc, sizeof *cl);
+    res = calloc((size_t)np * (size_t)nc, sizeof *res);
+    ev = calloc((size_t)nc, sizeof *ev);
+    items = calloc((size_t)np * (size_t)nc, sizeof *items);
+    nitems = calloc((size_t)np, sizeof *nitems);
+    choice = calloc((size_t)np, sizeof *choice);
+    map = calloc((size_t)np * (size_t)nc, sizeof *map);
+    if (!cl || !res || !ev || !items || !nitems || !choice || !map) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    for (int c = 0; c < nc; c++) cl[c] = g_c[c].c;
+    struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, NULL };
+    double N = 0;
+    for (int i = 0; i < np; i++) {
+        const struct lbq_param_info *pi = lbq_file_param(f, i);
+        N += (double)pi->shape.numel;
+        LBQ_TRY(lbq_eval_param(f, i, cl, nc, &eo, ev));       /* every candidate, one read of the tensor */
+        for (int c = 0; c < nc; c++) {
+            struct cres *r = &res[(size_t)i * nc + c];
+            struct lbq_state_res mr, vr;
+            struct lbq_update_res ur;
+            lbq_state_result(&ev[c].acc.m, &mr);
+            lbq_state_result(&ev[c].acc.v, &vr);
+            lbq_update_result(&ev[c].acc.u, &ur);
+            r->bits_m = bits_of(&ev[c].m_size); r->bits_v = bits_of(&ev[c].v_size);
+            r->upd = ur.rel_l2; r->cosv = ur.cosine; r->blowup = ur.blowup_frac;
+            r->m_rel = mr.rel_l2; r->v_rel = vr.rel_l2; r->zc = vr.zero_collapse;
+            r->collapsed = ev[c].acc.v.pos_to_zero;
+            r->kept_fp32 = ev[c].kept_fp32;
+            r->veto = r->collapsed > 0 || r->blowup > max_blowup || !isfinite(r->upd);
+            snprintf(r->m_plan, sizeof r->m_plan, "%s", ev[c].m_plan);
+            snprintf(r->v_plan, sizeof r->v_plan, "%s", ev[c].v_plan);
+        }
+    }
+    /* the knapsack over the offered candidates: cost = bits of m + v, error = numel * update rel-L2 */
+    for (int i = 0; i < np; i++) {
+        double n = (double)lbq_file_param(f, i)->shape.numel;
+        int k = 0;
+        for (int c = 0; c < nc; c++) {
+            if (!g_c[c].offered) continue;
+            const struct cres *r = &res[(size_t)i * nc + c];
+            struct lbq_mck_item *it = &items[(size_t)i * noffered + k];
+            it->cost = r->bits_m + r->bits_v; it->err = n * r->upd; it->veto = r->veto;
+            map[(size_t)i * noffered + k] = c;
+            k++;
+        }
+        nitems[i] = k;
+    }
+    struct lbq_mck_result sr;
+    double budget_bits = budget * 2.0 * N;
+    rc = lbq_mck_solve(np, nitems, items, budget_bits, 0, choice, &sr);
+    if (rc == LBQ_ERR_ARG && sr.min_cost > 0 && budget_bits < sr.min_cost) {
+        fprintf(stderr, "lbq recommend: error: budget %.4g bits/element is below the minimum achievable %.4f bits/element with these candidates (vetoed ones excluded)\n",
+                budget, sr.min_cost / (2.0 * N));
+        exitc = LBQ_EXIT_USAGE;
+        rc = LBQ_OK;
+        goto cleanup;
+    }
+    if (rc == LBQ_ERR_ARG && strstr(lbq_errmsg(), "every candidate is vetoed")) {
+        int g = -1;
+        sscanf(strstr(lbq_errmsg(), "group ") + 6, "%d", &g);
+        rc = lbq_err(LBQ_ERR_ARG, "recommend: tensor '%s': every candidate is vetoed (add fp32 to --candidates, or raise --max-blowup)",
+                     g >= 0 && g < np ? lbq_file_param(f, g)->name : "?");
+    }
+    if (rc) goto cleanup;
+    /* the table */
+    double pb_m = 0, pb_v = 0, pobj = 0;
+    printf("%s: plan for %.4g bits/element (m and v averaged, scales included), %d candidates x %d parameters\n",
+           lbq_file_path(f), budget, noffered, np);
+    printf("objective: element-weighted mean of the per-tensor update rel-L2; veto: v>0 -> 0, blow-up fraction > %g\n", max_blowup);
+    printf("%-30s %9s %-22s %-26s %11s %9s %9s %9s %8s\n", "parameter", "numel", "m", "v", "bits m/v", "upd relL2", "m rel-L2", "v rel-L2", "blowup%");
+    for (int i = 0; i < np; i++) {
+        const struct lbq_param_info *pi = lbq_file_param(f, i);
+        int c = map[(size_t)i * noffered + choice[i]];
+        const struct cres *r = &res[(size_t)i * nc + c];
+        double n = (double)pi->shape.numel;
+        pb_m += r->bits_m; pb_v += r->bits_v; pobj += n * r->upd;
+        char bits[32];
+        snprintf(bits, sizeof bits, "%.2f/%.2f", r->bits_m / n, r->bits_v / n);
+        printf("%-30.30s %9lld %-22.22s %-26.26s %11s %9.3e %9.3e %9.3e %8.3f\n", pi->name, (long long)pi->shape.numel,
+               r->m_plan, r->v_plan, bits, r->upd, r->m_rel, r->v_rel, 100.0 * r->blowup);
+    }
+    pobj /= N;
+    printf("%.*s\n", 140, "--------------------------------------------------------------------------------------------------------------------------------------------");
+    printf("PLAN: %.3f bits/element (m %.2f + v %.2f)   element-weighted update rel-L2 %.4e\n", (pb_m + pb_v) / (2 * N), pb_m / N, pb_v / N, pobj);
+    if (sr.gap == 0) printf("solver: optimal over the candidates (exact dynamic program, unit %.4g bits)\n", sr.unit);
+    else printf("solver: dynamic program over units of %.4g bits: objective within %.3e of the optimum (lower bound %.4e)\n", sr.unit, sr.gap / N, sr.lower_bound / N);
+    printf("minimum achievable with these candidates: %.3f bits/element\n", sr.min_cost / (2 * N));
+    printf("\npublished recipes, each at its own memory (same objective; vetoed = tensors the plan's veto would refuse):\n");
+    printf("%-10s %10s %14s %8s %s\n", "recipe", "bits/elem", "upd relL2 (ew)", "vetoed", "vs plan");
+    struct { double bits, obj; int vetoed; } rec[32];
+    int nrec = 0;
+    for (int c = 0; c < nc && nrec < 32; c++) {
+        if (g_c[c].recipe < 0) continue;
+        double b = 0, o = 0;
+        int vt = 0;
+        for (int i = 0; i < np; i++) {
+            const struct cres *r = &res[(size_t)i * nc + c];
+            b += r->bits_m + r->bits_v; o += (double)lbq_file_param(f, i)->shape.numel * r->upd; vt += r->veto;
+        }
+        rec[nrec].bits = b / (2 * N); rec[nrec].obj = o / N; rec[nrec].vetoed = vt;
+        printf("%-10s %10.3f %14.4e %8d %s\n", lbq_recipe_at(g_c[c].recipe)->name, rec[nrec].bits, rec[nrec].obj, vt,
+               rec[nrec].bits > budget ? "over the budget" : (pobj <= rec[nrec].obj ? "plan better or equal" : "plan worse"));
+        nrec++;
+    }
+    if (curve) {        /* plans at a ladder of budgets, the recipes, and this plan: plots/recommend.gp */
+        size_t cap = 65536, len = 0;
+        char *tb = malloc(cap);
+        int *ch2 = malloc(sizeof(int) * (size_t)np);
+        if (!tb || !ch2) { free(tb); free(ch2); rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        len += (size_t)snprintf(tb + len, cap - len, "# lbq recommend %s --curve: gnuplot -e \"datafile='FILE'; outfile='recommend'\" plots/recommend.gp\n"
+                                "# block 0: plans (budget, bits/element, element-weighted update rel-L2, lower bound)\n", lbq_file_path(f));
+        double lo = ceil(sr.min_cost / (2 * N) * 4.0) / 4.0;
+        for (double b = lo; b <= 9.0 + 1e-9 && len + 256 < cap; b += 0.25) {
+            struct lbq_mck_result r2;
+            if (lbq_mck_solve(np, nitems, items, b * 2.0 * N, (int64_t)1 << 16, ch2, &r2) != LBQ_OK) continue;
+            len += (size_t)snprintf(tb + len, cap - len, "%g\t%.6g\t%.6g\t%.6g\n", b, r2.cost / (2 * N), r2.err / N, r2.lower_bound / N);
+        }
+        len += (size_t)snprintf(tb + len, cap - len, "\n\n# block 1: recipes (bits/element, objective, name, label x, label y)\n");
+        for (int k = 0, c = 0; c < nc && len + 256 < cap; c++) {
+            if (g_c[c].recipe < 0) continue;
+            /* the label above-right of its point, below-right when another recipe sits just right at about the same error */
+            int below = 0;
+            for (int j = 0; j < nrec; j++)
+                if (j != k && rec[j].bits > rec[k].bits && rec[j].bits - rec[k].bits < 0.6 && rec[j].obj > 0 && rec[k].obj > 0 &&
+                    fabs(log10(rec[j].obj / rec[k].obj)) < 0.08) below = 1;
+            len += (size_t)snprintf(tb + len, cap - len, "%.6g\t%.6g\t%s\t%.6g\t%.6g\n", rec[k].bits, rec[k].obj, lbq_recipe_at(g_c[c].recipe)->name,
+                                    rec[k].bits + 0.08, below ? rec[k].obj / 1.35 : rec[k].obj * 1.3);
+            k++;
+        }
+        len += (size_t)snprintf(tb + len, cap - len, "\n\n# block 2: this plan (bits/element, objective, budget)\n%.6g\t%.6g\t%g\n",
+                                (pb_m + pb_v) / (2 * N), pobj, budget);
+        free(ch2);
+        fflush(stdout);
+        rc = lbq_write_atomic(curve, tb, len);
+        free(tb);
+        if (rc) goto cleanup;
+        cli_note("wrote %s", curve);
+    }
+    if (out) {
+        root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "schema", "lbq.plan");
+        cJSON_AddNumberToObject(root, "schema_version", 1);
+        cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
+        cJSON_AddStringToObject(root, "file", lbq_file_path(f));
+        cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
+        lbq_json_add_num(root, "budget_bits_per_elem", budget);
+        cJSON_AddStringToObject(root, "objective", "element-weighted mean of update rel_l2");
+        cJSON *vo = cJSON_AddObjectToObject(root, "veto");
+        cJSON_AddBoolToObject(vo, "v_collapse", 1);
+        lbq_json_add_num(vo, "max_blowup_frac", max_blowup);
+        cJSON *ca = cJSON_AddArrayToObject(root, "candidates");
+        for (int c = 0; c < nc; c++) if (g_c[c].offered) cJSON_AddItemToArray(ca, cJSON_CreateString(g_c[c].c.label));
+        cJSON *so = cJSON_AddObjectToObject(root, "solver");
+        lbq_json_add_num(so, "unit_bits", sr.unit);
+        lbq_json_add_num(so, "objective_lower_bound", sr.lower_bound / N);
+        lbq_json_add_num(so, "gap", sr.gap / N);
+        lbq_json_add_num(so, "min_bits_per_elem", sr.min_cost / (2 * N));
+        cJSON *to = cJSON_AddObjectToObject(root, "totals");
+        cJSON_AddNumberToObject(to, "numel", N);
+        lbq_json_add_num(to, "bits_per_elem", (pb_m + pb_v) / (2 * N));
+        lbq_json_add_num(to, "bits_per_elem_m", pb_m / N);
+        lbq_json_add_num(to, "bits_per_elem_v", pb_v / N);
+        lbq_json_add_num(to, "update_rel_l2_ew", pobj);
+        cJSON *ra = cJSON_AddArrayToObject(root, "recipes");
+        for (int c = 0, k = 0; c < nc; c++) {
+            if (g_c[c].recipe < 0) continue;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", lbq_recipe_at(g_c[c].recipe)->name);
+            lbq_json_add_num(o, "bits_per_elem", rec[k].bits);
+            lbq_json_add_num(o, "update_rel_l2_ew", rec[k].obj);
+            cJSON_AddNumberToObject(o, "vetoed_tensors", rec[k].vetoed);
+            cJSON_AddItemToArray(ra, o);
+            k++;
+        }
+        cJSON *pa = cJSON_AddArrayToObject(root, "params");
+        for (int i = 0; i < np; i++) {
+            const struct lbq_param_info *pi = lbq_file_param(f, i);
+            int c = map[(size_t)i * noffered + choice[i]];
+            const struct cres *r = &res[(size_t)i * nc + c];
+            const struct lbq_config *cc = &g_c[c].c;
+            double n = (double)pi->shape.numel;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", pi->name);
+            cJSON_AddNumberToObject(o, "numel", n);
+            cJSON_AddStringToObject(o, "candidate", cc->label);
+            cJSON_AddStringToObject(o, "m", cc->has_m && !r->kept_fp32 ? cc->m.text : "fp32");
+            cJSON_AddStringToObject(o, "v", cc->has_v && !r->kept_fp32 ? cc->v.text : "fp32");
+            cJSON_AddStringToObject(o, "m_plan", r->m_plan);
+            cJSON_AddStringToObject(o, "v_plan", r->v_plan);
+            cJSON_AddNumberToObject(o, "bits_m", r->bits_m);
+            cJSON_AddNumberToObject(o, "bits_v", r->bits_v);
+            lbq_json_add_num(o, "bits_per_elem_m", r->bits_m / n);
+            lbq_json_add_num(o, "bits_per_elem_v", r->bits_v / n);
+            lbq_json_add_num(o, "update_rel_l2", r->upd);
+            lbq_json_add_num(o, "update_cosine", r->cosv);
+            lbq_json_add_num(o, "update_blowup_frac", r->blowup);
+            lbq_json_add_num(o, "m_rel_l2", r->m_rel);
+            lbq_json_add_num(o, "v_rel_l2", r->v_rel);
+            lbq_json_add_num(o, "v_zero_collapse", r->zc);
+            cJSON_AddItemToArray(pa, o);
+        }
+        fflush(stdout);
+        LBQ_TRY(lbq_json_write(out, root));
+        cli_note("wrote %s", out);
+    }
+cleanup:
+    if (rc) exitc = cli_fail(rc);
+    cJSON_Delete(root);
+    free(cl); free(res); free(ev); free(items); free(nitems); free(choice); free(map); free(g_c);
+    g_c = NULL;
+    if (!exitc) cli_print_read_notes(f);
+    lbq_file_close(f);
+    return exitc;
+}
