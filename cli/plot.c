@@ -773,7 +773,7 @@ static int emit_state_panels(struct fig *f, struct wide w[3], const char *xname)
                 snprintf(other, sizeof other, "%s", ot);
             }
             if (where[0]) {
-                char t[sizeof kw->col[c].title + 96];
+                char t[sizeof kw->col[c].title + sizeof where + sizeof other + 16];
                 snprintf(t, sizeof t, "%s (%s: same as %s)", kw->col[c].title, where, other);
                 clean(nt[c], sizeof nt[c], t);
             }
