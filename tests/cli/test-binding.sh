@@ -5,6 +5,9 @@
 # tests/binding/test_binding.py, run with Debian's /usr/bin/python3 (python3-torch, python3-h5py:
 # scripts/setup.sh installs them); skipped (77) only without them or without liblbq.so.
 source "$(dirname "$0")/lib.sh"
+if [ -n "${LBQ_SANITIZE_BUILD:-}" ]; then
+    skip_all "sanitizer build: python cannot load the ASan-instrumented liblbq.so (this test runs in the main build)"
+fi
 PY=${LBQ_PYTHON:-/usr/bin/python3}
 if ! "$PY" -c 'import torch, h5py, numpy' >/dev/null 2>&1; then
     skip_all "$PY cannot import torch, h5py and numpy (apt-get install python3-torch python3-h5py)"

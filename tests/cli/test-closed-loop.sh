@@ -5,6 +5,9 @@
 # rank correlations and the figures.  Checks the outputs' structure and that quantization changed the
 # runs; Debian's /usr/bin/python3 with python3-torch and python3-h5py (skipped, 77, only without them).
 source "$(dirname "$0")/lib.sh"
+if [ -n "${LBQ_SANITIZE_BUILD:-}" ]; then
+    skip_all "sanitizer build: python cannot load the ASan-instrumented liblbq.so (this test runs in the main build)"
+fi
 PY=${LBQ_PYTHON:-/usr/bin/python3}
 if ! "$PY" -c 'import torch, h5py, numpy' >/dev/null 2>&1; then
     skip_all "$PY cannot import torch, h5py and numpy (apt-get install python3-torch python3-h5py)"
