@@ -17,7 +17,7 @@
 
 /* texts that reach a data file: printable ASCII without the characters a shell or gnuplot could
  * give a meaning ("$\`) and without tabs */
-static void clean(char *dst, size_t n, const char *src)
+void cli_text_clean(char *dst, size_t n, const char *src)
 {
     size_t k = 0;
     for (; src && *src && k + 1 < n; src++) {
@@ -28,7 +28,7 @@ static void clean(char *dst, size_t n, const char *src)
 }
 
 /* texts in messages: control characters and non-ASCII bytes replaced, nothing else */
-static void clean_msg(char *dst, size_t n, const char *src)
+void cli_text_clean_msg(char *dst, size_t n, const char *src)
 {
     size_t k = 0;
     for (; src && *src && k + 1 < n; src++) {
@@ -151,7 +151,7 @@ static void gnuplot_reason(const char *err, char *out, size_t n)
         while (a < l && (s[a] == ' ' || s[a] == '\t' || s[a] == '^')) a++;
         char t[256];
         snprintf(t, sizeof t, "%.*s", (int)(l - a < 255 ? l - a : 255), s + a);
-        if (t[0] && !strstr(t, "warning:")) clean_msg(out, n, t);
+        if (t[0] && !strstr(t, "warning:")) cli_text_clean_msg(out, n, t);
         s = e ? e + 1 : NULL;
     }
     if (!out[0]) snprintf(out, n, "no message");
@@ -231,7 +231,7 @@ int cli_gnuplot_figure(const struct cli_gnuplot *g, const char *name, const char
     gb_put(&ex, vars ? vars : "", vars ? nvars : 0);
     /* the data file starts with the command that redraws it (final names, the script's path cleaned) */
     char csp[PATH_MAX];
-    clean(csp, sizeof csp, sp);
+    cli_text_clean(csp, sizeof csp, sp);
     snprintf(t, sizeof t, "# lbq %s data; redraw from this directory with:\n# gnuplot -e \"datafile='%s.dat'; outfile='%s'; ", desc, name, name);
     gb_str(&file, t);
     gb_put(&file, vars ? vars : "", vars ? nvars : 0);

@@ -34,5 +34,10 @@ int cli_gnuplot_figure(const struct cli_gnuplot *g, const char *name, const char
 
 /* mkdir -p: DIR and its missing parents; an lbq status (LBQ_ERR_OUTPUT naming DIR on failure). */
 int lbq_mkdirs(const char *dir);
+/* Texts that reach gnuplot or a data file: printable ASCII only, without the characters a shell or
+ * gnuplot could give a meaning ("$\`) and without tabs; at most n-1 bytes. */
+void cli_text_clean(char *dst, size_t n, const char *src);
+/* Texts in messages: control characters and non-ASCII bytes replaced by '?', nothing else. */
+void cli_text_clean_msg(char *dst, size_t n, const char *src);
 
 #endif

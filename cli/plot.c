@@ -80,28 +80,6 @@ static void sb_num(struct sbuf *b, double v)
 
 static void sb_free(struct sbuf *b) { free(b->p); memset(b, 0, sizeof *b); }
 
-/* Texts that reach gnuplot or a data file: printable ASCII only, without the characters a shell
- * or gnuplot could give a meaning ("$\`) and without tabs (the column separator); at most n-1 bytes. */
-static void clean(char *dst, size_t n, const char *src)
-{
-    size_t k = 0;
-    for (; src && *src && k + 1 < n; src++) {
-        unsigned char c = (unsigned char)*src;
-        dst[k++] = (c < 0x20 || c > 0x7e || c == '"' || c == '$' || c == '\\' || c == '`') ? '_' : (char)c;
-    }
-    dst[k] = 0;
-}
-
-/* texts in messages: control characters and non-ASCII bytes replaced, nothing else */
-static void clean_msg(char *dst, size_t n, const char *src)
-{
-    size_t k = 0;
-    for (; src && *src && k + 1 < n; src++) {
-        unsigned char c = (unsigned char)*src;
-        dst[k++] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
-    }
-    dst[k] = 0;
-}
 
 /* ---- JSON access with errors that name the key ----------------------------------------------- */
 static const char *jtype(const cJSON *j)
@@ -276,7 +254,7 @@ static int map_lt(struct ctx *c, const char *m)
 static void map_label(const char *m, char *buf, size_t n)
 {
     const struct lbq_map *k = known_map(m);
-    if (k) snprintf(buf, n, "%s", k->label ? k->label : k->name); else clean(buf, n < 33 ? n : 33, m);   /* <= 32 chars */
+    if (k) snprintf(buf, n, "%s", k->label ? k->label : k->name); else cli_text_clean(buf, n < 33 ? n : 33, m);   /* <= 32 chars */
 }
 
 static void norm_prefix(const char *norm, long long block, char *buf, size_t n)
@@ -285,7 +263,7 @@ static void norm_prefix(const char *norm, long long block, char *buf, size_t n)
     const struct lbq_norm *r = reg_norm(norm);
     if (r && r->blockwise && r->abbrev) snprintf(buf, n, "%s%lld", r->abbrev, block);
     else if (r && r->label) snprintf(buf, n, "%s", r->label);
-    else { clean(t, sizeof t, norm); snprintf(buf, n, "%s", t); }
+    else { cli_text_clean(t, sizeof t, norm); snprintf(buf, n, "%s", t); }
 }
 
 /* "B128/DE", "Rank-1/Linear" */
@@ -326,7 +304,7 @@ static void figs_free(struct figs *fs)
 static void var_str(struct sbuf *v, const char *name, const char *text)
 {
     char t[512];
-    clean(t, sizeof t, text);
+    cli_text_clean(t, sizeof t, text);
     sb_printf(v, "%s='", name);
     for (const char *s = t; *s; s++) {
         sb_putn(v, s, 1);
@@ -377,7 +355,7 @@ static double *wide_col(struct wide *w, const char *title, int lt, int dt)
     c->y = malloc(sizeof(double) * (size_t)(w->nx ? w->nx : 1));
     if (!c->y) return NULL;
     for (int i = 0; i < w->nx; i++) c->y[i] = NAN;
-    clean(c->title, sizeof c->title, title);
+    cli_text_clean(c->title, sizeof c->title, title);
     c->lt = lt; c->dt = dt;
     w->ncol++;
     return c->y;
@@ -775,7 +753,7 @@ static int emit_state_panels(struct fig *f, struct wide w[3], const char *xname)
             if (where[0]) {
                 char t[sizeof kw->col[c].title + sizeof where + sizeof other + 16];
                 snprintf(t, sizeof t, "%s (%s: same as %s)", kw->col[c].title, where, other);
-                clean(nt[c], sizeof nt[c], t);
+                cli_text_clean(nt[c], sizeof nt[c], t);
             }
         }
         for (int c = 0; c < kw->ncol; c++) memcpy(kw->col[c].title, nt[c], sizeof nt[c]);
@@ -993,7 +971,7 @@ static int fig4(struct ctx *cx, const struct sweep *s, struct figs *fs)
             char t[80], mt[40];
             const struct lbq_map *rm = reg_map(maps[m]);
             if (rm && rm->swamp.order > 0 && rm->swamp.label) snprintf(t, sizeof t, "%s", rm->swamp.label);
-            else { const struct lbq_map *k = known_map(maps[m]); if (k) snprintf(mt, sizeof mt, "%s", k->label ? k->label : k->name); else clean(mt, sizeof mt, maps[m]); snprintf(t, sizeof t, "%s", mt); }
+            else { const struct lbq_map *k = known_map(maps[m]); if (k) snprintf(mt, sizeof mt, "%s", k->label ? k->label : k->name); else cli_text_clean(mt, sizeof mt, maps[m]); snprintf(t, sizeof t, "%s", mt); }
             wide_emit(f, np++, &w, "beta", t);
         }
         wide_free(&w);
@@ -1036,7 +1014,7 @@ static int fig5(struct ctx *cx, const struct sweep *s, struct figs *fs)
         for (int e = 0; e < 2; e++) { sb_printf(&f->data, "%.9g\t", ((double)i + e) * (double)s->pr); sb_num(&f->data, mx); sb_puts(&f->data, "\n"); }
     }
     char p[128];
-    clean(p, sizeof p, s->heat_param);
+    cli_text_clean(p, sizeof p, s->heat_param);
     double rows = isfinite(s->heat_rows) ? s->heat_rows : (double)s->hr * (double)s->pr;
     double cols = isfinite(s->heat_cols) ? s->heat_cols : (double)s->hc * (double)s->pc;
     if (s->heat_shape[0]) var_strf(&f->vars, "title", "|m| of %s [%s] as %.0f x %.0f, max over %lld x %lld cells", p, s->heat_shape, rows, cols, s->pr, s->pc);
@@ -1095,7 +1073,7 @@ static int fig6(struct ctx *cx, const struct sweep *s, struct figs *fs)
         for (int m = 0; m < s->ncb; m++) {
             if (rowof[m] < 0) continue;
             char cl[128];
-            clean(cl, sizeof cl, lab[m]);
+            cli_text_clean(cl, sizeof cl, lab[m]);
             if (s->cb[m].n[sg] <= 0) {      /* no levels here: the row stays, empty (its name in the ytics) */
                 sb_printf(&blk, "NaN\t%d\t%s\t%d\n", nrow - 1 - rowof[m], cl, map_lt(cx, s->cb[m].name));
                 continue;
@@ -1168,7 +1146,7 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
             const struct cfg *c = &s->c[pts[k].c];
             if (strcmp(c->map, cls[j].map) || strcmp(c->norm, cls[j].norm)) continue;
             char lab[64];
-            clean(lab, sizeof lab, c->label ? c->label : "");
+            cli_text_clean(lab, sizeof lab, c->label ? c->label : "");
             sb_printf(&f->data, "%.9g\t%.9g\t%s\n", pts[k].x, pts[k].y, lab);
         }
         int pt = rn && rn->point ? rn->point : 13;
@@ -1245,7 +1223,7 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
         bx[2 * q] = cx0; bx[2 * q + 1] = cy0;
         char lab[64];
         const struct cfg *c = &s->c[P->c];
-        clean(lab, sizeof lab, c->label ? c->label : "");
+        cli_text_clean(lab, sizeof lab, c->label ? c->label : "");
         sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\t%.9g\t%.9g\n", P->x, P->y, lab, q + 1,
                   exp2(lx0 + cx0 / PW * (lx1 - lx0)), pow(10, ly0 + cy0 / PH * (ly1 - ly0)));
         if (q < 200) {          /* the numbered list next to the plot: every point (200 at most) */
@@ -1270,8 +1248,8 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
             const struct cfg *c = &s->c[pts[k].c];
             if (!c->label || strcmp(c->label, rp->m_spec)) continue;
             char lab[64], rn[40];
-            clean(lab, sizeof lab, c->label);
-            clean(rn, sizeof rn, rp->name);
+            cli_text_clean(lab, sizeof lab, c->label);
+            cli_text_clean(rn, sizeof rn, rp->name);
             sb_printf(&f->data, "%.9g\t%.9g\t%s\t%s\n", pts[k].x, pts[k].y, lab, rn);
             nrec++;
             break;
@@ -1317,7 +1295,7 @@ static int run_figs(struct ctx *cx, struct figs *fs, const char *dir, int quiet)
     }
     if (!quiet) {
         char d[256];
-        clean_msg(d, sizeof d, dir);
+        cli_text_clean_msg(d, sizeof d, dir);
         if (made) cli_note("wrote %d figure%s (PNG + PDF) to %s: %s", made, made == 1 ? "" : "s", d, made_list);
         if (cx->notes[0]) cli_note("%s", cx->notes);
     }
@@ -1387,7 +1365,7 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
             int keyed = 0;
             if (kept && i < MAX_SIM_PARAMS) {
                 char t[96];
-                clean(t, 80, name);
+                cli_text_clean(t, 80, name);
                 size_t l = strlen(fp32);
                 if (l + strlen(t) + 8 < sizeof fp32) snprintf(fp32 + l, sizeof fp32 - l, "%s%s", l ? ", " : "", t);
                 else if (l + 6 < sizeof fp32 && !strstr(fp32, ", ...")) snprintf(fp32 + l, sizeof fp32 - l, ", ...");
@@ -1399,7 +1377,7 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
                     if (isfinite(step[j]) && ((sw[k] && isfinite(sw[k][j])) || (un[k] && isfinite(un[k][j])))) any = 1;
                 if (!any) continue;
                 char t[96];
-                clean(t, 80, name);
+                cli_text_clean(t, 80, name);
                 sb_printf(&f->data, "%sstep\t%s\t%s (%s)\n", nseries ? "\n\n" : "", t, t, k ? "v" : "m");
                 for (int j = 0; j < ns; j++) {
                     if (!isfinite(step[j])) continue;
@@ -1503,11 +1481,11 @@ int lbq_plot_simulate(const cJSON *results, const char *dir, int quiet)
         return rc;
     if (!params && !runs) return bad("", "params", "an array (or 'runs' for a synthetic simulation)", NULL);
     char lab[128];
-    clean(lab, sizeof lab, label ? label : "");
+    cli_text_clean(lab, sizeof lab, label ? label : "");
     if (params) rc = sim_file(&cx, params, np, &fs, lab);
     if (!rc && runs) {
         char v[96];
-        clean(v, sizeof v, vspec ? vspec : (label ? label : "?"));
+        cli_text_clean(v, sizeof v, vspec ? vspec : (label ? label : "?"));
         rc = sim_synth(&cx, runs, nr, &fs, v);
     }
     if (!rc && fs.n == 0) rc = lbq_err(LBQ_ERR_DATA, "no figure can be drawn from these results (%s)", cx.notes);
