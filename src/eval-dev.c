@@ -173,39 +173,11 @@ int lbq_eval_param_dev(struct lbq_file *f, int p, const struct lbq_config *conf,
     solo = calloc((size_t)nconf, sizeof *solo);
     if (!plans || !dc || !accq || !solo) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     int64_t unit = 128;         /* as lbq_eval_param: chunks are multiples of every block and of the outlier block */
-    for (int c = 0; c < nconf; c++) {
-        struct lbq_param_eval *o = &out[c];
-        memset(o, 0, sizeof *o);
-        int keep = !conf[c].quantize_all && lbq_recipe_keeps_fp32(conf[c].recipe, N);
-        o->kept_fp32 = keep;
-        int has[2] = { conf[c].has_m && !keep, conf[c].has_v && !keep };
-        if (has[0]) { LBQ_TRY(lbq_qplan_init(&plans[2 * c], &conf[c].m, LBQ_ROLE_M, sh->rank)); dc[c].m = &plans[2 * c]; }
-        if (has[1]) { LBQ_TRY(lbq_qplan_init(&plans[2 * c + 1], &conf[c].v, LBQ_ROLE_V, sh->rank)); dc[c].v = &plans[2 * c + 1]; }
-        if (has[0]) lbq_qplan_fit(&plans[2 * c], N);            /* SOLO's per-tensor block (log map) */
-        if (has[1]) lbq_qplan_fit(&plans[2 * c + 1], N);
-        for (int s = 0; s < 2; s++) {
-            const struct lbq_qplan *q = &plans[2 * c + s];
-            char *txt = s ? o->v_plan : o->m_plan;
-            struct lbq_qsize *sz = s ? &o->v_size : &o->m_size;
-            if (!has[s]) {
-                snprintf(txt, 128, "fp32");
-                sz->code_bits = 32 * N; sz->bits_per_elem = 32.0;
-                continue;
-            }
-            lbq_qspec_format(&q->spec, txt, 128);
-            if (q->norm != q->spec.norm || (q->norm->blockwise && q->block != q->spec.block)) {
-                /* show the fallback or the fitted block actually used (as lbq_eval_param) */
-                struct lbq_qspec eff = q->spec;
-                eff.norm = q->norm; eff.block = q->block;
-                lbq_qspec_format(&eff, txt, 128);
-            }
-            lbq_qplan_size(q, sh, sz);
-            if (q->norm->global_stats) need_st = 1;
-            if (q->norm->blockwise) {
-                unit = lcm64(unit, q->block);
-                if (unit > ((int64_t)1 << 24)) { rc = lbq_err(LBQ_ERR_ARG, "block sizes of one sweep must have a common multiple <= 2^24"); goto cleanup; }
-            }
-        }
+    for (int c = 0; c < nconf; c++) {      /* plans, texts and sizes as lbq_eval_param (src/eval.c) */
+        int has[2];
+        LBQ_TRY(lbq_eval_conf_plans(&conf[c], sh, &plans[2 * c], has, &out[c], &unit, &need_st));
+        dc[c].m = has[0] ? &plans[2 * c] : NULL;
+        dc[c].v = has[1] ? &plans[2 * c + 1] : NULL;
     }
     /* slabs and chunks exactly as lbq_eval_param's fast path (17 bytes per element) */
     int64_t budget = (opts && opts->mem_limit > 0) ? opts->mem_limit : ((int64_t)1 << 30);

@@ -16,9 +16,46 @@ static int64_t gcd64(int64_t a, int64_t b) { while (b) { int64_t t = a % b; a = 
 static int64_t lcm64(int64_t a, int64_t b) { return a / gcd64(a, b) * b; }
 
 struct conf_plans {
-    struct lbq_qplan m, v;
-    int has_m, has_v;
+    struct lbq_qplan q[2];      /* m, v */
+    int has[2];                 /* the state is quantized (not fp32) */
 };
+
+int lbq_eval_conf_plans(const struct lbq_config *conf, const struct lbq_shape *sh, struct lbq_qplan q[2],
+                        int has[2], struct lbq_param_eval *o, int64_t *unit, int *need_st)
+{
+    const int64_t N = sh->numel;
+    memset(o, 0, sizeof *o);
+    int keep = !conf->quantize_all && lbq_recipe_keeps_fp32(conf->recipe, N);
+    o->kept_fp32 = keep;
+    has[0] = conf->has_m && !keep;
+    has[1] = conf->has_v && !keep;
+    for (int s = 0; s < 2; s++) {
+        char *txt = s ? o->v_plan : o->m_plan;
+        struct lbq_qsize *sz = s ? &o->v_size : &o->m_size;
+        if (!has[s]) {
+            snprintf(txt, 128, "fp32");
+            sz->code_bits = 32 * N; sz->bits_per_elem = 32.0;
+            continue;
+        }
+        int rc = lbq_qplan_init(&q[s], s ? &conf->v : &conf->m, s ? LBQ_ROLE_V : LBQ_ROLE_M, sh->rank);
+        if (rc) return rc;
+        lbq_qplan_fit(&q[s], N);            /* SOLO's per-tensor block (log map) */
+        lbq_qspec_format(&q[s].spec, txt, 128);
+        if (q[s].norm != q[s].spec.norm || (q[s].norm->blockwise && q[s].block != q[s].spec.block)) {
+            /* show the fallback or the fitted block actually used */
+            struct lbq_qspec eff = q[s].spec;
+            eff.norm = q[s].norm; eff.block = q[s].block;
+            lbq_qspec_format(&eff, txt, 128);
+        }
+        lbq_qplan_size(&q[s], sh, sz);
+        if (q[s].norm->global_stats) *need_st = 1;
+        if (q[s].norm->blockwise) {
+            *unit = lcm64(*unit, q[s].block);
+            if (*unit > ((int64_t)1 << 24)) return lbq_err(LBQ_ERR_ARG, "block sizes of one sweep must have a common multiple <= 2^24");
+        }
+    }
+    return LBQ_OK;
+}
 
 /* quantize-dequantize one chunk for one state on the backend; plan NULL = fp32 (copy) */
 static int qdq_state(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
@@ -77,42 +114,8 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     pl = calloc((size_t)nconf, sizeof *pl);
     if (!pl) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     int64_t unit = 128;         /* chunks are multiples of every block size and of the outlier block */
-    for (int c = 0; c < nconf; c++) {
-        struct lbq_param_eval *o = &out[c];
-        memset(o, 0, sizeof *o);
-        int keep = !conf[c].quantize_all && lbq_recipe_keeps_fp32(conf[c].recipe, N);
-        o->kept_fp32 = keep;
-        pl[c].has_m = conf[c].has_m && !keep;
-        pl[c].has_v = conf[c].has_v && !keep;
-        if (pl[c].has_m) LBQ_TRY(lbq_qplan_init(&pl[c].m, &conf[c].m, LBQ_ROLE_M, sh->rank));
-        if (pl[c].has_v) LBQ_TRY(lbq_qplan_init(&pl[c].v, &conf[c].v, LBQ_ROLE_V, sh->rank));
-        if (pl[c].has_m) lbq_qplan_fit(&pl[c].m, N);            /* SOLO's per-tensor block */
-        if (pl[c].has_v) lbq_qplan_fit(&pl[c].v, N);
-        for (int s = 0; s < 2; s++) {
-            const struct lbq_qplan *q = s ? &pl[c].v : &pl[c].m;
-            int has = s ? pl[c].has_v : pl[c].has_m;
-            char *txt = s ? o->v_plan : o->m_plan;
-            struct lbq_qsize *sz = s ? &o->v_size : &o->m_size;
-            if (!has) {
-                snprintf(txt, 128, "fp32");
-                sz->code_bits = 32 * N; sz->bits_per_elem = 32.0;
-                continue;
-            }
-            lbq_qspec_format(&q->spec, txt, 128);
-            if (q->norm != q->spec.norm || (q->norm->blockwise && q->block != q->spec.block)) {
-                /* show the fallback or the fitted block actually used */
-                struct lbq_qspec eff = q->spec;
-                eff.norm = q->norm; eff.block = q->block;
-                lbq_qspec_format(&eff, txt, 128);
-            }
-            lbq_qplan_size(q, sh, sz);
-            if (q->norm->global_stats) need_st = 1;
-            if (q->norm->blockwise) {
-                unit = lcm64(unit, q->block);
-                if (unit > ((int64_t)1 << 24)) { rc = lbq_err(LBQ_ERR_ARG, "block sizes of one sweep must have a common multiple <= 2^24"); goto cleanup; }
-            }
-        }
-    }
+    for (int c = 0; c < nconf; c++)
+        LBQ_TRY(lbq_eval_conf_plans(&conf[c], sh, pl[c].q, pl[c].has, &out[c], &unit, &need_st));
     /* slab size: whole rows, a multiple of the chunk unit where that fits the memory budget */
     int64_t budget = (opts && opts->mem_limit > 0) ? opts->mem_limit : ((int64_t)1 << 30);
     int64_t chunk = chunk_of_unit(unit);
@@ -197,11 +200,11 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     lbq_acc_zero(acc);
                     if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
-                    int e1 = qdq_state(pl[c].has_m ? &pl[c].m : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
-                    int e2 = qdq_state(pl[c].has_v ? &pl[c].v : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
+                    int e1 = qdq_state(pl[c].has[0] ? &pl[c].q[0] : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
+                    int e2 = qdq_state(pl[c].has[1] ? &pl[c].q[1] : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
                     if (e1 || e2) { lbq_errslot_put(&err, e1 ? e1 : e2); continue; }
-                    if (pl[c].has_m) lbq_log_edge_count(&pl[c].m, cn, m + o, acc->m.solo);   /* log map only */
-                    if (pl[c].has_v) lbq_log_edge_count(&pl[c].v, cn, v + o, acc->v.solo);
+                    if (pl[c].has[0]) lbq_log_edge_count(&pl[c].q[0], cn, m + o, acc->m.solo);   /* log map only */
+                    if (pl[c].has[1]) lbq_log_edge_count(&pl[c].q[1], cn, v + o, acc->v.solo);
                     if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
                     /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
                     else lbq_acc_add2(acc, &ucfg, cn, m + o, mh, v + o, vh, c == 0);

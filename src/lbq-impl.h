@@ -47,6 +47,15 @@ int  lbq_h5_matrix_check(struct lbq_h5_matrix *m);
 int  lbq_h5_matrix_read(struct lbq_h5_matrix *m, double *out);
 void lbq_h5_matrix_close(struct lbq_h5_matrix *m);
 
+/* eval.c: one configuration's plans for a tensor of shape sh (shared by the CPU engine and the
+ * device engine, eval-dev.c): the recipe's fp32 exemption, plan init, SOLO's block fit, plan texts
+ * and sizes in o (zeroed first); has[s]: state s (0 m, 1 v) is quantized in q[s]; *unit grows to a
+ * common multiple of the block sizes (<= 2^24); *need_st is set when a normalization needs tensor
+ * statistics. */
+struct lbq_config; struct lbq_param_eval;
+int lbq_eval_conf_plans(const struct lbq_config *conf, const struct lbq_shape *sh, struct lbq_qplan q[2],
+                        int has[2], struct lbq_param_eval *o, int64_t *unit, int *need_st);
+
 /* lbq_log2f_or0: accum-core.h */
 #include "accum-core.h"
 
