@@ -30,7 +30,7 @@ const char lbq_usage_simulate[] =
 "  --seed S           seed of the moments/synthetic streams and of stochastic rounding\n"
 "  --tensor GLOB      only parameters matching GLOB (default: those with a gradient stream, or all\n"
 "                     with --source moments)\n"
-"  --json OUT         series and summaries (schema lbq.simulate/1), written atomically ('-': stdout,\n"
+"  --json OUT         series and summaries (schema lbq.simulate/2), written atomically ('-': stdout,\n"
 "                     the table then goes to stderr)\n"
 "  --m-name/--v-name PAT   dataset names (see 'lbq inspect --help')\n"
 "  Tensors are simulated in memory (m, v and a few same-size buffers): select big ones with --tensor.\n"
@@ -51,6 +51,14 @@ static void build_opts(void)
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) g_opts[n++] = own[i];
     for (const struct cli_opt *o = cli_qopt_table; o->name; o++) g_opts[n++] = *o;
     g_opts[n].name = NULL;
+}
+
+/* a table cell: "-" right-aligned when the value is undefined (a state stored in fp32 has no codes) */
+static const char *cell(char *buf, size_t n, int width, int prec, double v, int *dash)
+{
+    if (isnan(v)) { snprintf(buf, n, "%*s", width, "-"); *dash = 1; }
+    else snprintf(buf, n, "%*.*f", width, prec, v);
+    return buf;
 }
 
 static int parse_betas(const char *s, double *lo, double *hi, double *st)
@@ -76,7 +84,7 @@ int cmd_simulate(int argc, char **argv)
     const char *val, *json_out = NULL, *betas = NULL;
     double beta = 0.9, b1 = -1, b2 = -1, dv;
     long long iv;
-    int id, rc = LBQ_OK, exitc = 0, steps_set = 0, tensor_set = 0;
+    int id, rc = LBQ_OK, exitc = 0, steps_set = 0, tensor_set = 0, dash = 0;
     cli_qopts_init(&qo);
     lbq_sim_opts_init(&so);
     while ((id = cli_next(&p, &val)) != 0) {
@@ -164,11 +172,15 @@ int cmd_simulate(int argc, char **argv)
             const struct lbq_sim_row *row = &rep.rows[rep.nrows - 1];
             const struct lbq_sim_result *r = &row->r;
             const struct lbq_sim_point *l = &r->pts[r->npoints - 1];
-            fprintf(tout, "%-30.30s %5d %9.3e %9.3e %9.3e %8.5f %9.4f %9.4f %9.4f %9.4f %9.5f\n", row->name, r->steps, l->m_rel, l->v_rel, l->u_rel, l->u_cos,
-                   r->mean_swamp_m, r->mean_swamp_v, r->stuck_all_m, r->stuck_all_v, l->collapse_v);
+            char c[4][32];
+            fprintf(tout, "%-30.30s %5d %9.3e %9.3e %9.3e %8.5f %s %s %s %s %9.5f%s\n", row->name, r->steps, l->m_rel, l->v_rel, l->u_rel, l->u_cos,
+                   cell(c[0], 32, 9, 4, r->mean_swamp_m, &dash), cell(c[1], 32, 9, 4, r->mean_swamp_v, &dash),
+                   cell(c[2], 32, 9, 4, r->stuck_all_m, &dash), cell(c[3], 32, 9, 4, r->stuck_all_v, &dash), l->collapse_v,
+                   row->kept_fp32 ? "  fp32 (recipe)" : "");
         }
         if (!rep.nrows) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameter has a 'grads' stream; use --source moments", lbq_file_path(f)); goto cleanup; }
-        fprintf(tout, "(swamp = mean over recorded steps of the share of elements whose fp32 state moved by > %g relative but whose code did not; stuck = code never changed)\n", so.swamp_rel);
+        fprintf(tout, "(swamp = mean over recorded steps of the share of elements whose fp32 state moved by > %g relative but whose code did not; stuck = code never changed%s)\n", so.swamp_rel,
+                dash ? "; -: the state is stored in fp32, it has no codes" : "");
     }
     if (json_out) {
         cJSON *root = lbq_sim_report_json(&rep);

@@ -33,6 +33,7 @@ struct lbq_sim_point {
     int    step;
     double m_rel, v_rel;            /* relative L2 of stored (dequantized) vs fp32 state */
     double u_rel, u_cos, blowup;    /* applied update vs fp32 update */
+    /* the swamping metrics are NaN for a state stored in fp32 (no codes), and so are stuck_* */
     double swamp_m, swamp_v;        /* of elements whose fp32 state changed, share whose code did not */
     double unchanged_m, unchanged_v;/* share of all elements whose stored code did not change */
     double frozen_m, frozen_v;      /* of elements whose fp32 state changed, share whose stored value did not */

@@ -157,10 +157,11 @@ static void count_swamp(struct sim_state *s, const float *prev32, const float *n
     }
 }
 
+/* a state stored in fp32 has no codes: its swamping metrics are undefined (NaN, JSON null) */
 static void stuck_summary(const struct sim_state *s, double *stuck_all, double *bias)
 {
     *stuck_all = 0; *bias = 0;
-    if (!s->plan) return;
+    if (!s->plan) { *stuck_all = *bias = NAN; return; }
     int64_t elig = 0, stuck = 0;
     double db = 0, da = 0;
     for (int64_t i = 0; i < s->n; i++) {
@@ -213,9 +214,9 @@ static int run_steps(struct sim_ctx *c, const struct lbq_shape *sh, const struct
         memset(&pt, 0, sizeof pt);
         pt.step = t;
         pt.v_rel = rel_l2(c->v.xs, c->v.x32, n);
-        pt.swamp_v = c->v.eligible ? (double)c->v.swamped / (double)c->v.eligible : 0.0;
-        pt.frozen_v = c->v.eligible ? (double)c->v.frozen / (double)c->v.eligible : 0.0;
-        pt.unchanged_v = c->v.plan ? (double)c->v.unchanged / (double)n : 0.0;
+        pt.swamp_v = !c->v.plan ? NAN : c->v.eligible ? (double)c->v.swamped / (double)c->v.eligible : 0.0;
+        pt.frozen_v = !c->v.plan ? NAN : c->v.eligible ? (double)c->v.frozen / (double)c->v.eligible : 0.0;
+        pt.unchanged_v = c->v.plan ? (double)c->v.unchanged / (double)n : NAN;
         int64_t pos = 0, z = 0;
         double ms = 0, m32 = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -226,9 +227,9 @@ static int run_steps(struct sim_ctx *c, const struct lbq_shape *sh, const struct
         pt.mean_state = ms / (double)n; pt.mean_state_fp32 = m32 / (double)n;
         if (c->has_m_state) {
             pt.m_rel = rel_l2(c->m.xs, c->m.x32, n);
-            pt.swamp_m = c->m.eligible ? (double)c->m.swamped / (double)c->m.eligible : 0.0;
-            pt.frozen_m = c->m.eligible ? (double)c->m.frozen / (double)c->m.eligible : 0.0;
-            pt.unchanged_m = c->m.plan ? (double)c->m.unchanged / (double)n : 0.0;
+            pt.swamp_m = !c->m.plan ? NAN : c->m.eligible ? (double)c->m.swamped / (double)c->m.eligible : 0.0;
+            pt.frozen_m = !c->m.plan ? NAN : c->m.eligible ? (double)c->m.frozen / (double)c->m.eligible : 0.0;
+            pt.unchanged_m = c->m.plan ? (double)c->m.unchanged / (double)n : NAN;
             double bc1 = 1.0, bc2 = 1.0;
             int64_t step = o->step0 + t;
             if (o->bias_correct && step > 0) { bc1 = 1.0 - pow(o->beta1, (double)step); bc2 = 1.0 - pow(o->beta2, (double)step); }
@@ -488,7 +489,7 @@ cJSON *lbq_sim_report_json(const struct lbq_sim_report *rep)
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     cJSON_AddStringToObject(root, "schema", "lbq.simulate");
-    cJSON_AddNumberToObject(root, "schema_version", 1);
+    cJSON_AddNumberToObject(root, "schema_version", 2);
     cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
     cJSON *cj = cJSON_AddObjectToObject(root, "config");
     cJSON_AddStringToObject(cj, "label", rep->label);
@@ -520,8 +521,11 @@ cJSON *lbq_sim_report_json(const struct lbq_sim_report *rep)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", row->name);
             cJSON_AddNumberToObject(o, "numel", (double)row->numel);
-            /* the recipe leaves this tensor's states in fp32 (its series are 0: nothing quantized) */
+            /* the recipe leaves this tensor's states in fp32: its errors are 0 and its swamping
+             * metrics null (nothing quantized); m_plan/v_plan say what each state was stored as */
             cJSON_AddBoolToObject(o, "kept_fp32", row->kept_fp32);
+            cJSON_AddStringToObject(o, "m_plan", row->r.m_plan);
+            cJSON_AddStringToObject(o, "v_plan", row->r.v_plan);
             cJSON_AddItemToObject(o, "summary", summary_json(&row->r, 0));
             cJSON_AddItemToObject(o, "series", series_json(&row->r, 0));
             cJSON_AddItemToArray(pa, o);
