@@ -1,7 +1,7 @@
 /* registry.c - the two registries (maps, normalizations) and the recipes.  Adding a map or a
  * normalization: one new file defining a `const struct lbq_map`/`lbq_norm`, one line here
  * (docs/adding-a-quantizer.md).  Tests and `lbq list` loop over these tables. */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 
 #include <ctype.h>
 
