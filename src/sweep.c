@@ -47,6 +47,7 @@ struct lbq_sweep {
     struct heatst h;
     /* --resume */
     cJSON  *prev;
+    char   *prev_path;
     const cJSON **carried;      /* [nconf]: the previous results' object of a done configuration */
     const cJSON **extra;        /* previous configurations not in this list, kept */
     int     nextra;
@@ -134,6 +135,7 @@ void lbq_sweep_free(struct lbq_sweep *s)
     free(s->mem);
     free(s->tot); free(s->el); free(s->bm); free(s->bv);
     cJSON_Delete(s->prev);
+    free(s->prev_path);
     free(s->carried); free(s->extra);
     free(s->cs);
     free(s->tensor_glob); free(s->m_name); free(s->v_name); free(s->spill_dir);
@@ -530,10 +532,6 @@ static int identity_compare(const struct lbq_sweep *s, const char *path, const c
 {
     static const struct { const char *obj, *key, *what; } keys[] = {
         { NULL, "lbq_version", "lbq version" },
-        { "input", "path", "input file" },
-        { "input", "size", "input file size (bytes)" },
-        { "input", "mtime", "input file modification time" },
-        { "input", "params", "number of parameters" },
         { "options", "state", "--state" },
         { "options", "tensor", "--tensor" },
         { "options", "m_name", "--m-name" },
@@ -541,6 +539,10 @@ static int identity_compare(const struct lbq_sweep *s, const char *path, const c
         { "options", "round", "--round" },
         { "options", "seed", "--seed" },
         { "options", "quantile", "--quantile" },
+        { "input", "path", "input file" },
+        { "input", "size", "input file size (bytes)" },
+        { "input", "mtime", "input file modification time" },
+        { "input", "params", "number of parameters" },
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const cJSON *a = keys[i].obj ? cJSON_GetObjectItemCaseSensitive(old, keys[i].obj) : old;
@@ -632,6 +634,8 @@ int lbq_sweep_resume(struct lbq_sweep *s, const char *path)
     }
     cJSON *prev = cJSON_Parse(txt);
     free(txt);
+    free(s->prev_path);
+    s->prev_path = strdup(path);
     s->prev = prev;
     const cJSON *sch = cJSON_GetObjectItemCaseSensitive(prev, "schema");
     const cJSON *cf = cJSON_GetObjectItemCaseSensitive(prev, "configs");
@@ -693,8 +697,8 @@ int lbq_sweep_check_fingerprint(struct lbq_sweep *s, int read_missing)
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s->prev, "identity"), "input");
     const cJSON *old = cJSON_GetObjectItemCaseSensitive(in, "fingerprint");
     if (cJSON_IsString(old) && strcmp(old->valuestring, fp) == 0) return LBQ_OK;
-    return lbq_err(LBQ_ERR_ARG, "%s: cannot --resume: the tensors read differ from those of the earlier run (fingerprint %s there, %s in this run)",
-                   lbq_file_path(s->f), cJSON_IsString(old) ? old->valuestring : "(none)", fp);
+    return lbq_err(LBQ_ERR_ARG, "%s: cannot --resume: the tensors of %s differ from those it was made from (fingerprint %s there, %s in this run)",
+                   s->prev_path ? s->prev_path : "results.json", lbq_file_path(s->f), cJSON_IsString(old) ? old->valuestring : "(none)", fp);
 }
 
 /* ---- rendering ----------------------------------------------------------------------------------
