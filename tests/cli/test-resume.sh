@@ -168,4 +168,30 @@ else
     skip "read failure" "needs /usr/bin/python3 with h5py"
 fi
 
+# Ctrl-C during the last (here: the only) parameter is not ignored; the directory it made goes
+sigint_run() {      # sigint_run DIR ARGS...: start a sweep, SIGINT after 1.5 s; rc in $RC
+    local dir=$1; shift
+    "$LBQ" sweep "$T/a.h5" -o "$dir" "$@" >"$OUT" 2>"$ERR" </dev/null &
+    local pid=$!
+    sleep 1.5
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid"; RC=$?
+}
+sigint_run "$T/int1" --tensor head.weight --no-plot --no-swamp
+if [ "$RC" = 0 ]; then
+    skip "Ctrl-C during the last parameter" "the sweep finished within 1.5 s"
+else
+    check_rc "Ctrl-C during the last parameter: exit 130" 130
+    check_eq "Ctrl-C during the last parameter: stderr" "lbq: sweep: 287 configurations (287 to evaluate) x 1 parameters
+lbq: error: interrupted: nothing written (use --checkpoint N to save partial results)" "$(cat "$ERR")"
+    check "Ctrl-C during the last parameter: no directory left" test ! -e "$T/int1"
+fi
+sigint_run "$T/int2" --checkpoint 250 --no-plot --no-swamp
+if [ "$RC" = 0 ] || [ -e "$T/int2/results.json" ]; then
+    skip "Ctrl-C in the first --checkpoint batch" "the first batch finished within 1.5 s"
+else
+    check_rc "Ctrl-C in the first --checkpoint batch: exit 130" 130
+    check_grep "Ctrl-C in the first --checkpoint batch: says so" "^lbq: error: interrupted: nothing written \(the first batch of 250 configurations had not finished\)$" "$ERR"
+fi
+
 finish
