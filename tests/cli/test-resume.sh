@@ -177,13 +177,16 @@ sigint_run() {      # sigint_run DIR ARGS...: start a sweep, SIGINT after 1.5 s;
     kill -INT "$pid" 2>/dev/null
     wait "$pid"; RC=$?
 }
-sigint_run "$T/int1" --tensor head.weight --no-plot --no-swamp
+sigint_run "$T/int1" --tensor head.weight --no-plot --no-swamp --norm block,rank1,tensor,row,col
 if [ "$RC" = 0 ]; then
     skip "Ctrl-C during the last parameter" "the sweep finished within 1.5 s"
+elif grep -q 'the results are written' "$ERR"; then      # it came while the results were saved
+    check_rc "Ctrl-C while saving: exit 130" 130
+    check_grep "Ctrl-C while saving: says so" "^lbq: error: interrupted: the results are written, the figures are not \('lbq plot $T/int1/results.json -o $T/int1' draws them\)$" "$ERR"
+    check "Ctrl-C while saving: the results are there" test -s "$T/int1/results.json"
 else
     check_rc "Ctrl-C during the last parameter: exit 130" 130
-    check_eq "Ctrl-C during the last parameter: stderr" "lbq: sweep: 287 configurations (287 to evaluate) x 1 parameters
-lbq: error: interrupted: nothing written (use --checkpoint N to save partial results)" "$(cat "$ERR")"
+    check_eq "Ctrl-C during the last parameter: stderr" "lbq: error: interrupted: nothing written (use --checkpoint N to save partial results)" "$(tail -n 1 "$ERR")"
     check "Ctrl-C during the last parameter: no directory left" test ! -e "$T/int1"
 fi
 sigint_run "$T/int2" --checkpoint 250 --no-plot --no-swamp
