@@ -335,7 +335,7 @@ LBQ_AVX2_INLINE __m256i acc_h_bins8(__m256 y)
 
 /* bintab_bin for 8 lanes: one gather per 8 values */
 #define BT_SHIFT 17
-LBQ_AVX2_INLINE __m256i bt_bins8(const struct bintab *T, __m256 f)
+LBQ_AVX2_INLINE __m256i bt_bins8(const struct bintab *T, __m256 f, const int dec)
 {
     const __m256i z = _mm256_setzero_si256();
     __m256i u = _mm256_castps_si256(f);
@@ -347,7 +347,7 @@ LBQ_AVX2_INLINE __m256i bt_bins8(const struct bintab *T, __m256 f)
     __m256i low = _mm256_and_si256(r, _mm256_set1_epi32((1 << BT_SHIFT) - 1));
     __m256i b = _mm256_add_epi32(_mm256_and_si256(e, _mm256_set1_epi32(1023)), _mm256_set1_epi32(1));
     b = _mm256_add_epi32(b, _mm256_cmpgt_epi32(_mm256_srli_epi32(e, BT_NONE_BITS), low));  /* -1 before the step */
-    return T->dec ? _mm256_sub_epi32(_mm256_set1_epi32(T->top), b) : b;
+    return dec ? _mm256_sub_epi32(_mm256_set1_epi32(T->top), b) : b;
 }
 
 /* the histogram words of 8 bins: lane k counts into copy k mod 4 (copies of nb + 1 words, the last
@@ -433,7 +433,7 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             czm[s] = _mm256_sub_epi32(czm[s], _mm256_castps_si256(_mm256_andnot_ps(xh0, _mm256_and_ps(o8, x0))));
             cpz[s] = _mm256_sub_epi32(cpz[s], _mm256_castps_si256(_mm256_and_ps(xh0, _mm256_and_ps(o8, _mm256_cmp_ps(xf, zf, _CMP_GT_OQ)))));
             __m256 r = _mm256_div_ps(acc_f8(e0, e1), _mm256_and_ps(xf, absm));    /* (float)e / |x| */
-            __m256i b = bt_bins8(&T->rel, r);
+            __m256i b = bt_bins8(&T->rel, r, 0);
             b = acc_sel(b, acc_sel(lastb, z, xh0), x0);             /* x == 0: 0 if x^ == 0, else the last */
             hist_add8(hr[s], b, o8, NR);
         }
@@ -457,7 +457,7 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             csh = _mm256_sub_epi64(csh, _mm256_castpd_si256(_mm256_and_pd(o, _mm256_cmp_pd(aq, _mm256_mul_pd(tenth, au), _CMP_LT_OQ))));
             y[h] = _mm256_add_pd(sq, eps);
         }
-        hist_add8(hq, bt_bins8(&T->h, acc_f8(y[0], y[1])), o8, NH);
+        hist_add8(hq, bt_bins8(&T->h, acc_f8(y[0], y[1]), 1), o8, NH);
     }
     for (int s = 0; s < 2; s++) {
         _mm256_storeu_pd(L->sse[s], sse[s]); _mm256_storeu_pd(L->sae[s], sae[s]); _mm256_storeu_pd(L->mx[s], mx[s]);
@@ -484,6 +484,7 @@ LBQ_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct
     for (int s = 0; s < 2; s++) { sq[s] = _mm256_loadu_pd(L->sq[s]); ab[s] = _mm256_loadu_pd(L->ab[s]); }
     uint32_t (*hq)[LBQ_H_NBINS] = calloc(4, sizeof *hq);
     if (!hq) { base_portable(L, a, cfg, 0, n, m, v, ue, ok); return; }
+    const struct bintabs *T = bintabs_get();         /* NULL: the bins by lbq_log2f8 */
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 mf = _mm256_loadu_ps(m + i), vf = _mm256_loadu_ps(v + i);
@@ -510,7 +511,8 @@ LBQ_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct
             y[h] = _mm256_add_pd(sv, eps);
         }
         int32_t bins[8];
-        _mm256_storeu_si256((__m256i *)(void *)bins, acc_h_bins8(acc_f8(y[0], y[1])));
+        __m256 yf = acc_f8(y[0], y[1]);
+        _mm256_storeu_si256((__m256i *)(void *)bins, T ? bt_bins8(&T->h, yf, 1) : acc_h_bins8(yf));
         for (int k = 0; k < 8; k++) hq[k & 3][bins[k]] += ok[i + k];
     }
     for (int s = 0; s < 2; s++) { _mm256_storeu_pd(L->sq[s], sq[s]); _mm256_storeu_pd(L->ab[s], ab[s]); }
