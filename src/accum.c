@@ -409,6 +409,10 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     uint32_t *hist = calloc((size_t)(2 * 4 * (NR + 1) + 4 * (NH + 1)), sizeof *hist);
     if (!hist) { quant_portable(L, a, cfg, 0, n, m, mh, v, vh, ue, ok); return; }
     uint32_t *hr[2] = { hist, hist + 4 * (NR + 1) }, *hq = hist + 8 * (NR + 1);
+    /* a state passed as its own x^ (the engine does so for a state kept in fp32): every finite
+     * element has e = 0 and relative-error bin 0, which adds +0 to the sums (never -0: they start
+     * at +0), leaves the maxima and the zero-point counts, and counts into bin 0: so only bin 0 */
+    const int same[2] = { mh == m, vh == v };
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 o8 = acc_okmask8(ok + i);
@@ -416,6 +420,7 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
         for (int s = 0; s < 2; s++) {
             __m256 xf = _mm256_and_ps(_mm256_loadu_ps(X[s] + i), o8), xhf = _mm256_and_ps(_mm256_loadu_ps(XH[s] + i), o8);
             xo[s] = xf; xho[s] = xhf;
+            if (same[s]) continue;
             __m256d e0, e1;
             {
                 __m256d x = acc_lo_pd(xf), xh = acc_lo_pd(xhf);
@@ -468,6 +473,11 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     L->shrink += acc_hsum64(csh);
     _mm256_storeu_pd(L->uh2, uh2); _mm256_storeu_pd(L->dot, dot); _mm256_storeu_pd(L->d2, d2);
     _mm256_storeu_pd(L->auh, auh); _mm256_storeu_pd(L->cu, cu); _mm256_storeu_pd(L->cuh, cuh);
+    if (same[0] || same[1]) {
+        int64_t nok = 0;
+        for (int64_t j = 0; j < i; j++) nok += ok[j] != 0;
+        for (int s = 0; s < 2; s++) if (same[s]) hr[s][0] += (uint32_t)nok;
+    }
     for (int s = 0; s < 2; s++) hist_fold(S[s]->rel_hist, hr[s], NR);
     hist_fold(a->u.h_quant, hq, NH);
     free(hist);

@@ -200,14 +200,16 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     lbq_acc_zero(acc);
                     if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
-                    int e1 = qdq_state(pl[c].has[0] ? &pl[c].q[0] : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
-                    int e2 = qdq_state(pl[c].has[1] ? &pl[c].q[1] : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
+                    /* a state kept in fp32 is its own x^ (no copy; lbq_acc_quant then adds only its bin 0) */
+                    const float *mhp = pl[c].has[0] ? mh : m + o, *vhp = pl[c].has[1] ? vh : v + o;
+                    int e1 = pl[c].has[0] ? qdq_state(&pl[c].q[0], &stm, off + o, cn, m + o, mh, scr, dev) : LBQ_OK;
+                    int e2 = pl[c].has[1] ? qdq_state(&pl[c].q[1], &stv, off + o, cn, v + o, vh, scr, dev) : LBQ_OK;
                     if (e1 || e2) { lbq_errslot_put(&err, e1 ? e1 : e2); continue; }
                     if (pl[c].has[0]) lbq_log_edge_count(&pl[c].q[0], cn, m + o, acc->m.solo);   /* log map only */
                     if (pl[c].has[1]) lbq_log_edge_count(&pl[c].q[1], cn, v + o, acc->v.solo);
-                    if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
+                    if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mhp, v + o, vhp, ue + o, okm + o);
                     /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
-                    else lbq_acc_add2(acc, &ucfg, cn, m + o, mh, v + o, vh, c == 0);
+                    else lbq_acc_add2(acc, &ucfg, cn, m + o, mhp, v + o, vhp, c == 0);
                 }
                 free(buf);
             }

@@ -276,6 +276,22 @@ static void test_accum(void)
         CHECK_REL(u->collapsed_abs_u, w->collapsed_abs_u, 1e-12);
         CHECK_REL(u->collapsed_abs_uh, w->collapsed_abs_uh, 1e-12);
         CHECK(u->n > 3000 && u->blowup > 0 && u->collapsed_abs_u > 0.0);
+        /* a state passed as its own x^ (the engine's fp32 states): the AVX2 loop's shortcut gives
+         * the bits of a pass over an equal copy */
+        {
+            float *mc = malloc(sizeof(float) * n), *vc = malloc(sizeof(float) * n);
+            memcpy(mc, m, sizeof(float) * n); memcpy(vc, v, sizeof(float) * n);
+            struct lbq_acc *q = calloc(4, sizeof *q);
+            lbq_acc_base(&q[0], &cfg, n, m, v, ue, ok, tmp); q[1] = q[0]; q[2] = q[0]; q[3] = q[0];
+            lbq_acc_quant(&q[0], &cfg, n, m, m, v, vh, ue, ok);
+            lbq_acc_quant(&q[1], &cfg, n, m, mc, v, vh, ue, ok);
+            lbq_acc_quant(&q[2], &cfg, n, m, mh, v, v, ue, ok);
+            lbq_acc_quant(&q[3], &cfg, n, m, mh, v, vc, ue, ok);
+            CHECK_MSG(memcmp(&q[0], &q[1], sizeof q[0]) == 0, "eps %g: m as its own x^ differs from a copy", epss[ei]);
+            CHECK_MSG(memcmp(&q[2], &q[3], sizeof q[2]) == 0, "eps %g: v as its own x^ differs from a copy", epss[ei]);
+            CHECK(q[0].m.rel_hist[0] == q[0].m.n && q[0].m.sum_sq_err == 0.0);
+            free(q); free(mc); free(vc);
+        }
         free(r);
     }
     free(m); free(mh); free(v); free(vh); free(ue); free(ok);
