@@ -503,12 +503,12 @@ def plots(a, rows):
     G += ["set autoscale y", "fig_w = 13.0", "fig_h = 4.4", "do for [fmt in formats] {", "  outfile = 'metric-vs-outcome'",
           "  eval lbq_term(fmt)", "  eval lbq_restore", "  set multiplot", "  set key off"]
     cols = [("2", "update rel-L2 (lbq analyze, fp32 dump)"), ("($3 + 1e-6)", "v zero-collapse (lbq analyze) + 1e-6"),
-            ("($5 + 1e-6)", "v sent to 0 per step (hook, mean) + 1e-6")]
+            ("($5 + 1e-6)", "v sent to 0 per step (hook) + 1e-6")]
     for i, (c, lab) in enumerate(cols):
         logx = 1
         G.append(f"  eval lbq_cell({i}, 0, 3, 1, 0.1, 0.99, 0.17, 0.92, 0.07, 0.0)")
         G.append(("  set logscale x; set format x '10^{%L}'" if logx else "  unset logscale x; set format x '%g'"))
-        G.append("  set offsets graph 0.05, graph 0.2, graph 0.05, graph 0.05; set xtics font ',9'")
+        G.append("  set offsets graph 0.05, graph 0.4, graph 0.05, graph 0.05; set xtics font ',9'")
         G.append(f"  set xlabel '{lab}' noenhanced; set ylabel " + ("'val gap to fp32 (nats; 1 = diverged)'" if i == 0 else "''"))
         G.append(f"  set yrange [*:1.1]; plot 'scatter.tsv' using {c}:($7 < 100 ? $8 : NaN) with points lt 1 pt 7 ps 0.9, "
                  f"'' using {c}:($7 >= 100 ? $8 : NaN) with points lt 2 pt 5 ps 0.9, "
