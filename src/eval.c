@@ -6,6 +6,7 @@
 #include "lbq-backend.h"
 #include "lbq-errslot.h"
 #include "lbq-evaldev.h"
+#include "lbq-sample.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -75,6 +76,37 @@ static int64_t chunk_of_unit(int64_t unit)
     return chunk;
 }
 
+/* one configuration on elements [pos, pos + n) of the tensor (m, v and the outputs point at pos):
+ * quantize both states, then accumulate into acc */
+static int eval_range(const struct conf_plans *pc, const struct lbq_tstats *stm, const struct lbq_tstats *stv,
+                      int64_t pos, int64_t n, const float *m, const float *v, float *mh, float *vh, float *scr,
+                      const struct lbq_backend *dev, struct lbq_acc *acc, int fast, const struct lbq_update_cfg *ucfg,
+                      const double *ue, const uint8_t *okm, int outliers)
+{
+    int e1 = qdq_state(pc->has[0] ? &pc->q[0] : NULL, stm, pos, n, m, mh, scr, dev);
+    int e2 = qdq_state(pc->has[1] ? &pc->q[1] : NULL, stv, pos, n, v, vh, scr, dev);
+    if (e1 || e2) return e1 ? e1 : e2;
+    if (pc->has[0]) lbq_log_edge_count(&pc->q[0], n, m, acc->m.solo);   /* log map only */
+    if (pc->has[1]) lbq_log_edge_count(&pc->q[1], n, v, acc->v.solo);
+    if (fast) lbq_acc_quant(acc, ucfg, n, m, mh, v, vh, ue, okm);
+    /* outlier blocks depend on the raw states only: counted once (config 0), copied by the caller */
+    else lbq_acc_add2(acc, ucfg, n, m, mh, v, vh, outliers);
+    return LBQ_OK;
+}
+
+/* --sample: the next run [*a, *b) of drawn units in [a0, cn) of the chunk at tensor position pos
+ * (pos and a0 are multiples of the unit); 0 when none is left */
+static int next_run(const struct lbq_sample_sel *sel, int64_t pos, int64_t a0, int64_t cn, int64_t *a, int64_t *b)
+{
+    int64_t x = a0;
+    while (x < cn && !sel->unit_in[(pos + x) / sel->unit]) x += sel->unit;
+    if (x >= cn) return 0;
+    int64_t y = x;
+    while (y < cn && sel->unit_in[(pos + y) / sel->unit]) y += sel->unit;
+    *a = x; *b = y < cn ? y : cn;
+    return 1;
+}
+
 int lbq_eval_blocks_split_ok(const int64_t *blocks, int n)
 {
     /* powers of two <= 65536 divide 65536, so any subset with the outlier block 128 has a unit
@@ -86,10 +118,11 @@ int lbq_eval_blocks_split_ok(const int64_t *blocks, int n)
     return 1;
 }
 
-int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
-                   const struct lbq_eval_opts *opts, struct lbq_param_eval *out)
+/* smp/sout: --sample (include/lbq-sample.h), or NULL for the exact evaluation */
+static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf, const struct lbq_eval_opts *opts,
+                      const struct lbq_sample_opts *smp, struct lbq_sample_acc *sout, struct lbq_param_eval *out)
 {
-    if (opts && (opts->device == 1 || opts->device == 2)) {     /* device-resident engine: src/eval-dev.c */
+    if (opts && !smp && (opts->device == 1 || opts->device == 2)) {     /* device-resident engine: src/eval-dev.c */
         int r = lbq_eval_param_dev(f, p, conf, nconf, opts, opts->device == 2 ? &lbq_devq_twin : &lbq_devq_cuda, out);
         if (r != LBQ_DEVQ_NOT_HANDLED) return r;            /* eps <= 0: the path below */
     }
@@ -103,6 +136,10 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     double *ue = NULL;                  /* fast path: the exact update of the slab */
     uint8_t *okm = NULL;                /* fast path: m and v finite */
     struct lbq_acc *chunk_acc = NULL, *base_total = NULL;
+    struct lbq_sample_sel sel;          /* --sample: the drawn units of this tensor */
+    const struct lbq_sample_sel *ss = NULL;
+    struct lbq_acc *base_slot = NULL, *tmp_acc = NULL;
+    memset(&sel, 0, sizeof sel);
     int have_st = 0, need_st = 0;
     memset(&stm, 0, sizeof stm); memset(&stv, 0, sizeof stv);
     struct lbq_update_cfg ucfg;
@@ -141,6 +178,14 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         okm = malloc((size_t)slab);
         base_total = calloc(1, sizeof *base_total);
     }
+    if (smp) {
+        LBQ_TRY(lbq_sample_select(smp, pi->name, N, unit, chunk, &sel));
+        ss = &sel;
+        for (int c = 0; c < nconf; c++) lbq_sample_acc_zero(&sout[c]);
+        base_slot = calloc(LBQ_SAMPLE_GROUPS + 1, sizeof *base_slot);
+        tmp_acc = malloc(sizeof *tmp_acc);
+        if (!base_slot || !tmp_acc) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    }
     if (!m || !v || !chunk_acc || (fast && (!ue || !okm || !base_total))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (slab of %lld elements; lower --mem-limit?)", (long long)slab); goto cleanup; }
     if (need_st) {
         LBQ_TRY(lbq_tstats_init(&stm, sh));
@@ -174,12 +219,17 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
                     lbq_acc_zero(&chunk_acc[k]);
                     if (!tmp) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
-                    lbq_acc_base(&chunk_acc[k], &ucfg, cn, m + o, v + o, ue + o, okm + o, tmp);
+                    if (!ss) { lbq_acc_base(&chunk_acc[k], &ucfg, cn, m + o, v + o, ue + o, okm + o, tmp); continue; }
+                    for (int64_t a = 0, b; next_run(ss, off + o, a, cn, &a, &b); a = b)
+                        lbq_acc_base(&chunk_acc[k], &ucfg, b - a, m + o + a, v + o + a, ue + o + a, okm + o + a, tmp);
                 }
                 free(tmp);
             }
             if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
-            for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);
+            for (int64_t k = 0; k < nch; k++) {
+                int slot = ss ? ss->cell_slot[(off + k * chunk) / chunk] : 0;
+                if (slot >= 0) lbq_acc_merge(ss ? &base_slot[slot] : base_total, &chunk_acc[k]);
+            }
         }
         /* configurations in windows of cw: the (configuration, chunk) items of a window run in one
          * parallel loop (no barrier per configuration), each into its own accumulator, merged in
@@ -200,19 +250,23 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     lbq_acc_zero(acc);
                     if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
-                    int e1 = qdq_state(pl[c].has[0] ? &pl[c].q[0] : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
-                    int e2 = qdq_state(pl[c].has[1] ? &pl[c].q[1] : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
-                    if (e1 || e2) { lbq_errslot_put(&err, e1 ? e1 : e2); continue; }
-                    if (pl[c].has[0]) lbq_log_edge_count(&pl[c].q[0], cn, m + o, acc->m.solo);   /* log map only */
-                    if (pl[c].has[1]) lbq_log_edge_count(&pl[c].q[1], cn, v + o, acc->v.solo);
-                    if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
-                    /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
-                    else lbq_acc_add2(acc, &ucfg, cn, m + o, mh, v + o, vh, c == 0);
+                    int e = LBQ_OK;
+                    if (!ss) e = eval_range(&pl[c], &stm, &stv, off + o, cn, m + o, v + o, mh, vh, scr, dev, acc, fast, &ucfg,
+                                            fast ? ue + o : NULL, fast ? okm + o : NULL, c == 0);
+                    else for (int64_t a = 0, b; !e && next_run(ss, off + o, a, cn, &a, &b); a = b)     /* the drawn units only */
+                        e = eval_range(&pl[c], &stm, &stv, off + o + a, b - a, m + o + a, v + o + a, mh + a, vh + a, scr, dev, acc, fast,
+                                       &ucfg, fast ? ue + o + a : NULL, fast ? okm + o + a : NULL, c == 0);
+                    if (e) { lbq_errslot_put(&err, e); continue; }
                 }
                 free(buf);
             }
             if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
-            for (int c = c0; c < c0 + cw; c++) {
+            for (int c = c0; c < c0 + cw && ss; c++)        /* --sample: each drawn cell into its slot */
+                for (int64_t k = 0; k < nch; k++) {
+                    int slot = ss->cell_slot[(off + k * chunk) / chunk];
+                    if (slot >= 0) lbq_acc_merge(&sout[c].g[slot], &chunk_acc[(int64_t)(c - c0) * nch + k]);
+                }
+            for (int c = c0; c < c0 + cw && !ss; c++) {
                 for (int64_t k = 0; k < nch; k++) lbq_acc_merge(&out[c].acc, &chunk_acc[(int64_t)(c - c0) * nch + k]);
                 if (c > 0 && !fast) {
                     out[c].acc.m.blocks = out[0].acc.m.blocks; out[c].acc.m.outlier_blocks = out[0].acc.m.outlier_blocks;
@@ -222,9 +276,48 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         }
     }
     /* the raw-state part is the same for every configuration (its fields are disjoint from the rest) */
-    if (fast) for (int c = 0; c < nconf; c++) lbq_acc_merge(&out[c].acc, base_total);
+    if (fast && !ss) for (int c = 0; c < nconf; c++) lbq_acc_merge(&out[c].acc, base_total);
+    if (ss) {       /* --sample: the raw-state part and the outlier counts per slot, then the weights */
+        for (int c = 0; c < nconf; c++) {
+            struct lbq_sample_acc *sa = &sout[c];
+            for (int g = 0; g <= LBQ_SAMPLE_GROUPS; g++) {
+                if (fast) lbq_acc_merge(&sa->g[g], &base_slot[g]);
+                else if (c > 0) {
+                    const struct lbq_acc *a0 = &sout[0].g[g];
+                    sa->g[g].m.blocks = a0->m.blocks; sa->g[g].m.outlier_blocks = a0->m.outlier_blocks;
+                    sa->g[g].v.blocks = a0->v.blocks; sa->g[g].v.outlier_blocks = a0->v.outlier_blocks;
+                }
+            }
+        }
+        for (int c = nconf - 1; c >= 0; c--) {     /* config 0 last: the others copied its unweighted counts */
+            struct lbq_sample_acc *sa = &sout[c];
+            for (int g = 0; g < LBQ_SAMPLE_GROUPS && sel.weight != 1.0; g++) {
+                *tmp_acc = sa->g[g];
+                lbq_acc_zero(&sa->g[g]);
+                lbq_acc_axpy(&sa->g[g], tmp_acc, sel.weight);
+            }
+            lbq_sample_acc_total(sa, &out[c].acc);
+            sa->drawn = sel.drawn; sa->numel = N;
+        }
+    }
 cleanup:
+    lbq_sample_sel_free(&sel);
+    free(base_slot); free(tmp_acc);
     if (have_st) { lbq_tstats_free(&stm); lbq_tstats_free(&stv); }
     free(m); free(v); free(ue); free(okm); free(base_total); free(chunk_acc); free(pl);
     return rc;
+}
+
+int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
+                   const struct lbq_eval_opts *opts, struct lbq_param_eval *out)
+{
+    return eval_param(f, p, conf, nconf, opts, NULL, NULL, out);
+}
+
+int lbq_eval_param_sampled(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
+                           const struct lbq_eval_opts *opts, const struct lbq_sample_opts *smp,
+                           struct lbq_sample_acc *sout, struct lbq_param_eval *out)
+{
+    if (!smp || !sout) return lbq_err(LBQ_ERR_ARG, "lbq_eval_param_sampled: no sample options or output");
+    return eval_param(f, p, conf, nconf, opts, smp, sout, out);
 }
