@@ -214,7 +214,7 @@ int cmd_analyze(int argc, char **argv)
         if (plan) LBQ_TRY(cli_plan_config(plan, lbq_file_param(f, i)->name, &pc));
         if (sampled) {     /* the estimate in ev[i], its interval now, the slots into the totals' */
             LBQ_TRY(lbq_eval_param_sampled(f, i, &pc, 1, &eo, &smp, s_one, &ev[i]));
-            lbq_sample_ci(s_one, LBQ_SAMPLE_T95, s_ci[i]);
+            lbq_sample_ci(s_one, 1.0, s_ci[i]);
             lbq_sample_acc_merge(s_tot, s_one);
         } else LBQ_TRY(lbq_eval_param(f, i, &pc, 1, &eo, &ev[i]));
         if (lbq_mpi_size() == 1) note_nonfinite(i, &ev[i]);
@@ -235,7 +235,7 @@ int cmd_analyze(int argc, char **argv)
     const struct lbq_hparams *hp = lbq_file_hparams(f);
     fprintf(tout, "%s: %s   (step %lld, beta1 %g, beta2 %g, eps %g)\n", lbq_file_path(f), conf.label, (long long)hp->step, hp->beta1, hp->beta2, hp->eps);
     if (sampled) {
-        lbq_sample_ci(s_tot, LBQ_SAMPLE_T95, t_ci);
+        lbq_sample_ci(s_tot, 1.0, t_ci);
         fprintf(tout, "SAMPLED: %.4g%% of each tensor's blocks (seed %llu), %lld of %lld elements quantized; every number below\n"
                       "is an estimate; 95%% intervals of the totals follow the table (docs/metrics.md, sampled evaluation)\n",
                 100.0 * smp.frac, (unsigned long long)smp.seed, (long long)s_tot->drawn, (long long)s_tot->numel);

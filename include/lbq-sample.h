@@ -12,7 +12,7 @@ extern "C" {
 #endif
 
 #define LBQ_SAMPLE_GROUPS 20            /* G random groups; slot G holds the strata taken whole */
-#define LBQ_SAMPLE_T95    2.093024054   /* Student t, 0.975 quantile, G - 1 = 19 degrees of freedom */
+#define LBQ_SAMPLE_MIN_UNITS 8          /* at least this many units of every tensor (all if fewer) */
 
 struct lbq_sample_opts {
     double   frac;                      /* fraction of each tensor's sampling units, (0, 1] */
@@ -24,7 +24,7 @@ int lbq_sample_parse(const char *s, double *frac);
 
 /* The sample of one tensor (one stratum).  The sampling unit is `unit` elements (a multiple of
  * every block size evaluated together, so a unit holds whole blocks; the last unit may be short);
- * n = max(1, round(frac * nunits)) units are drawn without replacement (Knuth's selection
+ * n = min(nunits, max(8, round(frac * nunits))) units are drawn without replacement (Knuth's selection
  * sampling) from a generator seeded by (seed, tensor name).  Units are grouped in cells of `cell`
  * elements (the engine's chunk, a multiple of unit); every cell holding a drawn unit belongs to one
  * replicate group, assigned cyclically in file order from a random start; when n = nunits the
@@ -46,6 +46,7 @@ void lbq_sample_sel_free(struct lbq_sample_sel *s);
 struct lbq_sample_acc {
     struct lbq_acc g[LBQ_SAMPLE_GROUPS + 1];
     int64_t drawn, numel;               /* elements in the drawn units; all elements */
+    int64_t slot_drawn[LBQ_SAMPLE_GROUPS + 1];  /* elements drawn into each slot (0: an empty group) */
 };
 void lbq_sample_acc_zero(struct lbq_sample_acc *s);
 void lbq_sample_acc_merge(struct lbq_sample_acc *d, const struct lbq_sample_acc *s);
@@ -84,8 +85,12 @@ void lbq_sample_metrics(const struct lbq_acc *a, double v[LBQ_SM_COUNT]);
 /* An aggregate's estimate and its interval.  lo/hi = est -/+ t * se, clipped to the metric's range;
  * max_abs_err has lo = est (a sample's max is a lower bound) and hi = +inf (not estimable). */
 struct lbq_ci { double est, se, lo, hi; };
-/* every aggregate of s with its interval at Student t = `t` (LBQ_SAMPLE_T95 for 95%) */
-void lbq_sample_ci(const struct lbq_sample_acc *s, double t, struct lbq_ci ci[LBQ_SM_COUNT]);
+/* every aggregate of s with its 95% interval: est -/+ scale * t(0.975, K-1) * se over the K nonempty
+ * random groups (scale 1; another scale only to test the test, tests/test-sample.c) */
+void lbq_sample_ci(const struct lbq_sample_acc *s, double scale, struct lbq_ci ci[LBQ_SM_COUNT]);
+/* the nonempty random groups K of s, and Student's t quantile 0.975 for df degrees of freedom */
+int    lbq_sample_groups_used(const struct lbq_sample_acc *s);
+double lbq_t975(int df);
 /* {"level": 0.95, "m": {"rel_l2": [lo, hi], ...}, "v": {...}, "update": {...}} */
 cJSON *lbq_sample_ci_json(const struct lbq_ci ci[LBQ_SM_COUNT]);
 

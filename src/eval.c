@@ -118,6 +118,79 @@ int lbq_eval_blocks_split_ok(const int64_t *blocks, int n)
     return 1;
 }
 
+/* --sample: one slab [off, off + n).  Work items are (configuration, drawn cell), each into its own
+ * accumulator, merged in cell order into the cell's replicate slot: as in the exact path, the
+ * result does not depend on the thread count, the window or the slab size. */
+struct sctx {
+    const struct conf_plans *pl;
+    int nconf, fast, cwin;
+    const struct lbq_tstats *stm, *stv;
+    const struct lbq_update_cfg *ucfg;
+    const struct lbq_backend *dev;
+    const struct lbq_sample_sel *sel;
+    struct lbq_sample_acc *sout;
+    struct lbq_acc *base_slot, *cacc;   /* raw-state part of the drawn units per slot; cwin x drawn
+                                         * cells accumulators */
+    int64_t *dc;                        /* the slab's drawn cells */
+    const float *m, *v;                 /* the slab */
+    double *ue;
+    uint8_t *okm;
+};
+
+static int sampled_slab(struct sctx *x, int64_t off, int64_t n)
+{
+    const struct lbq_sample_sel *sel = x->sel;
+    const int64_t cell = sel->cell;
+    int64_t D = 0;
+    for (int64_t k = off / cell; k * cell < off + n; k++) if (sel->cell_slot[k] >= 0) x->dc[D++] = k;
+    struct lbq_errslot err = LBQ_ERRSLOT_INIT;
+    if (x->fast) {      /* the raw-state part of the drawn units, once per drawn cell */
+        #pragma omp parallel
+        {
+            float *tmp = malloc(sizeof(float) * (size_t)x->ucfg->outlier_block + sizeof(float));
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t j = 0; j < D; j++) {
+                int64_t o = x->dc[j] * cell - off, cn = (n - o < cell) ? n - o : cell;
+                lbq_acc_zero(&x->cacc[j]);
+                if (!tmp) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
+                for (int64_t a = 0, b; next_run(sel, off + o, a, cn, &a, &b); a = b)
+                    lbq_acc_base(&x->cacc[j], x->ucfg, b - a, x->m + o + a, x->v + o + a, x->ue + o + a, x->okm + o + a, tmp);
+            }
+            free(tmp);
+        }
+        if (err.rc) return lbq_errslot_raise(&err);
+        for (int64_t j = 0; j < D; j++) lbq_acc_merge(&x->base_slot[sel->cell_slot[x->dc[j]]], &x->cacc[j]);
+    }
+    for (int c0 = 0; c0 < x->nconf; c0 += x->cwin) {
+        int cw = (x->nconf - c0 < x->cwin) ? x->nconf - c0 : x->cwin;
+        int64_t items = (int64_t)cw * D;
+        #pragma omp parallel
+        {
+            float *buf = malloc(sizeof(float) * (size_t)cell * 3);
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t it = 0; it < items; it++) {
+                int c = c0 + (int)(it / D);
+                int64_t j = it % D, o = x->dc[j] * cell - off, cn = (n - o < cell) ? n - o : cell;
+                struct lbq_acc *acc = &x->cacc[it];
+                lbq_acc_zero(acc);
+                if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
+                float *mh = buf, *vh = buf + cell, *scr = buf + 2 * cell;
+                int e = LBQ_OK;
+                for (int64_t a = 0, b; !e && next_run(sel, off + o, a, cn, &a, &b); a = b)
+                    e = eval_range(&x->pl[c], x->stm, x->stv, off + o + a, b - a, x->m + o + a, x->v + o + a, mh + a, vh + a, scr,
+                                   x->dev, acc, x->fast, x->ucfg, x->fast ? x->ue + o + a : NULL, x->fast ? x->okm + o + a : NULL, c == 0);
+                if (e) lbq_errslot_put(&err, e);
+            }
+            free(buf);
+        }
+        if (err.rc) return lbq_errslot_raise(&err);
+        for (int c = c0; c < c0 + cw; c++)
+            for (int64_t j = 0; j < D; j++)
+                lbq_acc_merge(&x->sout[c].g[sel->cell_slot[x->dc[j]]], &x->cacc[(int64_t)(c - c0) * D + j]);
+    }
+    return LBQ_OK;
+}
+
 /* smp/sout: --sample (include/lbq-sample.h), or NULL for the exact evaluation */
 static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf, const struct lbq_eval_opts *opts,
                       const struct lbq_sample_opts *smp, struct lbq_sample_acc *sout, struct lbq_param_eval *out)
@@ -165,6 +238,13 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
     int64_t slab = (budget - budget / 4) / per_elem;
     if (align * per_elem <= budget) slab = (slab / align) * align; else slab = (slab / chunk) * chunk;
     if (slab < chunk) slab = chunk;
+    int64_t cell = 0;
+    if (smp) {      /* --sample: cells of >= 2048 elements; a slab's cell accumulators within 1/8 of the budget */
+        cell = unit;
+        while (cell < 2048 && cell < chunk) cell *= 2;
+        int64_t cap = ((budget / 8) / (int64_t)sizeof(struct lbq_acc)) * cell / chunk * chunk;
+        if (slab > cap) slab = cap > chunk ? cap : chunk;
+    }
     if (slab > N) slab = N;
     int64_t nchunk_max = (slab + chunk - 1) / chunk;
     m = malloc(sizeof(float) * (size_t)slab);
@@ -178,13 +258,26 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         okm = malloc((size_t)slab);
         base_total = calloc(1, sizeof *base_total);
     }
+    struct sctx sx;
     if (smp) {
-        LBQ_TRY(lbq_sample_select(smp, pi->name, N, unit, chunk, &sel));
+        LBQ_TRY(lbq_sample_select(smp, pi->name, N, unit, cell, &sel));
         ss = &sel;
         for (int c = 0; c < nconf; c++) lbq_sample_acc_zero(&sout[c]);
         base_slot = calloc(LBQ_SAMPLE_GROUPS + 1, sizeof *base_slot);
         tmp_acc = malloc(sizeof *tmp_acc);
-        if (!base_slot || !tmp_acc) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        memset(&sx, 0, sizeof sx);
+        sx.pl = pl; sx.nconf = nconf; sx.stm = &stm; sx.stv = &stv; sx.ucfg = &ucfg; sx.fast = fast;
+        sx.dev = lbq_backend_get(opts ? opts->device : 0); sx.sel = ss; sx.sout = sout; sx.base_slot = base_slot;
+        sx.m = m; sx.v = v; sx.ue = ue; sx.okm = okm;
+        int64_t nd = 0;     /* drawn cells of a slab, at most */
+        for (int64_t k = 0; k < sel.ncells; k++) nd += sel.cell_slot[k] >= 0;
+        if (nd > slab / cell + 1) nd = slab / cell + 1;
+        if (nd < 1) nd = 1;
+        int64_t cw = (budget / 8) / ((int64_t)sizeof(struct lbq_acc) * nd);
+        sx.cwin = (int)(cw < 1 ? 1 : (cw > nconf ? nconf : cw));
+        sx.cacc = malloc(sizeof *sx.cacc * (size_t)nd * (size_t)sx.cwin);
+        sx.dc = malloc(sizeof *sx.dc * (size_t)nd);
+        if (!base_slot || !tmp_acc || !sx.cacc || !sx.dc) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     }
     if (!m || !v || !chunk_acc || (fast && (!ue || !okm || !base_total))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (slab of %lld elements; lower --mem-limit?)", (long long)slab); goto cleanup; }
     if (need_st) {
@@ -207,6 +300,10 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
         if (have_st && slab >= N) { lbq_tstats_add(&stm, off, n, m); lbq_tstats_add(&stv, off, n, v); }
         if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
+        if (ss) {       /* --sample: the drawn cells of the slab only */
+            LBQ_TRY(sampled_slab(&sx, off, n));
+            continue;
+        }
         int64_t nch = (n + chunk - 1) / chunk;
         const struct lbq_backend *dev = lbq_backend_get(opts ? opts->device : 0);
         if (fast) {                     /* the raw-state part, once per chunk */
@@ -219,17 +316,12 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
                     int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
                     lbq_acc_zero(&chunk_acc[k]);
                     if (!tmp) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
-                    if (!ss) { lbq_acc_base(&chunk_acc[k], &ucfg, cn, m + o, v + o, ue + o, okm + o, tmp); continue; }
-                    for (int64_t a = 0, b; next_run(ss, off + o, a, cn, &a, &b); a = b)
-                        lbq_acc_base(&chunk_acc[k], &ucfg, b - a, m + o + a, v + o + a, ue + o + a, okm + o + a, tmp);
+                    lbq_acc_base(&chunk_acc[k], &ucfg, cn, m + o, v + o, ue + o, okm + o, tmp);
                 }
                 free(tmp);
             }
             if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
-            for (int64_t k = 0; k < nch; k++) {
-                int slot = ss ? ss->cell_slot[(off + k * chunk) / chunk] : 0;
-                if (slot >= 0) lbq_acc_merge(ss ? &base_slot[slot] : base_total, &chunk_acc[k]);
-            }
+            for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);
         }
         /* configurations in windows of cw: the (configuration, chunk) items of a window run in one
          * parallel loop (no barrier per configuration), each into its own accumulator, merged in
@@ -250,23 +342,19 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
                     lbq_acc_zero(acc);
                     if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
-                    int e = LBQ_OK;
-                    if (!ss) e = eval_range(&pl[c], &stm, &stv, off + o, cn, m + o, v + o, mh, vh, scr, dev, acc, fast, &ucfg,
-                                            fast ? ue + o : NULL, fast ? okm + o : NULL, c == 0);
-                    else for (int64_t a = 0, b; !e && next_run(ss, off + o, a, cn, &a, &b); a = b)     /* the drawn units only */
-                        e = eval_range(&pl[c], &stm, &stv, off + o + a, b - a, m + o + a, v + o + a, mh + a, vh + a, scr, dev, acc, fast,
-                                       &ucfg, fast ? ue + o + a : NULL, fast ? okm + o + a : NULL, c == 0);
-                    if (e) { lbq_errslot_put(&err, e); continue; }
+                    int e1 = qdq_state(pl[c].has[0] ? &pl[c].q[0] : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
+                    int e2 = qdq_state(pl[c].has[1] ? &pl[c].q[1] : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
+                    if (e1 || e2) { lbq_errslot_put(&err, e1 ? e1 : e2); continue; }
+                    if (pl[c].has[0]) lbq_log_edge_count(&pl[c].q[0], cn, m + o, acc->m.solo);   /* log map only */
+                    if (pl[c].has[1]) lbq_log_edge_count(&pl[c].q[1], cn, v + o, acc->v.solo);
+                    if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
+                    /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
+                    else lbq_acc_add2(acc, &ucfg, cn, m + o, mh, v + o, vh, c == 0);
                 }
                 free(buf);
             }
             if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
-            for (int c = c0; c < c0 + cw && ss; c++)        /* --sample: each drawn cell into its slot */
-                for (int64_t k = 0; k < nch; k++) {
-                    int slot = ss->cell_slot[(off + k * chunk) / chunk];
-                    if (slot >= 0) lbq_acc_merge(&sout[c].g[slot], &chunk_acc[(int64_t)(c - c0) * nch + k]);
-                }
-            for (int c = c0; c < c0 + cw && !ss; c++) {
+            for (int c = c0; c < c0 + cw; c++) {
                 for (int64_t k = 0; k < nch; k++) lbq_acc_merge(&out[c].acc, &chunk_acc[(int64_t)(c - c0) * nch + k]);
                 if (c > 0 && !fast) {
                     out[c].acc.m.blocks = out[0].acc.m.blocks; out[c].acc.m.outlier_blocks = out[0].acc.m.outlier_blocks;
@@ -276,7 +364,7 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         }
     }
     /* the raw-state part is the same for every configuration (its fields are disjoint from the rest) */
-    if (fast && !ss) for (int c = 0; c < nconf; c++) lbq_acc_merge(&out[c].acc, base_total);
+    if (fast) for (int c = 0; c < nconf; c++) lbq_acc_merge(&out[c].acc, base_total);
     if (ss) {       /* --sample: the raw-state part and the outlier counts per slot, then the weights */
         for (int c = 0; c < nconf; c++) {
             struct lbq_sample_acc *sa = &sout[c];
@@ -291,16 +379,19 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         }
         for (int c = nconf - 1; c >= 0; c--) {     /* config 0 last: the others copied its unweighted counts */
             struct lbq_sample_acc *sa = &sout[c];
-            for (int g = 0; g < LBQ_SAMPLE_GROUPS && sel.weight != 1.0; g++) {
+            for (int g = 0; g < LBQ_SAMPLE_GROUPS && sel.nsel < sel.nunits; g++) {     /* Horvitz-Thompson weights */
                 *tmp_acc = sa->g[g];
                 lbq_acc_zero(&sa->g[g]);
                 lbq_acc_axpy(&sa->g[g], tmp_acc, sel.weight);
             }
             lbq_sample_acc_total(sa, &out[c].acc);
             sa->drawn = sel.drawn; sa->numel = N;
+            for (int64_t u = 0; u < sel.nunits; u++)
+                if (sel.unit_in[u]) sa->slot_drawn[sel.cell_slot[u * unit / cell]] += (u + 1) * unit <= N ? unit : N - u * unit;
         }
     }
 cleanup:
+    if (ss) { free(sx.cacc); free(sx.dc); }
     lbq_sample_sel_free(&sel);
     free(base_slot); free(tmp_acc);
     if (have_st) { lbq_tstats_free(&stm); lbq_tstats_free(&stv); }

@@ -55,7 +55,7 @@ int lbq_sample_select(const struct lbq_sample_opts *o, const char *name, int64_t
     uint64_t st = o->seed * 0x9e3779b97f4a7c15ULL ^ h;
     splitmix64(&st);
     int64_t n = llround(o->frac * (double)s->nunits);
-    if (n < 1) n = 1;
+    if (n < LBQ_SAMPLE_MIN_UNITS) n = LBQ_SAMPLE_MIN_UNITS;
     if (n > s->nunits) n = s->nunits;
     s->nsel = n;
     s->weight = n ? (double)s->nunits / (double)n : 1.0;
@@ -110,12 +110,14 @@ void lbq_sample_acc_zero(struct lbq_sample_acc *s)
 {
     for (int g = 0; g <= G; g++) lbq_acc_zero(&s->g[g]);
     s->drawn = s->numel = 0;
+    memset(s->slot_drawn, 0, sizeof s->slot_drawn);
 }
 
 void lbq_sample_acc_merge(struct lbq_sample_acc *d, const struct lbq_sample_acc *s)
 {
     for (int g = 0; g <= G; g++) lbq_acc_merge(&d->g[g], &s->g[g]);
     d->drawn += s->drawn; d->numel += s->numel;
+    for (int g = 0; g <= G; g++) d->slot_drawn[g] += s->slot_drawn[g];
 }
 
 void lbq_sample_acc_total(const struct lbq_sample_acc *s, struct lbq_acc *tot)
@@ -190,10 +192,26 @@ void lbq_sample_metrics(const struct lbq_acc *a, double v[LBQ_SM_COUNT])
     v[LBQ_SM_U_COLLAPSE] = r.collapse_share; v[LBQ_SM_U_COLLAPSE_Q] = r.collapse_share_quant;
 }
 
-void lbq_sample_ci(const struct lbq_sample_acc *s, double t, struct lbq_ci ci[LBQ_SM_COUNT])
+double lbq_t975(int df)
 {
-    /* JK1 over the G random groups: replicate g drops group g and weights the other groups by
-     * G/(G-1); the strata taken whole (slot G) are in every replicate with weight 1 */
+    static const double t[20] = { NAN, 12.7062, 4.30265, 3.18245, 2.77645, 2.57058, 2.44691, 2.36462, 2.30600, 2.26216,
+                                  2.22814, 2.20099, 2.17881, 2.16037, 2.14479, 2.13145, 2.11991, 2.10982, 2.10092, 2.09302 };
+    if (df < 1) return INFINITY;
+    return df < 20 ? t[df] : 1.95996 + 2.4 / df;        /* df >= 20 is not used with G = 20 */
+}
+
+int lbq_sample_groups_used(const struct lbq_sample_acc *s)
+{
+    int k = 0;
+    for (int g = 0; g < G; g++) k += s->slot_drawn[g] > 0;
+    return k;
+}
+
+void lbq_sample_ci(const struct lbq_sample_acc *s, double scale, struct lbq_ci ci[LBQ_SM_COUNT])
+{
+    /* JK1 over the K nonempty random groups: replicate g drops group g and weights the other
+     * groups by K/(K-1); the strata taken whole (slot G) are in every replicate with weight 1;
+     * se^2 = (K-1)/K sum (theta_g - mean)^2, half-width scale * t(0.975, K-1) * se */
     struct lbq_acc *tot = malloc(sizeof *tot), *rnd = malloc(sizeof *rnd), *rep = malloc(sizeof *rep);
     double est[LBQ_SM_COUNT], (*th)[LBQ_SM_COUNT] = malloc(sizeof(double) * LBQ_SM_COUNT * G);
     if (!tot || !rnd || !rep || !th) {          /* no memory: an interval we cannot compute is unbounded */
@@ -205,24 +223,33 @@ void lbq_sample_ci(const struct lbq_sample_acc *s, double t, struct lbq_ci ci[LB
     lbq_sample_metrics(tot, est);
     lbq_acc_zero(rnd);
     for (int g = 0; g < G; g++) lbq_acc_merge(rnd, &s->g[g]);
-    const double w = (double)G / (double)(G - 1);
-    for (int g = 0; g < G; g++) {
+    int used[G], K = 0;
+    for (int g = 0; g < G; g++) if (s->slot_drawn[g] > 0) used[K++] = g;
+    const double w = K > 1 ? (double)K / (double)(K - 1) : 1.0, t = scale * lbq_t975(K - 1);
+    for (int j = 0; j < K; j++) {
+        int g = used[j];
         lbq_acc_zero(rep);
         lbq_acc_axpy(rep, rnd, w);
         lbq_acc_axpy(rep, &s->g[g], -w);
         lbq_acc_axpy(rep, &s->g[G], 1.0);
-        lbq_sample_metrics(rep, th[g]);
+        lbq_sample_metrics(rep, th[j]);
     }
     for (int k = 0; k < LBQ_SM_COUNT; k++) {
         double mean = 0, ss = 0;
         int fin = 1;
-        for (int g = 0; g < G; g++) { mean += th[g][k]; fin &= isfinite(th[g][k]) != 0; }
-        mean /= G;
-        for (int g = 0; g < G; g++) ss += (th[g][k] - mean) * (th[g][k] - mean);
-        double se = fin ? sqrt((double)(G - 1) / G * ss) : INFINITY;
+        /* errors and ratios (kind 1): the interval on the log scale, where the ratio of sums of a
+         * skewed population is closer to normal; the replicates are then log(theta_g) */
+        const int lg = 0;
+        if (lg) for (int j = 0; j < K; j++) th[j][k] = th[j][k] > 0 ? log(th[j][k]) : -INFINITY;
+        for (int j = 0; j < K; j++) { mean += th[j][k]; fin &= isfinite(th[j][k]) != 0; }
+        mean /= K > 0 ? K : 1;
+        for (int j = 0; j < K; j++) ss += (th[j][k] - mean) * (th[j][k] - mean);
+        /* no random group: every stratum was taken whole (se 0); one group: no variance estimate */
+        double se = K == 0 ? 0.0 : (fin && K > 1) ? sqrt((double)(K - 1) / K * ss) : INFINITY;
         struct lbq_ci *c = &ci[k];
         c->est = est[k]; c->se = se;
-        c->lo = est[k] - t * se; c->hi = est[k] + t * se;
+        c->lo = se > 0 ? est[k] - t * se : est[k]; c->hi = se > 0 ? est[k] + t * se : est[k];
+        if (lg && se > 0) { c->lo = est[k] * exp(-t * se); c->hi = est[k] * exp(t * se); c->se = est[k] * se; }
         switch (metric_kind(k)) {
         case 0: case 1: if (c->lo < 0) c->lo = 0; break;
         case 2: if (c->lo < 0) c->lo = 0; if (c->hi > 1) c->hi = 1; break;
