@@ -6,6 +6,7 @@
 #include "lbq-mpi.h"
 #include "plot.h"
 #include "sweep-grid.h"
+#include "lbq-sample.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -16,7 +17,7 @@
 const char lbq_usage_sweep[] =
 "usage: lbq sweep FILE -o DIR [--map LIST] [--norm LIST] [--bits LIST] [--block LIST] [--state m|v|both]\n"
 "                 [--quiet] [--no-plot] [--no-swamp] [--resume] [--tensor GLOB] [--mem-limit SIZE]\n"
-"                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin]\n"
+"                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin] [--sample F]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
 "parameter and write DIR/results.json (schema lbq.sweep/2, docs/schema.md), DIR/results.tsv (one row\n"
@@ -40,16 +41,19 @@ const char lbq_usage_sweep[] =
 "  --checkpoint N evaluate N configurations at a time and save the results after each batch, so an\n"
 "                 interrupted sweep (Ctrl-C) keeps them for --resume; each tensor is then read once\n"
 "                 per batch (default: one batch, one read)\n"
+"  --sample F     evaluate a seeded (--seed) sample of whole blocks, F of each tensor (0.05 or 5%%), with a\n"
+"                 95%% interval for every aggregate, then re-evaluate exactly the configurations on or\n"
+"                 near the Pareto front (docs/metrics.md, sampled evaluation)\n"
 "  -q, --quiet    no progress bar or notices (the bar is shown only when stderr is a terminal)\n";
 
 enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_RESUME, O_TENSOR, O_MEM,
-       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE };
+       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE, O_SAMPLE };
 static const struct cli_opt opts[] = {
     { "output", 1, O_OUT }, { "map", 1, O_MAP }, { "norm", 1, O_NORM }, { "bits", 1, O_BITS }, { "block", 1, O_BLOCK },
     { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP },
     { "resume", 0, O_RESUME }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "round", 1, O_ROUND },
     { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE },
-    { "checkpoint", 1, O_CHECKPOINT }, { 0, 0, 0 },
+    { "checkpoint", 1, O_CHECKPOINT }, { "sample", 1, O_SAMPLE }, { 0, 0, 0 },
 };
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -100,6 +104,7 @@ struct sweep_conf {
     int64_t block;
     int done;               /* loaded from a previous results.json (--resume) */
     int evaluated;          /* evaluated in this run */
+    int exact;              /* --sample: re-evaluated exactly (on or near the Pareto front) */
 };
 
 static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults *d0, struct sweep_conf **out, int *nout)
@@ -392,6 +397,10 @@ struct sweep_out {
     double t0;
     int64_t total_el;
     int64_t reads_other[2];     /* MPI: elements of m and v read by the other ranks (so far) */
+    /* --sample: the options, each configuration's replicate totals, and the phases' seconds */
+    const struct lbq_sample_opts *smp;
+    struct lbq_sample_acc *stot;
+    double t_sampled, t_exact;
 };
 
 /* Write DIR/results.json and DIR/results.tsv with every configuration carried over (--resume) or
@@ -400,13 +409,17 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
 {
     int rc = LBQ_OK;
     char path[4096];
-    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\tv_solo_zero_blocks\tv_solo_tiny_blocks\tv_solo_zero_quantile_blocks\n";
-    size_t tsv_cap = sizeof tsv_head + 65536, tsv_len = sizeof tsv_head - 1;
+    static const char tsv_head0[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\tv_solo_zero_blocks\tv_solo_tiny_blocks\tv_solo_zero_quantile_blocks";
+    char tsv_head[1024];        /* --sample: the interval columns too (docs/schema.md) */
+    snprintf(tsv_head, sizeof tsv_head, "%s%s\n", tsv_head0, so->smp ? lbq_param_row_tsv_ci_head : "");
+    size_t tsv_cap = strlen(tsv_head) + 1 + 65536, tsv_len = strlen(tsv_head);
     char *tsv = malloc(tsv_cap);
+    struct lbq_ci *ci = so->smp ? malloc(sizeof *ci * LBQ_SM_COUNT) : NULL;
     cJSON *root = cJSON_CreateObject();
     *out = NULL;
     if (!tsv || !root) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
-    memcpy(tsv, tsv_head, sizeof tsv_head);
+    if (so->smp && !ci) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    memcpy(tsv, tsv_head, tsv_len + 1);
     const struct sweep_axes *ax = so->ax;
     struct lbq_file *f = so->f;
     cJSON_AddStringToObject(root, "schema", "lbq.sweep");
@@ -424,6 +437,22 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
     cJSON *a4 = cJSON_AddArrayToObject(axj, "blocks");
     for (int i = 0; i < ax->nblocks; i++) cJSON_AddItemToArray(a4, cJSON_CreateNumber((double)ax->blocks[i]));
     cJSON_AddStringToObject(axj, "state", ax->state == 0 ? "m" : ax->state == 1 ? "v" : "both");
+    if (so->smp) {      /* sampled sweep: what was sampled, and which configurations were re-run exactly */
+        cJSON *sj = cJSON_AddObjectToObject(root, "sample");
+        cJSON_AddNumberToObject(sj, "fraction", so->smp->frac);
+        cJSON_AddNumberToObject(sj, "seed", (double)so->smp->seed);
+        cJSON_AddNumberToObject(sj, "groups", LBQ_SAMPLE_GROUPS);
+        cJSON_AddNumberToObject(sj, "level", 0.95);
+        int64_t dr = 0, ne = 0;
+        for (int c = 0; c < so->nconf; c++) if (so->cs[c].evaluated) { dr = so->stot[c].drawn; ne = so->stot[c].numel; break; }
+        cJSON_AddNumberToObject(sj, "elements_drawn", (double)dr);
+        cJSON_AddNumberToObject(sj, "elements", (double)ne);
+        cJSON_AddStringToObject(sj, "exact_rule", "update rel_l2 vs bits per element: re-run exactly unless some configuration with no more bits has its upper bound below this one's lower bound");
+        cJSON *ex = cJSON_AddArrayToObject(sj, "reevaluated_exact");
+        for (int c = 0; c < so->nconf; c++) if (so->cs[c].exact) cJSON_AddItemToArray(ex, cJSON_CreateString(so->cs[c].c.label));
+        lbq_json_add_num(sj, "seconds_sampled", so->t_sampled);
+        lbq_json_add_num(sj, "seconds_exact", so->t_exact);
+    }
     cJSON *cj = cJSON_AddArrayToObject(root, "configs");
     for (int c = 0; c < so->nconf; c++) {
         const struct sweep_conf *sc = &so->cs[c];
@@ -451,6 +480,7 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", c);
         cJSON_AddStringToObject(o, "label", sc->c.label);
+        if (so->smp) cJSON_AddBoolToObject(o, "sampled", !sc->exact);
         cJSON_AddStringToObject(o, "map", sc->map->name);
         cJSON_AddStringToObject(o, "norm", sc->norm->name);
         cJSON_AddNumberToObject(o, "bits", sc->bits);
@@ -464,15 +494,22 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
         cJSON_AddNumberToObject(t, "numel", el);
         lbq_json_add_num(t, "bits_per_elem_m", bm);
         lbq_json_add_num(t, "bits_per_elem_v", bv);
+        if (so->smp && !sc->exact) {
+            lbq_sample_ci(&so->stot[c], 1.0, ci);
+            cJSON_AddItemToObject(t, "ci", lbq_sample_ci_json(ci));
+        }
         cJSON_AddItemToObject(o, "totals", t);
         cJSON *pa = cJSON_AddArrayToObject(o, "params");
         for (int k = 0; k < so->rows[c].n; k++) {
-            tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &so->rows[c].r[k], 1);
-            cJSON_AddItemToArray(pa, lbq_param_row_json(&so->rows[c].r[k]));
+            struct lbq_param_row rr = so->rows[c].r[k];
+            if (so->smp && sc->exact) rr.ci_mode = 2;       /* --sample: re-run exactly */
+            tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &rr, 1);
+            cJSON_AddItemToArray(pa, lbq_param_row_json(&rr));
         }
         cJSON_AddItemToArray(cj, o);
         struct lbq_param_row total;
         lbq_total_row(&total, &so->tot[c], el, bm, bv, sc->c.has_m, sc->c.has_v);
+        if (so->smp && !sc->exact) lbq_param_row_set_ci(&total, ci); else if (so->smp) total.ci_mode = 2;
         tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &total, 0);
     }
     cJSON_AddItemToObject(root, "codebooks", codebooks_json(ax->nbits == 1 ? ax->bits[0] : 4));
@@ -500,7 +537,7 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
     root = NULL;
 cleanup:
     cJSON_Delete(root);
-    free(tsv);
+    free(tsv); free(ci);
     return rc;
 }
 
@@ -535,6 +572,68 @@ static void fold_param(const struct fold_ctx *x, int i, int j0, int j1, const st
         lbq_param_row_from_eval(&row, pi->name, pi->shape.numel, e, x->cs[c].c.has_m, x->cs[c].c.has_v);
         if (rows_push(&x->rows[c], &row)) *x->oom = 1;
     }
+}
+
+/* --sample: a parameter's replicate slots into the configurations' totals, and the intervals of
+ * the rows fold_param just added */
+static void fold_sample(const struct fold_ctx *x, struct lbq_sample_acc *stot, int j0, int j1, const struct lbq_sample_acc *sout)
+{
+    struct lbq_ci *ci = malloc(sizeof *ci * LBQ_SM_COUNT);
+    for (int j = j0; j < j1; j++) {
+        int c = x->todo[j];
+        lbq_sample_acc_merge(&stot[c], &sout[j - j0]);
+        if (!ci || !x->rows[c].n) continue;
+        lbq_sample_ci(&sout[j - j0], 1.0, ci);
+        lbq_param_row_set_ci(&x->rows[c].r[x->rows[c].n - 1], ci);
+    }
+    if (!ci) *x->oom = 1;
+    free(ci);
+}
+
+/* --sample: re-evaluate exactly the configurations on or near the Pareto front of update rel-L2
+ * (with its interval) against bits per element (lbq_sample_near_front); their totals and rows are
+ * replaced by the exact ones */
+static int sample_rerun_exact(struct lbq_file *f, struct sweep_conf *cs, int nconf, struct sweep_out *so,
+                              const struct lbq_eval_opts *eo0, int *oom, int quiet)
+{
+    int rc = LBQ_OK, np = lbq_file_nparams(f), nn = 0;
+    double *x = calloc((size_t)nconf, sizeof *x), *y = calloc((size_t)nconf, sizeof *y);
+    double *lo = calloc((size_t)nconf, sizeof *lo), *hi = calloc((size_t)nconf, sizeof *hi);
+    uint8_t *near = calloc((size_t)nconf, 1);
+    int *todo = calloc((size_t)nconf, sizeof *todo);
+    struct lbq_config *cl = calloc((size_t)nconf, sizeof *cl);
+    struct lbq_ci *ci = malloc(sizeof *ci * LBQ_SM_COUNT);
+    struct lbq_param_eval *ev = calloc((size_t)nconf, sizeof *ev);
+    if (!x || !y || !lo || !hi || !near || !todo || !cl || !ci || !ev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    for (int c = 0; c < nconf; c++) {
+        x[c] = y[c] = NAN;
+        if (!cs[c].evaluated || !(so->el[c] > 0)) continue;
+        lbq_sample_ci(&so->stot[c], 1.0, ci);
+        x[c] = (so->bm[c] + so->bv[c]) / so->el[c] / 2;
+        y[c] = ci[LBQ_SM_U_REL_L2].est; lo[c] = ci[LBQ_SM_U_REL_L2].lo; hi[c] = ci[LBQ_SM_U_REL_L2].hi;
+    }
+    lbq_sample_near_front(nconf, x, y, lo, hi, near);
+    for (int c = 0; c < nconf; c++) if (near[c]) { todo[nn] = c; cl[nn++] = cs[c].c; }
+    cli_note("sweep --sample: re-evaluating exactly the %d configurations on or near the Pareto front", nn);
+    for (int k = 0; k < nn; k++) {
+        int c = todo[k];
+        lbq_acc_zero(&so->tot[c]); so->el[c] = so->bm[c] = so->bv[c] = 0; so->rows[c].n = 0;
+        cs[c].exact = 1;
+    }
+    struct lbq_eval_opts eo = *eo0;
+    eo.slab_cb = NULL;
+    struct fold_ctx fx = { f, todo, 0, cs, so->tot, so->el, so->bm, so->bv, so->rows, oom };
+    double t0 = now_s();
+    for (int i = 0; i < np && nn > 0; i++) {
+        if (g_interrupted) { rc = lbq_err(LBQ_ERR_INTERRUPTED, "interrupted: nothing written (the exact re-run of --sample)"); goto cleanup; }
+        progress(quiet, (double)i / np, now_s() - t0, "exact re-run");
+        memset(ev, 0, sizeof *ev * (size_t)nn);
+        if ((rc = lbq_eval_param(f, i, cl, nn, &eo, ev))) goto cleanup;
+        fold_param(&fx, i, 0, nn, ev);
+    }
+cleanup:
+    free(x); free(y); free(lo); free(hi); free(near); free(todo); free(cl); free(ci); free(ev);
+    return rc;
 }
 
 /* ---- MPI (cli/lbq-mpi.h) -----------------------------------------------------------------------
@@ -698,7 +797,9 @@ int cmd_sweep(int argc, char **argv)
     const char *val, *dir = NULL, *device = NULL;
     const char *maps_s = LBQ_SWEEP_MAPS, *norms_s = LBQ_SWEEP_NORMS, *bits_s = LBQ_SWEEP_BITS, *blocks_s = LBQ_SWEEP_BLOCKS;
     long long mem = 1LL << 30, tmp[MAX_LIST];
-    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0;
+    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0, sampled = 0;
+    struct lbq_sample_opts smp = { 1.0, 0 };
+    struct lbq_sample_acc *stot = NULL, *sout = NULL;
     lbq_qdefaults_init(&d);
     memset(&ax, 0, sizeof ax);
     ax.state = 2;
@@ -726,6 +827,7 @@ int cmd_sweep(int argc, char **argv)
         case O_VNAME: oo.v_name = val; break;
         case O_MEM: if (cli_bytes("sweep", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
         case O_DEVICE: device = val; break;
+        case O_SAMPLE: if (lbq_sample_parse(val, &smp.frac)) return cli_usage_error("sweep", "%s", lbq_errmsg()); sampled = 1; break;
         case O_ROUND:
             if (strcmp(val, "nearest") == 0) d.round = LBQ_ROUND_NEAREST;
             else if (strcmp(val, "stochastic") == 0 || strcmp(val, "sr") == 0) d.round = LBQ_ROUND_STOCHASTIC;
@@ -737,6 +839,9 @@ int cmd_sweep(int argc, char **argv)
     }
     if (p.npos != 1) return cli_usage_error("sweep", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
     if (!dir) return cli_usage_error("sweep", "missing -o DIR");
+    if (sampled && (resume || checkpoint || lbq_mpi_size() > 1))
+        return cli_usage_error("sweep", "--sample cannot be combined with %s", resume ? "--resume" : checkpoint ? "--checkpoint" : "MPI (run one process)");
+    smp.seed = d.seed;
     if (cli_check_outdir("-o", dir, p.positional[0])) return LBQ_EXIT_OUTPUT;
     /* axes */
     char buf[512];
@@ -820,6 +925,12 @@ int cmd_sweep(int argc, char **argv)
     bm = calloc((size_t)nconf, sizeof *bm); bv = calloc((size_t)nconf, sizeof *bv); el = calloc((size_t)nconf, sizeof *el);
     if (!cl || !rows || !tot || !bm || !bv || !el) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     for (int c = 0; c < nconf; c++) lbq_acc_zero(&tot[c]);
+    if (sampled) {
+        stot = malloc(sizeof *stot * (size_t)nconf);
+        sout = malloc(sizeof *sout * (size_t)nconf);
+        if (!stot || !sout) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        for (int c = 0; c < nconf; c++) lbq_sample_acc_zero(&stot[c]);
+    }
     signal(SIGINT, on_sigint);
     heat.np = np;
     heat.rowmax = calloc((size_t)np, sizeof(float *)); heat.colmax = calloc((size_t)np, sizeof(float *)); heat.grid = calloc((size_t)np, sizeof(float *));
@@ -829,7 +940,8 @@ int cmd_sweep(int argc, char **argv)
     g_sweep_file = f;
     int64_t total_el = 0;
     for (int i = 0; i < np; i++) total_el += lbq_file_param(f, i)->shape.numel;
-    struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, rows, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el, { 0, 0 } };
+    struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, rows, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el, { 0, 0 },
+                            sampled ? &smp : NULL, stot, 0, 0 };
     int split_ok = config_split_ok(&ax, &d);
     /* batches of --checkpoint configurations (default: all at once, so each tensor is read once);
      * after each batch the results so far are saved, so an interrupted sweep can be resumed */
@@ -863,12 +975,14 @@ int cmd_sweep(int argc, char **argv)
                 struct lbq_param_eval *tmpev = calloc((size_t)(j1 - j0), sizeof *tmpev);
                 if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); free(todo); goto cleanup; }
                 eo.slab_cb = (heat_ok && b0 == 0 && k == 0) ? heat_cb : NULL;
-                rc = lbq_eval_param(f, i, cl + j0, j1 - j0, &eo, tmpev);
+                rc = sampled ? lbq_eval_param_sampled(f, i, cl + j0, j1 - j0, &eo, &smp, sout, tmpev)
+                             : lbq_eval_param(f, i, cl + j0, j1 - j0, &eo, tmpev);
                 if (rc) { free(tmpev); free(todo); goto cleanup; }
                 done_work += (int64_t)(j1 - j0) * pi->shape.numel;
                 if (lbq_mpi_size() > 1) { mp.store[i * mp.K + k] = tmpev; continue; }     /* folded on rank 0 below */
                 /* fold each configuration's result into its totals and rows now: memory stays O(configs) */
                 fold_param(&fx, i, j0, j1, tmpev);
+                if (sampled) fold_sample(&fx, stot, j0, j1, sout);
                 free(tmpev);
             }
         }
@@ -887,6 +1001,13 @@ int cmd_sweep(int argc, char **argv)
         }
     }
     free(todo);
+    if (sampled) {          /* the configurations on or near the Pareto front, again, exactly */
+        so.t_sampled = now_s() - t0;
+        struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, NULL };
+        LBQ_TRY(sample_rerun_exact(f, cs, nconf, &so, &eo, &rows_oom, quiet));
+        if (rows_oom) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        so.t_exact = now_s() - t0 - so.t_sampled;
+    }
     if (lbq_mpi_rank() != 0) goto cleanup;      /* MPI: rank 0 writes the results */
     progress(quiet, 1.0, now_s() - t0, "done");
     LBQ_TRY(write_results(&so, 1, &root));
@@ -907,7 +1028,7 @@ cleanup:
     cJSON_Delete(root); cJSON_Delete(prev);
     if (rows) for (int c = 0; c < nconf; c++) free(rows[c].r);
     free(rows);
-    free(cs); free(cl); free(tot); free(bm); free(bv); free(el);
+    free(cs); free(cl); free(tot); free(bm); free(bv); free(el); free(stot); free(sout);
     if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;

@@ -6,6 +6,7 @@
 
 #include "lbq-metrics.h"
 #include "lbq-json.h"
+#include "lbq-report.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,6 +94,9 @@ int    lbq_sample_groups_used(const struct lbq_sample_acc *s);
 double lbq_t975(int df);
 /* {"level": 0.95, "m": {"rel_l2": [lo, hi], ...}, "v": {...}, "update": {...}} */
 cJSON *lbq_sample_ci_json(const struct lbq_ci ci[LBQ_SM_COUNT]);
+
+/* a sweep row's intervals (struct lbq_param_row ci_mode 1) from ci[] */
+void lbq_param_row_set_ci(struct lbq_param_row *r, const struct lbq_ci ci[LBQ_SM_COUNT]);
 
 /* Configurations on or near the Pareto front of (x, y) (x: bits per element, exact; y: an error
  * estimated with interval [lo, hi]): near[c] = 1 unless some c' != c with x[c'] <= x[c] has

@@ -3,6 +3,7 @@
 #include "lbq-impl.h"
 #include "lbq-metrics.h"
 #include "lbq-sample.h"
+#include "lbq-report.h"
 
 #include <ctype.h>
 
@@ -302,4 +303,16 @@ int lbq_sample_near_front(int n, const double *x, const double *y, const double 
         cnt += near[c];
     }
     return cnt;
+}
+
+void lbq_param_row_set_ci(struct lbq_param_row *r, const struct lbq_ci ci[LBQ_SM_COUNT])
+{
+    static const int k[6] = { LBQ_SM_M0 + LBQ_SM_REL_L2, LBQ_SM_V0 + LBQ_SM_REL_L2, LBQ_SM_V0 + LBQ_SM_ZERO_COLLAPSE,
+                              LBQ_SM_U_REL_L2, LBQ_SM_U_COSINE, LBQ_SM_U_BLOWUP };
+    const double val[6] = { r->m_rel_l2, r->v_rel_l2, r->v_zero_collapse, r->update_rel_l2, r->update_cosine, r->update_blowup_frac };
+    r->ci_mode = 1;
+    for (int j = 0; j < 6; j++) {       /* a state that is not quantized (NaN) has no interval */
+        r->ci_lo[j] = isnan(val[j]) ? NAN : ci[k[j]].lo;
+        r->ci_hi[j] = isnan(val[j]) ? NAN : ci[k[j]].hi;
+    }
 }
