@@ -193,7 +193,9 @@ int lbq_param_row_tsv(char *buf, size_t n, const char *prefix, const struct lbq_
         if (k <= 0 || (size_t)k >= n) return k;
         k--;                    /* over the newline */
         k += snprintf(buf + k, n - (size_t)k, "\t%s", r->ci_mode == 1 ? "sampled" : "exact");
-        for (int j = 0; j < 6 && (size_t)k < n; j++) k += snprintf(buf + k, n - (size_t)k, "\t%.6g\t%.6g", r->ci_lo[j], r->ci_hi[j]);
+        const double val[6] = { r->m_rel_l2, r->v_rel_l2, r->v_zero_collapse, r->update_rel_l2, r->update_cosine, r->update_blowup_frac };
+        for (int j = 0; j < 6 && (size_t)k < n; j++)     /* exact (2): the value as both ends */
+            k += snprintf(buf + k, n - (size_t)k, "\t%.6g\t%.6g", r->ci_mode == 1 ? r->ci_lo[j] : val[j], r->ci_mode == 1 ? r->ci_hi[j] : val[j]);
         if ((size_t)k < n) k += snprintf(buf + k, n - (size_t)k, "\n");
         return k;
     }
