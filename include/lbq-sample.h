@@ -47,7 +47,7 @@ void lbq_sample_sel_free(struct lbq_sample_sel *s);
 struct lbq_sample_acc {
     struct lbq_acc g[LBQ_SAMPLE_GROUPS + 1];
     int64_t drawn, numel;               /* elements in the drawn units; all elements */
-    int64_t slot_drawn[LBQ_SAMPLE_GROUPS + 1];  /* elements drawn into each slot (0: an empty group) */
+    int64_t slot_drawn[LBQ_SAMPLE_GROUPS + 1];  /* elements drawn into each slot (0: the slot is all zero) */
 };
 void lbq_sample_acc_zero(struct lbq_sample_acc *s);
 void lbq_sample_acc_merge(struct lbq_sample_acc *d, const struct lbq_sample_acc *s);

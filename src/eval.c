@@ -377,17 +377,20 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
                 }
             }
         }
+        int64_t sd[LBQ_SAMPLE_GROUPS + 1] = { 0 };     /* elements drawn into each slot */
+        for (int64_t u = 0; u < sel.nunits; u++)
+            if (sel.unit_in[u]) sd[sel.cell_slot[u * unit / cell]] += (u + 1) * unit <= N ? unit : N - u * unit;
         for (int c = nconf - 1; c >= 0; c--) {     /* config 0 last: the others copied its unweighted counts */
             struct lbq_sample_acc *sa = &sout[c];
             for (int g = 0; g < LBQ_SAMPLE_GROUPS && sel.nsel < sel.nunits; g++) {     /* Horvitz-Thompson weights */
+                if (!sd[g]) continue;       /* an empty group stays 0 */
                 *tmp_acc = sa->g[g];
                 lbq_acc_zero(&sa->g[g]);
                 lbq_acc_axpy(&sa->g[g], tmp_acc, sel.weight);
             }
-            lbq_sample_acc_total(sa, &out[c].acc);
             sa->drawn = sel.drawn; sa->numel = N;
-            for (int64_t u = 0; u < sel.nunits; u++)
-                if (sel.unit_in[u]) sa->slot_drawn[sel.cell_slot[u * unit / cell]] += (u + 1) * unit <= N ? unit : N - u * unit;
+            memcpy(sa->slot_drawn, sd, sizeof sd);
+            lbq_sample_acc_total(sa, &out[c].acc);
         }
     }
 cleanup:

@@ -116,7 +116,7 @@ void lbq_sample_acc_zero(struct lbq_sample_acc *s)
 
 void lbq_sample_acc_merge(struct lbq_sample_acc *d, const struct lbq_sample_acc *s)
 {
-    for (int g = 0; g <= G; g++) lbq_acc_merge(&d->g[g], &s->g[g]);
+    for (int g = 0; g <= G; g++) if (s->slot_drawn[g]) lbq_acc_merge(&d->g[g], &s->g[g]);    /* an empty slot is 0 */
     d->drawn += s->drawn; d->numel += s->numel;
     for (int g = 0; g <= G; g++) d->slot_drawn[g] += s->slot_drawn[g];
 }
@@ -124,7 +124,7 @@ void lbq_sample_acc_merge(struct lbq_sample_acc *d, const struct lbq_sample_acc 
 void lbq_sample_acc_total(const struct lbq_sample_acc *s, struct lbq_acc *tot)
 {
     lbq_acc_zero(tot);
-    for (int g = 0; g <= G; g++) lbq_acc_merge(tot, &s->g[g]);
+    for (int g = 0; g <= G; g++) if (s->slot_drawn[g]) lbq_acc_merge(tot, &s->g[g]);
 }
 
 /* ---- aggregates and intervals ---------------------------------------------------------------- */
@@ -223,7 +223,7 @@ void lbq_sample_ci(const struct lbq_sample_acc *s, double scale, struct lbq_ci c
     lbq_sample_acc_total(s, tot);
     lbq_sample_metrics(tot, est);
     lbq_acc_zero(rnd);
-    for (int g = 0; g < G; g++) lbq_acc_merge(rnd, &s->g[g]);
+    for (int g = 0; g < G; g++) if (s->slot_drawn[g]) lbq_acc_merge(rnd, &s->g[g]);
     int used[G], K = 0;
     for (int g = 0; g < G; g++) if (s->slot_drawn[g] > 0) used[K++] = g;
     const double w = K > 1 ? (double)K / (double)(K - 1) : 1.0, t = scale * lbq_t975(K - 1);
@@ -232,7 +232,7 @@ void lbq_sample_ci(const struct lbq_sample_acc *s, double scale, struct lbq_ci c
         lbq_acc_zero(rep);
         lbq_acc_axpy(rep, rnd, w);
         lbq_acc_axpy(rep, &s->g[g], -w);
-        lbq_acc_axpy(rep, &s->g[G], 1.0);
+        if (s->slot_drawn[G]) lbq_acc_axpy(rep, &s->g[G], 1.0);
         lbq_sample_metrics(rep, th[j]);
     }
     for (int k = 0; k < LBQ_SM_COUNT; k++) {
