@@ -100,11 +100,13 @@ struct sweep_conf {
     int64_t block;
     int done;               /* loaded from a previous results.json (--resume) */
     int evaluated;          /* evaluated in this run */
+    const struct lbq_recipe *recipe;        /* a published recipe's point (its fp32 exemptions included) */
+    const struct lbq_recipe *m_recipe;      /* a v-only map's point: m is this recipe's m quantizer */
 };
 
 static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults *d0, struct sweep_conf **out, int *nout)
 {
-    int cap = ax->nmaps * ax->nnorms * ax->nbits * (ax->nblocks + 1) + 1, n = 0;
+    int cap = ax->nmaps * ax->nnorms * ax->nbits * (ax->nblocks + 1) + 1 + lbq_recipe_count(), n = 0;
     if (cap > 100000) return lbq_err(LBQ_ERR_ARG, "sweep: %d configurations is more than 100000; narrow --map/--norm/--bits/--block", cap);
     struct sweep_conf *cs = calloc((size_t)cap, sizeof *cs);
     if (!cs) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
@@ -132,9 +134,31 @@ static int build_configs(const struct sweep_axes *ax, const struct lbq_qdefaults
                     c->c.m = s; c->c.v = s;
                     c->c.has_m = m_ok; c->c.has_v = v_ok;
                     snprintf(c->c.label, sizeof c->c.label, "%s", s.text);
+                    /* a v-only map (log) with both states: m by the recipe that uses this map for v
+                     * (cli/sweep-grid.c), so that its memory and update error are a real optimizer's */
+                    if (ax->state == 2 && !m_ok && cli_grid_pair_m(ax->maps[mi], &d, &c->c.m, &c->m_recipe)) {
+                        c->c.has_m = 1;
+                        cli_grid_label(c->c.label, sizeof c->c.label, &c->c.m, 1, &c->c.v, 1);
+                    }
                     n++;
                 }
             }
+    /* with both states: every published recipe as one more configuration (label recipe:NAME), its
+     * m and v quantizers and fp32 exemptions as the recipe has them, for fig7 and lbq recommend */
+    for (int r = 0; r < lbq_recipe_count() && ax->state == 2; r++) {
+        const struct lbq_recipe *rp = lbq_recipe_at(r);
+        struct sweep_conf *c = &cs[n];
+        if (!lbq_qspec_supported(rp->m_spec, d0, &c->c.m) || !lbq_qspec_supported(rp->v_spec, d0, &c->c.v)) {
+            memset(c, 0, sizeof *c);
+            continue;
+        }
+        c->c.has_m = c->c.has_v = 1;
+        c->c.recipe = rp;
+        c->recipe = rp;
+        c->map = c->c.v.map; c->norm = c->c.v.norm; c->bits = c->c.v.bits; c->block = c->c.v.norm->blockwise ? c->c.v.block : 0;
+        snprintf(c->c.label, sizeof c->c.label, "recipe:%s", rp->name);
+        n++;
+    }
     *out = cs; *nout = n;
     return LBQ_OK;
 }
@@ -459,6 +483,8 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
         if (sc->c.has_v) cJSON_AddStringToObject(o, "v_spec", sc->c.v.text); else cJSON_AddNullToObject(o, "v_spec");
         if (sc->map->build) cJSON_AddStringToObject(o, "codebook_cpu", lbq_cpu_name(sc->c.has_m ? sc->c.m.cpu : sc->c.v.cpu));
         else cJSON_AddNullToObject(o, "codebook_cpu");
+        if (sc->recipe) cJSON_AddStringToObject(o, "recipe", sc->recipe->name);
+        if (sc->m_recipe) cJSON_AddStringToObject(o, "m_from_recipe", sc->m_recipe->name);
         double el = so->el[c], bm = el > 0 ? so->bm[c] / el : NAN, bv = el > 0 ? so->bv[c] / el : NAN;
         cJSON *t = lbq_acc_json(&so->tot[c], NULL, NULL, 1);
         cJSON_AddNumberToObject(t, "numel", el);
