@@ -1324,7 +1324,9 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
         cli_text_clean(rname[r], sizeof rname[r], s->rec[rec[r]].recipe);
         f7_place(px[n + r], py[n + r], RS, 0.08 * (double)strlen(rname[r]) + 0.04, 0.17, L, &nl, &P, PW, PH);
     }
-    sb_puts(&f->data, "\n\nPareto front\tupdate_rel_l2\tconfig\tnumber\tlabel_x\tlabel_y\n");
+    /* label_x, label_y: the label's centre in data coordinates; box_*: its box in inches on the
+     * plot area (x, y of the centre, width, height), for tests/cli/test-figures.sh's overlap check */
+    sb_puts(&f->data, "\n\nPareto front\tupdate_rel_l2\tconfig\tnumber\tlabel_x\tlabel_y\tbox_x\tbox_y\tbox_w\tbox_h\n");
     for (int q = 0; q < nfront; q++) {
         const struct pt *Q = &pts[fr[q]];
         char num[16];
@@ -1334,7 +1336,8 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
         const struct cfg *c = &s->c[Q->c];
         cli_text_clean(lab, sizeof lab, c->label ? c->label : "");
         const struct f7lab *B = &L[nl - 1];
-        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\t%.9g\t%.9g\n", Q->x, Q->y, lab, q + 1, F7_X_OF(B->x), F7_Y_OF(B->y));
+        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\t%.9g\t%.9g\t%.4f\t%.4f\t%.4f\t%.4f\n", Q->x, Q->y, lab, q + 1, F7_X_OF(B->x), F7_Y_OF(B->y),
+                  B->x, B->y, B->w, B->h);
         if (q < 200) {          /* the numbered list next to the plot: every point (200 at most) */
             char nm[32], item[160];
             snprintf(nm, sizeof nm, "front%d", q + 1);
@@ -1352,15 +1355,16 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
     if (nfront > 200) note(cx, "fig7: the list names the first 200 of %d Pareto points", nfront);
     /* the recipes: each at its own memory (m and v, scales and the tensors it keeps in fp32
      * included) and update error, evaluated by the sweep as configurations recipe:NAME */
-    sb_puts(&f->data, "\n\nrecipe\tupdate_rel_l2\tconfig\tname\tlabel_x\tlabel_y\n");
+    sb_puts(&f->data, "\n\nrecipe\tupdate_rel_l2\tconfig\tname\tlabel_x\tlabel_y\tbox_x\tbox_y\tbox_w\tbox_h\n");
     for (int r = 0; r < nrec && r < 64; r++) {
         const struct cfg *c = &s->rec[rec[r]];
         char lab[64];
         cli_text_clean(lab, sizeof lab, c->label ? c->label : "");
-        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%s\t%.9g\t%.9g\n", (c->bm + c->bv) / 2, c->u, lab, rname[r], F7_X_OF(L[r].x), F7_Y_OF(L[r].y));
+        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%s\t%.9g\t%.9g\t%.4f\t%.4f\t%.4f\t%.4f\n", (c->bm + c->bv) / 2, c->u, lab, rname[r],
+                  F7_X_OF(L[r].x), F7_Y_OF(L[r].y), L[r].x, L[r].y, L[r].w, L[r].h);
     }
     if (nrec > 64) note(cx, "fig7: the first 64 of %d recipes drawn", nrec);
-    if (!nrec) sb_puts(&f->data, "NaN\tNaN\tnone\tnone\tNaN\tNaN\n");
+    if (!nrec) sb_puts(&f->data, "NaN\tNaN\tnone\tnone\tNaN\tNaN\tNaN\tNaN\tNaN\tNaN\n");
     /* the leaders of the labels placed away from their points */
     sb_puts(&f->data, "\n\nleader x\tleader y\n");
     int nlead = 0;
