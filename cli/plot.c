@@ -785,6 +785,19 @@ static int emit_state_panels(struct fig *f, struct wide w[3], const char *xname)
     return np;
 }
 
+/* a v-only map's series (log): its update values carry a recipe's m quantizer; the key says whose */
+static void key_m_recipe(const struct sweep *s, const char *map, char *t, size_t n)
+{
+    for (int i = 0; i < s->nc; i++) {
+        if (strcmp(s->c[i].map, map) || !s->c[i].m_recipe) continue;
+        char r[40];
+        cli_text_clean(r, sizeof r, s->c[i].m_recipe);
+        size_t l = strlen(t);
+        snprintf(t + l, n - l, ", m as %s", r);
+        return;
+    }
+}
+
 static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
 {
     long long B = pick_block(s, NULL, 0);
@@ -805,6 +818,7 @@ static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
         for (int m = 0; m < nm; m++) {
             char t[80];
             series_label(norm_of_kind(LBQ_NORM_BLOCK), B, maps[m], t, sizeof t);
+            key_m_recipe(s, maps[m], t, sizeof t);
             double *y = wide_col(&w[k], t, map_lt(cx, maps[m]), 1);
             if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
             for (int j = 0; j < nb; j++) y[j] = cfg_val(find_cfg(s, LBQ_NORM_BLOCK, maps[m], (int)bits[j], B), k);
@@ -839,6 +853,7 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
         for (int m = 0; m < nm; m++) {
             char t[80];
             map_label(maps[m], t, sizeof t);
+            key_m_recipe(s, maps[m], t, sizeof t);
             int lt = map_lt(cx, maps[m]);
             double *y = wide_col(&w[k], t, lt, 1);
             if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
