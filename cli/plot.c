@@ -1138,10 +1138,12 @@ static int cmp_pt(const void *a, const void *b)
 }
 
 /* fig7's label placer.  Every label is a box (w x h inches) placed next to its point at the spot of
- * least cost among 32 (right, left, above, below, the diagonals; at 1 to 4 steps of 0.16 in away):
+ * least cost among 64 (16 directions: right, left, above, below, the diagonals and the 8 between;
+ * at 1 to 4 steps of 0.16 in away):
  * 1e6 per label it would overlap (so labels never overlap while any spot is free), 1e5 per recipe
- * star under it, 1e4 outside the plot area, 300 per marked point nearer to it than its own, 100 per
- * front point and 3 per other point under it, 20 per Pareto segment it crosses, 2 per step away.
+ * star under it, 1e4 outside the plot area, 300 per recipe star and 15 per front point nearer to it
+ * than its own point, 100 per front point and 0.5 per other point under it, 8 per Pareto segment
+ * it crosses, 6 per step away.
  * A label placed away from its point gets a leader line. */
 struct f7lab { double x, y, w, h, px, py; int ring; };
 struct f7pts { const double *x, *y; const int *mark; int n; const double *fx, *fy; int nf; };
@@ -1166,25 +1168,26 @@ static double f7_cost(double cx, double cy, double w, double h, double px, doubl
     for (int o = 0; o < nl; o++)
         if (fabs(L[o].x - cx) < (L[o].w + w) / 2 + 0.03 && fabs(L[o].y - cy) < (L[o].h + h) / 2 + 0.02) cost += 1e6;
     for (int k = 0; k < P->n; k++) {
-        if (fabs(P->x[k] - cx) < w / 2 + pr && fabs(P->y[k] - cy) < h / 2 + pr) cost += P->mark[k] == 2 ? 1e5 : P->mark[k] ? 100 : 3;
+        if (fabs(P->x[k] - cx) < w / 2 + pr && fabs(P->y[k] - cy) < h / 2 + pr) cost += P->mark[k] == 2 ? 1e5 : P->mark[k] ? 40 : 0.5;
         /* a label nearer to another marked point than to its own reads as that point's */
-        if (P->mark[k] && (P->x[k] != px || P->y[k] != py) && hypot(cx - P->x[k], cy - P->y[k]) < own) cost += 300;
+        if (P->mark[k] && (P->x[k] != px || P->y[k] != py) && hypot(cx - P->x[k], cy - P->y[k]) < own) cost += P->mark[k] == 2 ? 300 : 15;
     }
-    return cost + 20 * f7_segs(cx, cy, w, h, P);
+    return cost + 8 * f7_segs(cx, cy, w, h, P);
 }
 
 /* places a w x h label for the point (px, py) (inches; r: the point's radius plus a gap) and
  * appends it to L */
 static void f7_place(double px, double py, double r, double w, double h, struct f7lab *L, int *nl, const struct f7pts *P, double pw, double ph)
 {
-    static const double dir[8][2] = { { 1, 0 }, { -1, 0 }, { 0, 1 }, { 0, -1 }, { 1, 1 }, { -1, 1 }, { 1, -1 }, { -1, -1 } };
+    static const double dir[16][2] = { { 1, 0 }, { -1, 0 }, { 0, 1 }, { 0, -1 }, { 1, 1 }, { -1, 1 }, { 1, -1 }, { -1, -1 },
+                                       { 1, 0.5 }, { -1, 0.5 }, { 1, -0.5 }, { -1, -0.5 }, { 0.5, 1 }, { -0.5, 1 }, { 0.5, -1 }, { -0.5, -1 } };
     double best = INFINITY, bx = px, by = py + r + h / 2;
     int bring = 1;
     for (int ring = 1; ring <= 4; ring++)
-        for (int k = 0; k < 8; k++) {
-            double d = r + (ring - 1) * 0.16, dg = dir[k][0] && dir[k][1] ? 0.75 : 1.0;
+        for (int k = 0; k < 16; k++) {
+            double d = r + (ring - 1) * 0.16, dg = fabs(dir[k][0]) == fabs(dir[k][1]) ? 0.75 : 1.0;
             double cx = px + dir[k][0] * (dg * d + w / 2), cy = py + dir[k][1] * (dg * d + h / 2);
-            double c = f7_cost(cx, cy, w, h, px, py, L, *nl, P, pw, ph) + 2.0 * (ring - 1) + 0.01 * k;
+            double c = f7_cost(cx, cy, w, h, px, py, L, *nl, P, pw, ph) + 10.0 * (ring - 1) + 0.01 * k;
             if (c < best) { best = c; bx = cx; by = cy; bring = ring; }
         }
     struct f7lab *B = &L[*nl];
@@ -1330,14 +1333,14 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
     for (int q = 0; q < nfront; q++) { fx[q] = px[fr[q]]; fy[q] = py[fr[q]]; }
     struct f7pts P = { px, py, mark, np, fx, fy, nfront };
     int nl = 0;
-    /* the recipes' names first (the longer labels; about 0.08 in per 10 pt character; a star is
-     * about 0.2 in across), then the front's numbers (9 pt; a circled point about 0.13 in), every
-     * one placed against all labels placed before it */
+    /* the recipes' names first (the longer labels; 10 pt, about 0.105 in per character as the PNG
+     * draws it; a star is about 0.2 in across), then the front's numbers (9 pt, about 0.095 in per
+     * digit; a circled point about 0.13 in), every one placed against all labels placed before it */
     const double RS = 0.14, RF = 0.09;
     char rname[64][40];
     for (int r = 0; r < nrec && r < 64; r++) {
         cli_text_clean(rname[r], sizeof rname[r], s->rec[rec[r]].recipe);
-        f7_place(px[n + r], py[n + r], RS, 0.08 * (double)strlen(rname[r]) + 0.04, 0.17, L, &nl, &P, PW, PH);
+        f7_place(px[n + r], py[n + r], RS, 0.105 * (double)strlen(rname[r]) + 0.04, 0.18, L, &nl, &P, PW, PH);
     }
     /* label_x, label_y: the label's centre in data coordinates; box_*: its box in inches on the
      * plot area (x, y of the centre, width, height), for tests/cli/test-figures.sh's overlap check */
@@ -1346,7 +1349,7 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
         const struct pt *Q = &pts[fr[q]];
         char num[16];
         snprintf(num, sizeof num, "%d", q + 1);
-        f7_place(px[fr[q]], py[fr[q]], RF, 0.075 * (double)strlen(num) + 0.04, 0.16, L, &nl, &P, PW, PH);
+        f7_place(px[fr[q]], py[fr[q]], RF, 0.095 * (double)strlen(num) + 0.04, 0.16, L, &nl, &P, PW, PH);
         char lab[64];
         const struct cfg *c = &s->c[Q->c];
         cli_text_clean(lab, sizeof lab, c->label ? c->label : "");
