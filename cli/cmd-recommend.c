@@ -618,6 +618,7 @@ int cmd_recommend(int argc, char **argv)
                rec[nrec].bits > budget ? "over the budget" : (pobj <= rec[nrec].obj ? "plan better or equal" : "plan worse"));
         nrec++;
     }
+    if (!nrec) printf("(none: %s holds no recipe:NAME configuration)\n", from_sweep ? spath : "this run");
     if (curve) {        /* plans at a ladder of budgets, the recipes, and this plan: plots/recommend.gp */
         size_t cap = 65536, len = 0;
         char *tb = malloc(cap);
