@@ -4,6 +4,7 @@
 #include "lbq-json.h"
 #include "lbq-report.h"
 #include "lbq-recommend.h"
+#include "lbq-sweep.h"
 #include "sweep-grid.h"
 
 #include <errno.h>
@@ -85,11 +86,11 @@ static int add_cand(const struct lbq_config *c, int offered, int recipe)
 
 static void set_label(struct lbq_config *c)
 {
-    cli_grid_label(c->label, sizeof c->label, &c->m, c->has_m, &c->v, c->has_v);
+    lbq_sweep_label(c->label, sizeof c->label, &c->m, c->has_m, &c->v, c->has_v);
 }
 
 /* the sweep's default grid, as `lbq sweep` builds it (both states; a v-only map, log, with the m
- * quantizer of the recipe that uses it for v: cli/sweep-grid.c) */
+ * quantizer of the recipe that uses it for v: lbq_sweep_pair_m) */
 static int add_grid(void)
 {
     const char *maps = LBQ_SWEEP_MAPS, *norms = LBQ_SWEEP_NORMS, *blocks = LBQ_SWEEP_BLOCKS;
@@ -133,7 +134,7 @@ static int add_grid(void)
                     if (!c.has_m && !c.has_v) continue;
                     c.m = s; c.v = s;
                     const struct lbq_recipe *mr;
-                    if (!c.has_m && cli_grid_pair_m(map, &d, &c.m, &mr)) c.has_m = 1;
+                    if (!c.has_m && lbq_sweep_pair_m(map, &d, &c.m, &mr)) c.has_m = 1;
                     set_label(&c);
                     if (add_cand(&c, 1, -1)) return -1;
                 }
