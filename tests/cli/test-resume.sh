@@ -10,8 +10,8 @@
 PY=/usr/bin/python3
 HAVE_H5PY=0
 [ -x "$PY" ] && "$PY" -c 'import h5py' 2>/dev/null && HAVE_H5PY=1
-GRID=(--map dtree,linear --bits 4 --block 128 --norm block --no-plot --no-swamp -q)
-ONE=(--map dtree --bits 4 --block 128 --norm block --no-plot --no-swamp -q)
+GRID=(--map dtree,linear --bits 4 --block 128 --norm block --no-plot --no-swamp --no-recipes -q)
+ONE=(--map dtree --bits 4 --block 128 --norm block --no-plot --no-swamp --no-recipes -q)
 cp "$SAMPLE_LATE" "$T/a.h5"
 cp "$SAMPLE_EARLY" "$T/b.h5"
 A=$(realpath "$T/a.h5") B=$(realpath "$T/b.h5")
@@ -68,7 +68,7 @@ with h5py.File(sys.argv[1], "r+") as f:
 EOF
     touch -d "@$(sed -nE 's/.*"mtime":[[:space:]]*"([0-9.]+)".*/\1/p' "$J")" "$T/a.h5"
     FP=$(sed -nE 's/.*"fingerprint":[[:space:]]*"([0-9a-f]+)".*/\1/p' "$J")
-    run sweep "$T/a.h5" -o "$D" --map dtree,linear,uniform --bits 4 --block 128 --norm block --no-plot --no-swamp -q --resume
+    run sweep "$T/a.h5" -o "$D" --map dtree,linear,uniform --bits 4 --block 128 --norm block --no-plot --no-swamp --no-recipes -q --resume
     check_rc "same size and mtime, other tensor data: exit 2" 2
     check_grep "other tensor data: the fingerprint line" "^lbq: error: $J: cannot --resume: the tensors of $T/a.h5 differ from those it was made from \(fingerprint $FP there, [0-9a-f]{16} in this run\)$" "$ERR"
     check "other tensor data: results.json untouched" cmp -s "$T/orig.json" "$J"
@@ -123,7 +123,7 @@ sed -n '/^	"configs":/,/^	"codebooks":/p' "$T/orig.json" >"$T/c0"
 sed -n '/^	"configs":/,/^	"codebooks":/p' "$J" >"$T/c1"
 check "narrower list: configurations byte-identical to the first run's" cmp -s "$T/c0" "$T/c1"
 # a wider list evaluates only the new one and keeps the order of this run's list
-run sweep "$T/a.h5" -o "$D" --map dtree,uniform --bits 4 --block 128 --norm block --no-plot --no-swamp --resume
+run sweep "$T/a.h5" -o "$D" --map dtree,uniform --bits 4 --block 128 --norm block --no-plot --no-swamp --no-recipes --resume
 check_rc "wider list: exit 0" 0
 check_grep "wider list: only the new configuration evaluated" '^lbq: sweep: 2 configurations \(1 to evaluate\) x 42 parameters$' "$ERR"
 check_eq "wider list: this list first, then the earlier run's others" "block128-dtree:b4 block128-uniform:b4 block128-linear:b4 " "$(labels "$J")"
