@@ -48,7 +48,7 @@ enum { O_JSON = 1, O_PARAMS, O_TENSOR, O_OUTK, O_DEVICE, O_MEM, O_MNAME, O_VNAME
 static const struct cli_opt own_opts[] = {
     { "json", 1, O_JSON }, { "params", 1, O_PARAMS }, { "tensor", 1, O_TENSOR }, { "outlier-k", 1, O_OUTK },
     { "device", 1, O_DEVICE }, { "mem-limit", 1, O_MEM }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME },
-    { "quiet", 0, O_QUIET }, { "plan", 1, O_PLAN }, { "group", 1, O_GROUP },
+    { "quiet", 0, O_QUIET }, { "plan", 1, O_PLAN }, { "group", 2, O_GROUP },
 };
 
 /* own options + the shared quantizer options in one table */

@@ -2,6 +2,7 @@
  * reading each tensor once, with results.json, results.tsv and the paper-style figures. */
 #include "cli.h"
 #include "lbq-report.h"
+#include "lbq-analysis.h"
 #include "lbq-sim.h"
 #include "lbq-mpi.h"
 #include "plot.h"
@@ -19,8 +20,9 @@ const char lbq_usage_sweep[] =
 "                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
-"parameter and write DIR/results.json (schema lbq.sweep/2, docs/schema.md), DIR/results.tsv (one row\n"
-"per config x parameter plus a TOTAL row per config) and the figures (docs/figures.md) as PNG and PDF.\n"
+"parameter and write DIR/results.json (schema lbq.sweep/3, docs/schema.md), DIR/results.tsv (one row\n"
+"per config x parameter, a TOTAL row per config (pooled over elements), then TOTAL:weighted_mean,\n"
+"TOTAL:median, TOTAL:worst and GROUP:NAME:STAT rows per role group) and the figures (docs/figures.md) as PNG and PDF.\n"
 "Each tensor is read once per sweep (twice only when it exceeds --mem-limit and a config needs\n"
 "tensor-wide statistics).  Combinations a map does not support are skipped (log: block only and\n"
 "unsigned, so with --state both its m stays fp32).\n"
@@ -31,7 +33,8 @@ const char lbq_usage_sweep[] =
 "  --block LIST   default 32,64,128,256,512,2048\n"
 "  --state S      which states are quantized: m, v or both (default both; the other stays fp32)\n"
 "  --round/--seed/--quantile   as in 'lbq analyze --help' (also used by the swamping runs)\n"
-"  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT, --device D   as in 'lbq analyze --help'\n"
+"  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT, --device D, --group REGEX=NAME\n"
+"                 as in 'lbq analyze --help'\n"
 "                 (--device auto: the GPU only when one is present and passes its self-check)\n"
 "  -o, --output DIR   output directory (created with its parents if missing)\n"
 "  --no-plot      skip the figures ('lbq plot DIR/results.json -o DIR' makes them later)\n"
@@ -43,13 +46,13 @@ const char lbq_usage_sweep[] =
 "  -q, --quiet    no progress bar or notices (the bar is shown only when stderr is a terminal)\n";
 
 enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_RESUME, O_TENSOR, O_MEM,
-       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE };
+       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE, O_GROUP };
 static const struct cli_opt opts[] = {
     { "output", 1, O_OUT }, { "map", 1, O_MAP }, { "norm", 1, O_NORM }, { "bits", 1, O_BITS }, { "block", 1, O_BLOCK },
     { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP },
     { "resume", 0, O_RESUME }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "round", 1, O_ROUND },
     { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE },
-    { "checkpoint", 1, O_CHECKPOINT }, { 0, 0, 0 },
+    { "checkpoint", 1, O_CHECKPOINT }, { "group", 2, O_GROUP }, { 0, 0, 0 },
 };
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -205,6 +208,36 @@ static void tsv_line(char **buf, size_t *len, size_t *cap, const struct sweep_co
     int n = lbq_param_row_tsv(line, sizeof line, prefix, r, as_stored);
     if (n >= (int)sizeof line) n = (int)sizeof line - 1;
     tsv_append(buf, len, cap, line, n);
+}
+
+/* Per-group aggregates (docs/metrics.md "Groups"): each parameter's role group, and per
+ * configuration and group the pooled sums (lbq_pool); folded by sweep_groups_fold next to the
+ * totals, rendered by sweep_groups_write next to a configuration's totals. */
+static struct { struct lbq_groups *g; int ng, np, nconf; int *group_of; struct lbq_pool *pool; } g_grp;
+
+static int sweep_groups_init(struct lbq_file *f, int nconf)
+{
+    g_grp.np = lbq_file_nparams(f);
+    g_grp.nconf = nconf;
+    g_grp.ng = lbq_groups_count(g_grp.g);
+    g_grp.group_of = calloc((size_t)g_grp.np + 1, sizeof *g_grp.group_of);
+    g_grp.pool = calloc((size_t)nconf * (size_t)g_grp.ng + 1, sizeof *g_grp.pool);
+    if (!g_grp.group_of || !g_grp.pool) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g_grp.np; i++) g_grp.group_of[i] = lbq_groups_classify(g_grp.g, lbq_file_param(f, i)->name, &lbq_file_param(f, i)->shape);
+    return LBQ_OK;
+}
+
+static void sweep_groups_fold(int c, int i, const struct lbq_param_eval *e, double numel)
+{
+    if (g_grp.pool && i < g_grp.np && c < g_grp.nconf)
+        lbq_pool_add(&g_grp.pool[(size_t)c * (size_t)g_grp.ng + (size_t)g_grp.group_of[i]], &e->acc, numel, e->m_size.bits_per_elem, e->v_size.bits_per_elem);
+}
+
+static void sweep_groups_free(void)
+{
+    free(g_grp.group_of); free(g_grp.pool);
+    lbq_groups_free(g_grp.g);
+    memset(&g_grp, 0, sizeof g_grp);
 }
 
 /* Heatmap of |m| for the parameter with the strongest row/column outlier structure, gathered from
@@ -394,6 +427,23 @@ struct sweep_out {
     int64_t reads_other[2];     /* MPI: elements of m and v read by the other ranks (so far) */
 };
 
+/* a configuration's four aggregates over all tensors and per group: "aggregates" and "groups" in
+ * its results.json object, TOTAL:STAT and GROUP:NAME:STAT rows in results.tsv (src/analysis.c) */
+static int sweep_groups_write(cJSON *o, const struct sweep_out *so, int c, double bm, double bv, char **tsv, size_t *len, size_t *cap)
+{
+    const struct sweep_conf *sc = &so->cs[c];
+    double pooled[LBQ_NMET];
+    int n = so->rows[c].n, nt = 0;
+    lbq_pooled_values(&so->tot[c], bm, bv, sc->c.has_m, sc->c.has_v, pooled);
+    struct lbq_param_row *ar = malloc(sizeof *ar * (size_t)(3 + 4 * g_grp.ng));
+    if (!ar) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    int rc = lbq_conf_aggregates(so->rows[c].r, n < g_grp.np ? n : g_grp.np, g_grp.group_of, g_grp.g,
+                                 g_grp.pool + (size_t)c * (size_t)g_grp.ng, pooled, (int64_t)so->el[c], o, ar, &nt);
+    for (int k = 0; k < nt && !rc; k++) tsv_line(tsv, len, cap, sc, &ar[k], 0);
+    free(ar);
+    return rc;
+}
+
 /* Write DIR/results.json and DIR/results.tsv with every configuration carried over (--resume) or
  * evaluated so far.  `final` adds the swamping runs.  *out receives the JSON root (caller frees). */
 static int write_results(const struct sweep_out *so, int final, cJSON **out)
@@ -410,7 +460,8 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
     const struct sweep_axes *ax = so->ax;
     struct lbq_file *f = so->f;
     cJSON_AddStringToObject(root, "schema", "lbq.sweep");
-    cJSON_AddNumberToObject(root, "schema_version", 2);
+    cJSON_AddNumberToObject(root, "schema_version", 3);
+    cJSON_AddStringToObject(root, "ranking_statistic", lbq_agg_key[LBQ_AGG_RANK]);
     cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
     cJSON_AddStringToObject(root, "file", lbq_file_path(f));
     cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
@@ -468,12 +519,15 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
         cJSON *pa = cJSON_AddArrayToObject(o, "params");
         for (int k = 0; k < so->rows[c].n; k++) {
             tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &so->rows[c].r[k], 1);
-            cJSON_AddItemToArray(pa, lbq_param_row_json(&so->rows[c].r[k]));
+            cJSON *rj = lbq_param_row_json(&so->rows[c].r[k]);
+            if (k < g_grp.np) cJSON_AddStringToObject(rj, "group", lbq_groups_name(g_grp.g, g_grp.group_of[k]));
+            cJSON_AddItemToArray(pa, rj);
         }
         cJSON_AddItemToArray(cj, o);
         struct lbq_param_row total;
         lbq_total_row(&total, &so->tot[c], el, bm, bv, sc->c.has_m, sc->c.has_v);
         tsv_line(&tsv, &tsv_len, &tsv_cap, sc, &total, 0);
+        LBQ_TRY(sweep_groups_write(o, so, c, bm, bv, &tsv, &tsv_len, &tsv_cap));
     }
     cJSON_AddItemToObject(root, "codebooks", codebooks_json(ax->nbits == 1 ? ax->bits[0] : 4));
     cJSON_AddItemToObject(root, "heatmap", so->heat->grid ? heatmap_json(f, so->heat) : cJSON_CreateNull());
@@ -530,6 +584,7 @@ static void fold_param(const struct fold_ctx *x, int i, int j0, int j1, const st
         const struct lbq_param_eval *e = &ev[j - j0];
         double nn = (double)pi->shape.numel;
         lbq_acc_merge(&x->tot[c], &e->acc);
+        sweep_groups_fold(c, i, e, nn);
         x->el[c] += nn; x->bm[c] += e->m_size.bits_per_elem * nn; x->bv[c] += e->v_size.bits_per_elem * nn;
         struct lbq_param_row row;
         lbq_param_row_from_eval(&row, pi->name, pi->shape.numel, e, x->cs[c].c.has_m, x->cs[c].c.has_v);
@@ -698,7 +753,8 @@ int cmd_sweep(int argc, char **argv)
     const char *val, *dir = NULL, *device = NULL;
     const char *maps_s = LBQ_SWEEP_MAPS, *norms_s = LBQ_SWEEP_NORMS, *bits_s = LBQ_SWEEP_BITS, *blocks_s = LBQ_SWEEP_BLOCKS;
     long long mem = 1LL << 30, tmp[MAX_LIST];
-    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0;
+    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0, ngroup_specs = 0;
+    const char *group_specs[LBQ_GROUPS_MAX];
     lbq_qdefaults_init(&d);
     memset(&ax, 0, sizeof ax);
     ax.state = 2;
@@ -726,6 +782,10 @@ int cmd_sweep(int argc, char **argv)
         case O_VNAME: oo.v_name = val; break;
         case O_MEM: if (cli_bytes("sweep", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
         case O_DEVICE: device = val; break;
+        case O_GROUP:
+            if (ngroup_specs >= LBQ_GROUPS_MAX) return cli_usage_error("sweep", "--group: at most %d rules", LBQ_GROUPS_MAX);
+            group_specs[ngroup_specs++] = val;
+            break;
         case O_ROUND:
             if (strcmp(val, "nearest") == 0) d.round = LBQ_ROUND_NEAREST;
             else if (strcmp(val, "stochastic") == 0 || strcmp(val, "sr") == 0) d.round = LBQ_ROUND_STOCHASTIC;
@@ -785,6 +845,10 @@ int cmd_sweep(int argc, char **argv)
     memset(&heat, 0, sizeof heat);
     struct sweep_mpi mp;
     memset(&mp, 0, sizeof mp);
+    /* --group rules: a bad one is a usage error, before any work */
+    if (lbq_groups_new(&g_grp.g)) return cli_fail(LBQ_ERR_NOMEM);
+    for (int k = 0; k < ngroup_specs; k++)
+        if (lbq_groups_add_rule(g_grp.g, group_specs[k])) { cli_usage_error("sweep", "%s", lbq_errmsg()); sweep_groups_free(); return LBQ_EXIT_USAGE; }
     double t0 = now_s();
     LBQ_TRY(build_configs(&ax, &d, &cs, &nconf));
     if (nconf == 0) { rc = lbq_err(LBQ_ERR_ARG, "no valid configuration in this sweep"); goto cleanup; }
@@ -829,6 +893,7 @@ int cmd_sweep(int argc, char **argv)
     g_sweep_file = f;
     int64_t total_el = 0;
     for (int i = 0; i < np; i++) total_el += lbq_file_param(f, i)->shape.numel;
+    LBQ_TRY(sweep_groups_init(f, nconf));
     struct sweep_out so = { &ax, &d, cs, nconf, prev, tot, rows, el, bm, bv, f, &heat, 0, noswamp, dir, t0, total_el, { 0, 0 } };
     int split_ok = config_split_ok(&ax, &d);
     /* batches of --checkpoint configurations (default: all at once, so each tensor is read once);
@@ -910,5 +975,6 @@ cleanup:
     free(cs); free(cl); free(tot); free(bm); free(bv); free(el);
     if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
+    sweep_groups_free();
     return exitc;
 }

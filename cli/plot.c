@@ -450,7 +450,9 @@ struct cfg {
     int bits;
     long long block;
     int has_m, has_v;
-    double m, v, u, bm, bv;     /* totals rel-L2 of m, v, update; bits per element incl. scales */
+    double m, v, u, bm, bv;     /* rel-L2 of m, v, update (the ranking statistic when `ranked`, else
+                                 * the pooled totals); bits per element incl. scales */
+    int ranked;                 /* from "aggregates" (lbq.sweep/3) */
     struct hist h;              /* bins == 0: none */
 };
 
@@ -529,7 +531,24 @@ static int load_config(const cJSON *o, int i, struct cfg *c)
     if ((rc = j_num(sv, p2, "rel_l2", J_REQ, &c->v))) return rc;
     snprintf(p2, sizeof p2, "%s.totals.update", p);
     if ((rc = j_num(su, p2, "rel_l2", J_REQ, &c->u))) return rc;
-    return load_hist(su, p2, &c->h);
+    if ((rc = load_hist(su, p2, &c->h))) return rc;
+    /* lbq.sweep/3: the errors every figure shows and ranks by are the ranking statistic, the
+     * element-weighted mean of per-tensor values (docs/metrics.md); the pooled totals otherwise */
+    const cJSON *ag;
+    if ((rc = j_obj(o, p, "aggregates", J_OPT, &ag))) return rc;
+    c->ranked = ag != NULL;
+    if (ag) {
+        static const char *const key[3] = { "m_rel_l2", "v_rel_l2", "update_rel_l2" };
+        double *dst[3] = { &c->m, &c->v, &c->u };
+        for (int k = 0; k < 3; k++) {
+            const cJSON *a;
+            snprintf(p2, sizeof p2, "%s.aggregates", p);
+            if ((rc = j_obj(ag, p2, key[k], J_REQ, &a))) return rc;
+            snprintf(p2, sizeof p2, "%s.aggregates.%s", p, key[k]);
+            if ((rc = j_num(a, p2, "weighted_mean", J_REQ, dst[k]))) return rc;
+        }
+    }
+    return LBQ_OK;
 }
 
 static int load_sweep(const cJSON *root, struct sweep *s)
@@ -774,6 +793,15 @@ static int emit_state_panels(struct fig *f, struct wide w[3], const char *xname)
     return np;
 }
 
+/* which statistic over tensors the figures' errors are (load_config): every configuration's
+ * element-weighted mean when the file has the aggregates, else the pooled totals */
+static const char *stat_label(const struct sweep *s)
+{
+    int ranked = s->nc > 0;
+    for (int i = 0; i < s->nc; i++) ranked &= s->c[i].ranked;
+    return ranked ? "element-weighted mean over tensors" : "pooled over elements";
+}
+
 static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
 {
     long long B = pick_block(s, NULL, 0);
@@ -802,7 +830,7 @@ static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
     if (!rc) {
         struct fig *f = fig_new(fs, "fig1-error-vs-bits", "fig1-error-vs-bits");
         if (emit_state_panels(f, w, "bits") == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig1 skipped: no finite errors"); }
-        else var_strf(&f->vars, "title", "Quantization error vs bitwidth (block-wise absmax, B = %lld)", B);
+        else { var_strf(&f->vars, "title", "Quantization error vs bitwidth (block-wise absmax, B = %lld)", B); var_str(&f->vars, "statlab", stat_label(s)); }
     }
     for (int k = 0; k < 3; k++) wide_free(&w[k]);
     return rc;
@@ -844,7 +872,7 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
     if (!rc) {
         struct fig *f = fig_new(fs, "fig2-error-vs-block", "fig2-error-vs-block");
         if (emit_state_panels(f, w, "block") == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig2 skipped: no finite errors"); }
-        else var_strf(&f->vars, "title", "Quantization error vs block size at %d bits (dashed: rank-1 normalization)", b);
+        else { var_strf(&f->vars, "title", "Quantization error vs block size at %d bits (dashed: rank-1 normalization)", b); var_str(&f->vars, "statlab", stat_label(s)); }
     }
     for (int k = 0; k < 3; k++) wide_free(&w[k]);
     return rc;
@@ -1261,6 +1289,7 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
     var_str(&f->vars, "lcs0", lcs);
     var_str(&f->vars, "pts0", pts_s);
     var_str(&f->vars, "title", "Memory vs update error for every configuration (line: Pareto front)");
+    var_str(&f->vars, "statlab", stat_label(s));
     return LBQ_OK;
 }
 

@@ -133,7 +133,7 @@ int main(void)
     CHECK_EQ_INT(run(a3), 0);
     char swj[600];
     snprintf(swj, sizeof swj, "%s/results.json", sw);
-    CHECK_EQ_INT(check_file(swj, "lbq.sweep-2.json"), 0);
+    CHECK_EQ_INT(check_file(swj, "lbq.sweep-3.json"), 0);
     char *a4[] = { (char *)lbq, "simulate", sample, "--recipe", "bnb8", "--json", sim, "-q", NULL };
     CHECK_EQ_INT(run(a4), 0);
     CHECK_EQ_INT(check_file(sim, "lbq.simulate-1.json"), 0);
