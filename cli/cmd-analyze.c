@@ -202,7 +202,7 @@ static void print_report(const struct lbq_analysis *an, const struct lbq_config 
                     an->groups ? lbq_groups_name(an->groups, g) : "all", gr->ntensors, (long long)gr->elems,
                     gr->agg[LBQ_MET_M_REL_L2].v[LBQ_AGG_WMEAN], gr->agg[LBQ_MET_V_REL_L2].v[LBQ_AGG_WMEAN],
                     u->v[LBQ_AGG_POOLED], u->v[LBQ_AGG_WMEAN], u->v[LBQ_AGG_MEDIAN], u->v[LBQ_AGG_WORST], bits,
-                    u->worst >= 0 ? lbq_file_param(f, u->worst)->name : "-");
+                    u->worst < 0 ? "-" : u->all_equal ? "(all equal)" : lbq_file_param(f, u->worst)->name);
         }
     }
     struct lbq_state_res tvr;

@@ -36,7 +36,7 @@ struct lbq_agg {
     double v[LBQ_NAGG];     /* NaN where no tensor has a finite value */
     int    worst;           /* the worst tensor's parameter index (-1: none); the earlier on a tie */
     int    n;               /* tensors with a finite value */
-    int    all_equal;       /* every finite per-tensor value is the same (then no tensor is "worse") */
+    int    all_equal;       /* two or more tensors, every finite value the same (none is "worse") */
 };
 
 /* A compact per-tensor row: what the aggregates, the table and the worst marks need. */

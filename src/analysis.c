@@ -88,7 +88,7 @@ int lbq_aggregate(const struct lbq_trow *rows, int n, int group, const double *p
         }
         qsort(tmp, (size_t)m, sizeof *tmp, cmp_double);
         g->n = m;
-        g->all_equal = m > 0 && tmp[0] == tmp[m - 1];
+        g->all_equal = m > 1 && tmp[0] == tmp[m - 1];
         g->v[LBQ_AGG_POOLED] = pooled ? pooled[k] : NAN;
         g->v[LBQ_AGG_WMEAN] = m && sw > 0 ? swx / sw : NAN;
         g->v[LBQ_AGG_MEDIAN] = m == 0 ? NAN : (m & 1) ? tmp[m / 2] : 0.5 * (tmp[m / 2 - 1] + tmp[m / 2]);

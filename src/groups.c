@@ -23,7 +23,7 @@ static const struct { const char *re; int group, min_rank, max_rank; } builtin_r
     { "(^|[./_])(wte|wpe|emb|embed|embeds|embedding|embeddings|tok_embeddings|pos_embed|pos_embedding|position_embeddings|word_embeddings|token_embedding)([./_]|$)", LBQ_GROUP_EMBEDDING, 0, 0 },
     { "(^|[./])(lm_head|head|classifier|output_layer)[./]|^(fc|out|output|logits)\\.[a-z_]+$", LBQ_GROUP_HEAD, 0, 0 },
     { "", LBQ_GROUP_CONV, 3, 0 },     /* any tensor of rank >= 3 (a convolution kernel) */
-    { "(^|[./_])conv[a-z0-9_]*[./]", LBQ_GROUP_CONV, 0, 0 },
+    { "(^|[./_])conv[a-z0-9_]*[./]", LBQ_GROUP_CONV, 2, 0 },
     { "(^|[./_])(attn|attention|self_attn|self_attention|cross_attn|c_attn|qkv|q_proj|k_proj|v_proj|o_proj|out_proj|query|key|value|wq|wk|wv|wo)([./_]|$)", LBQ_GROUP_ATTENTION, 0, 0 },
     { "(^|[./_])(mlp|ffn|ff|feed_forward|feedforward|fc[0-9]*|c_fc|c_proj|up_proj|down_proj|gate_proj|intermediate|w[123])([./_]|$)", LBQ_GROUP_MLP, 0, 0 },
 };
