@@ -442,7 +442,7 @@ static int find_x(const double *x, int n, double v)
 }
 
 /* ================================================================================================
- * sweep results (schema lbq.sweep/2)
+ * sweep results (schema lbq.sweep/1 to /3)
  * ================================================================================================ */
 struct hist { double lo, hi; int bins; double *exact, *quant; };
 
@@ -1432,6 +1432,19 @@ int lbq_plot_sweep(const cJSON *results, const char *dir, int quiet)
     figs_free(&fs);
     sweep_free(&s);
     return rc;
+}
+
+void lbq_plot_sweep_clear(const char *dir)
+{
+    static const char *const names[] = { "fig1-error-vs-bits", "fig2-error-vs-block", "fig3-zero-point", "fig4-swamping",
+                                         "fig5-heatmap", "fig6-codebooks", "fig7-memory-vs-error" };
+    static const char *const ext[] = { "png", "pdf", "dat" };
+    char p[4096];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        for (size_t k = 0; k < 3; k++) {
+            snprintf(p, sizeof p, "%s/%s.%s", dir, names[i], ext[k]);
+            unlink(p);
+        }
 }
 
 /* ================================================================================================

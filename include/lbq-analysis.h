@@ -72,12 +72,13 @@ struct lbq_pool {
 void lbq_pool_add(struct lbq_pool *p, const struct lbq_acc *a, double numel, double bpe_m, double bpe_v);
 void lbq_pool_values(const struct lbq_pool *p, int has_m, int has_v, double val[LBQ_NMET]);
 
-/* sweep: one configuration's aggregates from its per-parameter rows (rows[k] is parameter k, whose
- * group is group_of[k]; gpool[ngroups] the groups' pooled sums, pooled[] the configuration's pooled
- * values).  Adds "aggregates" and "groups" to conf_obj (results.json) and fills tsv[] with the
- * aggregate rows of results.tsv ("TOTAL:weighted_mean", ..., "GROUP:NAME:pooled", ...; at most
- * 3 + 4 * ngroups), *ntsv their count. */
-int lbq_conf_aggregates(const struct lbq_param_row *rows, int n, const int *group_of, const struct lbq_groups *g,
+/* sweep: one configuration's aggregates from its per-parameter rows: get(ud, k, &row) gives
+ * parameter k's row (k < n), group_of[k] its group; gpool[ngroups] the groups' pooled sums, pooled[]
+ * the configuration's pooled values.  Adds "aggregates" and "groups" to conf_obj (results.json) and,
+ * when tsv is not NULL, fills tsv[] with the aggregate rows of results.tsv ("TOTAL:weighted_mean",
+ * ..., "GROUP:NAME:pooled", ...; at most 3 + 4 * ngroups), *ntsv their count. */
+typedef int (*lbq_row_get_fn)(void *ud, int k, struct lbq_param_row *row);
+int lbq_conf_aggregates(int n, lbq_row_get_fn get, void *ud, const int *group_of, const struct lbq_groups *g,
                         const struct lbq_pool *gpool, const double *pooled, int64_t total_numel,
                         cJSON *conf_obj, struct lbq_param_row *tsv, int *ntsv);
 

@@ -144,8 +144,6 @@ void lbq_pool_values(const struct lbq_pool *p, int has_m, int has_v, double val[
 }
 
 /* ---- sweep: one configuration's aggregates -------------------------------------------------------- */
-static const char *row_name(const void *ud, int index) { return ((const struct lbq_param_row *)ud)[index].name; }
-
 static void agg_row(struct lbq_param_row *r, const char *name, int64_t numel, const struct lbq_agg *agg, int stat, const int64_t *solo)
 {
     memset(r, 0, sizeof *r);
@@ -157,54 +155,69 @@ static void agg_row(struct lbq_param_row *r, const char *name, int64_t numel, co
     for (int k = 0; k < 3; k++) r->v_solo[k] = (double)solo[k];
 }
 
-int lbq_conf_aggregates(const struct lbq_param_row *rows, int n, const int *group_of, const struct lbq_groups *g,
+int lbq_conf_aggregates(int n, lbq_row_get_fn get, void *ud, const int *group_of, const struct lbq_groups *g,
                         const struct lbq_pool *gpool, const double *pooled, int64_t total_numel,
                         cJSON *conf_obj, struct lbq_param_row *tsv, int *ntsv)
 {
     int rc = LBQ_OK, ng = g ? lbq_groups_count(g) : 0, nt = 0;
     struct lbq_trow *tr = malloc(sizeof *tr * (size_t)(n > 0 ? n : 1));
+    struct lbq_param_row *row = malloc(sizeof *row);
     struct lbq_agg agg[LBQ_NMET];
     int64_t solo[3] = { 0, 0, 0 };
-    if (!tr) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     int has_m = 0, has_v = 0;
-    for (int k = 0; k < n; k++) {
-        lbq_trow_from_param_row(&tr[k], k, &rows[k]);
+    if (ntsv) *ntsv = 0;
+    if (!tr || !row) { free(tr); free(row); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+    for (int k = 0; k < n && !rc; k++) {
+        if ((rc = get(ud, k, row))) break;
+        lbq_trow_from_param_row(&tr[k], k, row);
         tr[k].group = (int16_t)(group_of ? group_of[k] : 0);
         for (int j = 0; j < 3; j++) solo[j] += tr[k].v_solo[j];
-        has_m |= !isnan(rows[k].m_rel_l2);
-        has_v |= !isnan(rows[k].v_rel_l2);
+        has_m |= !isnan(row->m_rel_l2);
+        has_v |= !isnan(row->v_rel_l2);
     }
-    if ((rc = lbq_aggregate(tr, n, -1, pooled, agg))) goto done;
-    cJSON_AddItemToObject(conf_obj, "aggregates", lbq_aggregates_json(agg, row_name, rows));
-    for (int s = 1; s < LBQ_NAGG; s++) {
-        char nm[64];
-        snprintf(nm, sizeof nm, "TOTAL:%s", lbq_agg_key[s]);
-        agg_row(&tsv[nt++], nm, total_numel, agg, s, solo);
+    /* worst tensors are named through the getter: one name at a time */
+    #define NAMED_JSON(dst, A) do { \
+        cJSON *j_ = lbq_aggregates_json((A), NULL, NULL); \
+        for (int k_ = 0; k_ < LBQ_NMET && j_; k_++) if ((A)[k_].worst >= 0 && !get(ud, (A)[k_].worst, row)) { \
+            cJSON *m_ = cJSON_GetObjectItemCaseSensitive(j_, lbq_met_key[k_]); \
+            cJSON_ReplaceItemInObjectCaseSensitive(m_, "worst_param", cJSON_CreateString(row->name)); } \
+        (dst) = j_; } while (0)
+    if (!rc) rc = lbq_aggregate(tr, n, -1, pooled, agg);
+    if (!rc) {
+        cJSON *j;
+        NAMED_JSON(j, agg);
+        cJSON_AddItemToObject(conf_obj, "aggregates", j);
+        for (int s = 1; s < LBQ_NAGG && tsv; s++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "TOTAL:%s", lbq_agg_key[s]);
+            agg_row(&tsv[nt++], nm, total_numel, agg, s, solo);
+        }
     }
-    cJSON *ga = cJSON_AddArrayToObject(conf_obj, "groups");
-    for (int gi = 0; gi < ng; gi++) {
-        if (!gpool[gi].elems && !gpool[gi].u_n) continue;
+    cJSON *ga = rc ? NULL : cJSON_AddArrayToObject(conf_obj, "groups");
+    for (int gi = 0; gi < ng && !rc; gi++) {
         int cnt = 0;
         for (int k = 0; k < n; k++) cnt += tr[k].group == gi;
         if (!cnt) continue;
         double pv[LBQ_NMET];
         lbq_pool_values(&gpool[gi], has_m, has_v, pv);
-        if ((rc = lbq_aggregate(tr, n, gi, pv, agg))) goto done;
-        cJSON *go = cJSON_CreateObject();
+        if ((rc = lbq_aggregate(tr, n, gi, pv, agg))) break;
+        cJSON *go = cJSON_CreateObject(), *j;
         cJSON_AddStringToObject(go, "name", lbq_groups_name(g, gi));
         cJSON_AddNumberToObject(go, "tensors", cnt);
         cJSON_AddNumberToObject(go, "numel", gpool[gi].elems);
-        cJSON_AddItemToObject(go, "aggregates", lbq_aggregates_json(agg, row_name, rows));
+        NAMED_JSON(j, agg);
+        cJSON_AddItemToObject(go, "aggregates", j);
         cJSON_AddItemToArray(ga, go);
-        for (int s = 0; s < LBQ_NAGG; s++) {
+        for (int s = 0; s < LBQ_NAGG && tsv; s++) {
             char nm[96];
             snprintf(nm, sizeof nm, "GROUP:%s:%s", lbq_groups_name(g, gi), lbq_agg_key[s]);
             agg_row(&tsv[nt++], nm, (int64_t)gpool[gi].elems, agg, s, gpool[gi].v_solo);
         }
     }
-done:
+    #undef NAMED_JSON
     free(tr);
-    *ntsv = nt;
+    free(row);
+    if (ntsv) *ntsv = nt;
     return rc;
 }
 
