@@ -606,10 +606,10 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
         }
     }
     f->fid = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+    int why = 0;        /* read H5Fopen's error stack before another call into libhdf5 clears it */
+    if (f->fid < 0) H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, open_err_walk, &why);
     if (fapl >= 0) H5Pclose(fapl);
     if (f->fid < 0) {
-        int why = 0;
-        H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, open_err_walk, &why);
         if (why == 1) rc = lbq_err(LBQ_ERR_IO, "%s: locked by another process that has it open for writing (HDF5 file locking); "
                                    "wait until the writer closes it", path);
         else if (why == 2) rc = lbq_err(LBQ_ERR_FORMAT, "%s: marked as open for writing by a writer that did not close it "
