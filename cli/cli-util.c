@@ -136,7 +136,7 @@ int cli_next(struct cli_parser *p, const char **val)
                 else if (p->i < p->argc) *val = p->argv[p->i++];
                 else { cli_usage_error(p->cmd, "option '--%s' needs a value", o->name); return -1; }
                 long k = (long)(o - p->opts);
-                if (k < CLI_SEEN_MAX) {
+                if (k < CLI_SEEN_MAX && o->takes_value != 2) {     /* 2: repeatable (--group) */
                     if (g_seen_val[k] && strcmp(g_seen_val[k], *val) != 0) {
                         cli_usage_error(p->cmd, "option '--%s' given twice, as '%s' and '%s' (give it once)", o->name, g_seen_val[k], *val);
                         return -1;

@@ -34,7 +34,7 @@ extern const int lbq_ncommands;
 const struct lbq_cmd *cli_find_cmd(const char *name);
 
 /* Options: a table per command.  kind: 0 flag, 1 takes a value. */
-struct cli_opt { const char *name; int takes_value; int id; };
+struct cli_opt { const char *name; int takes_value; int id; };   /* takes_value 2: a value, repeatable */
 struct cli_parser {
     const char *cmd;
     const struct cli_opt *opts;

@@ -120,11 +120,13 @@ int cmd_plot(int argc, char **argv)
         s[k] = 0;
         rc = lbq_err(LBQ_ERR_FORMAT, "%s: bad key 'schema': \"%s\" is not \"lbq.sweep\" or \"lbq.simulate\" (lbq plot draws those)", path, s);
     }
-    /* lbq.sweep/2 only added keys (SOLO edge-case counts); lbq.simulate/2 added m_plan/v_plan and
-     * writes null (not 0) for the swamping metrics of fp32 states: version 1 files still plot */
-    const int vmax = 2;
+    /* lbq.sweep/2 only added keys (SOLO edge-case counts), /3 the aggregates over tensors (the
+     * figures rank by their element-weighted mean; older files by the pooled totals, and say so);
+     * lbq.simulate/2 added m_plan/v_plan and writes null (not 0) for the swamping metrics of fp32
+     * states: older versions still plot */
+    const int vmax = kind == 1 ? 3 : 2;
     if (!rc && (!cJSON_IsNumber(ver) || ver->valuedouble < 1 || ver->valuedouble > vmax || ver->valuedouble != (int)ver->valuedouble))
-        rc = lbq_err(LBQ_ERR_FORMAT, "%s: bad key 'schema_version': expected 1 or %d%s", path, vmax, cJSON_IsNumber(ver) ? " (written by a newer lbq?)" : "");
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: bad key 'schema_version': expected %s%s", path, vmax == 3 ? "1, 2 or 3" : "1 or 2", cJSON_IsNumber(ver) ? " (written by a newer lbq?)" : "");
     if (!rc) {
         rc = kind == 1 ? lbq_plot_sweep(root, dir, quiet) : lbq_plot_simulate(root, dir, quiet);
         if (rc == LBQ_ERR_FORMAT || rc == LBQ_ERR_DATA) {

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "lbq-report.h"
 #include "lbq-sweep.h"
+#include "lbq-analysis.h"
 #include "lbq-sim.h"
 #include "lbq-mpi.h"
 #include "plot.h"
@@ -23,8 +24,9 @@ const char lbq_usage_sweep[] =
 "                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin] [--sample F]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
-"parameter and write DIR/results.json (schema lbq.sweep/2, docs/schema.md), DIR/results.tsv (one row\n"
-"per config x parameter plus a TOTAL row per config) and the figures (docs/figures.md) as PNG and PDF.\n"
+"parameter and write DIR/results.json (schema lbq.sweep/3, docs/schema.md), DIR/results.tsv (one row\n"
+"per config x parameter, a TOTAL row per config (pooled over elements), then TOTAL:weighted_mean,\n"
+"TOTAL:median, TOTAL:worst and GROUP:NAME:STAT rows per role group) and the figures (docs/figures.md) as PNG and PDF.\n"
 "Each tensor is read once per sweep (twice only when it exceeds --mem-limit and a config needs\n"
 "tensor-wide statistics).  Combinations a map does not support are skipped (log: block only and\n"
 "unsigned; with --state both its m is the m quantizer of the recipe that uses log for v, solo42's).\n"
@@ -37,7 +39,8 @@ const char lbq_usage_sweep[] =
 "  --block LIST   default 32,64,128,256,512,2048\n"
 "  --state S      which states are quantized: m, v or both (default both; the other stays fp32)\n"
 "  --round/--seed/--quantile   as in 'lbq analyze --help' (also used by the swamping runs)\n"
-"  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT, --device D   as in 'lbq analyze --help'\n"
+"  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT, --device D, --group REGEX=NAME\n"
+"                 as in 'lbq analyze --help'\n"
 "                 (--device auto: the GPU only when one is present and passes its self-check)\n"
 "  -o, --output DIR   output directory (created with its parents if missing)\n"
 "  --no-plot      skip the figures ('lbq plot DIR/results.json -o DIR' makes them later)\n"
@@ -55,13 +58,13 @@ const char lbq_usage_sweep[] =
 "  -q, --quiet    no progress bar or notices (the bar is shown only when stderr is a terminal)\n";
 
 enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_NORECIPES, O_RESUME, O_TENSOR, O_MEM,
-       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE, O_SAMPLE };
+       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE, O_SAMPLE, O_GROUP };
 static const struct cli_opt opts[] = {
     { "output", 1, O_OUT }, { "map", 1, O_MAP }, { "norm", 1, O_NORM }, { "bits", 1, O_BITS }, { "block", 1, O_BLOCK },
     { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP }, { "no-recipes", 0, O_NORECIPES },
     { "resume", 0, O_RESUME }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "round", 1, O_ROUND },
     { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE },
-    { "checkpoint", 1, O_CHECKPOINT }, { "sample", 1, O_SAMPLE }, { 0, 0, 0 },
+    { "checkpoint", 1, O_CHECKPOINT }, { "sample", 1, O_SAMPLE }, { "group", 2, O_GROUP }, { 0, 0, 0 },
 };
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -329,9 +332,10 @@ int cmd_sweep(int argc, char **argv)
     const char *val, *dir = NULL, *device = NULL;
     const char *maps_s = LBQ_SWEEP_MAPS, *norms_s = LBQ_SWEEP_NORMS, *bits_s = LBQ_SWEEP_BITS, *blocks_s = LBQ_SWEEP_BLOCKS;
     long long mem = 1LL << 30, tmp[MAX_LIST];
-    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0, sampled = 0;
+    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0, sampled = 0, ngroup_specs = 0;
     struct lbq_sample_opts smp = { 1.0, 0 };
     struct lbq_sample_acc *sout = NULL;
+    const char *group_specs[LBQ_GROUPS_MAX];
     lbq_qdefaults_init(&d);
     memset(&ax, 0, sizeof ax);
     ax.state = 2;
@@ -361,6 +365,10 @@ int cmd_sweep(int argc, char **argv)
         case O_MEM: if (cli_bytes("sweep", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
         case O_DEVICE: device = val; break;
         case O_SAMPLE: if (lbq_sample_parse(val, &smp.frac)) return cli_usage_error("sweep", "%s", lbq_errmsg()); sampled = 1; break;
+        case O_GROUP:
+            if (ngroup_specs >= LBQ_GROUPS_MAX) return cli_usage_error("sweep", "--group: at most %d rules", LBQ_GROUPS_MAX);
+            group_specs[ngroup_specs++] = val;
+            break;
         case O_ROUND:
             if (strcmp(val, "nearest") == 0) d.round = LBQ_ROUND_NEAREST;
             else if (strcmp(val, "stochastic") == 0 || strcmp(val, "sr") == 0) d.round = LBQ_ROUND_STOCHASTIC;
@@ -409,6 +417,11 @@ int cmd_sweep(int argc, char **argv)
         if (dr < 0) return LBQ_EXIT_CUDA;
     }
 
+    /* --group rules: a bad one is a usage error, before any work */
+    struct lbq_groups *groups = NULL;
+    if (lbq_groups_new(&groups)) return cli_fail(LBQ_ERR_NOMEM);
+    for (int k = 0; k < ngroup_specs; k++)
+        if (lbq_groups_add_rule(groups, group_specs[k])) { cli_usage_error("sweep", "%s", lbq_errmsg()); lbq_groups_free(groups); return LBQ_EXIT_USAGE; }
     struct lbq_file *f = NULL;
     struct lbq_sweep *sw = NULL;
     struct lbq_config *cl = NULL;
@@ -436,6 +449,7 @@ int cmd_sweep(int argc, char **argv)
     rc = lbq_mpi_agree(rc);
     if (rc) goto cleanup;
     LBQ_TRY(lbq_sweep_begin(sw, f, mem, lbq_mpi_rank() == 0 ? dir : NULL));
+    LBQ_TRY(lbq_sweep_set_groups(sw, groups));
     snprintf(path, sizeof path, "%s/results.json", dir);
     if (resume && lbq_mpi_rank() == 0) rc = lbq_sweep_resume(sw, path);
     rc = lbq_mpi_agree(rc);
@@ -558,6 +572,7 @@ cleanup:
     if (rc) exitc = lbq_mpi_fail(rc);
     cJSON_Delete(summary);
     lbq_sweep_free(sw);
+    lbq_groups_free(groups);
     free(cl); free(todo); free(sout);
     if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);

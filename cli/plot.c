@@ -37,6 +37,7 @@
 #define MAX_SERIES    24          /* lines in one panel; further maps are left out (noted) */
 #define MAX_SIM_PARAMS 10         /* parameters drawn by the simulate figure (one colour each) */
 #define MAX_FIGS      16
+#define MAX_GROUPS    32
 
 /* ---- growable text buffer ---------------------------------------------------------------------- */
 struct sbuf { char *p; size_t n, cap; int oom; };
@@ -441,7 +442,7 @@ static int find_x(const double *x, int n, double v)
 }
 
 /* ================================================================================================
- * sweep results (schema lbq.sweep/2)
+ * sweep results (schema lbq.sweep/1 to /3)
  * ================================================================================================ */
 struct hist { double lo, hi; int bins; double *exact, *quant; };
 
@@ -452,7 +453,12 @@ struct cfg {
     int bits;
     long long block;
     int has_m, has_v;
-    double m, v, u, bm, bv;     /* totals rel-L2 of m, v, update; bits per element incl. scales */
+    double m, v, u, bm, bv;     /* rel-L2 of m, v, update (the ranking statistic when `ranked`, else
+                                 * the pooled totals); bits per element incl. scales */
+    int ranked;                 /* from "aggregates" (lbq.sweep/3) */
+    int ng;                     /* role groups (lbq.sweep/3 "groups"): names, update rel-L2 (the ranking statistic) */
+    const char *gname[MAX_GROUPS];
+    double gu[MAX_GROUPS];
     struct hist h;              /* bins == 0: none */
 };
 
@@ -503,7 +509,7 @@ static int load_hist(const cJSON *u, const char *path, struct hist *h)
 
 static int load_config(const cJSON *o, int i, struct cfg *c)
 {
-    char p[64], p2[96];
+    char p[64], p2[160];
     const cJSON *t, *sm, *sv, *su, *spec;
     long long bits, block;
     int rc;
@@ -534,7 +540,37 @@ static int load_config(const cJSON *o, int i, struct cfg *c)
     if ((rc = j_num(sv, p2, "rel_l2", J_REQ, &c->v))) return rc;
     snprintf(p2, sizeof p2, "%s.totals.update", p);
     if ((rc = j_num(su, p2, "rel_l2", J_REQ, &c->u))) return rc;
-    return load_hist(su, p2, &c->h);
+    if ((rc = load_hist(su, p2, &c->h))) return rc;
+    /* lbq.sweep/3: the errors every figure shows and ranks by are the ranking statistic, the
+     * element-weighted mean of per-tensor values (docs/metrics.md); the pooled totals otherwise */
+    const cJSON *ag;
+    if ((rc = j_obj(o, p, "aggregates", J_OPT, &ag))) return rc;
+    c->ranked = ag != NULL;
+    if (ag) {
+        static const char *const key[3] = { "m_rel_l2", "v_rel_l2", "update_rel_l2" };
+        double *dst[3] = { &c->m, &c->v, &c->u };
+        for (int k = 0; k < 3; k++) {
+            const cJSON *a;
+            snprintf(p2, sizeof p2, "%s.aggregates", p);
+            if ((rc = j_obj(ag, p2, key[k], J_REQ, &a))) return rc;
+            snprintf(p2, sizeof p2, "%s.aggregates.%s", p, key[k]);
+            if ((rc = j_num(a, p2, "weighted_mean", J_REQ, dst[k]))) return rc;
+        }
+    }
+    const cJSON *ga = cJSON_GetObjectItemCaseSensitive(o, "groups"), *g;
+    if (ga && !cJSON_IsArray(ga)) return bad(p, "groups", "an array", ga);
+    cJSON_ArrayForEach(g, ga) {
+        const cJSON *a, *u;
+        if (c->ng >= MAX_GROUPS) break;
+        snprintf(p2, sizeof p2, "%s.groups[%d]", p, c->ng);
+        if ((rc = j_str(g, p2, "name", J_REQ, &c->gname[c->ng])) || (rc = j_obj(g, p2, "aggregates", J_REQ, &a))) return rc;
+        snprintf(p2, sizeof p2, "%s.groups[%d].aggregates", p, c->ng);
+        if ((rc = j_obj(a, p2, "update_rel_l2", J_REQ, &u))) return rc;
+        snprintf(p2, sizeof p2, "%s.groups[%d].aggregates.update_rel_l2", p, c->ng);
+        if ((rc = j_num(u, p2, "weighted_mean", J_REQ, &c->gu[c->ng]))) return rc;
+        c->ng++;
+    }
+    return LBQ_OK;
 }
 
 static int load_sweep(const cJSON *root, struct sweep *s)
@@ -798,6 +834,15 @@ static void key_m_recipe(const struct sweep *s, const char *map, char *t, size_t
     }
 }
 
+/* which statistic over tensors the figures' errors are (load_config): every configuration's
+ * element-weighted mean when the file has the aggregates, else the pooled totals */
+static const char *stat_label(const struct sweep *s)
+{
+    int ranked = s->nc > 0;
+    for (int i = 0; i < s->nc; i++) ranked &= s->c[i].ranked;
+    return ranked ? "element-weighted mean over tensors" : "pooled over elements";
+}
+
 static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
 {
     long long B = pick_block(s, NULL, 0);
@@ -827,7 +872,7 @@ static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
     if (!rc) {
         struct fig *f = fig_new(fs, "fig1-error-vs-bits", "fig1-error-vs-bits");
         if (emit_state_panels(f, w, "bits") == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig1 skipped: no finite errors"); }
-        else var_strf(&f->vars, "title", "Quantization error vs bitwidth (block-wise absmax, B = %lld)", B);
+        else { var_strf(&f->vars, "title", "Quantization error vs bitwidth (block-wise absmax, B = %lld)", B); var_str(&f->vars, "statlab", stat_label(s)); }
     }
     for (int k = 0; k < 3; k++) wide_free(&w[k]);
     return rc;
@@ -870,7 +915,7 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
     if (!rc) {
         struct fig *f = fig_new(fs, "fig2-error-vs-block", "fig2-error-vs-block");
         if (emit_state_panels(f, w, "block") == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig2 skipped: no finite errors"); }
-        else var_strf(&f->vars, "title", "Quantization error vs block size at %d bits (dashed: rank-1 normalization)", b);
+        else { var_strf(&f->vars, "title", "Quantization error vs block size at %d bits (dashed: rank-1 normalization)", b); var_str(&f->vars, "statlab", stat_label(s)); }
     }
     for (int k = 0; k < 3; k++) wide_free(&w[k]);
     return rc;
@@ -1401,6 +1446,70 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
     var_str(&f->vars, "lcs0", lcs);
     var_str(&f->vars, "pts0", pts_s);
     var_str(&f->vars, "title", "Memory vs update error for every configuration (line: Pareto front)");
+    var_str(&f->vars, "statlab", stat_label(s));
+    return LBQ_OK;
+}
+
+/* Figure 8: the update error of each role group (the element-weighted mean over the group's
+ * tensors) for the configurations that are a published recipe's m or v quantizer (docs/figures.md) */
+static int fig8(struct ctx *cx, const struct sweep *s, struct figs *fs)
+{
+    const char *gn[MAX_GROUPS];
+    int ng = 0, sel[MAX_SERIES], ns = 0;
+    char stitle[MAX_SERIES][160];
+    for (int i = 0; i < s->nc && ns < MAX_SERIES; i++) {
+        const struct cfg *c = &s->c[i];
+        if (!c->ng || !c->label) continue;
+        char who[128] = "";
+        for (int r = 0; r < lbq_recipe_count(); r++) {
+            const struct lbq_recipe *rp = lbq_recipe_at(r);
+            if (!rp) continue;
+            int m = rp->m_spec && strcmp(rp->m_spec, c->label) == 0, v = rp->v_spec && strcmp(rp->v_spec, c->label) == 0;
+            if (!m && !v) continue;
+            size_t l = strlen(who);
+            snprintf(who + l, sizeof who - l, "%s%s %s", l ? ", " : "", rp->name, m && v ? "m+v" : m ? "m" : "v");
+        }
+        if (!who[0]) continue;
+        char lab[64];
+        cli_text_clean(lab, sizeof lab, c->label);
+        snprintf(stitle[ns], sizeof stitle[ns], "%s (%s)", lab, who);
+        sel[ns++] = i;
+        for (int g = 0; g < c->ng; g++) {
+            int seen = 0;
+            for (int k = 0; k < ng; k++) seen |= strcmp(gn[k], c->gname[g]) == 0;
+            if (!seen && ng < MAX_GROUPS) gn[ng++] = c->gname[g];
+        }
+    }
+    if (!ns || !ng) { note(cx, "fig8 skipped: no published recipe's quantizer among the configurations (or no groups)"); return LBQ_OK; }
+    struct fig *f = fig_new(fs, "fig8-groups", "fig8-groups");
+    char lcs[4 * MAX_SERIES + 1] = "";
+    for (int k = 0; k < ns; k++) {
+        const struct cfg *c = &s->c[sel[k]];
+        sb_printf(&f->data, "%sgroup\tupdate_rel_l2\tgroup_name\tconfig\n", k ? "\n\n" : "");
+        for (int g = 0; g < ng; g++) {
+            double y = NAN;
+            for (int j = 0; j < c->ng; j++) if (strcmp(c->gname[j], gn[g]) == 0) y = c->gu[j];
+            char gl[48];
+            cli_text_clean(gl, sizeof gl, gn[g]);
+            sb_printf(&f->data, "%d\t", g);
+            if (isfinite(y) && y > 0) sb_num(&f->data, y); else sb_puts(&f->data, "?");
+            sb_printf(&f->data, "\t%s\t%s\n", gl, stitle[k]);
+        }
+        char nm[32];
+        snprintf(nm, sizeof nm, "stitle%d", k + 1);
+        var_str(&f->vars, nm, stitle[k]);
+        size_t l = strlen(lcs);
+        snprintf(lcs + l, sizeof lcs - l, "%s%d", l ? " " : "", 31 + k % 10);     /* categorical colours */
+    }
+    for (int g = 0; g < ng; g++) {
+        char nm[32], gl[48];
+        snprintf(nm, sizeof nm, "gname%d", g + 1);
+        cli_text_clean(gl, sizeof gl, gn[g]);
+        var_str(&f->vars, nm, gl);
+    }
+    sb_printf(&f->vars, "nseries=%d; ngroups=%d; ", ns, ng);
+    var_str(&f->vars, "lcs0", lcs);
+    var_str(&f->vars, "title", "Update error per role group for the published recipes' quantizers");
     return LBQ_OK;
 }
 
@@ -1457,6 +1566,7 @@ int lbq_plot_sweep(const cJSON *results, const char *dir, int quiet)
     if (!rc) rc = fig5(&cx, &s, &fs);
     if (!rc) rc = fig6(&cx, &s, &fs);
     if (!rc) rc = fig7(&cx, &s, &fs);
+    if (!rc) rc = fig8(&cx, &s, &fs);
     if (!rc && fs.n == 0) rc = lbq_err(LBQ_ERR_DATA, "no figure can be drawn from these results (%s)", cx.notes);
     if (!rc) rc = run_figs(&cx, &fs, dir, quiet);
     figs_free(&fs);

@@ -43,6 +43,14 @@ char  *lbq_tmp_name(const char *target);
 void   lbq_tmp_add(const char *tmp);
 void   lbq_tmp_remove(const char *tmp);
 void   lbq_tmp_unlink_all(void);
+/* Streamed output, under the output rules of lbq_write_atomic (TARGET.tmp-PID renamed at commit):
+ * for outputs too large to hold in memory (analyze's per-parameter JSON). */
+struct lbq_out;
+int  lbq_out_open(const char *path, struct lbq_out **o);
+int  lbq_out_write(struct lbq_out *o, const char *data, size_t len);
+int  lbq_out_commit(struct lbq_out *o);     /* closes and renames into place; frees o */
+void lbq_out_abort(struct lbq_out *o);      /* closes and removes the temporary file; frees o (NULL ok) */
+
 /* Read a whole (text) file, NUL-terminated; NULL if it cannot be read.  Caller frees. */
 char  *lbq_read_file(const char *path);
 /* A file written as a stream, with the rules of lbq_write_atomic (no "-"): open, put any number of

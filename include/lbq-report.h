@@ -9,21 +9,7 @@
 cJSON *lbq_acc_json(const struct lbq_acc *a, const struct lbq_qsize *msz, const struct lbq_qsize *vsz, int with_hist);
 cJSON *lbq_hparams_json(const struct lbq_file *f);
 
-/* What `lbq analyze` reports beyond the per-parameter results, computed from them (ev[np], in
- * parameter order): the element-weighted totals, the three parameters with the largest update
- * rel-L2 (worst[k] = -1 when fewer), and the memory of m+v in fp32 and quantized, extrapolated to
- * nparams_x parameters when > 0 (docs/metrics.md "totals", "memory"). */
-struct lbq_analysis {
-    struct lbq_acc tot;
-    double  elems, bits_m, bits_v;      /* sums over parameters: numel, bits_per_elem x numel */
-    double  bpe_m, bpe_v;               /* element-weighted bits per element */
-    int64_t nonfinite;                  /* elements excluded for NaN/Inf */
-    int     worst[3];
-    double  fp32_bytes, q_bytes;
-    double  x_fp32_gb, x_quantized_gb, x_saved_gb;     /* 0 unless nparams_x > 0 */
-};
-void lbq_analysis_totals(const struct lbq_file *f, const struct lbq_param_eval *ev, int np, double nparams_x,
-                         struct lbq_analysis *a);
+/* `lbq analyze`'s result object (totals, aggregates, groups, worst tensors, memory): lbq-analysis.h */
 
 /* A row of a sweep's tables: one configuration on one parameter, or a configuration's TOTAL
  * (results.json configs[].params[] and totals; results.tsv).  Both files are rendered from it. */

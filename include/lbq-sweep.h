@@ -68,6 +68,13 @@ struct lbq_sweep_conf *lbq_sweep_conf(struct lbq_sweep *s, int c);
  * mem_limit / 8 go to an unlinked file in spill_dir (rank 0: the output directory). */
 int  lbq_sweep_begin(struct lbq_sweep *s, struct lbq_file *f, int64_t mem_limit, const char *spill_dir);
 
+/* Role groups (docs/metrics.md "Groups", include/lbq-analysis.h; after lbq_sweep_begin): each
+ * configuration then gets its aggregates over tensors, overall and per group, in results.json
+ * ("aggregates", "groups", each row's "group") and results.tsv (TOTAL:STAT, GROUP:NAME:STAT rows).
+ * g must outlive the sweep. */
+struct lbq_groups;
+int  lbq_sweep_set_groups(struct lbq_sweep *s, const struct lbq_groups *g);
+
 /* --resume: read DIR/results.json (path).  No file: LBQ_OK, nothing carried.  Otherwise check its
  * identity against this sweep (lbq version, input path, size, mtime, parameters, options: LBQ_ERR_ARG
  * naming the first difference; no identity block: LBQ_ERR_FORMAT), validate every configuration

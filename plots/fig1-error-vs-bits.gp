@@ -13,7 +13,9 @@ nkey = lbq_ncol(keypanel)
 fig_h = (2.2 + 0.27*nkey > 4.4) ? 2.2 + 0.27*nkey : 4.4   # room for the key column
 pbot = (0.8 + lbq_cap_h)/fig_h  # panel bottom and top (screen), the caption line below
 ptop = 1.0 - 1.0/fig_h
-cap_default = "Data: all tensors of the input file, block-wise absmax scales. Statistic per panel: relative L2 error sqrt(sum (x^-x)^2 / sum x^2)\nover all elements of the state (a ratio, log axis). x axis: bits of the code per element, the block scales not counted (fig7 counts them)."
+cap_default = (exists("statlab") && statlab eq "element-weighted mean over tensors") ? \
+  "Data: all tensors of the input file, block-wise absmax scales. Statistic per panel: relative L2 error sqrt(sum (x^-x)^2 / sum x^2) of each tensor,\nelement-weighted mean over tensors (a ratio, log axis). x axis: bits of the code per element, the block scales not counted (fig7 counts them)." : \
+  "Data: all tensors of the input file, block-wise absmax scales. Statistic per panel: relative L2 error sqrt(sum (x^-x)^2 / sum x^2)\nover all elements of the state (a ratio, log axis). x axis: bits of the code per element, the block scales not counted (fig7 counts them)."
 array ymin[npanels]
 array ymax[npanels]
 lbq_pos = 1

@@ -14,7 +14,9 @@ nkey = lbq_ncol(keypanel)
 fig_h = (2.2 + 0.27*nkey > 4.4) ? 2.2 + 0.27*nkey : 4.4   # room for the key column
 pbot = (1.05 + lbq_cap_h)/fig_h # panel bottom and top (screen), the caption line below
 ptop = 1.0 - 1.0/fig_h
-cap_default = "Data: all tensors of the input file. Solid: block-wise absmax scales over B elements; dashed, flat: rank-1 scales (no block size).\nStatistic per panel: relative L2 error sqrt(sum (x^-x)^2 / sum x^2) over all elements of the state (a ratio, log axis)."
+cap_default = (exists("statlab") && statlab eq "element-weighted mean over tensors") ? \
+  "Data: all tensors of the input file. Solid: block-wise absmax scales over B elements; dashed, flat: rank-1 scales (no block size).\nStatistic per panel: relative L2 error sqrt(sum (x^-x)^2 / sum x^2) of each tensor, element-weighted mean over tensors (a ratio, log axis)." : \
+  "Data: all tensors of the input file. Solid: block-wise absmax scales over B elements; dashed, flat: rank-1 scales (no block size).\nStatistic per panel: relative L2 error sqrt(sum (x^-x)^2 / sum x^2) over all elements of the state (a ratio, log axis)."
 array ymin[npanels]
 array ymax[npanels]
 lbq_pos = 1

@@ -33,7 +33,9 @@ fig_w = kx + ((lcols > 1) ? 2.5*lcols : 2.9) + 0.1
 lt_of(k) = int(word(lcs0, k))
 pt_of(k) = exists("pts0") ? int(word(pts0, k)) : 7
 ktop = 1.0 - 0.6/fig_h
-cap_default = "Data: all tensors of the input file, one point per configuration. x: bits/element incl. block scales, mean of m and v (fp32: 32).\ny: relative L2 error of the Adam update m/(sqrt(v)+eps) over all elements (a ratio). Star: a published recipe with its fp32 exemptions."
+cap_default = (exists("statlab") && statlab eq "element-weighted mean over tensors") ? \
+  "Data: all tensors of the input file, one point per configuration. x: bits per element with the block scales, mean of m and v (fp32: 32).\ny: relative L2 error of the update m/(sqrt(v)+eps) per tensor, element-weighted mean over tensors (a ratio). Star: a published recipe with its fp32 exemptions." : \
+  "Data: all tensors of the input file, one point per configuration. x: bits per element with the block scales, mean of m and v (a state\nkept in fp32 counts 32). y: relative L2 error of the Adam update m/(sqrt(v)+eps) over all elements (a ratio). Star: a published recipe with its fp32 exemptions."
 
 do for [fmt in formats] {
   eval lbq_term(fmt)

@@ -591,10 +591,25 @@ int lbq_file_open(const char *path, const struct lbq_open_opts *opts, struct lbq
     if (!f->path) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     lbq_input_register(path);       /* never an output of this process (src/json.c) */
     H5Eclear2(H5E_DEFAULT);
-    f->fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    /* libhdf5's metadata cache grows adaptively with the objects visited (about 10 KB per tensor of
+     * a file of many tensors: 230 MB for 20,000); a fixed 4 MiB keeps memory bounded whatever the
+     * parameter count (issue 16 item 11; docs/cli.md "Memory") */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) {
+        H5AC_cache_config_t mdc;
+        memset(&mdc, 0, sizeof mdc);
+        mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+        if (H5Pget_mdc_config(fapl, &mdc) >= 0) {
+            mdc.set_initial_size = 1; mdc.initial_size = 4 << 20; mdc.max_size = 4 << 20; mdc.min_size = 1 << 20;
+            mdc.incr_mode = H5C_incr__off; mdc.flash_incr_mode = H5C_flash_incr__off; mdc.decr_mode = H5C_decr__off;
+            H5Pset_mdc_config(fapl, &mdc);
+        }
+    }
+    f->fid = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+    int why = 0;        /* read H5Fopen's error stack before another call into libhdf5 clears it */
+    if (f->fid < 0) H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, open_err_walk, &why);
+    if (fapl >= 0) H5Pclose(fapl);
     if (f->fid < 0) {
-        int why = 0;
-        H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, open_err_walk, &why);
         if (why == 1) rc = lbq_err(LBQ_ERR_IO, "%s: locked by another process that has it open for writing (HDF5 file locking); "
                                    "wait until the writer closes it", path);
         else if (why == 2) rc = lbq_err(LBQ_ERR_FORMAT, "%s: marked as open for writing by a writer that did not close it "

@@ -340,3 +340,87 @@ int lbq_json_write(const char *path, const cJSON *root)
     free(t);
     return rc;
 }
+
+/* ---- streamed output: the same rules as lbq_write_atomic, written piece by piece ---------------- */
+struct lbq_out {
+    FILE *fp;
+    int   in_place;         /* stdout, or a device/FIFO written in place */
+    char *path, *target, *tmp;
+};
+
+int lbq_out_open(const char *path, struct lbq_out **out)
+{
+    *out = NULL;
+    struct lbq_out *o = calloc(1, sizeof *o);
+    if (!o || !(o->path = strdup(path))) { free(o); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+    if (strcmp(path, "-") == 0) { o->fp = stdout; o->in_place = 1; *out = o; return LBQ_OK; }
+    int rc = LBQ_OK;
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    if (exists && S_ISDIR(sb.st_mode)) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: is a directory", path); goto fail; }
+    if ((rc = lbq_output_not_input(path)) != LBQ_OK) goto fail;
+    if (exists && !S_ISREG(sb.st_mode)) {       /* a device, FIFO, socket: never replaced */
+        o->in_place = 1;
+        if (!(o->fp = fopen(path, "wb"))) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot write: %s", path, strerror(errno)); goto fail; }
+        *out = o;
+        return LBQ_OK;
+    }
+    o->target = lbq_output_target(path);
+    o->tmp = o->target ? lbq_tmp_name(o->target) : NULL;
+    if (!o->tmp) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto fail; }
+    lbq_tmp_add(o->tmp);        /* before it exists: a signal from here on removes it */
+    if (!(o->fp = fopen(o->tmp, "wb"))) {
+        rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot write: %s", path, strerror(errno));
+        lbq_tmp_remove(o->tmp);
+        goto fail;
+    }
+    *out = o;
+    return LBQ_OK;
+fail:
+    free(o->path); free(o->target); free(o->tmp); free(o);
+    return rc;
+}
+
+int lbq_out_write(struct lbq_out *o, const char *data, size_t len)
+{
+    if (len && fwrite(data, 1, len, o->fp) != len)
+        return lbq_err(LBQ_ERR_OUTPUT, "%s: write failed: %s", o->in_place && o->fp == stdout ? "stdout" : o->path, strerror(errno));
+    return LBQ_OK;
+}
+
+static void out_free(struct lbq_out *o)
+{
+    free(o->path); free(o->target); free(o->tmp); free(o);
+}
+
+int lbq_out_commit(struct lbq_out *o)
+{
+    int rc = LBQ_OK;
+    if (o->fp == stdout) {
+        if (fflush(stdout) != 0) rc = lbq_err(LBQ_ERR_OUTPUT, "stdout: write failed");
+        out_free(o);
+        return rc;
+    }
+    int ok = fflush(o->fp) == 0 && (o->in_place || fsync(fileno(o->fp)) == 0);
+    int e = errno;
+    ok = (fclose(o->fp) == 0) && ok;
+    o->fp = NULL;
+    if (!ok) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed: %s", o->path, strerror(e ? e : errno));
+    else if (!o->in_place && rename(o->tmp, o->target) != 0)
+        rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot rename into place: %s", o->path, strerror(errno));
+    if (o->tmp) {
+        if (rc) unlink(o->tmp);
+        lbq_tmp_remove(o->tmp);
+    }
+    out_free(o);
+    return rc;
+}
+
+void lbq_out_abort(struct lbq_out *o)
+{
+    if (!o) return;
+    if (o->fp && o->fp != stdout) fclose(o->fp);
+    else if (o->fp == stdout) fflush(stdout);
+    if (o->tmp) { unlink(o->tmp); lbq_tmp_remove(o->tmp); }
+    out_free(o);
+}

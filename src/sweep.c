@@ -8,6 +8,7 @@
 #include "lbq-sim.h"
 #include "lbq-sweep.h"
 #include "lbq-sample.h"
+#include "lbq-analysis.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,7 +62,25 @@ struct lbq_sweep {
     struct lbq_sample_acc *stot;
     uint8_t *exact;
     double  t_sampled, t_exact;
+    /* role groups (docs/metrics.md "Groups"): each parameter's group, and per configuration and
+     * group the pooled sums (lbq_pool) */
+    const struct lbq_groups *groups;
+    int     ng, *group_of;
+    struct lbq_pool *gpool;     /* [nconf * ng] */
 };
+
+int lbq_sweep_set_groups(struct lbq_sweep *s, const struct lbq_groups *g)
+{
+    s->groups = g;
+    s->ng = lbq_groups_count(g);
+    free(s->group_of); free(s->gpool);
+    s->group_of = calloc((size_t)s->np + 1, sizeof *s->group_of);
+    s->gpool = calloc((size_t)s->nconf * (size_t)s->ng + 1, sizeof *s->gpool);
+    if (!s->group_of || !s->gpool) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    for (int p = 0; p < s->np; p++)
+        s->group_of[p] = lbq_groups_classify(g, lbq_file_param(s->f, p)->name, &lbq_file_param(s->f, p)->shape);
+    return LBQ_OK;
+}
 
 static double now_s(void)
 {
@@ -188,6 +207,7 @@ void lbq_sweep_free(struct lbq_sweep *s)
     if (s->fd >= 0) close(s->fd);
     free(s->mem);
     free(s->tot); free(s->el); free(s->bm); free(s->bv); free(s->stot); free(s->exact);
+    free(s->group_of); free(s->gpool);
     cJSON_Delete(s->prev);
     free(s->prev_path);
     free(s->carried); free(s->extra);
@@ -282,6 +302,7 @@ int lbq_sweep_fold(struct lbq_sweep *s, int p, const int *conf, int n, const str
         int c = conf[j];
         const struct lbq_param_eval *e = &ev[j];
         lbq_acc_merge(&s->tot[c], &e->acc);
+        if (s->gpool) lbq_pool_add(&s->gpool[(size_t)c * (size_t)s->ng + (size_t)s->group_of[p]], &e->acc, nn, e->m_size.bits_per_elem, e->v_size.bits_per_elem);
         s->el[c] += nn; s->bm[c] += e->m_size.bits_per_elem * nn; s->bv[c] += e->v_size.bits_per_elem * nn;
         struct lbq_param_row row;
         lbq_param_row_from_eval(&row, pi->name, pi->shape.numel, e, s->cs[c].c.has_m, s->cs[c].c.has_v);
@@ -763,8 +784,8 @@ int lbq_sweep_resume(struct lbq_sweep *s, const char *path)
     if (!prev || !cJSON_IsArray(cf) || !cJSON_IsString(sch) || strcmp(sch->valuestring, "lbq.sweep") != 0)
         return lbq_err(LBQ_ERR_FORMAT, "%s: not an lbq sweep results file; cannot --resume", path);
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(prev, "schema_version");
-    if (!cJSON_IsNumber(ver) || ver->valuedouble != 2)
-        return lbq_err(LBQ_ERR_FORMAT, "%s: schema version is not 2 (this lbq writes lbq.sweep/2); cannot --resume", path);
+    if (!cJSON_IsNumber(ver) || ver->valuedouble != 3)
+        return lbq_err(LBQ_ERR_FORMAT, "%s: schema version is not 3 (this lbq writes lbq.sweep/3); cannot --resume", path);
     const cJSON *old = cJSON_GetObjectItemCaseSensitive(prev, "identity");
     if (!cJSON_IsObject(old))
         return lbq_err(LBQ_ERR_FORMAT, "%s: no 'identity' block (written by an older lbq or by hand), so what produced it is unknown; cannot --resume (sweep into a new directory)", path);
@@ -896,6 +917,7 @@ static int fill_rows(void *ud, struct lbq_wstream *w)
         if (p) lbq_wstream_put(w, ", ", 2);
         cJSON *o = lbq_param_row_json(&row);
         if (!o) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+        if (x->s->groups) cJSON_AddStringToObject(o, "group", lbq_groups_name(x->s->groups, x->s->group_of[p]));
         rc = put_node(w, o, 4, NULL, NULL);
         cJSON_Delete(o);
         if (rc) return rc;
@@ -904,8 +926,16 @@ static int fill_rows(void *ud, struct lbq_wstream *w)
     return LBQ_OK;
 }
 
-/* an evaluated configuration's object; params: a raw marker, or left out (summary) */
-static cJSON *conf_json(const struct lbq_sweep *s, int c, int with_params)
+struct row_src { struct lbq_sweep *s; int c; };
+static int row_get(void *ud, int k, struct lbq_param_row *r)
+{
+    const struct row_src *x = ud;
+    return rec_get(x->s, x->c, k, r);
+}
+
+/* an evaluated configuration's object; params: a raw marker, or left out (summary); with groups,
+ * its aggregates and groups (src/analysis.c), and the aggregate rows of results.tsv in tsv[] */
+static cJSON *conf_json(struct lbq_sweep *s, int c, int with_params, struct lbq_param_row *tsv, int *ntsv)
 {
     const struct lbq_sweep_conf *sc = &s->cs[c];
     cJSON *o = cJSON_CreateObject();
@@ -933,6 +963,14 @@ static cJSON *conf_json(const struct lbq_sweep *s, int c, int with_params)
     }
     cJSON_AddItemToObject(o, "totals", t);
     if (s->sampled) cJSON_AddBoolToObject(o, "sampled", !s->exact[c]);
+    if (ntsv) *ntsv = 0;
+    if (s->groups) {
+        double pooled[LBQ_NMET];
+        struct row_src rs = { s, c };
+        lbq_pooled_values(&s->tot[c], bm, bv, sc->c.has_m, sc->c.has_v, pooled);
+        if (lbq_conf_aggregates(s->np, row_get, &rs, s->group_of, s->groups, s->gpool + (size_t)c * (size_t)s->ng,
+                                pooled, (int64_t)el, o, tsv, ntsv)) { cJSON_Delete(o); return NULL; }
+    }
     if (with_params) cJSON_AddRawToObject(o, "params", MARK);
     return o;
 }
@@ -973,8 +1011,10 @@ static int fill_configs(void *ud, struct lbq_wstream *w)
             tsv_carried(x->tw, s->carried[c], sc->c.has_m, sc->c.has_v);
             continue;
         }
-        cJSON *o = conf_json(s, c, 1);
-        if (!o) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+        struct lbq_param_row *arows = malloc(sizeof *arows * (size_t)(4 + 4 * s->ng));
+        int narows = 0;
+        cJSON *o = arows ? conf_json(s, c, 1, arows, &narows) : NULL;
+        if (!o) { free(arows); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
         struct conf_fill cf = { s, c, x->tw };
         rc = put_node(w, o, 2, fill_rows, &cf);
         cJSON_Delete(o);
@@ -989,6 +1029,8 @@ static int fill_configs(void *ud, struct lbq_wstream *w)
             free(ci);
         } else if (s->sampled) total.ci_mode = 2;
         tsv_row(x->tw, &total, 0);
+        for (int k = 0; k < narows; k++) tsv_row(x->tw, &arows[k], 0);     /* TOTAL:STAT, GROUP:NAME:STAT */
+        free(arows);
     }
     for (int k = 0; k < s->nextra && !rc; k++) {
         const cJSON *it = s->extra[k];
@@ -1014,7 +1056,8 @@ static int doc_json(struct lbq_sweep *s, int final, int noswamp, int summary, cJ
     cJSON *root = cJSON_CreateObject();
     if (!root) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
     cJSON_AddStringToObject(root, "schema", "lbq.sweep");
-    cJSON_AddNumberToObject(root, "schema_version", 2);
+    cJSON_AddNumberToObject(root, "schema_version", 3);
+    cJSON_AddStringToObject(root, "ranking_statistic", lbq_agg_key[LBQ_AGG_RANK]);
     cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
     cJSON_AddStringToObject(root, "file", lbq_file_path(s->f));
     cJSON_AddItemToObject(root, "identity", identity_json(s, 1));
@@ -1055,7 +1098,7 @@ static int doc_json(struct lbq_sweep *s, int final, int noswamp, int summary, cJ
                 cJSON_DeleteItemFromObjectCaseSensitive(d, "params");
                 cJSON_AddItemToArray(cj, d);
             } else if (s->cs[c].evaluated) {
-                cJSON_AddItemToArray(cj, conf_json(s, c, 0));
+                cJSON_AddItemToArray(cj, conf_json(s, c, 0, NULL, NULL));
             }
         }
         for (int k = 0; k < s->nextra; k++) {

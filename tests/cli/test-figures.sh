@@ -56,7 +56,7 @@ check_fig() {   # DIR NAME
 S=$T/sweep
 run sweep "$SAMPLE_LATE" -o "$S" --map dtree,dtree0,linear,uniform,log --bits 2,4 --block 64,128
 check_rc "sweep with figures" 0
-for fig in fig1-error-vs-bits fig2-error-vs-block fig3-zero-point fig4-swamping fig5-heatmap fig6-codebooks fig7-memory-vs-error; do
+for fig in fig1-error-vs-bits fig2-error-vs-block fig3-zero-point fig4-swamping fig5-heatmap fig6-codebooks fig7-memory-vs-error fig8-groups; do
     check_fig "$S" "$fig"
 done
 # fig7: every front point in the list (no "first 24 of N"), label positions in the data

@@ -26,7 +26,7 @@ case "$TERMS" in *pdfcairo*) ;; *) skip_all "gnuplot has no pdfcairo terminal" ;
 [ -f "$SAMPLE_LATE" ] || { echo "missing $SAMPLE_LATE"; exit 1; }
 GNUPLOT=$(command -v gnuplot)
 
-SWEEP_FIGS=(fig1-error-vs-bits fig2-error-vs-block fig3-zero-point fig4-swamping fig5-heatmap fig6-codebooks fig7-memory-vs-error)
+SWEEP_FIGS=(fig1-error-vs-bits fig2-error-vs-block fig3-zero-point fig4-swamping fig5-heatmap fig6-codebooks fig7-memory-vs-error fig8-groups)
 
 # check_png NAME FILE: signature, width >= 800 px (IHDR), more than 10 kB
 check_png() {
@@ -69,7 +69,7 @@ check_no_tmp "sweep figures: no temporaries" "$S"
 # ---- lbq plot on the sweep's results -----------------------------------------------------------
 run plot "$S/results.json" -o "$S/figs"
 check_rc "plot sweep: exit 0" 0
-check_grep "plot sweep: summary line" "wrote 7 figures" "$ERR"
+check_grep "plot sweep: summary line" "wrote 8 figures" "$ERR"
 for f in "${SWEEP_FIGS[@]}"; do check_fig "$S/figs" "$f"; done
 check_no_tmp "plot: no temporaries" "$S/figs"
 # the data file's first lines carry the command that redraws the figure
@@ -149,7 +149,7 @@ cp "$LBQ_SRC"/plots/*.gp "$P/"
 printf 'this is not gnuplot\n' >>"$P/fig3-zero-point.gp"
 run_env LBQ_PLOTS_DIR="$P" -- plot "$S/results.json" -o "$B/out-broken"
 check_error_contract "broken script" 4
-check_grep "broken script: names the figure" "fig3-zero-point: gnuplot failed: .*line [0-9]+: invalid command; 6 other figures written" "$ERR"
+check_grep "broken script: names the figure" "fig3-zero-point: gnuplot failed: .*line [0-9]+: invalid command; 7 other figures written" "$ERR"
 check "broken script: no fig3.png" test ! -e "$B/out-broken/fig3-zero-point.png"
 check "broken script: no fig3.pdf" test ! -e "$B/out-broken/fig3-zero-point.pdf"
 check_png "broken script: fig4 still made" "$B/out-broken/fig4-swamping.png"

@@ -1,0 +1,1 @@
+analyze data/sample-late.h5 --quant block128-dtree --device cpu --group 'attn'
