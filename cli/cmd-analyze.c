@@ -30,7 +30,7 @@ const char lbq_usage_analyze[] =
 "  --quantize-all      also quantize tensors a recipe leaves in fp32\n"
 "  --plan PLAN.json    per tensor the m and v specs of a plan ('lbq recommend -o'; schema lbq.plan/1)\n"
 "output:\n"
-"  --json OUT          everything, with histograms (schema lbq.analyze/2), written atomically\n"
+"  --json OUT          everything, with histograms (schema lbq.analyze/3), written atomically\n"
 "  --params N          extrapolate optimizer-state memory to N parameters (e.g. 7e9)\n"
 "  --tensor GLOB       only parameters matching GLOB\n"
 "  --outlier-k K       outlier block threshold: max|x| > K * median|x| (default 10)\n"
@@ -94,6 +94,21 @@ int cli_device_select(const char *cmd, const char *dev, int *use_cuda)
 static double fmt_pct(double x) { return 100.0 * x; }
 
 static struct lbq_file *g_f;
+/* the structural-zero split of the totals, one line per state (docs/metrics.md "Zeros: kept, lifted,
+ * collapsed") */
+static void print_zero_split(FILE *out, const struct lbq_acc *tot)
+{
+    const struct lbq_state_acc *S[2] = { &tot->m, &tot->v };
+    for (int s = 0; s < 2; s++) {
+        struct lbq_zero_split z;
+        lbq_zero_split_of(S[s], &tot->u, &z);
+        fprintf(out, "zeros %s: %lld fp32 zeros: %lld kept at 0, %lld lifted to non-zero (%.2f%% of |u^|, %.2f%% of the squared update error); "
+                "non-zero collapsed to 0: %lld of %lld (%.4f%%)\n", s ? "v" : "m", (long long)z.zeros, (long long)z.kept,
+                (long long)z.lifted, fmt_pct(z.lifted_uh_share), fmt_pct(z.lifted_err_share), (long long)z.collapsed,
+                (long long)z.nonzero, fmt_pct(z.collapsed_frac));
+    }
+}
+
 static void note_nonfinite(int i, const struct lbq_param_eval *e)
 {
     if (e->acc.m.nonfinite)
@@ -247,6 +262,7 @@ int cmd_analyze(int argc, char **argv)
     const double fp32_bytes = an.fp32_bytes, q_bytes = an.q_bytes;
     fprintf(tout, "zero-point: %lld of %lld positive v elements dequantize to 0 (%.4f%%); they carry %.2f%% of |u| (exact) and %.2f%% of |u^|\n",
            (long long)tot.v.pos_to_zero, (long long)tot.v.pos, fmt_pct(tvr.zero_collapse), fmt_pct(tur.collapse_share), fmt_pct(tur.collapse_share_quant));
+    print_zero_split(tout, &tot);
     fprintf(tout, "memory: m+v fp32 %.3f MB -> quantized %.3f MB (%.2f + %.2f bits/element incl. scales; %.1fx smaller)\n",
            fp32_bytes / 1e6, q_bytes / 1e6, bpe_m, bpe_v, q_bytes > 0 ? fp32_bytes / q_bytes : 0.0);
     if (nparams_x > 0)
@@ -255,7 +271,7 @@ int cmd_analyze(int argc, char **argv)
     if (json_out) {
         root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "schema", "lbq.analyze");
-        cJSON_AddNumberToObject(root, "schema_version", 2);
+        cJSON_AddNumberToObject(root, "schema_version", 3);
         cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
         cJSON_AddStringToObject(root, "file", lbq_file_path(f));
         cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));

@@ -83,6 +83,13 @@ static cJSON *summary_json(const struct lbq_sim_result *r, int synthetic)
             lbq_json_add_num(o, "final_blowup", l->blowup);
             lbq_json_add_num(o, "final_swamp_m", l->swamp_m);
             lbq_json_add_num(o, "final_collapse_v", l->collapse_v);
+            cJSON *zs = cJSON_AddObjectToObject(o, "final_zero_split");    /* docs/metrics.md, structural zeros */
+            for (int s = 0; s < 2; s++) {
+                cJSON *st = cJSON_AddObjectToObject(zs, s ? "v" : "m");
+                cJSON_AddNumberToObject(st, "kept", (double)l->zkept[s]);
+                cJSON_AddNumberToObject(st, "lifted", (double)l->zlifted[s]);
+                cJSON_AddNumberToObject(st, "collapsed", (double)l->zcollapsed[s]);
+            }
         }
         lbq_json_add_num(o, "final_v_rel", l->v_rel);
         lbq_json_add_num(o, "final_swamp_v", l->swamp_v);
@@ -225,6 +232,7 @@ int cmd_simulate(int argc, char **argv)
         cJSON_AddNumberToObject(cj, "beta2", so.beta2);
         cJSON *pa = cJSON_AddArrayToObject(root, "params");
         int done = 0;
+        int64_t zk[2] = { 0, 0 }, zl[2] = { 0, 0 }, zc[2] = { 0, 0 };
         fprintf(tout, "%s: %s, source %s, beta1 %g, beta2 %g\n", lbq_file_path(f), conf.label, so.source == LBQ_SRC_GRADS ? "grads" : "moments", so.beta1, so.beta2);
         fprintf(tout, "%-30s %5s %9s %9s %9s %8s %9s %9s %9s %9s %9s\n", "parameter", "steps", "m rel-L2", "v rel-L2", "u rel-L2", "u cos",
                "swamp m", "swamp v", "stuck m", "stuck v", "v->0");
@@ -250,10 +258,15 @@ int cmd_simulate(int argc, char **argv)
             cJSON_AddItemToObject(o, "summary", summary_json(&r, 0));
             cJSON_AddItemToObject(o, "series", series_json(&r, 0));
             cJSON_AddItemToArray(pa, o);
+            for (int s = 0; s < 2; s++) { zk[s] += l->zkept[s]; zl[s] += l->zlifted[s]; zc[s] += l->zcollapsed[s]; }
             lbq_sim_result_free(&r);
             done++;
         }
         if (!done) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameter has a 'grads' stream; use --source moments", lbq_file_path(f)); goto cleanup; }
+        /* the structural-zero split at the last recorded step, over the simulated tensors */
+        for (int s = 0; s < 2; s++)
+            fprintf(tout, "zeros %s (last step): %lld fp32 zeros kept at 0, %lld lifted to non-zero; %lld non-zero collapsed to 0%s\n", s ? "v" : "m",
+                    (long long)zk[s], (long long)zl[s], (long long)zc[s], (!s && !conf.has_m) ? " (m not quantized)" : "");
         fprintf(tout, "(swamp = mean over recorded steps of the share of elements whose fp32 state moved by > %g relative but whose code did not; stuck = code never changed)\n", so.swamp_rel);
     }
     if (json_out) rc = lbq_json_write(json_out, root);

@@ -19,7 +19,7 @@ const char lbq_usage_sweep[] =
 "                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
-"parameter and write DIR/results.json (schema lbq.sweep/2, docs/schema.md), DIR/results.tsv (one row\n"
+"parameter and write DIR/results.json (schema lbq.sweep/3, docs/schema.md), DIR/results.tsv (one row\n"
 "per config x parameter plus a TOTAL row per config) and the figures (docs/figures.md) as PNG and PDF.\n"
 "Each tensor is read once per sweep (twice only when it exceeds --mem-limit and a config needs\n"
 "tensor-wide statistics).  Combinations a map does not support are skipped (log: block only and\n"
@@ -199,7 +199,7 @@ static void tsv_append(char **buf, size_t *len, size_t *cap, const char *line, i
 /* one results.tsv line of configuration c */
 static void tsv_line(char **buf, size_t *len, size_t *cap, const struct sweep_conf *c, const struct lbq_param_row *r, int as_stored)
 {
-    char prefix[1024], line[1024];
+    char prefix[1024], line[2048];
     snprintf(prefix, sizeof prefix, "%s\t%s\t%s\t%d\t%lld\t%s", c->c.label, c->map->name, c->norm->name, c->bits, (long long)c->block,
              c->c.has_m ? (c->c.has_v ? "both" : "m") : "v");
     int n = lbq_param_row_tsv(line, sizeof line, prefix, r, as_stored);
@@ -400,7 +400,9 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
 {
     int rc = LBQ_OK;
     char path[4096];
-    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\tv_solo_zero_blocks\tv_solo_tiny_blocks\tv_solo_zero_quantile_blocks\n";
+    static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\tv_solo_zero_blocks\tv_solo_tiny_blocks\tv_solo_zero_quantile_blocks"
+                                   "\tm_zero_kept\tm_zero_lifted\tm_nonzero_collapsed\tm_lifted_uh_share"
+                                   "\tv_zero_kept\tv_zero_lifted\tv_nonzero_collapsed\tv_lifted_uh_share\n";
     size_t tsv_cap = sizeof tsv_head + 65536, tsv_len = sizeof tsv_head - 1;
     char *tsv = malloc(tsv_cap);
     cJSON *root = cJSON_CreateObject();
@@ -410,7 +412,7 @@ static int write_results(const struct sweep_out *so, int final, cJSON **out)
     const struct sweep_axes *ax = so->ax;
     struct lbq_file *f = so->f;
     cJSON_AddStringToObject(root, "schema", "lbq.sweep");
-    cJSON_AddNumberToObject(root, "schema_version", 2);
+    cJSON_AddNumberToObject(root, "schema_version", 3);
     cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
     cJSON_AddStringToObject(root, "file", lbq_file_path(f));
     cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));

@@ -111,6 +111,8 @@ struct qlanes {
     double sse[2][4], sae[2][4], mx[2][4];
     double uh2[4], dot[4], d2[4], auh[4], cu[4], cuh[4];
     int64_t zmoved[2], pzero[2], blowup, shrink;
+    double lauh[2][4], ld2[2][4];       /* structural-zero split: the update of lifted zeros */
+    int64_t nzzero[2];                  /* and non-zero x sent to 0 */
 };
 
 static void qlanes_fold(const struct qlanes *L, struct lbq_acc *a)
@@ -123,6 +125,9 @@ static void qlanes_fold(const struct qlanes *L, struct lbq_acc *a)
         if (mx > S[s]->max_abs_err) S[s]->max_abs_err = mx;
         S[s]->zero_in_moved += L->zmoved[s];
         S[s]->pos_to_zero += L->pzero[s];
+        S[s]->nonzero_to_zero += L->nzzero[s];
+        S[s]->lifted_abs_uh += lanes_sum(L->lauh[s]);
+        S[s]->lifted_sq_du += lanes_sum(L->ld2[s]);
     }
     struct lbq_update_acc *u = &a->u;
     u->sum_sq_uh += lanes_sum(L->uh2);
@@ -153,6 +158,9 @@ static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq
             L->mx[s][l] = r.e[s] > L->mx[s][l] ? r.e[s] : L->mx[s][l];
             L->zmoved[s] += r.c[LBQ_ACCQ_ZMOVED_M + s];
             L->pzero[s] += r.c[LBQ_ACCQ_PZERO_M + s];
+            L->nzzero[s] += r.c[LBQ_ACCQ_NZZERO_M + s];
+            L->lauh[s][l] += r.s[LBQ_ACCQ_LAUH_M + s];
+            L->ld2[s][l] += r.s[LBQ_ACCQ_LD2_M + s];
             if (r.ok) S[s]->rel_hist[r.rbin[s]]++;
         }
         L->uh2[l] += r.s[LBQ_ACCQ_UH2];
@@ -247,9 +255,10 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     const __m256d zero = _mm256_setzero_pd(), kv = _mm256_set1_pd(lbq_update_k(cfg)), eps = _mm256_set1_pd(cfg->eps),
                   ten = _mm256_set1_pd(10.0), tenth = _mm256_set1_pd(0.1), one = _mm256_set1_pd(1.0);
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    __m256d sse[2], sae[2], mx[2];
+    __m256d sse[2], sae[2], mx[2], lauh[2], ld2[2];
     for (int s = 0; s < 2; s++) {
         sse[s] = _mm256_loadu_pd(L->sse[s]); sae[s] = _mm256_loadu_pd(L->sae[s]); mx[s] = _mm256_loadu_pd(L->mx[s]);
+        lauh[s] = _mm256_loadu_pd(L->lauh[s]); ld2[s] = _mm256_loadu_pd(L->ld2[s]);
     }
     __m256d uh2 = _mm256_loadu_pd(L->uh2), dot = _mm256_loadu_pd(L->dot), d2 = _mm256_loadu_pd(L->d2),
             auh = _mm256_loadu_pd(L->auh), cu = _mm256_loadu_pd(L->cu), cuh = _mm256_loadu_pd(L->cuh);
@@ -264,6 +273,7 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     for (; i + 8 <= n; i += 8) {
         __m256d o[2] = { acc_okmask(ok + i), acc_okmask(ok + i + 4) };
         __m256 o8 = acc_okmask8(ok + i);
+        __m256d lift[2][2];             /* [state][half]: x == 0, x^ != 0 (structural-zero split) */
         for (int s = 0; s < 2; s++) {
             __m256d e[2];
             for (int h = 0; h < 2; h++) {
@@ -274,8 +284,10 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
                 sae[s] = _mm256_add_pd(sae[s], e[h]);
                 mx[s] = _mm256_blendv_pd(mx[s], e[h], _mm256_cmp_pd(e[h], mx[s], _CMP_GT_OQ));
                 __m256d x0 = _mm256_cmp_pd(x, zero, _CMP_EQ_OQ), xh0 = _mm256_cmp_pd(xh, zero, _CMP_EQ_OQ);
-                L->zmoved[s] += acc_count(_mm256_andnot_pd(xh0, _mm256_and_pd(o[h], x0)));
+                lift[s][h] = _mm256_andnot_pd(xh0, _mm256_and_pd(o[h], x0));
+                L->zmoved[s] += acc_count(lift[s][h]);
                 L->pzero[s] += acc_count(_mm256_and_pd(xh0, _mm256_and_pd(o[h], _mm256_cmp_pd(x, zero, _CMP_GT_OQ))));
+                L->nzzero[s] += acc_count(_mm256_and_pd(xh0, _mm256_andnot_pd(x0, o[h])));
             }
             __m256 xf = _mm256_and_ps(_mm256_loadu_ps(X[s] + i), o8), xhf = _mm256_and_ps(_mm256_loadu_ps(XH[s] + i), o8);
             __m256 r = _mm256_div_ps(acc_f8(e[0], e[1]), _mm256_and_ps(xf, absm));    /* (float)e / |x| */
@@ -296,6 +308,10 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             dot = _mm256_add_pd(dot, _mm256_mul_pd(u, uq));
             d2 = _mm256_add_pd(d2, _mm256_mul_pd(d, d));
             auh = _mm256_add_pd(auh, aq);
+            for (int s = 0; s < 2; s++) {
+                lauh[s] = _mm256_add_pd(lauh[s], _mm256_and_pd(aq, lift[s][h]));
+                ld2[s] = _mm256_add_pd(ld2[s], _mm256_and_pd(_mm256_mul_pd(d, d), lift[s][h]));
+            }
             __m256d col = _mm256_and_pd(o[h], _mm256_and_pd(_mm256_cmp_pd(vd, zero, _CMP_GT_OQ),
                                                              _mm256_cmp_pd(vhd, zero, _CMP_EQ_OQ)));
             cu = _mm256_add_pd(cu, _mm256_and_pd(au, col));
@@ -310,6 +326,7 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     }
     for (int s = 0; s < 2; s++) {
         _mm256_storeu_pd(L->sse[s], sse[s]); _mm256_storeu_pd(L->sae[s], sae[s]); _mm256_storeu_pd(L->mx[s], mx[s]);
+        _mm256_storeu_pd(L->lauh[s], lauh[s]); _mm256_storeu_pd(L->ld2[s], ld2[s]);
     }
     _mm256_storeu_pd(L->uh2, uh2); _mm256_storeu_pd(L->dot, dot); _mm256_storeu_pd(L->d2, d2);
     _mm256_storeu_pd(L->auh, auh); _mm256_storeu_pd(L->cu, cu); _mm256_storeu_pd(L->cuh, cuh);

@@ -106,7 +106,7 @@ int main(void)
     if (!lbq) { fprintf(stderr, "LBQ not set; run through ctest\n"); return 77; }
     /* the validator rejects what it must */
     {
-        cJSON *sch = load_schema("lbq.analyze-2.json");
+        cJSON *sch = load_schema("lbq.analyze-3.json");
         int printed = 100;
         cJSON *d1 = cJSON_Parse("{\"schema\":\"lbq.analyze\"}");
         cJSON *d2 = cJSON_Parse("[1,2]");
@@ -125,7 +125,7 @@ int main(void)
     snprintf(syn, sizeof syn, "%s/syn.json", dir);
     char *a1[] = { (char *)lbq, "analyze", sample, "--recipe", "lpmm4", "--params", "7e9", "--json", j, "-q", NULL };
     CHECK_EQ_INT(run(a1), 0);
-    CHECK_EQ_INT(check_file(j, "lbq.analyze-2.json"), 0);
+    CHECK_EQ_INT(check_file(j, "lbq.analyze-3.json"), 0);
     char *a2[] = { (char *)lbq, "inspect", sample, "-o", ins, "-q", NULL };
     CHECK_EQ_INT(run(a2), 0);
     CHECK_EQ_INT(check_file(ins, "lbq.inspect-1.json"), 0);
@@ -133,7 +133,7 @@ int main(void)
     CHECK_EQ_INT(run(a3), 0);
     char swj[600];
     snprintf(swj, sizeof swj, "%s/results.json", sw);
-    CHECK_EQ_INT(check_file(swj, "lbq.sweep-2.json"), 0);
+    CHECK_EQ_INT(check_file(swj, "lbq.sweep-3.json"), 0);
     char *a4[] = { (char *)lbq, "simulate", sample, "--recipe", "bnb8", "--json", sim, "-q", NULL };
     CHECK_EQ_INT(run(a4), 0);
     CHECK_EQ_INT(check_file(sim, "lbq.simulate-1.json"), 0);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-analyze.sh - `lbq analyze` on the bundled sample (data/sample-late.h5): the issue's acceptance
 # checks (zero-point collapse of v with block128-dtree at 4 bits, none with rank1-linear), the
-# JSON document (schema lbq.analyze/2), recipes and their fp32 exclusions, memory accounting and
+# JSON document (schema lbq.analyze/3), recipes and their fp32 exclusions, memory accounting and
 # --params extrapolation, --tensor filtering, and consistency between per-parameter rows, totals,
 # the text report and `lbq inspect`.
 source "$(dirname "$0")/lib.sh"
@@ -32,7 +32,7 @@ cp "$OUT" "$T/dtree.txt"
 json_valid "analyze --json: valid JSON" "$J"
 json_flat "$J" >"$T/dtree.flat"
 check_eq "analyze --json: schema" lbq.analyze "$(json_get "$J" schema)"
-check_eq "analyze --json: schema_version" 2 "$(json_get "$J" schema_version)"
+check_eq "analyze --json: schema_version" 3 "$(json_get "$J" schema_version)"
 check_eq "analyze --json: $NPARAM params" $NPARAM "$(json_count "$J" params)"
 check_eq "analyze --json: config.m" "block128-dtree:b4" "$(json_get "$J" config.m)"
 check_eq "analyze --json: config.v" "block128-dtree:b4" "$(json_get "$J" config.v)"
@@ -55,7 +55,7 @@ check_eq "params sum to totals (numel, v.positive, v.positive_to_zero)" "$NELEM 
 # the text report says the same
 check_grep "text: zero-point line matches the JSON" "^zero-point: $PZ of $P positive v elements dequantize to 0" "$T/dtree.txt"
 check_grep "text: TOTAL row" "^TOTAL \(element-weighted\) +$NELEM " "$T/dtree.txt"
-check_eq "text: one row per parameter" $NPARAM "$(awk 'NR > 2 && $1 !~ /^(TOTAL|-+|zero-point:|memory:)/ { n++ } END { print n + 0 }' "$T/dtree.txt")"
+check_eq "text: one row per parameter" $NPARAM "$(awk 'NR > 2 && $1 !~ /^(TOTAL|-+|zero-point:|zeros|memory:)/ { n++ } END { print n + 0 }' "$T/dtree.txt")"
 # memory: fp32 m+v = 8 bytes per element; block128 at 4 bits = 4 bits per element + one fp32 scale
 # per block of 128 (ceil), for m and for v
 check_eq "memory.fp32_bytes = 8 * numel" $((8 * NELEM)) "$(json_get "$J" memory.fp32_bytes)"
