@@ -920,12 +920,12 @@ static int fig3(struct ctx *cx, const struct sweep *s, struct figs *fs)
             char nm[32];
             if (hit) {
                 snprintf(nm, sizeof nm, "note%d", np);
-                var_strf(&f->vars, nm, "bin of v = 0 (h = %.4g): fp32 %.0f, quantized %.0f", x0, ne, nq);
+                var_strf(&f->vars, nm, "h = %.4g: fp32 %.0f, quantized %.0f", x0, ne, nq);
                 snprintf(nm, sizeof nm, "counts%d", np);
                 /* the structural-zero split (docs/metrics.md): which of the quantized count were
                  * zeros already, and which zeros left the bin */
                 if (sel[k]->has_vz) {
-                    var_strf(&f->vars, nm, "fp32 zeros: %.0f kept at 0, %.0f lifted", sel[k]->vz_kept, sel[k]->vz_lifted);
+                    var_strf(&f->vars, nm, "fp32 zeros: %.0f kept, %.0f lifted", sel[k]->vz_kept, sel[k]->vz_lifted);
                     snprintf(nm, sizeof nm, "split%d", np);
                     var_strf(&f->vars, nm, "non-zero v collapsed to 0: %.0f", sel[k]->vz_collapsed);
                 } else
