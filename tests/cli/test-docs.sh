@@ -11,4 +11,14 @@ for c in $cmds; do
   if [ "$block" = "$("$LBQ" help "$c")" ]; then pass "docs/cli.md usage of '$c' matches 'lbq help $c'"
   else fail "docs/cli.md usage of '$c' differs from 'lbq help $c' (run scripts/sync-cli-docs.sh)"; fi
 done
+# the top-level usage block (the first fenced block of the page) is what `lbq` with no arguments prints,
+# and the Contents line links every command's section
+top=$(awk '/^```/ { if (inblk) exit; inblk = 1; next } inblk { print }' "$doc")
+if [ "$top" = "$("$LBQ" 2>&1)" ]; then pass "docs/cli.md top-level usage matches 'lbq'"
+else fail "docs/cli.md top-level usage differs from what 'lbq' prints (run scripts/sync-cli-docs.sh)"; fi
+contents=$(grep -m1 -A4 '^Contents:' "$doc" | tr '\n' ' ')
+for c in $cmds; do
+  case "$contents" in *"(#lbq-$c)"*) pass "docs/cli.md Contents links '$c'" ;;
+                      *) fail "docs/cli.md Contents line lacks [$c](#lbq-$c)" ;; esac
+done
 finish
