@@ -120,11 +120,12 @@ int cmd_plot(int argc, char **argv)
         s[k] = 0;
         rc = lbq_err(LBQ_ERR_FORMAT, "%s: bad key 'schema': \"%s\" is not \"lbq.sweep\" or \"lbq.simulate\" (lbq plot draws those)", path, s);
     }
-    /* lbq.sweep/2 and /3 only added keys (SOLO edge-case counts; the structural-zero split): version 1
-     * files still plot (fig3 then has no split to show) */
-    const int vmax = kind == 1 ? 3 : 1;
+    /* lbq.sweep/2 and /3 only added keys (SOLO edge-case counts; the structural-zero split, which
+     * fig3 shows only from version 3); lbq.simulate/2 added m_plan/v_plan and writes null (not 0) for
+     * the swamping metrics of fp32 states: version 1 files still plot */
+    const int vmax = kind == 1 ? 3 : 2;
     if (!rc && (!cJSON_IsNumber(ver) || ver->valuedouble < 1 || ver->valuedouble > vmax || ver->valuedouble != (int)ver->valuedouble))
-        rc = lbq_err(LBQ_ERR_FORMAT, "%s: bad key 'schema_version': expected %s%s", path, vmax == 3 ? "1, 2 or 3" : "1", cJSON_IsNumber(ver) ? " (written by a newer lbq?)" : "");
+        rc = lbq_err(LBQ_ERR_FORMAT, "%s: bad key 'schema_version': expected 1 to %d%s", path, vmax, cJSON_IsNumber(ver) ? " (written by a newer lbq?)" : "");
     if (!rc) {
         rc = kind == 1 ? lbq_plot_sweep(root, dir, quiet) : lbq_plot_simulate(root, dir, quiet);
         if (rc == LBQ_ERR_FORMAT || rc == LBQ_ERR_DATA) {

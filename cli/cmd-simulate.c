@@ -30,7 +30,7 @@ const char lbq_usage_simulate[] =
 "  --seed S           seed of the moments/synthetic streams and of stochastic rounding\n"
 "  --tensor GLOB      only parameters matching GLOB (default: those with a gradient stream, or all\n"
 "                     with --source moments)\n"
-"  --json OUT         series and summaries (schema lbq.simulate/1), written atomically ('-': stdout,\n"
+"  --json OUT         series and summaries (schema lbq.simulate/2), written atomically ('-': stdout,\n"
 "                     the table then goes to stderr)\n"
 "  --m-name/--v-name PAT   dataset names (see 'lbq inspect --help')\n"
 "  Tensors are simulated in memory (m, v and a few same-size buffers): select big ones with --tensor.\n"
@@ -53,63 +53,12 @@ static void build_opts(void)
     g_opts[n].name = NULL;
 }
 
-static cJSON *series_json(const struct lbq_sim_result *r, int synthetic)
+/* a table cell: "-" right-aligned when the value is undefined (a state stored in fp32 has no codes) */
+static const char *cell(char *buf, size_t n, int width, int prec, double v, int *dash)
 {
-    cJSON *s = cJSON_CreateObject();
-    const char *keys[] = { "step", "m_rel", "v_rel", "u_rel", "u_cos", "blowup", "swamp_m", "swamp_v", "unchanged_m", "unchanged_v", "collapse_v", "mean_state", "mean_state_fp32", "frozen_m", "frozen_v" };
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-        if (synthetic && (k == 1 || k == 3 || k == 4 || k == 5 || k == 6 || k == 8 || k == 10 || k == 13)) continue;
-        cJSON *a = cJSON_AddArrayToObject(s, keys[k]);
-        for (int i = 0; i < r->npoints; i++) {
-            const struct lbq_sim_point *p = &r->pts[i];
-            double v[] = { p->step, p->m_rel, p->v_rel, p->u_rel, p->u_cos, p->blowup, p->swamp_m, p->swamp_v, p->unchanged_m, p->unchanged_v, p->collapse_v, p->mean_state, p->mean_state_fp32, p->frozen_m, p->frozen_v };
-            cJSON_AddItemToArray(a, lbq_json_num(v[k]));
-        }
-    }
-    return s;
-}
-
-static cJSON *summary_json(const struct lbq_sim_result *r, int synthetic)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "elements", (double)r->n);
-    cJSON_AddNumberToObject(o, "steps", r->steps);
-    const struct lbq_sim_point *l = r->npoints ? &r->pts[r->npoints - 1] : NULL;
-    if (l) {
-        if (!synthetic) {
-            lbq_json_add_num(o, "final_m_rel", l->m_rel);
-            lbq_json_add_num(o, "final_u_rel", l->u_rel);
-            lbq_json_add_num(o, "final_u_cos", l->u_cos);
-            lbq_json_add_num(o, "final_blowup", l->blowup);
-            lbq_json_add_num(o, "final_swamp_m", l->swamp_m);
-            lbq_json_add_num(o, "final_collapse_v", l->collapse_v);
-            cJSON *zs = cJSON_AddObjectToObject(o, "final_zero_split");    /* docs/metrics.md, structural zeros */
-            for (int s = 0; s < 2; s++) {
-                cJSON *st = cJSON_AddObjectToObject(zs, s ? "v" : "m");
-                cJSON_AddNumberToObject(st, "kept", (double)l->zkept[s]);
-                cJSON_AddNumberToObject(st, "lifted", (double)l->zlifted[s]);
-                cJSON_AddNumberToObject(st, "collapsed", (double)l->zcollapsed[s]);
-            }
-        }
-        lbq_json_add_num(o, "final_v_rel", l->v_rel);
-        lbq_json_add_num(o, "final_swamp_v", l->swamp_v);
-        lbq_json_add_num(o, "final_frozen_v", l->frozen_v);
-    }
-    double msw = 0, vsw = 0;
-    for (int i = 0; i < r->npoints; i++) { msw += r->pts[i].swamp_m; vsw += r->pts[i].swamp_v; }
-    if (!synthetic) {
-        lbq_json_add_num(o, "mean_swamp_m", r->npoints ? msw / r->npoints : NAN);
-        lbq_json_add_num(o, "stuck_all_m", r->stuck_all_m);
-        lbq_json_add_num(o, "stuck_bias_m", r->stuck_bias_m);
-        lbq_json_add_num(o, "m_extra_var", r->m_extra_var);
-        lbq_json_add_num(o, "m_grad_sq", r->m_grad_var);
-        lbq_json_add_num(o, "m_extra_var_bound", r->m_extra_var_bound);
-    }
-    lbq_json_add_num(o, "mean_swamp_v", r->npoints ? vsw / r->npoints : NAN);
-    lbq_json_add_num(o, "stuck_all_v", r->stuck_all_v);
-    lbq_json_add_num(o, "stuck_bias_v", r->stuck_bias_v);
-    if (synthetic) { lbq_json_add_num(o, "final_mean", r->final_mean); lbq_json_add_num(o, "final_mean_fp32", r->final_mean_fp32); }
-    return o;
+    if (isnan(v)) { snprintf(buf, n, "%*s", width, "-"); *dash = 1; }
+    else snprintf(buf, n, "%*.*f", width, prec, v);
+    return buf;
 }
 
 static int parse_betas(const char *s, double *lo, double *hi, double *st)
@@ -135,7 +84,7 @@ int cmd_simulate(int argc, char **argv)
     const char *val, *json_out = NULL, *betas = NULL;
     double beta = 0.9, b1 = -1, b2 = -1, dv;
     long long iv;
-    int id, rc = LBQ_OK, exitc = 0, steps_set = 0, tensor_set = 0;
+    int id, rc = LBQ_OK, exitc = 0, steps_set = 0, tensor_set = 0, dash = 0;
     cli_qopts_init(&qo);
     lbq_sim_opts_init(&so);
     while ((id = cli_next(&p, &val)) != 0) {
@@ -172,49 +121,31 @@ int cmd_simulate(int argc, char **argv)
     struct lbq_config conf;
     if (cli_qopts_config(&qo, "simulate", &conf)) return LBQ_EXIT_USAGE;
     if (cli_check_output("--json", json_out, p.npos ? p.positional[0] : NULL, CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "schema", "lbq.simulate");
-    cJSON_AddNumberToObject(root, "schema_version", 1);
-    cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
-    cJSON *cj = cJSON_AddObjectToObject(root, "config");
-    cJSON_AddStringToObject(cj, "label", conf.label);
-    cJSON_AddStringToObject(cj, "m", conf.has_m ? conf.m.text : "fp32");
-    cJSON_AddStringToObject(cj, "v", conf.has_v ? conf.v.text : "fp32");
-    cJSON_AddNumberToObject(cj, "swamp_rel", so.swamp_rel);
-    cJSON_AddNumberToObject(cj, "seed", (double)so.seed);
+    struct lbq_sim_report rep;
+    memset(&rep, 0, sizeof rep);
     struct lbq_file *f = NULL;
     if (so.source == LBQ_SRC_SYNTHETIC) {
-        if (p.npos) { cJSON_Delete(root); return cli_usage_error("simulate", "--source synthetic takes no FILE"); }
-        if (!conf.has_v) { cJSON_Delete(root); return cli_usage_error("simulate", "--source synthetic needs --quant-v (or --quant) SPEC"); }
+        if (p.npos) return cli_usage_error("simulate", "--source synthetic takes no FILE");
+        if (!conf.has_v) return cli_usage_error("simulate", "--source synthetic needs --quant-v (or --quant) SPEC");
         if (!steps_set) so.steps = 100;
         double lo = beta, hi = beta, st = 1.0;
         int pb = betas ? parse_betas(betas, &lo, &hi, &st) : 0;
-        if (pb) { cJSON_Delete(root); return pb == -2 ? cli_usage_error("simulate", "--betas: '%s' gives %.0f values; at most 10001 (a larger STEP)", betas, floor((hi - lo) / st) + 1)
-                                                      : cli_usage_error("simulate", "--betas: '%s' is not LO:HI:STEP within [0, 1)", betas); }
-        cJSON_AddStringToObject(cj, "source", "synthetic");
-        cJSON_AddNumberToObject(cj, "size", (double)so.size);
-        cJSON_AddNumberToObject(cj, "start", so.start);
-        cJSON_AddNumberToObject(cj, "steps", so.steps);
-        cJSON *runs = cJSON_AddArrayToObject(root, "runs");
+        if (pb) return pb == -2 ? cli_usage_error("simulate", "--betas: '%s' gives %.0f values; at most 10001 (a larger STEP)", betas, floor((hi - lo) / st) + 1)
+                                : cli_usage_error("simulate", "--betas: '%s' is not LO:HI:STEP within [0, 1)", betas);
+        lbq_sim_report_init(&rep, &conf, &so, NULL);
         fprintf(tout, "synthetic case study: %lld elements, x0 = %g, z ~ U[0,1], %d steps, v quantizer %s\n", (long long)so.size, so.start, so.steps, conf.v.text);
         fprintf(tout, "%8s %12s %12s %12s %12s %12s\n", "beta", "final mean", "fp32 mean", "swamp(last)", "frozen(last)", "stuck all");
         int nb = (int)floor((hi - lo) / st + 0.5) + 1;
         for (int k = 0; k < nb; k++) {
             double b = lo + k * st;
-            struct lbq_sim_result r;
-            rc = lbq_simulate_synthetic(&conf, b, &so, &r);
+            rc = lbq_sim_report_synthetic(&rep, &conf, b, &so);
             if (rc) goto cleanup;
-            const struct lbq_sim_point *l = &r.pts[r.npoints - 1];
-            fprintf(tout, "%8.4f %12.5f %12.5f %12.5f %12.5f %12.5f\n", b, r.final_mean, r.final_mean_fp32, l->swamp_v, l->frozen_v, r.stuck_all_v);
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "beta", b);
-            cJSON_AddItemToObject(o, "summary", summary_json(&r, 1));
-            cJSON_AddItemToObject(o, "series", series_json(&r, 1));
-            cJSON_AddItemToArray(runs, o);
-            lbq_sim_result_free(&r);
+            const struct lbq_sim_result *r = &rep.runs[rep.nruns - 1].r;
+            const struct lbq_sim_point *l = &r->pts[r->npoints - 1];
+            fprintf(tout, "%8.4f %12.5f %12.5f %12.5f %12.5f %12.5f\n", b, r->final_mean, r->final_mean_fp32, l->swamp_v, l->frozen_v, r->stuck_all_v);
         }
     } else {
-        if (p.npos != 1) { cJSON_Delete(root); return cli_usage_error("simulate", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos); }
+        if (p.npos != 1) return cli_usage_error("simulate", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
         cli_guard_file(p.positional[0]);
         rc = lbq_file_open(p.positional[0], &oo, &f);
         if (rc) goto cleanup;
@@ -226,13 +157,8 @@ int cmd_simulate(int argc, char **argv)
         so.step0 = hp->step;
         so.bias_correct = hp->has_step;
         if (so.source == LBQ_SRC_MOMENTS && !steps_set) so.steps = 100;
-        cJSON_AddStringToObject(cj, "source", so.source == LBQ_SRC_GRADS ? "grads" : "moments");
-        cJSON_AddStringToObject(cj, "file", lbq_file_path(f));
-        cJSON_AddNumberToObject(cj, "beta1", so.beta1);
-        cJSON_AddNumberToObject(cj, "beta2", so.beta2);
-        cJSON *pa = cJSON_AddArrayToObject(root, "params");
-        int done = 0;
-        int64_t zk[2] = { 0, 0 }, zl[2] = { 0, 0 }, zc[2] = { 0, 0 };
+        lbq_sim_report_init(&rep, &conf, &so, f);
+        int64_t zk[2] = { 0, 0 }, zl[2] = { 0, 0 }, zc[2] = { 0, 0 };     /* structural-zero split */
         fprintf(tout, "%s: %s, source %s, beta1 %g, beta2 %g\n", lbq_file_path(f), conf.label, so.source == LBQ_SRC_GRADS ? "grads" : "moments", so.beta1, so.beta2);
         fprintf(tout, "%-30s %5s %9s %9s %9s %8s %9s %9s %9s %9s %9s\n", "parameter", "steps", "m rel-L2", "v rel-L2", "u rel-L2", "u cos",
                "swamp m", "swamp v", "stuck m", "stuck v", "v->0");
@@ -242,37 +168,34 @@ int cmd_simulate(int argc, char **argv)
                 if (tensor_set) cli_note("tensor '%s' has no gradient stream: skipped (use --source moments)", pi->name);
                 continue;
             }
-            struct lbq_sim_result r;
-            rc = lbq_simulate_param(f, i, &conf, &so, &r);
+            rc = lbq_sim_report_param(&rep, f, i, &conf, &so);
             if (rc) goto cleanup;
-            const struct lbq_sim_point *l = &r.pts[r.npoints - 1];
-            double msw = 0, vsw = 0;
-            for (int k = 0; k < r.npoints; k++) { msw += r.pts[k].swamp_m; vsw += r.pts[k].swamp_v; }
-            fprintf(tout, "%-30.30s %5d %9.3e %9.3e %9.3e %8.5f %9.4f %9.4f %9.4f %9.4f %9.5f\n", pi->name, r.steps, l->m_rel, l->v_rel, l->u_rel, l->u_cos,
-                   msw / r.npoints, vsw / r.npoints, r.stuck_all_m, r.stuck_all_v, l->collapse_v);
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", pi->name);
-            cJSON_AddNumberToObject(o, "numel", (double)pi->shape.numel);
-            /* the recipe leaves this tensor's states in fp32 (its series are 0: nothing quantized) */
-            cJSON_AddBoolToObject(o, "kept_fp32", !conf.quantize_all && conf.recipe && lbq_recipe_keeps_fp32(conf.recipe, pi->shape.numel));
-            cJSON_AddItemToObject(o, "summary", summary_json(&r, 0));
-            cJSON_AddItemToObject(o, "series", series_json(&r, 0));
-            cJSON_AddItemToArray(pa, o);
+            const struct lbq_sim_row *row = &rep.rows[rep.nrows - 1];
+            const struct lbq_sim_result *r = &row->r;
+            const struct lbq_sim_point *l = &r->pts[r->npoints - 1];
+            char c[4][32];
+            fprintf(tout, "%-30.30s %5d %9.3e %9.3e %9.3e %8.5f %s %s %s %s %9.5f%s\n", row->name, r->steps, l->m_rel, l->v_rel, l->u_rel, l->u_cos,
+                   cell(c[0], 32, 9, 4, r->mean_swamp_m, &dash), cell(c[1], 32, 9, 4, r->mean_swamp_v, &dash),
+                   cell(c[2], 32, 9, 4, r->stuck_all_m, &dash), cell(c[3], 32, 9, 4, r->stuck_all_v, &dash), l->collapse_v,
+                   row->kept_fp32 ? "  fp32 (recipe)" : "");
             for (int s = 0; s < 2; s++) { zk[s] += l->zkept[s]; zl[s] += l->zlifted[s]; zc[s] += l->zcollapsed[s]; }
-            lbq_sim_result_free(&r);
-            done++;
         }
-        if (!done) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameter has a 'grads' stream; use --source moments", lbq_file_path(f)); goto cleanup; }
+        if (!rep.nrows) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameter has a 'grads' stream; use --source moments", lbq_file_path(f)); goto cleanup; }
         /* the structural-zero split at the last recorded step, over the simulated tensors */
         for (int s = 0; s < 2; s++)
             fprintf(tout, "zeros %s (last step): %lld fp32 zeros kept at 0, %lld lifted to non-zero; %lld non-zero collapsed to 0%s\n", s ? "v" : "m",
                     (long long)zk[s], (long long)zl[s], (long long)zc[s], (!s && !conf.has_m) ? " (m not quantized)" : "");
-        fprintf(tout, "(swamp = mean over recorded steps of the share of elements whose fp32 state moved by > %g relative but whose code did not; stuck = code never changed)\n", so.swamp_rel);
+        fprintf(tout, "(swamp = mean over recorded steps of the share of elements whose fp32 state moved by > %g relative but whose code did not; stuck = code never changed%s)\n", so.swamp_rel,
+                dash ? "; -: the state is stored in fp32, it has no codes" : "");
     }
-    if (json_out) rc = lbq_json_write(json_out, root);
+    if (json_out) {
+        cJSON *root = lbq_sim_report_json(&rep);
+        rc = root ? lbq_json_write(json_out, root) : lbq_err(LBQ_ERR_NOMEM, "out of memory");
+        cJSON_Delete(root);
+    }
 cleanup:
     if (rc) exitc = cli_fail(rc);
-    cJSON_Delete(root);
+    lbq_sim_report_free(&rep);
     if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     return exitc;

@@ -1352,18 +1352,52 @@ int lbq_plot_sweep(const cJSON *results, const char *dir, int quiet)
     return rc;
 }
 
+void lbq_plot_sweep_clear(const char *dir)
+{
+    static const char *const names[] = { "fig1-error-vs-bits", "fig2-error-vs-block", "fig3-zero-point", "fig4-swamping",
+                                         "fig5-heatmap", "fig6-codebooks", "fig7-memory-vs-error" };
+    static const char *const ext[] = { "png", "pdf", "dat" };
+    char p[4096];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        for (size_t k = 0; k < 3; k++) {
+            snprintf(p, sizeof p, "%s/%s.%s", dir, names[i], ext[k]);
+            unlink(p);
+        }
+}
+
 /* ================================================================================================
- * simulate results (schema lbq.simulate/1)
+ * simulate results (schema lbq.simulate/1 and /2)
  * ================================================================================================ */
+/* one drawn series of simulate-swamping: a parameter's m or v, columns swamped and unchanged */
+struct sim_series { int param, state, ns; double *step, *col[2]; };
+
+/* the earliest series before a whose column c coincides with a's (same steps, same values, same
+ * undefined points, something defined), or -1 */
+static int sim_same_as(const struct sim_series *sr, int a, int c)
+{
+    for (int b = 0; b < a; b++) {
+        if (sr[b].ns != sr[a].ns) continue;
+        int same = 1, any = 0;
+        for (int j = 0; j < sr[a].ns && same; j++) {
+            double x = sr[a].col[c][j], y = sr[b].col[c][j];
+            if (sr[a].step[j] != sr[b].step[j] || isfinite(x) != isfinite(y) || (isfinite(x) && x != y)) same = 0;
+            if (isfinite(x)) any = 1;
+        }
+        if (same && any) return b;
+    }
+    return -1;
+}
+
 static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs, const char *label)
 {
     const cJSON *it;
-    int i = 0, rc = LBQ_OK, nseries = 0;
-    char lcs[8 * 2 * MAX_SIM_PARAMS] = "", dts[8 * 2 * MAX_SIM_PARAMS] = "", keyblk[8 * 2 * MAX_SIM_PARAMS] = "";
-    char pts_s[8 * 2 * MAX_SIM_PARAMS] = "", fp32[400] = "";
+    int i = 0, rc = LBQ_OK, nser = 0, nkept = 0, nlisted = 0, ndrawn = 0, nquant = 0, drawn_state[2] = { 0, 0 };
+    struct sim_series sr[2 * MAX_SIM_PARAMS];
+    char names[MAX_SIM_PARAMS][96];
+    char fp32[160] = "";
     static const int ptv[MAX_SIM_PARAMS] = { 7, 5, 9, 11, 13, 15, 4, 6, 8, 10 };   /* point type per parameter */
-    int nkept = 0, ndrawn = 0;
-    struct fig *f = fig_new(fs, "simulate-swamping", "simulate-swamping");
+    static const char *const stn[2] = { "m", "v" };
+    (void)np;
     cJSON_ArrayForEach(it, params) {
         char p[48];
         const char *name;
@@ -1375,7 +1409,7 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
         if ((rc = j_str(it, p, "name", J_REQ, &name)) || (rc = j_obj(it, p, "series", J_REQ, &ser))) break;
         const cJSON *kj = cJSON_GetObjectItemCaseSensitive(it, "kept_fp32");
         if (kj && !cJSON_IsBool(kj) && !cJSON_IsNull(kj)) { rc = bad(p, "kept_fp32", "a boolean", kj); break; }
-        int kept = kj && cJSON_IsTrue(kj), drawn = 0;
+        int kept = kj && cJSON_IsTrue(kj);
         snprintf(p, sizeof p, "params[%d].series", i);
         if (!(rc = j_nums(ser, p, "step", J_REQ, MAX_POINTS, &step, &ns)) &&
             !(rc = j_nums(ser, p, "swamp_m", J_OPT, MAX_POINTS, &sw[0], &nsw[0])) &&
@@ -1387,65 +1421,137 @@ static int sim_file(struct ctx *cx, const cJSON *params, int np, struct figs *fs
                 if (sw[k] && nsw[k] != ns) rc = lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, 'step' has %d", p, keys[0][k], nsw[k], ns);
                 else if (un[k] && nun[k] != ns) rc = lbq_err(LBQ_ERR_FORMAT, "bad key '%s.%s': %d entries, 'step' has %d", p, keys[1][k], nun[k], ns);
             }
-            /* one series per state with data; the figure is validated in full even beyond the drawn ones.
-             * A tensor the recipe keeps in fp32 is not drawn (its 0s would read as "never swamped"):
-             * the figure names it in a line of its own */
-            int keyed = 0;
-            if (kept && i < MAX_SIM_PARAMS) {
-                char t[96];
-                cli_text_clean(t, 80, name);
-                size_t l = strlen(fp32);
-                if (l + strlen(t) + 8 < sizeof fp32) snprintf(fp32 + l, sizeof fp32 - l, "%s%s", l ? ", " : "", t);
-                else if (l + 6 < sizeof fp32 && !strstr(fp32, ", ...")) snprintf(fp32 + l, sizeof fp32 - l, ", ...");
-                nkept++;
-            }
-            for (int k = 0; k < 2 && !rc && i < MAX_SIM_PARAMS && !kept; k++) {
-                int any = 0;
+        }
+        if (!rc && kept) {
+            /* a tensor the recipe keeps in fp32 is not drawn (it has no codes: lbq.simulate/1 wrote
+             * 0s that would read as "never swamped"); a line under the key names it */
+            char t[96];
+            cli_text_clean(t, 80, name);
+            size_t l = strlen(fp32);
+            if (nlisted == nkept && (nkept == 0 || l + strlen(t) + 2 < 60)) { snprintf(fp32 + l, sizeof fp32 - l, "%s%s", l ? ", " : "", t); nlisted++; }
+            nkept++;
+        } else if (!rc) {
+            /* the states with a defined point (an fp32 state's swamping is null since lbq.simulate/2) */
+            int has[2] = { 0, 0 };
+            for (int k = 0; k < 2; k++)
                 for (int j = 0; j < ns; j++)
-                    if (isfinite(step[j]) && ((sw[k] && isfinite(sw[k][j])) || (un[k] && isfinite(un[k][j])))) any = 1;
-                if (!any) continue;
-                char t[96];
-                cli_text_clean(t, 80, name);
-                sb_printf(&f->data, "%sstep\t%s\t%s (%s)\n", nseries ? "\n\n" : "", t, t, k ? "v" : "m");
-                for (int j = 0; j < ns; j++) {
-                    if (!isfinite(step[j])) continue;
-                    sb_num(&f->data, step[j]); sb_puts(&f->data, "\t");
-                    sb_num(&f->data, sw[k] ? sw[k][j] : NAN); sb_puts(&f->data, "\t");
-                    sb_num(&f->data, un[k] ? un[k][j] : NAN); sb_puts(&f->data, "\n");
+                    if (isfinite(step[j]) && ((sw[k] && isfinite(sw[k][j])) || (un[k] && isfinite(un[k][j])))) has[k] = 1;
+            if (has[0] || has[1]) nquant++;
+            if ((has[0] || has[1]) && ndrawn < MAX_SIM_PARAMS) {
+                cli_text_clean(names[ndrawn], 80, name);
+                for (int k = 0; k < 2 && !rc; k++) {
+                    if (!has[k]) continue;
+                    struct sim_series *q = &sr[nser];
+                    q->param = ndrawn; q->state = k; q->ns = ns;
+                    q->step = malloc(sizeof(double) * (size_t)(ns ? ns : 1));
+                    q->col[0] = malloc(sizeof(double) * (size_t)(ns ? ns : 1));
+                    q->col[1] = malloc(sizeof(double) * (size_t)(ns ? ns : 1));
+                    if (!q->step || !q->col[0] || !q->col[1]) { free(q->step); free(q->col[0]); free(q->col[1]); rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
+                    for (int j = 0; j < ns; j++) {
+                        q->step[j] = step[j];
+                        q->col[0][j] = sw[k] ? sw[k][j] : NAN;
+                        q->col[1][j] = un[k] ? un[k][j] : NAN;
+                    }
+                    nser++;
+                    drawn_state[k] = 1;
                 }
-                size_t l = strlen(lcs), l2 = strlen(dts), l4 = strlen(pts_s);
-                snprintf(lcs + l, sizeof lcs - l, "%s%d", nseries ? " " : "", 31 + ndrawn % 10);
-                snprintf(dts + l2, sizeof dts - l2, "%s%d", nseries ? " " : "", k ? 2 : 1);
-                snprintf(pts_s + l4, sizeof pts_s - l4, "%s%d", nseries ? " " : "", ptv[ndrawn % MAX_SIM_PARAMS]);
-                nseries++;
-                drawn = 1;
-                if (!keyed) {   /* one key entry per parameter: its first series */
-                    size_t l3 = strlen(keyblk);
-                    snprintf(keyblk + l3, sizeof keyblk - l3, "%s%d", l3 ? " " : "", nseries);
-                    keyed = 1;
-                }
+                ndrawn++;
             }
         }
         free(step); free(sw[0]); free(sw[1]); free(un[0]); free(un[1]);
         if (rc) break;
-        if (drawn) ndrawn++;
         i++;
     }
-    if (!rc && np > MAX_SIM_PARAMS) note(cx, "simulate-swamping: only the first %d of %d parameters drawn", MAX_SIM_PARAMS, np);
-    if (!rc && nseries == 0) {
-        fs->n--; sb_free(&f->data); sb_free(&f->vars);
+    if (!rc && nquant > MAX_SIM_PARAMS) note(cx, "simulate-swamping: only the first %d of %d quantized parameters drawn", MAX_SIM_PARAMS, nquant);
+    if (!rc && nser == 0) {
         note(cx, nkept ? "simulate-swamping skipped: every tensor is kept in fp32" : "simulate-swamping skipped: no swamping series");
         return LBQ_OK;
     }
-    if (!rc) {
-        sb_printf(&f->vars, "nseries=%d; ", nseries);
+    struct fig *f = rc ? NULL : fig_new(fs, "simulate-swamping", "simulate-swamping");
+    if (f) {
+        /* coinciding series (house style): drawn dotted with large open circles over the earlier one
+         * (dup0: swamped panel, dup1: unchanged panel), and a line of the legend says which */
+        int same[2 * MAX_SIM_PARAMS][2];
+        char dup[2][8 * 2 * MAX_SIM_PARAMS] = { "", "" };
+        for (int a = 0; a < nser; a++)
+            for (int c = 0; c < 2; c++) {
+                same[a][c] = sim_same_as(sr, a, c);
+                if (same[a][c] >= 0) {
+                    size_t l = strlen(dup[c]);
+                    snprintf(dup[c] + l, sizeof dup[c] - l, "%s%d", l ? " " : "", a + 1);
+                }
+            }
+        /* the legend line: per earlier series b that later ones coincide with, "v of X, Y: same as
+         * v of Z" (names while the line stays short, else a count), "(swamped only)" where only one
+         * panel coincides */
+        char dupnote[400] = "";
+        for (int pass = 0; pass < 2 && !dupnote[0]; pass++) {
+            for (int b = 0; b < nser; b++)
+                for (int onlyc = -1; onlyc < 2; onlyc++) {      /* -1: both panels, 0/1: that one only */
+                    char who[300] = "";
+                    int nw = 0, st = -1, mixed = 0;
+                    for (int a = b + 1; a < nser; a++) {
+                        int s0 = same[a][0] == b, s1 = same[a][1] == b;
+                        if (!(onlyc < 0 ? s0 && s1 : onlyc == 0 ? s0 && !s1 : s1 && !s0)) continue;
+                        if (st >= 0 && st != sr[a].state) mixed = 1;
+                        st = sr[a].state;
+                        size_t l = strlen(who);
+                        snprintf(who + l, sizeof who - l, "%s%s", l ? ", " : "", names[sr[a].param]);
+                        nw++;
+                    }
+                    if (!nw) continue;
+                    char what[320];
+                    if (pass == 0 && !mixed) snprintf(what, sizeof what, "%s of %.280s", stn[st], who);
+                    else if (!mixed) snprintf(what, sizeof what, "%s of %d tensors", stn[st], nw);
+                    else snprintf(what, sizeof what, "%d series", nw);
+                    char piece[1024];
+                    snprintf(piece, sizeof piece, "%s same as %s of %s%s", what, stn[sr[b].state],
+                             names[sr[b].param], onlyc < 0 ? "" : onlyc == 0 ? " (swamped panel)" : " (unchanged panel)");
+                    if (strlen(dupnote) + strlen(piece) + 3 < sizeof dupnote) {
+                        if (dupnote[0]) strcat(dupnote, "; ");
+                        strcat(dupnote, piece);
+                    }
+                }
+            if (pass == 0 && strlen(dupnote) > 80) dupnote[0] = 0;      /* too long for one line: counts */
+        }
+        char lcs[8 * 2 * MAX_SIM_PARAMS] = "", dts[8 * 2 * MAX_SIM_PARAMS] = "", keyblk[8 * 2 * MAX_SIM_PARAMS] = "", pts_s[8 * 2 * MAX_SIM_PARAMS] = "";
+        for (int a = 0; a < nser; a++) {
+            char t[512];
+            cli_text_clean(t, sizeof t, names[sr[a].param]);
+            sb_printf(&f->data, "%sstep\t%s\t%s (%s)\n", a ? "\n\n" : "", t, names[sr[a].param], stn[sr[a].state]);
+            for (int j = 0; j < sr[a].ns; j++) {
+                if (!isfinite(sr[a].step[j])) continue;
+                sb_num(&f->data, sr[a].step[j]); sb_puts(&f->data, "\t");
+                sb_num(&f->data, sr[a].col[0][j]); sb_puts(&f->data, "\t");
+                sb_num(&f->data, sr[a].col[1][j]); sb_puts(&f->data, "\n");
+            }
+            size_t l = strlen(lcs), l2 = strlen(dts), l4 = strlen(pts_s);
+            snprintf(lcs + l, sizeof lcs - l, "%s%d", a ? " " : "", 31 + sr[a].param % 10);
+            snprintf(dts + l2, sizeof dts - l2, "%s%d", a ? " " : "", sr[a].state ? 2 : 1);
+            snprintf(pts_s + l4, sizeof pts_s - l4, "%s%d", a ? " " : "", ptv[sr[a].param % MAX_SIM_PARAMS]);
+            if (a == 0 || sr[a - 1].param != sr[a].param) {   /* one key entry per parameter: its first series */
+                size_t l3 = strlen(keyblk);
+                snprintf(keyblk + l3, sizeof keyblk - l3, "%s%d", l3 ? " " : "", a + 1);
+            }
+        }
+        sb_printf(&f->vars, "nseries=%d; ", nser);
         var_str(&f->vars, "lcs0", lcs);
         var_str(&f->vars, "dts0", dts);
         var_str(&f->vars, "pts0", pts_s);
         var_str(&f->vars, "keys0", keyblk);
-        if (nkept) var_strf(&f->vars, "fp32note", "kept in fp32 by the recipe, not drawn: %s", fp32);
-        var_strf(&f->vars, "title", "Signal swamping over the simulation: %s (solid: m, dashed: v)", label);
+        if (dup[0][0]) var_str(&f->vars, "dup0", dup[0]);
+        if (dup[1][0]) var_str(&f->vars, "dup1", dup[1]);
+        if (dupnote[0]) var_strf(&f->vars, "dupnote", "coinciding lines (dotted, open circles): %s", dupnote);
+        /* the m / v key entries only for the states drawn */
+        var_str(&f->vars, "states", drawn_state[0] && drawn_state[1] ? "m v" : drawn_state[0] ? "m" : "v");
+        if (nkept) {
+            if (nlisted < nkept) var_strf(&f->vars, "fp32note", "kept in fp32 by the recipe, not drawn (%d tensors): %s and %d more", nkept, fp32, nkept - nlisted);
+            else var_strf(&f->vars, "fp32note", "kept in fp32 by the recipe, not drawn: %s", fp32);
+        }
+        var_strf(&f->vars, "title", "Signal swamping over the simulation: %s%s", label,
+                 drawn_state[0] && drawn_state[1] ? " (solid: m, dashed: v)" : "");
     }
+    for (int a = 0; a < nser; a++) { free(sr[a].step); free(sr[a].col[0]); free(sr[a].col[1]); }
     return rc;
 }
 

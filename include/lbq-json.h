@@ -45,6 +45,15 @@ void   lbq_tmp_remove(const char *tmp);
 void   lbq_tmp_unlink_all(void);
 /* Read a whole (text) file, NUL-terminated; NULL if it cannot be read.  Caller frees. */
 char  *lbq_read_file(const char *path);
+/* A file written as a stream, with the rules of lbq_write_atomic (no "-"): open, put any number of
+ * times (the first failure sticks), then commit (rename into place) or abort; both free it.
+ * lbq_wstream_put_json escapes bytes that are not UTF-8 as lbq_json_write does. */
+struct lbq_wstream;
+int    lbq_wstream_open(const char *path, struct lbq_wstream **out);
+void   lbq_wstream_put(struct lbq_wstream *w, const char *data, size_t len);
+void   lbq_wstream_put_json(struct lbq_wstream *w, const char *text);
+int    lbq_wstream_commit(struct lbq_wstream *w);
+void   lbq_wstream_abort(struct lbq_wstream *w);
 /* Pretty-print root and write it atomically. */
 int    lbq_json_write(const char *path, const cJSON *root);
 

@@ -114,6 +114,13 @@ const char *lbq_file_note(const struct lbq_file *f, int i);
 int  lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t off, int64_t n, float *out);
 /* Elements read so far, per parameter (for tests that check a command reads each tensor once). */
 int64_t lbq_file_elems_read(const struct lbq_file *f, int p, enum lbq_ds ds);
+/* Fingerprint of parameter p's m and v as read (64-bit FNV-1a over the float32 words, each element
+ * once, in order; computed inside lbq_file_read at no extra read): 1 and *h when every element of
+ * both has been read, else 0.  _set records one computed elsewhere (MPI: by another rank); _read
+ * reads what is still missing, in slabs of at most 1/8 of the file's --mem-limit. */
+int  lbq_file_fingerprint(const struct lbq_file *f, int p, uint64_t *h);
+void lbq_file_fingerprint_set(struct lbq_file *f, int p, uint64_t h);
+int  lbq_file_fingerprint_read(struct lbq_file *f, int p);
 
 /* Writer for lbq's own HDF5 outputs: written under a temporary name, renamed by commit. */
 enum lbq_wtype { LBQ_W_F32 = 0, LBQ_W_U8 = 1, LBQ_W_F64 = 2, LBQ_W_I64 = 3 };

@@ -8,7 +8,7 @@
  * 1 bit: {-1, 1} signed, {0, 1} unsigned (lpmm).  At 4 and 8 bits these are also bitsandbytes'
  * and torchao's tables.  The CPU kernel torch ran (spec option :cpu-...) moves some last bits at
  * 5-8 bits. */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 #include "torchmap.h"
 
 static int dtree_build(const struct lbq_qspec *s, int bits, int is_signed, float *levels)

@@ -2,7 +2,7 @@
  *
  * Format: numbers separated by white space, commas or newlines; '#' starts a comment.  2 to 256
  * finite values in [-1, 1]; sorted on load.  The bitwidth is ceil(log2(count)). */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 
 #include <errno.h>
 #include <stdio.h>

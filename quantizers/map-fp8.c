@@ -9,7 +9,7 @@
  *   g = sqrt(M) sqrt(m0), k = floor(log2(R_t)/log2(M/m0) * 16)/16 with R_t = FMAX^2/2 (COAT:
  *   448^2/2), no clamp; y = sign(x)(|x|/g)^k; s = (M/g)^k / FMAX; code = fp8(y / s);
  *   value = sign(c s) |c s|^(1/k) g.  Stored per group: s (as the scale), k and g. */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 
 static int fp8_nparams(const struct lbq_qspec *s) { return s->dre ? 2 : 0; }
 

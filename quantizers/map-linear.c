@@ -10,7 +10,7 @@
  * uniform, signed:  q/(2^(b-1)-1), q = -(2^(b-1)-1)..(2^(b-1)-1): 2^b-1 levels with 0 (lpmm's
  *                   integer "linear"); undefined for 1 bit.
  * linear and pow2 follow the CPU kernel torch ran (spec option :cpu-..., torchmap.c). */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 #include "torchmap.h"
 
 static int linear_build(const struct lbq_qspec *s, int bits, int is_signed, float *levels)

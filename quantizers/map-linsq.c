@@ -6,7 +6,7 @@
  *           4-bit: {-1, -0.7511, ..., -0.0400, 0, 0.0044, 0.0400, ..., 1}.  1 bit: {0, 1}.
  * unsigned: linspace(0, 1, 2^b)^2 (includes zero).  (lpmm's power-2 is the map pow2.)
  * The CPU kernel torch ran (spec option :cpu-...) moves some last bits. */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 #include "torchmap.h"
 
 static int linsq_build(const struct lbq_qspec *s, int bits, int is_signed, float *levels)

@@ -18,7 +18,7 @@
  * with a ragged last block.
  *
  * Zero inputs take the smallest level (code N) in both.  Stored per block: scale and alpha. */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 
 extern const struct lbq_map lbq_map_log;
 

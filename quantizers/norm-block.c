@@ -1,7 +1,7 @@
 /* norm-block.c - block-wise absmax (bitsandbytes, lpmm "group", torchao): the flattened tensor is
  * cut into blocks of B consecutive elements (row-major, spanning row boundaries; the last block
  * may be shorter), each scaled by its max |x| over finite values. */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 
 static void block_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off,
                          int64_t n, const float *x, float *scale)

@@ -2,7 +2,7 @@
  * (N >= 2), M_d[i] = max |x| over the elements whose index on d is i; the scale of an element is
  * min_d M_d[i_d].  2-D: min(row max, column max).  The largest element of every row and column
  * normalizes to exactly +-1.  1-D tensors fall back to block128, as lpmm does. */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 
 static void rank1_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off,
                          int64_t n, const float *x, float *scale)

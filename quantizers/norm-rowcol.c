@@ -1,6 +1,6 @@
 /* norm-rowcol.c - per-row (lpmm "dim0": max over all dims but 0) and per-column (lpmm "dim1":
  * max over all dims but 1) absmax.  Tensors of rank < 2 fall back to one scale per tensor. */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 
 static void row_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off,
                        int64_t n, const float *x, float *scale)

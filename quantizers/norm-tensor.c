@@ -1,5 +1,5 @@
 /* norm-tensor.c - one scale per tensor: max |x| over all finite elements. */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 
 static void tensor_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off,
                           int64_t n, const float *x, float *scale)

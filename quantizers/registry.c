@@ -1,34 +1,43 @@
 /* registry.c - the two registries (maps, normalizations) and the recipes.  Adding a map or a
- * normalization: one new file defining a `const struct lbq_map`/`lbq_norm`, one line here
- * (docs/adding-a-quantizer.md).  Tests and `lbq list` loop over these tables. */
-#include "../src/lbq-impl.h"
+ * normalization: one new file defining a `const struct lbq_map`/`lbq_norm`, one line in
+ * registry.def (docs/adding-a-quantizer.md).  Tests and `lbq list` loop over these tables. */
+#include "lbq-quant-impl.h"
 
 #include <ctype.h>
 
-extern const struct lbq_map lbq_map_dtree, lbq_map_dtree0, lbq_map_linear, lbq_map_pow2, lbq_map_uniform,
-    lbq_map_linsq, lbq_map_log, lbq_map_fp8e4m3, lbq_map_fp8e5m2, lbq_map_file;
-extern const struct lbq_norm lbq_norm_tensor, lbq_norm_block, lbq_norm_rank1, lbq_norm_row,
-    lbq_norm_col;
+/* The tables, from registry.def (one line per entry).  A build may compile in further entries with
+ * -DLBQ_EXTRA_REGISTRY='"file.def"' (lines of the same form, appended after the shipped ones): the
+ * tests/extra-quantizer target uses it to show that a new map needs one file and one such line,
+ * and nothing else (docs/adding-a-quantizer.md). */
+#define LBQ_MAP(obj) extern const struct lbq_map obj;
+#define LBQ_NORM(obj) extern const struct lbq_norm obj;
+#include "registry.def"
+#ifdef LBQ_EXTRA_REGISTRY
+#include LBQ_EXTRA_REGISTRY
+#endif
+#undef LBQ_MAP
+#undef LBQ_NORM
 
 static const struct lbq_map *const g_maps[] = {
-    &lbq_map_dtree,
-    &lbq_map_dtree0,
-    &lbq_map_linear,
-    &lbq_map_pow2,
-    &lbq_map_uniform,
-    &lbq_map_linsq,
-    &lbq_map_log,
-    &lbq_map_fp8e4m3,
-    &lbq_map_fp8e5m2,
-    &lbq_map_file,
+#define LBQ_MAP(obj) &obj,
+#define LBQ_NORM(obj)
+#include "registry.def"
+#ifdef LBQ_EXTRA_REGISTRY
+#include LBQ_EXTRA_REGISTRY
+#endif
+#undef LBQ_MAP
+#undef LBQ_NORM
 };
 
 static const struct lbq_norm *const g_norms[] = {
-    &lbq_norm_tensor,
-    &lbq_norm_block,
-    &lbq_norm_rank1,
-    &lbq_norm_row,
-    &lbq_norm_col,
+#define LBQ_MAP(obj)
+#define LBQ_NORM(obj) &obj,
+#include "registry.def"
+#ifdef LBQ_EXTRA_REGISTRY
+#include LBQ_EXTRA_REGISTRY
+#endif
+#undef LBQ_MAP
+#undef LBQ_NORM
 };
 
 /* fp32 exclusion rules: lpmm numel <= 4096; bitsandbytes numel < 4096; torchao numel < 4096 or

@@ -16,7 +16,7 @@
  * Elementwise ops the constructors apply afterwards are exact fp32 operations, identical on every
  * kernel: (a + b) / 2, a * s (s = the Python scalar rounded to float), -a, sign(a) * (|a| * |a|)
  * (torch.pow with exponent 2 is a square). */
-#include "../src/lbq-impl.h"
+#include "lbq-quant-impl.h"
 #include "torchmap.h"
 
 #include <stdio.h>

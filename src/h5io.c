@@ -22,6 +22,10 @@ struct lbq_param_rec {
     int64_t read[LBQ_DS_COUNT];
     int64_t chunk_bytes[LBQ_DS_COUNT];  /* uncompressed bytes of one chunk (chunked layout), else 0 */
     int64_t negv, negv_end;         /* negative v values seen in the first pass over [0, negv_end) */
+    uint64_t hash[2];               /* fingerprint of m and v over [0, hash_end) (lbq_file_fingerprint) */
+    int64_t hash_end[2];
+    int     hash_set;               /* given by lbq_file_fingerprint_set (MPI: another rank read it) */
+    uint64_t hash_given;
     int     soft;                   /* exp_avg reached through a soft link */
     int     alias;                  /* exp_avg has other names (soft link, or hard links rc > 1) */
     unsigned char key[16];          /* exp_avg's object (address or token), when haskey */
@@ -743,6 +747,43 @@ int lbq_file_nnotes(const struct lbq_file *f) { return f->nnotes; }
 const char *lbq_file_note(const struct lbq_file *f, int i) { return f->notes[i]; }
 int64_t lbq_file_elems_read(const struct lbq_file *f, int p, enum lbq_ds ds) { return f->params[p].read[ds]; }
 
+int lbq_file_fingerprint(const struct lbq_file *f, int p, uint64_t *h)
+{
+    const struct lbq_param_rec *r = &f->params[p];
+    if (r->hash_set) { *h = r->hash_given; return 1; }
+    int64_t n = r->info.shape.numel;
+    if (r->hash_end[0] != n || r->hash_end[1] != n) return 0;
+    uint64_t x = n ? r->hash[0] : 0xcbf29ce484222325ULL, y = n ? r->hash[1] : 0xcbf29ce484222325ULL;
+    *h = (x ^ (y * 0x9e3779b97f4a7c15ULL)) * 0x100000001b3ULL;
+    return 1;
+}
+
+void lbq_file_fingerprint_set(struct lbq_file *f, int p, uint64_t h)
+{
+    f->params[p].hash_set = 1;
+    f->params[p].hash_given = h;
+}
+
+int lbq_file_fingerprint_read(struct lbq_file *f, int p)
+{
+    struct lbq_param_rec *r = &f->params[p];
+    uint64_t h;
+    if (lbq_file_fingerprint(f, p, &h)) return LBQ_OK;
+    int64_t n = r->info.shape.numel, re = lbq_shape_row_elems(&r->info.shape);
+    int64_t slab = f->mem_limit > 0 ? f->mem_limit / 8 / (int64_t)sizeof(float) : ((int64_t)1 << 24);
+    if (re < 1) re = 1;
+    if (slab < re) slab = re;
+    slab -= slab % re;
+    float *buf = malloc(sizeof(float) * (size_t)(slab < n ? slab : (n ? n : 1)));
+    if (!buf) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    int rc = LBQ_OK;
+    for (int ds = 0; ds < 2 && !rc; ds++)
+        for (int64_t off = r->hash_end[ds]; off < n && !rc; off += slab)
+            rc = lbq_file_read(f, p, (enum lbq_ds)ds, 0, off, n - off < slab ? n - off : slab, buf);
+    free(buf);
+    return rc;
+}
+
 int lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t off, int64_t n, float *out)
 {
     int rc = LBQ_OK;
@@ -781,6 +822,16 @@ int lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t 
     }
     if (!aligned) memcpy(out, tmp + (off - row0 * re), sizeof(float) * (size_t)n);
     r->read[ds] += nrow * re;
+    if (ds <= LBQ_DS_V && off == r->hash_end[ds]) {    /* the fingerprint: each element once, in order */
+        uint64_t h = r->hash_end[ds] ? r->hash[ds] : 0xcbf29ce484222325ULL;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, &out[i], sizeof u);
+            h = (h ^ u) * 0x100000001b3ULL;         /* FNV-1a over 32-bit words */
+        }
+        r->hash[ds] = h;
+        r->hash_end[ds] = off + n;
+    }
     if (ds == LBQ_DS_V && off >= r->negv_end) {     /* v >= 0 in Adam: count what is not, once */
         int64_t neg = 0;
         for (int64_t i = 0; i < n; i++) neg += out[i] < 0.0f;

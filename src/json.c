@@ -232,6 +232,78 @@ cleanup:
     return rc;
 }
 
+struct lbq_wstream {
+    char *path, *target, *tmp;      /* tmp NULL: written in place (a device, FIFO, socket) */
+    FILE *fp;
+    int   rc;
+};
+
+void lbq_wstream_abort(struct lbq_wstream *w)
+{
+    if (!w) return;
+    if (w->fp) fclose(w->fp);
+    if (w->tmp) { unlink(w->tmp); lbq_tmp_remove(w->tmp); }
+    free(w->tmp); free(w->target); free(w->path);
+    free(w);
+}
+
+int lbq_wstream_open(const char *path, struct lbq_wstream **out)
+{
+    *out = NULL;
+    struct stat sb;
+    int exists = stat(path, &sb) == 0, rc;
+    if (exists && S_ISDIR(sb.st_mode)) return lbq_err(LBQ_ERR_OUTPUT, "%s: is a directory", path);
+    if ((rc = lbq_output_not_input(path)) != LBQ_OK) return rc;
+    struct lbq_wstream *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path))) { free(w); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+    if (exists && !S_ISREG(sb.st_mode)) {
+        w->fp = fopen(path, "wb");
+    } else {
+        w->target = lbq_output_target(path);
+        w->tmp = w->target ? lbq_tmp_name(w->target) : NULL;
+        if (!w->tmp) { lbq_wstream_abort(w); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+        lbq_tmp_add(w->tmp);
+        w->fp = fopen(w->tmp, "wb");
+    }
+    if (!w->fp) { rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot write: %s", path, strerror(errno)); lbq_wstream_abort(w); return rc; }
+    *out = w;
+    return LBQ_OK;
+}
+
+void lbq_wstream_put(struct lbq_wstream *w, const char *data, size_t len)
+{
+    if (w->rc || len == 0) return;
+    if (fwrite(data, 1, len, w->fp) != len) w->rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed: %s", w->path, strerror(errno));
+}
+
+void lbq_wstream_put_json(struct lbq_wstream *w, const char *text)
+{
+    size_t n = strlen(text), need = lbq_name_escape(text, NULL, 0, LBQ_ESC_JSON);
+    if (need == n) { lbq_wstream_put(w, text, n); return; }
+    char *e = malloc(need + 1);
+    if (!e) { if (!w->rc) w->rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); return; }
+    lbq_name_escape(text, e, need + 1, LBQ_ESC_JSON);
+    lbq_wstream_put(w, e, need);
+    free(e);
+}
+
+int lbq_wstream_commit(struct lbq_wstream *w)
+{
+    int rc = w->rc;
+    if (!rc && w->tmp && (fflush(w->fp) != 0 || fsync(fileno(w->fp)) != 0))
+        rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed: %s", w->path, strerror(errno));
+    if (!rc && !w->tmp && fflush(w->fp) != 0) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed: %s", w->path, strerror(errno));
+    FILE *fp = w->fp;
+    w->fp = NULL;
+    if (fclose(fp) != 0 && !rc) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: write failed: %s", w->path, strerror(errno));
+    if (!rc && w->tmp) {
+        if (rename(w->tmp, w->target) != 0) rc = lbq_err(LBQ_ERR_OUTPUT, "%s: cannot rename into place: %s", w->path, strerror(errno));
+        else { lbq_tmp_remove(w->tmp); free(w->tmp); w->tmp = NULL; }
+    }
+    lbq_wstream_abort(w);       /* frees; unlinks the temporary file after a failure */
+    return rc;
+}
+
 char *lbq_read_file(const char *path)
 {
     FILE *fp = fopen(path, "rb");

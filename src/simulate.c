@@ -157,10 +157,11 @@ static void count_swamp(struct sim_state *s, const float *prev32, const float *n
     }
 }
 
+/* a state stored in fp32 has no codes: its swamping metrics are undefined (NaN, JSON null) */
 static void stuck_summary(const struct sim_state *s, double *stuck_all, double *bias)
 {
     *stuck_all = 0; *bias = 0;
-    if (!s->plan) return;
+    if (!s->plan) { *stuck_all = *bias = NAN; return; }
     int64_t elig = 0, stuck = 0;
     double db = 0, da = 0;
     for (int64_t i = 0; i < s->n; i++) {
@@ -213,9 +214,9 @@ static int run_steps(struct sim_ctx *c, const struct lbq_shape *sh, const struct
         memset(&pt, 0, sizeof pt);
         pt.step = t;
         pt.v_rel = rel_l2(c->v.xs, c->v.x32, n);
-        pt.swamp_v = c->v.eligible ? (double)c->v.swamped / (double)c->v.eligible : 0.0;
-        pt.frozen_v = c->v.eligible ? (double)c->v.frozen / (double)c->v.eligible : 0.0;
-        pt.unchanged_v = c->v.plan ? (double)c->v.unchanged / (double)n : 0.0;
+        pt.swamp_v = !c->v.plan ? NAN : c->v.eligible ? (double)c->v.swamped / (double)c->v.eligible : 0.0;
+        pt.frozen_v = !c->v.plan ? NAN : c->v.eligible ? (double)c->v.frozen / (double)c->v.eligible : 0.0;
+        pt.unchanged_v = c->v.plan ? (double)c->v.unchanged / (double)n : NAN;
         int64_t pos = 0, z = 0;
         double ms = 0, m32 = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -234,9 +235,9 @@ static int run_steps(struct sim_ctx *c, const struct lbq_shape *sh, const struct
         pt.mean_state = ms / (double)n; pt.mean_state_fp32 = m32 / (double)n;
         if (c->has_m_state) {
             pt.m_rel = rel_l2(c->m.xs, c->m.x32, n);
-            pt.swamp_m = c->m.eligible ? (double)c->m.swamped / (double)c->m.eligible : 0.0;
-            pt.frozen_m = c->m.eligible ? (double)c->m.frozen / (double)c->m.eligible : 0.0;
-            pt.unchanged_m = c->m.plan ? (double)c->m.unchanged / (double)n : 0.0;
+            pt.swamp_m = !c->m.plan ? NAN : c->m.eligible ? (double)c->m.swamped / (double)c->m.eligible : 0.0;
+            pt.frozen_m = !c->m.plan ? NAN : c->m.eligible ? (double)c->m.frozen / (double)c->m.eligible : 0.0;
+            pt.unchanged_m = c->m.plan ? (double)c->m.unchanged / (double)n : NAN;
             double bc1 = 1.0, bc2 = 1.0;
             int64_t step = o->step0 + t;
             if (o->bias_correct && step > 0) { bc1 = 1.0 - pow(o->beta1, (double)step); bc2 = 1.0 - pow(o->beta2, (double)step); }
@@ -264,6 +265,10 @@ static int run_steps(struct sim_ctx *c, const struct lbq_shape *sh, const struct
     res->m_extra_var = ecount ? extra / (double)ecount : NAN;
     res->m_grad_var = ecount ? gvar / (double)ecount : NAN;
     res->m_extra_var_bound = ecount ? bound / (double)ecount : NAN;
+    double msw = 0, vsw = 0;
+    for (int i = 0; i < res->npoints; i++) { msw += res->pts[i].swamp_m; vsw += res->pts[i].swamp_v; }
+    res->mean_swamp_m = res->npoints ? msw / res->npoints : NAN;
+    res->mean_swamp_v = res->npoints ? vsw / res->npoints : NAN;
     if (res->npoints) { res->final_mean = res->pts[res->npoints - 1].mean_state; res->final_mean_fp32 = res->pts[res->npoints - 1].mean_state_fp32; }
 cleanup:
     free(g); free(g2); free(p32m); free(p32v);
@@ -300,7 +305,6 @@ int lbq_simulate_param(struct lbq_file *f, int p, const struct lbq_config *c, co
     const struct lbq_shape *sh = &pi->shape;
     int64_t n = sh->numel;
     struct sim_ctx ctx;
-    struct lbq_qplan pm, pv;
     float *m0 = NULL, *v0 = NULL;
     memset(&ctx, 0, sizeof ctx);
     memset(out, 0, sizeof *out);
@@ -310,11 +314,18 @@ int lbq_simulate_param(struct lbq_file *f, int p, const struct lbq_config *c, co
         if (T <= 0 || T > pi->grads_T) T = (int)pi->grads_T;
     }
     if (T <= 0) return lbq_err(LBQ_ERR_ARG, "--steps must be >= 1");
-    int keep = !c->quantize_all && lbq_recipe_keeps_fp32(c->recipe, n);
-    if (c->has_m && !keep) LBQ_TRY(lbq_qplan_init(&pm, &c->m, LBQ_ROLE_M, sh->rank));
-    if (c->has_v && !keep) LBQ_TRY(lbq_qplan_init(&pv, &c->v, LBQ_ROLE_V, sh->rank));
-    if (c->has_m && !keep) lbq_qplan_fit(&pm, n);
-    if (c->has_v && !keep) lbq_qplan_fit(&pv, n);
+    /* the engine's rule (eval.c): the recipe's fp32 exemption, plan init, SOLO's block fit, plan texts */
+    struct lbq_qplan q[2];
+    int has[2] = { 0, 0 }, need_st = 0;
+    int64_t unit = 128;
+    struct lbq_param_eval *pe = malloc(sizeof *pe);
+    if (!pe) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    rc = lbq_eval_conf_plans(c, sh, q, has, pe, &unit, &need_st);
+    out->kept_fp32 = pe->kept_fp32;
+    memcpy(out->m_plan, pe->m_plan, sizeof out->m_plan);
+    memcpy(out->v_plan, pe->v_plan, sizeof out->v_plan);
+    free(pe);
+    if (rc) return rc;
     m0 = malloc(sizeof(float) * (size_t)n);
     v0 = malloc(sizeof(float) * (size_t)n);
     if (!m0 || !v0) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
@@ -324,8 +335,8 @@ int lbq_simulate_param(struct lbq_file *f, int p, const struct lbq_config *c, co
         if (!lbq_isfinite(m0[i]) || !lbq_isfinite(v0[i])) { rc = lbq_err(LBQ_ERR_DATA, "%s: tensor '%s': NaN/Inf in the initial state; cannot simulate", lbq_file_path(f), pi->name); goto cleanup; }
     ctx.n = n;
     ctx.has_m_state = 1;
-    LBQ_TRY(state_init(&ctx.m, (c->has_m && !keep) ? &pm : NULL, o->beta1, sh, m0));
-    LBQ_TRY(state_init(&ctx.v, (c->has_v && !keep) ? &pv : NULL, o->beta2, sh, v0));
+    LBQ_TRY(state_init(&ctx.m, has[0] ? &q[0] : NULL, o->beta1, sh, m0));
+    LBQ_TRY(state_init(&ctx.v, has[1] ? &q[1] : NULL, o->beta2, sh, v0));
     struct grad_src gs = { f, p, o->source, o->seed, m0, v0, n };
     rc = run_steps(&ctx, sh, o, T, grad_from_src, &gs, out, 0);
 cleanup:
@@ -370,6 +381,172 @@ cleanup:
     free(x0);
     if (rc) lbq_sim_result_free(out);
     return rc;
+}
+
+/* ---- the report and its JSON (schema lbq.simulate, docs/schema.md) ---- */
+void lbq_sim_report_init(struct lbq_sim_report *rep, const struct lbq_config *c, const struct lbq_sim_opts *o,
+                         const struct lbq_file *f)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->source = o->source;
+    snprintf(rep->label, sizeof rep->label, "%s", c->label);
+    snprintf(rep->m, sizeof rep->m, "%s", c->has_m ? c->m.text : "fp32");
+    snprintf(rep->v, sizeof rep->v, "%s", c->has_v ? c->v.text : "fp32");
+    rep->swamp_rel = o->swamp_rel;
+    rep->seed = o->seed;
+    if (f) snprintf(rep->file, sizeof rep->file, "%s", lbq_file_path(f));
+    rep->beta1 = o->beta1; rep->beta2 = o->beta2;
+    rep->size = o->size; rep->start = o->start; rep->steps = o->steps;
+}
+
+int lbq_sim_report_param(struct lbq_sim_report *rep, struct lbq_file *f, int p, const struct lbq_config *c,
+                         const struct lbq_sim_opts *o)
+{
+    struct lbq_sim_row *nr = realloc(rep->rows, sizeof *nr * (size_t)(rep->nrows + 1));
+    if (!nr) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    rep->rows = nr;
+    struct lbq_sim_row *row = &rep->rows[rep->nrows];
+    memset(row, 0, sizeof *row);
+    const struct lbq_param_info *pi = lbq_file_param(f, p);
+    snprintf(row->name, sizeof row->name, "%s", pi->name);
+    row->numel = pi->shape.numel;
+    int rc = lbq_simulate_param(f, p, c, o, &row->r);
+    if (rc) return rc;
+    row->kept_fp32 = row->r.kept_fp32;
+    rep->nrows++;
+    return LBQ_OK;
+}
+
+int lbq_sim_report_synthetic(struct lbq_sim_report *rep, const struct lbq_config *c, double beta,
+                             const struct lbq_sim_opts *o)
+{
+    struct lbq_sim_run *nr = realloc(rep->runs, sizeof *nr * (size_t)(rep->nruns + 1));
+    if (!nr) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    rep->runs = nr;
+    struct lbq_sim_run *run = &rep->runs[rep->nruns];
+    memset(run, 0, sizeof *run);
+    run->beta = beta;
+    int rc = lbq_simulate_synthetic(c, beta, o, &run->r);
+    if (rc) return rc;
+    rep->nruns++;
+    return LBQ_OK;
+}
+
+void lbq_sim_report_free(struct lbq_sim_report *rep)
+{
+    if (!rep) return;
+    for (int i = 0; i < rep->nrows; i++) lbq_sim_result_free(&rep->rows[i].r);
+    for (int i = 0; i < rep->nruns; i++) lbq_sim_result_free(&rep->runs[i].r);
+    free(rep->rows); free(rep->runs);
+    rep->rows = NULL; rep->runs = NULL;
+    rep->nrows = rep->nruns = 0;
+}
+
+static cJSON *series_json(const struct lbq_sim_result *r, int synthetic)
+{
+    cJSON *s = cJSON_CreateObject();
+    const char *keys[] = { "step", "m_rel", "v_rel", "u_rel", "u_cos", "blowup", "swamp_m", "swamp_v", "unchanged_m", "unchanged_v", "collapse_v", "mean_state", "mean_state_fp32", "frozen_m", "frozen_v" };
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        if (synthetic && (k == 1 || k == 3 || k == 4 || k == 5 || k == 6 || k == 8 || k == 10 || k == 13)) continue;
+        cJSON *a = cJSON_AddArrayToObject(s, keys[k]);
+        for (int i = 0; i < r->npoints; i++) {
+            const struct lbq_sim_point *p = &r->pts[i];
+            double v[] = { p->step, p->m_rel, p->v_rel, p->u_rel, p->u_cos, p->blowup, p->swamp_m, p->swamp_v, p->unchanged_m, p->unchanged_v, p->collapse_v, p->mean_state, p->mean_state_fp32, p->frozen_m, p->frozen_v };
+            cJSON_AddItemToArray(a, lbq_json_num(v[k]));
+        }
+    }
+    return s;
+}
+
+static cJSON *summary_json(const struct lbq_sim_result *r, int synthetic)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "elements", (double)r->n);
+    cJSON_AddNumberToObject(o, "steps", r->steps);
+    const struct lbq_sim_point *l = r->npoints ? &r->pts[r->npoints - 1] : NULL;
+    if (l) {
+        if (!synthetic) {
+            lbq_json_add_num(o, "final_m_rel", l->m_rel);
+            lbq_json_add_num(o, "final_u_rel", l->u_rel);
+            lbq_json_add_num(o, "final_u_cos", l->u_cos);
+            lbq_json_add_num(o, "final_blowup", l->blowup);
+            lbq_json_add_num(o, "final_swamp_m", l->swamp_m);
+            lbq_json_add_num(o, "final_collapse_v", l->collapse_v);
+            cJSON *zs = cJSON_AddObjectToObject(o, "final_zero_split");    /* docs/metrics.md, structural zeros */
+            for (int st = 0; st < 2; st++) {
+                cJSON *so = cJSON_AddObjectToObject(zs, st ? "v" : "m");
+                cJSON_AddNumberToObject(so, "kept", (double)l->zkept[st]);
+                cJSON_AddNumberToObject(so, "lifted", (double)l->zlifted[st]);
+                cJSON_AddNumberToObject(so, "collapsed", (double)l->zcollapsed[st]);
+            }
+        }
+        lbq_json_add_num(o, "final_v_rel", l->v_rel);
+        lbq_json_add_num(o, "final_swamp_v", l->swamp_v);
+        lbq_json_add_num(o, "final_frozen_v", l->frozen_v);
+    }
+    if (!synthetic) {
+        lbq_json_add_num(o, "mean_swamp_m", r->mean_swamp_m);
+        lbq_json_add_num(o, "stuck_all_m", r->stuck_all_m);
+        lbq_json_add_num(o, "stuck_bias_m", r->stuck_bias_m);
+        lbq_json_add_num(o, "m_extra_var", r->m_extra_var);
+        lbq_json_add_num(o, "m_grad_sq", r->m_grad_var);
+        lbq_json_add_num(o, "m_extra_var_bound", r->m_extra_var_bound);
+    }
+    lbq_json_add_num(o, "mean_swamp_v", r->mean_swamp_v);
+    lbq_json_add_num(o, "stuck_all_v", r->stuck_all_v);
+    lbq_json_add_num(o, "stuck_bias_v", r->stuck_bias_v);
+    if (synthetic) { lbq_json_add_num(o, "final_mean", r->final_mean); lbq_json_add_num(o, "final_mean_fp32", r->final_mean_fp32); }
+    return o;
+}
+
+cJSON *lbq_sim_report_json(const struct lbq_sim_report *rep)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    cJSON_AddStringToObject(root, "schema", "lbq.simulate");
+    cJSON_AddNumberToObject(root, "schema_version", 2);
+    cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
+    cJSON *cj = cJSON_AddObjectToObject(root, "config");
+    cJSON_AddStringToObject(cj, "label", rep->label);
+    cJSON_AddStringToObject(cj, "m", rep->m);
+    cJSON_AddStringToObject(cj, "v", rep->v);
+    cJSON_AddNumberToObject(cj, "swamp_rel", rep->swamp_rel);
+    cJSON_AddNumberToObject(cj, "seed", (double)rep->seed);
+    if (rep->source == LBQ_SRC_SYNTHETIC) {
+        cJSON_AddStringToObject(cj, "source", "synthetic");
+        cJSON_AddNumberToObject(cj, "size", (double)rep->size);
+        cJSON_AddNumberToObject(cj, "start", rep->start);
+        cJSON_AddNumberToObject(cj, "steps", rep->steps);
+        cJSON *runs = cJSON_AddArrayToObject(root, "runs");
+        for (int k = 0; k < rep->nruns; k++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "beta", rep->runs[k].beta);
+            cJSON_AddItemToObject(o, "summary", summary_json(&rep->runs[k].r, 1));
+            cJSON_AddItemToObject(o, "series", series_json(&rep->runs[k].r, 1));
+            cJSON_AddItemToArray(runs, o);
+        }
+    } else {
+        cJSON_AddStringToObject(cj, "source", rep->source == LBQ_SRC_GRADS ? "grads" : "moments");
+        cJSON_AddStringToObject(cj, "file", rep->file);
+        cJSON_AddNumberToObject(cj, "beta1", rep->beta1);
+        cJSON_AddNumberToObject(cj, "beta2", rep->beta2);
+        cJSON *pa = cJSON_AddArrayToObject(root, "params");
+        for (int i = 0; i < rep->nrows; i++) {
+            const struct lbq_sim_row *row = &rep->rows[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", row->name);
+            cJSON_AddNumberToObject(o, "numel", (double)row->numel);
+            /* the recipe leaves this tensor's states in fp32: its errors are 0 and its swamping
+             * metrics null (nothing quantized); m_plan/v_plan say what each state was stored as */
+            cJSON_AddBoolToObject(o, "kept_fp32", row->kept_fp32);
+            cJSON_AddStringToObject(o, "m_plan", row->r.m_plan);
+            cJSON_AddStringToObject(o, "v_plan", row->r.v_plan);
+            cJSON_AddItemToObject(o, "summary", summary_json(&row->r, 0));
+            cJSON_AddItemToObject(o, "series", series_json(&row->r, 0));
+            cJSON_AddItemToArray(pa, o);
+        }
+    }
+    return root;
 }
 
 /* ---- theory ---- */

@@ -9,7 +9,8 @@
  *  - a fallback is a registered normalization that needs no fallback itself (min_rank <= 1), with
  *    a block size exactly when it is blockwise;
  *  - scale_dims only on non-blockwise norms; every norm has a label;
- *  - lbq_qspec_supported / lbq_qplan_supported agree with parse / plan_init and leave no message. */
+ *  - lbq_qspec_supported / lbq_qplan_supported agree with parse / plan_init and leave no message.
+ * Built twice: as test-registry, and as xq-test-registry with the map of tests/extra-quantizer. */
 #include "lbq-test.h"
 #include "lbq.h"
 
@@ -18,6 +19,10 @@
 int main(void)
 {
     int lines[16] = { 0 }, orders[64] = { 0 }, maxord = 0;
+#ifdef LBQ_EXPECT_MAPS
+    /* the tests/extra-quantizer build (xq-test-registry): the extra registry line took effect */
+    CHECK_EQ_INT(lbq_map_count(), LBQ_EXPECT_MAPS);
+#endif
     for (int i = 0; i < lbq_map_count(); i++) {
         const struct lbq_map *m = lbq_map_at(i);
         CHECK_MSG((m->kind == LBQ_MAP_TABLE) == (m->build != NULL), "map %s: kind %d, build %s", m->name, m->kind, m->build ? "set" : "NULL");

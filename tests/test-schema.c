@@ -136,10 +136,38 @@ int main(void)
     CHECK_EQ_INT(check_file(swj, "lbq.sweep-3.json"), 0);
     char *a4[] = { (char *)lbq, "simulate", sample, "--recipe", "bnb8", "--json", sim, "-q", NULL };
     CHECK_EQ_INT(run(a4), 0);
-    CHECK_EQ_INT(check_file(sim, "lbq.simulate-1.json"), 0);
+    CHECK_EQ_INT(check_file(sim, "lbq.simulate-2.json"), 0);
     char *a5[] = { (char *)lbq, "simulate", "--source", "synthetic", "--quant-v", "block128-uniform:b2", "--betas", "0.8:0.9:0.05", "--json", syn, "-q", NULL };
     CHECK_EQ_INT(run(a5), 0);
-    CHECK_EQ_INT(check_file(syn, "lbq.simulate-1.json"), 0);
+    CHECK_EQ_INT(check_file(syn, "lbq.simulate-2.json"), 0);
+    /* simulate: the tensor bnb8 keeps in fp32 is marked, stored as fp32 and has no swamping numbers
+     * (null, not 0); the quantized ones have their plan and numbers */
+    {
+        char *s = lbq_read_file(sim);
+        cJSON *d = s ? cJSON_Parse(s) : NULL;
+        free(s);
+        const cJSON *it;
+        int nkept = 0, nq = 0;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(d, "params")) {
+            const cJSON *sum = cJSON_GetObjectItem(it, "summary");
+            const char *mp = cJSON_GetStringValue(cJSON_GetObjectItem(it, "m_plan")), *vp = cJSON_GetStringValue(cJSON_GetObjectItem(it, "v_plan"));
+            CHECK(mp && vp);
+            if (!mp || !vp) continue;
+            if (cJSON_IsTrue(cJSON_GetObjectItem(it, "kept_fp32"))) {
+                nkept++;
+                CHECK(!strcmp(mp, "fp32") && !strcmp(vp, "fp32"));
+                CHECK(cJSON_IsNull(cJSON_GetObjectItem(sum, "mean_swamp_v")) && cJSON_IsNull(cJSON_GetObjectItem(sum, "stuck_all_m")));
+                CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "final_v_rel")) == 0.0);
+            } else {
+                nq++;
+                CHECK(strcmp(mp, "fp32") != 0 && strcmp(vp, "fp32") != 0);
+                CHECK(cJSON_IsNumber(cJSON_GetObjectItem(sum, "mean_swamp_v")) && cJSON_IsNumber(cJSON_GetObjectItem(sum, "stuck_all_m")));
+            }
+        }
+        CHECK_EQ_INT(nkept, 1);     /* blocks.1.ln1.weight (96 elements) */
+        CHECK_EQ_INT(nq, 2);
+        cJSON_Delete(d);
+    }
     /* the sweep read every tensor exactly once */
     {
         char *s = lbq_read_file(swj);

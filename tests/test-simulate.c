@@ -133,7 +133,30 @@ int main(void)
         struct lbq_sim_result r0;
         CHECK_OK(lbq_simulate_param(f, 0, &none, &o, &r0));
         for (int t = 0; t < r0.npoints; t++) { CHECK(r0.pts[t].m_rel == 0.0); CHECK(r0.pts[t].u_rel == 0.0); }
+        /* fp32 states have no codes: their swamping metrics are undefined (NaN; JSON null) */
+        for (int t = 0; t < r0.npoints; t++) CHECK(isnan(r0.pts[t].swamp_m) && isnan(r0.pts[t].swamp_v) && isnan(r0.pts[t].unchanged_v) && isnan(r0.pts[t].frozen_m));
+        CHECK(isnan(r0.stuck_all_m) && isnan(r0.stuck_all_v) && isnan(r0.mean_swamp_v));
+        CHECK(!strcmp(r0.m_plan, "fp32") && !strcmp(r0.v_plan, "fp32") && !r0.kept_fp32);
         lbq_sim_result_free(&r0);
+        /* the report: one row per simulation, the spec applied, and its JSON rendering */
+        {
+            struct lbq_sim_report rep;
+            lbq_sim_report_init(&rep, &c, &o, f);
+            CHECK_OK(lbq_sim_report_param(&rep, f, 0, &c, &o));
+            CHECK_EQ_INT(rep.nrows, 1);
+            CHECK(!strcmp(rep.rows[0].r.m_plan, "block32-dtree:b3") && !strcmp(rep.rows[0].r.v_plan, "rank1-linear:b3"));
+            CHECK(!rep.rows[0].kept_fp32 && rep.rows[0].numel == n);
+            double msw = 0;
+            for (int t = 0; t < rep.rows[0].r.npoints; t++) msw += rep.rows[0].r.pts[t].swamp_v;
+            CHECK(rep.rows[0].r.mean_swamp_v == msw / rep.rows[0].r.npoints);
+            cJSON *j = lbq_sim_report_json(&rep);
+            const cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "params"), 0);
+            CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "schema_version")) == 2);
+            CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(p0, "v_plan")), "rank1-linear:b3"));
+            CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(p0, "summary"), "mean_swamp_v")) == msw / rep.rows[0].r.npoints);
+            cJSON_Delete(j);
+            lbq_sim_report_free(&rep);
+        }
         lbq_sim_result_free(&r);
         lbq_tstats_free(&st);
         free(M); free(V); free(ms); free(vs); free(pre); free(prev); free(mp); free(vp); free(sc); free(code); free(code0);

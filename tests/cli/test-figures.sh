@@ -9,7 +9,8 @@
 #    `lbq shampoo --plot` draws shampoo-bjorck: each as a PNG (signature, >= 800 px wide) and a PDF;
 #  - the .dat files carry what the figures promise: fig7 lists every Pareto point (nfront labels),
 #    fig2 names the line that coincides with another (DE-0 = DE in m), fig4 uses lbq's map names and
-#    says the data are synthetic, simulate-swamping names the tensor kept in fp32.
+#    says the data are synthetic, simulate-swamping names the tensor kept in fp32 (and simulate's
+#    table marks it), lists coinciding series in its legend and leaves out a state stored in fp32.
 # Skips (77) when gnuplot or its cairo terminals are missing.
 source "$(dirname "$0")/lib.sh"
 
@@ -107,11 +108,30 @@ fi
 # ---- simulate figures -------------------------------------------------------------------------------
 run simulate "$SAMPLE_LATE" --recipe bnb8 --json "$T/sim.json" -q
 check_rc "simulate --json" 0
+check_grep "simulate table: the fp32-kept tensor is marked, its swamping columns '-'" '^blocks\.1\.ln1\.weight +48 0\.000e\+00 0\.000e\+00 0\.000e\+00 +1\.00000 +- +- +- +- +0\.00000  fp32 \(recipe\)$' "$OUT"
+check_no_grep "simulate table: quantized tensors are not marked" '^blocks\.1\.(attn|mlp).*(fp32|  -)' "$OUT"
+check_grep "simulate table: the footnote explains '-'" '-: the state is stored in fp32, it has no codes' "$OUT"
 run plot "$T/sim.json" -o "$T/simfigs"
 check_rc "plot simulate" 0
 check_fig "$T/simfigs" simulate-swamping
 check_grep "simulate: fp32-kept tensor named, not drawn" "fp32note='kept in fp32 by the recipe, not drawn: blocks.1.ln1.weight" "$T/simfigs/simulate-swamping.dat"
 check_no_grep "simulate: fp32-kept tensor has no series" '^step.blocks.1.ln1.weight' "$T/simfigs/simulate-swamping.dat"
+# coinciding series (house style): lpmm4's v codes never change in 4 steps, so the four v lines lie
+# at 1: the later three are listed as dupN (dotted, open circles) and a legend line says so
+run simulate "$SAMPLE_LATE" --recipe lpmm4 --source moments --steps 4 --tensor 'blocks.0.*' --json "$T/simc.json" -q
+check_rc "simulate lpmm4 moments --json" 0
+run plot "$T/simc.json" -o "$T/simcfigs" -q
+check_rc "plot simulate (coinciding v)" 0
+check_grep "simulate: coinciding v series listed in both panels" "dup0='4 6 8'; dup1='4 6 8'" "$T/simcfigs/simulate-swamping.dat"
+check_grep "simulate: the legend names the coinciding series" "dupnote='coinciding lines \(dotted, open circles\): v of 3 tensors same as v of blocks.0.attn.proj.weight'" "$T/simcfigs/simulate-swamping.dat"
+check_grep "simulate: 8 fp32-kept tensors counted in the note" "fp32note='kept in fp32 by the recipe, not drawn \(8 tensors\): blocks.0.attn.proj.bias, blocks.0.attn.qkv.bias and 6 more'" "$T/simcfigs/simulate-swamping.dat"
+# an fp32 m (--quant-v only) has no swamping numbers: no m series, no m key entry
+run simulate "$SAMPLE_LATE" --quant-v block128-dtree:b8 --json "$T/simv.json" -q
+check_rc "simulate --quant-v --json" 0
+run plot "$T/simv.json" -o "$T/simvfigs" -q
+check_rc "plot simulate (--quant-v)" 0
+check_grep "simulate --quant-v: only the v key entry" "states='v'" "$T/simvfigs/simulate-swamping.dat"
+check_no_grep "simulate --quant-v: no m series drawn" '^step.*\(m\)$' "$T/simvfigs/simulate-swamping.dat"
 run simulate --source synthetic --quant-v block128-uniform:b2 --betas 0.80:0.99:0.01 --json "$T/syn.json" -q
 check_rc "synthetic simulate --json" 0
 run plot "$T/syn.json" -o "$T/synfigs"
