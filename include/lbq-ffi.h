@@ -15,6 +15,9 @@
  *    and never prints or exits; lbq_ffi_errmsg() has the one-line detail (per thread).
  *  - LBQ_FFI_ABI_VERSION changes (and the SONAME liblbq.so.N with it) whenever a signature or the
  *    layout of struct lbq_ffi_stats changes.  Bindings check lbq_ffi_abi_version() at load time.
+ *    LBQ_FFI_ABI_MINOR counts backward-compatible additions (new functions) within a version:
+ *    1.0 the host entry; 1.1 the device entry (lbq_ffi_qdq_device and its companions below).  A
+ *    binding written for 1.1 checks lbq_ffi_abi_minor() >= 1 (or looks the symbol up) before using them.
  *  - The library never keeps a pointer it was given after a call returns; all calls are thread-safe
  *    (no global mutable state besides the per-thread error message).
  */
@@ -29,6 +32,7 @@ extern "C" {
 #endif
 
 #define LBQ_FFI_ABI_VERSION 1
+#define LBQ_FFI_ABI_MINOR 1
 
 #if defined(LBQ_FFI_BUILD) && defined(__GNUC__)
 #define LBQ_FFI_API __attribute__((visibility("default")))
@@ -38,6 +42,8 @@ extern "C" {
 
 /* ABI version of the loaded library (compare with LBQ_FFI_ABI_VERSION of the header you built with). */
 LBQ_FFI_API int         lbq_ffi_abi_version(void);
+/* Its minor version (LBQ_FFI_ABI_MINOR; since 1.1, absent from 1.0 libraries). */
+LBQ_FFI_API int         lbq_ffi_abi_minor(void);
 /* lbq's release version ("0.1.0"). */
 LBQ_FFI_API const char *lbq_ffi_version(void);
 /* One-line detail of the last failure on the calling thread ("" if none). */
@@ -88,6 +94,51 @@ LBQ_FFI_API int lbq_ffi_qdq(const char *spec, int role, int rank, const int64_t 
  * the storage in bits per element (may be NULL). */
 LBQ_FFI_API int lbq_ffi_check(const char *spec, int role, int rank, const int64_t *shape, char *plan, size_t plan_len,
                   double *bits_per_elem);
+
+/* ---- tensors in CUDA device memory (ABI 1.1) ---------------------------------------------------- */
+/* 1 when lbq_ffi_qdq_device can run: the library was built with the CUDA backend and a CUDA device is
+ * usable; else 0, and lbq_ffi_errmsg() says why ("built without the CUDA backend", "no CUDA device"). */
+LBQ_FFI_API int lbq_ffi_device_available(void);
+
+/* lbq_ffi_qdq for a float32 tensor that lives in CUDA device memory: x, out (may equal x) and codes
+ * (nullable) are device pointers (cudaMalloc, a PyTorch CUDA tensor's data_ptr(); all on one device,
+ * which is made current for the call); `stream` is the cudaStream_t the work is queued on (NULL: the
+ * legacy default stream; PyTorch: torch.cuda.current_stream().cuda_stream), so it is ordered after
+ * the caller's earlier work on that stream.  The call is synchronous: the stream is synchronized
+ * before it returns.  The kernels are the CUDA backend's (src/cuda/, the per-element code of
+ * quantizers/qcore.h, IEEE flags pinned as for `lbq --device cuda`): the values and codes are bit
+ * for bit those of lbq_ffi_qdq on the same data.  stats (host memory, nullable): the integer
+ * counts, code_hist, codes_used, bits, bits_per_elem and plan equal lbq_ffi_qdq's; sum_sq_err and
+ * sum_sq are summed in a fixed order of their own (256 x 256 partial sums, then 256 parts), so they
+ * agree with lbq_ffi_qdq's to rounding (relative ~1e-15), not bit for bit.  Scratch on the device,
+ * from the stream-ordered allocator and freed before returning: one float per block of a blockwise
+ * normalization; for global normalizations (tensor, row, col, rank1) the per-dimension maxima; with
+ * stats, the codes when codes is NULL (1 byte/element) and, in place, a copy of x (4 bytes/element).
+ * Returns 0; 5 (LBQ_ERR_UNSUPPORTED) when the library was built without CUDA or no device is usable
+ * (lbq_ffi_errmsg says which; use lbq_ffi_qdq on host memory then); 4 for a bad spec or shape, a
+ * pointer that is not device memory or buffers on different devices; 6 on a CUDA runtime failure. */
+LBQ_FFI_API int lbq_ffi_qdq_device(const char *spec, int role, int rank, const int64_t *shape, uint64_t seed,
+                                   int64_t step, const float *x, float *out, uint8_t *codes, void *stream,
+                                   struct lbq_ffi_stats *stats);
+
+/* The CPU twin of lbq_ffi_qdq_device: the same sequence (tensor statistics over the whole tensor,
+ * the quantizer over the whole tensor as one piece, the statistics in the device's 256 x 256 split)
+ * on host pointers, in every build.  Its values and codes equal lbq_ffi_qdq's and its statistics
+ * equal lbq_ffi_qdq_device's bit for bit (sums included).  For tests; stream is ignored. */
+LBQ_FFI_API int lbq_ffi_qdq_device_twin(const char *spec, int role, int rank, const int64_t *shape, uint64_t seed,
+                                        int64_t step, const float *x, float *out, uint8_t *codes, void *stream,
+                                        struct lbq_ffi_stats *stats);
+
+/* Self-check of the device entry (scripts/gpu-check.sh; seconds): 15 specs (Table 1 of the 4-bit
+ * paper, 2/3-bit DE and log maps, stochastic rounding, tensor/row/col/rank-1 normalizations) and
+ * every recipe's m and v spec, both roles, 1-D/2-D/3-D shapes with zeros, tiny values, outliers and
+ * NaN/Inf, out of place and in place: lbq_ffi_qdq_device (use_twin = 0; needs a device) or
+ * lbq_ffi_qdq_device_twin (use_twin = 1) against lbq_ffi_qdq, values and codes bit for bit, integer
+ * statistics exactly, sums to 1e-9 relative, and the device's sums against the twin's bit for bit.
+ * *cases and *mismatches (nullable) receive the counts; first (nullable, first_len bytes) the first
+ * mismatch.  Returns 0 when it ran (mismatches counted), 5 without a device, or the failing status. */
+LBQ_FFI_API int lbq_ffi_device_selfcheck(int use_twin, int64_t *cases, int64_t *mismatches, char *first,
+                                         size_t first_len);
 
 /* ---- recipes (the published optimizers; `lbq list`) ------------------------------------------- */
 LBQ_FFI_API int         lbq_ffi_recipe_count(void);

@@ -65,5 +65,10 @@ void  lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat,
  * of SOLO's edge cases among them (lbq_solo_edge: all zero, max < 1e-12, zero p-quantile); no-op
  * for other maps */
 void  lbq_log_edge_count(const struct lbq_qplan *p, int64_t n, const float *x, int64_t cnt[4]);
+/* map-log.c: for a log-map plan whose scales are the block absmax (lbq_log_count_fusable), lbq_qdq
+ * (no codes, scales in scratch[n]) and lbq_log_edge_count in one pass (one quantile per block) */
+int   lbq_log_count_fusable(const struct lbq_qplan *p);
+int   lbq_log_qdq_count(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                        const float *x, float *xhat, float *scratch, int64_t cnt[4]);
 
 #endif

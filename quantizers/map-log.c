@@ -24,8 +24,10 @@ extern const struct lbq_map lbq_map_log;
 
 static int log_nparams(const struct lbq_qspec *s) { (void)s; return 1; }
 
-static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
-                   float *scale, float *xhat, uint8_t *codes, float *bparams)
+/* cnt (nullable): SOLO's edge cases added as lbq_log_edge_count adds them, from this pass's own
+ * block max and quantile (equal to that function's when the scale is the block absmax) */
+static int log_run(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
+                   float *scale, float *xhat, uint8_t *codes, float *bparams, int64_t *cnt)
 {
     int rc = LBQ_OK;
     int64_t B = p->block;
@@ -42,6 +44,11 @@ static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
         float quant = (delta > 0.0f) ? lbq_quantile_nonneg(tmp, bn, (double)p->spec.quantile) : 0.0f;
         float sc;
         float alpha = lbq_log_params(delta, quant, minpos, nmax, guarded, &sc);
+        if (cnt) {
+            int e = lbq_solo_edge(delta, quant);
+            cnt[0]++;
+            for (int k = 0; k < 3; k++) cnt[k + 1] += (e >> k) & 1;
+        }
         lev[0] = 1.0f;
         for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;  /* == lbq_log_level */
         if (!stoch) lbq_log_block(x + b0, bn, sc, alpha, nmax, lev, xhat + b0, codes ? codes + b0 : NULL, !guarded);
@@ -52,6 +59,27 @@ static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
     }
     free(tmp);
     return rc;
+}
+
+static int log_qdq(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
+                   float *scale, float *xhat, uint8_t *codes, float *bparams)
+{
+    return log_run(p, off, n, x, scale, xhat, codes, bparams, NULL);
+}
+
+int lbq_log_qdq_count(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                      const float *x, float *xhat, float *scratch, int64_t cnt[4])
+{
+    if (!lbq_log_count_fusable(p)) return lbq_err(LBQ_ERR_ARG, "lbq_log_qdq_count: not a log map with block absmax scales");
+    if (off % p->block != 0)
+        return lbq_err(LBQ_ERR_ARG, "lbq_qdq: range start %lld is not a multiple of block %lld", (long long)off, (long long)p->block);
+    p->norm->scales(p, st, off, n, x, scratch);                 /* as lbq_qdq: the block absmax */
+    return log_run(p, off, n, x, scratch, xhat, NULL, NULL, cnt);
+}
+
+int lbq_log_count_fusable(const struct lbq_qplan *p)
+{
+    return p->spec.map == &lbq_map_log && p->norm->block_absmax && !p->norm->global_stats;
 }
 
 void lbq_log_edge_count(const struct lbq_qplan *p, int64_t n, const float *x, int64_t cnt[4])

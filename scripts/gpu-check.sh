@@ -4,7 +4,8 @@
 #   scripts/gpu-check.sh pack [-o KIT] [--build-dir DIR] [--no-build]
 #       On a Debian/Ubuntu machine with nvcc (no GPU needed): build lbq with CUDA (DIR, default
 #       build-gpu), then write KIT (default build-gpu-kit): kit.tar.gz with bin/ (lbq and the CUDA
-#       test programs) and lib/ (every shared library they load that a bare CUDA image lacks:
+#       test programs, test-capi among them) and lib/ (liblbq.so.1 with its device entry, and every
+#       shared library the programs load that a bare CUDA image lacks:
 #       libhdf5, libcjson, lapacke/openblas, libgomp, ... and their dependencies; glibc and the
 #       CUDA driver stay the host's), this script, and MANIFEST.  Fails when KIT would exceed
 #       64 MiB (about 28 MB: gzip; the uncompressed libraries are about 80 MB, OpenBLAS 37 MB).
@@ -14,7 +15,9 @@
 #       directory with a launcher per program that sets LD_LIBRARY_PATH; the bundled data is the
 #       repository's data/ beside the kit (KIT/../data) or --data DIR; device probe (lbq --version);
 #       lbq selftest --device cuda (every quantizer, CPU vs GPU bit for bit, and the CUDA engine vs
-#       its CPU twin); the CUDA test programs; analyze and sweep on the bundled data with
+#       its CPU twin); the CUDA test programs; test-capi (the C ABI's device entry
+#       lbq_ffi_qdq_device against the host entry lbq_ffi_qdq, bit for bit; seconds); analyze and
+#       sweep on the bundled data with
 #       --device cuda against --device twin (byte-compare, timing fields aside) and against
 #       --device cpu (counts exact, other numbers within 1e-9 relative); lbq bench --device cuda
 #       (GB/s and the ratio to a device memcpy); one tensor of 2^31 + 2^20 + 7 elements;
@@ -65,7 +68,7 @@ do_pack() {
         mkdir -p "$build" || die "pack: cannot create $build"
         cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLBQ_CUDA=ON >"$build/pack-configure.log" 2>&1 \
             || { tail -20 "$build/pack-configure.log" >&2; die "pack: configure failed (log: $build/pack-configure.log)"; }
-        cmake --build "$build" -j"$(nproc)" --target lbq test-cuda test-evaldev test-cuda-errors >"$build/pack-build.log" 2>&1 \
+        cmake --build "$build" -j"$(nproc)" --target lbq lbqshared test-cuda test-evaldev test-cuda-errors test-capi >"$build/pack-build.log" 2>&1 \
             || { tail -20 "$build/pack-build.log" >&2; die "pack: build failed (log: $build/pack-build.log)"; }
     fi
     [ -x "$build/lbq" ] || die "pack: no lbq in $build (build first, or drop --no-build)"
@@ -74,12 +77,16 @@ do_pack() {
     local st=$kit/.stage
     mkdir -p "$st/bin" "$st/lib" || die "pack: cannot create $kit"
     local progs="lbq" p
-    for p in test-cuda test-evaldev test-cuda-errors; do [ -x "$build/tests/$p" ] && progs="$progs $p"; done
+    for p in test-cuda test-evaldev test-cuda-errors test-capi; do [ -x "$build/tests/$p" ] && progs="$progs $p"; done
+    # liblbq.so.1 (test-capi dlopens it from LBQ_BUILD = the kit's lib/)
+    [ -e "$build/liblbq.so.1" ] && cp -L "$build/liblbq.so.1" "$st/lib/liblbq.so.1"
     for p in $progs; do
         if [ "$p" = lbq ]; then cp "$build/lbq" "$st/bin/"; else cp "$build/tests/$p" "$st/bin/"; fi
         # every library the loader resolves (ldd follows the dependencies of dependencies)
         ldd "$build/${p/#test-/tests/test-}" 2>/dev/null | awk '/=> \// { print $3 } /^\t\// { print $1 }'
     done | sort -u >"$kit/.libs"
+    [ -e "$build/liblbq.so.1" ] && ldd "$build/liblbq.so.1" 2>/dev/null | awk '/=> \// { print $3 } /^\t\// { print $1 }' \
+        | grep -v 'liblbq\.so' | sort -u >>"$kit/.libs" && sort -u -o "$kit/.libs" "$kit/.libs"
     local l missing
     missing=$(for p in $progs; do ldd "$build/${p/#test-/tests/test-}" | grep 'not found'; done)
     [ -z "$missing" ] || die "pack: unresolved libraries here: $missing"
@@ -287,11 +294,23 @@ do_run() {
         step "test-cuda (registry loop, CPU vs GPU, many pieces)" 90 "$K/test-cuda"
         step "test-evaldev (engine: GPU vs twin bit for bit, twin vs CPU engine)" 90 "$K/test-evaldev"
         step "test-cuda-errors (error text from worker threads, sticky errors)" 60 "$K/test-cuda-errors"
+        if [ -x "$K/test-capi" ]; then
+            step "test-capi (C ABI; lbq_ffi_qdq_device vs lbq_ffi_qdq bit for bit, and vs its CPU twin)" 60 \
+                env LBQ_BUILD="$K/lib" LBQ_TEST_REQUIRE_DEVICE=1 "$K/test-capi"
+        else
+            skip "test-capi" "not in the kit"
+        fi
     else
         step "lbq selftest --device cpu --quick" 120 "$LBQ" selftest --device cpu --quick
         skip "lbq selftest --device cuda" "dry run"
         step "test-evaldev (twin vs CPU engine; no device: device 1 fails cleanly)" 120 "$K/test-evaldev"
         step "test-cuda-errors" 60 "$K/test-cuda-errors"
+        if [ -x "$K/test-capi" ]; then
+            step "test-capi (C ABI; the device entry's CPU twin vs lbq_ffi_qdq; no device: status 5)" 60 \
+                env LBQ_BUILD="$K/lib" "$K/test-capi"
+        else
+            skip "test-capi" "not in the kit"
+        fi
     fi
     # 3. analyze and sweep on the bundled data
     local f

@@ -25,6 +25,99 @@ static inline double lanes_max(const double *l)
     return a > b ? a : b;
 }
 
+/* ---- exact histogram bins from the float's bits -------------------------------------------------
+ * The relative-error bin lbq_rel_bin(r, lbq_log2f_or0(r)) and the h bin lbq_h_bin(y, ...) are step
+ * functions of a positive finite float: lbq_log2f is monotone non-decreasing on positive floats
+ * (each operation of its reduced-argument chain is monotone in t; tests/test-metrics.c checks the
+ * whole chain and every junction between reduced intervals), and every later operation is monotone.
+ * So the bin of a positive finite float is a monotone function g of its bit pattern u.  The tables
+ * below hold g on [ulo, uhi] in buckets of 2^shift consecutive patterns (bucket widths of 0.022 and
+ * 0.044 in log2 against bin widths of 0.111 and 0.166, so a bucket holds at most one step): the bin
+ * at the bucket's start and the offset of the step inside it (2^shift: none).  Outside [ulo, uhi]
+ * g is constant (checked when the table is built); negative, NaN and zero patterns are mapped to 0,
+ * which the clamp sends to ulo, whose bin is the one the scalar rules give them (0 for the relative
+ * error, the last for h).  Every bin is g evaluated by the scalar functions themselves, so the
+ * lookup returns exactly lbq_rel_bin / lbq_h_bin. */
+#define BT_NONE_BITS 10
+struct bintab {
+    uint32_t ulo, uhi;          /* clamp range of the patterns */
+    int shift, dec, top;        /* dec: g non-increasing, the table holds top - g */
+    int n;
+    uint32_t ent[8192];         /* bin | step offset << BT_NONE_BITS */
+};
+
+static int bt_rel(uint32_t u) { float f = lbq_u2f(u); return lbq_rel_bin(f, lbq_log2f_or0(f)); }
+static int bt_h(uint32_t u) { float f = lbq_u2f(u); return lbq_h_bin(f, lbq_log2f_or0(f)); }
+
+/* 0 on success; -1 if g is not monotone where the table needs it (the engine then computes the
+ * bins by the scalar functions) */
+static int bintab_build(struct bintab *T, int (*g)(uint32_t), float lo, float hi, int shift, int dec, int top)
+{
+    T->ulo = lbq_f2u(lo); T->uhi = lbq_f2u(hi) - 1u; T->shift = shift; T->dec = dec; T->top = top;
+    if ((T->ulo & ((1u << shift) - 1u)) || ((T->uhi + 1u) & ((1u << shift) - 1u))) return -1;
+    T->n = (int)((T->uhi + 1u - T->ulo) >> shift);
+    if (T->n > (int)(sizeof T->ent / sizeof T->ent[0])) return -1;
+#define G(u) (dec ? top - g(u) : g(u))
+    /* constant outside: below ulo down to the smallest positive pattern and 0, above uhi up to inf */
+    if (G(T->ulo) != G(1u) || G(T->ulo) != G(0u) || G(T->uhi) != G(0x7f800000u) || G(T->uhi) != G(0x7f7fffffu)) return -1;
+    int prev = G(T->ulo);
+    for (int b = 0; b < T->n; b++) {
+        uint32_t u0 = T->ulo + ((uint32_t)b << shift), u1 = u0 + (1u << shift) - 1u;
+        int g0 = G(u0), g1 = G(u1);
+        if (g0 < prev || g1 < g0 || g1 > g0 + 1 || g0 > 1023) return -1;
+        uint32_t off = 1u << shift;
+        if (g1 > g0) {                  /* the first pattern with g1: binary search in (u0, u1] */
+            uint32_t a = u0, c = u1;    /* G(a) = g0, G(c) = g1 */
+            while (c - a > 1) { uint32_t mdl = a + (c - a) / 2; if (G(mdl) > g0) c = mdl; else a = mdl; }
+            off = c - u0;
+        }
+        T->ent[b] = (uint32_t)g0 | (off << BT_NONE_BITS);
+        prev = g1;
+    }
+#undef G
+    return 0;
+}
+
+struct bintabs { struct bintab rel, h; };
+static struct bintabs g_bt;
+static int g_bt_state;          /* 0 not built, 1 building, 2 ready, 3 failed */
+
+static const struct bintabs *bintabs_get(void)
+{
+    int s = __atomic_load_n(&g_bt_state, __ATOMIC_ACQUIRE);
+    if (s == 0) {
+        int z = 0;
+        if (__atomic_compare_exchange_n(&g_bt_state, &z, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            /* relative error: bins vary on [1e-12, 1e6]; h: on (1e-9, 1e3) */
+            int ok = !bintab_build(&g_bt.rel, bt_rel, 0x1p-45f, 0x1p22f, 17, 0, 0)
+                  && !bintab_build(&g_bt.h, bt_h, 0x1p-35f, 0x1p14f, 17, 1, LBQ_H_NBINS - 1);
+            __atomic_store_n(&g_bt_state, ok ? 2 : 3, __ATOMIC_RELEASE);
+            return ok ? &g_bt : NULL;
+        }
+        while ((s = __atomic_load_n(&g_bt_state, __ATOMIC_ACQUIRE)) == 1) ;
+    }
+    while (s == 1) s = __atomic_load_n(&g_bt_state, __ATOMIC_ACQUIRE);
+    return s == 2 ? &g_bt : NULL;
+}
+
+/* scalar lookup (the tests compare it with the scalar functions) */
+static inline int bintab_bin(const struct bintab *T, float f)
+{
+    uint32_t u = lbq_f2u(f);
+    if ((int32_t)u < 0 || u > 0x7f800000u) u = 0;
+    u = u < T->ulo ? T->ulo : (u > T->uhi ? T->uhi : u);
+    uint32_t r = u - T->ulo, e = T->ent[r >> T->shift];
+    int b = (int)(e & 1023u) + ((r & ((1u << T->shift) - 1u)) >= (e >> BT_NONE_BITS));
+    return T->dec ? T->top - b : b;
+}
+
+int lbq_acc_table_bin(int which, float f)
+{
+    const struct bintabs *T = bintabs_get();
+    if (!T) return -1;
+    return bintab_bin(which ? &T->h : &T->rel, f);
+}
+
 /* ---- base part -------------------------------------------------------------------------------- */
 struct blanes {
     double sq[2][4], ab[2][4], usq[4], uab[4];
@@ -248,13 +341,70 @@ LBQ_AVX2_INLINE __m256i acc_h_bins8(__m256 y)
     return acc_sel(b, _mm256_set1_epi32(LBQ_H_NBINS - 1), hight);
 }
 
-LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
-                                int64_t n, const float *m, const float *mh, const float *v,
-                                const float *vh, const double *ue, const uint8_t *ok)
+/* bintab_bin for 8 lanes: one gather per 8 values */
+#define BT_SHIFT 17
+LBQ_AVX2_INLINE __m256i bt_bins8(const struct bintab *T, __m256 f, const int dec)
 {
-    const __m256d zero = _mm256_setzero_pd(), kv = _mm256_set1_pd(lbq_update_k(cfg)), eps = _mm256_set1_pd(cfg->eps),
+    const __m256i z = _mm256_setzero_si256();
+    __m256i u = _mm256_castps_si256(f);
+    __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi32(z, u), _mm256_cmpgt_epi32(u, _mm256_set1_epi32(0x7f800000)));
+    u = _mm256_andnot_si256(bad, u);
+    u = _mm256_min_epi32(_mm256_max_epi32(u, _mm256_set1_epi32((int)T->ulo)), _mm256_set1_epi32((int)T->uhi));
+    __m256i r = _mm256_sub_epi32(u, _mm256_set1_epi32((int)T->ulo));
+    __m256i e = _mm256_i32gather_epi32((const int *)T->ent, _mm256_srli_epi32(r, BT_SHIFT), 4);
+    __m256i low = _mm256_and_si256(r, _mm256_set1_epi32((1 << BT_SHIFT) - 1));
+    __m256i b = _mm256_add_epi32(_mm256_and_si256(e, _mm256_set1_epi32(1023)), _mm256_set1_epi32(1));
+    b = _mm256_add_epi32(b, _mm256_cmpgt_epi32(_mm256_srli_epi32(e, BT_NONE_BITS), low));  /* -1 before the step */
+    return dec ? _mm256_sub_epi32(_mm256_set1_epi32(T->top), b) : b;
+}
+
+/* the histogram words of 8 bins: lane k counts into copy k mod 4 (copies of nb + 1 words, the last
+ * a sink for the elements that do not count), so neighbouring equal bins do not chain increments */
+LBQ_AVX2_INLINE void hist_add8(uint32_t *h, __m256i bin, __m256 okf, int nb)
+{
+    const __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3), _mm256_set1_epi32(nb + 1));
+    __m256i w = _mm256_add_epi32(acc_sel(_mm256_set1_epi32(nb), bin, okf), off);
+    int32_t ix[8];
+    _mm256_storeu_si256((__m256i *)(void *)ix, w);
+    for (int k = 0; k < 8; k++) h[ix[k]]++;
+}
+LBQ_AVX2_INLINE void hist_fold(int64_t *dst, const uint32_t *h, int nb)
+{
+    for (int b = 0; b < nb; b++)
+        dst[b] += (int64_t)h[b] + h[(nb + 1) + b] + h[2 * (nb + 1) + b] + h[3 * (nb + 1) + b];
+}
+LBQ_AVX2_INLINE int64_t acc_hsum32(__m256i c)
+{
+    int32_t t[8];
+    _mm256_storeu_si256((__m256i *)(void *)t, c);
+    int64_t s = 0;
+    for (int k = 0; k < 8; k++) s += t[k];
+    return s;
+}
+LBQ_AVX2_INLINE int64_t acc_hsum64(__m256i c)
+{
+    int64_t t[4];
+    _mm256_storeu_si256((__m256i *)(void *)t, c);
+    return t[0] + t[1] + t[2] + t[3];
+}
+LBQ_AVX2_INLINE __m256d acc_lo_pd(__m256 f) { return _mm256_cvtps_pd(_mm256_castps256_ps128(f)); }
+LBQ_AVX2_INLINE __m256d acc_hi_pd(__m256 f) { return _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)); }
+LBQ_AVX2_INLINE __m256d acc_mask_lo(__m256 m) { return _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(_mm256_castps_si256(m)))); }
+LBQ_AVX2_INLINE __m256d acc_mask_hi(__m256 m) { return _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(_mm256_castps_si256(m), 1))); }
+
+/* The quantized part, 8 elements at a time: the per-element quantities of lbq_accq_elem with the
+ * same IEEE operations (x, x^ converted to double exactly; e = |x^ - x|; r = (float)e / |x| in
+ * float; u^ by lbq_update_elem's k form), the bins by the tables above; zeroed lanes for the
+ * elements that are not finite (they add +0 and count nowhere). */
+LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
+                                const struct bintabs *T, int64_t n, const float *m, const float *mh,
+                                const float *v, const float *vh, const double *ue, const uint8_t *ok)
+{
+    const __m256d kv = _mm256_set1_pd(lbq_update_k(cfg)), eps = _mm256_set1_pd(cfg->eps),
                   ten = _mm256_set1_pd(10.0), tenth = _mm256_set1_pd(0.1), one = _mm256_set1_pd(1.0);
-    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zf = _mm256_setzero_ps();
+    const __m256i lastb = _mm256_set1_epi32(LBQ_REL_NBINS - 1), z = _mm256_setzero_si256();
+    const int NR = LBQ_REL_NBINS, NH = LBQ_H_NBINS;
     __m256d sse[2], sae[2], mx[2], lauh[2], ld2[2];
     for (int s = 0; s < 2; s++) {
         sse[s] = _mm256_loadu_pd(L->sse[s]); sae[s] = _mm256_loadu_pd(L->sae[s]); mx[s] = _mm256_loadu_pd(L->mx[s]);
@@ -262,46 +412,55 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     }
     __m256d uh2 = _mm256_loadu_pd(L->uh2), dot = _mm256_loadu_pd(L->dot), d2 = _mm256_loadu_pd(L->d2),
             auh = _mm256_loadu_pd(L->auh), cu = _mm256_loadu_pd(L->cu), cuh = _mm256_loadu_pd(L->cuh);
+    __m256i czm[2] = { z, z }, cpz[2] = { z, z }, cnz[2] = { z, z }, cbl = z, csh = z;
     const float *X[2] = { m, v }, *XH[2] = { mh, vh };
     struct lbq_state_acc *S[2] = { &a->m, &a->v };
-    /* four copies of each histogram (element k of 8 -> copy k mod 4): neighbouring elements often
-     * fall into the same bin, and one copy would chain every increment through one memory word */
-    uint32_t (*hr)[4][LBQ_REL_NBINS] = calloc(2, sizeof *hr);
-    uint32_t (*hq)[LBQ_H_NBINS] = calloc(4, sizeof *hq);
-    if (!hr || !hq) { free(hr); free(hq); quant_portable(L, a, cfg, 0, n, m, mh, v, vh, ue, ok); return; }
+    uint32_t *hist = calloc((size_t)(2 * 4 * (NR + 1) + 4 * (NH + 1)), sizeof *hist);
+    if (!hist) { quant_portable(L, a, cfg, 0, n, m, mh, v, vh, ue, ok); return; }
+    uint32_t *hr[2] = { hist, hist + 4 * (NR + 1) }, *hq = hist + 8 * (NR + 1);
+    /* a state passed as its own x^ (the engine does so for a state kept in fp32): every finite
+     * element has e = 0 and relative-error bin 0, which adds +0 to the sums (never -0: they start
+     * at +0), leaves the maxima and the zero-point counts, and counts into bin 0: so only bin 0 */
+    const int same[2] = { mh == m, vh == v };
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256d o[2] = { acc_okmask(ok + i), acc_okmask(ok + i + 4) };
-        __m256 o8 = acc_okmask8(ok + i);
-        __m256d lift[2][2];             /* [state][half]: x == 0, x^ != 0 (structural-zero split) */
+        const __m256 o8 = acc_okmask8(ok + i);
+        __m256 xo[2], xho[2], lift[2] = { zf, zf };   /* lift: x == 0, x^ != 0 (structural-zero split) */
         for (int s = 0; s < 2; s++) {
-            __m256d e[2];
-            for (int h = 0; h < 2; h++) {
-                __m256d x = _mm256_and_pd(acc_ld(X[s] + i + 4 * h), o[h]);
-                __m256d xh = _mm256_and_pd(acc_ld(XH[s] + i + 4 * h), o[h]);
-                e[h] = acc_abs(_mm256_sub_pd(xh, x));
-                sse[s] = _mm256_add_pd(sse[s], _mm256_mul_pd(e[h], e[h]));
-                sae[s] = _mm256_add_pd(sae[s], e[h]);
-                mx[s] = _mm256_blendv_pd(mx[s], e[h], _mm256_cmp_pd(e[h], mx[s], _CMP_GT_OQ));
-                __m256d x0 = _mm256_cmp_pd(x, zero, _CMP_EQ_OQ), xh0 = _mm256_cmp_pd(xh, zero, _CMP_EQ_OQ);
-                lift[s][h] = _mm256_andnot_pd(xh0, _mm256_and_pd(o[h], x0));
-                L->zmoved[s] += acc_count(lift[s][h]);
-                L->pzero[s] += acc_count(_mm256_and_pd(xh0, _mm256_and_pd(o[h], _mm256_cmp_pd(x, zero, _CMP_GT_OQ))));
-                L->nzzero[s] += acc_count(_mm256_and_pd(xh0, _mm256_andnot_pd(x0, o[h])));
-            }
             __m256 xf = _mm256_and_ps(_mm256_loadu_ps(X[s] + i), o8), xhf = _mm256_and_ps(_mm256_loadu_ps(XH[s] + i), o8);
-            __m256 r = _mm256_div_ps(acc_f8(e[0], e[1]), _mm256_and_ps(xf, absm));    /* (float)e / |x| */
-            int32_t bins[8];
-            _mm256_storeu_si256((__m256i *)(void *)bins, acc_rel_bins8(r, xf, xhf));
-            for (int k = 0; k < 8; k++) hr[s][k & 3][bins[k]] += ok[i + k];
+            xo[s] = xf; xho[s] = xhf;
+            if (same[s]) continue;
+            __m256d e0, e1;
+            {
+                __m256d x = acc_lo_pd(xf), xh = acc_lo_pd(xhf);
+                e0 = acc_abs(_mm256_sub_pd(xh, x));
+                x = acc_hi_pd(xf); xh = acc_hi_pd(xhf);
+                e1 = acc_abs(_mm256_sub_pd(xh, x));
+            }
+            sse[s] = _mm256_add_pd(sse[s], _mm256_mul_pd(e0, e0));
+            sae[s] = _mm256_add_pd(sae[s], e0);
+            mx[s] = _mm256_max_pd(e0, mx[s]);            /* e0 > mx ? e0 : mx (NaN keeps mx) */
+            sse[s] = _mm256_add_pd(sse[s], _mm256_mul_pd(e1, e1));
+            sae[s] = _mm256_add_pd(sae[s], e1);
+            mx[s] = _mm256_max_pd(e1, mx[s]);
+            __m256 x0 = _mm256_cmp_ps(xf, zf, _CMP_EQ_OQ), xh0 = _mm256_cmp_ps(xhf, zf, _CMP_EQ_OQ);
+            lift[s] = _mm256_andnot_ps(xh0, _mm256_and_ps(o8, x0));
+            czm[s] = _mm256_sub_epi32(czm[s], _mm256_castps_si256(lift[s]));
+            cnz[s] = _mm256_sub_epi32(cnz[s], _mm256_castps_si256(_mm256_and_ps(xh0, _mm256_andnot_ps(x0, o8))));
+            cpz[s] = _mm256_sub_epi32(cpz[s], _mm256_castps_si256(_mm256_and_ps(xh0, _mm256_and_ps(o8, _mm256_cmp_ps(xf, zf, _CMP_GT_OQ)))));
+            __m256 r = _mm256_div_ps(acc_f8(e0, e1), _mm256_and_ps(xf, absm));    /* (float)e / |x| */
+            __m256i b = bt_bins8(&T->rel, r, 0);
+            b = acc_sel(b, acc_sel(lastb, z, xh0), x0);             /* x == 0: 0 if x^ == 0, else the last */
+            hist_add8(hr[s], b, o8, NR);
         }
+        __m256 vqf = _mm256_and_ps(xho[1], _mm256_cmp_ps(xho[1], zf, _CMP_GT_OQ));      /* v^ > 0 of the finite */
+        __m256 colf = _mm256_and_ps(_mm256_cmp_ps(xo[1], zf, _CMP_GT_OQ), _mm256_cmp_ps(xho[1], zf, _CMP_EQ_OQ));
         __m256d y[2];
         for (int h = 0; h < 2; h++) {
-            __m256d vhd = acc_ld(vh + i + 4 * h), vd = acc_ld(v + i + 4 * h);
-            __m256d vq = _mm256_and_pd(_mm256_and_pd(vhd, _mm256_cmp_pd(vhd, zero, _CMP_GT_OQ)), o[h]);
-            __m256d mq = _mm256_and_pd(acc_ld(mh + i + 4 * h), o[h]);
+            __m256d vq = h ? acc_hi_pd(vqf) : acc_lo_pd(vqf), mq = h ? acc_hi_pd(xho[0]) : acc_lo_pd(xho[0]);
+            __m256d o = h ? acc_mask_hi(o8) : acc_mask_lo(o8), col = h ? acc_mask_hi(colf) : acc_mask_lo(colf);
             __m256d sq = _mm256_sqrt_pd(vq);
-            __m256d uq = _mm256_and_pd(_mm256_div_pd(mq, _mm256_add_pd(_mm256_mul_pd(sq, kv), one)), o[h]); /* lbq_update_elem */
+            __m256d uq = _mm256_div_pd(mq, _mm256_add_pd(_mm256_mul_pd(sq, kv), one));    /* lbq_update_elem; +0 where not ok */
             __m256d u = _mm256_loadu_pd(ue + i + 4 * h), d = _mm256_sub_pd(uq, u);
             __m256d au = acc_abs(u), aq = acc_abs(uq);
             uh2 = _mm256_add_pd(uh2, _mm256_mul_pd(uq, uq));
@@ -309,33 +468,37 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             d2 = _mm256_add_pd(d2, _mm256_mul_pd(d, d));
             auh = _mm256_add_pd(auh, aq);
             for (int s = 0; s < 2; s++) {
-                lauh[s] = _mm256_add_pd(lauh[s], _mm256_and_pd(aq, lift[s][h]));
-                ld2[s] = _mm256_add_pd(ld2[s], _mm256_and_pd(_mm256_mul_pd(d, d), lift[s][h]));
+                __m256d lm = h ? acc_mask_hi(lift[s]) : acc_mask_lo(lift[s]);
+                lauh[s] = _mm256_add_pd(lauh[s], _mm256_and_pd(aq, lm));
+                ld2[s] = _mm256_add_pd(ld2[s], _mm256_and_pd(_mm256_mul_pd(d, d), lm));
             }
-            __m256d col = _mm256_and_pd(o[h], _mm256_and_pd(_mm256_cmp_pd(vd, zero, _CMP_GT_OQ),
-                                                             _mm256_cmp_pd(vhd, zero, _CMP_EQ_OQ)));
             cu = _mm256_add_pd(cu, _mm256_and_pd(au, col));
             cuh = _mm256_add_pd(cuh, _mm256_and_pd(aq, col));
-            L->blowup += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(aq, _mm256_mul_pd(ten, au), _CMP_GT_OQ)));
-            L->shrink += acc_count(_mm256_and_pd(o[h], _mm256_cmp_pd(aq, _mm256_mul_pd(tenth, au), _CMP_LT_OQ)));
+            cbl = _mm256_sub_epi64(cbl, _mm256_castpd_si256(_mm256_and_pd(o, _mm256_cmp_pd(aq, _mm256_mul_pd(ten, au), _CMP_GT_OQ))));
+            csh = _mm256_sub_epi64(csh, _mm256_castpd_si256(_mm256_and_pd(o, _mm256_cmp_pd(aq, _mm256_mul_pd(tenth, au), _CMP_LT_OQ))));
             y[h] = _mm256_add_pd(sq, eps);
         }
-        int32_t bins[8];
-        _mm256_storeu_si256((__m256i *)(void *)bins, acc_h_bins8(acc_f8(y[0], y[1])));
-        for (int k = 0; k < 8; k++) hq[k & 3][bins[k]] += ok[i + k];
+        hist_add8(hq, bt_bins8(&T->h, acc_f8(y[0], y[1]), 1), o8, NH);
     }
     for (int s = 0; s < 2; s++) {
         _mm256_storeu_pd(L->sse[s], sse[s]); _mm256_storeu_pd(L->sae[s], sae[s]); _mm256_storeu_pd(L->mx[s], mx[s]);
+        L->zmoved[s] += acc_hsum32(czm[s]);
+        L->pzero[s] += acc_hsum32(cpz[s]);
+        L->nzzero[s] += acc_hsum32(cnz[s]);
         _mm256_storeu_pd(L->lauh[s], lauh[s]); _mm256_storeu_pd(L->ld2[s], ld2[s]);
     }
+    L->blowup += acc_hsum64(cbl);
+    L->shrink += acc_hsum64(csh);
     _mm256_storeu_pd(L->uh2, uh2); _mm256_storeu_pd(L->dot, dot); _mm256_storeu_pd(L->d2, d2);
     _mm256_storeu_pd(L->auh, auh); _mm256_storeu_pd(L->cu, cu); _mm256_storeu_pd(L->cuh, cuh);
-    for (int s = 0; s < 2; s++)
-        for (int b = 0; b < LBQ_REL_NBINS; b++)
-            S[s]->rel_hist[b] += (int64_t)hr[s][0][b] + hr[s][1][b] + hr[s][2][b] + hr[s][3][b];
-    for (int b = 0; b < LBQ_H_NBINS; b++) a->u.h_quant[b] += (int64_t)hq[0][b] + hq[1][b] + hq[2][b] + hq[3][b];
-    free(hr);
-    free(hq);
+    if (same[0] || same[1]) {
+        int64_t nok = 0;
+        for (int64_t j = 0; j < i; j++) nok += ok[j] != 0;
+        for (int s = 0; s < 2; s++) if (same[s]) hr[s][0] += (uint32_t)nok;
+    }
+    for (int s = 0; s < 2; s++) hist_fold(S[s]->rel_hist, hr[s], NR);
+    hist_fold(a->u.h_quant, hq, NH);
+    free(hist);
     if (i < n) quant_portable(L, a, cfg, i, n, m, mh, v, vh, ue, ok);
 }
 
@@ -349,6 +512,7 @@ LBQ_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct
     for (int s = 0; s < 2; s++) { sq[s] = _mm256_loadu_pd(L->sq[s]); ab[s] = _mm256_loadu_pd(L->ab[s]); }
     uint32_t (*hq)[LBQ_H_NBINS] = calloc(4, sizeof *hq);
     if (!hq) { base_portable(L, a, cfg, 0, n, m, v, ue, ok); return; }
+    const struct bintabs *T = bintabs_get();         /* NULL: the bins by lbq_log2f8 */
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 mf = _mm256_loadu_ps(m + i), vf = _mm256_loadu_ps(v + i);
@@ -375,7 +539,8 @@ LBQ_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct
             y[h] = _mm256_add_pd(sv, eps);
         }
         int32_t bins[8];
-        _mm256_storeu_si256((__m256i *)(void *)bins, acc_h_bins8(acc_f8(y[0], y[1])));
+        __m256 yf = acc_f8(y[0], y[1]);
+        _mm256_storeu_si256((__m256i *)(void *)bins, T ? bt_bins8(&T->h, yf, 1) : acc_h_bins8(yf));
         for (int k = 0; k < 8; k++) hq[k & 3][bins[k]] += ok[i + k];
     }
     for (int s = 0; s < 2; s++) { _mm256_storeu_pd(L->sq[s], sq[s]); _mm256_storeu_pd(L->ab[s], ab[s]); }
@@ -392,7 +557,9 @@ void lbq_acc_quant(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t 
     struct qlanes L;
     memset(&L, 0, sizeof L);
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2 && isfinite(lbq_update_k(cfg))) quant_avx2(&L, a, cfg, n, m, mh, v, vh, ue, ok);
+    const struct bintabs *T = NULL;
+    if (lbq_simd_level() >= 2 && isfinite(lbq_update_k(cfg)) && (T = bintabs_get()) != NULL)
+        quant_avx2(&L, a, cfg, T, n, m, mh, v, vh, ue, ok);
     else
 #endif
     quant_portable(&L, a, cfg, 0, n, m, mh, v, vh, ue, ok);

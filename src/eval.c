@@ -164,6 +164,7 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
         int64_t nch = (n + chunk - 1) / chunk;
         const struct lbq_backend *dev = lbq_backend_get(opts ? opts->device : 0);
+        const int cpu = dev == lbq_backend_get(0);
         if (fast) {                     /* the raw-state part, once per chunk */
             struct lbq_errslot err = LBQ_ERRSLOT_INIT;
             #pragma omp parallel
@@ -200,14 +201,22 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
                     lbq_acc_zero(acc);
                     if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
-                    int e1 = qdq_state(pl[c].has[0] ? &pl[c].q[0] : NULL, &stm, off + o, cn, m + o, mh, scr, dev);
-                    int e2 = qdq_state(pl[c].has[1] ? &pl[c].q[1] : NULL, &stv, off + o, cn, v + o, vh, scr, dev);
+                    /* a state kept in fp32 is its own x^ (no copy; lbq_acc_quant then adds only its bin 0) */
+                    const float *mhp = pl[c].has[0] ? mh : m + o, *vhp = pl[c].has[1] ? vh : v + o;
+                    /* the log map's edge counts (SOLO's edge cases): on the CPU with block absmax
+                     * scales from the quantizer's own pass, else by a second pass */
+                    const int fm = pl[c].has[0] && cpu && lbq_log_count_fusable(&pl[c].q[0]);
+                    const int fv = pl[c].has[1] && cpu && lbq_log_count_fusable(&pl[c].q[1]);
+                    int e1 = !pl[c].has[0] ? LBQ_OK : fm ? lbq_log_qdq_count(&pl[c].q[0], &stm, off + o, cn, m + o, mh, scr, acc->m.solo)
+                                                    : qdq_state(&pl[c].q[0], &stm, off + o, cn, m + o, mh, scr, dev);
+                    int e2 = !pl[c].has[1] ? LBQ_OK : fv ? lbq_log_qdq_count(&pl[c].q[1], &stv, off + o, cn, v + o, vh, scr, acc->v.solo)
+                                                    : qdq_state(&pl[c].q[1], &stv, off + o, cn, v + o, vh, scr, dev);
                     if (e1 || e2) { lbq_errslot_put(&err, e1 ? e1 : e2); continue; }
-                    if (pl[c].has[0]) lbq_log_edge_count(&pl[c].q[0], cn, m + o, acc->m.solo);   /* log map only */
-                    if (pl[c].has[1]) lbq_log_edge_count(&pl[c].q[1], cn, v + o, acc->v.solo);
-                    if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mh, v + o, vh, ue + o, okm + o);
+                    if (pl[c].has[0] && !fm) lbq_log_edge_count(&pl[c].q[0], cn, m + o, acc->m.solo);   /* log map only */
+                    if (pl[c].has[1] && !fv) lbq_log_edge_count(&pl[c].q[1], cn, v + o, acc->v.solo);
+                    if (fast) lbq_acc_quant(acc, &ucfg, cn, m + o, mhp, v + o, vhp, ue + o, okm + o);
                     /* outlier blocks depend on the raw states only: counted once (config 0), copied below */
-                    else lbq_acc_add2(acc, &ucfg, cn, m + o, mh, v + o, vh, c == 0);
+                    else lbq_acc_add2(acc, &ucfg, cn, m + o, mhp, v + o, vhp, c == 0);
                 }
                 free(buf);
             }

@@ -39,6 +39,11 @@ struct lbq_config; struct lbq_param_eval;
 int lbq_eval_conf_plans(const struct lbq_config *conf, const struct lbq_shape *sh, struct lbq_qplan q[2],
                         int has[2], struct lbq_param_eval *o, int64_t *unit, int *need_st);
 
+/* accum.c: the histogram bin of f by the engine's bit-pattern tables (which 0: relative error, equal to
+ * lbq_rel_bin(f, lbq_log2f_or0(f)); 1: h, equal to lbq_h_bin(f, lbq_log2f_or0(f))); -1 if the tables
+ * could not be built (then the engine uses the scalar functions) */
+int lbq_acc_table_bin(int which, float f);
+
 /* lbq_log2f_or0: accum-core.h */
 #include "accum-core.h"
 

@@ -24,6 +24,12 @@ static struct {
     const char *(*recipe_name)(int);
     int (*recipe)(const char *, const char **, const char **, int64_t *, int64_t *, int64_t *);
     int (*keeps)(const char *, int64_t);
+    /* ABI 1.1: the device entry */
+    int (*abi_minor)(void);
+    int (*dev_avail)(void);
+    int (*selfcheck)(int, int64_t *, int64_t *, char *, size_t);
+    int (*qdq_dev)(const char *, int, int, const int64_t *, uint64_t, int64_t, const float *, float *, uint8_t *, void *,
+                   struct lbq_ffi_stats *);
 } F;
 
 /* the internal path: what cmd-quantize.c does, over the whole tensor in one range */
@@ -214,6 +220,38 @@ int main(void)
     CHECK_EQ_INT(F.qdq("block128-dtree", 0, 1, d4, 0, -1, x, x + 1, NULL, NULL), LBQ_ERR_ARG);
     CHECK(strstr(F.errmsg(), "overlap") != NULL);
     CHECK_EQ_INT(F.qdq("block-file", 0, 1, d4, 0, -1, x, y, NULL, NULL), LBQ_ERR_ARG);  /* needs --map-file */
+
+    /* the device entry (ABI 1.1): its CPU twin against the host entry always; with a device (or
+     * LBQ_TEST_REQUIRE_DEVICE=1, as the GPU check kit sets) the GPU against the host entry too;
+     * without one, status 5 and nothing written */
+    SYM(abi_minor, "lbq_ffi_abi_minor"); SYM(dev_avail, "lbq_ffi_device_available");
+    SYM(selfcheck, "lbq_ffi_device_selfcheck"); SYM(qdq_dev, "lbq_ffi_qdq_device");
+    CHECK(dlsym(h, "lbq_ffi_qdq_device_twin") != NULL);
+    CHECK(dlsym(h, "lbq_cuda_ffi_qdq") == NULL && dlsym(h, "lbq_cuda_qdq") == NULL && dlsym(h, "lbq_cuda_check") == NULL);
+    CHECK_EQ_INT(F.abi_minor(), LBQ_FFI_ABI_MINOR);
+    int64_t cases = 0, bad = 0;
+    char first[256] = "";
+    CHECK_OK(F.selfcheck(1, &cases, &bad, first, sizeof first));
+    printf("device entry's CPU twin vs the host entry: %lld cases, %lld mismatches %s\n", (long long)cases,
+           (long long)bad, first);
+    CHECK(cases > 200 && bad == 0);
+    const char *req = getenv("LBQ_TEST_REQUIRE_DEVICE");
+    if (F.dev_avail()) {
+        cases = bad = 0;
+        first[0] = 0;
+        CHECK_OK(F.selfcheck(0, &cases, &bad, first, sizeof first));
+        printf("device entry (GPU) vs the host entry: %lld cases, %lld mismatches (values, codes, counts bit for "
+               "bit; the sums against the twin's bit for bit) %s\n", (long long)cases, (long long)bad, first);
+        CHECK(cases > 200 && bad == 0);
+        CHECK_EQ_INT(F.qdq_dev("block128-dtree:b4", 0, 1, d4, 0, -1, x, y, NULL, NULL, NULL), LBQ_ERR_ARG);  /* host memory */
+        CHECK(strstr(F.errmsg(), "not CUDA device memory") != NULL && y[0] == 9.0f);
+    } else {
+        printf("device entry: not available (%s)\n", F.errmsg());
+        CHECK_MSG(!(req && *req == '1'), "LBQ_TEST_REQUIRE_DEVICE=1 but the device entry is not available: %s", F.errmsg());
+        CHECK_EQ_INT(F.qdq_dev("block128-dtree:b4", 0, 1, d4, 0, -1, x, y, NULL, NULL, NULL), LBQ_ERR_UNSUPPORTED);
+        CHECK(y[0] == 9.0f && F.errmsg()[0] != 0);
+        CHECK_EQ_INT(F.selfcheck(0, &cases, &bad, NULL, 0), LBQ_ERR_UNSUPPORTED);
+    }
     dlclose(h);
     return TEST_END();
 }

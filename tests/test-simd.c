@@ -281,6 +281,22 @@ static void test_accum(void)
         CHECK_REL(u->collapsed_abs_uh, w->collapsed_abs_uh, 1e-12);
         CHECK(u->n > 3000 && u->blowup > 0 && u->collapsed_abs_u > 0.0);
         CHECK(r[1].m.lifted_abs_uh > 0.0 && r[1].v.lifted_abs_uh > 0.0 && r[1].m.nonzero_to_zero > 0 && r[1].v.nonzero_to_zero > 0);
+        /* a state passed as its own x^ (the engine's fp32 states): the AVX2 loop's shortcut gives
+         * the bits of a pass over an equal copy */
+        {
+            float *mc = malloc(sizeof(float) * n), *vc = malloc(sizeof(float) * n);
+            memcpy(mc, m, sizeof(float) * n); memcpy(vc, v, sizeof(float) * n);
+            struct lbq_acc *q = calloc(4, sizeof *q);
+            lbq_acc_base(&q[0], &cfg, n, m, v, ue, ok, tmp); q[1] = q[0]; q[2] = q[0]; q[3] = q[0];
+            lbq_acc_quant(&q[0], &cfg, n, m, m, v, vh, ue, ok);
+            lbq_acc_quant(&q[1], &cfg, n, m, mc, v, vh, ue, ok);
+            lbq_acc_quant(&q[2], &cfg, n, m, mh, v, v, ue, ok);
+            lbq_acc_quant(&q[3], &cfg, n, m, mh, v, vc, ue, ok);
+            CHECK_MSG(memcmp(&q[0], &q[1], sizeof q[0]) == 0, "eps %g: m as its own x^ differs from a copy", epss[ei]);
+            CHECK_MSG(memcmp(&q[2], &q[3], sizeof q[2]) == 0, "eps %g: v as its own x^ differs from a copy", epss[ei]);
+            CHECK(q[0].m.rel_hist[0] == q[0].m.n && q[0].m.sum_sq_err == 0.0);
+            free(q); free(mc); free(vc);
+        }
         free(r);
     }
     free(m); free(mh); free(v); free(vh); free(ue); free(ok);
@@ -434,8 +450,72 @@ static void test_log_sr_direct(void)
     CHECK_MSG(bad == 0, "log sr: %d of %lld elements differ from the qcore reference", bad, checked);
 }
 
+/* The engine's histogram-bin tables (src/accum.c) rest on lbq_log2f being monotone on positive
+ * floats.  Proof by exhaustion: every positive float x reduces to e + L(m') with the same L over
+ * the reduced mantissas m' in [0.7071, 1.4142] for every exponent, so the check is L over every
+ * float of that interval (8.4 million) plus, for every exponent, the junctions between reduced
+ * intervals (at sqrt(2)·2^e) and between binades, and the subnormal range.  Then the tables are
+ * compared with the scalar bin functions at every step of the bins (found here by bisection over
+ * the bit patterns), around every bucket edge, on a stride through all 2^32 patterns and on 4
+ * million random patterns. */
+static int rel_bin_scalar(float f) { return lbq_rel_bin(f, lbq_log2f_or0(f)); }
+static int h_bin_scalar(float f) { return lbq_h_bin(f, lbq_log2f_or0(f)); }
+
+static void test_bin_tables(void)
+{
+    /* 1. monotone: the reduced interval */
+    long long bad = 0, n = 0;
+    float prev = lbq_log2f(0.70710677f);
+    for (uint32_t u = lbq_f2u(0.70710677f) + 1; u <= lbq_f2u(1.41421356f); u++, n++) {
+        float l = lbq_log2f(lbq_u2f(u));
+        bad += l < prev;
+        prev = l;
+    }
+    CHECK(n > 8000000);
+    CHECK_MSG(bad == 0, "lbq_log2f decreases %lld times on the reduced interval", bad);
+    /* junctions and binade edges for every exponent, and the whole subnormal range */
+    bad = 0;
+    for (int e = -149; e <= 127; e++) {
+        float a = ldexpf(1.41421356f, e), b = ldexpf(1.0f, e);
+        uint32_t us[2] = { lbq_f2u(a), lbq_f2u(b) };
+        for (int j = 0; j < 2; j++)
+            for (uint32_t u = us[j] > 64 ? us[j] - 64 : 1; u < us[j] + 64 && u < 0x7f800000u; u++)
+                bad += lbq_log2f(lbq_u2f(u + 1)) < lbq_log2f(lbq_u2f(u));
+    }
+    for (uint32_t u = 1; u < 0x00800000u; u += 7) bad += lbq_log2f(lbq_u2f(u + 7 < 0x00800000u ? u + 7 : u)) < lbq_log2f(lbq_u2f(u));
+    CHECK_MSG(bad == 0, "lbq_log2f is not monotone at %lld junctions", bad);
+
+    /* 2. the tables against the scalar functions */
+    CHECK(lbq_acc_table_bin(0, 1.0f) >= 0);
+    for (int w = 0; w < 2; w++) {
+        int (*g)(float) = w ? h_bin_scalar : rel_bin_scalar;
+        long long wrong = 0, steps = 0, cnt = 0;
+#define TB(u_) do { float f_ = lbq_u2f((uint32_t)(u_)); cnt++; if (lbq_acc_table_bin(w, f_) != g(f_)) { \
+            if (wrong++ < 5) fprintf(stderr, "table %d: pattern 0x%08x: %d vs %d\n", w, (unsigned)(u_), lbq_acc_table_bin(w, f_), g(f_)); } } while (0)
+        /* every step of g over the positive finite patterns, by bisection */
+        uint32_t lo = 1;
+        int glo = g(lbq_u2f(lo)), ghi = g(lbq_u2f(0x7f7fffffu));
+        while (glo != ghi) {
+            uint32_t a = lo, c = 0x7f7fffffu;       /* first pattern after lo with g != glo */
+            while (c - a > 1) { uint32_t mdl = a + (c - a) / 2; if (g(lbq_u2f(mdl)) != glo) c = mdl; else a = mdl; }
+            for (int d = -3; d <= 3; d++) TB(c + d);
+            steps++;
+            lo = c; glo = g(lbq_u2f(lo));
+        }
+        for (uint32_t u = 0x10000000u; u < 0x50000000u; u += 1u << 17) for (int d = -2; d <= 2; d++) TB(u + d);
+        for (uint64_t u = 0; u < (1ull << 32); u += 65521) TB(u);
+        static const uint32_t sp[] = { 0, 0x80000000u, 1, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc00000u, 0x7f7fffffu, 0x80000001u };
+        for (int k = 0; k < (int)(sizeof sp / sizeof sp[0]); k++) TB(sp[k]);
+        for (int k = 0; k < 4000000; k++) TB((uint32_t)(t_uniform() * 4294967296.0));
+#undef TB
+        CHECK_MSG(steps > (w ? 200 : 500), "table %d: only %lld steps", w, steps);
+        CHECK_MSG(wrong == 0, "table %d: %lld of %lld patterns differ from the scalar bin", w, wrong, cnt);
+    }
+}
+
 int main(void)
 {
+    test_bin_tables();
     test_fp8_direct();
     test_dre_direct();
     test_log_sr_direct();

@@ -19,18 +19,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
+import multiprocessing.connection
 import os
 import subprocess
 import sys
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SRC, "python"))
 sys.path.insert(0, os.path.join(SRC, "experiments", "dump"))
 
-# name, group, m spec, v spec, recipe (None: every tensor quantized with m/v), paper's Table 1 unstable %
+# name, group, m spec, v spec, recipe (None: every tensor quantized with m/v; "plan:B": the plan of
+# `lbq recommend FP32-DUMP --budget B`), paper's Table 1 unstable %
 B2048DE = "block2048-dtree:b4"
+PLAN_BUDGET = 4
+PLAN_NAME = f"plan <={PLAN_BUDGET} bits"
 CONFIGS = [
     ("fp32", "reference", None, None, None, "0"),
     ("bnb8", "recipe", None, None, "bnb8", ""),
@@ -38,6 +44,7 @@ CONFIGS = [
     ("torchao4", "recipe", None, None, "torchao4", ""),
     ("solo42", "recipe", None, None, "solo42", ""),
     ("coat", "recipe", None, None, "coat", ""),
+    (PLAN_NAME, "recipe", None, None, f"plan:{PLAN_BUDGET}", ""),
     ("v B2048/DE", "table1", B2048DE, "block2048-dtree:b4", None, "33"),
     ("v B128/DE", "table1", B2048DE, "block128-dtree:b4", None, "66"),
     ("v B128/DE+SR", "table1", B2048DE, "block128-dtree:b4:sr", None, "33"),
@@ -48,7 +55,7 @@ CONFIGS = [
     ("v B128/log 3-bit", "lowbit", B2048DE, "block128-log:b3", None, ""),
     ("v B128/log 2-bit", "lowbit", B2048DE, "block128-log:b2", None, ""),
 ]
-SMOKE = ["fp32", "lpmm4", "v B128/DE", "v Rank-1/Linear"]
+SMOKE = ["fp32", "lpmm4", "v B128/DE", "v Rank-1/Linear", PLAN_NAME]
 # divergence: a non-finite training loss at any step, or a final validation loss more than
 # DIVERGE_GAP nats above the fp32 run of the same seed
 DIVERGE_GAP = 0.5
@@ -72,6 +79,14 @@ def corpus(limit_bytes):
 
 def run_one(job):
     """One training run; returns its record (losses, val, hook stats)."""
+    fail = os.environ.get("LBQ_CLOSED_LOOP_TEST_FAIL", "")     # tests only: "CONFIG:exit|raise|hang"
+    if fail and fail.rsplit(":", 1)[0] == job["config"][0]:
+        mode = fail.rsplit(":", 1)[1]
+        if mode == "exit":
+            os._exit(7)                 # a worker that dies without a word (as under the OOM killer)
+        if mode == "hang":
+            time.sleep(1e9)
+        raise RuntimeError(f"test failure injected into {job['config'][0]}")
     import torch
     import torch.nn.functional as F
     import lbq
@@ -86,7 +101,9 @@ def run_one(job):
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
     name, _, m, v, recipe, _ = job["config"]
     q = None
-    if recipe:
+    if recipe and recipe.startswith("plan:"):
+        q = lbq.torch.quantize_states(opt, plan=job["plan_path"], seed=job["seed"], model=model)
+    elif recipe:
         q = lbq.torch.quantize_states(opt, recipe=recipe, seed=job["seed"], model=model)
     elif m or v:
         q = lbq.torch.quantize_states(opt, m=m, v=v, seed=job["seed"], model=model)
@@ -118,7 +135,7 @@ def run_one(job):
         loss.backward()
         opt.step()
         lv = loss.item()
-        losses.append(lv if math.isfinite(lv) else None)
+        losses.append(round(lv, 5) if math.isfinite(lv) else None)
         if q is not None:
             st = q.last["v"]
             vz.append(st["zeroed"] / max(1, st["numel"] - st["zeros_in"]))
@@ -138,6 +155,67 @@ def run_one(job):
             "final_val": vals[-1][1], "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0,
             "hook_v_zeroed_frac": sum(vz) / len(vz) if vz else 0.0,
             "hook_v_rel_l2": sum(vrel) / len(vrel) if vrel else 0.0}
+
+class RunFailed(Exception):
+    """A training run failed (an exception, a worker that died, or one past --run-timeout)."""
+
+
+def _child(job, conn):
+    try:                                # die with the parent (Linux): a killed experiment leaves no runs
+        import ctypes
+        import signal
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    try:
+        conn.send(("ok", run_one(job)))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def schedule(jobs, n_par, timeout_s, on_done):
+    """Run the jobs, n_par at a time, each in its own forked process (the parent never imports torch,
+    so forking is safe), and call on_done(result) as each finishes; on_done may return more jobs.
+    A run that raises, a worker that dies (killed, crashed) and a run past timeout_s seconds raise
+    RunFailed naming the run, after the other workers are killed: the experiment never waits forever."""
+    ctx = multiprocessing.get_context("fork")
+    pending, running = list(jobs), {}
+    try:
+        while pending or running:
+            while pending and len(running) < n_par:
+                job = pending.pop(0)
+                rd, wr = ctx.Pipe(duplex=False)
+                p = ctx.Process(target=_child, args=(job, wr), daemon=True)
+                p.start()
+                wr.close()
+                running[rd] = (p, job, time.time())
+            for rd in multiprocessing.connection.wait(list(running), timeout=2.0):
+                p, job, _ = running.pop(rd)
+                label = f"{job['config'][0]} seed {job['seed']}"
+                try:
+                    kind, payload = rd.recv()
+                except (EOFError, OSError):
+                    kind, payload = "died", None
+                rd.close()
+                p.join(30)
+                if kind == "died":
+                    raise RunFailed(f"run {label}: the worker died without a result (exit status {p.exitcode}; "
+                                    "negative: killed by that signal, e.g. -9 by the OOM killer)")
+                if kind != "ok":
+                    raise RunFailed(f"run {label} failed:\n{payload}")
+                pending += on_done(payload) or []
+            now = time.time()
+            for rd, (p, job, t0) in running.items():
+                if now - t0 > timeout_s:
+                    raise RunFailed(f"run {job['config'][0]} seed {job['seed']}: no result after {timeout_s:.0f} s "
+                                    "(--run-timeout); killed")
+    finally:
+        for rd, (p, _, _) in running.items():
+            p.kill()
+            p.join(30)
+            rd.close()
 
 
 def spearman(x, y):
@@ -174,9 +252,11 @@ def get(d, path):
     return d
 
 
-def static_metrics(lbq_bin, dump, cfg, out_dir):
+def static_metrics(lbq_bin, dump, cfg, out_dir, plan_path=None):
     name, _, m, v, recipe, _ = cfg
-    if recipe:
+    if recipe and recipe.startswith("plan:"):
+        q = ["--plan", plan_path]
+    elif recipe:
         q = ["--recipe", recipe]
     elif m or v:
         q = ["--quant-m", m, "--quant-v", v]
@@ -210,6 +290,8 @@ def main(argv=None):
     ap.add_argument("--val-batches", type=int, default=8)
     ap.add_argument("--corpus-bytes", type=int, default=4 << 20)
     ap.add_argument("--jobs", type=int, default=2, help="training runs in parallel (one thread each)")
+    ap.add_argument("--run-timeout", type=float, default=0,
+                    help="seconds one training run may take before the experiment fails (default max(300, 3 x steps))")
     ap.add_argument("--configs", default="", help="comma-separated configuration names (default all)")
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--replot", action="store_true", help="only redraw the figures of --out from its results.json")
@@ -237,27 +319,41 @@ def main(argv=None):
     dump = os.path.join(a.out, "fp32-dump.h5")
     jargs = {k: getattr(a, k) for k in ("steps", "d", "layers", "heads", "ctx", "batch", "lr", "eval_every",
                                         "val_batches", "corpus_bytes")}
-    jobs = [{"config": c, "seed": s, "args": jargs} for c in configs for s in range(a.seeds)]
+    plan_cfgs = [c for c in configs if c[4] and c[4].startswith("plan:")]
+    jobs = [{"config": c, "seed": s, "args": jargs} for c in configs for s in range(a.seeds) if c not in plan_cfgs]
     for j in jobs:
         if j["config"][0] == "fp32" and j["seed"] == 0:
             j["dump_step"], j["dump_path"] = a.dump_step, dump
+    jobs.sort(key=lambda j: not j.get("dump_step"))      # the dump's run first: the plan rows wait for it
+    plan_path = os.path.join(a.out, f"plan-{PLAN_BUDGET}.json")
+    if not a.run_timeout:
+        a.run_timeout = max(300.0, 3.0 * a.steps)
     t0 = time.time()
-    print(f"closed-loop: {len(configs)} configurations x {a.seeds} seeds = {len(jobs)} runs of {a.steps} steps "
-          f"(d={a.d}, layers={a.layers}, ctx={a.ctx}, batch={a.batch}), {a.jobs} at a time", flush=True)
-    if a.jobs > 1:
-        import multiprocessing as mp
-        with mp.get_context("fork").Pool(a.jobs) as pool:
-            runs = []
-            for r in pool.imap_unordered(run_one, jobs):
-                runs.append(r)
-                print(f"  {r['config']:18s} seed {r['seed']}: final val {r['final_val']}  "
-                      f"({r['seconds']:.1f}s, {len(runs)}/{len(jobs)} done, {time.time() - t0:.0f}s)", flush=True)
-    else:
-        runs = []
-        for j in jobs:
-            r = run_one(j)
-            runs.append(r)
-            print(f"  {r['config']:18s} seed {r['seed']}: final val {r['final_val']}  ({r['seconds']:.1f}s)", flush=True)
+    n_runs = len(configs) * a.seeds
+    print(f"closed-loop: {len(configs)} configurations x {a.seeds} seeds = {n_runs} runs of {a.steps} steps "
+          f"(d={a.d}, layers={a.layers}, ctx={a.ctx}, batch={a.batch}), {a.jobs} at a time, "
+          f"each at most {a.run_timeout:.0f} s", flush=True)
+    runs = []
+
+    def done(r):
+        runs.append(r)
+        print(f"  {r['config']:18s} seed {r['seed']}: final val {r['final_val']}  "
+              f"({r['seconds']:.1f}s, {len(runs)}/{n_runs} done, {time.time() - t0:.0f}s)", flush=True)
+        if r["config"] == "fp32" and r["seed"] == 0 and plan_cfgs:
+            # the plan of `lbq recommend` on the fp32 run's dump (the static metrics' snapshot)
+            cmd = [a.lbq, "recommend", dump, "--budget", str(PLAN_BUDGET), "-o", plan_path, "-q"]
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode:
+                raise RunFailed(f"{' '.join(cmd)} failed (exit {p.returncode}): {p.stderr.strip()}")
+            with open(os.path.join(a.out, f"plan-{PLAN_BUDGET}.txt"), "w") as f:
+                f.write(p.stdout)
+            return [{"config": c, "seed": s, "args": jargs, "plan_path": plan_path}
+                    for c in plan_cfgs for s in range(a.seeds)]
+        return []
+    try:
+        schedule(jobs, max(1, a.jobs), a.run_timeout, done)
+    except RunFailed as e:
+        raise SystemExit(f"closed-loop: {e}")
     train_s = time.time() - t0
     # outcomes
     fp = {r["seed"]: r["final_val"] for r in runs if r["config"] == "fp32"}
@@ -275,9 +371,10 @@ def main(argv=None):
                 r["diverged"] = False
             if gap is not None:
                 gaps.append(gap)
-        st = static_metrics(a.lbq, dump, c, a.out)
-        rows.append({"config": c[0], "group": c[1], "m": c[2] or (c[4] and f"recipe {c[4]}") or "fp32",
-                     "v": c[3] or (c[4] and f"recipe {c[4]}") or "fp32", "paper_unstable_pct": c[5],
+        st = static_metrics(a.lbq, dump, c, a.out, plan_path)
+        label = (c[4] and (f"lbq recommend --budget {c[4][5:]}" if c[4].startswith("plan:") else f"recipe {c[4]}"))
+        rows.append({"config": c[0], "group": c[1], "m": c[2] or label or "fp32",
+                     "v": c[3] or label or "fp32", "paper_unstable_pct": c[5],
                      "runs": len(rs), "diverged": div, "unstable_pct": 100.0 * div / max(1, len(rs)),
                      "gap_mean": sum(gaps) / len(gaps) if gaps else None,
                      "gap_min": min(gaps) if gaps else None, "gap_max": max(gaps) if gaps else None,
@@ -287,6 +384,12 @@ def main(argv=None):
                      "hook_v_zeroed_frac": sum(r["hook_v_zeroed_frac"] for r in rs) / max(1, len(rs)),
                      "hook_v_rel_l2": sum(r["hook_v_rel_l2"] for r in rs) / max(1, len(rs)),
                      "static": st})
+        if c in plan_cfgs:
+            with open(plan_path) as f:
+                pl = json.load(f)
+            rows[-1]["plan"] = {"file": os.path.basename(plan_path), "budget_bits_per_elem": pl["budget_bits_per_elem"],
+                                "bits_per_elem": pl["totals"]["bits_per_elem"],
+                                "choices": {x["name"]: [x["m"], x["v"]] for x in pl["params"]}}
     # rank correlations over the quantized configurations
     q = [r for r in rows if r["static"] is not None]
     corr = {}
@@ -400,12 +503,12 @@ def plots(a, rows):
     G += ["set autoscale y", "fig_w = 13.0", "fig_h = 4.4", "do for [fmt in formats] {", "  outfile = 'metric-vs-outcome'",
           "  eval lbq_term(fmt)", "  eval lbq_restore", "  set multiplot", "  set key off"]
     cols = [("2", "update rel-L2 (lbq analyze, fp32 dump)"), ("($3 + 1e-6)", "v zero-collapse (lbq analyze) + 1e-6"),
-            ("($5 + 1e-6)", "v sent to 0 per step (hook, mean) + 1e-6")]
+            ("($5 + 1e-6)", "v sent to 0 per step (hook) + 1e-6")]
     for i, (c, lab) in enumerate(cols):
         logx = 1
         G.append(f"  eval lbq_cell({i}, 0, 3, 1, 0.1, 0.99, 0.17, 0.92, 0.07, 0.0)")
         G.append(("  set logscale x; set format x '10^{%L}'" if logx else "  unset logscale x; set format x '%g'"))
-        G.append("  set offsets graph 0.05, graph 0.2, graph 0.05, graph 0.05; set xtics font ',9'")
+        G.append("  set offsets graph 0.05, graph 0.4, graph 0.05, graph 0.05; set xtics font ',9'")
         G.append(f"  set xlabel '{lab}' noenhanced; set ylabel " + ("'val gap to fp32 (nats; 1 = diverged)'" if i == 0 else "''"))
         G.append(f"  set yrange [*:1.1]; plot 'scatter.tsv' using {c}:($7 < 100 ? $8 : NaN) with points lt 1 pt 7 ps 0.9, "
                  f"'' using {c}:($7 >= 100 ? $8 : NaN) with points lt 2 pt 5 ps 0.9, "

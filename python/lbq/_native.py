@@ -6,7 +6,9 @@ The library is looked for, in this order:
   3. the build trees next to this package's sources: <repo>/build/liblbq.so.1 (and build-*/);
   4. an installed prefix: <prefix>/lib/liblbq.so.1 for this package at <prefix>/share/lbq/python/lbq;
   5. the dynamic loader's search path (ldconfig, LD_LIBRARY_PATH): liblbq.so.1.
-The first that loads is used; its ABI version must equal ABI_VERSION.
+The first that loads is used; its ABI version must equal ABI_VERSION.  ABI 1.1 libraries (minor >= 1)
+also have the device entry (lbq_ffi_qdq_device: CUDA device pointers); 1.0 libraries still load, and
+CUDA tensors then go through host memory.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import os
 import threading
 
 ABI_VERSION = 1          # LBQ_FFI_ABI_VERSION of include/lbq-ffi.h this module was written for
+ABI_MINOR = 1            # LBQ_FFI_ABI_MINOR it knows (1: the device entry); older minors work without it
 ROLE_M, ROLE_V = 0, 1
 SONAME = "liblbq.so.1"
 
@@ -109,6 +112,30 @@ def _declare(lib):
     lib.lbq_ffi_recipe_keeps_fp32.argtypes = [c.c_char_p, c.c_int64]
 
 
+def _declare_device(lib) -> bool:
+    """The ABI 1.1 functions (device entry); False for a 1.0 library."""
+    c = ctypes
+    try:
+        lib.lbq_ffi_abi_minor.restype = c.c_int
+        if lib.lbq_ffi_abi_minor() < 1:
+            return False
+        lib.lbq_ffi_device_available.restype = c.c_int
+        for f in (lib.lbq_ffi_qdq_device, lib.lbq_ffi_qdq_device_twin):
+            f.restype = c.c_int
+            f.argtypes = [c.c_char_p, c.c_int, c.c_int, c.POINTER(c.c_int64), c.c_uint64, c.c_int64,
+                          c.c_void_p, c.c_void_p, c.c_void_p, c.c_void_p, c.POINTER(Stats)]
+        lib.lbq_ffi_device_selfcheck.restype = c.c_int
+        lib.lbq_ffi_device_selfcheck.argtypes = [c.c_int, c.POINTER(c.c_int64), c.POINTER(c.c_int64), c.c_char_p,
+                                                 c.c_size_t]
+    except AttributeError:
+        return False
+    return True
+
+
+_has_device_abi = False
+_device = None           # cached (available, reason)
+
+
 def load():
     """The loaded library (cached).  Raises OSError naming every place that was tried."""
     global _lib, _lib_path
@@ -134,6 +161,8 @@ def load():
             if v != ABI_VERSION:
                 tried.append(f"{p} (ABI version {v}, this package needs {ABI_VERSION})")
                 continue
+            global _has_device_abi
+            _has_device_abi = _declare_device(lib)
             _lib, _lib_path = lib, p
             return lib
         raise OSError("lbq: cannot load liblbq.so (build lbq with CMake, which makes build/liblbq.so.1, or set "
@@ -226,3 +255,52 @@ def keeps_fp32(name: str, numel: int) -> bool:
     if r < 0:
         _fail(-r)
     return bool(r)
+
+
+# ---- tensors in CUDA device memory (ABI 1.1; include/lbq-ffi.h lbq_ffi_qdq_device) ---------------------
+def device_available():
+    """(True, "") when the loaded library has the device entry and a usable CUDA device; else (False, why)."""
+    global _device
+    if _device is None:
+        lib = load()
+        if not _has_device_abi:
+            _device = (False, f"{_lib_path} is ABI 1.0 (no device entry point)")
+        elif lib.lbq_ffi_device_available():
+            _device = (True, "")
+        else:
+            _device = (False, lib.lbq_ffi_errmsg().decode() or "no device entry point")
+    return _device
+
+
+def qdq_device_ptr(spec: str, role, shape, x_ptr: int, out_ptr: int, codes_ptr: int = 0, seed: int = 0,
+                   step: int = -1, stream: int = 0, stats: bool = True, twin: bool = False):
+    """lbq_ffi_qdq_device: the contiguous float32 buffer at device address x_ptr into out_ptr (may be
+    equal), queued on CUDA stream `stream` (0: the legacy default stream) and synchronized.  twin=True
+    runs lbq_ffi_qdq_device_twin on host addresses instead (the same sequence on the CPU).  Returns a
+    Stats (None with stats=False); raises LbqError (status 5: no device entry or no device)."""
+    lib = load()
+    if not _has_device_abi:
+        raise LbqError(5, f"lbq: {_lib_path} has no device entry point (ABI 1.0)")
+    rank, dims = _shape(shape)
+    st = Stats() if stats else None
+    f = lib.lbq_ffi_qdq_device_twin if twin else lib.lbq_ffi_qdq_device
+    rc = f(spec.encode(), role_of(role), rank, dims, seed & (2 ** 64 - 1), int(step), ctypes.c_void_p(x_ptr),
+           ctypes.c_void_p(out_ptr), ctypes.c_void_p(codes_ptr) if codes_ptr else None,
+           ctypes.c_void_p(stream) if stream else None, ctypes.byref(st) if st is not None else None)
+    if rc:
+        _fail(rc)
+    return st
+
+
+def device_selfcheck(twin: bool = False):
+    """lbq_ffi_device_selfcheck: (cases, mismatches, first mismatch) of the device entry (twin=True: of
+    its CPU twin) against the host entry.  Raises LbqError (status 5) without a device."""
+    lib = load()
+    if not _has_device_abi:
+        raise LbqError(5, f"lbq: {_lib_path} has no device entry point (ABI 1.0)")
+    cases, bad = ctypes.c_int64(), ctypes.c_int64()
+    first = ctypes.create_string_buffer(256)
+    rc = lib.lbq_ffi_device_selfcheck(1 if twin else 0, ctypes.byref(cases), ctypes.byref(bad), first, 256)
+    if rc:
+        _fail(rc)
+    return cases.value, bad.value, first.value.decode()

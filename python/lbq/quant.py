@@ -9,7 +9,9 @@ The values are bit for bit those of `lbq quantize` on a moment file holding the 
     lbq quantize F.h5 --quant-v SPEC --seed lbq.step_seed(seed, step)
 (step < 0, the default, uses `seed` itself).  Works on torch tensors (torch 1.13 and >= 2) and on
 numpy arrays; float32 C-contiguous CPU tensors are handed over without a copy, other dtypes are
-quantized as a float32 copy and converted back, CUDA tensors go through host memory (one warning).
+quantized as a float32 copy and converted back.  CUDA tensors are quantized on their GPU by the
+library's device entry (lbq_ffi_qdq_device, the same kernels as `lbq --device cuda`, on the current
+stream) when liblbq.so was built with CUDA; otherwise through host memory (one warning saying why).
 """
 from __future__ import annotations
 
@@ -62,6 +64,28 @@ def _result(out, st, cd, stats, codes):
     return res[0] if len(res) == 1 else tuple(res)
 
 
+def _qdq_cuda(x, src, spec, role, seed, step, inplace, stats, codes):
+    """A CUDA tensor through the device entry: no host copy; the current stream of its device."""
+    import torch
+    if src.dtype != torch.float32:
+        _warn_once("dtype:" + str(src.dtype), f"lbq.qdq: {src.dtype} tensors are quantized as a float32 copy and "
+                   "the result is rounded back to that dtype")
+    direct = src.dtype == torch.float32 and src.is_contiguous()
+    work = src if direct else src.to(dtype=torch.float32).contiguous()
+    out = work if (direct and inplace) else torch.empty_like(work)
+    cd = torch.empty(work.shape, dtype=torch.uint8, device=work.device) if codes else None
+    stream = torch.cuda.current_stream(work.device).cuda_stream
+    st = _native.qdq_device_ptr(spec, role, tuple(work.shape), work.data_ptr(), out.data_ptr(),
+                                cd.data_ptr() if codes else 0, seed, step, stream, stats)
+    if inplace:
+        if out is not src:
+            src.copy_(out)
+        out = x
+    elif not direct:
+        out = out.to(dtype=src.dtype)
+    return _result(out, st, cd, stats, codes)
+
+
 def _qdq_torch(x, spec, role, seed, step, inplace, stats, codes):
     import torch
     if x.requires_grad and inplace:
@@ -69,9 +93,15 @@ def _qdq_torch(x, spec, role, seed, step, inplace, stats, codes):
     with torch.no_grad():
         src = x.detach()
         on_host = src.device.type == "cpu"
-        if not on_host:
+        if src.device.type == "cuda":
+            ok, why = _native.device_available()
+            if ok:
+                return _qdq_cuda(x, src, spec, role, seed, step, inplace, stats, codes)
+            _warn_once("device", f"lbq.qdq: {src.device} tensors are quantized through host memory ({why}); "
+                       "copies cost time")
+        elif not on_host:
             _warn_once("device", f"lbq.qdq: {src.device} tensors are quantized through host memory "
-                       "(liblbq.so has no device entry point); copies cost time")
+                       "(the device entry takes CUDA memory only); copies cost time")
         if src.dtype != torch.float32:
             _warn_once("dtype:" + str(src.dtype), f"lbq.qdq: {src.dtype} tensors are quantized as a float32 copy and "
                        "the result is rounded back to that dtype")

@@ -22,7 +22,8 @@ Stochastic rounding: the seed of parameter k (its index in optimizer.state_dict(
 of `lbq quantize --seed <lbq.step_seed(seed + k, t)>`.
 
 torch >= 2.0 uses Optimizer.register_step_post_hook; torch 1.13 wraps optimizer.step.  CUDA states
-are quantized through host memory (a one-time warning; liblbq.so has no device entry point).
+are quantized on their GPU when liblbq.so was built with CUDA (lbq.qdq's device entry, the current
+stream), otherwise through host memory (a one-time warning saying why).
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ __all__ = ["quantize_states", "StateQuantizer", "load_plan"]
 def load_plan(plan) -> dict:
     """{parameter name: {'m': spec or None, 'v': spec or None}} from a plan (path, JSON text or dict).
 
-    Accepted forms (provisional until `lbq recommend` fixes its schema; docs/binding.md):
+    Accepted forms (docs/binding.md):
+      the plan of `lbq recommend ... -o PLAN` (schema lbq.plan/1: "params": [{"name", "m", "v", ...}])
       {"tensors": [{"name": N, "m": SPEC, "v": SPEC}, ...]}   (also under "plan" or "params")
       {N: {"m": SPEC, "v": SPEC}, ...}
     A spec "fp32", "none" or null keeps that state in fp32."""
@@ -207,9 +209,10 @@ class StateQuantizer:
                     if spec is None:
                         tot[role]["fp32_tensors"] += 1
                         continue
-                    if x.device.type != "cpu":
+                    if x.device.type != "cpu" and not (x.device.type == "cuda" and _native.device_available()[0]):
+                        why = _native.device_available()[1] if x.device.type == "cuda" else "not CUDA memory"
                         self._warn_once("device", f"lbq.torch: {x.device} optimizer states are quantized through "
-                                        "host memory (liblbq.so has no device entry point)")
+                                        f"host memory ({why})")
                     _, d = qdq(x, spec, role=role, seed=self.seed + k, step=t, inplace=True, stats=True)
                     d.pop("code_hist", None)
                     d.update(name=self.names.get(id(p), f"param{k}"), role=role, index=k)

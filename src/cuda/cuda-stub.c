@@ -13,6 +13,25 @@ int lbq_cuda_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t
     (void)p; (void)st; (void)off; (void)n; (void)x; (void)xhat; (void)codes;
     return lbq_err(LBQ_ERR_CUDA, "no CUDA device (this lbq was built without CUDA; rebuild with -DLBQ_CUDA=ON)");
 }
+int lbq_cuda_ffi_qdq(const struct lbq_qplan *p, const struct lbq_shape *sh, const float *d_x, float *d_out,
+                     uint8_t *d_codes, void *stream, struct lbq_ffi_dev_stats *out)
+{
+    (void)p; (void)sh; (void)d_x; (void)d_out; (void)d_codes; (void)stream; (void)out;
+    return lbq_err(LBQ_ERR_UNSUPPORTED, "no device entry point: this library was built without CUDA "
+                   "(rebuild with nvcc and -DLBQ_CUDA=ON)");
+}
+int lbq_cuda_dev_alloc(void **p, size_t bytes)
+{
+    (void)bytes;
+    *p = NULL;
+    return lbq_err(LBQ_ERR_UNSUPPORTED, "this library was built without CUDA");
+}
+void lbq_cuda_dev_free(void *p) { (void)p; }
+int lbq_cuda_dev_copy(void *dst, const void *src, size_t bytes, int to_device)
+{
+    (void)dst; (void)src; (void)bytes; (void)to_device;
+    return lbq_err(LBQ_ERR_UNSUPPORTED, "this library was built without CUDA");
+}
 int lbq_cuda_check(void) { return lbq_err(LBQ_ERR_CUDA, "no CUDA device (this lbq was built without CUDA)"); }
 const char *lbq_cuda_device_info(void) { return "no CUDA device (this lbq was built without CUDA)"; }
 int lbq_cuda_test_error(const char *call, int code)

@@ -85,6 +85,48 @@ int lbq_cuda_bench(int64_t numel, int reps, struct lbq_cuda_bench_row *rows, int
 /* Print the rows as a table (name, MB moved, ms, GB/s, fraction of the copy baseline). */
 void lbq_cuda_bench_print(FILE *out, const struct lbq_cuda_bench_row *rows, int nrows);
 
+/* ---- device-resident tensors: the C ABI's lbq_ffi_qdq_device (src/capi.c, src/cuda/ffi-device.cu) ---- */
+/* The statistics' fixed work split: thread g of BLOCKS x THREADS takes elements g, g + G, ...; each
+ * CUDA block reduces its threads as a tree (stride THREADS/2 ... 1) into one part; the host sums the
+ * parts in block order.  The CPU twin (capi.c) runs the same split, so its sums equal the GPU's. */
+#define LBQ_FFI_DEV_BLOCKS 256
+#define LBQ_FFI_DEV_THREADS 256
+struct lbq_ffi_dev_part { int64_t nonfinite, zeroed, lifted, zeros_in; double sum_sq_err, sum_sq; };
+struct lbq_ffi_dev_stats {
+    struct lbq_ffi_dev_part part[LBQ_FFI_DEV_BLOCKS];
+    int64_t code_hist[256];
+};
+#ifdef __CUDACC__
+#define LBQ_FFI_DEV_HD __host__ __device__ static inline
+#else
+#define LBQ_FFI_DEV_HD static inline
+#endif
+/* One element into a part: the same rules as lbq_ffi_qdq's statistics (include/lbq-ffi.h). */
+LBQ_FFI_DEV_HD void lbq_ffi_dev_acc(struct lbq_ffi_dev_part *p, float a, float b)
+{
+    const int finite = (a - a) == (a - a);      /* inf - inf and NaN - NaN are NaN (IEEE, no fast math) */
+    if (!finite) { p->nonfinite++; return; }
+    if (a == 0.0f) { p->zeros_in++; p->lifted += (b != 0.0f); }
+    else p->zeroed += (b == 0.0f);
+    const double e = (double)b - (double)a;
+    p->sum_sq_err += e * e;
+    p->sum_sq += (double)a * (double)a;
+}
+/* Quantize-dequantize the device tensor d_x (shape sh, numel elements) into d_out (may equal d_x) and
+ * d_codes (nullable) on CUDA stream `stream` (a cudaStream_t; NULL: the legacy default stream) with
+ * plan p: values and codes bit for bit those of lbq_qdq over the whole tensor (the tensor statistics
+ * of a global normalization are computed on the device).  out (nullable) receives the statistics'
+ * parts and the code histogram.  Synchronous: the stream is synchronized before returning.  The
+ * buffers' device is made current for the call.  LBQ_ERR_UNSUPPORTED without a device (or in a
+ * build without CUDA), LBQ_ERR_ARG for a pointer that is not device memory, LBQ_ERR_CUDA on a
+ * runtime failure. */
+int lbq_cuda_ffi_qdq(const struct lbq_qplan *p, const struct lbq_shape *sh, const float *d_x, float *d_out,
+                     uint8_t *d_codes, void *stream, struct lbq_ffi_dev_stats *out);
+/* Plain device memory for the C ABI's self-check (cudaMalloc, cudaFree, cudaMemcpy). */
+int  lbq_cuda_dev_alloc(void **p, size_t bytes);
+void lbq_cuda_dev_free(void *p);
+int  lbq_cuda_dev_copy(void *dst, const void *src, size_t bytes, int to_device);
+
 #ifdef __cplusplus
 }
 #endif

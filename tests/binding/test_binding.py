@@ -9,7 +9,12 @@ Run by tests/cli/test-binding.sh (ctest cli-test-binding) with Debian's /usr/bin
 3. lbq.torch.quantize_states (recipe=, m=/v=, plan=) == the same training loop with lbq.qdq applied by
    hand after each step (parameters and states bitwise), statistics == a direct count, remove(),
    the torch >= 2 post-hook path (a stand-in optimizer with register_step_post_hook);
-4. errors: bad spec, bad plan, LBQ_LIBRARY pointing nowhere.
+4. errors: bad spec, bad plan, LBQ_LIBRARY pointing nowhere;
+5. the device entry (ABI 1.1): its CPU twin (lbq_ffi_qdq_device_twin, the device entry's sequence on
+   host memory) == the host entry on every tensor of the bundled file for every recipe and the
+   closed-loop experiment's specs (values, codes, counts; sums to 1e-9), in place too; the library's
+   self-check through the twin; without a device (or a CUDA build) lbq_ffi_qdq_device says so with
+   status 5; with a GPU and torch.cuda, CUDA tensors through lbq.qdq == CPU tensors bit for bit.
 """
 import os
 import subprocess
@@ -305,6 +310,105 @@ def test_hook():
     check(h[2]._orig_step is None, "post-hook path used")
 
 
+def test_device():
+    nat = lbq._native
+    check(nat._has_device_abi, f"{nat.library_path()} has no device entry (ABI 1.1)")
+    ok, why = nat.device_available()
+    print(f"  device entry: {'available' if ok else 'not available: ' + why}", flush=True)
+    # the twin: the device entry's own sequence, on host memory, against the host entry
+    specs = sorted({s for r in lbq.recipes() for s in (lbq.recipe(r)["m"], lbq.recipe(r)["v"])} |
+                   {"block2048-dtree:b4", "block128-dtree:b4:sr", "block128-dtree:b4:nz", "rank1-linear:b4",
+                    "block128-dtree:b2", "block128-log:b3", "block128-log:b2:sr", "tensor-linear:b8"})
+    n = bad = 0
+    with h5py.File(SAMPLE, "r") as f:
+        names = params_of(f)
+        for si, spec in enumerate(specs):
+            for key, role in (("exp_avg", "m"), ("exp_avg_sq", "v")):
+                try:
+                    lbq.check_spec(spec, role, (4096,))
+                except lbq.LbqError:
+                    continue
+                for g in names[si % 3::3]:        # a third of the tensors per spec, every tensor across specs
+                    x = np.ascontiguousarray(f[g][key][()], dtype=np.float32)
+                    y, st, c = lbq.qdq(x, spec, role=role, seed=7, step=si, stats=True, codes=True)
+                    yt, ct = np.empty_like(x), np.empty(x.shape, dtype=np.uint8)
+                    tt = nat.qdq_device_ptr(spec, role, x.shape, x.ctypes.data, yt.ctypes.data, ct.ctypes.data,
+                                            seed=7, step=si, twin=True).as_dict(hist=True)
+                    xi = x.copy()                   # in place, statistics kept from the input
+                    ti = nat.qdq_device_ptr(spec, role, x.shape, xi.ctypes.data, xi.ctypes.data, 0, seed=7,
+                                            step=si, twin=True).as_dict(hist=True)
+                    same = (same_bits(y, yt) and np.array_equal(c, ct) and same_bits(y, xi) and
+                            all(tt[k] == st[k] == ti[k] for k in ("numel", "zeroed", "lifted", "nonfinite", "zeros_in",
+                                                                 "codes_used", "code_hist", "plan", "bits")) and
+                            abs(tt["sum_sq_err"] - st["sum_sq_err"]) <= 1e-9 * st["sum_sq_err"] and
+                            abs(tt["sum_sq"] - st["sum_sq"]) <= 1e-9 * st["sum_sq"] and
+                            tt["sum_sq_err"] == ti["sum_sq_err"])
+                    n += 1
+                    bad += not same
+                    check(same, f"device twin {spec} {g}/{key}: differs from the host entry")
+    print(f"  device entry's CPU twin: {n - bad} of {n} (spec, tensor) pairs identical to the host entry", flush=True)
+    cases, mism, first = nat.device_selfcheck(twin=True)
+    check(cases > 200 and mism == 0, f"device self-check (twin): {cases} cases, {mism} mismatches: {first}")
+    print(f"  lbq_ffi_device_selfcheck(twin): {cases} cases, {mism} mismatches", flush=True)
+    x = np.ones(256, dtype=np.float32)
+    if not ok:
+        try:
+            nat.qdq_device_ptr("block128-dtree:b4", "m", x.shape, x.ctypes.data, x.ctypes.data)
+            check(False, "lbq_ffi_qdq_device without a device succeeded")
+        except lbq.LbqError as e:
+            check(e.status == 5 and ("CUDA" in str(e) or "device" in str(e)), f"no device: status {e.status}: {e}")
+        try:
+            nat.device_selfcheck()
+            check(False, "lbq_ffi_device_selfcheck without a device succeeded")
+        except lbq.LbqError as e:
+            check(e.status == 5, f"self-check without a device: status {e.status}: {e}")
+    elif torch.cuda.is_available():                 # a GPU: the device entry itself, through lbq.qdq
+        cases, mism, first = nat.device_selfcheck()
+        check(cases > 200 and mism == 0, f"device self-check: {cases} cases, {mism} mismatches: {first}")
+        with h5py.File(SAMPLE, "r") as f:
+            for g in params_of(f)[:12]:
+                for key, role, spec in (("exp_avg", "m", "block2048-dtree:b4"), ("exp_avg_sq", "v", "rank1-linear:b4"),
+                                        ("exp_avg_sq", "v", "block128-log:b2:sr")):
+                    x = torch.from_numpy(np.asarray(f[g][key][()], dtype=np.float32))
+                    y, st = lbq.qdq(x, spec, role=role, seed=1, step=3, stats=True)
+                    yd, sd = lbq.qdq(x.cuda(), spec, role=role, seed=1, step=3, stats=True)
+                    check(yd.is_cuda and same_bits(y.numpy(), yd.cpu().numpy()) and sd["zeroed"] == st["zeroed"],
+                          f"CUDA tensor {g}/{key} {spec}: differs from the CPU tensor")
+
+
+def test_readme():
+    """README's "Check it in the loop" example: 10 lines, runs as pasted (a toy model, loader, optimizer)."""
+    text = open(os.path.join(SRC, "README.md")).read()
+    sec = text[text.index("## Check it in the loop"):]
+    a = sec.index("```python\n") + len("```python\n")
+    code = sec[a:sec.index("```", a)]
+    check(len(code.strip().splitlines()) == 10, f"README example has {len(code.strip().splitlines())} lines, not 10")
+    code = code.replace("/path/to/lbq/python", os.path.join(SRC, "python"))
+
+    class Out:
+        pass
+
+    class Toy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(80, 80)         # 6400 weights: lpmm4 quantizes them (> 4096)
+
+        def forward(self, b):
+            o = Out()
+            o.loss = self.fc(b).pow(2).mean()
+            return o
+    torch.manual_seed(0)
+    model = Toy()
+    g = torch.Generator().manual_seed(3)
+    printed = []
+    ns = {"model": model, "optimizer": torch.optim.AdamW(model.parameters(), lr=1e-3),
+          "loader": [torch.randn(4, 80, generator=g) for _ in range(3)], "print": lambda *a: printed.append(a)}
+    exec(compile(code, "README.md", "exec"), ns)
+    q = ns["q"]
+    check(len(q.history) == 3 and q.last["m"]["tensors"] == 1 and q.last["m"]["fp32_tensors"] == 1 and
+          len(printed) == 1 and len(printed[0]) == 4, f"README example: history {len(q.history)}, printed {printed}")
+
+
 def test_library_lookup():
     env = dict(os.environ, LBQ_LIBRARY=os.path.join(TMP, "nowhere", "liblbq.so.1"), PYTHONPATH=os.path.join(SRC, "python"))
     r = subprocess.run([sys.executable, "-c", "import lbq; lbq.qdq([1.0, 2.0], 'block128-dtree')"], env=env,
@@ -327,6 +431,8 @@ if __name__ == "__main__":
         test_files()
         test_forms()
         test_hook()
+        test_device()
+        test_readme()
         test_library_lookup()
     print(f"test_binding.py: {PASS} passed, {FAIL} failed")
     sys.exit(1 if FAIL else 0)
