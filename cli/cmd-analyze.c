@@ -3,6 +3,7 @@
 #include "lbq-report.h"
 #include "lbq-mpi.h"
 #include "plan.h"
+#include "lbq-sample.h"
 
 /* the human table: stdout, or stderr when the JSON goes to stdout (--json -) */
 static FILE *tout;
@@ -37,14 +38,17 @@ const char lbq_usage_analyze[] =
 "  --device auto|cpu|cuda|twin   (default auto: CUDA when a device is present and passes a quick\n"
 "                      self-check of its engine; twin: the CUDA engine's CPU twin, for checks)\n"
 "  --mem-limit SIZE    slab memory cap (default 1G)\n"
+"  --sample F          evaluate a seeded (--seed) sample of whole blocks, F of each tensor (0.05 or 5%%),\n"
+"                      and report every aggregate with a 95%% interval (docs/metrics.md)\n"
 "  --m-name/--v-name PAT    dataset names (see 'lbq inspect --help')\n"
 "  -q, --quiet         no notices on stderr\n";
 
-enum { O_JSON = 1, O_PARAMS, O_TENSOR, O_OUTK, O_DEVICE, O_MEM, O_MNAME, O_VNAME, O_QUIET, O_PLAN };
+enum { O_JSON = 1, O_PARAMS, O_TENSOR, O_OUTK, O_DEVICE, O_MEM, O_MNAME, O_VNAME, O_QUIET, O_PLAN, O_SAMPLE };
 static const struct cli_opt own_opts[] = {
     { "json", 1, O_JSON }, { "params", 1, O_PARAMS }, { "tensor", 1, O_TENSOR }, { "outlier-k", 1, O_OUTK },
     { "device", 1, O_DEVICE }, { "mem-limit", 1, O_MEM }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME },
     { "quiet", 0, O_QUIET }, { "plan", 1, O_PLAN },
+    { "sample", 1, O_SAMPLE },
 };
 
 /* own options + the shared quantizer options in one table */
@@ -147,7 +151,8 @@ int cmd_analyze(int argc, char **argv)
     struct cli_plan *plan = NULL;
     double nparams_x = 0;
     long long mem = 1LL << 30;
-    int id, rc = LBQ_OK, exitc = 0;
+    int id, rc = LBQ_OK, exitc = 0, sampled = 0;
+    struct lbq_sample_opts smp = { 1.0, 0 };
     cli_qopts_init(&qo);
     while ((id = cli_next(&p, &val)) != 0) {
         if (id < 0) return LBQ_EXIT_USAGE;
@@ -166,9 +171,12 @@ int cmd_analyze(int argc, char **argv)
         case O_VNAME: oo.v_name = val; break;
         case O_QUIET: g_cli_quiet = 1; break;
         case O_PLAN: plan_path = val; break;
+        case O_SAMPLE: if (lbq_sample_parse(val, &smp.frac)) return cli_usage_error("analyze", "%s", lbq_errmsg()); sampled = 1; break;
         }
     }
     if (p.npos != 1) return cli_usage_error("analyze", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
+    if (sampled && lbq_mpi_size() > 1) return cli_usage_error("analyze", "--sample is not supported under MPI (run one process)");
+    smp.seed = qo.d.seed;
     if ((exitc = cli_check_output("--json", json_out, p.positional[0], CLI_OUT_TEXT))) return exitc;
     struct lbq_config conf;
     if (plan_path) {        /* per tensor its own m and v specs (cli/plan.c) */
@@ -190,6 +198,8 @@ int cmd_analyze(int argc, char **argv)
     cJSON *root = NULL;
     int *owner = NULL;
     int64_t *numel = NULL;
+    struct lbq_sample_acc *s_one = NULL, *s_tot = NULL;     /* --sample: a tensor's slots, the totals' */
+    struct lbq_ci (*s_ci)[LBQ_SM_COUNT] = NULL, *t_ci = NULL;
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], &oo, &f);
     if (!rc) rc = lbq_file_set_mem_limit(f, mem);       /* the file's chunking vs --mem-limit */
@@ -203,6 +213,12 @@ int cmd_analyze(int argc, char **argv)
     owner = calloc((size_t)np, sizeof *owner);
     numel = calloc((size_t)np, sizeof *numel);
     if (!ev || !owner || !numel) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    if (sampled) {
+        s_one = malloc(sizeof *s_one); s_tot = malloc(sizeof *s_tot);
+        s_ci = calloc((size_t)np + 1, sizeof *s_ci); t_ci = malloc(sizeof(struct lbq_ci) * LBQ_SM_COUNT);
+        if (!s_one || !s_tot || !s_ci || !t_ci) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        lbq_sample_acc_zero(s_tot);
+    }
     /* MPI: parameters split over the ranks by element count (one rank: all are ours) */
     for (int i = 0; i < np; i++) numel[i] = lbq_file_param(f, i)->shape.numel;
     lbq_mpi_partition(numel, np, owner);
@@ -211,7 +227,11 @@ int cmd_analyze(int argc, char **argv)
         if (owner[i] != lbq_mpi_rank()) continue;
         struct lbq_config pc = conf;
         if (plan) LBQ_TRY(cli_plan_config(plan, lbq_file_param(f, i)->name, &pc));
-        LBQ_TRY(lbq_eval_param(f, i, &pc, 1, &eo, &ev[i]));
+        if (sampled) {     /* the estimate in ev[i], its interval now, the slots into the totals' */
+            LBQ_TRY(lbq_eval_param_sampled(f, i, &pc, 1, &eo, &smp, s_one, &ev[i]));
+            lbq_sample_ci(s_one, 1.0, s_ci[i]);
+            lbq_sample_acc_merge(s_tot, s_one);
+        } else LBQ_TRY(lbq_eval_param(f, i, &pc, 1, &eo, &ev[i]));
         if (lbq_mpi_size() == 1) note_nonfinite(i, &ev[i]);
     }
     if (lbq_mpi_size() > 1) {   /* every evaluation to rank 0, in parameter order */
@@ -229,6 +249,12 @@ int cmd_analyze(int argc, char **argv)
     const int *worst = an.worst;
     const struct lbq_hparams *hp = lbq_file_hparams(f);
     fprintf(tout, "%s: %s   (step %lld, beta1 %g, beta2 %g, eps %g)\n", lbq_file_path(f), conf.label, (long long)hp->step, hp->beta1, hp->beta2, hp->eps);
+    if (sampled) {
+        lbq_sample_ci(s_tot, 1.0, t_ci);
+        fprintf(tout, "SAMPLED: %.4g%% of each tensor's blocks (seed %llu), %lld of %lld elements quantized; every number below\n"
+                      "is an estimate; 95%% intervals of the totals follow the table (docs/metrics.md, sampled evaluation)\n",
+                100.0 * smp.frac, (unsigned long long)smp.seed, (long long)s_tot->drawn, (long long)s_tot->numel);
+    }
     fprintf(tout, "%-34s %9s %9s %9s %8s %9s %8s %8s %11s  %s\n", "parameter", "numel", "m rel-L2", "v rel-L2", "v->0 %",
            "upd relL2", "upd cos", "blowup%", "bits m/v", "");
     for (int i = 0; i <= np; i++) {
@@ -255,6 +281,17 @@ int cmd_analyze(int argc, char **argv)
                i < np ? (long long)lbq_file_param(f, i)->shape.numel : (long long)elems,
                mr.rel_l2, vr.rel_l2, fmt_pct(vr.zero_collapse), ur.rel_l2, ur.cosine, fmt_pct(ur.blowup_frac), bits, mark);
     }
+    if (sampled) {
+        static const struct { int k; const char *lab; } show[] = {
+            { LBQ_SM_M0 + LBQ_SM_REL_L2, "m rel-L2" }, { LBQ_SM_V0 + LBQ_SM_REL_L2, "v rel-L2" },
+            { LBQ_SM_V0 + LBQ_SM_ZERO_COLLAPSE, "v->0 (fraction)" }, { LBQ_SM_U_REL_L2, "update rel-L2" },
+            { LBQ_SM_U_COSINE, "update cosine" }, { LBQ_SM_U_BLOWUP, "blow-up (fraction)" },
+        };
+        fprintf(tout, "TOTAL, sampled estimate [95%% interval]:");
+        for (size_t k = 0; k < sizeof show / sizeof show[0]; k++)
+            fprintf(tout, "%s %s %.4g [%.4g, %.4g]", k ? ";" : "", show[k].lab, t_ci[show[k].k].est, t_ci[show[k].k].lo, t_ci[show[k].k].hi);
+        fprintf(tout, "\n");
+    }
     struct lbq_state_res tvr;
     struct lbq_update_res tur;
     lbq_state_result(&tot.v, &tvr);
@@ -275,6 +312,15 @@ int cmd_analyze(int argc, char **argv)
         cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
         cJSON_AddStringToObject(root, "file", lbq_file_path(f));
         cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
+        if (sampled) {
+            cJSON *so = cJSON_AddObjectToObject(root, "sample");
+            cJSON_AddNumberToObject(so, "fraction", smp.frac);
+            cJSON_AddNumberToObject(so, "seed", (double)smp.seed);
+            cJSON_AddNumberToObject(so, "groups", LBQ_SAMPLE_GROUPS);
+            cJSON_AddNumberToObject(so, "level", 0.95);
+            cJSON_AddNumberToObject(so, "elements_drawn", (double)s_tot->drawn);
+            cJSON_AddNumberToObject(so, "elements", (double)s_tot->numel);
+        }
         cJSON *c = cJSON_AddObjectToObject(root, "config");
         cJSON_AddStringToObject(c, "label", conf.label);
         cJSON_AddStringToObject(c, "m", plan ? "plan" : conf.has_m ? conf.m.text : "fp32");
@@ -302,12 +348,14 @@ int cmd_analyze(int argc, char **argv)
             cJSON *it = mets->child;
             while (it) { cJSON *nx = it->next; cJSON_AddItemToObject(o, it->string, cJSON_DetachItemViaPointer(mets, it)); it = nx; }
             cJSON_Delete(mets);
+            if (sampled) cJSON_AddItemToObject(o, "ci", lbq_sample_ci_json(s_ci[i]));
             cJSON_AddItemToArray(pa, o);
         }
         cJSON *t = lbq_acc_json(&tot, NULL, NULL, 1);
         cJSON_AddNumberToObject(t, "numel", elems);
         lbq_json_add_num(t, "bits_per_elem_m", bpe_m);
         lbq_json_add_num(t, "bits_per_elem_v", bpe_v);
+        if (sampled) cJSON_AddItemToObject(t, "ci", lbq_sample_ci_json(t_ci));
         cJSON_AddItemToObject(root, "totals", t);
         cJSON *mem_o = cJSON_AddObjectToObject(root, "memory");
         cJSON_AddNumberToObject(mem_o, "fp32_bytes", fp32_bytes);
@@ -325,6 +373,7 @@ cleanup:
     if (rc) exitc = lbq_mpi_fail(rc);
     cJSON_Delete(root);
     free(ev); free(owner); free(numel);
+    free(s_one); free(s_tot); free(s_ci); free(t_ci);
     if (!exitc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     cli_plan_free(plan);

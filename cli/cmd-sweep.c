@@ -7,6 +7,7 @@
 #include "lbq-mpi.h"
 #include "plot.h"
 #include "sweep-grid.h"
+#include "lbq-sample.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@
 const char lbq_usage_sweep[] =
 "usage: lbq sweep FILE -o DIR [--map LIST] [--norm LIST] [--bits LIST] [--block LIST] [--state m|v|both]\n"
 "                 [--quiet] [--no-plot] [--no-swamp] [--resume] [--tensor GLOB] [--mem-limit SIZE]\n"
-"                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin]\n"
+"                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin] [--sample F]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
 "parameter and write DIR/results.json (schema lbq.sweep/3, docs/schema.md), DIR/results.tsv (one row\n"
@@ -45,16 +46,19 @@ const char lbq_usage_sweep[] =
 "  --checkpoint N evaluate N configurations at a time and save the results after each batch, so an\n"
 "                 interrupted sweep (Ctrl-C) keeps them for --resume; each tensor is then read once\n"
 "                 per batch (default: one batch, one read)\n"
+"  --sample F     evaluate a seeded (--seed) sample of whole blocks, F of each tensor (0.05 or 5%%), with a\n"
+"                 95%% interval for every aggregate, then re-evaluate exactly the configurations on or\n"
+"                 near the Pareto front (docs/metrics.md, sampled evaluation)\n"
 "  -q, --quiet    no progress bar or notices (the bar is shown only when stderr is a terminal)\n";
 
 enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_RESUME, O_TENSOR, O_MEM,
-       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE };
+       O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE, O_SAMPLE };
 static const struct cli_opt opts[] = {
     { "output", 1, O_OUT }, { "map", 1, O_MAP }, { "norm", 1, O_NORM }, { "bits", 1, O_BITS }, { "block", 1, O_BLOCK },
     { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP },
     { "resume", 0, O_RESUME }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "round", 1, O_ROUND },
     { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE },
-    { "checkpoint", 1, O_CHECKPOINT }, { 0, 0, 0 },
+    { "checkpoint", 1, O_CHECKPOINT }, { "sample", 1, O_SAMPLE }, { 0, 0, 0 },
 };
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -322,7 +326,9 @@ int cmd_sweep(int argc, char **argv)
     const char *val, *dir = NULL, *device = NULL;
     const char *maps_s = LBQ_SWEEP_MAPS, *norms_s = LBQ_SWEEP_NORMS, *bits_s = LBQ_SWEEP_BITS, *blocks_s = LBQ_SWEEP_BLOCKS;
     long long mem = 1LL << 30, tmp[MAX_LIST];
-    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0;
+    int id, rc = LBQ_OK, exitc = 0, quiet = 0, noplot = 0, noswamp = 0, resume = 0, checkpoint = 0, sampled = 0;
+    struct lbq_sample_opts smp = { 1.0, 0 };
+    struct lbq_sample_acc *sout = NULL;
     lbq_qdefaults_init(&d);
     memset(&ax, 0, sizeof ax);
     ax.state = 2;
@@ -350,6 +356,7 @@ int cmd_sweep(int argc, char **argv)
         case O_VNAME: oo.v_name = val; break;
         case O_MEM: if (cli_bytes("sweep", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
         case O_DEVICE: device = val; break;
+        case O_SAMPLE: if (lbq_sample_parse(val, &smp.frac)) return cli_usage_error("sweep", "%s", lbq_errmsg()); sampled = 1; break;
         case O_ROUND:
             if (strcmp(val, "nearest") == 0) d.round = LBQ_ROUND_NEAREST;
             else if (strcmp(val, "stochastic") == 0 || strcmp(val, "sr") == 0) d.round = LBQ_ROUND_STOCHASTIC;
@@ -361,6 +368,9 @@ int cmd_sweep(int argc, char **argv)
     }
     if (p.npos != 1) return cli_usage_error("sweep", p.npos ? "expected one FILE, got %d arguments" : "missing FILE%.0d", p.npos);
     if (!dir) return cli_usage_error("sweep", "missing -o DIR");
+    if (sampled && (resume || checkpoint || lbq_mpi_size() > 1))
+        return cli_usage_error("sweep", "--sample cannot be combined with %s", resume ? "--resume" : checkpoint ? "--checkpoint" : "MPI (run one process)");
+    smp.seed = d.seed;
     if (cli_check_outdir("-o", dir, p.positional[0])) return LBQ_EXIT_OUTPUT;
     /* axes */
     char buf[512];
@@ -432,6 +442,11 @@ int cmd_sweep(int argc, char **argv)
     for (int c = 0; c < nconf; c++) if (!lbq_sweep_conf(sw, c)->done) ntodo++;
     cli_note("sweep: %d configurations (%d to evaluate) x %d parameters", nconf, ntodo, np);
     cl = calloc((size_t)nconf, sizeof *cl);
+    if (sampled) {          /* --sample: the replicate slots of one parameter's evaluation */
+        sout = malloc(sizeof *sout * (size_t)nconf);
+        if (!sout) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        LBQ_TRY(lbq_sweep_set_sample(sw, &smp));
+    }
     todo = malloc(sizeof(int) * (size_t)(nconf + 1));
     if (!cl || !todo) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     signal(SIGINT, on_sigint);
@@ -464,7 +479,8 @@ int cmd_sweep(int argc, char **argv)
                 if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
                 int heat = b0 == 0 && k == 0;       /* the heat map's data: from the first batch's reads */
                 eo.slab_cb = heat ? lbq_sweep_heat_slab : NULL;
-                rc = lbq_eval_param(f, i, cl + j0, j1 - j0, &eo, tmpev);
+                rc = sampled ? lbq_eval_param_sampled(f, i, cl + j0, j1 - j0, &eo, &smp, sout, tmpev)
+                             : lbq_eval_param(f, i, cl + j0, j1 - j0, &eo, tmpev);
                 if (rc) goto cleanup;
                 done_work += (int64_t)(j1 - j0) * pi->shape.numel;
                 if (b0 == 0 && j0 == 0 && j1 > j0 && tmpev[0].acc.m.nonfinite) {
@@ -475,7 +491,8 @@ int cmd_sweep(int argc, char **argv)
                 if (heat && lbq_mpi_rank() == 0) lbq_sweep_heat_done(sw, i);   /* other ranks ship it first */
                 if (lbq_mpi_size() > 1) { mp.store[i * mp.K + k] = tmpev; tmpev = NULL; continue; }   /* folded on rank 0 below */
                 /* fold each configuration's result into its totals and rows now: memory stays O(configs) */
-                rc = lbq_sweep_fold(sw, i, todo + b0 + j0, j1 - j0, tmpev);
+                rc = sampled ? lbq_sweep_fold_sampled(sw, i, todo + b0 + j0, j1 - j0, tmpev, sout)
+                             : lbq_sweep_fold(sw, i, todo + b0 + j0, j1 - j0, tmpev);
                 free(tmpev);
                 tmpev = NULL;
                 if (rc) goto cleanup;
@@ -498,6 +515,24 @@ int cmd_sweep(int argc, char **argv)
             if ((rc = lbq_mpi_agree(rc))) goto cleanup;
         }
     }
+    if (sampled) {          /* the configurations on or near the Pareto front, again, exactly */
+        double ts = now_s() - t0;
+        int nn = 0;
+        LBQ_TRY(lbq_sweep_sample_front(sw, todo, &nn));
+        cli_note("sweep --sample: re-evaluating exactly the %d configurations on or near the Pareto front", nn);
+        for (int j = 0; j < nn; j++) cl[j] = lbq_sweep_conf(sw, todo[j])->c;
+        struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, sw };
+        free(tmpev);
+        tmpev = calloc((size_t)(nn > 0 ? nn : 1), sizeof *tmpev);
+        if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+        for (int i = 0; i < np && nn > 0; i++) {
+            if (g_interrupted) { rc = interrupted(dir, checkpoint, wrote); goto cleanup; }
+            progress(quiet, (double)i / np, now_s() - t0, "exact re-run of the front");
+            LBQ_TRY(lbq_eval_param(f, i, cl, nn, &eo, tmpev));
+            LBQ_TRY(lbq_sweep_fold(sw, i, todo, nn, tmpev));
+        }
+        lbq_sweep_sample_times(sw, ts, now_s() - t0 - ts);
+    }
     if (lbq_mpi_rank() != 0) goto cleanup;      /* MPI: rank 0 writes the results */
     if (g_interrupted) { rc = interrupted(dir, checkpoint, wrote); goto cleanup; }    /* during the last parameter */
     progress(quiet, 1.0, now_s() - t0, "done");
@@ -519,7 +554,7 @@ cleanup:
     if (rc) exitc = lbq_mpi_fail(rc);
     cJSON_Delete(summary);
     lbq_sweep_free(sw);
-    free(cl); free(todo);
+    free(cl); free(todo); free(sout);
     if (!rc) cli_print_read_notes(f);     /* negative v (issue 16) */
     lbq_file_close(f);
     /* a failed run that wrote nothing leaves no directory it created (and no lock file in it) */

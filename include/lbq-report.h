@@ -54,6 +54,11 @@ struct lbq_param_row {
     double  bits_per_elem_m, bits_per_elem_v;
     double  v_solo[3];              /* SOLO edge-case blocks of v: all zero, max < 1e-12, zero p-quantile */
     int     stored;                 /* read back from a results.json (--resume) */
+    /* sweep --sample (include/lbq-sample.h): 0 not a sampled sweep; 1 a sampled estimate, with
+     * 95% intervals [ci_lo, ci_hi] of m_rel_l2, v_rel_l2, v_zero_collapse, update_rel_l2,
+     * update_cosine, update_blowup_frac (in that order); 2 evaluated exactly in a sampled sweep */
+    int     ci_mode;
+    double  ci_lo[6], ci_hi[6];
     struct lbq_zero_row zs;         /* structural-zero split */
 };
 void   lbq_param_row_from_eval(struct lbq_param_row *r, const char *name, int64_t numel,
@@ -65,6 +70,8 @@ cJSON *lbq_param_row_json(const struct lbq_param_row *r);
  * them (a non-finite value is null there, so "nan"): the per-parameter rows; the fresh TOTAL rows
  * print the computed values.  Returns snprintf's count. */
 int    lbq_param_row_tsv(char *buf, size_t n, const char *prefix, const struct lbq_param_row *r, int as_stored);
+/* the TSV header's extra columns of a sampled sweep (after the usual ones, before the newline) */
+extern const char lbq_param_row_tsv_ci_head[];
 /* --resume: a row, or a TOTAL row, of a previous results.json */
 void   lbq_param_row_from_json(struct lbq_param_row *r, const cJSON *o);
 void   lbq_total_row_from_json(struct lbq_param_row *r, const cJSON *totals, int has_m, int has_v);

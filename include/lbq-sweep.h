@@ -79,6 +79,20 @@ int  lbq_sweep_fold(struct lbq_sweep *s, int p, const int *conf, int n, const st
 /* elements of m and v read by other MPI ranks, for timing.elements_read_* */
 void lbq_sweep_set_reads_other(struct lbq_sweep *s, int64_t m, int64_t v);
 
+/* --sample (docs/metrics.md, sampled evaluation; include/lbq-sample.h).  set_sample before the
+ * folds; fold_sampled instead of fold for a sampled evaluation (sout[n]: the replicate slots), which
+ * also gives each row its interval; sample_front marks the configurations on or near the Pareto
+ * front for the exact re-run, clears their totals and returns them in todo[] (*n); then plain
+ * lbq_sweep_fold of their exact evaluations.  The writes then carry the sample object, the intervals
+ * and the estimate columns (docs/schema.md). */
+struct lbq_sample_opts;
+struct lbq_sample_acc;
+int  lbq_sweep_set_sample(struct lbq_sweep *s, const struct lbq_sample_opts *o);
+int  lbq_sweep_fold_sampled(struct lbq_sweep *s, int p, const int *conf, int n, const struct lbq_param_eval *ev,
+                            const struct lbq_sample_acc *sout);
+int  lbq_sweep_sample_front(struct lbq_sweep *s, int *todo, int *n);
+void lbq_sweep_sample_times(struct lbq_sweep *s, double sampled, double exact);
+
 /* Write DIR/results.json and DIR/results.tsv (atomically, streamed) with every configuration
  * carried over or evaluated so far.  final: add SOLO's swamping runs (unless noswamp).  The
  * summary (the same document without the per-parameter rows, for the figures) is returned in

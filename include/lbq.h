@@ -322,6 +322,13 @@ int lbq_qplan_supported(struct lbq_qplan *p, const struct lbq_qspec *s, enum lbq
 struct lbq_qsize { int64_t code_bits, scale_bits, param_bits; double bits_per_elem; };
 void lbq_qplan_size(const struct lbq_qplan *p, const struct lbq_shape *shape, struct lbq_qsize *out);
 
+/* The zero floor of a plan: the largest |x| / scale that it can dequantize to exactly 0 from a
+ * non-zero x (scale: the normalization's, so |x| / scale <= 1); 0 when no non-zero value can become 0
+ * (no zero level: ":nz", zero-excluding maps, the log map).  Table maps: the midpoint between the
+ * zero level and its nearest neighbour (the neighbour itself with stochastic rounding); fp8: half the
+ * smallest subnormal over the largest finite value (docs/metrics.md "zero floor"). */
+double lbq_qplan_zero_floor(const struct lbq_qplan *p);
+
 /* The stored scales of a non-blockwise plan (lbq quantize, docs/format.md): nsc =
  * norm->nscales(plan, shape) values from the statistics (norm slot scale_dims). */
 void lbq_qplan_global_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t nsc, float *out);

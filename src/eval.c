@@ -6,6 +6,7 @@
 #include "lbq-backend.h"
 #include "lbq-errslot.h"
 #include "lbq-evaldev.h"
+#include "lbq-sample.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -75,6 +76,37 @@ static int64_t chunk_of_unit(int64_t unit)
     return chunk;
 }
 
+/* one configuration on elements [pos, pos + n) of the tensor (m, v and the outputs point at pos):
+ * quantize both states, then accumulate into acc */
+static int eval_range(const struct conf_plans *pc, const struct lbq_tstats *stm, const struct lbq_tstats *stv,
+                      int64_t pos, int64_t n, const float *m, const float *v, float *mh, float *vh, float *scr,
+                      const struct lbq_backend *dev, struct lbq_acc *acc, int fast, const struct lbq_update_cfg *ucfg,
+                      const double *ue, const uint8_t *okm, int outliers)
+{
+    int e1 = qdq_state(pc->has[0] ? &pc->q[0] : NULL, stm, pos, n, m, mh, scr, dev);
+    int e2 = qdq_state(pc->has[1] ? &pc->q[1] : NULL, stv, pos, n, v, vh, scr, dev);
+    if (e1 || e2) return e1 ? e1 : e2;
+    if (pc->has[0]) lbq_log_edge_count(&pc->q[0], n, m, acc->m.solo);   /* log map only */
+    if (pc->has[1]) lbq_log_edge_count(&pc->q[1], n, v, acc->v.solo);
+    if (fast) lbq_acc_quant(acc, ucfg, n, m, mh, v, vh, ue, okm);
+    /* outlier blocks depend on the raw states only: counted once (config 0), copied by the caller */
+    else lbq_acc_add2(acc, ucfg, n, m, mh, v, vh, outliers);
+    return LBQ_OK;
+}
+
+/* --sample: the next run [*a, *b) of drawn units in [a0, cn) of the chunk at tensor position pos
+ * (pos and a0 are multiples of the unit); 0 when none is left */
+static int next_run(const struct lbq_sample_sel *sel, int64_t pos, int64_t a0, int64_t cn, int64_t *a, int64_t *b)
+{
+    int64_t x = a0;
+    while (x < cn && !sel->unit_in[(pos + x) / sel->unit]) x += sel->unit;
+    if (x >= cn) return 0;
+    int64_t y = x;
+    while (y < cn && sel->unit_in[(pos + y) / sel->unit]) y += sel->unit;
+    *a = x; *b = y < cn ? y : cn;
+    return 1;
+}
+
 int lbq_eval_blocks_split_ok(const int64_t *blocks, int n)
 {
     /* powers of two <= 65536 divide 65536, so any subset with the outlier block 128 has a unit
@@ -86,10 +118,84 @@ int lbq_eval_blocks_split_ok(const int64_t *blocks, int n)
     return 1;
 }
 
-int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
-                   const struct lbq_eval_opts *opts, struct lbq_param_eval *out)
+/* --sample: one slab [off, off + n).  Work items are (configuration, drawn cell), each into its own
+ * accumulator, merged in cell order into the cell's replicate slot: as in the exact path, the
+ * result does not depend on the thread count, the window or the slab size. */
+struct sctx {
+    const struct conf_plans *pl;
+    int nconf, fast, cwin;
+    const struct lbq_tstats *stm, *stv;
+    const struct lbq_update_cfg *ucfg;
+    const struct lbq_backend *dev;
+    const struct lbq_sample_sel *sel;
+    struct lbq_sample_acc *sout;
+    struct lbq_acc *base_slot, *cacc;   /* raw-state part of the drawn units per slot; cwin x drawn
+                                         * cells accumulators */
+    int64_t *dc;                        /* the slab's drawn cells */
+    const float *m, *v;                 /* the slab */
+    double *ue;
+    uint8_t *okm;
+};
+
+static int sampled_slab(struct sctx *x, int64_t off, int64_t n)
 {
-    if (opts && (opts->device == 1 || opts->device == 2)) {     /* device-resident engine: src/eval-dev.c */
+    const struct lbq_sample_sel *sel = x->sel;
+    const int64_t cell = sel->cell;
+    int64_t D = 0;
+    for (int64_t k = off / cell; k * cell < off + n; k++) if (sel->cell_slot[k] >= 0) x->dc[D++] = k;
+    struct lbq_errslot err = LBQ_ERRSLOT_INIT;
+    if (x->fast) {      /* the raw-state part of the drawn units, once per drawn cell */
+        #pragma omp parallel
+        {
+            float *tmp = malloc(sizeof(float) * (size_t)x->ucfg->outlier_block + sizeof(float));
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t j = 0; j < D; j++) {
+                int64_t o = x->dc[j] * cell - off, cn = (n - o < cell) ? n - o : cell;
+                lbq_acc_zero(&x->cacc[j]);
+                if (!tmp) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
+                for (int64_t a = 0, b; next_run(sel, off + o, a, cn, &a, &b); a = b)
+                    lbq_acc_base(&x->cacc[j], x->ucfg, b - a, x->m + o + a, x->v + o + a, x->ue + o + a, x->okm + o + a, tmp);
+            }
+            free(tmp);
+        }
+        if (err.rc) return lbq_errslot_raise(&err);
+        for (int64_t j = 0; j < D; j++) lbq_acc_merge(&x->base_slot[sel->cell_slot[x->dc[j]]], &x->cacc[j]);
+    }
+    for (int c0 = 0; c0 < x->nconf; c0 += x->cwin) {
+        int cw = (x->nconf - c0 < x->cwin) ? x->nconf - c0 : x->cwin;
+        int64_t items = (int64_t)cw * D;
+        #pragma omp parallel
+        {
+            float *buf = malloc(sizeof(float) * (size_t)cell * 3);
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t it = 0; it < items; it++) {
+                int c = c0 + (int)(it / D);
+                int64_t j = it % D, o = x->dc[j] * cell - off, cn = (n - o < cell) ? n - o : cell;
+                struct lbq_acc *acc = &x->cacc[it];
+                lbq_acc_zero(acc);
+                if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
+                float *mh = buf, *vh = buf + cell, *scr = buf + 2 * cell;
+                int e = LBQ_OK;
+                for (int64_t a = 0, b; !e && next_run(sel, off + o, a, cn, &a, &b); a = b)
+                    e = eval_range(&x->pl[c], x->stm, x->stv, off + o + a, b - a, x->m + o + a, x->v + o + a, mh + a, vh + a, scr,
+                                   x->dev, acc, x->fast, x->ucfg, x->fast ? x->ue + o + a : NULL, x->fast ? x->okm + o + a : NULL, c == 0);
+                if (e) lbq_errslot_put(&err, e);
+            }
+            free(buf);
+        }
+        if (err.rc) return lbq_errslot_raise(&err);
+        for (int c = c0; c < c0 + cw; c++)
+            for (int64_t j = 0; j < D; j++)
+                lbq_acc_merge(&x->sout[c].g[sel->cell_slot[x->dc[j]]], &x->cacc[(int64_t)(c - c0) * D + j]);
+    }
+    return LBQ_OK;
+}
+
+/* smp/sout: --sample (include/lbq-sample.h), or NULL for the exact evaluation */
+static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf, const struct lbq_eval_opts *opts,
+                      const struct lbq_sample_opts *smp, struct lbq_sample_acc *sout, struct lbq_param_eval *out)
+{
+    if (opts && !smp && (opts->device == 1 || opts->device == 2)) {     /* device-resident engine: src/eval-dev.c */
         int r = lbq_eval_param_dev(f, p, conf, nconf, opts, opts->device == 2 ? &lbq_devq_twin : &lbq_devq_cuda, out);
         if (r != LBQ_DEVQ_NOT_HANDLED) return r;            /* eps <= 0: the path below */
     }
@@ -103,6 +209,10 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     double *ue = NULL;                  /* fast path: the exact update of the slab */
     uint8_t *okm = NULL;                /* fast path: m and v finite */
     struct lbq_acc *chunk_acc = NULL, *base_total = NULL;
+    struct lbq_sample_sel sel;          /* --sample: the drawn units of this tensor */
+    const struct lbq_sample_sel *ss = NULL;
+    struct lbq_acc *base_slot = NULL, *tmp_acc = NULL;
+    memset(&sel, 0, sizeof sel);
     int have_st = 0, need_st = 0;
     memset(&stm, 0, sizeof stm); memset(&stv, 0, sizeof stv);
     struct lbq_update_cfg ucfg;
@@ -128,6 +238,13 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     int64_t slab = (budget - budget / 4) / per_elem;
     if (align * per_elem <= budget) slab = (slab / align) * align; else slab = (slab / chunk) * chunk;
     if (slab < chunk) slab = chunk;
+    int64_t cell = 0;
+    if (smp) {      /* --sample: cells of >= 2048 elements; a slab's cell accumulators within 1/8 of the budget */
+        cell = unit;
+        while (cell < 2048 && cell < chunk) cell *= 2;
+        int64_t cap = ((budget / 8) / (int64_t)sizeof(struct lbq_acc)) * cell / chunk * chunk;
+        if (slab > cap) slab = cap > chunk ? cap : chunk;
+    }
     if (slab > N) slab = N;
     int64_t nchunk_max = (slab + chunk - 1) / chunk;
     m = malloc(sizeof(float) * (size_t)slab);
@@ -140,6 +257,27 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         ue = malloc(sizeof(double) * (size_t)slab);
         okm = malloc((size_t)slab);
         base_total = calloc(1, sizeof *base_total);
+    }
+    struct sctx sx;
+    if (smp) {
+        LBQ_TRY(lbq_sample_select(smp, pi->name, N, unit, cell, &sel));
+        ss = &sel;
+        for (int c = 0; c < nconf; c++) lbq_sample_acc_zero(&sout[c]);
+        base_slot = calloc(LBQ_SAMPLE_GROUPS + 1, sizeof *base_slot);
+        tmp_acc = malloc(sizeof *tmp_acc);
+        memset(&sx, 0, sizeof sx);
+        sx.pl = pl; sx.nconf = nconf; sx.stm = &stm; sx.stv = &stv; sx.ucfg = &ucfg; sx.fast = fast;
+        sx.dev = lbq_backend_get(opts ? opts->device : 0); sx.sel = ss; sx.sout = sout; sx.base_slot = base_slot;
+        sx.m = m; sx.v = v; sx.ue = ue; sx.okm = okm;
+        int64_t nd = 0;     /* drawn cells of a slab, at most */
+        for (int64_t k = 0; k < sel.ncells; k++) nd += sel.cell_slot[k] >= 0;
+        if (nd > slab / cell + 1) nd = slab / cell + 1;
+        if (nd < 1) nd = 1;
+        int64_t cw = (budget / 8) / ((int64_t)sizeof(struct lbq_acc) * nd);
+        sx.cwin = (int)(cw < 1 ? 1 : (cw > nconf ? nconf : cw));
+        sx.cacc = malloc(sizeof *sx.cacc * (size_t)nd * (size_t)sx.cwin);
+        sx.dc = malloc(sizeof *sx.dc * (size_t)nd);
+        if (!base_slot || !tmp_acc || !sx.cacc || !sx.dc) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     }
     if (!m || !v || !chunk_acc || (fast && (!ue || !okm || !base_total))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (slab of %lld elements; lower --mem-limit?)", (long long)slab); goto cleanup; }
     if (need_st) {
@@ -162,6 +300,10 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
         if (have_st && slab >= N) { lbq_tstats_add(&stm, off, n, m); lbq_tstats_add(&stv, off, n, v); }
         if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
+        if (ss) {       /* --sample: the drawn cells of the slab only */
+            LBQ_TRY(sampled_slab(&sx, off, n));
+            continue;
+        }
         int64_t nch = (n + chunk - 1) / chunk;
         const struct lbq_backend *dev = lbq_backend_get(opts ? opts->device : 0);
         const int cpu = dev == lbq_backend_get(0);
@@ -232,8 +374,53 @@ int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int
     }
     /* the raw-state part is the same for every configuration (its fields are disjoint from the rest) */
     if (fast) for (int c = 0; c < nconf; c++) lbq_acc_merge(&out[c].acc, base_total);
+    if (ss) {       /* --sample: the raw-state part and the outlier counts per slot, then the weights */
+        for (int c = 0; c < nconf; c++) {
+            struct lbq_sample_acc *sa = &sout[c];
+            for (int g = 0; g <= LBQ_SAMPLE_GROUPS; g++) {
+                if (fast) lbq_acc_merge(&sa->g[g], &base_slot[g]);
+                else if (c > 0) {
+                    const struct lbq_acc *a0 = &sout[0].g[g];
+                    sa->g[g].m.blocks = a0->m.blocks; sa->g[g].m.outlier_blocks = a0->m.outlier_blocks;
+                    sa->g[g].v.blocks = a0->v.blocks; sa->g[g].v.outlier_blocks = a0->v.outlier_blocks;
+                }
+            }
+        }
+        int64_t sd[LBQ_SAMPLE_GROUPS + 1] = { 0 };     /* elements drawn into each slot */
+        for (int64_t u = 0; u < sel.nunits; u++)
+            if (sel.unit_in[u]) sd[sel.cell_slot[u * unit / cell]] += (u + 1) * unit <= N ? unit : N - u * unit;
+        for (int c = nconf - 1; c >= 0; c--) {     /* config 0 last: the others copied its unweighted counts */
+            struct lbq_sample_acc *sa = &sout[c];
+            for (int g = 0; g < LBQ_SAMPLE_GROUPS && sel.nsel < sel.nunits; g++) {     /* Horvitz-Thompson weights */
+                if (!sd[g]) continue;       /* an empty group stays 0 */
+                *tmp_acc = sa->g[g];
+                lbq_acc_zero(&sa->g[g]);
+                lbq_acc_axpy(&sa->g[g], tmp_acc, sel.weight);
+            }
+            sa->drawn = sel.drawn; sa->numel = N;
+            memcpy(sa->slot_drawn, sd, sizeof sd);
+            lbq_sample_acc_total(sa, &out[c].acc);
+        }
+    }
 cleanup:
+    if (ss) { free(sx.cacc); free(sx.dc); }
+    lbq_sample_sel_free(&sel);
+    free(base_slot); free(tmp_acc);
     if (have_st) { lbq_tstats_free(&stm); lbq_tstats_free(&stv); }
     free(m); free(v); free(ue); free(okm); free(base_total); free(chunk_acc); free(pl);
     return rc;
+}
+
+int lbq_eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
+                   const struct lbq_eval_opts *opts, struct lbq_param_eval *out)
+{
+    return eval_param(f, p, conf, nconf, opts, NULL, NULL, out);
+}
+
+int lbq_eval_param_sampled(struct lbq_file *f, int p, const struct lbq_config *conf, int nconf,
+                           const struct lbq_eval_opts *opts, const struct lbq_sample_opts *smp,
+                           struct lbq_sample_acc *sout, struct lbq_param_eval *out)
+{
+    if (!smp || !sout) return lbq_err(LBQ_ERR_ARG, "lbq_eval_param_sampled: no sample options or output");
+    return eval_param(f, p, conf, nconf, opts, smp, sout, out);
 }

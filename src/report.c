@@ -4,6 +4,10 @@
 #include "lbq-metrics.h"
 #include "lbq-report.h"
 
+/* sweep --sample: the keys of a row's intervals (struct lbq_param_row ci_lo/ci_hi) */
+static const char *const g_ci_keys[6] = { "m_rel_l2", "v_rel_l2", "v_zero_collapse", "update_rel_l2", "update_cosine", "update_blowup_frac" };
+
+
 static cJSON *state_json(const struct lbq_state_acc *a, const struct lbq_qsize *sz)
 {
     struct lbq_state_res r;
@@ -169,14 +173,38 @@ cJSON *lbq_param_row_json(const struct lbq_param_row *r)
     lbq_json_add_num(o, "bits_per_elem_v", r->bits_per_elem_v);
     for (int k = 0; k < 3; k++) lbq_json_add_num(o, lbq_solo_row_keys[k], r->v_solo[k]);
     lbq_zero_row_json(o, &r->zs);
+    if (r->ci_mode == 1) {      /* sweep --sample: the row's 95% intervals */
+        cJSON *ci = cJSON_AddObjectToObject(o, "ci");
+        for (int k = 0; k < 6; k++) {
+            cJSON *a = cJSON_AddArrayToObject(ci, g_ci_keys[k]);
+            cJSON_AddItemToArray(a, lbq_json_num(r->ci_lo[k]));
+            cJSON_AddItemToArray(a, lbq_json_num(r->ci_hi[k]));
+        }
+    }
     return o;
 }
 
 /* a number as results.json stores it: non-finite values are null there, read back as NaN */
 static double stored(const struct lbq_param_row *r, double v) { return (r->stored || isfinite(v)) ? v : NAN; }
 
+const char lbq_param_row_tsv_ci_head[] = "\testimate\tm_rel_l2_lo\tm_rel_l2_hi\tv_rel_l2_lo\tv_rel_l2_hi\tv_zero_collapse_lo\t"
+    "v_zero_collapse_hi\tupdate_rel_l2_lo\tupdate_rel_l2_hi\tupdate_cosine_lo\tupdate_cosine_hi\tupdate_blowup_frac_lo\tupdate_blowup_frac_hi";
+
 int lbq_param_row_tsv(char *buf, size_t n, const char *prefix, const struct lbq_param_row *r, int as_stored)
 {
+    if (r->ci_mode) {           /* sweep --sample: the usual columns, then the estimate kind and the intervals */
+        struct lbq_param_row t = *r;
+        t.ci_mode = 0;
+        int k = lbq_param_row_tsv(buf, n, prefix, &t, as_stored);
+        if (k <= 0 || (size_t)k >= n) return k;
+        k--;                    /* over the newline */
+        k += snprintf(buf + k, n - (size_t)k, "\t%s", r->ci_mode == 1 ? "sampled" : "exact");
+        const double val[6] = { r->m_rel_l2, r->v_rel_l2, r->v_zero_collapse, r->update_rel_l2, r->update_cosine, r->update_blowup_frac };
+        for (int j = 0; j < 6 && (size_t)k < n; j++)     /* exact (2): the value as both ends */
+            k += snprintf(buf + k, n - (size_t)k, "\t%.6g\t%.6g", r->ci_mode == 1 ? r->ci_lo[j] : val[j], r->ci_mode == 1 ? r->ci_hi[j] : val[j]);
+        if ((size_t)k < n) k += snprintf(buf + k, n - (size_t)k, "\n");
+        return k;
+    }
     struct lbq_param_row t = *r;
     if (as_stored) {
         t.m_rel_l2 = stored(r, r->m_rel_l2); t.v_rel_l2 = stored(r, r->v_rel_l2);

@@ -373,6 +373,22 @@ void lbq_qplan_size(const struct lbq_qplan *p, const struct lbq_shape *shape, st
     out->bits_per_elem = shape->numel ? (double)(out->code_bits + out->scale_bits + out->param_bits) / (double)shape->numel : 0.0;
 }
 
+double lbq_qplan_zero_floor(const struct lbq_qplan *p)
+{
+    const struct lbq_map *m = p->spec.map;
+    if (lbq_map_is_fp8(m))      /* half the smallest subnormal (ties to even: 0), over the largest finite value */
+        return m->kind == LBQ_MAP_FP8_E4M3 ? ldexp(1.0, -10) / 448.0 : ldexp(1.0, -17) / 57344.0;
+    if (m->kind != LBQ_MAP_TABLE) return 0.0;           /* the log map has no zero level */
+    int z = -1;
+    for (int i = 0; i < p->nlev; i++) if (p->q[i] == 0.0f) { z = i; break; }
+    if (z < 0) return 0.0;
+    int sr = p->spec.round == LBQ_ROUND_STOCHASTIC;
+    double f = INFINITY;
+    if (z + 1 < p->nlev) f = sr ? (double)p->q[z + 1] : (double)p->mid[z];
+    if (z > 0) { double g = sr ? -(double)p->q[z - 1] : -(double)p->mid[z - 1]; if (g < f) f = g; }
+    return isfinite(f) ? f : 1.0;
+}
+
 void lbq_qplan_global_scales(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t nsc, float *out)
 {
     if (nsc == 1) { out[0] = st->absmax; return; }

@@ -7,6 +7,7 @@
 #include "lbq-report.h"
 #include "lbq-sim.h"
 #include "lbq-sweep.h"
+#include "lbq-sample.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +54,13 @@ struct lbq_sweep {
     int     nextra;
     double  t0;
     int64_t total_el, reads_other[2];
+    /* --sample: the options, each configuration's replicate totals, the configurations re-run
+     * exactly, the two phases' seconds */
+    struct lbq_sample_opts smp;
+    int     sampled;
+    struct lbq_sample_acc *stot;
+    uint8_t *exact;
+    double  t_sampled, t_exact;
 };
 
 static double now_s(void)
@@ -133,7 +141,7 @@ void lbq_sweep_free(struct lbq_sweep *s)
     free(s->h.rowmax); free(s->h.colmax); free(s->h.grid); free(s->h.pr); free(s->h.pc); free(s->h.gr); free(s->h.gc);
     if (s->fd >= 0) close(s->fd);
     free(s->mem);
-    free(s->tot); free(s->el); free(s->bm); free(s->bv);
+    free(s->tot); free(s->el); free(s->bm); free(s->bv); free(s->stot); free(s->exact);
     cJSON_Delete(s->prev);
     free(s->prev_path);
     free(s->carried); free(s->extra);
@@ -235,6 +243,73 @@ int lbq_sweep_fold(struct lbq_sweep *s, int p, const int *conf, int n, const str
     }
     return LBQ_OK;
 }
+
+/* ---- --sample ------------------------------------------------------------------------------------ */
+int lbq_sweep_set_sample(struct lbq_sweep *s, const struct lbq_sample_opts *o)
+{
+    s->smp = *o;
+    s->sampled = 1;
+    s->stot = malloc(sizeof *s->stot * (size_t)s->nconf);
+    s->exact = calloc((size_t)s->nconf, 1);
+    if (!s->stot || !s->exact) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    for (int c = 0; c < s->nconf; c++) lbq_sample_acc_zero(&s->stot[c]);
+    return LBQ_OK;
+}
+
+int lbq_sweep_fold_sampled(struct lbq_sweep *s, int p, const int *conf, int n, const struct lbq_param_eval *ev,
+                           const struct lbq_sample_acc *sout)
+{
+    int rc = store_init(s);
+    if (rc) return rc;
+    struct lbq_ci *ci = malloc(sizeof *ci * LBQ_SM_COUNT);
+    if (!ci) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    const struct lbq_param_info *pi = lbq_file_param(s->f, p);
+    double nn = (double)pi->shape.numel;
+    for (int j = 0; j < n && !rc; j++) {
+        int c = conf[j];
+        const struct lbq_param_eval *e = &ev[j];
+        lbq_acc_merge(&s->tot[c], &e->acc);
+        lbq_sample_acc_merge(&s->stot[c], &sout[j]);
+        s->el[c] += nn; s->bm[c] += e->m_size.bits_per_elem * nn; s->bv[c] += e->v_size.bits_per_elem * nn;
+        struct lbq_param_row row;
+        lbq_param_row_from_eval(&row, pi->name, pi->shape.numel, e, s->cs[c].c.has_m, s->cs[c].c.has_v);
+        lbq_sample_ci(&sout[j], 1.0, ci);
+        lbq_param_row_set_ci(&row, ci);
+        rc = rec_put(s, c, p, &row);
+    }
+    free(ci);
+    return rc;
+}
+
+int lbq_sweep_sample_front(struct lbq_sweep *s, int *todo, int *n)
+{
+    int rc = LBQ_OK, nconf = s->nconf;
+    double *x = calloc((size_t)nconf, sizeof *x), *y = calloc((size_t)nconf, sizeof *y);
+    double *lo = calloc((size_t)nconf, sizeof *lo), *hi = calloc((size_t)nconf, sizeof *hi);
+    uint8_t *near = calloc((size_t)nconf, 1);
+    struct lbq_ci *ci = malloc(sizeof *ci * LBQ_SM_COUNT);
+    *n = 0;
+    if (!x || !y || !lo || !hi || !near || !ci) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto out; }
+    for (int c = 0; c < nconf; c++) {
+        x[c] = y[c] = NAN;
+        if (!s->cs[c].evaluated || !(s->el[c] > 0)) continue;
+        lbq_sample_ci(&s->stot[c], 1.0, ci);
+        x[c] = (s->bm[c] + s->bv[c]) / s->el[c] / 2;
+        y[c] = ci[LBQ_SM_U_REL_L2].est; lo[c] = ci[LBQ_SM_U_REL_L2].lo; hi[c] = ci[LBQ_SM_U_REL_L2].hi;
+    }
+    lbq_sample_near_front(nconf, x, y, lo, hi, near);
+    for (int c = 0; c < nconf; c++) {
+        if (!near[c]) continue;
+        todo[(*n)++] = c;
+        s->exact[c] = 1;
+        lbq_acc_zero(&s->tot[c]); s->el[c] = s->bm[c] = s->bv[c] = 0;
+    }
+out:
+    free(x); free(y); free(lo); free(hi); free(near); free(ci);
+    return rc;
+}
+
+void lbq_sweep_sample_times(struct lbq_sweep *s, double sampled, double exact) { s->t_sampled = sampled; s->t_exact = exact; }
 
 void lbq_sweep_set_reads_other(struct lbq_sweep *s, int64_t m, int64_t v) { s->reads_other[0] = m; s->reads_other[1] = v; }
 
@@ -769,6 +844,7 @@ static int fill_rows(void *ud, struct lbq_wstream *w)
     for (int p = 0; p < x->s->np; p++) {
         int rc = rec_get(x->s, x->c, p, &row);
         if (rc) return rc;
+        if (x->s->sampled && x->s->exact[x->c]) row.ci_mode = 2;      /* --sample: re-run exactly */
         if (x->tw) tsv_row(x->tw, &row, 1);
         if (!w) continue;
         if (p) lbq_wstream_put(w, ", ", 2);
@@ -802,7 +878,13 @@ static cJSON *conf_json(const struct lbq_sweep *s, int c, int with_params)
     cJSON_AddNumberToObject(t, "numel", el);
     lbq_json_add_num(t, "bits_per_elem_m", bm);
     lbq_json_add_num(t, "bits_per_elem_v", bv);
+    if (s->sampled && !s->exact[c]) {
+        struct lbq_ci *ci = malloc(sizeof *ci * LBQ_SM_COUNT);
+        if (ci) { lbq_sample_ci(&s->stot[c], 1.0, ci); cJSON_AddItemToObject(t, "ci", lbq_sample_ci_json(ci)); }
+        free(ci);
+    }
     cJSON_AddItemToObject(o, "totals", t);
+    if (s->sampled) cJSON_AddBoolToObject(o, "sampled", !s->exact[c]);
     if (with_params) cJSON_AddRawToObject(o, "params", MARK);
     return o;
 }
@@ -851,6 +933,13 @@ static int fill_configs(void *ud, struct lbq_wstream *w)
         double el = s->el[c];
         struct lbq_param_row total;
         lbq_total_row(&total, &s->tot[c], el, el > 0 ? s->bm[c] / el : NAN, el > 0 ? s->bv[c] / el : NAN, sc->c.has_m, sc->c.has_v);
+        if (s->sampled && !s->exact[c]) {
+            struct lbq_ci *ci = malloc(sizeof *ci * LBQ_SM_COUNT);
+            if (!ci) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+            lbq_sample_ci(&s->stot[c], 1.0, ci);
+            lbq_param_row_set_ci(&total, ci);
+            free(ci);
+        } else if (s->sampled) total.ci_mode = 2;
         tsv_row(x->tw, &total, 0);
     }
     for (int k = 0; k < s->nextra && !rc; k++) {
@@ -894,6 +983,22 @@ static int doc_json(struct lbq_sweep *s, int final, int noswamp, int summary, cJ
     cJSON *a4 = cJSON_AddArrayToObject(axj, "blocks");
     for (int i = 0; i < ax->nblocks; i++) cJSON_AddItemToArray(a4, cJSON_CreateNumber((double)ax->blocks[i]));
     cJSON_AddStringToObject(axj, "state", ax->state == 0 ? "m" : ax->state == 1 ? "v" : "both");
+    if (s->sampled) {       /* what was sampled, and which configurations were re-run exactly */
+        cJSON *sj = cJSON_AddObjectToObject(root, "sample");
+        cJSON_AddNumberToObject(sj, "fraction", s->smp.frac);
+        cJSON_AddNumberToObject(sj, "seed", (double)s->smp.seed);
+        cJSON_AddNumberToObject(sj, "groups", LBQ_SAMPLE_GROUPS);
+        cJSON_AddNumberToObject(sj, "level", 0.95);
+        int64_t dr = 0, ne = 0;
+        for (int c = 0; c < s->nconf; c++) if (s->cs[c].evaluated) { dr = s->stot[c].drawn; ne = s->stot[c].numel; break; }
+        cJSON_AddNumberToObject(sj, "elements_drawn", (double)dr);
+        cJSON_AddNumberToObject(sj, "elements", (double)ne);
+        cJSON_AddStringToObject(sj, "exact_rule", "update rel_l2 vs bits per element: re-run exactly unless some configuration with no more bits has its upper bound below this one's lower bound");
+        cJSON *ex = cJSON_AddArrayToObject(sj, "reevaluated_exact");
+        for (int c = 0; c < s->nconf; c++) if (s->exact[c]) cJSON_AddItemToArray(ex, cJSON_CreateString(s->cs[c].c.label));
+        lbq_json_add_num(sj, "seconds_sampled", s->t_sampled);
+        lbq_json_add_num(sj, "seconds_exact", s->t_exact);
+    }
     if (!summary) {
         cJSON_AddRawToObject(root, "configs", MARK);
     } else {
@@ -951,7 +1056,9 @@ int lbq_sweep_write(struct lbq_sweep *s, const char *dir, int final, int noswamp
     if ((rc = doc_json(s, final, noswamp, 0, &root))) goto done;
     if ((rc = lbq_wstream_open(pj, &wj))) goto done;
     if ((rc = lbq_wstream_open(pt, &tw->w))) goto done;
-    lbq_wstream_put(tw->w, tsv_head, sizeof tsv_head - 1);
+    lbq_wstream_put(tw->w, tsv_head, sizeof tsv_head - 2);          /* --sample: the interval columns too */
+    if (s->sampled) lbq_wstream_put(tw->w, lbq_param_row_tsv_ci_head, strlen(lbq_param_row_tsv_ci_head));
+    lbq_wstream_put(tw->w, "\n", 1);
     struct doc_fill df = { s, tw };
     rc = put_node(wj, root, 0, fill_configs, &df);
     lbq_wstream_put(wj, "\n", 1);

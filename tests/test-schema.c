@@ -168,6 +168,37 @@ int main(void)
         CHECK_EQ_INT(nq, 2);
         cJSON_Delete(d);
     }
+    /* --sample: the sampled documents validate, and carry the sample object and the intervals */
+    {
+        char sj[512], ssw[512], sswj[600];
+        snprintf(sj, sizeof sj, "%s/as.json", dir);
+        snprintf(ssw, sizeof ssw, "%s/sws", dir);
+        snprintf(sswj, sizeof sswj, "%s/results.json", ssw);
+        char *b1[] = { (char *)lbq, "analyze", sample, "--recipe", "lpmm4", "--sample", "20%", "--json", sj, "-q", NULL };
+        CHECK_EQ_INT(run(b1), 0);
+        CHECK_EQ_INT(check_file(sj, "lbq.analyze-2.json"), 0);
+        char *b2[] = { (char *)lbq, "sweep", sample, "-o", ssw, "--map", "dtree,linear", "--norm", "block,rank1", "--bits", "2,4",
+                       "--block", "128", "--sample", "0.2", "--no-plot", "--no-swamp", "-q", NULL };
+        CHECK_EQ_INT(run(b2), 0);
+        CHECK_EQ_INT(check_file(sswj, "lbq.sweep-2.json"), 0);
+        char *s1 = lbq_read_file(sj), *s2 = lbq_read_file(sswj);
+        cJSON *d1 = s1 ? cJSON_Parse(s1) : NULL, *d2 = s2 ? cJSON_Parse(s2) : NULL;
+        free(s1); free(s2);
+        CHECK(cJSON_IsObject(cJSON_GetObjectItem(d1, "sample")));
+        CHECK(cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetObjectItem(d1, "totals"), "ci")));
+        CHECK(cJSON_IsObject(cJSON_GetObjectItem(d2, "sample")));
+        int nsampled = 0, nexact = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(d2, "configs")) {
+            int smp = cJSON_IsTrue(cJSON_GetObjectItem(c, "sampled"));
+            nsampled += smp; nexact += !smp;
+            CHECK(smp == cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "totals"), "ci")));
+        }
+        CHECK(nexact >= 1);     /* the front, re-run exactly */
+        CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(d2, "sample"), "reevaluated_exact")), nexact);
+        printf("sampled sweep: %d configurations sampled, %d re-run exactly\n", nsampled, nexact);
+        cJSON_Delete(d1); cJSON_Delete(d2);
+    }
     /* the sweep read every tensor exactly once */
     {
         char *s = lbq_read_file(swj);

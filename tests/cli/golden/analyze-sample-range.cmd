@@ -1,0 +1,1 @@
+analyze data/sample-early.h5 --recipe lpmm4 --sample 0

@@ -1,0 +1,1 @@
+sweep data/sample-early.h5 -o /tmp/lbq-golden-sample-x --sample 0.1 --checkpoint 3
