@@ -4,18 +4,24 @@
 #include "lbq-json.h"
 #include "lbq-report.h"
 #include "lbq-recommend.h"
+#include "lbq-sweep.h"
 #include "sweep-grid.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 
 const char lbq_usage_recommend[] =
 "usage: lbq recommend FILE (--budget BITS | --budget-gb G --params N) [-o PLAN.json] [options]\n"
+"       lbq recommend SWEEP/results.json (--budget BITS | ...) [-o PLAN.json] [options]\n"
 "\n"
 "Choose, for every parameter, one quantizer for m and v from a candidate set so that the\n"
 "element-weighted mean of the per-tensor update rel-L2 (sum numel * update_rel_l2 / sum numel) is\n"
 "smallest while the states fit the budget.  Candidates that send a positive v to 0, or whose\n"
 "update blow-up fraction exceeds --max-blowup, are vetoed.  Each tensor is read once; every\n"
-"candidate is evaluated on it by the analyze engine.  Prints the plan per tensor and its totals\n"
+"candidate is evaluated on it by the analyze engine.  Given a sweep's results.json (or its\n"
+"directory) instead of the .h5, no tensor is read: the candidates are that sweep's configurations\n"
+"(its grid and its recipe:NAME points) and their per-parameter rows (configs[].params).\n"
+"Prints the plan per tensor and its totals\n"
 "next to every published recipe at its own memory; -o writes the plan (schema lbq.plan/1), which\n"
 "'lbq analyze FILE --plan PLAN.json' re-evaluates.  Definitions: docs/metrics.md.\n"
 "\n"
@@ -27,13 +33,16 @@ const char lbq_usage_recommend[] =
 "                      x bits " LBQ_SWEEP_BITS " x blocks " LBQ_SWEEP_BLOCKS ", one spec for m and v;\n"
 "                      the log map quantizes v only), fp32, recipes (every published recipe's\n"
 "                      per-tensor choice, its fp32 exemptions included), a recipe name, SPEC (m and\n"
-"                      v), or MSPEC/VSPEC where either may be fp32\n"
+"                      v), or MSPEC/VSPEC where either may be fp32.  With a results.json: grid is\n"
+"                      its grid, recipes its recipe points, a spec must be one of its configurations;\n"
+"                      fp32 is exact (32 bits, no error)\n"
 "  --max-blowup F      veto a candidate on a tensor whose update blow-up fraction\n"
 "                      #(|u^| > 10|u|)/n exceeds F (default 0.001)\n"
 "  -o, --output PLAN   write the plan (JSON, schema lbq.plan/1)\n"
 "  --curve TSV         also solve at budgets from the minimum to 9 bits/element in steps of 0.25 and\n"
 "                      write objective vs memory of those plans and of the recipes (plots/recommend.gp)\n"
 "  --tensor GLOB, --mem-limit SIZE, --m-name/--v-name PAT, --device D   as in 'lbq analyze --help'\n"
+"                      (an .h5 input only)\n"
 "  -q, --quiet         no notices on stderr\n";
 
 enum { O_BUDGET = 1, O_BUDGET_GB, O_PARAMS, O_CANDS, O_MAXBLOW, O_OUT, O_TENSOR, O_MEM, O_MNAME, O_VNAME, O_DEVICE, O_QUIET, O_CURVE };
@@ -47,6 +56,8 @@ struct cand {
     struct lbq_config c;
     int offered;            /* in the candidate set (recipes are always evaluated, for the comparison) */
     int recipe;             /* index of the recipe, or -1 */
+    const char *rname;      /* the recipe's name (recipe >= 0) */
+    const cJSON *sweep;     /* from a results.json: its configs[] object (NULL: fp32, exact) */
 };
 
 struct cres {               /* one candidate on one tensor */
@@ -66,19 +77,20 @@ static int add_cand(const struct lbq_config *c, int offered, int recipe)
     for (int i = 0; i < g_nc; i++)
         if (strcmp(g_c[i].c.label, c->label) == 0) { g_c[i].offered |= offered; return 0; }
     if (g_nc == MAXC) return -1;
+    memset(&g_c[g_nc], 0, sizeof g_c[g_nc]);
     g_c[g_nc].c = *c; g_c[g_nc].offered = offered; g_c[g_nc].recipe = recipe;
+    g_c[g_nc].rname = recipe >= 0 ? lbq_recipe_at(recipe)->name : NULL;
     g_nc++;
     return 0;
 }
 
 static void set_label(struct lbq_config *c)
 {
-    const char *m = c->has_m ? c->m.text : "fp32", *v = c->has_v ? c->v.text : "fp32";
-    if (strcmp(m, v) == 0) snprintf(c->label, sizeof c->label, "%s", m);
-    else snprintf(c->label, sizeof c->label, "%s/%s", m, v);
+    lbq_sweep_label(c->label, sizeof c->label, &c->m, c->has_m, &c->v, c->has_v);
 }
 
-/* the sweep's default grid, as `lbq sweep` builds it (both states; the log map: v only) */
+/* the sweep's default grid, as `lbq sweep` builds it (both states; a v-only map, log, with the m
+ * quantizer of the recipe that uses it for v: lbq_sweep_pair_m) */
 static int add_grid(void)
 {
     const char *maps = LBQ_SWEEP_MAPS, *norms = LBQ_SWEEP_NORMS, *blocks = LBQ_SWEEP_BLOCKS;
@@ -121,6 +133,8 @@ static int add_grid(void)
                     c.has_v = lbq_qplan_init(&tp, &s, LBQ_ROLE_V, 2) == LBQ_OK;
                     if (!c.has_m && !c.has_v) continue;
                     c.m = s; c.v = s;
+                    const struct lbq_recipe *mr;
+                    if (!c.has_m && lbq_sweep_pair_m(map, &d, &c.m, &mr)) c.has_m = 1;
                     set_label(&c);
                     if (add_cand(&c, 1, -1)) return -1;
                 }
@@ -196,6 +210,170 @@ static int parse_candidates(const char *list)
     return 0;
 }
 
+
+/* ---- a sweep's results.json as the input ------------------------------------------------------ */
+/* FILE is a sweep's results: a directory (DIR/results.json) or a file whose first byte that is not
+ * white space is '{' (an HDF5 file starts with its signature) */
+static int sweep_input(const char *in, char *path, size_t n)
+{
+    struct stat st;
+    if (stat(in, &st) == 0 && S_ISDIR(st.st_mode)) { snprintf(path, n, "%s/results.json", in); return 1; }
+    FILE *fp = fopen(in, "rb");
+    if (!fp) return 0;
+    int ch;
+    do ch = fgetc(fp); while (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r');
+    fclose(fp);
+    if (ch != '{') return 0;
+    snprintf(path, n, "%s", in);
+    return 1;
+}
+
+static const char *const g_row_nums[] = { "update_rel_l2", "update_cosine", "update_blowup_frac", "m_rel_l2", "v_rel_l2", "v_zero_collapse" };
+
+/* Everything the solver needs, checked before any work: schema lbq.sweep/2 or later, configs with a
+ * label, m_spec and v_spec, and per-parameter rows (configs[].params) naming the same tensors in
+ * the same order in every configuration, each with its plans, bits and errors. */
+static int sweep_check(const char *path, const cJSON *root)
+{
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "schema"), *sv = cJSON_GetObjectItemCaseSensitive(root, "schema_version");
+    if (!cJSON_IsString(sc) || strcmp(sc->valuestring, "lbq.sweep") != 0)
+        return lbq_err(LBQ_ERR_FORMAT, "%s: not an lbq sweep results file (schema is not \"lbq.sweep\")", path);
+    if (!cJSON_IsNumber(sv) || sv->valuedouble < 2)
+        return lbq_err(LBQ_ERR_FORMAT, "%s: schema lbq.sweep/%g is older than 2, whose results changed meaning (docs/schema.md); rerun lbq sweep",
+                       path, cJSON_IsNumber(sv) ? sv->valuedouble : 0.0);
+    const cJSON *cf = cJSON_GetObjectItemCaseSensitive(root, "configs");
+    if (!cJSON_IsArray(cf) || cJSON_GetArraySize(cf) == 0) return lbq_err(LBQ_ERR_FORMAT, "%s: no configurations (key 'configs')", path);
+    const cJSON *c, *p0 = NULL;
+    int k = 0;
+    cJSON_ArrayForEach(c, cf) {
+        const cJSON *lab = cJSON_GetObjectItemCaseSensitive(c, "label"), *pa = cJSON_GetObjectItemCaseSensitive(c, "params");
+        if (!cJSON_IsString(lab)) return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d] has no label", path, k);
+        for (int s = 0; s < 2; s++) {
+            const cJSON *sp = cJSON_GetObjectItemCaseSensitive(c, s ? "v_spec" : "m_spec");
+            if (!cJSON_IsString(sp) && !cJSON_IsNull(sp))
+                return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d] (%s): '%s' is not a string or null", path, k, lab->valuestring, s ? "v_spec" : "m_spec");
+        }
+        if (!cJSON_IsArray(pa) || cJSON_GetArraySize(pa) == 0)
+            return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d] (%s) has no per-parameter rows (configs[].params): recommend needs each tensor's errors and bits; rerun lbq sweep so that it writes them",
+                           path, k, lab->valuestring);
+        if (!p0) p0 = pa;
+        if (cJSON_GetArraySize(pa) != cJSON_GetArraySize(p0))
+            return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d] (%s) has %d parameter rows, configs[0] has %d", path, k, lab->valuestring,
+                           cJSON_GetArraySize(pa), cJSON_GetArraySize(p0));
+        int i = 0;
+        const cJSON *r;
+        cJSON_ArrayForEach(r, pa) {
+            const cJSON *r0 = cJSON_GetArrayItem(p0, i);
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(r, "name"), *ne = cJSON_GetObjectItemCaseSensitive(r, "numel");
+            const cJSON *nm0 = cJSON_GetObjectItemCaseSensitive(r0, "name"), *ne0 = cJSON_GetObjectItemCaseSensitive(r0, "numel");
+            if (!cJSON_IsString(nm) || !cJSON_IsNumber(ne) || !(ne->valuedouble >= 1))
+                return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d].params[%d]: no name or numel", path, k, i);
+            if (strcmp(nm->valuestring, nm0->valuestring) != 0 || ne->valuedouble != ne0->valuedouble)
+                return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d].params[%d] is '%s', configs[0] has '%s' there: every configuration must cover the same tensors",
+                               path, k, i, nm->valuestring, nm0->valuestring);
+            for (int q = 0; q < 2; q++) {
+                const char *key = q ? "bits_per_elem_v" : "bits_per_elem_m", *pk = q ? "v_plan" : "m_plan";
+                const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, key), *pl = cJSON_GetObjectItemCaseSensitive(r, pk);
+                if (!cJSON_IsNumber(b) || !isfinite(b->valuedouble) || b->valuedouble < 0)
+                    return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d].params[%d] (%s): no '%s'", path, k, i, nm->valuestring, key);
+                if (!cJSON_IsString(pl)) return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d].params[%d] (%s): no '%s'", path, k, i, nm->valuestring, pk);
+            }
+            for (size_t q = 0; q < sizeof g_row_nums / sizeof g_row_nums[0]; q++) {
+                const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, g_row_nums[q]);
+                if (!cJSON_IsNumber(x) && !cJSON_IsNull(x))
+                    return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d].params[%d] (%s): no '%s'", path, k, i, nm->valuestring, g_row_nums[q]);
+            }
+            if (!cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(r, "kept_fp32")))
+                return lbq_err(LBQ_ERR_FORMAT, "%s: configs[%d].params[%d] (%s): no 'kept_fp32'", path, k, i, nm->valuestring);
+            i++;
+        }
+        k++;
+    }
+    return LBQ_OK;
+}
+
+static int add_sweep_cand(const cJSON *cfg, int offered)
+{
+    struct lbq_config c;
+    memset(&c, 0, sizeof c);
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(cfg, "m_spec"), *vs = cJSON_GetObjectItemCaseSensitive(cfg, "v_spec");
+    const cJSON *rn = cJSON_GetObjectItemCaseSensitive(cfg, "recipe");
+    snprintf(c.label, sizeof c.label, "%s", cJSON_GetObjectItemCaseSensitive(cfg, "label")->valuestring);
+    c.has_m = cJSON_IsString(ms); c.has_v = cJSON_IsString(vs);
+    if (c.has_m) snprintf(c.m.text, sizeof c.m.text, "%s", ms->valuestring);
+    if (c.has_v) snprintf(c.v.text, sizeof c.v.text, "%s", vs->valuestring);
+    int before = g_nc;
+    if (add_cand(&c, offered, -1)) return -1;
+    if (g_nc > before) {
+        g_c[g_nc - 1].sweep = cfg;
+        if (cJSON_IsString(rn)) { g_c[g_nc - 1].recipe = 0; g_c[g_nc - 1].rname = rn->valuestring; }
+    }
+    return 0;
+}
+
+/* --candidates against a sweep's configurations: grid, recipes, fp32 (exact), a recipe, a spec */
+static int parse_candidates_sweep(const char *list, const char *path, const cJSON *configs)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", list);
+    char *save = NULL;
+    int any = 0;
+    const cJSON *cf;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        any = 1;
+        int isrec = strcmp(t, "recipes") == 0, found = 0;
+        if (isrec || strcmp(t, "grid") == 0) {
+            cJSON_ArrayForEach(cf, configs) {
+                if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cf, "recipe")) != isrec) continue;
+                if (add_sweep_cand(cf, 1)) return cli_usage_error("recommend", "--candidates: more than %d candidates", MAXC);
+                found = 1;
+            }
+            if (!found)
+                return cli_usage_error("recommend", "--candidates: %s has no %s configurations%s", path, isrec ? "recipe:NAME" : "grid",
+                                       isrec ? " (a sweep by an older lbq, or with --state m or v): leave 'recipes' out of --candidates or rerun lbq sweep" : "");
+            continue;
+        }
+        struct lbq_config c;
+        memset(&c, 0, sizeof c);
+        if (strcmp(t, "fp32") == 0) { set_label(&c); add_cand(&c, 1, -1); continue; }
+        const char *rn = strncmp(t, "recipe:", 7) == 0 ? t + 7 : t;
+        const struct lbq_recipe *r = lbq_recipe_find(rn);
+        if (r) {
+            cJSON_ArrayForEach(cf, configs) {
+                const cJSON *x = cJSON_GetObjectItemCaseSensitive(cf, "recipe");
+                if (cJSON_IsString(x) && strcmp(x->valuestring, r->name) == 0) { add_sweep_cand(cf, 1); found = 1; }
+            }
+            if (!found) return cli_usage_error("recommend", "--candidates: recipe '%s' is not among the configurations of %s", r->name, path);
+            continue;
+        }
+        char *slash = strchr(t, '/');
+        char ms[256], vs[256];
+        if (slash) { snprintf(ms, sizeof ms, "%.*s", (int)(slash - t), t); snprintf(vs, sizeof vs, "%s", slash + 1); }
+        else { snprintf(ms, sizeof ms, "%s", t); snprintf(vs, sizeof vs, "%s", t); }
+        if (!strchr(ms, '-') && strcmp(ms, "fp32") != 0 && !strchr(vs, '-'))
+            return cli_usage_error("recommend", "--candidates: '%s' is not grid, fp32, recipes, a recipe or a quantizer spec", t);
+        if (parse_state(t, ms, LBQ_ROLE_M, &c.m, &c.has_m) || parse_state(t, vs, LBQ_ROLE_V, &c.v, &c.has_v)) return LBQ_EXIT_USAGE;
+        cJSON_ArrayForEach(cf, configs) {
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(cf, "m_spec"), *b = cJSON_GetObjectItemCaseSensitive(cf, "v_spec");
+            if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cf, "recipe"))) continue;
+            if (cJSON_IsString(a) != c.has_m || cJSON_IsString(b) != c.has_v) continue;
+            if ((c.has_m && strcmp(a->valuestring, c.m.text)) || (c.has_v && strcmp(b->valuestring, c.v.text))) continue;
+            add_sweep_cand(cf, 1);
+            found = 1;
+            break;
+        }
+        if (!found) return cli_usage_error("recommend", "--candidates: '%s' is not a configuration of %s", t, path);
+    }
+    if (!any) return cli_usage_error("recommend", "--candidates: empty list");
+    return 0;
+}
+
+static double row_num(const cJSON *row, const char *key)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(row, key);
+    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
 static double bits_of(const struct lbq_qsize *s) { return (double)(s->code_bits + s->scale_bits + s->param_bits); }
 
 int cmd_recommend(int argc, char **argv)
@@ -205,7 +383,7 @@ int cmd_recommend(int argc, char **argv)
     const char *val, *out = NULL, *curve = NULL, *cands = "grid,fp32,recipes", *device = "auto";
     double budget = 0, budget_gb = 0, nparams = 0, max_blowup = 1e-3;
     long long mem = 1LL << 30;
-    int id, have_budget = 0, have_gb = 0;
+    int id, have_budget = 0, have_gb = 0, mem_set = 0, device_set = 0;
     while ((id = cli_next(&p, &val)) != 0) {
         if (id < 0) return LBQ_EXIT_USAGE;
         if (id == 'h') return cli_help("recommend");
@@ -217,10 +395,10 @@ int cmd_recommend(int argc, char **argv)
         case O_MAXBLOW: if (cli_double("recommend", "--max-blowup", val, 0.0, 1.0, &max_blowup)) return LBQ_EXIT_USAGE; break;
         case O_OUT: out = val; break;
         case O_TENSOR: oo.tensor_glob = val; break;
-        case O_MEM: if (cli_bytes("recommend", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; break;
+        case O_MEM: if (cli_bytes("recommend", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; mem_set = 1; break;
         case O_MNAME: oo.m_name = val; break;
         case O_VNAME: oo.v_name = val; break;
-        case O_DEVICE: device = val; break;
+        case O_DEVICE: device = val; device_set = 1; break;
         case O_QUIET: g_cli_quiet = 1; break;
         case O_CURVE: curve = val; break;
         }
@@ -234,18 +412,43 @@ int cmd_recommend(int argc, char **argv)
     } else if (nparams > 0) return cli_usage_error("recommend", "--params goes with --budget-gb");
     if (cli_check_output("-o", out, p.positional[0], CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
     if (cli_check_output("--curve", curve, p.positional[0], CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
+    /* the input: an .h5 (every candidate evaluated here) or a sweep's results.json (its rows) */
+    char spath[4096];
+    const int from_sweep = sweep_input(p.positional[0], spath, sizeof spath);
+    cJSON *sroot = NULL;
+    const cJSON *sconfigs = NULL;
+    if (from_sweep) {
+        if (oo.tensor_glob || oo.m_name || oo.v_name || mem_set || device_set)
+            return cli_usage_error("recommend", "%s is a sweep's results: --tensor, --mem-limit, --m-name, --v-name and --device apply to an .h5 input",
+                                   p.positional[0]);
+        if (out && cli_check_output("-o", out, spath, CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
+        if (curve && cli_check_output("--curve", curve, spath, CLI_OUT_TEXT)) return LBQ_EXIT_OUTPUT;
+        char *txt = lbq_read_file(spath);
+        if (!txt) return cli_fail(lbq_err(LBQ_ERR_IO, "%s: cannot read: %s", spath, strerror(errno)));
+        sroot = cJSON_Parse(txt);
+        free(txt);
+        if (!sroot) return cli_fail(lbq_err(LBQ_ERR_FORMAT, "%s: not valid JSON", spath));
+        int sr0 = sweep_check(spath, sroot);
+        if (sr0) { cJSON_Delete(sroot); return cli_fail(sr0); }
+        sconfigs = cJSON_GetObjectItemCaseSensitive(sroot, "configs");
+    }
     g_c = calloc(MAXC, sizeof *g_c);
-    if (!g_c) return cli_fail(lbq_err(LBQ_ERR_NOMEM, "out of memory"));
+    if (!g_c) { cJSON_Delete(sroot); return cli_fail(lbq_err(LBQ_ERR_NOMEM, "out of memory")); }
     g_nc = 0;
-    int exitc = parse_candidates(cands);
-    if (exitc) { free(g_c); return exitc; }
-    for (int r = 0; r < lbq_recipe_count(); r++) add_recipe(lbq_recipe_at(r), r, 0);     /* for the comparison */
+    int exitc = from_sweep ? parse_candidates_sweep(cands, spath, sconfigs) : parse_candidates(cands);
+    if (exitc) { free(g_c); cJSON_Delete(sroot); return exitc; }
+    if (from_sweep) {       /* the recipes it holds, for the comparison */
+        const cJSON *cf;
+        cJSON_ArrayForEach(cf, sconfigs) if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cf, "recipe"))) add_sweep_cand(cf, 0);
+    } else for (int r = 0; r < lbq_recipe_count(); r++) add_recipe(lbq_recipe_at(r), r, 0);     /* for the comparison */
     int noffered = 0;
     for (int c = 0; c < g_nc; c++) noffered += g_c[c].offered;
     int use_dev = 0;
-    int dr = cli_device_select("recommend", device, &use_dev);
-    if (dr == -2) { free(g_c); return LBQ_EXIT_USAGE; }
-    if (dr == -1) { free(g_c); return LBQ_EXIT_CUDA; }
+    if (!from_sweep) {
+        int dr = cli_device_select("recommend", device, &use_dev);
+        if (dr == -2) { free(g_c); return LBQ_EXIT_USAGE; }
+        if (dr == -1) { free(g_c); return LBQ_EXIT_CUDA; }
+    }
 
     int rc = LBQ_OK;
     struct lbq_file *f = NULL;
@@ -254,13 +457,24 @@ int cmd_recommend(int argc, char **argv)
     struct lbq_param_eval *ev = NULL;
     struct lbq_mck_item *items = NULL;
     int *nitems = NULL, *choice = NULL, *map = NULL;
+    const char **pname = NULL;
+    double *pnumel = NULL;
+    const char *srcfile = NULL;
     cJSON *root = NULL;
-    cli_guard_file(p.positional[0]);
-    rc = lbq_file_open(p.positional[0], &oo, &f);
-    if (!rc) rc = lbq_file_set_mem_limit(f, mem);
-    if (rc) goto cleanup;
-    cli_print_file_notes(f);
-    int np = lbq_file_nparams(f), nc = g_nc;
+    int np = 0, nc = g_nc;
+    if (from_sweep) {
+        const cJSON *fj = cJSON_GetObjectItemCaseSensitive(sroot, "file");
+        srcfile = cJSON_IsString(fj) ? fj->valuestring : spath;
+        np = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(sconfigs, 0), "params"));
+    } else {
+        cli_guard_file(p.positional[0]);
+        rc = lbq_file_open(p.positional[0], &oo, &f);
+        if (!rc) rc = lbq_file_set_mem_limit(f, mem);
+        if (rc) goto cleanup;
+        cli_print_file_notes(f);
+        np = lbq_file_nparams(f);
+        srcfile = lbq_file_path(f);
+    }
     cl = calloc((size_t)nc, sizeof *cl);
     res = calloc((size_t)np * (size_t)nc, sizeof *res);
     ev = calloc((size_t)nc, sizeof *ev);
@@ -268,12 +482,52 @@ int cmd_recommend(int argc, char **argv)
     nitems = calloc((size_t)np, sizeof *nitems);
     choice = calloc((size_t)np, sizeof *choice);
     map = calloc((size_t)np * (size_t)nc, sizeof *map);
-    if (!cl || !res || !ev || !items || !nitems || !choice || !map) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    pname = calloc((size_t)np, sizeof *pname);
+    pnumel = calloc((size_t)np, sizeof *pnumel);
+    if (!cl || !res || !ev || !items || !nitems || !choice || !map || !pname || !pnumel) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     for (int c = 0; c < nc; c++) cl[c] = g_c[c].c;
-    struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, NULL };
     double N = 0;
-    for (int i = 0; i < np; i++) {
+    if (from_sweep) {       /* the candidates' rows: bits = bits/element x numel (an integer, recovered exactly) */
+        const cJSON *r;
+        int i = 0;
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(sconfigs, 0), "params")) {
+            pname[i] = cJSON_GetObjectItemCaseSensitive(r, "name")->valuestring;
+            pnumel[i] = cJSON_GetObjectItemCaseSensitive(r, "numel")->valuedouble;
+            N += pnumel[i];
+            i++;
+        }
+        for (int c = 0; c < nc; c++) {
+            const cJSON *pa = g_c[c].sweep ? cJSON_GetObjectItemCaseSensitive(g_c[c].sweep, "params") : NULL;
+            for (i = 0; i < np; i++) {
+                struct cres *q = &res[(size_t)i * nc + c];
+                double n = pnumel[i];
+                if (!pa) {      /* fp32: both states exact */
+                    q->bits_m = q->bits_v = 32.0 * n;
+                    q->upd = 0; q->cosv = 1; q->blowup = 0; q->m_rel = 0; q->v_rel = 0; q->zc = 0;
+                    snprintf(q->m_plan, sizeof q->m_plan, "fp32");
+                    snprintf(q->v_plan, sizeof q->v_plan, "fp32");
+                    continue;
+                }
+                const cJSON *row = cJSON_GetArrayItem(pa, i);
+                q->bits_m = nearbyint(row_num(row, "bits_per_elem_m") * n);
+                q->bits_v = nearbyint(row_num(row, "bits_per_elem_v") * n);
+                q->upd = row_num(row, "update_rel_l2"); q->cosv = row_num(row, "update_cosine"); q->blowup = row_num(row, "update_blowup_frac");
+                q->m_rel = row_num(row, "m_rel_l2"); q->v_rel = row_num(row, "v_rel_l2"); q->zc = row_num(row, "v_zero_collapse");
+                q->kept_fp32 = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "kept_fp32"));
+                snprintf(q->m_plan, sizeof q->m_plan, "%s", cJSON_GetObjectItemCaseSensitive(row, "m_plan")->valuestring);
+                snprintf(q->v_plan, sizeof q->v_plan, "%s", cJSON_GetObjectItemCaseSensitive(row, "v_plan")->valuestring);
+                /* a state the configuration leaves in fp32 has no error (the rows write null there) */
+                if (isnan(q->m_rel) && strcmp(q->m_plan, "fp32") == 0) q->m_rel = 0;
+                if (isnan(q->v_rel) && strcmp(q->v_plan, "fp32") == 0) q->v_rel = 0;
+                q->collapsed = q->zc > 0;       /* zero_collapse = positive_to_zero / positive */
+                q->veto = q->collapsed > 0 || q->blowup > max_blowup || !isfinite(q->upd);
+            }
+        }
+    }
+    struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, NULL };
+    for (int i = 0; i < np && !from_sweep; i++) {
         const struct lbq_param_info *pi = lbq_file_param(f, i);
+        pname[i] = pi->name; pnumel[i] = (double)pi->shape.numel;
         N += (double)pi->shape.numel;
         LBQ_TRY(lbq_eval_param(f, i, cl, nc, &eo, ev));       /* every candidate, one read of the tensor */
         for (int c = 0; c < nc; c++) {
@@ -295,7 +549,7 @@ int cmd_recommend(int argc, char **argv)
     }
     /* the knapsack over the offered candidates: cost = bits of m + v, error = numel * update rel-L2 */
     for (int i = 0; i < np; i++) {
-        double n = (double)lbq_file_param(f, i)->shape.numel;
+        double n = pnumel[i];
         int k = 0;
         for (int c = 0; c < nc; c++) {
             if (!g_c[c].offered) continue;
@@ -321,24 +575,25 @@ int cmd_recommend(int argc, char **argv)
         int g = -1;
         sscanf(strstr(lbq_errmsg(), "group ") + 6, "%d", &g);
         rc = lbq_err(LBQ_ERR_ARG, "recommend: tensor '%s': every candidate is vetoed (add fp32 to --candidates, or raise --max-blowup)",
-                     g >= 0 && g < np ? lbq_file_param(f, g)->name : "?");
+                     g >= 0 && g < np ? pname[g] : "?");
     }
     if (rc) goto cleanup;
     /* the table */
     double pb_m = 0, pb_v = 0, pobj = 0;
-    printf("%s: plan for %.4g bits/element (m and v averaged, scales included), %d candidates x %d parameters\n",
-           lbq_file_path(f), budget, noffered, np);
+    if (from_sweep) printf("%s (the sweep %s): plan for %.4g bits/element (m and v averaged, scales included), %d candidates x %d parameters\n",
+                           srcfile, spath, budget, noffered, np);
+    else printf("%s: plan for %.4g bits/element (m and v averaged, scales included), %d candidates x %d parameters\n",
+                srcfile, budget, noffered, np);
     printf("objective: element-weighted mean of the per-tensor update rel-L2; veto: v>0 -> 0, blow-up fraction > %g\n", max_blowup);
     printf("%-30s %9s %-22s %-26s %11s %9s %9s %9s %8s\n", "parameter", "numel", "m", "v", "bits m/v", "upd relL2", "m rel-L2", "v rel-L2", "blowup%");
     for (int i = 0; i < np; i++) {
-        const struct lbq_param_info *pi = lbq_file_param(f, i);
         int c = map[(size_t)i * noffered + choice[i]];
         const struct cres *r = &res[(size_t)i * nc + c];
-        double n = (double)pi->shape.numel;
+        double n = pnumel[i];
         pb_m += r->bits_m; pb_v += r->bits_v; pobj += n * r->upd;
         char bits[32];
         snprintf(bits, sizeof bits, "%.2f/%.2f", r->bits_m / n, r->bits_v / n);
-        printf("%-30.30s %9lld %-22.22s %-26.26s %11s %9.3e %9.3e %9.3e %8.3f\n", pi->name, (long long)pi->shape.numel,
+        printf("%-30.30s %9lld %-22.22s %-26.26s %11s %9.3e %9.3e %9.3e %8.3f\n", pname[i], (long long)n,
                r->m_plan, r->v_plan, bits, r->upd, r->m_rel, r->v_rel, 100.0 * r->blowup);
     }
     pobj /= N;
@@ -357,20 +612,21 @@ int cmd_recommend(int argc, char **argv)
         int vt = 0;
         for (int i = 0; i < np; i++) {
             const struct cres *r = &res[(size_t)i * nc + c];
-            b += r->bits_m + r->bits_v; o += (double)lbq_file_param(f, i)->shape.numel * r->upd; vt += r->veto;
+            b += r->bits_m + r->bits_v; o += pnumel[i] * r->upd; vt += r->veto;
         }
         rec[nrec].bits = b / (2 * N); rec[nrec].obj = o / N; rec[nrec].vetoed = vt;
-        printf("%-10s %10.3f %14.4e %8d %s\n", lbq_recipe_at(g_c[c].recipe)->name, rec[nrec].bits, rec[nrec].obj, vt,
+        printf("%-10s %10.3f %14.4e %8d %s\n", g_c[c].rname, rec[nrec].bits, rec[nrec].obj, vt,
                rec[nrec].bits > budget ? "over the budget" : (pobj <= rec[nrec].obj ? "plan better or equal" : "plan worse"));
         nrec++;
     }
+    if (!nrec) printf("(none: %s holds no recipe:NAME configuration)\n", from_sweep ? spath : "this run");
     if (curve) {        /* plans at a ladder of budgets, the recipes, and this plan: plots/recommend.gp */
         size_t cap = 65536, len = 0;
         char *tb = malloc(cap);
         int *ch2 = malloc(sizeof(int) * (size_t)np);
         if (!tb || !ch2) { free(tb); free(ch2); rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
         len += (size_t)snprintf(tb + len, cap - len, "# lbq recommend %s --curve: gnuplot -e \"datafile='FILE'; outfile='recommend'\" plots/recommend.gp\n"
-                                "# block 0: plans (budget, bits/element, element-weighted update rel-L2, lower bound)\n", lbq_file_path(f));
+                                "# block 0: plans (budget, bits/element, element-weighted update rel-L2, lower bound)\n", srcfile);
         double lo = ceil(sr.min_cost / (2 * N) * 4.0) / 4.0;
         for (double b = lo; b <= 9.0 + 1e-9 && len + 256 < cap; b += 0.25) {
             struct lbq_mck_result r2;
@@ -385,7 +641,7 @@ int cmd_recommend(int argc, char **argv)
             for (int j = 0; j < nrec; j++)
                 if (j != k && rec[j].bits > rec[k].bits && rec[j].bits - rec[k].bits < 0.6 && rec[j].obj > 0 && rec[k].obj > 0 &&
                     fabs(log10(rec[j].obj / rec[k].obj)) < 0.08) below = 1;
-            len += (size_t)snprintf(tb + len, cap - len, "%.6g\t%.6g\t%s\t%.6g\t%.6g\n", rec[k].bits, rec[k].obj, lbq_recipe_at(g_c[c].recipe)->name,
+            len += (size_t)snprintf(tb + len, cap - len, "%.6g\t%.6g\t%s\t%.6g\t%.6g\n", rec[k].bits, rec[k].obj, g_c[c].rname,
                                     rec[k].bits + 0.08, below ? rec[k].obj / 1.35 : rec[k].obj * 1.3);
             k++;
         }
@@ -403,8 +659,12 @@ int cmd_recommend(int argc, char **argv)
         cJSON_AddStringToObject(root, "schema", "lbq.plan");
         cJSON_AddNumberToObject(root, "schema_version", 1);
         cJSON_AddStringToObject(root, "lbq_version", LBQ_VERSION_STRING);
-        cJSON_AddStringToObject(root, "file", lbq_file_path(f));
-        cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
+        cJSON_AddStringToObject(root, "file", srcfile);
+        if (from_sweep) {
+            const cJSON *hp = cJSON_GetObjectItemCaseSensitive(sroot, "hparams");
+            cJSON_AddItemToObject(root, "hparams", hp ? cJSON_Duplicate(hp, 1) : cJSON_CreateNull());
+            cJSON_AddStringToObject(root, "from_sweep", spath);
+        } else cJSON_AddItemToObject(root, "hparams", lbq_hparams_json(f));
         lbq_json_add_num(root, "budget_bits_per_elem", budget);
         cJSON_AddStringToObject(root, "objective", "element-weighted mean of update rel_l2");
         cJSON *vo = cJSON_AddObjectToObject(root, "veto");
@@ -427,7 +687,7 @@ int cmd_recommend(int argc, char **argv)
         for (int c = 0, k = 0; c < nc; c++) {
             if (g_c[c].recipe < 0) continue;
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", lbq_recipe_at(g_c[c].recipe)->name);
+            cJSON_AddStringToObject(o, "name", g_c[c].rname);
             lbq_json_add_num(o, "bits_per_elem", rec[k].bits);
             lbq_json_add_num(o, "update_rel_l2_ew", rec[k].obj);
             cJSON_AddNumberToObject(o, "vetoed_tensors", rec[k].vetoed);
@@ -436,13 +696,12 @@ int cmd_recommend(int argc, char **argv)
         }
         cJSON *pa = cJSON_AddArrayToObject(root, "params");
         for (int i = 0; i < np; i++) {
-            const struct lbq_param_info *pi = lbq_file_param(f, i);
             int c = map[(size_t)i * noffered + choice[i]];
             const struct cres *r = &res[(size_t)i * nc + c];
             const struct lbq_config *cc = &g_c[c].c;
-            double n = (double)pi->shape.numel;
+            double n = pnumel[i];
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", pi->name);
+            cJSON_AddStringToObject(o, "name", pname[i]);
             cJSON_AddNumberToObject(o, "numel", n);
             cJSON_AddStringToObject(o, "candidate", cc->label);
             cJSON_AddStringToObject(o, "m", cc->has_m && !r->kept_fp32 ? cc->m.text : "fp32");
@@ -468,9 +727,10 @@ int cmd_recommend(int argc, char **argv)
 cleanup:
     if (rc) exitc = cli_fail(rc);
     cJSON_Delete(root);
-    free(cl); free(res); free(ev); free(items); free(nitems); free(choice); free(map); free(g_c);
+    free(cl); free(res); free(ev); free(items); free(nitems); free(choice); free(map); free(g_c); free(pname); free(pnumel);
     g_c = NULL;
-    if (!exitc) cli_print_read_notes(f);
+    if (!exitc && f) cli_print_read_notes(f);
     lbq_file_close(f);
+    cJSON_Delete(sroot);
     return exitc;
 }

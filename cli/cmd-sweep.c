@@ -19,7 +19,7 @@
 
 const char lbq_usage_sweep[] =
 "usage: lbq sweep FILE -o DIR [--map LIST] [--norm LIST] [--bits LIST] [--block LIST] [--state m|v|both]\n"
-"                 [--quiet] [--no-plot] [--no-swamp] [--resume] [--tensor GLOB] [--mem-limit SIZE]\n"
+"                 [--quiet] [--no-plot] [--no-swamp] [--no-recipes] [--resume] [--tensor GLOB] [--mem-limit SIZE]\n"
 "                 [--m-name PAT] [--v-name PAT] [--checkpoint N] [--device auto|cpu|cuda|twin] [--sample F]\n"
 "\n"
 "Evaluate every combination map x normalization x bitwidth (x block size for 'block') on every\n"
@@ -27,7 +27,9 @@ const char lbq_usage_sweep[] =
 "per config x parameter plus a TOTAL row per config) and the figures (docs/figures.md) as PNG and PDF.\n"
 "Each tensor is read once per sweep (twice only when it exceeds --mem-limit and a config needs\n"
 "tensor-wide statistics).  Combinations a map does not support are skipped (log: block only and\n"
-"unsigned, so with --state both its m stays fp32).\n"
+"unsigned; with --state both its m is the m quantizer of the recipe that uses log for v, solo42's).\n"
+"With --state both every published recipe ('lbq list') is one more configuration, recipe:NAME,\n"
+"with its own m and v quantizers and fp32 exemptions (figure 7; 'lbq recommend DIR').\n"
 "\n"
 "  --map LIST     default dtree,dtree0,linear,linsq,log,uniform\n"
 "  --norm LIST    default block,rank1 (also tensor, row, col)\n"
@@ -40,6 +42,7 @@ const char lbq_usage_sweep[] =
 "  -o, --output DIR   output directory (created with its parents if missing)\n"
 "  --no-plot      skip the figures ('lbq plot DIR/results.json -o DIR' makes them later)\n"
 "  --no-swamp     skip SOLO's synthetic swamping runs (figure 4)\n"
+"  --no-recipes   leave out the published recipes' configurations (recipe:NAME; fig7 marks none)\n"
 "  --resume       keep the configs already in DIR/results.json and evaluate only the missing ones;\n"
 "                 refused unless that file was made from the same input (path, size, time, tensor\n"
 "                 fingerprint) with the same options; its configs outside this list are kept\n"
@@ -51,11 +54,11 @@ const char lbq_usage_sweep[] =
 "                 near the Pareto front (docs/metrics.md, sampled evaluation)\n"
 "  -q, --quiet    no progress bar or notices (the bar is shown only when stderr is a terminal)\n";
 
-enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_RESUME, O_TENSOR, O_MEM,
+enum { O_OUT = 1, O_MAP, O_NORM, O_BITS, O_BLOCK, O_STATE, O_QUIET, O_NOPLOT, O_NOSWAMP, O_NORECIPES, O_RESUME, O_TENSOR, O_MEM,
        O_ROUND, O_SEED, O_QUANTILE, O_MNAME, O_VNAME, O_CHECKPOINT, O_DEVICE, O_SAMPLE };
 static const struct cli_opt opts[] = {
     { "output", 1, O_OUT }, { "map", 1, O_MAP }, { "norm", 1, O_NORM }, { "bits", 1, O_BITS }, { "block", 1, O_BLOCK },
-    { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP },
+    { "state", 1, O_STATE }, { "quiet", 0, O_QUIET }, { "no-plot", 0, O_NOPLOT }, { "no-swamp", 0, O_NOSWAMP }, { "no-recipes", 0, O_NORECIPES },
     { "resume", 0, O_RESUME }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM }, { "round", 1, O_ROUND },
     { "seed", 1, O_SEED }, { "quantile", 1, O_QUANTILE }, { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE },
     { "checkpoint", 1, O_CHECKPOINT }, { "sample", 1, O_SAMPLE }, { 0, 0, 0 },
@@ -349,6 +352,7 @@ int cmd_sweep(int argc, char **argv)
         case O_QUIET: quiet = 1; g_cli_quiet = 1; break;
         case O_NOPLOT: noplot = 1; break;
         case O_NOSWAMP: noswamp = 1; break;
+        case O_NORECIPES: ax.no_recipes = 1; break;
         case O_RESUME: resume = 1; break;
         case O_TENSOR: oo.tensor_glob = val; break;
         case O_CHECKPOINT: if (cli_int("sweep", "--checkpoint", val, 1, 1000000, &iv)) return LBQ_EXIT_USAGE; checkpoint = (int)iv; break;

@@ -447,6 +447,8 @@ struct hist { double lo, hi; int bins; double *exact, *quant; };
 
 struct cfg {
     const char *label, *map, *norm;
+    const char *recipe;         /* a published recipe's point (configs[].recipe), or NULL */
+    const char *m_recipe;       /* a v-only map's point whose m is that recipe's m quantizer, or NULL */
     int bits;
     long long block;
     int has_m, has_v;
@@ -462,7 +464,8 @@ struct cbmap { const char *name; double *lev[2]; int n[2]; double xp; };   /* xp
 struct swrun { const char *map; int bits; double *beta, *fm, *f32; int n; };
 
 struct sweep {
-    struct cfg *c; int nc;
+    struct cfg *c; int nc;      /* the grid's configurations */
+    struct cfg *rec; int nrec;  /* the published recipes' (configs with a "recipe" key): fig7 only */
     double eps;                 /* hparams.eps (Adam's epsilon), NaN if absent */
     int cb_bits; struct cbmap cb[MAX_CB_MAPS]; int ncb;
     char heat_shape[160];       /* "64 x 3 x 3 x 3" for an N-D tensor (N > 2), else empty */
@@ -473,7 +476,8 @@ struct sweep {
 static void sweep_free(struct sweep *s)
 {
     for (int i = 0; i < s->nc; i++) { free(s->c[i].h.exact); free(s->c[i].h.quant); }
-    free(s->c);
+    for (int i = 0; i < s->nrec; i++) { free(s->rec[i].h.exact); free(s->rec[i].h.quant); }
+    free(s->c); free(s->rec);
     for (int i = 0; i < s->ncb; i++) { free(s->cb[i].lev[0]); free(s->cb[i].lev[1]); }
     free(s->heat);
     for (int i = 0; i < s->nruns; i++) { free(s->runs[i].beta); free(s->runs[i].fm); free(s->runs[i].f32); }
@@ -531,6 +535,7 @@ static int load_config(const cJSON *o, int i, struct cfg *c)
         (rc = j_int(o, p, "block", 0, 1e15, &block)))
         return rc;
     c->bits = (int)bits; c->block = block;
+    if ((rc = j_str(o, p, "recipe", J_OPT, &c->recipe)) || (rc = j_str(o, p, "m_from_recipe", J_OPT, &c->m_recipe))) return rc;
     c->has_m = c->has_v = 1;
     spec = cJSON_GetObjectItemCaseSensitive(o, "m_spec");
     if (spec && !cJSON_IsNull(spec) && !cJSON_IsString(spec)) return bad(p, "m_spec", "a string or null", spec);
@@ -561,10 +566,15 @@ static int load_sweep(const cJSON *root, struct sweep *s)
     if (!cJSON_IsObject(root)) return bad("", "(top level)", "an object", root);
     if ((rc = j_arr(root, "", "configs", J_REQ, MAX_CONFIGS, &a, &n))) return rc;
     s->c = calloc((size_t)(n ? n : 1), sizeof *s->c);
-    if (!s->c) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    s->rec = calloc((size_t)(n ? n : 1), sizeof *s->rec);
+    if (!s->c || !s->rec) return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    int k = 0;
     cJSON_ArrayForEach(it, a) {
-        rc = load_config(it, s->nc, &s->c[s->nc]);
-        s->nc++;
+        struct cfg c;
+        memset(&c, 0, sizeof c);
+        rc = load_config(it, k++, &c);
+        /* the recipes' points go to fig7 only; the grid figures (fig1-fig3) see the grid */
+        if (c.recipe) s->rec[s->nrec++] = c; else s->c[s->nc++] = c;
         if (rc) return rc;
     }
     /* Adam's epsilon: where a v quantized to zero lands in figure 3 */
@@ -720,7 +730,8 @@ static const struct cfg *find_cfg(const struct sweep *s, int norm, const char *m
 static double cfg_val(const struct cfg *c, int which)
 {
     if (!c) return NAN;
-    return which == 0 ? (c->has_m ? c->m : NAN) : which == 1 ? (c->has_v ? c->v : NAN) : c->u;
+    /* a v-only map's m is a recipe's quantizer, not the map's own: no m value for the map */
+    return which == 0 ? (c->has_m && !c->m_recipe ? c->m : NAN) : which == 1 ? (c->has_v ? c->v : NAN) : c->u;
 }
 
 static const char *const g_panel_key[3] = { "m", "v", "update" };
@@ -795,6 +806,19 @@ static int emit_state_panels(struct fig *f, struct wide w[3], const char *xname)
     return np;
 }
 
+/* a v-only map's series (log): its update values carry a recipe's m quantizer; the key says whose */
+static void key_m_recipe(const struct sweep *s, const char *map, char *t, size_t n)
+{
+    for (int i = 0; i < s->nc; i++) {
+        if (strcmp(s->c[i].map, map) || !s->c[i].m_recipe) continue;
+        char r[40];
+        cli_text_clean(r, sizeof r, s->c[i].m_recipe);
+        size_t l = strlen(t);
+        snprintf(t + l, n - l, ", m as %s", r);
+        return;
+    }
+}
+
 static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
 {
     long long B = pick_block(s, NULL, 0);
@@ -815,6 +839,7 @@ static int fig1(struct ctx *cx, const struct sweep *s, struct figs *fs)
         for (int m = 0; m < nm; m++) {
             char t[80];
             series_label(norm_of_kind(LBQ_NORM_BLOCK), B, maps[m], t, sizeof t);
+            key_m_recipe(s, maps[m], t, sizeof t);
             double *y = wide_col(&w[k], t, map_lt(cx, maps[m]), 1);
             if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
             for (int j = 0; j < nb; j++) y[j] = cfg_val(find_cfg(s, LBQ_NORM_BLOCK, maps[m], (int)bits[j], B), k);
@@ -849,6 +874,7 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
         for (int m = 0; m < nm; m++) {
             char t[80];
             map_label(maps[m], t, sizeof t);
+            key_m_recipe(s, maps[m], t, sizeof t);
             int lt = map_lt(cx, maps[m]);
             double *y = wide_col(&w[k], t, lt, 1);
             if (!y) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
@@ -1139,6 +1165,77 @@ static int cmp_pt(const void *a, const void *b)
     return (p->y > q->y) - (p->y < q->y);
 }
 
+/* fig7's label placer.  Every label is a box (w x h inches) placed next to its point at the spot of
+ * least cost among 64 (16 directions: right, left, above, below, the diagonals and the 8 between;
+ * at 1 to 4 steps of 0.16 in away):
+ * 1e6 per label it would overlap (so labels never overlap while any spot is free), 1e5 per recipe
+ * star under it, 1e4 outside the plot area, 300 per recipe star and 15 per front point nearer to it
+ * than its own point, 100 per front point and 0.5 per other point under it, 8 per Pareto segment
+ * it crosses, 6 per step away.
+ * A label placed away from its point gets a leader line. */
+struct f7lab { double x, y, w, h, px, py; int ring; };
+struct f7pts { const double *x, *y; const int *mark; int n; const double *fx, *fy; int nf; };
+
+/* the number of the n front segments (fx, fy: the front's points left to right) that cross the box */
+static int f7_segs(double cx, double cy, double w, double h, const struct f7pts *P)
+{
+    int hits = 0;
+    for (int k = 0; k + 1 < P->nf; k++)
+        for (int t = 0; t <= 16; t++) {
+            double x = P->fx[k] + (P->fx[k + 1] - P->fx[k]) * t / 16.0, y = P->fy[k] + (P->fy[k + 1] - P->fy[k]) * t / 16.0;
+            if (fabs(x - cx) < w / 2 && fabs(y - cy) < h / 2) { hits++; break; }
+        }
+    return hits;
+}
+
+static double f7_cost(double cx, double cy, double w, double h, double px, double py, const struct f7lab *L, int nl,
+                      const struct f7pts *P, double pw, double ph)
+{
+    double cost = 0, pr = 0.06, own = hypot(cx - px, cy - py);
+    if (cx - w / 2 < 0 || cx + w / 2 > pw || cy - h / 2 < 0 || cy + h / 2 > ph) cost += 1e4;
+    for (int o = 0; o < nl; o++)
+        if (fabs(L[o].x - cx) < (L[o].w + w) / 2 + 0.03 && fabs(L[o].y - cy) < (L[o].h + h) / 2 + 0.02) cost += 1e6;
+    for (int k = 0; k < P->n; k++) {
+        if (fabs(P->x[k] - cx) < w / 2 + pr && fabs(P->y[k] - cy) < h / 2 + pr) cost += P->mark[k] == 2 ? 1e5 : P->mark[k] ? 40 : 0.5;
+        /* a label nearer to another marked point than to its own reads as that point's */
+        if (P->mark[k] && (P->x[k] != px || P->y[k] != py) && hypot(cx - P->x[k], cy - P->y[k]) < own) cost += P->mark[k] == 2 ? 300 : 15;
+    }
+    return cost + 8 * f7_segs(cx, cy, w, h, P);
+}
+
+/* places a w x h label for the point (px, py) (inches; r: the point's radius plus a gap) and
+ * appends it to L */
+static void f7_place(double px, double py, double r, double w, double h, struct f7lab *L, int *nl, const struct f7pts *P, double pw, double ph)
+{
+    static const double dir[16][2] = { { 1, 0 }, { -1, 0 }, { 0, 1 }, { 0, -1 }, { 1, 1 }, { -1, 1 }, { 1, -1 }, { -1, -1 },
+                                       { 1, 0.5 }, { -1, 0.5 }, { 1, -0.5 }, { -1, -0.5 }, { 0.5, 1 }, { -0.5, 1 }, { 0.5, -1 }, { -0.5, -1 } };
+    double best = INFINITY, bx = px, by = py + r + h / 2;
+    int bring = 1;
+    for (int ring = 1; ring <= 4; ring++)
+        for (int k = 0; k < 16; k++) {
+            double d = r + (ring - 1) * 0.16, dg = fabs(dir[k][0]) == fabs(dir[k][1]) ? 0.75 : 1.0;
+            double cx = px + dir[k][0] * (dg * d + w / 2), cy = py + dir[k][1] * (dg * d + h / 2);
+            double c = f7_cost(cx, cy, w, h, px, py, L, *nl, P, pw, ph) + 10.0 * (ring - 1) + 0.01 * k;
+            if (c < best) { best = c; bx = cx; by = cy; bring = ring; }
+        }
+    struct f7lab *B = &L[*nl];
+    B->x = bx; B->y = by; B->w = w; B->h = h; B->px = px; B->py = py; B->ring = bring;
+    (*nl)++;
+}
+
+/* a leader from a point to its label placed away from it (ring > 1): from the point's edge to the
+ * box's edge, as one two-row segment of the data file (data coordinates) */
+static void f7_leader(struct sbuf *b, const struct f7lab *B, double r, double lx0, double lx1, double ly0, double ly1, double pw, double ph)
+{
+    double dx = B->x - B->px, dy = B->y - B->py, d = hypot(dx, dy);
+    if (B->ring <= 1 || !(d > 0)) return;
+    double s = fmin(dx ? (B->w / 2 + 0.02) / fabs(dx) : INFINITY, dy ? (B->h / 2 + 0.02) / fabs(dy) : INFINITY);
+    double x0 = B->px + dx / d * r * 0.8, y0 = B->py + dy / d * r * 0.8, x1 = B->x - dx * s, y1 = B->y - dy * s;
+    if ((x1 - x0) * dx + (y1 - y0) * dy <= 0) return;
+    sb_printf(b, "%.9g\t%.9g\n%.9g\t%.9g\n\n", exp2(lx0 + x0 / pw * (lx1 - lx0)), pow(10, ly0 + y0 / ph * (ly1 - ly0)),
+              exp2(lx0 + x1 / pw * (lx1 - lx0)), pow(10, ly0 + y1 / ph * (ly1 - ly0)));
+}
+
 static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
 {
     struct pt *pts = malloc(sizeof *pts * (size_t)(s->nc ? s->nc : 1));
@@ -1150,6 +1247,14 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
         if (isfinite(x) && x > 0 && isfinite(c->u) && c->u > 0) { pts[n].x = x; pts[n].y = c->u; pts[n].c = i; n++; }
     }
     if (!n) { free(pts); note(cx, "fig7 skipped: no config with bits per element and update error"); return LBQ_OK; }
+    /* the published recipes' points (configs with a "recipe" key): their own memory and error */
+    int nrec = 0, *rec = malloc(sizeof(int) * (size_t)(s->nrec ? s->nrec : 1));
+    if (!rec) { free(pts); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+    for (int i = 0; i < s->nrec; i++) {
+        const struct cfg *c = &s->rec[i];
+        double x = (c->bm + c->bv) / 2;
+        if (isfinite(x) && x > 0 && isfinite(c->u) && c->u > 0) rec[nrec++] = i;
+    }
     /* series: (map, norm) classes, in order of first appearance */
     struct { const char *map, *norm; } cls[MAX_SERIES];
     int ncls = 0, dropped = 0;
@@ -1164,11 +1269,23 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
     struct fig *f = fig_new(fs, "fig7-memory-vs-error", "fig7-memory-vs-error");
     char lcs[8 * MAX_SERIES] = "", pts_s[8 * MAX_SERIES] = "";
     for (int j = 0; j < ncls; j++) {
-        char t[80], mt[40];
+        char t[120], mt[40];
         map_label(cls[j].map, mt, sizeof mt);
         const struct lbq_norm *rn = reg_norm(cls[j].norm);
         if (rn && rn->blockwise && rn->label) snprintf(t, sizeof t, "%s/%s", rn->label, mt);
         else { norm_prefix(cls[j].norm, 0, t, sizeof t); size_t l = strlen(t); snprintf(t + l, sizeof t - l, "/%s", mt); }
+        /* a v-only map's class: say whose m quantizer it carries */
+        const char *mr = NULL;
+        for (int k = 0; k < n && !mr; k++) {
+            const struct cfg *c = &s->c[pts[k].c];
+            if (!strcmp(c->map, cls[j].map) && !strcmp(c->norm, cls[j].norm) && c->m_recipe) mr = c->m_recipe;
+        }
+        if (mr) {
+            char mrc[40];
+            cli_text_clean(mrc, sizeof mrc, mr);
+            size_t l = strlen(t);
+            snprintf(t + l, sizeof t - l, ", m as %s", mrc);
+        }
         sb_printf(&f->data, "%s%s\tupdate_rel_l2\tconfig\n", j ? "\n\n" : "", t);
         for (int k = 0; k < n; k++) {
             const struct cfg *c = &s->c[pts[k].c];
@@ -1182,27 +1299,26 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
         snprintf(lcs + l, sizeof lcs - l, "%s%d", j ? " " : "", map_lt(cx, cls[j].map));
         snprintf(pts_s + l2, sizeof pts_s - l2, "%s%d", j ? " " : "", pt);
     }
-    /* the axes, fixed here (the script uses them as they are) so that the front's number labels can
-     * be placed without collisions: x log2, y log10, 3% / 5% margins */
+    /* the axes, fixed here (the script uses them as they are) so that the labels can be placed
+     * without collisions: x log2, y log10, over the grid's and the recipes' points, 3% / 5% margins
+     * (8% on the right, for the recipes' names) */
     double xmn = INFINITY, xmx = -INFINITY, ymn = INFINITY, ymx = -INFINITY;
     for (int k = 0; k < n; k++) {
         xmn = fmin(xmn, pts[k].x); xmx = fmax(xmx, pts[k].x); ymn = fmin(ymn, pts[k].y); ymx = fmax(ymx, pts[k].y);
+    }
+    for (int r = 0; r < nrec; r++) {
+        const struct cfg *c = &s->rec[rec[r]];
+        double x = (c->bm + c->bv) / 2;
+        xmn = fmin(xmn, x); xmx = fmax(xmx, x); ymn = fmin(ymn, c->u); ymx = fmax(ymx, c->u);
     }
     double lx0 = log2(xmn), lx1 = log2(xmx), ly0 = log10(ymn), ly1 = log10(ymx);
     if (lx1 - lx0 < 0.5) { double c = (lx0 + lx1) / 2; lx0 = c - 0.25; lx1 = c + 0.25; }
     if (ly1 - ly0 < 0.5) { double c = (ly0 + ly1) / 2; ly0 = c - 0.25; ly1 = c + 0.25; }
     double dx = lx1 - lx0, dy = ly1 - ly0;
-    lx0 -= 0.03 * dx; lx1 += 0.03 * dx; ly0 -= 0.05 * dy; ly1 += 0.05 * dy;
+    lx0 -= 0.03 * dx; lx1 += 0.08 * dx; ly0 -= 0.05 * dy; ly1 += 0.05 * dy;
     sb_printf(&f->vars, "xlo=%.9g; xhi=%.9g; ylo=%.9g; yhi=%.9g; ", exp2(lx0), exp2(lx1), pow(10, ly0), pow(10, ly1));
-    /* Pareto front: sorted by x (then y), keep each point below every point left of it */
+    /* Pareto front of the grid: sorted by x (then y), keep each point below every point left of it */
     qsort(pts, (size_t)n, sizeof *pts, cmp_pt);
-    /* the recipes marked (below), counted first: their key line moves the list, hence the plot height */
-    int nrec = 0;
-    for (int r = 0; r < lbq_recipe_count(); r++) {
-        const struct lbq_recipe *rp = lbq_recipe_at(r);
-        if (!rp || !rp->m_spec || !rp->v_spec || strcmp(rp->m_spec, rp->v_spec)) continue;
-        for (int k = 0; k < n; k++) if (s->c[pts[k].c].label && strcmp(s->c[pts[k].c].label, rp->m_spec) == 0) { nrec++; break; }
-    }
     int nfr0 = 0;
     double b0 = INFINITY;
     for (int k = 0; k < n; k++) if (pts[k].y < b0) { b0 = pts[k].y; nfr0++; }
@@ -1214,78 +1330,102 @@ static int fig7(struct ctx *cx, const struct sweep *s, struct figs *fs)
     sb_printf(&f->vars, "ph=%.6g; ", PH);
     #define F7_IN_X(v) ((log2(v) - lx0) / (lx1 - lx0) * PW)
     #define F7_IN_Y(v) ((log10(v) - ly0) / (ly1 - ly0) * PH)
-    int *fr = malloc(sizeof(int) * (size_t)n);
-    double *bx = malloc(sizeof(double) * 2 * (size_t)n);
-    if (!fr || !bx) { free(fr); free(bx); free(pts); return lbq_err(LBQ_ERR_NOMEM, "out of memory"); }
+    #define F7_X_OF(i) exp2(lx0 + (i) / PW * (lx1 - lx0))
+    #define F7_Y_OF(i) pow(10, ly0 + (i) / PH * (ly1 - ly0))
+    int np = n + nrec;
+    int *fr = malloc(sizeof(int) * (size_t)n), *mark = calloc((size_t)np, sizeof(int));
+    double *px = malloc(sizeof(double) * (size_t)np), *py = malloc(sizeof(double) * (size_t)np);
+    struct f7lab *L = malloc(sizeof *L * (size_t)np);
+    if (!fr || !mark || !px || !py || !L) {
+        free(fr); free(mark); free(px); free(py); free(L); free(pts); free(rec);
+        return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    }
     double best = INFINITY;
     int nfront = 0;
     for (int k = 0; k < n; k++) {
+        px[k] = F7_IN_X(pts[k].x); py[k] = F7_IN_Y(pts[k].y);
         if (!(pts[k].y < best)) continue;
         best = pts[k].y;
         fr[nfront++] = k;
+        mark[k] = 1;
     }
-    /* each number label (about 0.2 x 0.16 in) at the first of 16 spots around its point that overlaps
-     * the fewest labels placed so far (weight 100), front points (10) and other points (1) */
-    static const double cand[16][2] = { { 0, 1 }, { 0, -1 }, { 1, 0 }, { -1, 0 }, { 0.8, 0.8 }, { -0.8, 0.8 }, { 0.8, -0.8 }, { -0.8, -0.8 },
-                                        { 0, 2 }, { 0, -2 }, { 2, 0 }, { -2, 0 }, { 1.6, 1.6 }, { -1.6, 1.6 }, { 1.6, -1.6 }, { -1.6, -1.6 } };
-    const double LW = 0.22, LH = 0.17, R = 0.17, PR = 0.05;
-    sb_puts(&f->data, "\n\nPareto front\tupdate_rel_l2\tconfig\tnumber\tlabel_x\tlabel_y\n");
+    for (int r = 0; r < nrec; r++) {
+        const struct cfg *c = &s->rec[rec[r]];
+        px[n + r] = F7_IN_X((c->bm + c->bv) / 2); py[n + r] = F7_IN_Y(c->u); mark[n + r] = 2;
+    }
+    double *fx = malloc(sizeof(double) * (size_t)(nfront ? nfront : 1)), *fy = malloc(sizeof(double) * (size_t)(nfront ? nfront : 1));
+    if (!fx || !fy) {
+        free(fx); free(fy); free(fr); free(mark); free(px); free(py); free(L); free(pts); free(rec);
+        return lbq_err(LBQ_ERR_NOMEM, "out of memory");
+    }
+    for (int q = 0; q < nfront; q++) { fx[q] = px[fr[q]]; fy[q] = py[fr[q]]; }
+    struct f7pts P = { px, py, mark, np, fx, fy, nfront };
+    int nl = 0;
+    /* the recipes' names first (the longer labels; 10 pt, about 0.105 in per character as the PNG
+     * draws it; a star is about 0.2 in across), then the front's numbers (9 pt, about 0.095 in per
+     * digit; a circled point about 0.13 in), every one placed against all labels placed before it */
+    const double RS = 0.14, RF = 0.09;
+    char rname[64][40];
+    for (int r = 0; r < nrec && r < 64; r++) {
+        cli_text_clean(rname[r], sizeof rname[r], s->rec[rec[r]].recipe);
+        f7_place(px[n + r], py[n + r], RS, 0.105 * (double)strlen(rname[r]) + 0.04, 0.18, L, &nl, &P, PW, PH);
+    }
+    /* label_x, label_y: the label's centre in data coordinates; box_*: its box in inches on the
+     * plot area (x, y of the centre, width, height), for tests/cli/test-figures.sh's overlap check */
+    sb_puts(&f->data, "\n\nPareto front\tupdate_rel_l2\tconfig\tnumber\tlabel_x\tlabel_y\tbox_x\tbox_y\tbox_w\tbox_h\n");
     for (int q = 0; q < nfront; q++) {
-        const struct pt *P = &pts[fr[q]];
-        double px = F7_IN_X(P->x), py = F7_IN_Y(P->y), bestc = INFINITY, cx0 = px, cy0 = py + R;
-        for (int c = 0; c < 16; c++) {
-            double cxx = px + cand[c][0] * R * 1.1, cyy = py + cand[c][1] * R, cost = 0;
-            if (cxx - LW / 2 < 0 || cxx + LW / 2 > PW || cyy - LH / 2 < 0 || cyy + LH / 2 > PH) cost += 1000;
-            for (int o = 0; o < q; o++)
-                if (fabs(bx[2 * o] - cxx) < LW && fabs(bx[2 * o + 1] - cyy) < LH) cost += 100;
-            for (int k = 0; k < n; k++) {
-                double ux = F7_IN_X(pts[k].x), uy = F7_IN_Y(pts[k].y);
-                if (fabs(ux - cxx) < LW / 2 + PR && fabs(uy - cyy) < LH / 2 + PR) {
-                    int onfront = 0;
-                    for (int o = 0; o < nfront && !onfront; o++) if (fr[o] == k) onfront = 1;
-                    cost += onfront ? 10 : 0.2;
-                }
-            }
-            if (cost < bestc) { bestc = cost; cx0 = cxx; cy0 = cyy; }
-        }
-        bx[2 * q] = cx0; bx[2 * q + 1] = cy0;
+        const struct pt *Q = &pts[fr[q]];
+        char num[16];
+        snprintf(num, sizeof num, "%d", q + 1);
+        f7_place(px[fr[q]], py[fr[q]], RF, 0.095 * (double)strlen(num) + 0.04, 0.16, L, &nl, &P, PW, PH);
         char lab[64];
-        const struct cfg *c = &s->c[P->c];
+        const struct cfg *c = &s->c[Q->c];
         cli_text_clean(lab, sizeof lab, c->label ? c->label : "");
-        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\t%.9g\t%.9g\n", P->x, P->y, lab, q + 1,
-                  exp2(lx0 + cx0 / PW * (lx1 - lx0)), pow(10, ly0 + cy0 / PH * (ly1 - ly0)));
+        const struct f7lab *B = &L[nl - 1];
+        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%d\t%.9g\t%.9g\t%.4f\t%.4f\t%.4f\t%.4f\n", Q->x, Q->y, lab, q + 1, F7_X_OF(B->x), F7_Y_OF(B->y),
+                  B->x, B->y, B->w, B->h);
         if (q < 200) {          /* the numbered list next to the plot: every point (200 at most) */
-            char nm[32];
+            char nm[32], item[160];
             snprintf(nm, sizeof nm, "front%d", q + 1);
-            var_str(&f->vars, nm, lab);
+            /* a v-only map's point: its v spec and whose m it carries (the full label is long) */
+            const char *sl = c->m_recipe && c->label ? strrchr(c->label, '/') : NULL;
+            if (sl) {
+                char vs[64], mr[40];
+                cli_text_clean(vs, sizeof vs, sl + 1);
+                cli_text_clean(mr, sizeof mr, c->m_recipe);
+                snprintf(item, sizeof item, "%s, m as %s", vs, mr);
+            } else snprintf(item, sizeof item, "%s", lab);
+            var_str(&f->vars, nm, item);
         }
     }
+    if (nfront > 200) note(cx, "fig7: the list names the first 200 of %d Pareto points", nfront);
+    /* the recipes: each at its own memory (m and v, scales and the tensors it keeps in fp32
+     * included) and update error, evaluated by the sweep as configurations recipe:NAME */
+    sb_puts(&f->data, "\n\nrecipe\tupdate_rel_l2\tconfig\tname\tlabel_x\tlabel_y\tbox_x\tbox_y\tbox_w\tbox_h\n");
+    for (int r = 0; r < nrec && r < 64; r++) {
+        const struct cfg *c = &s->rec[rec[r]];
+        char lab[64];
+        cli_text_clean(lab, sizeof lab, c->label ? c->label : "");
+        sb_printf(&f->data, "%.9g\t%.9g\t%s\t%s\t%.9g\t%.9g\t%.4f\t%.4f\t%.4f\t%.4f\n", (c->bm + c->bv) / 2, c->u, lab, rname[r],
+                  F7_X_OF(L[r].x), F7_Y_OF(L[r].y), L[r].x, L[r].y, L[r].w, L[r].h);
+    }
+    if (nrec > 64) note(cx, "fig7: the first 64 of %d recipes drawn", nrec);
+    if (!nrec) sb_puts(&f->data, "NaN\tNaN\tnone\tnone\tNaN\tNaN\tNaN\tNaN\tNaN\tNaN\n");
+    /* the leaders of the labels placed away from their points */
+    sb_puts(&f->data, "\n\nleader x\tleader y\n");
+    int nlead = 0;
+    for (int k = 0; k < nl; k++) {
+        size_t before = f->data.n;
+        f7_leader(&f->data, &L[k], k < (nrec < 64 ? nrec : 64) ? RS : RF, lx0, lx1, ly0, ly1, PW, PH);
+        nlead += f->data.n > before;
+    }
+    if (!nlead) sb_puts(&f->data, "NaN\tNaN\n");
     #undef F7_IN_X
     #undef F7_IN_Y
-    free(fr); free(bx);
-    if (nfront > 200) note(cx, "fig7: the list names the first 200 of %d Pareto points", nfront);
-    /* the published recipes whose m and v quantizer is one sweep configuration (the same spec for
-     * both states): their point is marked and named; a recipe with two different quantizers is no
-     * sweep point (lbq analyze --recipe evaluates it) */
-    sb_puts(&f->data, "\n\nrecipe quantizer\tupdate_rel_l2\tconfig\tname\n");
-    nrec = 0;
-    for (int r = 0; r < lbq_recipe_count(); r++) {
-        const struct lbq_recipe *rp = lbq_recipe_at(r);
-        if (!rp || !rp->m_spec || !rp->v_spec || strcmp(rp->m_spec, rp->v_spec)) continue;
-        for (int k = 0; k < n; k++) {
-            const struct cfg *c = &s->c[pts[k].c];
-            if (!c->label || strcmp(c->label, rp->m_spec)) continue;
-            char lab[64], rn[40];
-            cli_text_clean(lab, sizeof lab, c->label);
-            cli_text_clean(rn, sizeof rn, rp->name);
-            sb_printf(&f->data, "%.9g\t%.9g\t%s\t%s\n", pts[k].x, pts[k].y, lab, rn);
-            nrec++;
-            break;
-        }
-    }
-    if (!nrec) sb_puts(&f->data, "NaN\tNaN\tnone\tnone\n");
-    free(pts);
-    sb_printf(&f->vars, "nseries=%d; nfront=%d; nrecipes=%d; ", ncls, nfront, nrec);
+    #undef F7_X_OF
+    #undef F7_Y_OF
+    free(fr); free(mark); free(px); free(py); free(L); free(pts); free(rec); free(fx); free(fy);
+    sb_printf(&f->vars, "nseries=%d; nfront=%d; nrecipes=%d; ", ncls, nfront, nrec < 64 ? nrec : 64);
     var_str(&f->vars, "lcs0", lcs);
     var_str(&f->vars, "pts0", pts_s);
     var_str(&f->vars, "title", "Memory vs update error for every configuration (line: Pareto front)");

@@ -1,4 +1,5 @@
-/* sweep-grid.h - the default axes of `lbq sweep`, shared with `lbq recommend` (its default grid). */
+/* sweep-grid.h - the default axes of `lbq sweep`, shared with `lbq recommend` (its default grid;
+ * both pair a v-only map with a recipe's m quantizer by lbq_sweep_pair_m, include/lbq-sweep.h). */
 #ifndef LBQ_SWEEP_GRID_H
 #define LBQ_SWEEP_GRID_H
 #define LBQ_SWEEP_MAPS   "dtree,dtree0,linear,linsq,log,uniform"

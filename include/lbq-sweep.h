@@ -22,6 +22,7 @@ struct lbq_sweep_axes {
     int     bits[LBQ_SWEEP_MAX_LIST];  int nbits;
     int64_t blocks[LBQ_SWEEP_MAX_LIST]; int nblocks;
     int     state;           /* 0 m, 1 v, 2 both */
+    int     no_recipes;      /* with both states, leave out the recipes' configurations (--no-recipes) */
 };
 
 struct lbq_sweep_conf {
@@ -32,7 +33,20 @@ struct lbq_sweep_conf {
     int64_t block;
     int done;               /* carried over from a previous results.json (--resume) */
     int evaluated;          /* every parameter folded in this run */
+    const struct lbq_recipe *recipe;        /* a published recipe's point (label recipe:NAME; its fp32 exemptions apply) */
+    const struct lbq_recipe *m_recipe;      /* a v-only map's point whose m is this recipe's m quantizer */
 };
+
+/* A grid point of a map that quantizes v only (its m plan is unsupported: the log map) takes, with
+ * both states quantized, the m quantizer of the first published recipe (registry order) whose v
+ * quantizer uses the same map: SOLO's m for the log map (docs/figures.md, fig7).  Fills *m (parsed
+ * with the defaults d) and *recipe and returns 1; 0 when no recipe pairs that map (m stays fp32).
+ * `lbq sweep` and `lbq recommend` build their grids with it. */
+int  lbq_sweep_pair_m(const struct lbq_map *map, const struct lbq_qdefaults *d, struct lbq_qspec *m,
+                      const struct lbq_recipe **recipe);
+/* The label of a grid point: its spec when m and v share it, else "MSPEC/VSPEC" ("fp32" for a state
+ * left unquantized). */
+void lbq_sweep_label(char *buf, size_t n, const struct lbq_qspec *m, int has_m, const struct lbq_qspec *v, int has_v);
 
 /* What else changes a sweep's results besides the grid and the file (recorded in results.json
  * "identity", compared by --resume). */
@@ -42,8 +56,9 @@ struct lbq_sweep_ident {
 
 struct lbq_sweep;
 
-/* The configurations of the grid (unsupported combinations skipped).  LBQ_ERR_ARG for more than
- * 100000 or none. */
+/* The configurations of the grid (unsupported combinations skipped; a v-only map paired with a
+ * recipe's m by lbq_sweep_pair_m when both states are quantized), then, with both states, every
+ * published recipe as one more configuration recipe:NAME.  LBQ_ERR_ARG for more than 100000 or none. */
 int  lbq_sweep_new(const struct lbq_sweep_axes *ax, const struct lbq_qdefaults *d, const struct lbq_sweep_ident *id,
                    struct lbq_sweep **out);
 void lbq_sweep_free(struct lbq_sweep *s);

@@ -1,14 +1,16 @@
 # fig7-memory-vs-error.gp - memory vs update error for every configuration: x = bits per element
 # including the scales, averaged over m and v (log2); y = relative L2 error of the Adam update (log);
-# colour = map, shape = normalization; the dashed black line joins the Pareto front (no other
-# config is both smaller and more accurate), whose points are numbered (labels placed by lbq so that
-# they do not collide) and all listed on the right; the published recipes whose one quantizer is a
-# sweep configuration are marked with a star and named (docs/figures.md, figure 7).
+# colour = map, shape = normalization; the dashed black line joins the Pareto front of the grid (no
+# other grid config is both smaller and more accurate), whose points are numbered and all listed on
+# the right; every published recipe is a black star named next to it, at its own memory (its m and
+# v quantizers and the tensors it keeps in fp32) and error (docs/figures.md, figure 7).  lbq places
+# every number and name so that no two overlap (cli/plot.c, f7_place).
 # Data: one block per map/normalization class (x, y, config label), then the front block (x, y,
-# config label, number, label x, label y), then the recipe block (x, y, config label, recipe name).
+# config label, number, label x, label y), then the recipe block (x, y, config label, recipe name,
+# label x, label y), then the leaders (two-row segments from a point to its label placed away).
 # Inputs: datafile, outfile, [title], nseries, lcs0 and pts0 (linetype / point type per class),
 #         nfront and front1..frontN (labels of the front points, left to right), nrecipes,
-#         xlo, xhi, ylo, yhi (the axis ranges the labels were placed for).
+#         xlo, xhi, ylo, yhi, ph (the axis ranges and plot height the labels were placed for).
 lbq_dir(s) = (strlen(s) == 0) ? "" : (s[strlen(s):strlen(s)] eq "/") ? s : lbq_dir(s[1:strlen(s)-1])
 load lbq_dir(ARG0).'lbq-style.gp'
 if (!exists("nseries")) nseries = 1
@@ -31,7 +33,7 @@ fig_w = kx + ((lcols > 1) ? 2.5*lcols : 2.9) + 0.1
 lt_of(k) = int(word(lcs0, k))
 pt_of(k) = exists("pts0") ? int(word(pts0, k)) : 7
 ktop = 1.0 - 0.6/fig_h
-cap_default = "Data: all tensors of the input file, one point per configuration. x: bits per element with the block scales, mean of m and v (a state\nkept in fp32 counts 32). y: relative L2 error of the Adam update m/(sqrt(v)+eps) over all elements (a ratio). Star: a recipe's quantizer."
+cap_default = "Data: all tensors of the input file, one point per configuration. x: bits/element incl. block scales, mean of m and v (fp32: 32).\ny: relative L2 error of the Adam update m/(sqrt(v)+eps) over all elements (a ratio). Star: a published recipe with its fp32 exemptions."
 
 do for [fmt in formats] {
   eval lbq_term(fmt)
@@ -66,12 +68,14 @@ do for [fmt in formats] {
     plot for [k=1:nseries] datafile index (k-1) using 1:2 with points lt lt_of(k) pt pt_of(k) ps 1.1 title columnheader(1), \
          datafile index nseries using 1:2 with linespoints lt 9 lw 1.2 dt 2 pt 6 ps 1.6 title columnheader(1), \
          datafile index nseries using 5:6:4 with labels center font ",9" textcolor rgb "#000000" notitle, \
-         datafile index (nseries+1) using 1:2 with points lt 9 pt 3 ps 2.4 lw 1.5 title "recipe quantizer", \
-         datafile index (nseries+1) using 1:2:4 with labels left offset char 1.5, -0.2 font ",10" textcolor rgb "#000000" notitle
+         datafile index (nseries+1) using 1:2 with points lt 9 pt 3 ps 2.4 lw 1.5 title "published recipe", \
+         datafile index (nseries+1) using 5:6:4 with labels center font ",10" textcolor rgb "#000000" notitle, \
+         datafile index (nseries+2) using 1:2 with lines lc rgb "#555555" lw 0.8 notitle
   } else {
     plot for [k=1:nseries] datafile index (k-1) using 1:2 with points lt lt_of(k) pt pt_of(k) ps 1.1 title columnheader(1), \
          datafile index nseries using 1:2 with linespoints lt 9 lw 1.2 dt 2 pt 6 ps 1.6 title columnheader(1), \
-         datafile index nseries using 5:6:4 with labels center font ",9" textcolor rgb "#000000" notitle
+         datafile index nseries using 5:6:4 with labels center font ",9" textcolor rgb "#000000" notitle, \
+         datafile index (nseries+2) using 1:2 with lines lc rgb "#555555" lw 0.8 notitle
   }
   unset label 99
   set output

@@ -73,11 +73,35 @@ static double now_s(void)
 static char *dupz(const char *s) { return s ? strdup(s) : NULL; }
 
 /* ---- the grid ---------------------------------------------------------------------------------- */
+int lbq_sweep_pair_m(const struct lbq_map *map, const struct lbq_qdefaults *d, struct lbq_qspec *m,
+                     const struct lbq_recipe **recipe)
+{
+    for (int r = 0; r < lbq_recipe_count(); r++) {
+        const struct lbq_recipe *rp = lbq_recipe_at(r);
+        struct lbq_qspec vs, ms;
+        struct lbq_qplan tp;
+        if (!rp || !rp->m_spec || !rp->v_spec) continue;
+        if (!lbq_qspec_supported(rp->v_spec, d, &vs) || vs.map != map) continue;
+        if (!lbq_qspec_supported(rp->m_spec, d, &ms) || !lbq_qplan_supported(&tp, &ms, LBQ_ROLE_M, 2)) continue;
+        *m = ms;
+        *recipe = rp;
+        return 1;
+    }
+    return 0;
+}
+
+void lbq_sweep_label(char *buf, size_t n, const struct lbq_qspec *m, int has_m, const struct lbq_qspec *v, int has_v)
+{
+    const char *ms = has_m ? m->text : "fp32", *vs = has_v ? v->text : "fp32";
+    if (strcmp(ms, vs) == 0) snprintf(buf, n, "%s", ms);
+    else snprintf(buf, n, "%s/%s", ms, vs);
+}
+
 int lbq_sweep_new(const struct lbq_sweep_axes *ax, const struct lbq_qdefaults *d0, const struct lbq_sweep_ident *id,
                   struct lbq_sweep **out)
 {
     *out = NULL;
-    int cap = ax->nmaps * ax->nnorms * ax->nbits * (ax->nblocks + 1) + 1, n = 0;
+    int cap = ax->nmaps * ax->nnorms * ax->nbits * (ax->nblocks + 1) + 1 + lbq_recipe_count(), n = 0;
     if (cap > 100000) return lbq_err(LBQ_ERR_ARG, "sweep: %d configurations is more than 100000; narrow --map/--norm/--bits/--block", cap);
     struct lbq_sweep *s = calloc(1, sizeof *s);
     struct lbq_sweep_conf *cs = calloc((size_t)cap, sizeof *cs);
@@ -114,9 +138,31 @@ int lbq_sweep_new(const struct lbq_sweep_axes *ax, const struct lbq_qdefaults *d
                     c->c.m = q; c->c.v = q;
                     c->c.has_m = m_ok; c->c.has_v = v_ok;
                     snprintf(c->c.label, sizeof c->c.label, "%s", q.text);
+                    /* a v-only map (log) with both states: m by the recipe that uses this map for v,
+                     * so that its memory and update error are a real optimizer's */
+                    if (ax->state == 2 && !m_ok && lbq_sweep_pair_m(ax->maps[mi], &d, &c->c.m, &c->m_recipe)) {
+                        c->c.has_m = 1;
+                        lbq_sweep_label(c->c.label, sizeof c->c.label, &c->c.m, 1, &c->c.v, 1);
+                    }
                     n++;
                 }
             }
+    /* with both states: every published recipe as one more configuration (label recipe:NAME), its
+     * m and v quantizers and fp32 exemptions as the recipe has them (fig7, lbq recommend DIR) */
+    for (int r = 0; r < lbq_recipe_count() && ax->state == 2 && !ax->no_recipes; r++) {
+        const struct lbq_recipe *rp = lbq_recipe_at(r);
+        struct lbq_sweep_conf *c = &cs[n];
+        if (!lbq_qspec_supported(rp->m_spec, d0, &c->c.m) || !lbq_qspec_supported(rp->v_spec, d0, &c->c.v)) {
+            memset(c, 0, sizeof *c);
+            continue;
+        }
+        c->c.has_m = c->c.has_v = 1;
+        c->c.recipe = rp;
+        c->recipe = rp;
+        c->map = c->c.v.map; c->norm = c->c.v.norm; c->bits = c->c.v.bits; c->block = c->c.v.norm->blockwise ? c->c.v.block : 0;
+        snprintf(c->c.label, sizeof c->c.label, "recipe:%s", rp->name);
+        n++;
+    }
     s->cs = cs;
     s->nconf = n;
     *out = s;
@@ -873,6 +919,8 @@ static cJSON *conf_json(const struct lbq_sweep *s, int c, int with_params)
     if (sc->c.has_v) cJSON_AddStringToObject(o, "v_spec", sc->c.v.text); else cJSON_AddNullToObject(o, "v_spec");
     if (sc->map->build) cJSON_AddStringToObject(o, "codebook_cpu", lbq_cpu_name(sc->c.has_m ? sc->c.m.cpu : sc->c.v.cpu));
     else cJSON_AddNullToObject(o, "codebook_cpu");
+    if (sc->recipe) cJSON_AddStringToObject(o, "recipe", sc->recipe->name);
+    if (sc->m_recipe) cJSON_AddStringToObject(o, "m_from_recipe", sc->m_recipe->name);
     double el = s->el[c], bm = el > 0 ? s->bm[c] / el : NAN, bv = el > 0 ? s->bv[c] / el : NAN;
     cJSON *t = lbq_acc_json(&s->tot[c], NULL, NULL, 1);
     cJSON_AddNumberToObject(t, "numel", el);

@@ -452,7 +452,10 @@ PYEOF
     run sweep -q "$NM/odd.h5" -o "$T/odd-sw" --map dtree --bits 4 --block 128 --no-plot --no-swamp
     check_rc "sweep: odd names: exit 0" 0
     check_eq "sweep: results.tsv: every row has the header's 19 fields" 19 "$(awk -F '\t' '{ print NF }' "$T/odd-sw/results.tsv" | sort -u | tr '\n' ' ' | sed 's/ $//')"
-    check_eq "sweep: results.tsv: each odd name in whole rows" "2 2 2" "$(for n in 'w\xff\xfe' 't\tab' 'n\nl'; do N=$n awk -F '\t' '$7 == ENVIRON["N"]' "$T/odd-sw/results.tsv" | wc -l; done | tr '\n' ' ' | sed 's/ $//')"
+    # one row per configuration: the grid's 2 (block128, rank1) and each published recipe's
+    NCONF=$("$PY" -c 'import sys, json; print(len(json.load(open(sys.argv[1]))["configs"]))' "$T/odd-sw/results.json")
+    check_num "sweep: odd names: the grid's 2 configurations and the recipes'" "$NCONF" ">=" 7
+    check_eq "sweep: results.tsv: each odd name in whole rows" "$NCONF $NCONF $NCONF" "$(for n in 'w\xff\xfe' 't\tab' 'n\nl'; do N=$n awk -F '\t' '$7 == ENVIRON["N"]' "$T/odd-sw/results.tsv" | wc -l; done | tr '\n' ' ' | sed 's/ $//')"
     check "sweep: results.json is strict UTF-8" strict_utf8 "$T/odd-sw/results.json"
     # a dataset under two names is one parameter, with a notice
     run inspect "$NM/soft.h5" --json -o "$T/soft.json"

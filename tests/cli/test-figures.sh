@@ -64,6 +64,35 @@ nfront=$(sed -n 2p "$S/fig7-memory-vs-error.dat" | grep -o 'nfront=[0-9]*' | cut
 check_num "fig7: front points" "${nfront:-0}" ">=" 2
 check_grep "fig7: the last front point is listed" "front${nfront}='" "$S/fig7-memory-vs-error.dat"
 check_grep "fig7: front block has label positions" 'number.label_x.label_y' "$S/fig7-memory-vs-error.dat"
+# fig7: every published recipe of the registry ('lbq list') is a named point at its own memory and
+# error, the sweep's configuration recipe:NAME; no two labels (names and numbers) overlap
+NREG=$("$LBQ" list 2>/dev/null | awk '/^recipes/ { on = 1; next } on && /^[^ ]/ { on = 0 } on && /^  [a-z0-9]/ { n++ } END { print n + 0 }')
+check_num "fig7: the registry has recipes" "$NREG" ">=" 5
+awk -F '\t' '/^recipe\tupdate_rel_l2/ { on = 1; next } on && NF == 0 { exit } on' "$S/fig7-memory-vs-error.dat" >"$T/f7rec"
+check_eq "fig7: one named point per registry recipe" "$NREG" "$(wc -l <"$T/f7rec")"
+check_eq "fig7: each recipe point is its sweep configuration recipe:NAME" 0 "$(awk -F '\t' '$3 != "recipe:" $4' "$T/f7rec" | wc -l)"
+for r in $(cut -f4 "$T/f7rec"); do
+    read -r X Y < <(awk -F '\t' -v r="$r" '$4 == r { print $1, $2 }' "$T/f7rec")
+    json_flat "$S/results.json" >"$T/flat" 2>/dev/null
+    K=$(awk -F '\t' -v r="\"recipe:$r\"" '$1 ~ /^configs\.[0-9]+\.label$/ && $2 == r { split($1, a, "."); print a[2] }' "$T/flat")
+    BM=$(json_get "$S/results.json" configs.$K.totals.bits_per_elem_m); BV=$(json_get "$S/results.json" configs.$K.totals.bits_per_elem_v)
+    U=$(json_get "$S/results.json" configs.$K.totals.update.rel_l2)
+    check_close "fig7: $r at (bits_per_elem_m + bits_per_elem_v)/2 of recipe:$r" "$X" "$(awk -v m="$BM" -v v="$BV" 'BEGIN { printf "%.17g", (m + v) / 2 }')" 1e-8
+    check_close "fig7: $r at update rel_l2 of recipe:$r" "$Y" "$U" 1e-8
+done
+awk -F '\t' '/^(Pareto front|recipe)\tupdate_rel_l2/ { on = 1; next } NF == 0 { on = 0 } on && $7 != "NaN" { print $7, $8, $9, $10, $4 }' \
+    "$S/fig7-memory-vs-error.dat" >"$T/f7box"
+check_num "fig7: label boxes of numbers and names" "$(wc -l <"$T/f7box")" ">=" "$((nfront + NREG))"
+check_eq "fig7: no two labels overlap" "" "$(awk '{ x[NR] = $1; y[NR] = $2; w[NR] = $3; h[NR] = $4; t[NR] = $5 }
+    END { for (i = 1; i <= NR; i++) for (j = i + 1; j <= NR; j++) { dx = x[i] - x[j]; dy = y[i] - y[j]; if (dx < 0) dx = -dx; if (dy < 0) dy = -dy;
+          if (dx < (w[i] + w[j]) / 2 && dy < (h[i] + h[j]) / 2) print t[i] " / " t[j] } }' "$T/f7box")"
+# the log map (v only) carries the m quantizer of the recipe that uses it, not fp32 m
+check_grep "fig7: the log class names the recipe whose m it carries" 'log.*m as solo42' "$S/fig7-memory-vs-error.dat"
+LOGK=$(awk -F '\t' '$1 ~ /^configs\.[0-9]+\.m_from_recipe$/ { split($1, a, "."); print a[2]; exit }' "$T/flat")
+check "fig7: a log configuration with m_from_recipe" test -n "$LOGK"
+check_eq "fig7: its m is solo42's m quantizer" "block128-dtree:b4:fit" "$(json_get "$S/results.json" configs.$LOGK.m_spec)"
+check_num "fig7: its memory is below 8 bits/element (m no longer fp32)" \
+    "$(awk -v m="$(json_get "$S/results.json" configs.$LOGK.totals.bits_per_elem_m)" -v v="$(json_get "$S/results.json" configs.$LOGK.totals.bits_per_elem_v)" 'BEGIN { print (m + v) / 2 }')" "<" 8
 # fig2/fig1: DE and DE-0 have the same signed codebook, so the same m error; the key says so
 check_grep "fig2: coinciding line named in the key" 'DE-0 \(m: same as DE\)' "$S/fig2-error-vs-block.dat"
 check_grep "fig2: coinciding line marked for drawing" "dup0='" "$S/fig2-error-vs-block.dat"

@@ -32,7 +32,7 @@ EOF
     RC=$(cut -d' ' -f1 "$T/peak")
     cut -d' ' -f2 "$T/peak"
 }
-COMMON=(--mem-limit 64M --no-plot --no-swamp -q)
+COMMON=(--mem-limit 64M --no-plot --no-swamp --no-recipes -q)
 K1=$(peak sweep "$T/tiny.h5" -o "$T/s1" --map dtree --bits 4 --block 128 --norm block "${COMMON[@]}")
 check_rc "1 configuration: exit 0" 0
 K18=$(peak sweep "$T/tiny.h5" -o "$T/s18" --map dtree,linear --bits 2-4 --block 32,2048 --norm block,rank1 "${COMMON[@]}")
