@@ -100,7 +100,23 @@ int cli_device_select(const char *cmd, const char *dev, int *use_cuda)
 
 static double fmt_pct(double x) { return 100.0 * x; }
 
+/* the structural-zero split of the totals, one line per state (docs/metrics.md "Zeros: kept, lifted,
+ * collapsed") */
+static void print_zero_split(FILE *out, const struct lbq_acc *tot)
+{
+    const struct lbq_state_acc *S[2] = { &tot->m, &tot->v };
+    for (int s = 0; s < 2; s++) {
+        struct lbq_zero_split z;
+        lbq_zero_split_of(S[s], &tot->u, &z);
+        fprintf(out, "zeros %s: %lld fp32 zeros: %lld kept at 0, %lld lifted to non-zero (%.2f%% of |u^|, %.2f%% of the squared update error); "
+                "non-zero collapsed to 0: %lld of %lld (%.4f%%)\n", s ? "v" : "m", (long long)z.zeros, (long long)z.kept,
+                (long long)z.lifted, fmt_pct(z.lifted_uh_share), fmt_pct(z.lifted_err_share), (long long)z.collapsed,
+                (long long)z.nonzero, fmt_pct(z.collapsed_frac));
+    }
+}
+
 static struct lbq_file *g_f;
+
 static void note_nonfinite(int i, const struct lbq_param_eval *e)
 {
     if (e->acc.m.nonfinite)
@@ -230,6 +246,7 @@ static void print_report(const struct lbq_analysis *an, const struct lbq_config 
     lbq_update_result(&tot->u, &tur);
     fprintf(tout, "zero-point: %lld of %lld positive v elements dequantize to 0 (%.4f%%); they carry %.2f%% of |u| (exact) and %.2f%% of |u^|\n",
            (long long)tot->v.pos_to_zero, (long long)tot->v.pos, fmt_pct(tvr.zero_collapse), fmt_pct(tur.collapse_share), fmt_pct(tur.collapse_share_quant));
+    print_zero_split(tout, tot);
     fprintf(tout, "memory: m+v fp32 %.3f MB -> quantized %.3f MB (%.2f + %.2f bits/element incl. scales; %.1fx smaller)\n",
            an->fp32_bytes / 1e6, an->q_bytes / 1e6, an->bpe_m, an->bpe_v, an->q_bytes > 0 ? an->fp32_bytes / an->q_bytes : 0.0);
     if (an->nparams_x > 0)

@@ -120,7 +120,7 @@ int cmd_plot(int argc, char **argv)
         s[k] = 0;
         rc = lbq_err(LBQ_ERR_FORMAT, "%s: bad key 'schema': \"%s\" is not \"lbq.sweep\" or \"lbq.simulate\" (lbq plot draws those)", path, s);
     }
-    /* lbq.sweep/2 only added keys (SOLO edge-case counts), /3 the aggregates over tensors (the
+    /* lbq.sweep/2 only added keys (SOLO edge-case counts), /3 the aggregates over tensors and the structural-zero split (fig3 shows it only from /3; the
      * figures rank by their element-weighted mean; older files by the pooled totals, and say so);
      * lbq.simulate/2 added m_plan/v_plan and writes null (not 0) for the swamping metrics of fp32
      * states: older versions still plot */

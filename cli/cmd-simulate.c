@@ -158,6 +158,7 @@ int cmd_simulate(int argc, char **argv)
         so.bias_correct = hp->has_step;
         if (so.source == LBQ_SRC_MOMENTS && !steps_set) so.steps = 100;
         lbq_sim_report_init(&rep, &conf, &so, f);
+        int64_t zk[2] = { 0, 0 }, zl[2] = { 0, 0 }, zc[2] = { 0, 0 };     /* structural-zero split */
         fprintf(tout, "%s: %s, source %s, beta1 %g, beta2 %g\n", lbq_file_path(f), conf.label, so.source == LBQ_SRC_GRADS ? "grads" : "moments", so.beta1, so.beta2);
         fprintf(tout, "%-30s %5s %9s %9s %9s %8s %9s %9s %9s %9s %9s\n", "parameter", "steps", "m rel-L2", "v rel-L2", "u rel-L2", "u cos",
                "swamp m", "swamp v", "stuck m", "stuck v", "v->0");
@@ -177,8 +178,13 @@ int cmd_simulate(int argc, char **argv)
                    cell(c[0], 32, 9, 4, r->mean_swamp_m, &dash), cell(c[1], 32, 9, 4, r->mean_swamp_v, &dash),
                    cell(c[2], 32, 9, 4, r->stuck_all_m, &dash), cell(c[3], 32, 9, 4, r->stuck_all_v, &dash), l->collapse_v,
                    row->kept_fp32 ? "  fp32 (recipe)" : "");
+            for (int s = 0; s < 2; s++) { zk[s] += l->zkept[s]; zl[s] += l->zlifted[s]; zc[s] += l->zcollapsed[s]; }
         }
         if (!rep.nrows) { rc = lbq_err(LBQ_ERR_FORMAT, "%s: no parameter has a 'grads' stream; use --source moments", lbq_file_path(f)); goto cleanup; }
+        /* the structural-zero split at the last recorded step, over the simulated tensors */
+        for (int s = 0; s < 2; s++)
+            fprintf(tout, "zeros %s (last step): %lld fp32 zeros kept at 0, %lld lifted to non-zero; %lld non-zero collapsed to 0%s\n", s ? "v" : "m",
+                    (long long)zk[s], (long long)zl[s], (long long)zc[s], (!s && !conf.has_m) ? " (m not quantized)" : "");
         fprintf(tout, "(swamp = mean over recorded steps of the share of elements whose fp32 state moved by > %g relative but whose code did not; stuck = code never changed%s)\n", so.swamp_rel,
                 dash ? "; -: the state is stored in fp32, it has no codes" : "");
     }

@@ -460,6 +460,10 @@ struct cfg {
     const char *gname[MAX_GROUPS];
     double gu[MAX_GROUPS];
     struct hist h;              /* bins == 0: none */
+    /* structural-zero split of v (totals.v.zero_split, schema lbq.sweep/3): fp32 zeros kept at 0,
+     * fp32 zeros lifted, non-zero v, non-zero v collapsed to 0; has_vz = 0 when absent */
+    int has_vz;
+    double vz_kept, vz_lifted, vz_nonzero, vz_collapsed;
 };
 
 struct cbmap { const char *name; double *lev[2]; int n[2]; double xp; };   /* xp: the log map's example block */   /* [0] signed, [1] unsigned */
@@ -507,6 +511,22 @@ static int load_hist(const cJSON *u, const char *path, struct hist *h)
     return LBQ_OK;
 }
 
+/* totals.v.zero_split (optional: sweep files before schema 3 have none) */
+static int load_zero_split(const cJSON *sv, const char *path, struct cfg *c)
+{
+    const cJSON *z;
+    char p[256];
+    int rc = j_obj(sv, path, "zero_split", J_OPT, &z);
+    c->has_vz = 0;
+    if (rc || !z) return rc;
+    snprintf(p, sizeof p, "%s.zero_split", path);
+    if ((rc = j_num(z, p, "kept", J_REQ, &c->vz_kept)) || (rc = j_num(z, p, "lifted", J_REQ, &c->vz_lifted)) ||
+        (rc = j_num(z, p, "nonzero", J_REQ, &c->vz_nonzero)) || (rc = j_num(z, p, "collapsed", J_REQ, &c->vz_collapsed)))
+        return rc;
+    c->has_vz = 1;
+    return LBQ_OK;
+}
+
 static int load_config(const cJSON *o, int i, struct cfg *c)
 {
     char p[64], p2[160];
@@ -538,6 +558,7 @@ static int load_config(const cJSON *o, int i, struct cfg *c)
     if ((rc = j_num(sm, p2, "rel_l2", J_REQ, &c->m))) return rc;
     snprintf(p2, sizeof p2, "%s.totals.v", p);
     if ((rc = j_num(sv, p2, "rel_l2", J_REQ, &c->v))) return rc;
+    if ((rc = load_zero_split(sv, p2, c))) return rc;
     snprintf(p2, sizeof p2, "%s.totals.update", p);
     if ((rc = j_num(su, p2, "rel_l2", J_REQ, &c->u))) return rc;
     if ((rc = load_hist(su, p2, &c->h))) return rc;
@@ -970,9 +991,16 @@ static int fig3(struct ctx *cx, const struct sweep *s, struct figs *fs)
             char nm[32];
             if (hit) {
                 snprintf(nm, sizeof nm, "note%d", np);
-                var_strf(&f->vars, nm, "v = 0 (x = %.4g):", x0);
+                var_strf(&f->vars, nm, "h = %.4g: fp32 %.0f, quantized %.0f", x0, ne, nq);
                 snprintf(nm, sizeof nm, "counts%d", np);
-                var_strf(&f->vars, nm, "fp32 %.0f, quantized %.0f", ne, nq);
+                /* the structural-zero split (docs/metrics.md): which of the quantized count were
+                 * zeros already, and which zeros left the bin */
+                if (sel[k]->has_vz) {
+                    var_strf(&f->vars, nm, "fp32 zeros: %.0f kept, %.0f lifted", sel[k]->vz_kept, sel[k]->vz_lifted);
+                    snprintf(nm, sizeof nm, "split%d", np);
+                    var_strf(&f->vars, nm, "non-zero v collapsed to 0: %.0f", sel[k]->vz_collapsed);
+                } else
+                    var_strf(&f->vars, nm, "(no zero split: results.json before schema 3)");
             }
             wide_emit(f, np++, &w, "log10_inv_sqrt_v", t);
         }

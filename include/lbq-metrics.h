@@ -37,6 +37,11 @@ struct lbq_state_acc {
     int64_t blocks, outlier_blocks;   /* blocks with max|x| > k * median|x| */
     int64_t solo[4];                  /* log map: blocks, and SOLO's edge cases among them: all zero,
                                        * max < 1e-12, zero p-quantile (lbq_log_edge_count) */
+    /* structural-zero split (docs/metrics.md "Zeros: kept, lifted, collapsed"); with zero_in and
+     * zero_in_moved: kept = zero_in - zero_in_moved, lifted = zero_in_moved, non-zero = n - zero_in */
+    int64_t nonzero_to_zero;          /* x != 0 (either sign), x^ == 0 exactly: the collapse proper */
+    double  lifted_abs_uh;            /* sum |u^| over the lifted elements (x == 0, x^ != 0) */
+    double  lifted_sq_du;             /* sum (u^ - u)^2 over them (u, u^ as in lbq_update_acc) */
 };
 
 struct lbq_update_acc {
@@ -86,6 +91,18 @@ struct lbq_update_res {
     double rel_l2, cosine, blowup_frac, shrink_frac, collapse_share, collapse_share_quant;
 };
 void   lbq_state_result(const struct lbq_state_acc *s, struct lbq_state_res *r);
+
+/* The structural-zero split of one state (docs/metrics.md "Zeros: kept, lifted, collapsed"):
+ * fp32 zeros kept at 0, fp32 zeros lifted to a non-zero x^ (and the update they carry), and
+ * non-zero x collapsed to 0.  Fractions are 0 when their denominator is 0. */
+struct lbq_zero_split {
+    int64_t zeros, kept, lifted;        /* #(x == 0), #(x == 0, x^ == 0), #(x == 0, x^ != 0) */
+    int64_t nonzero, collapsed;         /* #(x != 0), #(x != 0, x^ == 0) */
+    double  collapsed_frac;             /* collapsed / nonzero */
+    double  lifted_uh_share;            /* sum_lifted |u^| / sum |u^| */
+    double  lifted_err_share;           /* sum_lifted (u^ - u)^2 / sum (u^ - u)^2 */
+};
+void   lbq_zero_split_of(const struct lbq_state_acc *s, const struct lbq_update_acc *u, struct lbq_zero_split *z);
 void   lbq_update_result(const struct lbq_update_acc *u, struct lbq_update_res *r);
 double lbq_hist_quantile(const int64_t *hist, double q);     /* relative-error histogram */
 double lbq_h_bin_center(int i);

@@ -11,6 +11,23 @@ cJSON *lbq_hparams_json(const struct lbq_file *f);
 
 /* `lbq analyze`'s result object (totals, aggregates, groups, worst tensors, memory): lbq-analysis.h */
 
+/* Structural-zero split of a row (docs/metrics.md "Zeros: kept, lifted, collapsed"), [0] m, [1] v:
+ * fp32 zeros kept at 0, fp32 zeros lifted to non-zero, non-zero values collapsed to 0 (counts), and
+ * the lifted zeros' share of sum |u^|.  Rendered as the row keys/columns m_zero_kept, m_zero_lifted,
+ * m_nonzero_collapsed, m_lifted_uh_share and the same for v (lbq_zero_row_keys). */
+struct lbq_zero_row { double kept[2], lifted[2], collapsed[2], lifted_uh_share[2]; };
+extern const char *const lbq_zero_row_keys[8];
+void lbq_zero_row_fill(struct lbq_zero_row *z, const struct lbq_acc *a);
+void lbq_zero_row_json(cJSON *o, const struct lbq_zero_row *z);
+void lbq_zero_row_from_json(struct lbq_zero_row *z, const cJSON *o);
+/* the same from a state object's zero_split (analyze's totals, a sweep's configs[].totals) */
+void lbq_zero_row_from_totals(struct lbq_zero_row *z, const cJSON *totals);
+/* "\tK\tL\tC\tS..." for the 8 values, %.0f counts and %.6g shares; returns snprintf's count */
+int  lbq_zero_row_tsv(char *buf, size_t n, const struct lbq_zero_row *z);
+/* {"zeros", "kept", "lifted", "nonzero", "collapsed", "collapsed_frac", "lifted_uh_share",
+ * "lifted_err_share"}: the zero_split object of a state (lbq_acc_json adds it to m and v) */
+cJSON *lbq_zero_split_json(const struct lbq_state_acc *s, const struct lbq_update_acc *u);
+
 /* A row of a sweep's tables: one configuration on one parameter, or a configuration's TOTAL
  * (results.json configs[].params[] and totals; results.tsv).  Both files are rendered from it. */
 struct lbq_param_row {
@@ -28,6 +45,7 @@ struct lbq_param_row {
      * update_cosine, update_blowup_frac (in that order); 2 evaluated exactly in a sampled sweep */
     int     ci_mode;
     double  ci_lo[6], ci_hi[6];
+    struct lbq_zero_row zs;         /* structural-zero split */
 };
 void   lbq_param_row_from_eval(struct lbq_param_row *r, const char *name, int64_t numel,
                                const struct lbq_param_eval *e, int has_m, int has_v);

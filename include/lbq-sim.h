@@ -39,6 +39,10 @@ struct lbq_sim_point {
     double frozen_m, frozen_v;      /* of elements whose fp32 state changed, share whose stored value did not */
     double collapse_v;              /* v > 0 stored as exactly 0 */
     double mean_state, mean_state_fp32;   /* synthetic: mean of the stored / fp32 state */
+    /* structural-zero split of the stored state against the fp32 run (docs/metrics.md "Zeros: kept,
+     * lifted, collapsed"), [0] m, [1] v: fp32 zeros stored as 0, fp32 zeros stored non-zero, non-zero
+     * fp32 values stored as 0 (m: zero, without an m state) */
+    int64_t zkept[2], zlifted[2], zcollapsed[2];
 };
 
 struct lbq_sim_result {

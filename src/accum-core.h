@@ -93,11 +93,14 @@ enum {
     LBQ_ACCQ_SSE_M, LBQ_ACCQ_SSE_V,     /* sum (x^ - x)^2 */
     LBQ_ACCQ_SAE_M, LBQ_ACCQ_SAE_V,     /* sum |x^ - x| */
     LBQ_ACCQ_UH2, LBQ_ACCQ_DOT, LBQ_ACCQ_D2, LBQ_ACCQ_AUH, LBQ_ACCQ_CU, LBQ_ACCQ_CUH,
+    LBQ_ACCQ_LAUH_M, LBQ_ACCQ_LAUH_V,   /* structural-zero split: sum |u^| over lifted x (x == 0, x^ != 0) */
+    LBQ_ACCQ_LD2_M, LBQ_ACCQ_LD2_V,     /* and sum (u^ - u)^2 over them */
     LBQ_ACCQ_NSUMS
 };
 /* the counts */
 enum {
     LBQ_ACCQ_ZMOVED_M, LBQ_ACCQ_ZMOVED_V, LBQ_ACCQ_PZERO_M, LBQ_ACCQ_PZERO_V, LBQ_ACCQ_BLOWUP, LBQ_ACCQ_SHRINK,
+    LBQ_ACCQ_NZZERO_M, LBQ_ACCQ_NZZERO_V,   /* structural-zero split: x != 0 (either sign), x^ == 0 */
     LBQ_ACCQ_NCOUNTS
 };
 
@@ -124,6 +127,7 @@ LBQ_HD void lbq_accq_elem(float m, float mh, float v, float vh, double u, int ok
         r->e[s] = e;
         r->c[LBQ_ACCQ_ZMOVED_M + s] = ok && x == 0.0 && xh != 0.0;
         r->c[LBQ_ACCQ_PZERO_M + s] = ok && x > 0.0 && xh == 0.0;
+        r->c[LBQ_ACCQ_NZZERO_M + s] = ok && x != 0.0 && xh == 0.0;
         if (ok) {
             const float rr = (float)e / (float)fabs(x);
             r->rbin[s] = (x == 0.0) ? (xh == 0.0 ? 0 : LBQ_REL_NBINS - 1) : lbq_rel_bin(rr, lbq_log2f_or0(rr));
@@ -141,6 +145,11 @@ LBQ_HD void lbq_accq_elem(float m, float mh, float v, float vh, double u, int ok
     const int col = ok && v > 0.0f && vh == 0.0f;
     r->s[LBQ_ACCQ_CU] = col ? au : 0.0;
     r->s[LBQ_ACCQ_CUH] = col ? aq : 0.0;
+    for (int s = 0; s < 2; s++) {      /* structural-zero split: the update of lifted zeros */
+        const int lift = r->c[LBQ_ACCQ_ZMOVED_M + s];
+        r->s[LBQ_ACCQ_LAUH_M + s] = lift ? aq : 0.0;
+        r->s[LBQ_ACCQ_LD2_M + s] = lift ? d * d : 0.0;
+    }
     r->c[LBQ_ACCQ_BLOWUP] = ok && aq > 10.0 * au;
     r->c[LBQ_ACCQ_SHRINK] = ok && aq < 0.1 * au;
     if (ok) {

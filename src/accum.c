@@ -204,6 +204,8 @@ struct qlanes {
     double sse[2][4], sae[2][4], mx[2][4];
     double uh2[4], dot[4], d2[4], auh[4], cu[4], cuh[4];
     int64_t zmoved[2], pzero[2], blowup, shrink;
+    double lauh[2][4], ld2[2][4];       /* structural-zero split: the update of lifted zeros */
+    int64_t nzzero[2];                  /* and non-zero x sent to 0 */
 };
 
 static void qlanes_fold(const struct qlanes *L, struct lbq_acc *a)
@@ -216,6 +218,9 @@ static void qlanes_fold(const struct qlanes *L, struct lbq_acc *a)
         if (mx > S[s]->max_abs_err) S[s]->max_abs_err = mx;
         S[s]->zero_in_moved += L->zmoved[s];
         S[s]->pos_to_zero += L->pzero[s];
+        S[s]->nonzero_to_zero += L->nzzero[s];
+        S[s]->lifted_abs_uh += lanes_sum(L->lauh[s]);
+        S[s]->lifted_sq_du += lanes_sum(L->ld2[s]);
     }
     struct lbq_update_acc *u = &a->u;
     u->sum_sq_uh += lanes_sum(L->uh2);
@@ -246,6 +251,9 @@ static void quant_portable(struct qlanes *L, struct lbq_acc *a, const struct lbq
             L->mx[s][l] = r.e[s] > L->mx[s][l] ? r.e[s] : L->mx[s][l];
             L->zmoved[s] += r.c[LBQ_ACCQ_ZMOVED_M + s];
             L->pzero[s] += r.c[LBQ_ACCQ_PZERO_M + s];
+            L->nzzero[s] += r.c[LBQ_ACCQ_NZZERO_M + s];
+            L->lauh[s][l] += r.s[LBQ_ACCQ_LAUH_M + s];
+            L->ld2[s][l] += r.s[LBQ_ACCQ_LD2_M + s];
             if (r.ok) S[s]->rel_hist[r.rbin[s]]++;
         }
         L->uh2[l] += r.s[LBQ_ACCQ_UH2];
@@ -397,13 +405,14 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), zf = _mm256_setzero_ps();
     const __m256i lastb = _mm256_set1_epi32(LBQ_REL_NBINS - 1), z = _mm256_setzero_si256();
     const int NR = LBQ_REL_NBINS, NH = LBQ_H_NBINS;
-    __m256d sse[2], sae[2], mx[2];
+    __m256d sse[2], sae[2], mx[2], lauh[2], ld2[2];
     for (int s = 0; s < 2; s++) {
         sse[s] = _mm256_loadu_pd(L->sse[s]); sae[s] = _mm256_loadu_pd(L->sae[s]); mx[s] = _mm256_loadu_pd(L->mx[s]);
+        lauh[s] = _mm256_loadu_pd(L->lauh[s]); ld2[s] = _mm256_loadu_pd(L->ld2[s]);
     }
     __m256d uh2 = _mm256_loadu_pd(L->uh2), dot = _mm256_loadu_pd(L->dot), d2 = _mm256_loadu_pd(L->d2),
             auh = _mm256_loadu_pd(L->auh), cu = _mm256_loadu_pd(L->cu), cuh = _mm256_loadu_pd(L->cuh);
-    __m256i czm[2] = { z, z }, cpz[2] = { z, z }, cbl = z, csh = z;
+    __m256i czm[2] = { z, z }, cpz[2] = { z, z }, cnz[2] = { z, z }, cbl = z, csh = z;
     const float *X[2] = { m, v }, *XH[2] = { mh, vh };
     struct lbq_state_acc *S[2] = { &a->m, &a->v };
     uint32_t *hist = calloc((size_t)(2 * 4 * (NR + 1) + 4 * (NH + 1)), sizeof *hist);
@@ -416,7 +425,7 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 o8 = acc_okmask8(ok + i);
-        __m256 xo[2], xho[2];
+        __m256 xo[2], xho[2], lift[2] = { zf, zf };   /* lift: x == 0, x^ != 0 (structural-zero split) */
         for (int s = 0; s < 2; s++) {
             __m256 xf = _mm256_and_ps(_mm256_loadu_ps(X[s] + i), o8), xhf = _mm256_and_ps(_mm256_loadu_ps(XH[s] + i), o8);
             xo[s] = xf; xho[s] = xhf;
@@ -435,7 +444,9 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             sae[s] = _mm256_add_pd(sae[s], e1);
             mx[s] = _mm256_max_pd(e1, mx[s]);
             __m256 x0 = _mm256_cmp_ps(xf, zf, _CMP_EQ_OQ), xh0 = _mm256_cmp_ps(xhf, zf, _CMP_EQ_OQ);
-            czm[s] = _mm256_sub_epi32(czm[s], _mm256_castps_si256(_mm256_andnot_ps(xh0, _mm256_and_ps(o8, x0))));
+            lift[s] = _mm256_andnot_ps(xh0, _mm256_and_ps(o8, x0));
+            czm[s] = _mm256_sub_epi32(czm[s], _mm256_castps_si256(lift[s]));
+            cnz[s] = _mm256_sub_epi32(cnz[s], _mm256_castps_si256(_mm256_and_ps(xh0, _mm256_andnot_ps(x0, o8))));
             cpz[s] = _mm256_sub_epi32(cpz[s], _mm256_castps_si256(_mm256_and_ps(xh0, _mm256_and_ps(o8, _mm256_cmp_ps(xf, zf, _CMP_GT_OQ)))));
             __m256 r = _mm256_div_ps(acc_f8(e0, e1), _mm256_and_ps(xf, absm));    /* (float)e / |x| */
             __m256i b = bt_bins8(&T->rel, r, 0);
@@ -456,6 +467,11 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
             dot = _mm256_add_pd(dot, _mm256_mul_pd(u, uq));
             d2 = _mm256_add_pd(d2, _mm256_mul_pd(d, d));
             auh = _mm256_add_pd(auh, aq);
+            for (int s = 0; s < 2; s++) {
+                __m256d lm = h ? acc_mask_hi(lift[s]) : acc_mask_lo(lift[s]);
+                lauh[s] = _mm256_add_pd(lauh[s], _mm256_and_pd(aq, lm));
+                ld2[s] = _mm256_add_pd(ld2[s], _mm256_and_pd(_mm256_mul_pd(d, d), lm));
+            }
             cu = _mm256_add_pd(cu, _mm256_and_pd(au, col));
             cuh = _mm256_add_pd(cuh, _mm256_and_pd(aq, col));
             cbl = _mm256_sub_epi64(cbl, _mm256_castpd_si256(_mm256_and_pd(o, _mm256_cmp_pd(aq, _mm256_mul_pd(ten, au), _CMP_GT_OQ))));
@@ -468,6 +484,8 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
         _mm256_storeu_pd(L->sse[s], sse[s]); _mm256_storeu_pd(L->sae[s], sae[s]); _mm256_storeu_pd(L->mx[s], mx[s]);
         L->zmoved[s] += acc_hsum32(czm[s]);
         L->pzero[s] += acc_hsum32(cpz[s]);
+        L->nzzero[s] += acc_hsum32(cnz[s]);
+        _mm256_storeu_pd(L->lauh[s], lauh[s]); _mm256_storeu_pd(L->ld2[s], ld2[s]);
     }
     L->blowup += acc_hsum64(cbl);
     L->shrink += acc_hsum64(csh);

@@ -63,6 +63,9 @@ void lbq_accq_to_acc(const struct lbq_accq *q, struct lbq_acc *a)
         if (q->mx[s] > S[s]->max_abs_err) S[s]->max_abs_err = q->mx[s];
         S[s]->zero_in_moved += (int64_t)q->cnt[LBQ_ACCQ_ZMOVED_M + s];
         S[s]->pos_to_zero += (int64_t)q->cnt[LBQ_ACCQ_PZERO_M + s];
+        S[s]->nonzero_to_zero += (int64_t)q->cnt[LBQ_ACCQ_NZZERO_M + s];    /* structural-zero split */
+        S[s]->lifted_abs_uh += q->sum[LBQ_ACCQ_LAUH_M + s];
+        S[s]->lifted_sq_du += q->sum[LBQ_ACCQ_LD2_M + s];
         for (int b = 0; b < LBQ_REL_NBINS; b++) S[s]->rel_hist[b] += (int64_t)q->rel_hist[s][b];
     }
     struct lbq_update_acc *u = &a->u;

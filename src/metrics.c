@@ -24,6 +24,7 @@ static void state_add(struct lbq_state_acc *s, const float *x, const float *xh, 
         if (a == 0.0) { s->zero_in++; if (b != 0.0) s->zero_in_moved++; s->rel_hist[b == 0.0 ? 0 : LBQ_REL_NBINS - 1]++; }
         else { float r = (float)e / (float)fabs(a); s->rel_hist[lbq_rel_bin(r, lbq_log2f_or0(r))]++; }
         if (a > 0.0) { s->pos++; if (b == 0.0) s->pos_to_zero++; }
+        if (a != 0.0 && b == 0.0) s->nonzero_to_zero++;     /* structural-zero split */
     }
 }
 
@@ -87,6 +88,9 @@ void lbq_acc_add2(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
         if (aq < 0.1 * ae) u->shrink++;
         u->sum_abs_u += ae; u->sum_abs_uh += aq;
         if (v[i] > 0.0f && vh[i] == 0.0f) { u->collapsed_abs_u += ae; u->collapsed_abs_uh += aq; }
+        /* structural-zero split: the update of lifted zeros (x == 0, x^ != 0), per state */
+        if (m[i] == 0.0f && mh[i] != 0.0f) { a->m.lifted_abs_uh += aq; a->m.lifted_sq_du += d * d; }
+        if (v[i] == 0.0f && vh[i] != 0.0f) { a->v.lifted_abs_uh += aq; a->v.lifted_sq_du += d * d; }
         float ye = (float)(se + cfg->eps), yq = (float)(sq + cfg->eps);
         u->h_exact[lbq_h_bin(ye, lbq_log2f_or0(ye))]++;
         u->h_quant[lbq_h_bin(yq, lbq_log2f_or0(yq))]++;
@@ -105,6 +109,8 @@ static void state_merge(struct lbq_state_acc *a, const struct lbq_state_acc *b)
     for (int i = 0; i < LBQ_REL_NBINS; i++) a->rel_hist[i] += b->rel_hist[i];
     a->blocks += b->blocks; a->outlier_blocks += b->outlier_blocks;
     for (int i = 0; i < 4; i++) a->solo[i] += b->solo[i];
+    a->nonzero_to_zero += b->nonzero_to_zero;
+    a->lifted_abs_uh += b->lifted_abs_uh; a->lifted_sq_du += b->lifted_sq_du;
 }
 
 void lbq_acc_merge(struct lbq_acc *a, const struct lbq_acc *b)
@@ -155,6 +161,18 @@ void lbq_state_result(const struct lbq_state_acc *s, struct lbq_state_res *r)
     r->q999 = lbq_hist_quantile(s->rel_hist, 0.999);
     r->zero_collapse = s->pos ? (double)s->pos_to_zero / (double)s->pos : 0.0;
     r->outlier_block_frac = s->blocks ? (double)s->outlier_blocks / (double)s->blocks : 0.0;
+}
+
+void lbq_zero_split_of(const struct lbq_state_acc *s, const struct lbq_update_acc *u, struct lbq_zero_split *z)
+{
+    z->zeros = s->zero_in;
+    z->lifted = s->zero_in_moved;
+    z->kept = s->zero_in - s->zero_in_moved;
+    z->nonzero = s->n - s->zero_in;
+    z->collapsed = s->nonzero_to_zero;
+    z->collapsed_frac = z->nonzero ? (double)z->collapsed / (double)z->nonzero : 0.0;
+    z->lifted_uh_share = u->sum_abs_uh > 0.0 ? s->lifted_abs_uh / u->sum_abs_uh : 0.0;
+    z->lifted_err_share = u->sum_sq_diff > 0.0 ? s->lifted_sq_du / u->sum_sq_diff : 0.0;
 }
 
 void lbq_update_result(const struct lbq_update_acc *u, struct lbq_update_res *r)

@@ -75,8 +75,11 @@ static cJSON *update_json(const struct lbq_update_acc *u, int with_hist)
 cJSON *lbq_acc_json(const struct lbq_acc *a, const struct lbq_qsize *msz, const struct lbq_qsize *vsz, int with_hist)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "m", state_json(&a->m, msz));
-    cJSON_AddItemToObject(o, "v", state_json(&a->v, vsz));
+    cJSON *m = state_json(&a->m, msz), *v = state_json(&a->v, vsz);
+    cJSON_AddItemToObject(m, "zero_split", lbq_zero_split_json(&a->m, &a->u));
+    cJSON_AddItemToObject(v, "zero_split", lbq_zero_split_json(&a->v, &a->u));
+    cJSON_AddItemToObject(o, "m", m);
+    cJSON_AddItemToObject(o, "v", v);
     cJSON_AddItemToObject(o, "update", update_json(&a->u, with_hist));
     return o;
 }
@@ -123,6 +126,7 @@ void lbq_param_row_from_eval(struct lbq_param_row *r, const char *name, int64_t 
     r->bits_per_elem_m = e->m_size.bits_per_elem;
     r->bits_per_elem_v = e->v_size.bits_per_elem;
     for (int k = 0; k < 3; k++) r->v_solo[k] = (double)e->acc.v.solo[k + 1];
+    lbq_zero_row_fill(&r->zs, &e->acc);
     r->stored = 0;
 }
 
@@ -145,6 +149,7 @@ void lbq_total_row(struct lbq_param_row *r, const struct lbq_acc *a, double nume
     r->bits_per_elem_m = bm;
     r->bits_per_elem_v = bv;
     for (int k = 0; k < 3; k++) r->v_solo[k] = (double)a->v.solo[k + 1];
+    lbq_zero_row_fill(&r->zs, a);
 }
 
 /* per-parameter SOLO edge-case block counts of v (log map; docs/metrics.md) */
@@ -167,6 +172,7 @@ cJSON *lbq_param_row_json(const struct lbq_param_row *r)
     lbq_json_add_num(o, "bits_per_elem_m", r->bits_per_elem_m);
     lbq_json_add_num(o, "bits_per_elem_v", r->bits_per_elem_v);
     for (int k = 0; k < 3; k++) lbq_json_add_num(o, lbq_solo_row_keys[k], r->v_solo[k]);
+    lbq_zero_row_json(o, &r->zs);
     if (r->ci_mode == 1) {      /* sweep --sample: the row's 95% intervals */
         cJSON *ci = cJSON_AddObjectToObject(o, "ci");
         for (int k = 0; k < 6; k++) {
@@ -206,10 +212,14 @@ int lbq_param_row_tsv(char *buf, size_t n, const char *prefix, const struct lbq_
         t.update_cosine = stored(r, r->update_cosine); t.update_blowup_frac = stored(r, r->update_blowup_frac);
         t.bits_per_elem_m = stored(r, r->bits_per_elem_m); t.bits_per_elem_v = stored(r, r->bits_per_elem_v);
     }
-    return snprintf(buf, n, "%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.0f\t%.0f\t%.0f\n",
-                    prefix, t.name, (long long)t.numel, t.m_rel_l2, t.v_rel_l2, t.v_zero_collapse, t.update_rel_l2,
-                    t.update_cosine, t.update_blowup_frac, t.bits_per_elem_m, t.bits_per_elem_v,
-                    t.v_solo[0], t.v_solo[1], t.v_solo[2]);
+    int k = snprintf(buf, n, "%s\t%s\t%lld\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\t%.0f\t%.0f\t%.0f",
+                     prefix, t.name, (long long)t.numel, t.m_rel_l2, t.v_rel_l2, t.v_zero_collapse, t.update_rel_l2,
+                     t.update_cosine, t.update_blowup_frac, t.bits_per_elem_m, t.bits_per_elem_v,
+                     t.v_solo[0], t.v_solo[1], t.v_solo[2]);
+    if (k < 0 || (size_t)k >= n) return k;
+    int z = lbq_zero_row_tsv(buf + k, n - (size_t)k, &t.zs);      /* structural-zero split */
+    if (z < 0 || (size_t)(k + z) >= n) return k + z;
+    return k + z + snprintf(buf + k + z, n - (size_t)(k + z), "\n");
 }
 
 static double jnum(const cJSON *o, const char *k)
@@ -234,6 +244,7 @@ void lbq_param_row_from_json(struct lbq_param_row *r, const cJSON *o)
     r->update_blowup_frac = jnum(o, "update_blowup_frac");
     r->bits_per_elem_m = jnum(o, "bits_per_elem_m"); r->bits_per_elem_v = jnum(o, "bits_per_elem_v");
     for (int k = 0; k < 3; k++) r->v_solo[k] = jnum(o, lbq_solo_row_keys[k]);
+    lbq_zero_row_from_json(&r->zs, o);
     r->stored = 1;
 }
 
@@ -252,5 +263,80 @@ void lbq_total_row_from_json(struct lbq_param_row *r, const cJSON *tj, int has_m
     r->bits_per_elem_v = jnum(tj, "bits_per_elem_v");
     static const char *const sk[3] = { "all_zero", "max_below_1e-12", "zero_quantile" };
     for (int k = 0; k < 3; k++) r->v_solo[k] = jnum(cJSON_GetObjectItem(cJSON_GetObjectItem(tj, "v"), "solo_edge_blocks"), sk[k]);
+    lbq_zero_row_from_totals(&r->zs, tj);
     r->stored = 1;
+}
+
+/* ---- structural-zero split (docs/metrics.md "Zeros: kept, lifted, collapsed") ------------------ */
+cJSON *lbq_zero_split_json(const struct lbq_state_acc *s, const struct lbq_update_acc *u)
+{
+    struct lbq_zero_split z;
+    lbq_zero_split_of(s, u, &z);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "zeros", (double)z.zeros);
+    cJSON_AddNumberToObject(o, "kept", (double)z.kept);
+    cJSON_AddNumberToObject(o, "lifted", (double)z.lifted);
+    cJSON_AddNumberToObject(o, "nonzero", (double)z.nonzero);
+    cJSON_AddNumberToObject(o, "collapsed", (double)z.collapsed);
+    lbq_json_add_num(o, "collapsed_frac", z.collapsed_frac);
+    lbq_json_add_num(o, "lifted_uh_share", z.lifted_uh_share);
+    lbq_json_add_num(o, "lifted_err_share", z.lifted_err_share);
+    return o;
+}
+
+const char *const lbq_zero_row_keys[8] = {
+    "m_zero_kept", "m_zero_lifted", "m_nonzero_collapsed", "m_lifted_uh_share",
+    "v_zero_kept", "v_zero_lifted", "v_nonzero_collapsed", "v_lifted_uh_share",
+};
+
+void lbq_zero_row_fill(struct lbq_zero_row *z, const struct lbq_acc *a)
+{
+    const struct lbq_state_acc *S[2] = { &a->m, &a->v };
+    for (int s = 0; s < 2; s++) {
+        struct lbq_zero_split x;
+        lbq_zero_split_of(S[s], &a->u, &x);
+        z->kept[s] = (double)x.kept;
+        z->lifted[s] = (double)x.lifted;
+        z->collapsed[s] = (double)x.collapsed;
+        z->lifted_uh_share[s] = x.lifted_uh_share;
+    }
+}
+
+void lbq_zero_row_json(cJSON *o, const struct lbq_zero_row *z)
+{
+    for (int s = 0; s < 2; s++) {
+        lbq_json_add_num(o, lbq_zero_row_keys[4 * s + 0], z->kept[s]);
+        lbq_json_add_num(o, lbq_zero_row_keys[4 * s + 1], z->lifted[s]);
+        lbq_json_add_num(o, lbq_zero_row_keys[4 * s + 2], z->collapsed[s]);
+        lbq_json_add_num(o, lbq_zero_row_keys[4 * s + 3], z->lifted_uh_share[s]);
+    }
+}
+
+void lbq_zero_row_from_json(struct lbq_zero_row *z, const cJSON *o)
+{
+    for (int s = 0; s < 2; s++) {           /* absent (a results.json of schema 2): NaN */
+        z->kept[s] = jnum(o, lbq_zero_row_keys[4 * s + 0]);
+        z->lifted[s] = jnum(o, lbq_zero_row_keys[4 * s + 1]);
+        z->collapsed[s] = jnum(o, lbq_zero_row_keys[4 * s + 2]);
+        z->lifted_uh_share[s] = jnum(o, lbq_zero_row_keys[4 * s + 3]);
+    }
+}
+
+void lbq_zero_row_from_totals(struct lbq_zero_row *z, const cJSON *totals)
+{
+    static const char *const st[2] = { "m", "v" };
+    for (int s = 0; s < 2; s++) {
+        const cJSON *zs = cJSON_GetObjectItem(cJSON_GetObjectItem(totals, st[s]), "zero_split");
+        z->kept[s] = jnum(zs, "kept");
+        z->lifted[s] = jnum(zs, "lifted");
+        z->collapsed[s] = jnum(zs, "collapsed");
+        z->lifted_uh_share[s] = jnum(zs, "lifted_uh_share");
+    }
+}
+
+int lbq_zero_row_tsv(char *buf, size_t n, const struct lbq_zero_row *z)
+{
+    return snprintf(buf, n, "\t%.0f\t%.0f\t%.0f\t%.6g\t%.0f\t%.0f\t%.0f\t%.6g",
+                    z->kept[0], z->lifted[0], z->collapsed[0], z->lifted_uh_share[0],
+                    z->kept[1], z->lifted[1], z->collapsed[1], z->lifted_uh_share[1]);
 }

@@ -224,6 +224,14 @@ static int run_steps(struct sim_ctx *c, const struct lbq_shape *sh, const struct
             ms += c->v.xs[i]; m32 += c->v.x32[i];
         }
         pt.collapse_v = pos ? (double)z / (double)pos : 0.0;
+        for (int si = 0; si < 2; si++) {     /* structural-zero split (m: only with an m state) */
+            const float *x32 = si ? c->v.x32 : c->m.x32, *xs = si ? c->v.xs : c->m.xs;
+            if (!si && !c->has_m_state) continue;
+            for (int64_t i = 0; i < n; i++) {
+                if (x32[i] == 0.0f) { if (xs[i] == 0.0f) pt.zkept[si]++; else pt.zlifted[si]++; }
+                else if (xs[i] == 0.0f) pt.zcollapsed[si]++;
+            }
+        }
         pt.mean_state = ms / (double)n; pt.mean_state_fp32 = m32 / (double)n;
         if (c->has_m_state) {
             pt.m_rel = rel_l2(c->m.xs, c->m.x32, n);
@@ -464,6 +472,13 @@ static cJSON *summary_json(const struct lbq_sim_result *r, int synthetic)
             lbq_json_add_num(o, "final_blowup", l->blowup);
             lbq_json_add_num(o, "final_swamp_m", l->swamp_m);
             lbq_json_add_num(o, "final_collapse_v", l->collapse_v);
+            cJSON *zs = cJSON_AddObjectToObject(o, "final_zero_split");    /* docs/metrics.md, structural zeros */
+            for (int st = 0; st < 2; st++) {
+                cJSON *so = cJSON_AddObjectToObject(zs, st ? "v" : "m");
+                cJSON_AddNumberToObject(so, "kept", (double)l->zkept[st]);
+                cJSON_AddNumberToObject(so, "lifted", (double)l->zlifted[st]);
+                cJSON_AddNumberToObject(so, "collapsed", (double)l->zcollapsed[st]);
+            }
         }
         lbq_json_add_num(o, "final_v_rel", l->v_rel);
         lbq_json_add_num(o, "final_swamp_v", l->swamp_v);

@@ -1047,7 +1047,9 @@ static int fill_configs(void *ud, struct lbq_wstream *w)
     return rc;
 }
 
-static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\tv_solo_zero_blocks\tv_solo_tiny_blocks\tv_solo_zero_quantile_blocks\n";
+static const char tsv_head[] = "config\tmap\tnorm\tbits\tblock\tstates\tparam\tnumel\tm_rel_l2\tv_rel_l2\tv_zero_collapse\tupdate_rel_l2\tupdate_cosine\tupdate_blowup_frac\tbits_per_elem_m\tbits_per_elem_v\tv_solo_zero_blocks\tv_solo_tiny_blocks\tv_solo_zero_quantile_blocks"
+                                "\tm_zero_kept\tm_zero_lifted\tm_nonzero_collapsed\tm_lifted_uh_share"
+                                "\tv_zero_kept\tv_zero_lifted\tv_nonzero_collapsed\tv_lifted_uh_share\n";
 
 /* the document's top level; configs: a raw marker (the stream) or the summary's array */
 static int doc_json(struct lbq_sweep *s, int final, int noswamp, int summary, cJSON **out)

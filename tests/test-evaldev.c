@@ -44,6 +44,11 @@ static void compare_acc(const char *tag, const struct lbq_acc *a, const struct l
         CHECK_EQ_INT(x->n, y->n); CHECK_EQ_INT(x->nonfinite, y->nonfinite);
         CHECK_EQ_INT(x->zero_in, y->zero_in); CHECK_EQ_INT(x->zero_in_moved, y->zero_in_moved);
         CHECK_EQ_INT(x->pos, y->pos); CHECK_EQ_INT(x->pos_to_zero, y->pos_to_zero);
+        CHECK_EQ_INT(x->nonzero_to_zero, y->nonzero_to_zero);      /* structural-zero split */
+        snprintf(w, sizeof w, "%s: state %d lifted_abs_uh", tag, s);
+        near_sum(w, x->lifted_abs_uh, y->lifted_abs_uh, fabs(a->u.sum_abs_uh));
+        snprintf(w, sizeof w, "%s: state %d lifted_sq_du", tag, s);
+        near_sum(w, x->lifted_sq_du, y->lifted_sq_du, fabs(a->u.sum_sq_diff));
         CHECK_EQ_INT(x->blocks, y->blocks); CHECK_EQ_INT(x->outlier_blocks, y->outlier_blocks);
         CHECK_MSG(memcmp(x->rel_hist, y->rel_hist, sizeof x->rel_hist) == 0, "%s: state %d: rel_hist differs", tag, s);
         CHECK_MSG(x->sum_sq == y->sum_sq && x->sum_abs == y->sum_abs, "%s: state %d: raw-state sums differ", tag, s);
@@ -95,6 +100,7 @@ static void test_twin_kernel(void)
     struct lbq_tstats stm, stv;
     CHECK_OK(lbq_tstats_init(&stm, &sh)); CHECK_OK(lbq_tstats_init(&stv, &sh));
     lbq_tstats_add(&stm, 0, n, m); lbq_tstats_add(&stv, 0, n, v);
+    int nlift = 0, ncoll = 0;
     const char *specs[][2] = { { "block128-dtree:b4", "block128-linear:b4" }, { "tensor-linear:b2", "block64-log:b2" },
                                { "block2048-dtree:b8:sr", "block128-fp8e4m3:dre" } };
     struct lbq_update_cfg cfgs[2] = { { 0.1, 0.001, 1e-8, 128, 10.0 }, { 1.0, 1.0, 1e-300, 128, 10.0 } };  /* k finite; k = inf */
@@ -130,6 +136,9 @@ static void test_twin_kernel(void)
             char tag[128];
             snprintf(tag, sizeof tag, "twin kernel %s / %s eps %g simd %d", specs[k][0], specs[k][1], cfg->eps, simd);
             compare_acc(tag, &twin, &cpu, 0);
+            /* the structural-zero split is exercised: lifted zeros with an update, collapsed non-zeros */
+            nlift += (cpu.m.lifted_abs_uh > 0.0) + (cpu.v.lifted_abs_uh > 0.0);
+            ncoll += (cpu.m.nonzero_to_zero > 0) + (cpu.v.nonzero_to_zero > 0);
             /* the twin is deterministic: a second run gives the same bits */
             struct lbq_accq q2;
             memset(&q2, 0, sizeof q2);
@@ -138,6 +147,7 @@ static void test_twin_kernel(void)
         }
     }
     lbq_simd_enable(1);
+    CHECK_MSG(nlift > 0 && ncoll > 0, "twin kernel: the data lift no zero (%d) or collapse no non-zero (%d)", nlift, ncoll);
     lbq_tstats_free(&stm); lbq_tstats_free(&stv);
     free(m); free(v); free(mh); free(vh); free(scr); free(tmp); free(ue); free(ok);
 }

@@ -53,6 +53,34 @@ static void ref_update(const float *m, const float *mh, const float *v, const fl
     r->share = cu / au; r->share_q = cq / aq;
 }
 
+static int g_split_all;     /* part 1's data have kept, lifted and collapsed elements in m and v */
+
+/* structural-zero split (docs/metrics.md "Zeros: kept, lifted, collapsed"), counted directly */
+static void check_split(const char *what, const struct lbq_acc *a, const struct lbq_state_acc *st, const float *x,
+                        const float *xh, const float *m, const float *mh, const float *v, const float *vh, int64_t n,
+                        double bc1, double bc2, double eps)
+{
+    int64_t zeros = 0, kept = 0, lifted = 0, nonzero = 0, coll = 0;
+    double luh = 0, ld2 = 0, auh = 0, d2 = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double u = (m[i] / bc1) / (sqrt((v[i] > 0 ? v[i] : 0) / bc2) + eps);
+        double q = (mh[i] / bc1) / (sqrt((vh[i] > 0 ? vh[i] : 0) / bc2) + eps);
+        auh += fabs(q); d2 += (q - u) * (q - u);
+        if (x[i] == 0) { zeros++; if (xh[i] == 0) kept++; else { lifted++; luh += fabs(q); ld2 += (q - u) * (q - u); } }
+        else { nonzero++; if (xh[i] == 0) coll++; }
+    }
+    struct lbq_zero_split z;
+    lbq_zero_split_of(st, &a->u, &z);
+    CHECK_MSG(z.zeros == zeros && z.kept == kept && z.lifted == lifted && z.nonzero == nonzero && z.collapsed == coll,
+              "%s split: zeros %lld kept %lld lifted %lld nonzero %lld collapsed %lld, want %lld %lld %lld %lld %lld", what,
+              (long long)z.zeros, (long long)z.kept, (long long)z.lifted, (long long)z.nonzero, (long long)z.collapsed,
+              (long long)zeros, (long long)kept, (long long)lifted, (long long)nonzero, (long long)coll);
+    if (g_split_all) CHECK_MSG(kept > 0 && lifted > 0 && coll > 0, "%s: the test data must have kept, lifted and collapsed elements", what);
+    CHECK_NEAR(z.collapsed_frac, (double)coll / (double)nonzero, 1e-15);
+    CHECK_REL(z.lifted_uh_share, luh / auh, 1e-9);
+    CHECK_REL(z.lifted_err_share, ld2 / d2, 1e-9);
+}
+
 /* quantile from the histogram: within the bin resolution (10^(1/30) = 1.08) of the exact one */
 static void check_quantile(double got, double want, const char *what)
 {
@@ -84,6 +112,8 @@ static void compare(const struct lbq_acc *a, const float *m, const float *mh, co
     CHECK_REL(su.rel_l2, ru.rel_l2, 1e-9); CHECK_REL(su.cosine, ru.cosine, 1e-9);
     CHECK_NEAR(su.blowup_frac, ru.blowup, 1e-15); CHECK_NEAR(su.shrink_frac, ru.shrink, 1e-15);
     CHECK_REL(su.collapse_share, ru.share, 1e-9); CHECK_REL(su.collapse_share_quant, ru.share_q, 1e-9);
+    check_split("m", a, &a->m, m, mh, m, mh, v, vh, n, bc1, bc2, eps);
+    check_split("v", a, &a->v, v, vh, m, mh, v, vh, n, bc1, bc2, eps);
 }
 
 int main(void)
@@ -99,9 +129,15 @@ int main(void)
         mh[i] = (float)(m[i] * (1.0 + (t_uniform() < 0.5 ? -e : e)));
         vh[i] = (i % 17 == 0) ? 0.0f : (float)(v[i] * (1.0 + e));     /* every 17th collapses */
         if (i % 101 == 0) mh[i] = m[i];                                 /* exact */
+        /* structural-zero split: m zeros kept or lifted, non-zero m of either sign collapsed,
+         * v zeros lifted (every 50th v is 0; vh of those is 0 unless set here) */
+        if (i % 43 == 0) { m[i] = 0.0f; mh[i] = (i % 215 == 0) ? 1e-7f : 0.0f; }   /* < 1% lifted: p99 stays finite */
+        else if (i % 37 == 0) mh[i] = 0.0f;
+        if (i % 50 == 0) { v[i] = 0.0f; vh[i] = (i % 150 == 0) ? 1e-10f : 0.0f; }
     }
     struct lbq_update_cfg cfg = { 1.0 - pow(0.9, 300), 1.0 - pow(0.999, 300), 1e-8, 128, 10.0 };
     struct lbq_acc a, b, c;
+    g_split_all = 1;
     lbq_acc_zero(&a);
     lbq_acc_add(&a, &cfg, n, m, mh, v, vh);
     compare(&a, m, mh, v, vh, n, cfg.bc1, cfg.bc2, cfg.eps);
@@ -112,6 +148,7 @@ int main(void)
     lbq_acc_merge(&b, &c);
     compare(&b, m, mh, v, vh, n, cfg.bc1, cfg.bc2, cfg.eps);
     CHECK_EQ_INT(b.u.blowup, a.u.blowup);
+    g_split_all = 0;
     /* outlier blocks: block 128, k = 10, counted independently */
     {
         int64_t blocks = 0, out = 0;

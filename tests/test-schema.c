@@ -176,11 +176,11 @@ int main(void)
         snprintf(sswj, sizeof sswj, "%s/results.json", ssw);
         char *b1[] = { (char *)lbq, "analyze", sample, "--recipe", "lpmm4", "--sample", "20%", "--json", sj, "-q", NULL };
         CHECK_EQ_INT(run(b1), 0);
-        CHECK_EQ_INT(check_file(sj, "lbq.analyze-2.json"), 0);
+        CHECK_EQ_INT(check_file(sj, "lbq.analyze-3.json"), 0);
         char *b2[] = { (char *)lbq, "sweep", sample, "-o", ssw, "--map", "dtree,linear", "--norm", "block,rank1", "--bits", "2,4",
                        "--block", "128", "--sample", "0.2", "--no-plot", "--no-swamp", "-q", NULL };
         CHECK_EQ_INT(run(b2), 0);
-        CHECK_EQ_INT(check_file(sswj, "lbq.sweep-2.json"), 0);
+        CHECK_EQ_INT(check_file(sswj, "lbq.sweep-3.json"), 0);
         char *s1 = lbq_read_file(sj), *s2 = lbq_read_file(sswj);
         cJSON *d1 = s1 ? cJSON_Parse(s1) : NULL, *d2 = s2 ? cJSON_Parse(s2) : NULL;
         free(s1); free(s2);

@@ -226,7 +226,8 @@ static void test_accum(void)
         else if (r < 0.09) mh[i] = 0.0f;
         else if (r < 0.095) v[i] = NAN;
         else if (r < 0.10) m[i] = INFINITY;
-        else if (r < 0.11) { v[i] = 0.0f; vh[i] = 0.0f; }
+        else if (r < 0.105) { v[i] = 0.0f; vh[i] = 0.0f; }
+        else if (r < 0.11) { v[i] = 0.0f; vh[i] = 1e-12f; }     /* a v zero lifted (structural-zero split) */
         else if (r < 0.12) mh[i] = m[i];
         else if (r < 0.13) mh[i] = m[i] * 1e-30f;        /* relative error near 1 and tiny values */
         else if (r < 0.14) mh[i] = m[i] * 3e7f;         /* relative error above 1e6 */
@@ -251,6 +252,9 @@ static void test_accum(void)
             CHECK_EQ_INT(S[s]->zero_in_moved, R[s]->zero_in_moved);
             CHECK_EQ_INT(S[s]->pos, R[s]->pos);
             CHECK_EQ_INT(S[s]->pos_to_zero, R[s]->pos_to_zero);
+            CHECK_EQ_INT(S[s]->nonzero_to_zero, R[s]->nonzero_to_zero);
+            CHECK_REL(S[s]->lifted_abs_uh, R[s]->lifted_abs_uh, 1e-12);
+            CHECK_REL(S[s]->lifted_sq_du, R[s]->lifted_sq_du, 1e-12);
             CHECK_EQ_INT(S[s]->blocks, R[s]->blocks);
             CHECK_EQ_INT(S[s]->outlier_blocks, R[s]->outlier_blocks);
             CHECK(memcmp(S[s]->rel_hist, R[s]->rel_hist, sizeof S[s]->rel_hist) == 0);
@@ -276,6 +280,7 @@ static void test_accum(void)
         CHECK_REL(u->collapsed_abs_u, w->collapsed_abs_u, 1e-12);
         CHECK_REL(u->collapsed_abs_uh, w->collapsed_abs_uh, 1e-12);
         CHECK(u->n > 3000 && u->blowup > 0 && u->collapsed_abs_u > 0.0);
+        CHECK(r[1].m.lifted_abs_uh > 0.0 && r[1].v.lifted_abs_uh > 0.0 && r[1].m.nonzero_to_zero > 0 && r[1].v.nonzero_to_zero > 0);
         /* a state passed as its own x^ (the engine's fp32 states): the AVX2 loop's shortcut gives
          * the bits of a pass over an equal copy */
         {

@@ -57,7 +57,7 @@ check_eq "hand-made: fp32 has no error" "0" "$(json_get "$T/p-one.json" params.0
 
 # refused before any work: exit 3 (input) or 2 (usage), one line, no plan
 rm -f "$T/x.json"
-sed 's/"schema_version":	2/"schema_version":	1/' "$S/results.json" >"$T/old.json"
+sed 's/"schema_version":	3/"schema_version":	1/' "$S/results.json" >"$T/old.json"
 check "old-schema copy differs" grep -q '"schema_version":	1' "$T/old.json"
 run recommend "$T/old.json" --budget $B -o "$T/x.json"
 check_error_contract "schema lbq.sweep/1" 3
