@@ -16,8 +16,8 @@ const char lbq_usage_recommend[] =
 "\n"
 "Choose, for every parameter, one quantizer for m and v from a candidate set so that the\n"
 "element-weighted mean of the per-tensor update rel-L2 (sum numel * update_rel_l2 / sum numel) is\n"
-"smallest while the states fit the budget.  Candidates that send a positive v to 0, or whose\n"
-"update blow-up fraction exceeds --max-blowup, are vetoed.  Each tensor is read once; every\n"
+"smallest while the states fit the budget.  Candidates that send a positive v to 0, whose v map can\n"
+"(--v-zero-floor), or whose update blow-up fraction exceeds --max-blowup, are vetoed.  Each tensor is read once; every\n"
 "candidate is evaluated on it by the analyze engine.  Given a sweep's results.json (or its\n"
 "directory) instead of the .h5, no tensor is read: the candidates are that sweep's configurations\n"
 "(its grid and its recipe:NAME points) and their per-parameter rows (configs[].params).\n"
@@ -36,6 +36,9 @@ const char lbq_usage_recommend[] =
 "                      v), or MSPEC/VSPEC where either may be fp32.  With a results.json: grid is\n"
 "                      its grid, recipes its recipe points, a spec must be one of its configurations;\n"
 "                      fp32 is exact (32 bits, no error)\n"
+"  --v-zero-floor Z    veto a v quantizer that can send a positive v up to more than Z times its scale\n"
+"                      to exactly 0 (a zero level: docs/metrics.md \"zero floor\"; default 1e-5, which\n"
+"                      admits 8-bit DE and fp8 and refuses 2-5-bit DE, linsq and uniform; 1: off)\n"
 "  --max-blowup F      veto a candidate on a tensor whose update blow-up fraction\n"
 "                      #(|u^| > 10|u|)/n exceeds F (default 0.001)\n"
 "  -o, --output PLAN   write the plan (JSON, schema lbq.plan/1)\n"
@@ -45,10 +48,10 @@ const char lbq_usage_recommend[] =
 "                      (an .h5 input only)\n"
 "  -q, --quiet         no notices on stderr\n";
 
-enum { O_BUDGET = 1, O_BUDGET_GB, O_PARAMS, O_CANDS, O_MAXBLOW, O_OUT, O_TENSOR, O_MEM, O_MNAME, O_VNAME, O_DEVICE, O_QUIET, O_CURVE };
+enum { O_BUDGET = 1, O_BUDGET_GB, O_PARAMS, O_CANDS, O_MAXBLOW, O_VFLOOR, O_OUT, O_TENSOR, O_MEM, O_MNAME, O_VNAME, O_DEVICE, O_QUIET, O_CURVE };
 static const struct cli_opt opts[] = {
     { "budget", 1, O_BUDGET }, { "budget-gb", 1, O_BUDGET_GB }, { "params", 1, O_PARAMS }, { "candidates", 1, O_CANDS },
-    { "max-blowup", 1, O_MAXBLOW }, { "output", 1, O_OUT }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM },
+    { "max-blowup", 1, O_MAXBLOW }, { "v-zero-floor", 1, O_VFLOOR }, { "output", 1, O_OUT }, { "tensor", 1, O_TENSOR }, { "mem-limit", 1, O_MEM },
     { "m-name", 1, O_MNAME }, { "v-name", 1, O_VNAME }, { "device", 1, O_DEVICE }, { "quiet", 0, O_QUIET }, { "curve", 1, O_CURVE }, { 0, 0, 0 },
 };
 
@@ -67,6 +70,25 @@ struct cres {               /* one candidate on one tensor */
     int kept_fp32, veto;
     char m_plan[128], v_plan[128];
 };
+
+/* The zero floor of a v plan text ("fp32": 0): the largest v / scale it sends to exactly 0
+ * (lbq_qplan_zero_floor); cached, since every tensor repeats the candidates' texts */
+static double v_zero_floor(const char *vplan)
+{
+    static struct { char t[128]; double z; } cache[1024];
+    static int n;
+    if (strcmp(vplan, "fp32") == 0) return 0.0;
+    for (int i = 0; i < n; i++) if (strcmp(cache[i].t, vplan) == 0) return cache[i].z;
+    struct lbq_qdefaults d;
+    struct lbq_qspec sp;
+    struct lbq_qplan pl;
+    double z = 1.0;         /* a text that does not parse: vetoed (cannot happen for the engine's own) */
+    lbq_qdefaults_init(&d);
+    if (lbq_qspec_supported(vplan, &d, &sp) && lbq_qplan_supported(&pl, &sp, LBQ_ROLE_V, 2))
+        z = lbq_qplan_zero_floor(&pl);
+    if (n < 1024) { snprintf(cache[n].t, sizeof cache[n].t, "%s", vplan); cache[n++].z = z; }
+    return z;
+}
 
 #define MAXC 4096
 static struct cand *g_c;
@@ -381,7 +403,7 @@ int cmd_recommend(int argc, char **argv)
     struct cli_parser p = { "recommend", opts, argc, argv, 1, {0}, 0 };
     struct lbq_open_opts oo = { 0, 0, 0 };
     const char *val, *out = NULL, *curve = NULL, *cands = "grid,fp32,recipes", *device = "auto";
-    double budget = 0, budget_gb = 0, nparams = 0, max_blowup = 1e-3;
+    double budget = 0, budget_gb = 0, nparams = 0, max_blowup = 1e-3, max_vfloor = 1e-5;
     long long mem = 1LL << 30;
     int id, have_budget = 0, have_gb = 0, mem_set = 0, device_set = 0;
     while ((id = cli_next(&p, &val)) != 0) {
@@ -393,6 +415,7 @@ int cmd_recommend(int argc, char **argv)
         case O_PARAMS: if (cli_double("recommend", "--params", val, 1.0, 1e15, &nparams)) return LBQ_EXIT_USAGE; break;
         case O_CANDS: cands = val; break;
         case O_MAXBLOW: if (cli_double("recommend", "--max-blowup", val, 0.0, 1.0, &max_blowup)) return LBQ_EXIT_USAGE; break;
+        case O_VFLOOR: if (cli_double("recommend", "--v-zero-floor", val, 0.0, 1.0, &max_vfloor)) return LBQ_EXIT_USAGE; break;
         case O_OUT: out = val; break;
         case O_TENSOR: oo.tensor_glob = val; break;
         case O_MEM: if (cli_bytes("recommend", "--mem-limit", val, &mem)) return LBQ_EXIT_USAGE; mem_set = 1; break;
@@ -520,7 +543,7 @@ int cmd_recommend(int argc, char **argv)
                 if (isnan(q->m_rel) && strcmp(q->m_plan, "fp32") == 0) q->m_rel = 0;
                 if (isnan(q->v_rel) && strcmp(q->v_plan, "fp32") == 0) q->v_rel = 0;
                 q->collapsed = q->zc > 0;       /* zero_collapse = positive_to_zero / positive */
-                q->veto = q->collapsed > 0 || q->blowup > max_blowup || !isfinite(q->upd);
+                q->veto = q->collapsed > 0 || q->blowup > max_blowup || !isfinite(q->upd) || v_zero_floor(q->v_plan) > max_vfloor;
             }
         }
     }
@@ -542,9 +565,9 @@ int cmd_recommend(int argc, char **argv)
             r->m_rel = mr.rel_l2; r->v_rel = vr.rel_l2; r->zc = vr.zero_collapse;
             r->collapsed = ev[c].acc.v.pos_to_zero;
             r->kept_fp32 = ev[c].kept_fp32;
-            r->veto = r->collapsed > 0 || r->blowup > max_blowup || !isfinite(r->upd);
             snprintf(r->m_plan, sizeof r->m_plan, "%s", ev[c].m_plan);
             snprintf(r->v_plan, sizeof r->v_plan, "%s", ev[c].v_plan);
+            r->veto = r->collapsed > 0 || r->blowup > max_blowup || !isfinite(r->upd) || v_zero_floor(r->v_plan) > max_vfloor;
         }
     }
     /* the knapsack over the offered candidates: cost = bits of m + v, error = numel * update rel-L2 */
@@ -584,7 +607,7 @@ int cmd_recommend(int argc, char **argv)
                            srcfile, spath, budget, noffered, np);
     else printf("%s: plan for %.4g bits/element (m and v averaged, scales included), %d candidates x %d parameters\n",
                 srcfile, budget, noffered, np);
-    printf("objective: element-weighted mean of the per-tensor update rel-L2; veto: v>0 -> 0, blow-up fraction > %g\n", max_blowup);
+    printf("objective: element-weighted mean of the per-tensor update rel-L2; veto: v>0 -> 0, blow-up fraction > %g, v zero floor > %g\n", max_blowup, max_vfloor);
     printf("%-30s %9s %-22s %-26s %11s %9s %9s %9s %8s\n", "parameter", "numel", "m", "v", "bits m/v", "upd relL2", "m rel-L2", "v rel-L2", "blowup%");
     for (int i = 0; i < np; i++) {
         int c = map[(size_t)i * noffered + choice[i]];
@@ -670,6 +693,7 @@ int cmd_recommend(int argc, char **argv)
         cJSON *vo = cJSON_AddObjectToObject(root, "veto");
         cJSON_AddBoolToObject(vo, "v_collapse", 1);
         lbq_json_add_num(vo, "max_blowup_frac", max_blowup);
+        lbq_json_add_num(vo, "max_v_zero_floor", max_vfloor);
         cJSON *ca = cJSON_AddArrayToObject(root, "candidates");
         for (int c = 0; c < nc; c++) if (g_c[c].offered) cJSON_AddItemToArray(ca, cJSON_CreateString(g_c[c].c.label));
         cJSON *so = cJSON_AddObjectToObject(root, "solver");

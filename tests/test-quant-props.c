@@ -1406,6 +1406,47 @@ static void test_pack(void)
     CHECK_EQ_INT(p4[1], 0x0F);
 }
 
+/* lbq_qplan_zero_floor by its definition, on every registered map at every bitwidth it takes (v role,
+ * block 128, nearest): in a block whose scale is 1, a value 1% under the floor dequantizes to exactly
+ * 0 and a value 1% over it does not; a floor of 0 means even 1e-30 stays non-zero. */
+static void test_zero_floor(void)
+{
+    int checked = 0, with_zero = 0;
+    for (int mi = 0; mi < lbq_map_count(); mi++) {
+        const struct lbq_map *m = lbq_map_at(mi);
+        if (m->user_levels) continue;
+        for (int b = m->min_bits; b <= m->max_bits && b <= 8; b++) {
+            char text[96];
+            struct lbq_qdefaults d;
+            struct lbq_qspec sp;
+            struct lbq_qplan pl;
+            lbq_qdefaults_init(&d);
+            snprintf(text, sizeof text, "block128-%s:b%d", m->name, b);
+            if (!lbq_qspec_supported(text, &d, &sp) || !lbq_qplan_supported(&pl, &sp, LBQ_ROLE_V, 1)) continue;
+            double z = lbq_qplan_zero_floor(&pl);
+            struct lbq_shape sh = { 1, { 2 }, 2 };
+            struct qres r;
+            if (!qres_alloc(&r, 2)) { CHECK(0); return; }
+            float lo[2] = { 1.0f, (float)(z * 0.99) }, hi[2] = { 1.0f, (float)(z * 1.01) }, tiny[2] = { 1.0f, 1e-30f };
+            checked++;
+            if (z > 0) {
+                with_zero++;
+                CHECK_MSG(z < 1.0, "%s: zero floor %g", text, z);
+                CHECK(run_qdq(&pl, &sh, lo, &r) == LBQ_OK);
+                CHECK_MSG(r.xh[1] == 0.0f, "%s: %g (0.99 x its zero floor %g) dequantizes to %g, not 0", text, (double)lo[1], z, (double)r.xh[1]);
+                CHECK(run_qdq(&pl, &sh, hi, &r) == LBQ_OK);
+                CHECK_MSG(r.xh[1] != 0.0f, "%s: %g (1.01 x its zero floor %g) dequantizes to 0", text, (double)hi[1], z);
+            } else {
+                CHECK(run_qdq(&pl, &sh, tiny, &r) == LBQ_OK);
+                CHECK_MSG(r.xh[1] != 0.0f, "%s: zero floor 0, but 1e-30 dequantizes to 0", text);
+            }
+            qres_free(&r);
+        }
+    }
+    printf("zero floor: %d plans, %d with a zero level\n", checked, with_zero);
+    CHECK(checked > 40 && with_zero > 10);
+}
+
 int main(void)
 {
     g_log = lbq_map_find("log"); g_e4m3 = lbq_map_find("fp8e4m3"); g_e5m2 = lbq_map_find("fp8e5m2");
@@ -1422,6 +1463,7 @@ int main(void)
         { "fp8", test_fp8 }, { "qcore math", test_qcore_math }, { "philox", test_philox }, { "pack", test_pack },
         { "tstats", test_tstats_pieces }, { "fallbacks", test_fallbacks }, { "SR unbiased", test_sr_unbiased },
         { "ties", test_ties }, { "combinations", combo_loop }, { "file map", test_file_map },
+        { "zero floor", test_zero_floor },
     };
     for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
         struct timespec t0, t1;

@@ -76,9 +76,9 @@ for r in $(cut -f4 "$T/f7rec"); do
     json_flat "$S/results.json" >"$T/flat" 2>/dev/null
     K=$(awk -F '\t' -v r="\"recipe:$r\"" '$1 ~ /^configs\.[0-9]+\.label$/ && $2 == r { split($1, a, "."); print a[2] }' "$T/flat")
     BM=$(json_get "$S/results.json" configs.$K.totals.bits_per_elem_m); BV=$(json_get "$S/results.json" configs.$K.totals.bits_per_elem_v)
-    U=$(json_get "$S/results.json" configs.$K.totals.update.rel_l2)
+    U=$(json_get "$S/results.json" configs.$K.aggregates.update_rel_l2.weighted_mean)
     check_close "fig7: $r at (bits_per_elem_m + bits_per_elem_v)/2 of recipe:$r" "$X" "$(awk -v m="$BM" -v v="$BV" 'BEGIN { printf "%.17g", (m + v) / 2 }')" 1e-8
-    check_close "fig7: $r at update rel_l2 of recipe:$r" "$Y" "$U" 1e-8
+    check_close "fig7: $r at the update rel_l2 (element-weighted mean) of recipe:$r" "$Y" "$U" 1e-8
 done
 awk -F '\t' '/^(Pareto front|recipe)\tupdate_rel_l2/ { on = 1; next } NF == 0 { on = 0 } on && $7 != "NaN" { print $7, $8, $9, $10, $4 }' \
     "$S/fig7-memory-vs-error.dat" >"$T/f7box"

@@ -41,14 +41,14 @@ check_eq "recommend DIR = recommend DIR/results.json" "" "$(diff <(plan_flat "$T
 # a small hand-made results.json: one configuration, one tensor; the plan takes the row's numbers
 cat >"$T/one.json" <<'JSON'
 {"schema": "lbq.sweep", "schema_version": 2, "file": "w.h5", "hparams": {"eps": 1e-8},
- "configs": [{"id": 0, "label": "block128-dtree:b4", "m_spec": "block128-dtree:b4", "v_spec": "block128-dtree:b4",
-   "params": [{"name": "w", "numel": 256, "kept_fp32": false, "m_plan": "block128-dtree:b4", "v_plan": "block128-dtree:b4",
+ "configs": [{"id": 0, "label": "block128-dtree0:b4", "m_spec": "block128-dtree0:b4", "v_spec": "block128-dtree0:b4",
+   "params": [{"name": "w", "numel": 256, "kept_fp32": false, "m_plan": "block128-dtree0:b4", "v_plan": "block128-dtree0:b4",
      "m_rel_l2": 0.125, "v_rel_l2": 0.0625, "v_zero_collapse": 0, "update_rel_l2": 0.25, "update_cosine": 0.96875,
      "update_blowup_frac": 0, "bits_per_elem_m": 4.25, "bits_per_elem_v": 4.25}]}]}
 JSON
 run recommend "$T/one.json" --budget 5 --candidates grid,fp32 -o "$T/p-one.json" -q
 check_rc "hand-made results.json: exits 0" 0
-check_eq "hand-made: the grid point within 5 bits is chosen" "block128-dtree:b4" "$(json_get "$T/p-one.json" params.0.candidate)"
+check_eq "hand-made: the grid point within 5 bits is chosen" "block128-dtree0:b4" "$(json_get "$T/p-one.json" params.0.candidate)"
 check_eq "hand-made: its update rel-L2 from the row" "0.25" "$(json_get "$T/p-one.json" params.0.update_rel_l2)"
 check_eq "hand-made: its bits from the row (4.25 x 256)" "1088" "$(json_get "$T/p-one.json" params.0.bits_m)"
 run recommend "$T/one.json" --budget 40 --candidates grid,fp32 -o "$T/p-one.json" -q

@@ -130,4 +130,42 @@ check_error_contract "analyze --plan: plan names a tensor not in FILE" 3
 check_grep "the message names the tensor" "not.a.tensor" "$ERR"
 run analyze "$SAMPLE_LATE" --plan "$T/plan.json" --recipe lpmm4
 check_error_contract "analyze --plan with --recipe" 2
+# the v zero-floor veto (docs/metrics.md "zero floor"): the default plan's v quantizers cannot send a
+# positive v above 1e-5 of its scale to 0, computed here from `lbq list --json`'s levels (a zero level
+# and its nearest neighbour: half of it with nearest rounding, all of it with stochastic rounding);
+# with the veto off (--v-zero-floor 1) the same budget picks such maps on this data
+if [ "$HAVE_PY" = 1 ]; then
+    for b in 1 2 3 4 5 6 7 8; do "$LBQ" list --json --bits $b >"$T/levels-$b.json"; done
+    run recommend "$SAMPLE_LATE" --budget 4 -o "$T/p4.json" -q
+    check_rc "recommend --budget 4" 0
+    run recommend "$SAMPLE_LATE" --budget 4 --v-zero-floor 1 -o "$T/p4off.json" -q
+    check_rc "recommend --budget 4 --v-zero-floor 1" 0
+    floors() {      # floors PLAN: the largest v zero floor of the plan, and the tensor that has it
+        python3 - "$1" "$T" <<'EOF2'
+import json, sys
+plan, T = json.load(open(sys.argv[1])), sys.argv[2]
+worst = (0.0, "-")
+for p in plan["params"]:
+    v = p["v_plan"]
+    if v == "fp32": continue
+    norm_map, *opts = v.split(":")
+    mp = norm_map.split("-", 1)[1]
+    bits = next(int(o[1:]) for o in opts if o[0] == "b" and o[1:].isdigit())
+    maps = {m["name"]: m for m in json.load(open(f"{T}/levels-{bits}.json"))["maps"]}
+    lev = maps[mp].get("levels_unsigned") or []
+    if "nz" in opts or 0.0 not in lev: continue
+    pos = sorted(x for x in lev if x > 0)
+    z = pos[0] if "sr" in opts else pos[0] / 2
+    worst = max(worst, (z, p["name"] + " " + v))
+print(f"{worst[0]:.6g} {worst[1]}")
+EOF2
+    }
+    read -r Z ZN < <(floors "$T/p4.json")
+    check_num "default plan: every v zero floor <= 1e-5 (largest: $ZN)" "$Z" "<=" 1e-5
+    read -r Z ZN < <(floors "$T/p4off.json")
+    check_num "veto off: the plan takes a v map with a zero floor > 1e-5 ($ZN)" "$Z" ">" 1e-5
+    check_eq "plan JSON records the veto" "1e-05" "$(json_get "$T/p4.json" veto.max_v_zero_floor)"
+else
+    skip "v zero-floor veto" "needs python3"
+fi
 finish
