@@ -1485,22 +1485,33 @@ static int fig8(struct ctx *cx, const struct sweep *s, struct figs *fs)
     const char *gn[MAX_GROUPS];
     int ng = 0, sel[MAX_SERIES], ns = 0;
     char stitle[MAX_SERIES][160];
-    for (int i = 0; i < s->nc && ns < MAX_SERIES; i++) {
-        const struct cfg *c = &s->c[i];
+    /* the series: the published recipes themselves (configs recipe:NAME, with their own m and v
+     * quantizers and fp32 exemptions); a sweep without them (--no-recipes, older files): the grid
+     * configurations that are a recipe's m or v quantizer, applied to both states */
+    const struct cfg *src = s->nrec ? s->rec : s->c;
+    int nsrc = s->nrec ? s->nrec : s->nc;
+    for (int i = 0; i < nsrc && ns < MAX_SERIES; i++) {
+        const struct cfg *c = &src[i];
         if (!c->ng || !c->label) continue;
-        char who[128] = "";
-        for (int r = 0; r < lbq_recipe_count(); r++) {
-            const struct lbq_recipe *rp = lbq_recipe_at(r);
-            if (!rp) continue;
-            int m = rp->m_spec && strcmp(rp->m_spec, c->label) == 0, v = rp->v_spec && strcmp(rp->v_spec, c->label) == 0;
-            if (!m && !v) continue;
-            size_t l = strlen(who);
-            snprintf(who + l, sizeof who - l, "%s%s %s", l ? ", " : "", rp->name, m && v ? "m+v" : m ? "m" : "v");
+        if (c->recipe) {
+            char rn[40];
+            cli_text_clean(rn, sizeof rn, c->recipe);
+            snprintf(stitle[ns], sizeof stitle[ns], "%s (recipe)", rn);
+        } else {
+            char who[128] = "";
+            for (int r = 0; r < lbq_recipe_count(); r++) {
+                const struct lbq_recipe *rp = lbq_recipe_at(r);
+                if (!rp) continue;
+                int m = rp->m_spec && strcmp(rp->m_spec, c->label) == 0, v = rp->v_spec && strcmp(rp->v_spec, c->label) == 0;
+                if (!m && !v) continue;
+                size_t l = strlen(who);
+                snprintf(who + l, sizeof who - l, "%s%s %s", l ? ", " : "", rp->name, m && v ? "m+v" : m ? "m" : "v");
+            }
+            if (!who[0]) continue;
+            char lab[64];
+            cli_text_clean(lab, sizeof lab, c->label);
+            snprintf(stitle[ns], sizeof stitle[ns], "%s (%s)", lab, who);
         }
-        if (!who[0]) continue;
-        char lab[64];
-        cli_text_clean(lab, sizeof lab, c->label);
-        snprintf(stitle[ns], sizeof stitle[ns], "%s (%s)", lab, who);
         sel[ns++] = i;
         for (int g = 0; g < c->ng; g++) {
             int seen = 0;
@@ -1512,7 +1523,7 @@ static int fig8(struct ctx *cx, const struct sweep *s, struct figs *fs)
     struct fig *f = fig_new(fs, "fig8-groups", "fig8-groups");
     char lcs[4 * MAX_SERIES + 1] = "";
     for (int k = 0; k < ns; k++) {
-        const struct cfg *c = &s->c[sel[k]];
+        const struct cfg *c = &src[sel[k]];
         sb_printf(&f->data, "%sgroup\tupdate_rel_l2\tgroup_name\tconfig\n", k ? "\n\n" : "");
         for (int g = 0; g < ng; g++) {
             double y = NAN;
@@ -1537,7 +1548,7 @@ static int fig8(struct ctx *cx, const struct sweep *s, struct figs *fs)
     }
     sb_printf(&f->vars, "nseries=%d; ngroups=%d; ", ns, ng);
     var_str(&f->vars, "lcs0", lcs);
-    var_str(&f->vars, "title", "Update error per role group for the published recipes' quantizers");
+    var_str(&f->vars, "title", s->nrec ? "Update error per role group for each published recipe" : "Update error per role group for the published recipes' quantizers");
     return LBQ_OK;
 }
 

@@ -1,5 +1,6 @@
 # fig8-groups.gp - update error per role group of tensors (docs/metrics.md "Groups") for the sweep
-# configurations that are a published recipe's m or v quantizer: x = group (embedding, attention,
+# published recipes (the sweep's recipe:NAME configurations; in files without them, the grid
+# configurations that are a published recipe's m or v quantizer): x = group (embedding, attention,
 # MLP, norm, bias, conv, head, other, and --group names, in that order), y = relative L2 error of
 # the Adam update per tensor, element-weighted mean over the group's tensors (log); one line per
 # configuration, its points shifted sideways a little so that equal values stay visible
@@ -11,6 +12,9 @@ lbq_dir(s) = (strlen(s) == 0) ? "" : (s[strlen(s):strlen(s)] eq "/") ? s : lbq_d
 load lbq_dir(ARG0).'lbq-style.gp'
 if (!exists("nseries")) nseries = 1
 if (!exists("ngroups")) ngroups = 1
+# a three-line caption: more room at the bottom than lbq-style's two lines
+lbq_cap_h = 0.68
+lbq_caption = 'set label 99 (exists("caption") ? caption : cap_default) at screen 0.008, screen 0.52/fig_h left font ",9" textcolor rgb "#333333" noenhanced front'
 pw = 7.0; ph = 4.2                          # the plot area (inches)
 pl = 1.1; pb = 0.85 + lbq_cap_h             # its left and bottom edge
 kx = pl + pw + 0.25                         # the key, right of the plot: never over a series
@@ -18,7 +22,7 @@ fig_h = ph + pb + 0.7
 fig_w = kx + 5.6
 lt_of(k) = int(word(lcs0, k))
 shift(k) = (nseries > 1) ? (k - (nseries + 1)/2.0) * 0.25/nseries : 0
-cap_default = "Data: all tensors of the input file in role groups (names and shapes, docs/metrics.md). y: relative L2 error of the Adam update m/(sqrt(v)+eps)\nper tensor, element-weighted mean over the group's tensors (a ratio, log axis). One line per configuration that is a published recipe's quantizer."
+cap_default = "Data: all tensors of the input file in role groups (names and shapes, docs/metrics.md). y: relative L2 error of the Adam update m/(sqrt(v)+eps)\nper tensor, element-weighted mean over the group's tensors (a ratio, log axis). One line per published recipe\nwith its fp32 exemptions: a tensor it keeps in fp32 counts 0, and a group it keeps wholly in fp32 (0 on a log axis) has no point."
 
 do for [fmt in formats] {
   eval lbq_term(fmt)
