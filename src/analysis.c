@@ -84,11 +84,14 @@ int lbq_aggregate(const struct lbq_trow *rows, int n, int group, const double *p
             tmp[m++] = x;
             sw += (double)r->numel;
             swx += (double)r->numel * x;
-            if (g->worst < 0 || (lower_is_worse ? x < wv : x > wv)) { wv = x; g->worst = r->index; }
+            /* strictly worse by more than 1e-12 relative: values that differ only in the last bits (the
+             * CPU and device engines sum in different orders) are a tie, which the earlier tensor wins */
+            double tol = 1e-12 * fabs(wv);
+            if (g->worst < 0 || (lower_is_worse ? x < wv - tol : x > wv + tol)) { wv = x; g->worst = r->index; }
         }
         qsort(tmp, (size_t)m, sizeof *tmp, cmp_double);
         g->n = m;
-        g->all_equal = m > 1 && tmp[0] == tmp[m - 1];
+        g->all_equal = m > 1 && tmp[m - 1] - tmp[0] <= 1e-12 * fmax(fabs(tmp[0]), fabs(tmp[m - 1]));
         g->v[LBQ_AGG_POOLED] = pooled ? pooled[k] : NAN;
         g->v[LBQ_AGG_WMEAN] = m && sw > 0 ? swx / sw : NAN;
         g->v[LBQ_AGG_MEDIAN] = m == 0 ? NAN : (m & 1) ? tmp[m / 2] : 0.5 * (tmp[m / 2 - 1] + tmp[m / 2]);

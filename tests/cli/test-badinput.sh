@@ -451,7 +451,7 @@ PYEOF
     check "analyze --json: strict UTF-8 JSON with a non-UTF-8 name" strict_utf8 "$T/odd-a.json"
     run sweep -q "$NM/odd.h5" -o "$T/odd-sw" --map dtree --bits 4 --block 128 --no-plot --no-swamp
     check_rc "sweep: odd names: exit 0" 0
-    check_eq "sweep: results.tsv: every row has the header's 19 fields" 19 "$(awk -F '\t' '{ print NF }' "$T/odd-sw/results.tsv" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+    check_eq "sweep: results.tsv: every row has the header's fields" "$(head -n 1 "$T/odd-sw/results.tsv" | awk -F '\t' '{ print NF }')" "$(awk -F '\t' '{ print NF }' "$T/odd-sw/results.tsv" | sort -u | tr '\n' ' ' | sed 's/ $//')"
     # one row per configuration: the grid's 2 (block128, rank1) and each published recipe's
     NCONF=$("$PY" -c 'import sys, json; print(len(json.load(open(sys.argv[1]))["configs"]))' "$T/odd-sw/results.json")
     check_num "sweep: odd names: the grid's 2 configurations and the recipes'" "$NCONF" ">=" 7
