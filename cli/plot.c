@@ -1484,7 +1484,7 @@ static int fig8(struct ctx *cx, const struct sweep *s, struct figs *fs)
 {
     const char *gn[MAX_GROUPS];
     int ng = 0, sel[MAX_SERIES], ns = 0;
-    char stitle[MAX_SERIES][160];
+    char stitle[MAX_SERIES][200];     /* "LABEL (WHO)": 64 + 128 + 4 */
     /* the series: the published recipes themselves (configs recipe:NAME, with their own m and v
      * quantizers and fp32 exemptions); a sweep without them (--no-recipes, older files): the grid
      * configurations that are a recipe's m or v quantizer, applied to both states */
