@@ -9,6 +9,9 @@
 # /usr/bin/python3 (which also writes the file with h5py; skipped without them).
 . "$(dirname "$0")/lib.sh"
 
+if [ -n "${LBQ_SANITIZE_BUILD:-}" ]; then
+    skip_all "sanitizer build: ASan's shadow memory and quarantine inflate the RSS (this test runs in the main build)"
+fi
 PY=/usr/bin/python3
 [ -x "$PY" ] && "$PY" -c 'import h5py, resource' 2>/dev/null || skip_all "needs /usr/bin/python3 with h5py"
 NP=1000
