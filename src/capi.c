@@ -83,6 +83,23 @@ int lbq_ffi_check(const char *spec, int role, int rank, const int64_t *shape, ch
     return LBQ_OK;
 }
 
+/* The plan of one call (the per-step seed) and the statistics known before any work: zeroed, then
+ * the plan's storage, bits, numel and text.  Shared by the host and device entries. */
+static int call_plan(const char *spec, int role, int rank, const int64_t *shape, uint64_t seed, int64_t step,
+                     struct lbq_ffi_stats *stats, struct lbq_shape *sh, struct lbq_qplan *pl)
+{
+    if (stats) memset(stats, 0, sizeof *stats);
+    int rc = make_plan(spec, role, rank, shape, lbq_ffi_step_seed(seed, step), sh, pl);
+    if (rc || !stats) return rc;
+    struct lbq_qsize qz;
+    lbq_qplan_size(pl, sh, &qz);
+    stats->bits_per_elem = qz.bits_per_elem;
+    stats->bits = pl->bits;
+    stats->numel = sh->numel;
+    plan_text(pl, stats->plan, sizeof stats->plan);
+    return LBQ_OK;
+}
+
 int lbq_ffi_qdq(const char *spec, int role, int rank, const int64_t *shape, uint64_t seed, int64_t step,
                 const float *x, float *out, uint8_t *codes, struct lbq_ffi_stats *stats)
 {
@@ -93,17 +110,8 @@ int lbq_ffi_qdq(const char *spec, int role, int rank, const int64_t *shape, uint
     int have_st = 0;
     float *in = NULL, *sc = NULL, *bp = NULL;
     uint8_t *cb = NULL;
-    if (stats) memset(stats, 0, sizeof *stats);
-    LBQ_TRY(make_plan(spec, role, rank, shape, lbq_ffi_step_seed(seed, step), &sh, &pl));
+    LBQ_TRY(call_plan(spec, role, rank, shape, seed, step, stats, &sh, &pl));
     const int64_t N = sh.numel;
-    if (stats) {
-        struct lbq_qsize qz;
-        lbq_qplan_size(&pl, &sh, &qz);
-        stats->bits_per_elem = qz.bits_per_elem;
-        stats->bits = pl.bits;
-        stats->numel = N;
-        plan_text(&pl, stats->plan, sizeof stats->plan);
-    }
     if (N == 0) return LBQ_OK;
     if (!x || !out) return lbq_err(LBQ_ERR_ARG, "lbq_ffi_qdq: NULL tensor pointer");
     uintptr_t xa = (uintptr_t)x, oa = (uintptr_t)out, nb = (uintptr_t)N * sizeof(float);
@@ -265,18 +273,9 @@ static int qdq_device_with(dev_backend run, const char *spec, int role, int rank
 {
     struct lbq_shape sh;
     struct lbq_qplan pl;
-    if (stats) memset(stats, 0, sizeof *stats);
-    int rc = make_plan(spec, role, rank, shape, lbq_ffi_step_seed(seed, step), &sh, &pl);
+    int rc = call_plan(spec, role, rank, shape, seed, step, stats, &sh, &pl);
     if (rc) return rc;
     const int64_t N = sh.numel;
-    if (stats) {
-        struct lbq_qsize qz;
-        lbq_qplan_size(&pl, &sh, &qz);
-        stats->bits_per_elem = qz.bits_per_elem;
-        stats->bits = pl.bits;
-        stats->numel = N;
-        plan_text(&pl, stats->plan, sizeof stats->plan);
-    }
     if (N == 0) return LBQ_OK;
     if (!x || !out) return lbq_err(LBQ_ERR_ARG, "lbq_ffi_qdq_device: NULL tensor pointer");
     uintptr_t xa = (uintptr_t)x, oa = (uintptr_t)out, nb = (uintptr_t)N * sizeof(float);
