@@ -231,22 +231,7 @@ int lbq_eval_param_dev(struct lbq_file *f, int p, const struct lbq_config *conf,
         if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
         LBQ_TRY(ops->submit(ctx, off, n, m, v));        /* the device works on this slab ... */
         /* ... while the host accumulates its raw-state part (the CPU engine's code and order) */
-        int64_t nch = (n + chunk - 1) / chunk;
-        struct lbq_errslot err = LBQ_ERRSLOT_INIT;
-        #pragma omp parallel
-        {
-            float *tmp = malloc(sizeof(float) * (size_t)ucfg.outlier_block + sizeof(float));
-            #pragma omp for schedule(dynamic, 1)
-            for (int64_t k = 0; k < nch; k++) {
-                int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
-                lbq_acc_zero(&chunk_acc[k]);
-                if (!tmp) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
-                lbq_acc_base(&chunk_acc[k], &ucfg, cn, m + o, v + o, ue + o, okm + o, tmp);
-            }
-            free(tmp);
-        }
-        if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
-        for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);
+        LBQ_TRY(lbq_eval_base_chunks(&ucfg, n, chunk, m, v, ue, okm, chunk_acc, base_total));
         /* SOLO's edge-case blocks of log-map configurations (raw states only; as lbq_eval_param) */
         for (int c = 0; c < nconf; c++) {
             if (dc[c].m) lbq_log_edge_count(dc[c].m, n, m, solo[c].m);

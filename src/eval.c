@@ -21,6 +21,28 @@ struct conf_plans {
     int has[2];                 /* the state is quantized (not fp32) */
 };
 
+int lbq_eval_base_chunks(const struct lbq_update_cfg *ucfg, int64_t n, int64_t chunk, const float *m, const float *v,
+                         double *ue, uint8_t *okm, struct lbq_acc *chunk_acc, struct lbq_acc *base_total)
+{
+    int64_t nch = (n + chunk - 1) / chunk;
+    struct lbq_errslot err = LBQ_ERRSLOT_INIT;
+    #pragma omp parallel
+    {
+        float *tmp = malloc(sizeof(float) * (size_t)ucfg->outlier_block + sizeof(float));
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t k = 0; k < nch; k++) {
+            int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
+            lbq_acc_zero(&chunk_acc[k]);
+            if (!tmp) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
+            lbq_acc_base(&chunk_acc[k], ucfg, cn, m + o, v + o, ue + o, okm + o, tmp);
+        }
+        free(tmp);
+    }
+    if (err.rc) return lbq_errslot_raise(&err);
+    for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);     /* in chunk order */
+    return LBQ_OK;
+}
+
 int lbq_eval_conf_plans(const struct lbq_config *conf, const struct lbq_shape *sh, struct lbq_qplan q[2],
                         int has[2], struct lbq_param_eval *o, int64_t *unit, int *need_st)
 {
@@ -308,21 +330,7 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         const struct lbq_backend *dev = lbq_backend_get(opts ? opts->device : 0);
         const int cpu = dev == lbq_backend_get(0);
         if (fast) {                     /* the raw-state part, once per chunk */
-            struct lbq_errslot err = LBQ_ERRSLOT_INIT;
-            #pragma omp parallel
-            {
-                float *tmp = malloc(sizeof(float) * (size_t)ucfg.outlier_block + sizeof(float));
-                #pragma omp for schedule(dynamic, 1)
-                for (int64_t k = 0; k < nch; k++) {
-                    int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
-                    lbq_acc_zero(&chunk_acc[k]);
-                    if (!tmp) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
-                    lbq_acc_base(&chunk_acc[k], &ucfg, cn, m + o, v + o, ue + o, okm + o, tmp);
-                }
-                free(tmp);
-            }
-            if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
-            for (int64_t k = 0; k < nch; k++) lbq_acc_merge(base_total, &chunk_acc[k]);
+            LBQ_TRY(lbq_eval_base_chunks(&ucfg, n, chunk, m, v, ue, okm, chunk_acc, base_total));
         }
         /* configurations in windows of cw: the (configuration, chunk) items of a window run in one
          * parallel loop (no barrier per configuration), each into its own accumulator, merged in

@@ -36,6 +36,13 @@ void lbq_h5_matrix_close(struct lbq_h5_matrix *m);
  * common multiple of the block sizes (<= 2^24); *need_st is set when a normalization needs tensor
  * statistics. */
 struct lbq_config; struct lbq_param_eval;
+struct lbq_update_cfg;
+struct lbq_acc;
+/* The raw-state part of the accumulation (lbq_acc_base) of one slab of n elements, chunk by chunk
+ * in parallel into chunk_acc[], then merged into base_total in chunk order; ue/okm receive the exact
+ * update and the finite mask.  Shared by the CPU engine and the device engine's host side. */
+int lbq_eval_base_chunks(const struct lbq_update_cfg *ucfg, int64_t n, int64_t chunk, const float *m, const float *v,
+                         double *ue, uint8_t *okm, struct lbq_acc *chunk_acc, struct lbq_acc *base_total);
 int lbq_eval_conf_plans(const struct lbq_config *conf, const struct lbq_shape *sh, struct lbq_qplan q[2],
                         int has[2], struct lbq_param_eval *o, int64_t *unit, int *need_st);
 
