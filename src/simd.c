@@ -557,6 +557,8 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
         const __m256i nmi = _mm256_set1_epi32(nmax);
         const __m256i nonpos = solo ? _mm256_setzero_si256() : nmi;   /* code of xn < 0 */
         __m256 levlo = _mm256_loadu_ps(lev);          /* lev has 256 entries */
+        struct lbq_philox_run R = { { 0 }, { 0 }, 0, 0, 0, 0 };
+        if (sr->on) lbq_philox_run_init(&R, sr->seed, sr->stream, (uint32_t)(sr->index0 >> 32));
         for (; i + 32 <= n; i += 32) {                  /* four vectors interleaved */
             uint64_t ix = sr->index0 + (uint64_t)i;
             if (sr->on && (uint32_t)ix > 0xffffffe0u) break;        /* crosses 2^32: one vector at a time */
@@ -568,7 +570,7 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
                 fin[j] = _mm256_cmp_ps(xn[j], inf, _CMP_LT_OQ);
                 l2[j] = _mm256_blendv_ps(_mm256_set1_ps(1.0f), xn[j], _mm256_and_ps(pos[j], fin[j]));
             }
-            if (sr->on) lbq_philox_uniform8x4(sr->seed, sr->stream, ix, u);
+            if (sr->on) lbq_philox_uniform8x4(&R, ix, u);    /* ix >> 32 == index0 >> 32 here */
             lbq_log2f8x4(l2);
             LBQ_X4 {
                 __m256 li = _mm256_div_ps(_mm256_blendv_ps(inf, l2[j], fin[j]), lav);
