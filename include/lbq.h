@@ -276,7 +276,8 @@ struct lbq_qdefaults {
 };
 void lbq_qdefaults_init(struct lbq_qdefaults *d);   /* bits 4, block 128, nearest, seed 0, p 0.1 */
 
-/* The CPU quantization loops in use: 2 the AVX2 paths (src/simd.c), 0 the portable loops. */
+/* The CPU quantization loops in use: 2 the AVX2 paths (src/simd.c), 3 those and the AVX-512 F log-map loop,
+ * 0 the portable loops. */
 int lbq_simd_level(void);
 
 /* ATen CPU capability whose codebook kernels are reproduced (ATEN_CPU_CAPABILITY; qspec.cpu). */

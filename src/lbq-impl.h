@@ -57,7 +57,7 @@ int lbq_acc_table_bin(int which, float f);
 /* simd.c: vectorized inner loops, bit-identical to the qcore.h per-element functions (the block
  * kernels the maps call are declared in quantizers/lbq-quant-impl.h) */
 /* lbq_simd_level(): include/lbq.h */
-void  lbq_simd_enable(int on);          /* 0 forces the portable loops (tests); 1 the best available */
+void  lbq_simd_enable(int on);          /* 0 forces the portable loops (tests); 1 the best available; 2 (AVX2), 3 (AVX-512): at most that level */
 /* Nearest rounding on a table plan: xhat[i] = q[c] * sc[i] with c = the number of midpoints below
  * lbq_normalize(x[i], sc[i]); codes nullable. */
 void  lbq_table_nearest(const struct lbq_qplan *p, int64_t n, const float *x, const float *sc,

@@ -28,14 +28,16 @@
  * The AVX2 path is chosen at run time (cpuid); lbq_simd_enable(0) forces the portable path. */
 #include "lbq-impl.h"
 #include "lbq-avx2.h"
+#include "lbq-avx512.h"
 
-static int g_simd = -1;                 /* -1: not probed; 0: portable; 2: AVX2 */
+static int g_simd = -1;                 /* -1: not probed; 0: portable; 2: AVX2; 3: AVX2 and AVX-512 F */
 
 static int simd_probe(void)
 {
 #if LBQ_HAVE_AVX2_CODE
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? 2 : 0;
+    if (!__builtin_cpu_supports("avx2")) return 0;
+    return __builtin_cpu_supports("avx512f") ? 3 : 2;
 #else
     return 0;
 #endif
@@ -50,7 +52,8 @@ int lbq_simd_level(void)
 
 void lbq_simd_enable(int on)
 {
-    __atomic_store_n(&g_simd, on ? simd_probe() : 0, __ATOMIC_RELAXED);
+    int best = simd_probe();
+    __atomic_store_n(&g_simd, on <= 0 ? 0 : on == 1 ? best : (on < best ? on : best), __ATOMIC_RELAXED);
 }
 
 /* ---- portable path ------------------------------------------------------------------------- */
@@ -624,11 +627,73 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
 }
 #endif
 
+#if LBQ_HAVE_AVX2_CODE
+/* log_block_avx2 in 16 lanes with mask registers (the same operations per lane), Philox in 64-bit
+ * lanes (lbq_philox_uniform16x2); the levels of a map of up to 16 by one vpermps.  What is left
+ * (under 16 elements, or a run of indices that crosses a multiple of 2^32) goes to log_block_avx2. */
+LBQ_AVX512 static void log_block_avx512(const float *x, int64_t n, float delta, float alpha, int nmax,
+                                        const float *lev, float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
+{
+    int64_t i = 0;
+    if (alpha < 1.0f && delta > 0.0f && (!solo || alpha > 0.0f)) {
+        const float la = lbq_log2f(alpha);
+        const __m512 dv = _mm512_set1_ps(delta), lav = _mm512_set1_ps(la), zero = _mm512_setzero_ps();
+        const __m512 nmf = _mm512_set1_ps((float)nmax), one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+        const __m512 inf = _mm512_castsi512_ps(_mm512_set1_epi32(0x7f800000));
+        const __m512i nmi = _mm512_set1_epi32(nmax);
+        const __m512i nonpos = solo ? _mm512_setzero_si512() : nmi;   /* code of xn < 0 */
+        const __m512 lev16 = _mm512_loadu_ps(lev);                     /* lev has 256 entries */
+        struct lbq_philox_run R = { { 0 }, { 0 }, 0, 0, 0, 0 };
+        if (sr->on) lbq_philox_run_init(&R, sr->seed, sr->stream, (uint32_t)(sr->index0 >> 32));
+        for (; i + 64 <= n; i += 64) {
+            uint64_t ix = sr->index0 + (uint64_t)i;
+            if (sr->on && (uint32_t)ix > 0xffffffc0u) break;        /* crosses 2^32: log_block_avx2 */
+            __m512 xn[4], l2[4], u[4] = { zero, zero, zero, zero };
+            __mmask16 pos[4], fin[4];
+            LBQ_X4 {
+                xn[j] = _mm512_div_ps(_mm512_loadu_ps(x + i + 16 * j), dv);
+                xn[j] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xn[j], xn[j], _CMP_ORD_Q), xn[j]);  /* lbq_normalize */
+                pos[j] = _mm512_cmp_ps_mask(xn[j], zero, _CMP_GT_OQ);
+                fin[j] = _mm512_cmp_ps_mask(xn[j], inf, _CMP_LT_OQ);
+                l2[j] = _mm512_mask_blend_ps(pos[j] & fin[j], one, xn[j]);
+            }
+            if (sr->on) {               /* ix >> 32 == index0 >> 32 here */
+                lbq_philox_uniform16x2(&R, ix, u);
+                lbq_philox_uniform16x2(&R, ix + 32, u + 2);
+            }
+            lbq_log2f16x4(l2);
+            LBQ_X4 {
+                __m512 li = _mm512_div_ps(_mm512_mask_blend_ps(fin[j], inf, l2[j]), lav), c;   /* log2(inf) = inf */
+                if (!sr->on) c = _mm512_roundscale_ps(li, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                else c = solo ? _mm512_roundscale_ps(_mm512_add_ps(li, _mm512_sub_ps(u[j], half)),
+                                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                              : _mm512_roundscale_ps(_mm512_add_ps(li, u[j]), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+                c = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(c, zero, _CMP_GT_OQ), c);   /* !(c > 0) -> 0 */
+                c = _mm512_min_ps(c, nmf);                                              /* c > nmax -> nmax */
+                __m512i ci = _mm512_cvttps_epi32(c);
+                /* !(xn > 0): 0 -> nmax; negative -> nmax (guarded) or 0 (SOLO's NaN code) */
+                __m512i npc = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(xn[j], zero, _CMP_EQ_OQ), nonpos, nmi);
+                ci = _mm512_mask_blend_epi32(pos[j], npc, ci);
+                __m512 lv = (nmax < 16) ? _mm512_permutexvar_ps(ci, lev16) : _mm512_i32gather_ps(ci, lev, 4);
+                _mm512_storeu_ps(xhat + i + 16 * j, _mm512_mul_ps(lv, dv));
+                if (codes) _mm_storeu_si128((__m128i *)(void *)(codes + i + 16 * j), _mm512_cvtepi32_epi8(ci));
+            }
+        }
+    }
+    if (i < n) {
+        struct log_sr t = *sr;
+        t.index0 += (uint64_t)i;
+        log_block_avx2(x + i, n - i, delta, alpha, nmax, lev, xhat + i, codes ? codes + i : NULL, solo, &t);
+    }
+}
+#endif
+
 void lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                    float *xhat, uint8_t *codes, int solo)
 {
     const struct log_sr sr = { 0, 0, 0, 0 };
 #if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 3) { log_block_avx512(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
     if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
 #endif
     log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
@@ -639,6 +704,7 @@ void lbq_log_block_sr(const float *x, int64_t n, float delta, float alpha, int n
 {
     const struct log_sr sr = { 1, seed, stream, index0 };
 #if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 3) { log_block_avx512(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
     if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
 #endif
     log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
