@@ -462,6 +462,93 @@ LBQ_AVX2 static void minmax_avx2(const uint32_t *u, int64_t n, uint32_t *lo, uin
 }
 #endif
 
+#if LBQ_HAVE_AVX2_CODE
+/* kth2_avx2 and minmax_avx2 for n <= 128 with the values held in 8 AVX-512 registers (lanes past n
+ * hold 0xffffffff, above every threshold): a count is 8 compares into mask registers and their
+ * popcounts, with no reload and no horizontal sum; the bracket search is kth2_avx2's step for step,
+ * the candidates are picked out by vpcompressd.  Returns r0, r1 as kth2_avx2 (and lo, hi unused). */
+#define KQ _Pragma("GCC unroll 8") for (int q = 0; q < 8; q++)
+LBQ_AVX512_INLINE int64_t count_le_z(const __m512i *v, uint32_t t)
+{
+    const __m512i tv = _mm512_set1_epi32((int32_t)t);
+    int64_t c = 0;
+    KQ c += __builtin_popcount(_cvtmask16_u32(_mm512_cmple_epu32_mask(v[q], tv)));
+    return c;
+}
+LBQ_AVX512_INLINE uint32_t min_above_z(const __m512i *v, uint32_t t)
+{
+    const __m512i tv = _mm512_set1_epi32((int32_t)t), all = _mm512_set1_epi32(-1);
+    __m512i mn = all;
+    KQ mn = _mm512_min_epu32(mn, _mm512_mask_mov_epi32(all, _mm512_cmpgt_epu32_mask(v[q], tv), v[q]));
+    return (uint32_t)_mm512_reduce_min_epu32(mn);
+}
+LBQ_AVX512 static void kth2_small_avx512(const uint32_t *u, int64_t n, int64_t k, uint32_t *r0, uint32_t *r1)
+{
+    __m512i v[8];
+    __m512i mn = _mm512_set1_epi32(-1), mx = _mm512_setzero_si512();
+    KQ {
+        int64_t left = n - 16 * q;
+        __mmask16 ld = (__mmask16)(left >= 16 ? 0xffffu : left > 0 ? (1u << left) - 1u : 0u);
+        v[q] = _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), ld, u + 16 * q);
+        mn = _mm512_min_epu32(mn, v[q]);
+        mx = _mm512_mask_max_epu32(mx, ld, mx, v[q]);
+    }
+    uint32_t lo = (uint32_t)_mm512_reduce_min_epu32(mn), hi = (uint32_t)_mm512_reduce_max_epu32(mx);
+    const int64_t want = k + 1;
+    int64_t clo = 0, chi = n;
+    while (hi - lo >= 3 && chi - clo > 16) {
+        uint32_t t1 = lo + (hi - lo) / 2;
+        uint32_t ta = lo + (t1 - lo) / 2, tb = t1 + 1 + (hi - t1 - 1) / 2;
+        int64_t c0 = count_le_z(v, t1);
+        int up = c0 < want;
+        uint32_t l1 = up ? t1 + 1 : lo, h1 = up ? hi : t1;
+        int64_t cl1 = up ? c0 : clo, ch1 = up ? chi : c0;
+        uint32_t t2 = up ? tb : ta;
+        int64_t c2 = count_le_z(v, t2);
+        int up2 = c2 < want;
+        lo = up2 ? t2 + 1 : l1;
+        hi = up2 ? h1 : t2;
+        clo = up2 ? c2 : cl1;
+        chi = up2 ? ch1 : c2;
+    }
+    while (lo < hi && chi - clo > 16) {
+        uint32_t t = lo + (hi - lo) / 2;
+        int64_t c = count_le_z(v, t);
+        if (c < want) { lo = t + 1; clo = c; } else { hi = t; chi = c; }
+    }
+    if (lo == hi) {                     /* positions clo .. chi-1 all hold lo */
+        *r0 = lo;
+        *r1 = (want < chi || k + 1 >= n) ? lo : min_above_z(v, hi);
+        return;
+    }
+    uint32_t cand[48];                  /* chi - clo <= 16 values in [lo, hi], + a full store */
+    int m = 0;
+    const __m512i lov = _mm512_set1_epi32((int32_t)lo), hiv = _mm512_set1_epi32((int32_t)hi);
+    KQ {
+        __mmask16 in = _mm512_cmpge_epu32_mask(v[q], lov) & _mm512_cmple_epu32_mask(v[q], hiv);
+        if (m <= 16) {
+            _mm512_storeu_si512((void *)(cand + m), _mm512_maskz_compress_epi32(in, v[q]));
+            m += __builtin_popcount(_cvtmask16_u32(in));
+        }
+    }
+    m = m < 16 ? m : 16;
+    for (int i = 1; i < m; i++) {
+        uint32_t t = cand[i];
+        int j = i;
+        for (; j > 0 && cand[j - 1] > t; j--) cand[j] = cand[j - 1];
+        cand[j] = t;
+    }
+    int64_t at = want - clo - 1;        /* 0 <= at < m by the counts */
+    at = at < m ? at : m - 1;
+    at = at > 0 ? at : 0;
+    *r0 = cand[at];
+    if (k + 1 >= n) *r1 = *r0;
+    else if (at + 1 < m) *r1 = cand[at + 1];
+    else *r1 = min_above_z(v, hi);
+}
+#undef KQ
+#endif
+
 static void minmax_u32(const uint32_t *u, int64_t n, uint32_t *lo, uint32_t *hi)
 {
 #if LBQ_HAVE_AVX2_CODE
@@ -477,10 +564,16 @@ float lbq_quantile_nonneg(const float *a, int64_t n, double p)
     if (n <= 0) return 0.0f;
     const uint32_t *u = (const uint32_t *)(const void *)a;
     uint32_t lo, hi, r0, r1;
-    minmax_u32(u, n, &lo, &hi);
     int64_t k;
     float w;
     lbq_quantile_pos(n, p, &k, &w);
+#if LBQ_HAVE_AVX2_CODE
+    if (n <= 128 && lbq_simd_level() >= 3) {
+        kth2_small_avx512(u, n, k, &r0, &r1);
+        return lbq_quantile_needs_hi(n, k, w) ? lbq_quantile_lerp(lbq_u2f(r0), lbq_u2f(r1), w) : lbq_u2f(r0);
+    }
+#endif
+    minmax_u32(u, n, &lo, &hi);
 #if LBQ_HAVE_AVX2_CODE
     if (lbq_simd_level() >= 2) {
         kth2_avx2(u, n, k, lo, hi, &r0, &r1);
