@@ -532,18 +532,26 @@ LBQ_AVX512 static void kth2_small_avx512(const uint32_t *u, int64_t n, int64_t k
         }
     }
     m = m < 16 ? m : 16;
-    for (int i = 1; i < m; i++) {
-        uint32_t t = cand[i];
-        int j = i;
-        for (; j > 0 && cand[j - 1] > t; j--) cand[j] = cand[j - 1];
-        cand[j] = t;
-    }
     int64_t at = want - clo - 1;        /* 0 <= at < m by the counts */
     at = at < m ? at : m - 1;
     at = at > 0 ? at : 0;
-    *r0 = cand[at];
+    /* the at-th and (at+1)-th smallest of the m candidates without sorting: lane i holds the r-th
+     * smallest when lt_i <= r < le_i (lt, le: how many candidates are <, <= it); lanes past m hold
+     * 0xffffffff, above every candidate, so they change no count of a candidate lane */
+    const __m512i c = _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), (__mmask16)((1u << m) - 1u), cand);
+    __m512i lt = _mm512_setzero_si512(), le = _mm512_setzero_si512();
+    const __m512i one = _mm512_set1_epi32(1);
+    for (int j = 0; j < m; j++) {
+        const __m512i b = _mm512_set1_epi32((int32_t)cand[j]);
+        lt = _mm512_mask_add_epi32(lt, _mm512_cmplt_epu32_mask(b, c), lt, one);
+        le = _mm512_mask_add_epi32(le, _mm512_cmple_epu32_mask(b, c), le, one);
+    }
+    const __m512i r0v = _mm512_set1_epi32((int32_t)at), r1v = _mm512_set1_epi32((int32_t)(at + 1));
+    __mmask16 k0 = _mm512_cmple_epi32_mask(lt, r0v) & _mm512_cmpgt_epi32_mask(le, r0v);
+    __mmask16 k1 = _mm512_cmple_epi32_mask(lt, r1v) & _mm512_cmpgt_epi32_mask(le, r1v);
+    *r0 = (uint32_t)_mm512_mask_reduce_min_epu32(k0, c);
     if (k + 1 >= n) *r1 = *r0;
-    else if (at + 1 < m) *r1 = cand[at + 1];
+    else if (at + 1 < m) *r1 = (uint32_t)_mm512_mask_reduce_min_epu32(k1, c);
     else *r1 = min_above_z(v, hi);
 }
 #undef KQ
