@@ -648,13 +648,12 @@ static void log_block_portable(const float *x, int64_t n, float delta, float alp
 
 #if LBQ_HAVE_AVX2_CODE
 
-LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, float alpha, int nmax,
+LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, float alpha, float la, int nmax,
                                     const float *lev, float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
 {
     int64_t i = 0;
     /* else every code is 0 or nmax: the portable loop */
     if (alpha < 1.0f && delta > 0.0f && (!solo || alpha > 0.0f)) {
-        const float la = lbq_log2f(alpha);
         const __m256 dv = _mm256_set1_ps(delta), lav = _mm256_set1_ps(la), zero = _mm256_setzero_ps();
         const __m256 nmf = _mm256_set1_ps((float)nmax);
         const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
@@ -732,12 +731,11 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
 /* log_block_avx2 in 16 lanes with mask registers (the same operations per lane), Philox in 64-bit
  * lanes (lbq_philox_uniform16x2); the levels of a map of up to 16 by one vpermps.  What is left
  * (under 16 elements, or a run of indices that crosses a multiple of 2^32) goes to log_block_avx2. */
-LBQ_AVX512 static void log_block_avx512(const float *x, int64_t n, float delta, float alpha, int nmax,
+LBQ_AVX512 static void log_block_avx512(const float *x, int64_t n, float delta, float alpha, float la, int nmax,
                                         const float *lev, float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
 {
     int64_t i = 0;
     if (alpha < 1.0f && delta > 0.0f && (!solo || alpha > 0.0f)) {
-        const float la = lbq_log2f(alpha);
         const __m512 dv = _mm512_set1_ps(delta), lav = _mm512_set1_ps(la), zero = _mm512_setzero_ps();
         const __m512 nmf = _mm512_set1_ps((float)nmax), one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
         const __m512 inf = _mm512_castsi512_ps(_mm512_set1_epi32(0x7f800000));
@@ -784,31 +782,103 @@ LBQ_AVX512 static void log_block_avx512(const float *x, int64_t n, float delta, 
     if (i < n) {
         struct log_sr t = *sr;
         t.index0 += (uint64_t)i;
-        log_block_avx2(x + i, n - i, delta, alpha, nmax, lev, xhat + i, codes ? codes + i : NULL, solo, &t);
+        log_block_avx2(x + i, n - i, delta, alpha, la, nmax, lev, xhat + i, codes ? codes + i : NULL, solo, &t);
     }
 }
 #endif
+
+/* la = lbq_log2f(alpha), used where 0 <= alpha < 1 (the vector loops' condition) */
+static void log_block_run(const float *x, int64_t n, float delta, float alpha, float la, int nmax, const float *lev,
+                          float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 3) { log_block_avx512(x, n, delta, alpha, la, nmax, lev, xhat, codes, solo, sr); return; }
+    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, la, nmax, lev, xhat, codes, solo, sr); return; }
+#else
+    (void)la;
+#endif
+    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, sr);
+}
 
 void lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                    float *xhat, uint8_t *codes, int solo)
 {
     const struct log_sr sr = { 0, 0, 0, 0 };
-#if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 3) { log_block_avx512(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
-    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
-#endif
-    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
+    log_block_run(x, n, delta, alpha, lbq_log2f(alpha), nmax, lev, xhat, codes, solo, &sr);
 }
 
 void lbq_log_block_sr(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                       float *xhat, uint8_t *codes, int solo, uint64_t seed, uint32_t stream, uint64_t index0)
 {
     const struct log_sr sr = { 1, seed, stream, index0 };
+    log_block_run(x, n, delta, alpha, lbq_log2f(alpha), nmax, lev, xhat, codes, solo, &sr);
+}
+
+void lbq_log_block_la(const float *x, int64_t n, float delta, float alpha, float la, int nmax, const float *lev,
+                      float *xhat, uint8_t *codes, int solo, int stochastic, uint64_t seed, uint32_t stream, uint64_t index0)
+{
+    const struct log_sr sr = { stochastic != 0, seed, stream, index0 };
+    log_block_run(x, n, delta, alpha, la, nmax, lev, xhat, codes, solo, &sr);
+}
+
+/* ---- per-block parameters of the log map, 8 blocks at a time -------------------------------- */
+static void log_params_portable(int nb, const float *delta, const float *quant, const float *minpos, int nmax,
+                                int guarded, float *sc, float *alpha, float *la)
+{
+    for (int b = 0; b < nb; b++) {
+        alpha[b] = lbq_log_params(delta[b], quant[b], minpos[b], nmax, guarded, &sc[b]);
+        la[b] = (alpha[b] >= 0.0f && alpha[b] < 1.0f) ? lbq_log2f(alpha[b]) : 0.0f;
+    }
+}
+
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 3) { log_block_avx512(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
-    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
+/* lbq_log_params (lbq_solo_alpha or lbq_log_block_alpha) with its branches as lane masks: lanes
+ * outside the general case evaluate log2 of 0.5 and take the special value; the general case is
+ * lbq_log2f, the scaling by 1/N (SOLO: times the float 1/N; guarded: divided by N) and lbq_exp2f,
+ * operation for operation (lbq_log2f8, lbq_exp2f8); la by lbq_log2f8 (alpha = 0: -inf). */
+LBQ_AVX2 static void log_params_avx2(int nb, const float *delta, const float *quant, const float *minpos, int nmax,
+                                     int guarded, float *sc, float *alpha, float *la)
+{
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256 d = _mm256_loadu_ps(delta + b), q = _mm256_loadu_ps(quant + b), a, s;
+        if (!guarded) {
+            const __m256 eps = _mm256_set1_ps(LBQ_SOLO_EPS);
+            s = _mm256_blendv_ps(eps, d, _mm256_cmp_ps(d, eps, _CMP_GT_OQ));
+            __m256 xp = _mm256_div_ps(q, s);
+            __m256 posv = _mm256_cmp_ps(xp, zero, _CMP_GT_OQ), gen = _mm256_and_ps(posv, _mm256_cmp_ps(xp, one, _CMP_LT_OQ));
+            __m256 y = _mm256_mul_ps(lbq_log2f8(_mm256_blendv_ps(half, xp, gen)), _mm256_set1_ps(1.0f / (float)nmax));
+            a = _mm256_blendv_ps(_mm256_and_ps(one, posv), lbq_exp2f8(y), gen);   /* !(xp > 0): 0; !(xp < 1): 1 */
+        } else {
+            s = d;
+            __m256 xp = _mm256_div_ps(q, d);
+            __m256 alt = _mm256_andnot_ps(_mm256_cmp_ps(xp, zero, _CMP_GT_OQ),
+                                          _mm256_cmp_ps(_mm256_loadu_ps(minpos + b), inf, _CMP_LT_OQ));
+            xp = _mm256_blendv_ps(xp, _mm256_div_ps(_mm256_loadu_ps(minpos + b), d), alt);
+            __m256 gen = _mm256_and_ps(_mm256_cmp_ps(xp, zero, _CMP_GT_OQ), _mm256_cmp_ps(xp, one, _CMP_LT_OQ));
+            __m256 y = _mm256_div_ps(lbq_log2f8(_mm256_blendv_ps(half, xp, gen)), _mm256_set1_ps((float)nmax));
+            a = _mm256_blendv_ps(one, lbq_exp2f8(y), _mm256_and_ps(gen, _mm256_cmp_ps(d, zero, _CMP_GT_OQ)));
+        }
+        __m256 in01 = _mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_GT_OQ), _mm256_cmp_ps(a, one, _CMP_LT_OQ));
+        __m256 l = _mm256_and_ps(lbq_log2f8(_mm256_blendv_ps(half, a, in01)), in01);
+        l = _mm256_blendv_ps(l, _mm256_sub_ps(zero, inf), _mm256_cmp_ps(a, zero, _CMP_EQ_OQ));   /* log2(0) = -inf */
+        _mm256_storeu_ps(sc + b, s);
+        _mm256_storeu_ps(alpha + b, a);
+        _mm256_storeu_ps(la + b, l);
+    }
+    if (b < nb) log_params_portable(nb - b, delta + b, quant + b, minpos + b, nmax, guarded, sc + b, alpha + b, la + b);
+}
 #endif
-    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
+
+void lbq_log_params_blocks(int nb, const float *delta, const float *quant, const float *minpos, int nmax,
+                           int guarded, float *sc, float *alpha, float *la)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { log_params_avx2(nb, delta, quant, minpos, nmax, guarded, sc, alpha, la); return; }
+#endif
+    log_params_portable(nb, delta, quant, minpos, nmax, guarded, sc, alpha, la);
 }
 
 /* ---- FP8 (E4M3FN, E5M2): plain scaling and COAT's dynamic range expansion ------------------------ */

@@ -543,6 +543,57 @@ static void test_bin_tables(void)
         CHECK_MSG(wrong == 0, "table %d: %lld of %lld patterns differ from the scalar bin", w, wrong, cnt);
     }
 }
+/* lbq_log_params_blocks at every SIMD level == lbq_log_params and lbq_log2f(alpha) per block, with
+ * zero, tiny (below SOLO's 1e-12), subnormal and equal maxima, zero quantiles, quantile = max,
+ * no positive value (minpos = inf) and every N; nb not a multiple of 8 */
+static void test_log_params(void)
+{
+    enum { NB = 203 };
+    float d[NB], q[NB], mp[NB], sc[NB], al[NB], la[NB];
+    lbq_simd_enable(1);
+    const int best = lbq_simd_level();
+    int bad = 0;
+    long long checked = 0, general = 0;
+    for (int rep = 0; rep < 40; rep++)
+        for (int bits = 1; bits <= 8; bits++)
+            for (int guarded = 0; guarded < 2; guarded++) {
+                const int nmax = (1 << bits) - 1;
+                for (int b = 0; b < NB; b++) {
+                    double r = t_uniform();
+                    float dd = (float)(1e-3 * (0.01 + t_uniform()));
+                    float qq = dd * (float)t_uniform() * (float)t_uniform();
+                    float mm = qq * 0.5f;
+                    if (r < 0.05) { dd = 0.0f; qq = 0.0f; mm = INFINITY; }
+                    else if (r < 0.10) { dd = (float)(1e-14 * (0.1 + t_uniform())); qq = dd * 0.3f; mm = qq; }
+                    else if (r < 0.15) { qq = 0.0f; mm = dd * (float)t_uniform(); }
+                    else if (r < 0.18) { qq = 0.0f; mm = INFINITY; }
+                    else if (r < 0.22) qq = dd;
+                    else if (r < 0.25) { dd = 1e-40f; qq = 1e-42f; mm = 1e-45f; }
+                    else if (r < 0.28) { qq = 1e-45f; mm = 1e-45f; }
+                    else if (r < 0.30) { dd = 3e38f; qq = 1e-38f; mm = 1e-45f; }
+                    d[b] = dd; q[b] = qq; mp[b] = mm;
+                }
+                for (int simd = 0; simd <= best; simd += (simd == 0 ? 2 : 1)) {
+                    lbq_simd_enable(simd);
+                    lbq_log_params_blocks(NB, d, q, mp, nmax, guarded, sc, al, la);
+                    for (int b = 0; b < NB; b++) {
+                        float s0, a0 = lbq_log_params(d[b], q[b], mp[b], nmax, guarded, &s0);
+                        float l0 = (a0 >= 0.0f && a0 < 1.0f) ? lbq_log2f(a0) : 0.0f;
+                        checked++;
+                        general += a0 > 0.0f && a0 < 1.0f;
+                        if ((!same_bits(s0, sc[b]) || !same_bits(a0, al[b]) || !same_bits(l0, la[b])) && bad++ < 5)
+                            fprintf(stderr, "log params simd %d b%d guarded %d: delta %a q %a minpos %a: (%a %a %a), scalar (%a %a %a)\n",
+                                    simd, bits, guarded, (double)d[b], (double)q[b], (double)mp[b], (double)sc[b],
+                                    (double)al[b], (double)la[b], (double)s0, (double)a0, (double)l0);
+                    }
+                }
+                lbq_simd_enable(1);
+            }
+    printf("log params: %lld blocks checked (%lld with 0 < alpha < 1), levels 0..%d\n", checked, general, best);
+    CHECK_MSG(bad == 0, "log params: %d of %lld blocks differ from lbq_log_params", bad, checked);
+    CHECK(general > 10000);
+}
+
 
 int main(void)
 {
@@ -550,6 +601,7 @@ int main(void)
     test_fp8_direct();
     test_dre_direct();
     test_log_sr_direct();
+    test_log_params();
     test_quantile();
     test_accum();
     printf("simd level %d\n", lbq_simd_level());
