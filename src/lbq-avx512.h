@@ -69,7 +69,7 @@ LBQ_AVX512_INLINE void lbq_philox_uniform16x2(const struct lbq_philox_run *R, ui
         c1[j] = p1;
         c3[j] = _mm512_set1_epi32((int32_t)R->r2c3);
     }
-    for (int r = 2; r < 9; r++) {
+    for (int r = 2; r < 8; r++) {
         const __m512i k0 = _mm512_set1_epi32((int32_t)R->k0[r]), k1 = _mm512_set1_epi32((int32_t)R->k1[r]);
         LBQ_X4 {
             __m512i p0 = _mm512_mul_epu32(c0[j], m0), p1 = _mm512_mul_epu32(c2[j], m1);
@@ -77,6 +77,11 @@ LBQ_AVX512_INLINE void lbq_philox_uniform16x2(const struct lbq_philox_run *R, ui
             c2[j] = _mm512_ternarylogic_epi32(_mm512_srli_epi64(p0, 32), c3[j], k1, 0x96);
             c1[j] = p1; c3[j] = p0;
         }
+    }
+    LBQ_X4 {    /* round 9: round 10 reads only its c1 and c2 (its new c0 would feed no product) */
+        __m512i p0 = _mm512_mul_epu32(c0[j], m0);
+        c1[j] = _mm512_mul_epu32(c2[j], m1);
+        c2[j] = _mm512_ternarylogic_epi32(_mm512_srli_epi64(p0, 32), c3[j], _mm512_set1_epi32((int32_t)R->k1[8]), 0x96);
     }
     __m256i w[4];
     LBQ_X4 {    /* round 10: only c0 */
