@@ -25,7 +25,10 @@
  * No FMA is used anywhere.  tests/test-simd.c compares both paths and the qcore reference on every
  * registered map, normalization, bitwidth, sign and rounding, with ties, zeros, NaN and Inf.
  *
- * The AVX2 path is chosen at run time (cpuid); lbq_simd_enable(0) forces the portable path. */
+ * The AVX2 path is chosen at run time (cpuid); where the CPU also has AVX-512 F (level 3) the log
+ * map's code loop and its per-block quantile (n <= 128) run in 16-lane registers with mask registers
+ * (src/lbq-avx512.h), the same operations lane by lane.  lbq_simd_enable(0) forces the portable
+ * path, lbq_simd_enable(2) the AVX2 loops. */
 #include "lbq-impl.h"
 #include "lbq-avx2.h"
 #include "lbq-avx512.h"
