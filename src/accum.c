@@ -364,7 +364,7 @@ LBQ_AVX2_INLINE void hist_add8(uint32_t *h, __m256i bin, __m256 okf, int nb)
 {
     const __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3), _mm256_set1_epi32(nb + 1));
     __m256i w = _mm256_add_epi32(acc_sel(_mm256_set1_epi32(nb), bin, okf), off);
-    int32_t ix[8];
+    uint32_t ix[8];             /* unsigned: the lane extracts index without a sign extension */
     _mm256_storeu_si256((__m256i *)(void *)ix, w);
     for (int k = 0; k < 8; k++) h[ix[k]]++;
 }
