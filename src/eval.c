@@ -349,10 +349,14 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
                 float *buf = malloc(sizeof(float) * (size_t)chunk * 3);
                 #pragma omp for schedule(dynamic, 1)
                 for (int64_t it = 0; it < items; it++) {
-                    int c = c0 + (int)(it / nch);
-                    int64_t k = it % nch;
+                    /* chunk-major: the configurations of one chunk run one after another (and on
+                     * both threads at once), so its m, v, u and mask are read from the caches
+                     * rather than from memory once per configuration; each item still has its
+                     * own accumulator, merged below in the same order */
+                    int c = c0 + (int)(it % cw);
+                    int64_t k = it / cw;
                     int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
-                    struct lbq_acc *acc = &chunk_acc[it];
+                    struct lbq_acc *acc = &chunk_acc[(int64_t)(c - c0) * nch + k];
                     lbq_acc_zero(acc);
                     if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
