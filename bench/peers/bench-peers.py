@@ -4,9 +4,10 @@
 Run it with the SYSTEM interpreter, /usr/bin/python3 (Debian's python3-torch 1.13 and python3-numpy);
 another `python3` earlier on PATH usually lacks torch.
 
-    /usr/bin/python3 bench/peers/bench-peers.py --solo DIR --coat DIR --lpmm DIR [--lbq build/lbq]
+    /usr/bin/python3 bench/peers/bench-peers.py --solo DIR --coat DIR --lpmm DIR --bnb DIR [--lbq build/lbq]
 
-DIR is a checkout of the peer's repository (MTandHJ/SOLO, NVlabs/COAT, thu-ml/low-bit-optimizers).
+DIR is a checkout of the peer's repository (MTandHJ/SOLO, NVlabs/COAT, thu-ml/low-bit-optimizers,
+bitsandbytes-foundation/bitsandbytes).
 Their modules are imported from those directories; nothing of theirs is copied into lbq.  For every
 row the script times quantize+dequantize of the same Adam-like m/v that `lbq bench` generates (the
 same formula and counter-based random numbers as cli/cmd-bench.c's gen(), in numpy), on CPU with
@@ -55,7 +56,11 @@ Peers (pass the checkouts you want; rows of a peer not given are skipped and say
               lpmm/optim/adamw.py calls them: DE (nonlinear) group 128 on m and power-1 rank-1 on
               v at 4 and 3 bits, DE group 128 at 8 bits (on --lpmm8-size elements: its argmin
               takes N x 256 x 4 bytes twice).
-bitsandbytes is not timed (not wired in; see bench/README.md).
+  --bnb DIR   bitsandbytes-foundation/bitsandbytes: bitsandbytes/backends/default/ops.py, the
+              pure-PyTorch 'default' kernels of quantize_blockwise + dequantize_blockwise, with
+              functional.py's create_dynamic_map, block 256: on m vs block256-dtree:b8, and m
+              (signed map) + v (unsigned map) as AdamW8bit stores them vs lbq's recipe bnb8.  Its
+              native CPU library and CUDA kernels are not built here: listed as skipped.
 
 Exit status: 0 when every timed row ran (met or not), 2 on a usage error (a missing checkout or
 file is named), 1 when a peer's code or lbq failed."""
@@ -257,27 +262,63 @@ def load_coat_dre(root, torch, m2d):
     return g
 
 
+def load_bnb(root, torch):
+    """bitsandbytes/backends/default/ops.py, the pure-PyTorch 'default' backend of the
+    bitsandbytes::quantize_blockwise / dequantize_blockwise ops (the package itself needs torch >= 2
+    and its native library to import): its relative imports get stand-ins (register_kernel records
+    each kernel under its op name; _get_4bit_code is not on the timed path), torch.compile is absent
+    on 1.13 so _try_torch_compile returns the plain function, as it does wherever compiling fails.
+    The 8-bit maps are bitsandbytes/functional.py's create_dynamic_map, executed from that file
+    alone (the module loads the native library)."""
+    kernels = {}
+
+    def register_kernel(name, backend):
+        def deco(fn):
+            kernels[(name, backend)] = fn
+            return fn
+        return deco
+
+    def no_4bit(*_a, **_k):
+        raise RuntimeError("not used")
+    stub_package("bitsandbytes", os.path.join(root, "bitsandbytes"))
+    stub_package("bitsandbytes.backends", os.path.join(root, "bitsandbytes", "backends"))
+    stub_package("bitsandbytes.backends.default", os.path.join(root, "bitsandbytes", "backends", "default"))
+    stub_module("bitsandbytes._ops", register_kernel=register_kernel)
+    stub_module("bitsandbytes.backends.utils", _get_4bit_code=no_4bit)
+    importlib.import_module("bitsandbytes.backends.default.ops")
+    path = os.path.join(root, "bitsandbytes", "functional.py")
+    with open(path) as f:
+        tree = ast.parse(f.read(), filename=path)
+    tree.body = [nd for nd in tree.body if isinstance(nd, ast.FunctionDef) and nd.name == "create_dynamic_map"]
+    g = {"torch": torch}
+    exec(compile(tree, path, "exec"), g)
+    q = kernels[("bitsandbytes::quantize_blockwise", "default")]
+    dq = kernels[("bitsandbytes::dequantize_blockwise", "default")]
+    return q, dq, g["create_dynamic_map"]
+
+
 # ---- timing -----------------------------------------------------------------------------------------
 
 def time_row(fn, make_input, reps, budget):
     """Warm-up call, then up to `reps` timed calls within `budget` seconds (at least one).
-    make_input() runs outside the timer; fn(inp) returns the dequantized tensor(s)."""
+    make_input() runs outside the timer; fn(inp) returns the dequantized tensor(s).  Each timing is
+    (wall seconds, CPU seconds of this process, all threads)."""
     inp = make_input()
-    a = time.perf_counter()
+    a, c = time.perf_counter(), time.process_time()
     out = fn(inp)
-    warm = time.perf_counter() - a
+    warm, warm_cpu = time.perf_counter() - a, time.process_time() - c
     del inp
     n = reps
     if warm * (reps + 1) > budget:
         n = max(1, int((budget - warm) / max(warm, 1e-9)))
     ts = []
     if n <= 0 or warm > budget:
-        return [warm], out, True
+        return [(warm, warm_cpu)], out, True
     for _ in range(n):
         inp = make_input()
-        a = time.perf_counter()
+        a, c = time.perf_counter(), time.process_time()
         out = fn(inp)
-        ts.append(time.perf_counter() - a)
+        ts.append((time.perf_counter() - a, time.process_time() - c))
         del inp
     return ts, out, False
 
@@ -304,6 +345,7 @@ def main():
     ap.add_argument("--solo", metavar="DIR", help="checkout of MTandHJ/SOLO")
     ap.add_argument("--coat", metavar="DIR", help="checkout of NVlabs/COAT")
     ap.add_argument("--lpmm", metavar="DIR", help="checkout of thu-ml/low-bit-optimizers")
+    ap.add_argument("--bnb", metavar="DIR", help="checkout of bitsandbytes-foundation/bitsandbytes")
     ap.add_argument("--lbq", metavar="PATH", default=os.path.join(REPO, "build", "lbq"),
                     help="lbq binary (default: build/lbq of this repository)")
     ap.add_argument("--no-lbq", action="store_true", help="time the peers only (no lbq column)")
@@ -324,7 +366,9 @@ def main():
             "coat": ("NVlabs/COAT", ["coat/activation/fake_quantization/quantize_function.py",
                                      "coat/activation/fake_quantization/FloatPointQuantizeTorch.py",
                                      "tests/test_fp8_adamw_expand.py"]),
-            "lpmm": ("thu-ml/low-bit-optimizers", ["lpmm/functional.py"])}
+            "lpmm": ("thu-ml/low-bit-optimizers", ["lpmm/functional.py"]),
+            "bnb": ("bitsandbytes-foundation/bitsandbytes", ["bitsandbytes/backends/default/ops.py",
+                                                             "bitsandbytes/functional.py"])}
     for key, (repo, files) in need.items():
         d = getattr(args, key)
         if d is None:
@@ -336,7 +380,7 @@ def main():
                 die("--%s: '%s' has no %s (is it a checkout of %s?)" % (key, d, f, repo))
         peers[key] = os.path.abspath(d)
     if not peers:
-        die("no peer checkout given: pass at least one of --solo DIR, --coat DIR, --lpmm DIR (see --help)")
+        die("no peer checkout given: pass at least one of --solo DIR, --coat DIR, --lpmm DIR, --bnb DIR (see --help)")
     if args.reps < 1 or args.reps > 100:
         die("--reps: %d is not between 1 and 100" % args.reps)
     if args.lbq_reps < 1 or args.lbq_reps > 1000:
@@ -377,8 +421,8 @@ def main():
     lbq = {}
     lbq_specs = ["block128-dtree:b4", "rank1-linear:b4", "block128-dtree:b3", "rank1-linear:b3",
                  "block128-dtree:b8", "block128-log:b2:sr", "block128-log:b2", "block128-fp8e4m3:coat",
-                 "block128-fp8e5m2:coat"]
-    lbq_recipes = ["coat"]
+                 "block128-fp8e5m2:coat", "block256-dtree:b8"]
+    lbq_recipes = ["coat", "bnb8"]
     lbq_text = ""
     lbq_cmd = []
     if not args.no_lbq:
@@ -477,9 +521,25 @@ def main():
             skip="CUDA only (qoptim_cuda extension)")
     else:
         add("coat", "COAT FP8 and dynamic range expansion", None, n, "", skip="no --coat checkout given")
-    add("bnb", "bitsandbytes blockwise 8-bit", None, n, "",
-        skip="not timed: no bitsandbytes checkout is wired in (its CPU paths are a native library to build "
-             "or pure-torch backend functions; see bench/README.md)")
+    if "bnb" in peers:
+        bq, bdq, dmap = load_bnb(peers["bnb"], torch)
+        code_s = torch.tensor(dmap(signed=True), dtype=torch.float32)     # Optimizer2State's "dynamic"
+        code_u = torch.tensor(dmap(signed=False), dtype=torch.float32)    # and "udynamic" maps
+
+        def bnb_one(xx, code):
+            qc, absmax = bq(xx, code, 256)
+            return bdq(qc, absmax, code, 256, torch.float32)
+
+        def bnb_mv(pair):
+            return bnb_one(pair[0], code_s), bnb_one(pair[1], code_u)
+        add("bnb", "bitsandbytes 8-bit dynamic map, block 256 (default backend quantize_blockwise), m",
+            "block256-dtree:b8", n, "m", lambda xx: bnb_one(xx, code_s))
+        add("bnb", "bitsandbytes AdamW8bit states: m dynamic, v udynamic, block 256 (default backend), m+v",
+            "recipe:bnb8", n, "mv", bnb_mv)
+        add("bnb", "bitsandbytes CPU backend (cquantize_blockwise_cpu_fp32) and CUDA kernels", None, n, "",
+            skip="native library (not built here; the CUDA kernels have no CPU path)")
+    else:
+        add("bnb", "bitsandbytes blockwise 8-bit", None, n, "", skip="no --bnb checkout given")
 
     # ---- time the peers
     results = []
@@ -515,9 +575,10 @@ def main():
         corr = min(c[1] for c in chk)
         floats = k * (2 if r["states"] == "mv" else 1)
         ts.sort()
-        med = ts[len(ts) // 2] if len(ts) % 2 else 0.5 * (ts[len(ts) // 2 - 1] + ts[len(ts) // 2])
-        results.append((r, dict(best=4.0 * floats / ts[0] / 1e9, median=4.0 * floats / med / 1e9, reps=len(ts),
-                                warm_only=warm_only, nrmse=err, corr=corr)))
+        w = [t[0] for t in ts]
+        med = w[len(w) // 2] if len(w) % 2 else 0.5 * (w[len(w) // 2 - 1] + w[len(w) // 2])
+        results.append((r, dict(best=4.0 * floats / w[0] / 1e9, median=4.0 * floats / med / 1e9, reps=len(ts),
+                                cores=ts[0][1] / w[0], cpu=ts[0][1], warm_only=warm_only, nrmse=err, corr=corr)))
         del out
 
     # ---- report
@@ -536,8 +597,10 @@ def main():
     if lbq_cmd:
         print("  lbq: OMP_NUM_THREADS=%d %s" % (args.threads, " ".join(lbq_cmd[:-2] + ["--json", "TMP"])))
         print("".join("    | " + line + "\n" for line in lbq_text.rstrip("\n").split("\n")))
-    print("Peer GB/s: fp32 input (N floats; 2N for m+v) / time of quantize+dequantize, fastest (median) of the reps after "
-          "one warm-up; lbq GB/s: `lbq bench` as quantize stores, fastest (median); ratio = lbq fastest / peer fastest.")
+    print("Peer GB/s: fp32 input (N floats; 2N for m+v) / wall time of quantize+dequantize, fastest (median) of the reps "
+          "after one warm-up; cores = CPU time of the process / wall time of the fastest rep (%d at most: below it, the "
+          "row waited for the CPU); lbq GB/s: `lbq bench` as quantize stores, fastest (median); ratio = lbq fastest / "
+          "peer fastest." % args.threads)
     hdr = ("map (peer's function)", "elements", "peer GB/s", "lbq spec", "lbq GB/s", "ratio", "target", "met?")
     print("| " + " | ".join(hdr) + " |")
     print("|" + "---|" * len(hdr))
@@ -556,8 +619,10 @@ def main():
             failed += 1
             print("| %s | %d | %s | %s | %s | - | %gx | - |" % (label, r["n"], res, lname, lbq_s, TARGET))
             continue
-        peer_s = "%.4f (%.4f), %d rep%s%s" % (res["best"], res["median"], res["reps"], "" if res["reps"] == 1 else "s",
-                                              " (warm-up only: over budget)" if res["warm_only"] else "")
+        peer_s = "%.4f (%.4f), %d rep%s%s, %.1f cores" % (res["best"], res["median"], res["reps"],
+                                                          "" if res["reps"] == 1 else "s",
+                                                          " (warm-up only: over budget)" if res["warm_only"] else "",
+                                                          res["cores"])
         if lrow:
             ratio = lrow["gbps_best"] / res["best"]
             print("| %s | %d | %s | %s | %s | %.1fx | %gx | %s |" % (label, r["n"], peer_s, lname, lbq_s, ratio, TARGET,

@@ -35,6 +35,7 @@ check_grep "--help: names the system interpreter" '/usr/bin/python3' "$OUT"
 check_grep "--help: --solo DIR" '--solo DIR' "$OUT"
 check_grep "--help: --coat DIR" '--coat DIR' "$OUT"
 check_grep "--help: --lpmm DIR" '--lpmm DIR' "$OUT"
+check_grep "--help: --bnb DIR" '--bnb DIR' "$OUT"
 check_grep "--help: the 20x target" '20x' "$OUT"
 
 run_py
