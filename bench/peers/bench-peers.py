@@ -20,11 +20,9 @@ See bench/README.md ("Peers' own code next to lbq").
 import argparse
 import ast
 import importlib
-import importlib.util
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -523,8 +521,8 @@ def main():
         add("coat", "COAT FP8 and dynamic range expansion", None, n, "", skip="no --coat checkout given")
     if "bnb" in peers:
         bq, bdq, dmap = load_bnb(peers["bnb"], torch)
-        code_s = torch.tensor(dmap(signed=True), dtype=torch.float32)     # Optimizer2State's "dynamic"
-        code_u = torch.tensor(dmap(signed=False), dtype=torch.float32)    # and "udynamic" maps
+        code_s = dmap(signed=True).to(torch.float32)     # Optimizer2State's "dynamic"
+        code_u = dmap(signed=False).to(torch.float32)    # and "udynamic" maps
 
         def bnb_one(xx, code):
             qc, absmax = bq(xx, code, 256)
@@ -601,7 +599,11 @@ def main():
           "after one warm-up; cores = CPU time of the process / wall time of the fastest rep (%d at most: below it, the "
           "row waited for the CPU); lbq GB/s: `lbq bench` as quantize stores, fastest (median); ratio = lbq fastest / "
           "peer fastest." % args.threads)
-    hdr = ("map (peer's function)", "elements", "peer GB/s", "lbq spec", "lbq GB/s", "ratio", "target", "met?")
+    print("ratio at T cores = ratio x cores / %d: a lower bound of the ratio had the peer had all %d cores (its CPU time "
+          "per call unchanged, perfect scaling); met? = yes when that bound reaches %gx, no when the ratio itself does "
+          "not, open when only the load decides." % (args.threads, args.threads, TARGET))
+    hdr = ("map (peer's function)", "elements", "peer GB/s", "lbq spec", "lbq GB/s", "ratio", "ratio at T cores",
+           "target", "met?")
     print("| " + " | ".join(hdr) + " |")
     print("|" + "---|" * len(hdr))
     failed = 0
@@ -613,11 +615,11 @@ def main():
         lname = ("recipe %s (m+v): %s / %s" % (lrow["recipe"], lrow["m_spec"], lrow["v_spec"])) if lrow and "recipe" in lrow \
             else (lrow["spec"] if lrow else lspec)
         if res is None:
-            print("| %s | - | skipped: %s | %s | %s | - | %gx | - |" % (label, r["skip"], lname, lbq_s, TARGET))
+            print("| %s | - | skipped: %s | %s | %s | - | - | %gx | - |" % (label, r["skip"], lname, lbq_s, TARGET))
             continue
         if isinstance(res, str):
             failed += 1
-            print("| %s | %d | %s | %s | %s | - | %gx | - |" % (label, r["n"], res, lname, lbq_s, TARGET))
+            print("| %s | %d | %s | %s | %s | - | - | %gx | - |" % (label, r["n"], res, lname, lbq_s, TARGET))
             continue
         peer_s = "%.4f (%.4f), %d rep%s%s, %.1f cores" % (res["best"], res["median"], res["reps"],
                                                           "" if res["reps"] == 1 else "s",
@@ -625,10 +627,12 @@ def main():
                                                           res["cores"])
         if lrow:
             ratio = lrow["gbps_best"] / res["best"]
-            print("| %s | %d | %s | %s | %s | %.1fx | %gx | %s |" % (label, r["n"], peer_s, lname, lbq_s, ratio, TARGET,
-                                                                     "yes" if ratio >= TARGET else "**no**"))
+            bound = ratio * min(res["cores"], args.threads) / args.threads
+            met = "yes" if bound >= TARGET else ("**no**" if ratio < TARGET else "open (load)")
+            print("| %s | %d | %s | %s | %s | %.1fx | %.1fx | %gx | %s |" % (label, r["n"], peer_s, lname, lbq_s, ratio,
+                                                                            bound, TARGET, met))
         else:
-            print("| %s | %d | %s | %s | - | - | %gx | - |" % (label, r["n"], peer_s, lname, TARGET))
+            print("| %s | %d | %s | %s | - | - | - | %gx | - |" % (label, r["n"], peer_s, lname, TARGET))
     print("Check that each peer's code quantized the input: its dequantized output against the input, nRMSE / "
           "correlation (worst of m and v), must be finite / >= 0.5: " +
           "; ".join("%s %.3g / %.3f" % (r["label"].split(",")[0], res["nrmse"], res["corr"])
