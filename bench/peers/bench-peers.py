@@ -12,10 +12,11 @@ Their modules are imported from those directories; nothing of theirs is copied i
 row the script times quantize+dequantize of the same Adam-like m/v that `lbq bench` generates (the
 same formula and counter-based random numbers as cli/cmd-bench.c's gen(), in numpy), on CPU with
 torch.set_num_threads(T), and reports the minimum and median of R repetitions in GB/s of fp32 input
-(2N floats for an m+v row).  Then it runs `lbq bench --quant <the matching specs> --recipes <...>
---no-sweep --json` with OMP_NUM_THREADS=T and prints, per map: the peer's GB/s, lbq's GB/s (as
-`lbq quantize` stores: statistics, codes, scales), their ratio and whether it meets issue 22's 20x.
-See bench/README.md ("Peers' own code next to lbq").
+(2N floats for an m+v row).  In the same run, first, it runs `lbq bench --quant <the matching
+specs> --recipes <...> --no-sweep --json` with OMP_NUM_THREADS=T, and at the end prints, per map:
+the peer's GB/s, lbq's GB/s (as `lbq quantize` stores: statistics, codes, scales), their ratio, a
+lower bound of the ratio had the peer had all T cores, and whether it meets issue 22's 20x.
+See bench/README.md ("Issue 22: lbq next to the peers' own code").
 """
 import argparse
 import ast
