@@ -316,17 +316,18 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
     }
     lbq_big_trim();     /* kept buffers no allocation above took */
     if (!m || !v || !chunk_acc || (fast && (!ue || !okm || !base_total))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (slab of %lld elements; lower --mem-limit?)", (long long)slab); goto cleanup; }
+    int st_of[2] = { 0, 0 };    /* the states whose statistics some configuration uses */
+    for (int c = 0; c < nconf; c++)
+        for (int s = 0; s < 2; s++) st_of[s] |= pl[c].has[s] && pl[c].q[s].norm->global_stats;
     if (need_st) {
         LBQ_TRY(lbq_tstats_init(&stm, sh));
         LBQ_TRY(lbq_tstats_init(&stv, sh));
         have_st = 1;
-        if (slab < N) {         /* pass 1 over the file: tensor-wide statistics */
+        if (slab < N) {         /* pass 1 over the file: tensor-wide statistics (of those states) */
             for (int64_t off = 0; off < N; off += slab) {
                 int64_t n = (N - off < slab) ? N - off : slab;
-                LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m));
-                LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
-                lbq_tstats_add(&stm, off, n, m);
-                lbq_tstats_add(&stv, off, n, v);
+                if (st_of[0]) { LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m)); lbq_tstats_add(&stm, off, n, m); }
+                if (st_of[1]) { LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v)); lbq_tstats_add(&stv, off, n, v); }
             }
         }
     }
@@ -334,7 +335,10 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         int64_t n = (N - off < slab) ? N - off : slab;
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m));
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
-        if (have_st && slab >= N) { lbq_tstats_add(&stm, off, n, m); lbq_tstats_add(&stv, off, n, v); }
+        if (have_st && slab >= N) {
+            if (st_of[0]) lbq_tstats_add(&stm, off, n, m);
+            if (st_of[1]) lbq_tstats_add(&stv, off, n, v);
+        }
         if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
         if (ss) {       /* --sample: the drawn cells of the slab only */
             LBQ_TRY(sampled_slab(&sx, off, n));
