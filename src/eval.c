@@ -294,6 +294,10 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         base_total = calloc(1, sizeof *base_total);
     }
     struct sctx sx;
+    int exact_x = 0;    /* --sample: a state normalized by tensor-wide statistics gets its exact value sums */
+    if (smp && fast)
+        for (int c = 0; c < nconf; c++)
+            for (int s = 0; s < 2; s++) exact_x |= pl[c].has[s] && pl[c].q[s].norm->global_stats;
     if (smp) {
         LBQ_TRY(lbq_sample_select(smp, pi->name, N, unit, cell, &sel));
         ss = &sel;
@@ -340,7 +344,8 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
             if (st_of[1]) lbq_tstats_add(&stv, off, n, v);
         }
         if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
-        if (ss) {       /* --sample: the drawn cells of the slab only */
+        if (ss) {       /* --sample: the drawn cells of the slab only (and the value sums of all of it) */
+            if (exact_x) LBQ_TRY(lbq_eval_base_chunks(&ucfg, n, chunk, m, v, ue, okm, chunk_acc, base_total));
             LBQ_TRY(sampled_slab(&sx, off, n));
             continue;
         }
@@ -425,6 +430,9 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
             }
             sa->drawn = sel.drawn; sa->numel = N;
             memcpy(sa->slot_drawn, sd, sizeof sd);
+            if (exact_x)
+                lbq_sample_acc_exact_x(sa, (pl[c].has[0] && pl[c].q[0].norm->global_stats) | (pl[c].has[1] && pl[c].q[1].norm->global_stats) << 1,
+                                       base_total, N);
             lbq_sample_acc_total(sa, &out[c].acc);
         }
     }
