@@ -121,6 +121,11 @@ int64_t lbq_file_elems_read(const struct lbq_file *f, int p, enum lbq_ds ds);
 int  lbq_file_fingerprint(const struct lbq_file *f, int p, uint64_t *h);
 void lbq_file_fingerprint_set(struct lbq_file *f, int p, uint64_t h);
 int  lbq_file_fingerprint_read(struct lbq_file *f, int p);
+/* Whether reads compute the fingerprint (default 1).  A serial multiply chain over every element,
+ * about 5% of analyze, which does not need it (sweep's resume identity does): analyze calls
+ * lbq_file_set_fingerprint(f, 0) right after opening.  Off, lbq_file_fingerprint returns 0 for a
+ * parameter read since (unless _set); lbq_file_fingerprint_read turns it back on. */
+void lbq_file_set_fingerprint(struct lbq_file *f, int on);
 
 /* Writer for lbq's own HDF5 outputs: written under a temporary name, renamed by commit. */
 enum lbq_wtype { LBQ_W_F32 = 0, LBQ_W_U8 = 1, LBQ_W_F64 = 2, LBQ_W_I64 = 3 };
