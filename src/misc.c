@@ -5,7 +5,15 @@
 #include "lbq-impl.h"
 
 #include <stdatomic.h>
-#if defined(__linux__)
+/* AddressSanitizer cannot see overflows of an mmap'ed buffer: sanitizer builds use malloc */
+#if defined(__SANITIZE_ADDRESS__)
+#define LBQ_BIG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LBQ_BIG_ASAN 1
+#endif
+#endif
+#if defined(__linux__) && !defined(LBQ_BIG_ASAN)
 #include <sys/mman.h>
 #define LBQ_BIG_MMAP 1
 #else
