@@ -54,8 +54,15 @@ do for [fmt in formats] {
   eval lbq_caption
   kb = ""; kr = ""          # the key: block-wise lines first, then the rank-1 references
   do for [k=1:lbq_ncol(keypanel)] { if (lbq_dt(keypanel,k) == 1) { kb = kb.sprintf(" %d", k) } else { kr = kr.sprintf(" %d", k) } }
-  plot for [sk in kb] datafile index keypanel using 1:(NaN) with linespoints lt lbq_lc(keypanel,int(sk)) title columnheader(int(sk)+1), \
-       for [sk in kr] datafile index keypanel using 1:(NaN) with lines lt lbq_lc(keypanel,int(sk)) dt (12,7) title columnheader(int(sk)+1)
+  # gnuplot evaluates a plot-for clause even over an empty word list: plot only the nonempty ones
+  if (strlen(kr) == 0) {
+    plot for [sk in kb] datafile index keypanel using 1:(NaN) with linespoints lt lbq_lc(keypanel,int(sk)) title columnheader(int(sk)+1)
+  } else { if (strlen(kb) == 0) {
+    plot for [sk in kr] datafile index keypanel using 1:(NaN) with lines lt lbq_lc(keypanel,int(sk)) dt (12,7) title columnheader(int(sk)+1)
+  } else {
+    plot for [sk in kb] datafile index keypanel using 1:(NaN) with linespoints lt lbq_lc(keypanel,int(sk)) title columnheader(int(sk)+1), \
+         for [sk in kr] datafile index keypanel using 1:(NaN) with lines lt lbq_lc(keypanel,int(sk)) dt (12,7) title columnheader(int(sk)+1)
+  } }
   unset label 99
   unset multiplot
   set output

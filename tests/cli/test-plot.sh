@@ -77,6 +77,16 @@ check_grep "fig1.dat: redraw command" "^# gnuplot -e \"datafile='fig1-error-vs-b
 check_grep "fig1.dat: paper-style names" "B128/DE-0" "$S/figs/fig1-error-vs-bits.dat"
 check_grep "fig2.dat: rank-1 reference" "Rank-1/Linear" "$S/figs/fig2-error-vs-block.dat"
 
+# ---- a sweep with block-wise configurations only (no rank-1 line in fig2's key) ---------------
+# gnuplot evaluates a plot-for clause over an empty word list once: fig2 failed (exit 4) here
+run sweep "$SAMPLE_LATE" -o "$T/blockonly" --map log --bits 2,4 --block 64,128 -q
+check_rc "sweep --map log (block-wise only): exit 0" 0
+check_empty "sweep --map log: silent" "$ERR"
+check_fig "$T/blockonly" fig2-error-vs-block
+run sweep "$SAMPLE_LATE" -o "$T/rank1only" --map linear --norm rank1 --bits 2,4 -q
+check_rc "sweep --norm rank1 (rank-1 only): exit 0" 0
+check_empty "sweep --norm rank1: silent" "$ERR"
+
 # ---- simulate results ---------------------------------------------------------------------------
 run simulate "$SAMPLE_LATE" --recipe lpmm4 --json "$T/sim.json" -q
 check_rc "simulate (file): exit 0" 0
