@@ -8,7 +8,7 @@ load lbq_dir(ARG0).'lbq-style.gp'
 if (!exists("npanels")) npanels = 3
 if (!exists("keypanel")) keypanel = npanels - 1
 
-fig_w = 5.4 + 3.0*npanels
+fig_w = 5.4 + 3.0*(npanels < 3 ? 3 : npanels)   # the caption lines need the width of three panels
 kx = 1.0 - 4.4/fig_w          # the key column: the right 4.4 in (fits "Rank-1/DE-0 (m: same as DE)")
 nkey = lbq_ncol(keypanel)
 fig_h = (2.2 + 0.27*nkey > 4.4) ? 2.2 + 0.27*nkey : 4.4   # room for the key column
