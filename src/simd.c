@@ -29,13 +29,26 @@
 #include "lbq-impl.h"
 #include "lbq-avx2.h"
 
-static int g_simd = -1;                 /* -1: not probed; 0: portable; 2: AVX2 */
+static int g_simd = -1;                 /* -1: not probed; 0: portable; 2: AVX2; 3: AVX-512 */
+static int g_bmi2 = -1;                 /* BMI2 (pext/pdep: bit packing), with level >= 2 */
 
 static int simd_probe(void)
 {
 #if LBQ_HAVE_AVX2_CODE
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? 2 : 0;
+    if (!__builtin_cpu_supports("avx2")) return 0;
+    return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) ? 3 : 2;
+#else
+    return 0;
+#endif
+}
+
+static int bmi2_probe(void)
+{
+#if LBQ_HAVE_AVX2_CODE
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("bmi2") ? 1 : 0;
 #else
     return 0;
 #endif
@@ -48,9 +61,24 @@ int lbq_simd_level(void)
     return s;
 }
 
+static int simd_bmi2(void)
+{
+    int b = __atomic_load_n(&g_bmi2, __ATOMIC_RELAXED);
+    if (b < 0) { b = bmi2_probe(); __atomic_store_n(&g_bmi2, b, __ATOMIC_RELAXED); }
+    return b && lbq_simd_level() >= 2;
+}
+
 void lbq_simd_enable(int on)
 {
     __atomic_store_n(&g_simd, on ? simd_probe() : 0, __ATOMIC_RELAXED);
+}
+
+int lbq_simd_set(int level)
+{
+    int best = simd_probe();
+    int s = level < 0 ? best : (level >= 3 && best >= 3) ? 3 : (level >= 2 && best >= 2) ? 2 : 0;
+    __atomic_store_n(&g_simd, s, __ATOMIC_RELAXED);
+    return s;
 }
 
 /* ---- portable path ------------------------------------------------------------------------- */
@@ -231,7 +259,7 @@ LBQ_AVX2 static void nearest_avx2(const struct lbq_qplan *p, int64_t n, const fl
 
 /* block absmax fused: one block at a time while it is in L1 */
 LBQ_AVX2 static void nearest_blocks_avx2(const struct lbq_qplan *p, int64_t n, const float *x,
-                                         float *xhat, uint8_t *codes, float *scale)
+                                         float *xhat, uint8_t *codes, float *scale, float *bscale)
 {
     struct nk k;
     nk_init(&k, p);
@@ -243,6 +271,7 @@ LBQ_AVX2 static void nearest_blocks_avx2(const struct lbq_qplan *p, int64_t n, c
         uint8_t *cb = codes ? codes + b0 : NULL;
         float s = absmax_avx2(xb, bn);
         if (scale) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = s;
+        if (bscale) bscale[b0 / B] = s;
         const __m256 sv = _mm256_set1_ps(s);
         int64_t i = 0;
         if (s > 0.0f) {              /* s is finite: x / s is NaN only for a NaN x */
@@ -280,15 +309,16 @@ void lbq_table_nearest(const struct lbq_qplan *p, int64_t n, const float *x, con
 }
 
 void lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float *x, float *xhat,
-                              uint8_t *codes, float *scale)
+                              uint8_t *codes, float *scale, float *bscale)
 {
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2) { nearest_blocks_avx2(p, n, x, xhat, codes, scale); return; }
+    if (lbq_simd_level() >= 2) { nearest_blocks_avx2(p, n, x, xhat, codes, scale, bscale); return; }
 #endif
     for (int64_t b0 = 0; b0 < n; b0 += p->block) {
         int64_t bn = (n - b0 < p->block) ? n - b0 : p->block;
         float s = absmax_portable(x + b0, bn);
         if (scale) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = s;
+        if (bscale) bscale[b0 / p->block] = s;
         nearest_portable(p, bn, x + b0, NULL, s, xhat + b0, codes ? codes + b0 : NULL);
     }
 }
@@ -660,7 +690,7 @@ static void fp8_portable(int64_t n, const float *x, float *sc, float *xhat, uint
 }
 
 static void dre_group_portable(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
-                               float *scale, float *kout, float *gout)
+                               float *sout, float *kout, float *gout)
 {
     float mx, mn, s, k, g;
     lbq_coat_group_stats(x, n, B, &mx, &mn);
@@ -669,9 +699,23 @@ static void dre_group_portable(const float *x, int64_t n, int64_t B, int e5m2, f
         int bits = 0;
         xhat[i] = lbq_dre_qdq_elem(x[i], s, k, g, e5m2, codes ? &bits : 0);
         if (codes) codes[i] = (uint8_t)bits;
-        scale[i] = s;
     }
-    *kout = k; *gout = g;
+    *sout = s; *kout = k; *gout = g;
+}
+
+static void fp8_blocks_portable(int64_t n, int64_t B, const float *x, float *bscale, float *xhat, uint8_t *codes,
+                                int e5m2, int coat)
+{
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        int64_t bn = (n - b0 < B) ? n - b0 : B;
+        float s = lbq_fp8_scale(absmax_portable(x + b0, bn), e5m2, coat);
+        bscale[b0 / B] = s;
+        for (int64_t i = b0; i < b0 + bn; i++) {
+            int bits = 0;
+            xhat[i] = lbq_fp8_qdq(x[i], s, e5m2, NULL, &bits);
+            if (codes) codes[i] = (uint8_t)bits;
+        }
+    }
 }
 
 #if LBQ_HAVE_AVX2_CODE
@@ -728,6 +772,40 @@ LBQ_AVX2 static void fp8_avx2(int64_t n, const float *x, float *sc, float *xhat,
         }
     }
     if (i < n) fp8_portable(n - i, x + i, sc + i, xhat + i, codes ? codes + i : NULL, e5m2, coat);
+}
+
+/* plain FP8 with block absmax scales: fp8_avx2 on a scale that is the same for every lane */
+LBQ_AVX2 static void fp8_blocks_avx2(int64_t n, int64_t B, const float *x, float *bscale, float *xhat, uint8_t *codes,
+                                     int e5m2, int coat)
+{
+    const struct fp8f f = fp8_fmt(e5m2);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        const int64_t bn = (n - b0 < B) ? n - b0 : B;
+        const float *xb = x + b0;
+        float *yb = xhat + b0;
+        uint8_t *cb = codes ? codes + b0 : NULL;
+        const float s = lbq_fp8_scale(absmax_avx2(xb, bn), e5m2, coat);      /* > 0 and finite */
+        bscale[b0 / B] = s;
+        const __m256 sv = _mm256_set1_ps(s);
+        int64_t i = 0;
+        for (; i + 8 <= bn; i += 8) {
+            __m256 xn = _mm256_div_ps(_mm256_loadu_ps(xb + i), sv);
+            xn = _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q));          /* lbq_normalize, s > 0 */
+            __m256 sign = _mm256_andnot_ps(absmask, xn);
+            __m256 r = fp8_round_abs8(_mm256_and_ps(xn, absmask), &f);
+            _mm256_storeu_ps(yb + i, _mm256_mul_ps(_mm256_or_ps(r, sign), sv));
+            if (cb) {
+                __m256i bb = _mm256_or_si256(fp8_bits_abs8(r, &f), _mm256_srli_epi32(_mm256_castps_si256(sign), 24));
+                store_codes8(cb + i, bb);
+            }
+        }
+        for (; i < bn; i++) {
+            int bits = 0;
+            yb[i] = lbq_fp8_qdq(xb[i], s, e5m2, NULL, &bits);
+            if (cb) cb[i] = (uint8_t)bits;
+        }
+    }
 }
 
 /* one step of COAT's warp tree on the minima: lane l takes r's lane (r > 0 ? fmin(l, r) : l);
@@ -792,13 +870,13 @@ LBQ_AVX2_INLINE __m256 powf_pos8(__m256 xv, __m256 kv)
  * lane (lanes with an infinite intermediate, from an infinite x or an overflowing x / g, take the
  * scalar function) */
 LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
-                                    float *scale, float *kout, float *gout)
+                                    float *sout, float *kout, float *gout)
 {
     float mx, mn, s, k, g;
     if (n == B && B % 32 == 0 && B <= 1024) coat_stats_avx2(x, B, &mx, &mn);
     else lbq_coat_group_stats(x, n, B, &mx, &mn);
     lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
-    *kout = k; *gout = g;
+    *sout = s; *kout = k; *gout = g;
     const float ik = 1.0f / k;
     int64_t i = 0;
     if (lbq_isfinite(s) && s > 0.0f && lbq_isfinite(k) && k > 0.0f && lbq_isfinite(g) && g > 0.0f &&
@@ -840,7 +918,6 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
             LBQ_X4 {
                 __m256 back = _mm256_mul_ps(_mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j])), gv);
                 _mm256_storeu_ps(xhat + i + 8 * j, _mm256_or_ps(back, sign[j]));
-                _mm256_storeu_ps(scale + i + 8 * j, sv);
                 if (codes) {
                     __m256 nz = _mm256_cmp_ps(r[j], zero, _CMP_NEQ_UQ);
                     __m256i sb = _mm256_srli_epi32(_mm256_castps_si256(_mm256_and_ps(sign[j], nz)), 24);
@@ -868,7 +945,6 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
             __m256 ok = _mm256_and_ps(okg, _mm256_cmp_ps(rs, inf, _CMP_LT_OQ));
             __m256 back = _mm256_mul_ps(powf_pos8(_mm256_and_ps(rs, ok), ikv), gv);
             _mm256_storeu_ps(xhat + i, _mm256_or_ps(back, sign));
-            _mm256_storeu_ps(scale + i, sv);
             if (codes) {
                 __m256 nz = _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_NEQ_UQ);
                 __m256i sb = _mm256_srli_epi32(_mm256_castps_si256(_mm256_and_ps(sign, nz)), 24);
@@ -886,7 +962,6 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
         int bits = 0;
         xhat[i] = lbq_dre_qdq_elem(x[i], s, k, g, e5m2, codes ? &bits : 0);
         if (codes) codes[i] = (uint8_t)bits;
-        scale[i] = s;
     }
 }
 #endif
@@ -900,10 +975,88 @@ void lbq_fp8_run(int64_t n, const float *x, float *sc, float *xhat, uint8_t *cod
 }
 
 void lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
-                   float *scale, float *k, float *g)
+                   float *s, float *k, float *g)
 {
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2) { dre_group_avx2(x, n, B, e5m2, xhat, codes, scale, k, g); return; }
+    if (lbq_simd_level() >= 2) { dre_group_avx2(x, n, B, e5m2, xhat, codes, s, k, g); return; }
 #endif
-    dre_group_portable(x, n, B, e5m2, xhat, codes, scale, k, g);
+    dre_group_portable(x, n, B, e5m2, xhat, codes, s, k, g);
+}
+
+void lbq_fp8_blocks(int64_t n, int64_t B, const float *x, float *bscale, float *xhat, uint8_t *codes, int e5m2, int coat)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { fp8_blocks_avx2(n, B, x, bscale, xhat, codes, e5m2, coat); return; }
+#endif
+    fp8_blocks_portable(n, B, x, bscale, xhat, codes, e5m2, coat);
+}
+
+/* ---- bit packing (lbq_pack / lbq_unpack, qdq.c) ----------------------------------------------- */
+/* Eight codes of b bits fill b whole bytes of the little-endian stream: one pext of the eight code
+ * bytes with the mask of each byte's low b bits gives those bytes (code i at bits [i b, (i+1) b)),
+ * the stream lbq_pack_put builds; pdep reverses it.  Codes with bits at or above b (which the
+ * scalar definition ORs into the neighbours) make lbq_pack_simd return 0: the caller packs by the
+ * definition. */
+#if LBQ_HAVE_AVX2_CODE
+#  define LBQ_BMI2 __attribute__((target("bmi2")))
+LBQ_BMI2 static int pack_bmi2(const uint8_t *codes, int64_t n, int bits, uint8_t *out)
+{
+    const uint64_t mask = 0x0101010101010101ull * ((1u << bits) - 1u);
+    const int64_t ng = n / 8, nb = (n * bits + 7) / 8;
+    uint64_t over = 0;
+    int64_t g = 0;
+    for (; g < ng && g * bits + 8 <= nb; g++) {         /* 8-byte stores: the next group overwrites the excess */
+        uint64_t u, v;
+        memcpy(&u, codes + 8 * g, 8);
+        over |= u & ~mask;
+        v = _pext_u64(u, mask);
+        memcpy(out + g * bits, &v, 8);
+    }
+    for (; g < ng; g++) {
+        uint64_t u, v;
+        memcpy(&u, codes + 8 * g, 8);
+        over |= u & ~mask;
+        v = _pext_u64(u, mask);
+        memcpy(out + g * bits, &v, (size_t)bits);      /* little-endian: the low b bytes */
+    }
+    for (int64_t i = 8 * ng; i < n; i++) over |= codes[i] >> bits;
+    if (over) return 0;
+    if (nb > ng * bits) memset(out + ng * bits, 0, (size_t)(nb - ng * bits));
+    for (int64_t i = 8 * ng; i < n; i++) lbq_pack_put(out, i, bits, codes[i]);
+    return 1;
+}
+
+LBQ_BMI2 static void unpack_bmi2(const uint8_t *in, int64_t n, int bits, uint8_t *codes)
+{
+    const uint64_t mask = 0x0101010101010101ull * ((1u << bits) - 1u);
+    const int64_t ng = n / 8, nb = (n * bits + 7) / 8;
+    for (int64_t g = 0; g < ng; g++) {
+        uint64_t v = 0, u;
+        if (g * bits + 8 <= nb) memcpy(&v, in + g * bits, 8);
+        else memcpy(&v, in + g * bits, (size_t)bits);
+        u = _pdep_u64(v, mask);                          /* bits above 8 b of v are not used */
+        memcpy(codes + 8 * g, &u, 8);
+    }
+    for (int64_t i = 8 * ng; i < n; i++) codes[i] = (uint8_t)lbq_pack_get(in, i, bits);
+}
+#endif
+
+int lbq_pack_simd(const uint8_t *codes, int64_t n, int bits, uint8_t *out)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (bits >= 1 && bits <= 7 && simd_bmi2()) return pack_bmi2(codes, n, bits, out);
+#else
+    (void)codes; (void)n; (void)bits; (void)out;
+#endif
+    return 0;
+}
+
+int lbq_unpack_simd(const uint8_t *in, int64_t n, int bits, uint8_t *codes)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (bits >= 1 && bits <= 7 && simd_bmi2()) { unpack_bmi2(in, n, bits, codes); return 1; }
+#else
+    (void)in; (void)n; (void)bits; (void)codes;
+#endif
+    return 0;
 }
