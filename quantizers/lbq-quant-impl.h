@@ -65,6 +65,10 @@ void  lbq_fp8_blocks(int64_t n, int64_t B, const float *x, float *bscale, float 
  * lbq_dre_params, lbq_dre_qdq_elem; codes nullable, *s, *k and *g the group's parameters */
 void  lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
                     float *s, float *k, float *g);
+/* lbq_dre_group on consecutive groups of B elements of x[0..n) (the last may be shorter): scale
+ * receives s per block (per_block) or per element, bparams (nullable) k, g per block */
+void  lbq_dre_blocks(int64_t n, int64_t B, const float *x, float *scale, int per_block, float *xhat, uint8_t *codes,
+                     float *bparams, int e5m2);
 /* map-log.c: for a log-map plan, add to cnt[4] the number of blocks of x[0..n) (block-aligned) and
  * of SOLO's edge cases among them (lbq_solo_edge: all zero, max < 1e-12, zero p-quantile); no-op
  * for other maps */

@@ -13,27 +13,12 @@
 
 static int fp8_nparams(const struct lbq_qspec *s) { return s->dre ? 2 : 0; }
 
-/* COAT's expansion group by group; scale: per element (qdq) or per block (qdq_blocks) */
-static void dre_groups(const struct lbq_qplan *p, int64_t n, const float *x, float *scale, int per_block,
-                       float *xhat, uint8_t *codes, float *bparams, int e5m2)
-{
-    int64_t B = p->block;
-    for (int64_t b0 = 0; b0 < n; b0 += B) {
-        int64_t bn = (n - b0 < B) ? n - b0 : B;
-        float s, k, g;
-        lbq_dre_group(x + b0, bn, B, e5m2, xhat + b0, codes ? codes + b0 : NULL, &s, &k, &g);
-        if (per_block) scale[b0 / B] = s;
-        else for (int64_t i = 0; i < bn; i++) scale[b0 + i] = s;
-        if (bparams) { bparams[2 * (b0 / B)] = k; bparams[2 * (b0 / B) + 1] = g; }
-    }
-}
-
 static int fp8_qdq_any(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
                        float *scale, float *xhat, uint8_t *codes, float *bparams, int e5m2)
 {
     (void)off;
     if (!p->spec.dre) lbq_fp8_run(n, x, scale, xhat, codes, e5m2, p->spec.coat);     /* simd.c */
-    else dre_groups(p, n, x, scale, 0, xhat, codes, bparams, e5m2);
+    else lbq_dre_blocks(n, p->block, x, scale, 0, xhat, codes, bparams, e5m2);
     return LBQ_OK;
 }
 
@@ -44,7 +29,7 @@ static int fp8_qdq_blocks_any(const struct lbq_qplan *p, int64_t off, int64_t n,
 {
     (void)off;
     if (!p->spec.dre) lbq_fp8_blocks(n, p->block, x, bscale, xhat, codes, e5m2, p->spec.coat);
-    else dre_groups(p, n, x, bscale, 1, xhat, codes, bparams, e5m2);
+    else lbq_dre_blocks(n, p->block, x, bscale, 1, xhat, codes, bparams, e5m2);
     return LBQ_OK;
 }
 

@@ -844,11 +844,18 @@ LBQ_AVX2_INLINE void coat_stats_avx2(const float *x, int64_t B, float *mxo, floa
         wmn[w] = _mm_cvtss_f32(h);
     }
     for (int w = nw; w < 32; w++) wmn[w] = 1e9f;
-    for (int st = 16; st > 0; st >>= 1)               /* the block-level lbq_coat_warp, lane 0 */
-        for (int l = 0; l < st; l++) {
-            float a = wmn[l + st];
-            wmn[l] = (a > 0.0f) ? (a < wmn[l] ? a : wmn[l]) : wmn[l];
-        }
+    {                                                 /* the block-level lbq_coat_warp, lane 0 */
+        __m256 c = coat_comb8(coat_comb8(_mm256_loadu_ps(wmn), _mm256_loadu_ps(wmn + 16)),
+                              coat_comb8(_mm256_loadu_ps(wmn + 8), _mm256_loadu_ps(wmn + 24)));   /* steps 16, 8 */
+        __m128 h = _mm_blendv_ps(_mm256_castps256_ps128(c),
+                                 _mm_min_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1)),
+                                 _mm_cmpgt_ps(_mm256_extractf128_ps(c, 1), _mm_setzero_ps()));   /* step 4 */
+        __m128 h2 = _mm_movehl_ps(h, h);                                                     /* step 2 */
+        h = _mm_blendv_ps(h, _mm_min_ps(h, h2), _mm_cmpgt_ps(h2, _mm_setzero_ps()));
+        __m128 h1 = _mm_shuffle_ps(h, h, 1);                                                  /* step 1 */
+        h = _mm_blendv_ps(h, _mm_min_ps(h, h1), _mm_cmpgt_ps(h1, _mm_setzero_ps()));
+        wmn[0] = _mm_cvtss_f32(h);
+    }
     float lane[8], m = 0.0f;
     _mm256_storeu_ps(lane, mx);
     for (int k = 0; k < 8; k++) m = lane[k] > m ? lane[k] : m;
@@ -869,14 +876,80 @@ LBQ_AVX2_INLINE __m256 powf_pos8(__m256 xv, __m256 kv)
 /* one group of COAT's expansion: lbq_coat_group_stats, lbq_dre_params, lbq_dre_qdq_elem lane by
  * lane (lanes with an infinite intermediate, from an infinite x or an overflowing x / g, take the
  * scalar function) */
-LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
-                                    float *sout, float *kout, float *gout)
+/* lbq_log2f8 and lbq_exp2f8 on NV <= 8 independent vectors, stage by stage (the Horner chains are
+ * latency-bound: more chains in flight keep the multipliers and adders busy); the operations of
+ * each lane are those of the one-vector functions */
+#define DRE_XN _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++)
+LBQ_AVX2_INLINE void log2f8xn(__m256 *v, const int NV)
 {
-    float mx, mn, s, k, g;
-    if (n == B && B % 32 == 0 && B <= 1024) coat_stats_avx2(x, B, &mx, &mn);
-    else lbq_coat_group_stats(x, n, B, &mx, &mn);
-    lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
-    *sout = s; *kout = k; *gout = g;
+    const __m256 tiny = _mm256_set1_ps(1.17549435e-38f), one = _mm256_set1_ps(1.0f);
+    __m256 sub[8], big[8], m[8], t[8], t2[8], p[8];
+    __m256i e[8], u[8];
+    DRE_XN {
+        sub[j] = _mm256_cmp_ps(v[j], tiny, _CMP_LT_OQ);
+        v[j] = _mm256_blendv_ps(v[j], _mm256_mul_ps(v[j], _mm256_set1_ps(8388608.0f)), sub[j]);
+        e[j] = _mm256_and_si256(_mm256_castps_si256(sub[j]), _mm256_set1_epi32(-23));
+        u[j] = _mm256_castps_si256(v[j]);
+        e[j] = _mm256_add_epi32(e[j], _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(u[j], 23), _mm256_set1_epi32(0xff)),
+                                                       _mm256_set1_epi32(127)));
+        m[j] = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u[j], _mm256_set1_epi32(0x007fffff)),
+                                                   _mm256_set1_epi32(0x3f800000)));
+        big[j] = _mm256_cmp_ps(m[j], _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+        m[j] = _mm256_blendv_ps(m[j], _mm256_mul_ps(m[j], _mm256_set1_ps(0.5f)), big[j]);
+        e[j] = _mm256_sub_epi32(e[j], _mm256_castps_si256(big[j]));
+    }
+    DRE_XN t[j] = _mm256_div_ps(_mm256_sub_ps(m[j], one), _mm256_add_ps(m[j], one));
+    DRE_XN { t2[j] = _mm256_mul_ps(t[j], t[j]); p[j] = _mm256_set1_ps(1.0f / 13.0f); }
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 11.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 9.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 7.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 5.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 3.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), one);
+    DRE_XN {
+        __m256 lnm = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t[j]), p[j]);
+        v[j] = _mm256_add_ps(_mm256_cvtepi32_ps(e[j]), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
+    }
+}
+
+LBQ_AVX2_INLINE void exp2f8xn(__m256 *y, const int NV)
+{
+    __m256 big[8], small[8], f[8], p[8];
+    __m256i ni[8], sub[8];
+    DRE_XN {
+        big[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(128.0f), _CMP_GE_OQ);
+        small[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(-150.0f), _CMP_LT_OQ);
+        y[j] = _mm256_blendv_ps(y[j], _mm256_setzero_ps(), _mm256_or_ps(big[j], small[j]));
+        __m256 n = _mm256_round_ps(y[j], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        f[j] = _mm256_mul_ps(_mm256_sub_ps(y[j], n), _mm256_set1_ps(0.693147180559945309f));
+        ni[j] = _mm256_cvttps_epi32(n);
+        p[j] = _mm256_set1_ps(1.0f / 3628800.0f);
+    }
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 362880.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 40320.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 5040.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 720.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 120.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 24.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 6.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(0.5f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
+    DRE_XN {
+        sub[j] = _mm256_cmpgt_epi32(_mm256_set1_epi32(-126), ni[j]);
+        __m256i e = _mm256_add_epi32(ni[j], _mm256_and_si256(sub[j], _mm256_set1_epi32(64)));
+        __m256 sc = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+        __m256 r = _mm256_mul_ps(p[j], sc);
+        r = _mm256_blendv_ps(r, _mm256_mul_ps(r, _mm256_set1_ps(5.42101086242752217e-20f)), _mm256_castsi256_ps(sub[j]));
+        r = _mm256_blendv_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), big[j]);
+        y[j] = _mm256_andnot_ps(small[j], r);
+    }
+}
+
+/* the elements of one group with its parameters s, k, g (lbq_dre_qdq_elem lane by lane) */
+LBQ_AVX2_INLINE void dre_elems_body(const float *x, int64_t n, int e5m2, const float s, const float k, const float g,
+                                    float *xhat, uint8_t *codes, const int NV)
+{
     const float ik = 1.0f / k;
     int64_t i = 0;
     if (lbq_isfinite(s) && s > 0.0f && lbq_isfinite(k) && k > 0.0f && lbq_isfinite(g) && g > 0.0f &&
@@ -886,9 +959,9 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
         const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
         const __m256 sv = _mm256_set1_ps(s), kv = _mm256_set1_ps(k), gv = _mm256_set1_ps(g), ikv = _mm256_set1_ps(ik);
         const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-        for (; i + 32 <= n; i += 32) {                  /* four vectors interleaved */
-            __m256 sign[4], xg[4], okg[4], is1[4], is0[4], l[4], r[4], rs[4], ok[4];
-            LBQ_X4 {                                    /* y = lbq_powf_pos(|x| / g, k) */
+        for (; i + 8 * NV <= n; i += 8 * NV) {          /* NV vectors interleaved */
+            __m256 sign[8], xg[8], okg[8], is1[8], is0[8], l[8], r[8], rs[8], ok[8];
+            DRE_XN {                                    /* y = lbq_powf_pos(|x| / g, k) */
                 __m256 xv = _mm256_loadu_ps(x + i + 8 * j);
                 xv = _mm256_and_ps(xv, _mm256_cmp_ps(xv, xv, _CMP_ORD_Q));
                 sign[j] = _mm256_andnot_ps(absmask, xv);
@@ -899,10 +972,10 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
                 is0[j] = _mm256_cmp_ps(xg[j], zero, _CMP_EQ_OQ);
                 l[j] = _mm256_blendv_ps(xg[j], one, _mm256_or_ps(is1[j], is0[j]));
             }
-            lbq_log2f8x4(l);
-            LBQ_X4 l[j] = _mm256_mul_ps(kv, l[j]);
-            lbq_exp2f8x4(l);
-            LBQ_X4 {                                    /* r = fp8(y / s); back = lbq_powf_pos(r s, 1/k) g */
+            log2f8xn(l, NV);
+            DRE_XN l[j] = _mm256_mul_ps(kv, l[j]);
+            exp2f8xn(l, NV);
+            DRE_XN {                                    /* r = fp8(y / s); back = lbq_powf_pos(r s, 1/k) g */
                 __m256 y = _mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j]));
                 r[j] = fp8_round_abs8(_mm256_div_ps(y, sv), &f);
                 rs[j] = _mm256_mul_ps(r[j], sv);
@@ -912,10 +985,10 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
                 is0[j] = _mm256_cmp_ps(rs[j], zero, _CMP_EQ_OQ);
                 l[j] = _mm256_blendv_ps(rs[j], one, _mm256_or_ps(is1[j], is0[j]));
             }
-            lbq_log2f8x4(l);
-            LBQ_X4 l[j] = _mm256_mul_ps(ikv, l[j]);
-            lbq_exp2f8x4(l);
-            LBQ_X4 {
+            log2f8xn(l, NV);
+            DRE_XN l[j] = _mm256_mul_ps(ikv, l[j]);
+            exp2f8xn(l, NV);
+            DRE_XN {
                 __m256 back = _mm256_mul_ps(_mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j])), gv);
                 _mm256_storeu_ps(xhat + i + 8 * j, _mm256_or_ps(back, sign[j]));
                 if (codes) {
@@ -924,7 +997,7 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
                     store_codes8(codes + i + 8 * j, _mm256_or_si256(fp8_bits_abs8(r[j], &f), sb));
                 }
             }
-            LBQ_X4 {
+            DRE_XN {
                 unsigned bad = ~(unsigned)_mm256_movemask_ps(ok[j]) & 0xffu;
                 for (; bad; bad &= bad - 1) {
                     int q = (int)(8 * j) + __builtin_ctz(bad), bits = 0;
@@ -964,6 +1037,110 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
         if (codes) codes[i] = (uint8_t)bits;
     }
 }
+
+LBQ_AVX2_INLINE void dre_group_body(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                    float *sout, float *kout, float *gout, const int NV)
+{
+    float mx, mn, s, k, g;
+    if (n == B && B % 32 == 0 && B <= 1024) coat_stats_avx2(x, B, &mx, &mn);
+    else lbq_coat_group_stats(x, n, B, &mx, &mn);
+    lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
+    *sout = s; *kout = k; *gout = g;
+    dre_elems_body(x, n, e5m2, s, k, g, xhat, codes, NV);
+}
+
+/* lbq_dre_params of 8 groups in 8 lanes, operation for operation; a lane whose intermediate values
+ * leave the range where the vector functions equal the scalar ones (M / m0 not finite and
+ * positive, k not finite or 0, M / g not finite and positive or exactly 1: the special cases of
+ * lbq_powf_pos) takes the scalar function */
+LBQ_AVX2_INLINE void dre_params8(const float *mx, const float *mn, int e5m2, float *s, float *k, float *g)
+{
+    const float fmax = e5m2 ? 57344.0f : 448.0f;
+    const __m256 c = _mm256_set1_ps(lbq_log2f(fmax * fmax * 0.5f)), one = _mm256_set1_ps(1.0f);
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), zero = _mm256_setzero_ps();
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 M = _mm256_add_ps(_mm256_loadu_ps(mx), _mm256_set1_ps(1e-30f));
+    __m256 m0 = _mm256_add_ps(_mm256_loadu_ps(mn), _mm256_set1_ps(1e-30f));
+    __m256 q = _mm256_div_ps(M, m0);
+    __m256 ok = _mm256_and_ps(_mm256_cmp_ps(q, zero, _CMP_GT_OQ), _mm256_cmp_ps(q, inf, _CMP_LT_OQ));
+    __m256 lq = lbq_log2f8(_mm256_blendv_ps(one, q, ok));
+    __m256 kk = _mm256_div_ps(_mm256_round_ps(_mm256_mul_ps(_mm256_div_ps(c, lq), _mm256_set1_ps(16.0f)),
+                                              _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), _mm256_set1_ps(16.0f));
+    __m256 gg = _mm256_mul_ps(_mm256_sqrt_ps(M), _mm256_sqrt_ps(m0));
+    __m256 xv = _mm256_div_ps(M, gg);
+    __m256 ak = _mm256_and_ps(kk, absmask);
+    ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(ak, inf, _CMP_LT_OQ), _mm256_cmp_ps(ak, zero, _CMP_GT_OQ)));
+    ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(xv, zero, _CMP_GT_OQ), _mm256_cmp_ps(xv, inf, _CMP_LT_OQ)));
+    ok = _mm256_and_ps(ok, _mm256_cmp_ps(xv, one, _CMP_NEQ_OQ));
+    __m256 y = _mm256_mul_ps(_mm256_blendv_ps(zero, kk, ok), lbq_log2f8(_mm256_blendv_ps(one, xv, ok)));
+    __m256 sv = _mm256_div_ps(lbq_exp2f8(y), _mm256_set1_ps(fmax));
+    _mm256_storeu_ps(s, sv);
+    _mm256_storeu_ps(k, kk);
+    _mm256_storeu_ps(g, gg);
+    unsigned bad = ~(unsigned)_mm256_movemask_ps(ok) & 0xffu;
+    for (; bad; bad &= bad - 1) {
+        int j = __builtin_ctz(bad);
+        lbq_dre_params(mx[j], mn[j], e5m2, &s[j], &k[j], &g[j]);
+    }
+}
+
+/* COAT's expansion on consecutive groups of B (the last may be shorter): the statistics of up to 8
+ * groups, their parameters in 8 lanes (dre_params8), then the elements group by group.  scale:
+ * one per block (per_block) or per element; bparams (nullable): k, g per block */
+LBQ_AVX2_INLINE void dre_blocks_body(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                     float *scale, int per_block, float *bparams, const int NV)
+{
+    const int vstats = B % 32 == 0 && B <= 1024;
+    for (int64_t b0 = 0; b0 < n; b0 += 8 * B) {
+        float mx[8], mn[8], sv[8], kv[8], gv[8];
+        int ng = 0;
+        for (; ng < 8 && b0 + ng * B < n; ng++) {
+            const int64_t o = b0 + ng * B, bn = (n - o < B) ? n - o : B;
+            if (bn == B && vstats) coat_stats_avx2(x + o, B, &mx[ng], &mn[ng]);
+            else lbq_coat_group_stats(x + o, bn, B, &mx[ng], &mn[ng]);
+        }
+        for (int j = ng; j < 8; j++) { mx[j] = 1.0f; mn[j] = 0.5f; }    /* unused lanes */
+        dre_params8(mx, mn, e5m2, sv, kv, gv);
+        for (int j = 0; j < ng; j++) {
+            const int64_t o = b0 + j * B, bn = (n - o < B) ? n - o : B, b = o / B;
+            dre_elems_body(x + o, bn, e5m2, sv[j], kv[j], gv[j], xhat + o, codes ? codes + o : NULL, NV);
+            if (per_block) scale[b] = sv[j];
+            else for (int64_t i = 0; i < bn; i++) scale[o + i] = sv[j];
+            if (bparams) { bparams[2 * b] = kv[j]; bparams[2 * b + 1] = gv[j]; }
+        }
+    }
+}
+
+LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                    float *sout, float *kout, float *gout)
+{
+    dre_group_body(x, n, B, e5m2, xhat, codes, sout, kout, gout, 4);
+}
+
+LBQ_AVX2 static void dre_blocks_avx2(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                     float *scale, int per_block, float *bparams)
+{
+    dre_blocks_body(x, n, B, e5m2, xhat, codes, scale, per_block, bparams, 4);
+}
+
+#ifndef DRE_NV512
+#define DRE_NV512 8
+#endif
+/* The same operations compiled for AVX-512 (F, VL, BW, DQ): the EVEX encoding's 32 vector registers
+ * hold the four interleaved chains without spills, and compares go to mask registers.  The
+ * intrinsics are the AVX2 ones, so each lane performs the same IEEE single operations in the same
+ * order (no FMA: the build contracts nothing, -ffp-contract=off). */
+LBQ_AVX512 static void dre_group_avx512(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                        float *sout, float *kout, float *gout)
+{
+    dre_group_body(x, n, B, e5m2, xhat, codes, sout, kout, gout, DRE_NV512);
+}
+
+LBQ_AVX512 static void dre_blocks_avx512(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                         float *scale, int per_block, float *bparams)
+{
+    dre_blocks_body(x, n, B, e5m2, xhat, codes, scale, per_block, bparams, DRE_NV512);
+}
 #endif
 
 void lbq_fp8_run(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat)
@@ -978,9 +1155,27 @@ void lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, 
                    float *s, float *k, float *g)
 {
 #if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 3) { dre_group_avx512(x, n, B, e5m2, xhat, codes, s, k, g); return; }
     if (lbq_simd_level() >= 2) { dre_group_avx2(x, n, B, e5m2, xhat, codes, s, k, g); return; }
 #endif
     dre_group_portable(x, n, B, e5m2, xhat, codes, s, k, g);
+}
+
+void lbq_dre_blocks(int64_t n, int64_t B, const float *x, float *scale, int per_block, float *xhat, uint8_t *codes,
+                    float *bparams, int e5m2)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 3) { dre_blocks_avx512(x, n, B, e5m2, xhat, codes, scale, per_block, bparams); return; }
+    if (lbq_simd_level() >= 2) { dre_blocks_avx2(x, n, B, e5m2, xhat, codes, scale, per_block, bparams); return; }
+#endif
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        const int64_t bn = (n - b0 < B) ? n - b0 : B, b = b0 / B;
+        float s, k, g;
+        dre_group_portable(x + b0, bn, B, e5m2, xhat + b0, codes ? codes + b0 : NULL, &s, &k, &g);
+        if (per_block) scale[b] = s;
+        else for (int64_t i = 0; i < bn; i++) scale[b0 + i] = s;
+        if (bparams) { bparams[2 * b] = k; bparams[2 * b + 1] = g; }
+    }
 }
 
 void lbq_fp8_blocks(int64_t n, int64_t B, const float *x, float *bscale, float *xhat, uint8_t *codes, int e5m2, int coat)
