@@ -65,6 +65,9 @@ int   lbq_simd_set(int level);
  * usable written) where not available, or for pack where a code has bits at or above `bits` */
 int   lbq_pack_simd(const uint8_t *codes, int64_t n, int bits, uint8_t *out);
 int   lbq_unpack_simd(const uint8_t *in, int64_t n, int bits, uint8_t *codes);
+/* One row run of lbq_tstats_add: returns max |x| over finite x (0 if none), mr[j] = max(mr[j], |x[j]|)
+ * over finite x, *nf += the number of non-finite x */
+float lbq_row_absmax(const float *x, int64_t n, float *mr, int64_t *nf);
 /* Nearest rounding on a table plan: xhat[i] = q[c] * sc[i] with c = the number of midpoints below
  * lbq_normalize(x[i], sc[i]); codes nullable. */
 void  lbq_table_nearest(const struct lbq_qplan *p, int64_t n, const float *x, const float *sc,

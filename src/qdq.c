@@ -46,14 +46,7 @@ void lbq_tstats_add(struct lbq_tstats *st, int64_t off, int64_t n, const float *
             int64_t run = dl - idx[r - 1];
             if (run > n - i) run = n - i;
             float *mr = ml + idx[r - 1];
-            float rm = 0.0f;
-            for (int64_t j = 0; j < run; j++) {
-                float a = lbq_absf(x[i + j]);
-                a = lbq_isfinite(a) ? a : 0.0f;      /* non-finite: counted below, no max */
-                rm = (a > rm) ? a : rm;
-                mr[j] = (a > mr[j]) ? a : mr[j];
-            }
-            for (int64_t j = 0; j < run; j++) nf += !lbq_isfinite(x[i + j]);
+            float rm = lbq_row_absmax(x + i, run, mr, &nf);      /* simd.c; non-finite: counted, no max */
             if (rm > am) am = rm;
             for (int d = 0; d < r - 1; d++) if (rm > st->dimmax[d][idx[d]]) st->dimmax[d][idx[d]] = rm;
             i += run;

@@ -1255,3 +1255,53 @@ int lbq_unpack_simd(const uint8_t *in, int64_t n, int bits, uint8_t *codes)
 #endif
     return 0;
 }
+
+/* ---- tensor statistics (lbq_tstats_add, qdq.c): one row's run of the per-index maxima --------- */
+/* max over the run of |x| (non-finite x as 0), mr[j] = max(mr[j], |x[j]|) the same way, and the
+ * number of non-finite x added to *nf.  The maximum of non-negative values is exact in any order. */
+static float row_absmax_portable(const float *x, int64_t n, float *mr, int64_t *nf)
+{
+    float rm = 0.0f;
+    int64_t c = 0;
+    for (int64_t j = 0; j < n; j++) {
+        float a = lbq_absf(x[j]);
+        c += !lbq_isfinite(a);
+        a = lbq_isfinite(a) ? a : 0.0f;
+        rm = (a > rm) ? a : rm;
+        mr[j] = (a > mr[j]) ? a : mr[j];
+    }
+    *nf += c;
+    return rm;
+}
+
+#if LBQ_HAVE_AVX2_CODE
+LBQ_AVX2 static float row_absmax_avx2(const float *x, int64_t n, float *mr, int64_t *nf)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+    __m256 m = _mm256_setzero_ps();
+    int64_t c = 0, j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + j), absmask);
+        __m256 fin = _mm256_cmp_ps(a, inf, _CMP_LT_OQ);
+        c += 8 - __builtin_popcount((unsigned)_mm256_movemask_ps(fin));
+        a = _mm256_and_ps(a, fin);
+        m = _mm256_max_ps(m, a);
+        _mm256_storeu_ps(mr + j, _mm256_max_ps(a, _mm256_loadu_ps(mr + j)));   /* a > mr ? a : mr */
+    }
+    float lane[8], rm = 0.0f;
+    _mm256_storeu_ps(lane, m);
+    for (int k = 0; k < 8; k++) rm = (lane[k] > rm) ? lane[k] : rm;
+    *nf += c;
+    if (j < n) { float r2 = row_absmax_portable(x + j, n - j, mr + j, nf); rm = (r2 > rm) ? r2 : rm; }
+    return rm;
+}
+#endif
+
+float lbq_row_absmax(const float *x, int64_t n, float *mr, int64_t *nf)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) return row_absmax_avx2(x, n, mr, nf);
+#endif
+    return row_absmax_portable(x, n, mr, nf);
+}

@@ -633,6 +633,50 @@ static void test_pack_levels(void)
     CHECK_MSG(bad == 0, "pack: %d differences from the definition", bad);
 }
 
+/* lbq_tstats_add (its row runs vectorized) at every level == the portable loops: absmax, non-finite
+ * count and every per-index maximum, over shapes whose rows are not multiples of 8, added in
+ * chunks that start mid-row, with NaN, Inf, -0 and denormals */
+static void test_tstats_levels(void)
+{
+    static const struct lbq_shape shs[] = {
+        { .rank = 2, .dim = { 37, 53 }, .numel = 37 * 53 }, { .rank = 2, .dim = { 9, 4096 }, .numel = 9 * 4096 },
+        { .rank = 3, .dim = { 5, 7, 19 }, .numel = 5 * 7 * 19 }, { .rank = 2, .dim = { 300, 3 }, .numel = 900 },
+    };
+    int bad = 0;
+    for (int si = 0; si < 4; si++) {
+        const struct lbq_shape *sh = &shs[si];
+        const int64_t n = sh->numel;
+        float *x = malloc(sizeof(float) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            double r = t_uniform();
+            x[i] = r < 0.02 ? NAN : r < 0.03 ? -INFINITY : r < 0.04 ? INFINITY : r < 0.06 ? -0.0f : r < 0.08 ? 1e-41f :
+                   (float)(t_normal() * pow(10.0, -8.0 + 10.0 * t_uniform()));
+        }
+        struct lbq_tstats ref, st;
+        CHECK_OK(lbq_tstats_init(&ref, sh));
+        CHECK_OK(lbq_tstats_init(&st, sh));
+        lbq_simd_set(0);
+        lbq_tstats_add(&ref, 0, n, x);
+        FOR_LEVELS(simd) {
+            lbq_tstats_reset(&st);
+            for (int64_t o = 0; o < n;) {
+                int64_t c = 1 + (int64_t)(t_uniform() * 200);
+                if (c > n - o) c = n - o;
+                lbq_tstats_add(&st, o, c, x + o);
+                o += c;
+            }
+            int d = !same_bits(st.absmax, ref.absmax) || st.nonfinite != ref.nonfinite || st.seen != ref.seen;
+            for (int k = 0; k < sh->rank; k++)
+                for (int64_t i = 0; i < sh->dim[k]; i++) d += !same_bits(st.dimmax[k][i], ref.dimmax[k][i]);
+            if (d && bad++ < 5) fprintf(stderr, "tstats shape %d level %d: %d differences\n", si, simd, d);
+        }
+        lbq_simd_enable(1);
+        lbq_tstats_free(&ref); lbq_tstats_free(&st);
+        free(x);
+    }
+    CHECK_MSG(bad == 0, "tstats: %d shapes differ between levels", bad);
+}
+
 int main(void)
 {
     probe_levels();
@@ -640,6 +684,7 @@ int main(void)
     for (int i = 0; i < g_nlev; i++) printf(" %d", g_levels[i]);
     printf("\n");
     test_pack_levels();
+    test_tstats_levels();
     test_dre_blocks();
     test_bin_tables();
     test_fp8_direct();
