@@ -48,10 +48,20 @@ struct lbq_sample_acc {
     struct lbq_acc g[LBQ_SAMPLE_GROUPS + 1];
     int64_t drawn, numel;               /* elements in the drawn units; all elements */
     int64_t slot_drawn[LBQ_SAMPLE_GROUPS + 1];  /* elements drawn into each slot (0: the slot is all zero) */
+    int64_t certain_x;                  /* elements whose value sums slot G holds exactly (lbq_sample_acc_exact_x) */
 };
 void lbq_sample_acc_zero(struct lbq_sample_acc *s);
 void lbq_sample_acc_merge(struct lbq_sample_acc *d, const struct lbq_sample_acc *s);
 void lbq_sample_acc_total(const struct lbq_sample_acc *s, struct lbq_acc *tot);
+/* The value sums of a state (its raw-state part: n, Σx², Σ|x|, zeros, positives, blocks; and the
+ * update's n, Σu², Σ|u|, exact histogram) known exactly: for the states in `states` (bit 0: m, bit 1: v; the update's
+ * with either), those fields of the random groups are set to 0 and slot G gets those of `full`
+ * (the whole tensor's lbq_acc_base sums, `numel` elements), so every ratio of such a state is its
+ * Horvitz-Thompson error total over the exact value total.  Used for a state whose normalization
+ * takes tensor-wide statistics (rank-1): its error does not follow the unit's own values, and the
+ * combined ratio estimator would carry the sampling error of the value total (docs/metrics.md).
+ * Nothing is done for a tensor taken whole.  Call after the weights are applied. */
+void lbq_sample_acc_exact_x(struct lbq_sample_acc *s, int states, const struct lbq_acc *full, int64_t numel);
 /* a += w * b for every additive field (counts rounded to the nearest integer); max_abs_err is a max */
 void lbq_acc_axpy(struct lbq_acc *a, const struct lbq_acc *b, double w);
 

@@ -364,7 +364,7 @@ LBQ_AVX2_INLINE void hist_add8(uint32_t *h, __m256i bin, __m256 okf, int nb)
 {
     const __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3), _mm256_set1_epi32(nb + 1));
     __m256i w = _mm256_add_epi32(acc_sel(_mm256_set1_epi32(nb), bin, okf), off);
-    int32_t ix[8];
+    uint32_t ix[8];             /* unsigned: the lane extracts index without a sign extension */
     _mm256_storeu_si256((__m256i *)(void *)ix, w);
     for (int k = 0; k < 8; k++) h[ix[k]]++;
 }
@@ -396,7 +396,7 @@ LBQ_AVX2_INLINE __m256d acc_mask_hi(__m256 m) { return _mm256_castsi256_pd(_mm25
  * same IEEE operations (x, x^ converted to double exactly; e = |x^ - x|; r = (float)e / |x| in
  * float; u^ by lbq_update_elem's k form), the bins by the tables above; zeroed lanes for the
  * elements that are not finite (they add +0 and count nowhere). */
-LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
+LBQ_AVX2_INLINE void quant_body(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
                                 const struct bintabs *T, int64_t n, const float *m, const float *mh,
                                 const float *v, const float *vh, const double *ue, const uint8_t *ok)
 {
@@ -502,6 +502,52 @@ LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struc
     if (i < n) quant_portable(L, a, cfg, i, n, m, mh, v, vh, ue, ok);
 }
 
+/* The same loop compiled twice: for AVX2 (16 vector registers: the 18 accumulators and the
+ * constants spill) and, where the CPU has it, for AVX-512VL (32 registers: none spill).  Both are
+ * the same 256-bit operations (the compiler only picks EVEX encodings, mask registers for the
+ * compares and blends, and more registers); no FMA (-ffp-contract=off, no fma intrinsics; the
+ * build's objdump shows no vfmadd), so every lane has the same bits.  tests/test-simd.c compares
+ * the two with the portable loop. */
+LBQ_AVX2 static void quant_avx2(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
+                                const struct bintabs *T, int64_t n, const float *m, const float *mh,
+                                const float *v, const float *vh, const double *ue, const uint8_t *ok)
+{
+    quant_body(L, a, cfg, T, n, m, mh, v, vh, ue, ok);
+}
+#define LBQ_AVX512VL __attribute__((target("avx2,avx512f,avx512vl,avx512bw,avx512dq")))
+LBQ_AVX512VL static void quant_avx512(struct qlanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg,
+                                      const struct bintabs *T, int64_t n, const float *m, const float *mh,
+                                      const float *v, const float *vh, const double *ue, const uint8_t *ok)
+{
+    quant_body(L, a, cfg, T, n, m, mh, v, vh, ue, ok);
+}
+
+/* -1 not probed; 0 off; 1 on */
+static int g_avx512 = -1;
+static int avx512_probe(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+}
+#endif
+
+int lbq_acc_avx512(int on)
+{
+#if LBQ_HAVE_AVX2_CODE
+    int s = __atomic_load_n(&g_avx512, __ATOMIC_RELAXED);
+    if (on >= 0 || s < 0) {
+        s = on == 0 ? 0 : avx512_probe();
+        __atomic_store_n(&g_avx512, s, __ATOMIC_RELAXED);
+    }
+    return s;
+#else
+    (void)on;
+    return 0;
+#endif
+}
+
+#if LBQ_HAVE_AVX2_CODE
 LBQ_AVX2 static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n,
                                const float *m, const float *v, double *ue, uint8_t *ok)
 {
@@ -559,7 +605,10 @@ void lbq_acc_quant(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t 
 #if LBQ_HAVE_AVX2_CODE
     const struct bintabs *T = NULL;
     if (lbq_simd_level() >= 2 && isfinite(lbq_update_k(cfg)) && (T = bintabs_get()) != NULL)
-        quant_avx2(&L, a, cfg, T, n, m, mh, v, vh, ue, ok);
+    {
+        if (lbq_acc_avx512(-1)) quant_avx512(&L, a, cfg, T, n, m, mh, v, vh, ue, ok);
+        else quant_avx2(&L, a, cfg, T, n, m, mh, v, vh, ue, ok);
+    }
     else
 #endif
     quant_portable(&L, a, cfg, 0, n, m, mh, v, vh, ue, ok);

@@ -281,6 +281,10 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         base_total = calloc(1, sizeof *base_total);
     }
     struct sctx sx;
+    int exact_x = 0;    /* --sample: a state normalized by tensor-wide statistics gets its exact value sums */
+    if (smp && fast)
+        for (int c = 0; c < nconf; c++)
+            for (int s = 0; s < 2; s++) exact_x |= pl[c].has[s] && pl[c].q[s].norm->global_stats;
     if (smp) {
         LBQ_TRY(lbq_sample_select(smp, pi->name, N, unit, cell, &sel));
         ss = &sel;
@@ -322,7 +326,8 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
         if (have_st && slab >= N) { lbq_tstats_add(&stm, off, n, m); lbq_tstats_add(&stv, off, n, v); }
         if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
-        if (ss) {       /* --sample: the drawn cells of the slab only */
+        if (ss) {       /* --sample: the drawn cells of the slab only (and the value sums of all of it) */
+            if (exact_x) LBQ_TRY(lbq_eval_base_chunks(&ucfg, n, chunk, m, v, ue, okm, chunk_acc, base_total));
             LBQ_TRY(sampled_slab(&sx, off, n));
             continue;
         }
@@ -344,10 +349,14 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
                 float *buf = malloc(sizeof(float) * (size_t)chunk * 3);
                 #pragma omp for schedule(dynamic, 1)
                 for (int64_t it = 0; it < items; it++) {
-                    int c = c0 + (int)(it / nch);
-                    int64_t k = it % nch;
+                    /* chunk-major: the configurations of one chunk run one after another (and on
+                     * both threads at once), so its m, v, u and mask are read from the caches
+                     * rather than from memory once per configuration; each item still has its
+                     * own accumulator, merged below in the same order */
+                    int c = c0 + (int)(it % cw);
+                    int64_t k = it / cw;
                     int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
-                    struct lbq_acc *acc = &chunk_acc[it];
+                    struct lbq_acc *acc = &chunk_acc[(int64_t)(c - c0) * nch + k];
                     lbq_acc_zero(acc);
                     if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
@@ -407,6 +416,9 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
             }
             sa->drawn = sel.drawn; sa->numel = N;
             memcpy(sa->slot_drawn, sd, sizeof sd);
+            if (exact_x)
+                lbq_sample_acc_exact_x(sa, (pl[c].has[0] && pl[c].q[0].norm->global_stats) | (pl[c].has[1] && pl[c].q[1].norm->global_stats) << 1,
+                                       base_total, N);
             lbq_sample_acc_total(sa, &out[c].acc);
         }
     }

@@ -50,6 +50,9 @@ int lbq_eval_conf_plans(const struct lbq_config *conf, const struct lbq_shape *s
  * lbq_rel_bin(f, lbq_log2f_or0(f)); 1: h, equal to lbq_h_bin(f, lbq_log2f_or0(f))); -1 if the tables
  * could not be built (then the engine uses the scalar functions) */
 int lbq_acc_table_bin(int which, float f);
+/* accum.c: the AVX-512VL compilation of the metric loop (same bits as the AVX2 one): on = 0 turns it
+ * off, 1 on where the CPU has AVX-512 F/VL/BW/DQ, -1 asks; returns whether it is used */
+int lbq_acc_avx512(int on);
 
 /* lbq_log2f_or0: accum-core.h */
 #include "accum-core.h"

@@ -29,7 +29,8 @@ static uint64_t splitmix64(uint64_t *x)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
-static double u01(uint64_t *x) { return (double)(splitmix64(x) >> 11) * (1.0 / 9007199254740992.0); }
+/* uniform in [0, r), r >= 1 (Lemire's multiply-shift: the bias is below r / 2^64) */
+static uint64_t urange(uint64_t *x, uint64_t r) { return (uint64_t)(((unsigned __int128)splitmix64(x) * r) >> 64); }
 
 void lbq_sample_sel_free(struct lbq_sample_sel *s)
 {
@@ -60,13 +61,27 @@ int lbq_sample_select(const struct lbq_sample_opts *o, const char *name, int64_t
     if (n > s->nunits) n = s->nunits;
     s->nsel = n;
     s->weight = n ? (double)s->nunits / (double)n : 1.0;
-    /* selection sampling (Knuth, TAOCP 3.4.2 algorithm S): each n-subset equally likely */
-    int64_t got = 0;
-    for (int64_t i = 0; i < s->nunits && got < n; i++)
-        if ((double)(s->nunits - i) * u01(&st) < (double)(n - got)) {
-            s->unit_in[i] = 1; got++;
-            s->drawn += (i + 1) * unit <= numel ? unit : numel - i * unit;
-        }
+    /* stratified by position (Deville's systematic sampling): the units are cut into n zones of
+     * equal real length N/n (in the scaled coordinate below, unit u is [u*n, (u+1)*n) and zone i is
+     * [i*N, (i+1)*N)); each zone draws one unit with probability proportional to its overlap, and a
+     * unit straddling the boundary with the previous zone, if that zone took it, is not taken again
+     * (the other units of the zone then share the probability; if not, it is taken with probability
+     * overlap / (1 - its overlap with the previous zone)).  Every unit has inclusion probability
+     * exactly n/N, the sample has exactly n distinct units, and it is spread over the tensor. */
+    const int64_t N = s->nunits;
+    int64_t prev = -1;
+    for (int64_t i = 0; i < n && n < N; i++) {
+        const int64_t a0 = i * N, b0 = (i + 1) * N;         /* the zone, scaled by n */
+        const int64_t l = a0 / n, a = (a0 + n - 1) / n * n; /* the straddling unit; the first unit boundary >= a0 */
+        int64_t u;
+        if (a0 % n && prev != l && urange(&st, N - a0 + l * n) < (uint64_t)(a - a0)) u = l;
+        else u = (a + (int64_t)urange(&st, (uint64_t)(b0 - a))) / n;
+        s->unit_in[u] = 1;
+        prev = u;
+    }
+    if (n == N) memset(s->unit_in, 1, (size_t)N);
+    for (int64_t u = 0; u < N; u++)
+        if (s->unit_in[u]) s->drawn += (u + 1) * unit <= numel ? unit : numel - u * unit;
     const int whole = n == s->nunits;
     int64_t per = cell / unit, j = (int64_t)(splitmix64(&st) % G);
     for (int64_t c = 0; c < s->ncells; c++) {
@@ -107,24 +122,59 @@ void lbq_acc_axpy(struct lbq_acc *a, const struct lbq_acc *b, double w)
     for (int i = 0; i < LBQ_H_NBINS; i++) { u->h_exact[i] += wround(x->h_exact[i], w); u->h_quant[i] += wround(x->h_quant[i], w); }
 }
 
+/* slot g holds something: drawn elements, or (slot G) the exact value sums of certain_x elements */
+static int slot_used(const struct lbq_sample_acc *s, int g)
+{
+    return s->slot_drawn[g] > 0 || (g == G && s->certain_x > 0);
+}
+
+/* the value sums (the raw-state part, lbq_acc_base's fields) of one state, or of the update */
+static void state_base_set(struct lbq_state_acc *a, const struct lbq_state_acc *b)
+{
+    a->n = b->n; a->nonfinite = b->nonfinite; a->sum_sq = b->sum_sq; a->sum_abs = b->sum_abs;
+    a->zero_in = b->zero_in; a->pos = b->pos; a->blocks = b->blocks; a->outlier_blocks = b->outlier_blocks;
+}
+static void update_base_set(struct lbq_update_acc *a, const struct lbq_update_acc *b)
+{
+    a->n = b->n; a->sum_sq_u = b->sum_sq_u; a->sum_abs_u = b->sum_abs_u;
+    memcpy(a->h_exact, b->h_exact, sizeof a->h_exact);
+}
+
+void lbq_sample_acc_exact_x(struct lbq_sample_acc *s, int states, const struct lbq_acc *full, int64_t numel)
+{
+    int any = 0;
+    for (int g = 0; g < G; g++) any |= s->slot_drawn[g] > 0;
+    if (!any || !(states & 3)) return;     /* taken whole (slot G is exact already), or nothing to do */
+    static const struct lbq_acc zero;       /* all fields 0 */
+    for (int g = 0; g < G; g++) {
+        if (states & 1) state_base_set(&s->g[g].m, &zero.m);
+        if (states & 2) state_base_set(&s->g[g].v, &zero.v);
+        update_base_set(&s->g[g].u, &zero.u);
+    }
+    if (states & 1) state_base_set(&s->g[G].m, &full->m);
+    if (states & 2) state_base_set(&s->g[G].v, &full->v);
+    update_base_set(&s->g[G].u, &full->u);
+    s->certain_x = numel;
+}
+
 void lbq_sample_acc_zero(struct lbq_sample_acc *s)
 {
     for (int g = 0; g <= G; g++) lbq_acc_zero(&s->g[g]);
-    s->drawn = s->numel = 0;
+    s->drawn = s->numel = s->certain_x = 0;
     memset(s->slot_drawn, 0, sizeof s->slot_drawn);
 }
 
 void lbq_sample_acc_merge(struct lbq_sample_acc *d, const struct lbq_sample_acc *s)
 {
-    for (int g = 0; g <= G; g++) if (s->slot_drawn[g]) lbq_acc_merge(&d->g[g], &s->g[g]);    /* an empty slot is 0 */
-    d->drawn += s->drawn; d->numel += s->numel;
+    for (int g = 0; g <= G; g++) if (slot_used(s, g)) lbq_acc_merge(&d->g[g], &s->g[g]);    /* an empty slot is 0 */
+    d->drawn += s->drawn; d->numel += s->numel; d->certain_x += s->certain_x;
     for (int g = 0; g <= G; g++) d->slot_drawn[g] += s->slot_drawn[g];
 }
 
 void lbq_sample_acc_total(const struct lbq_sample_acc *s, struct lbq_acc *tot)
 {
     lbq_acc_zero(tot);
-    for (int g = 0; g <= G; g++) if (s->slot_drawn[g]) lbq_acc_merge(tot, &s->g[g]);
+    for (int g = 0; g <= G; g++) if (slot_used(s, g)) lbq_acc_merge(tot, &s->g[g]);
 }
 
 /* ---- aggregates and intervals ---------------------------------------------------------------- */
@@ -232,16 +282,12 @@ void lbq_sample_ci(const struct lbq_sample_acc *s, double scale, struct lbq_ci c
         lbq_acc_zero(rep);
         lbq_acc_axpy(rep, rnd, w);
         lbq_acc_axpy(rep, &s->g[g], -w);
-        if (s->slot_drawn[G]) lbq_acc_axpy(rep, &s->g[G], 1.0);
+        if (slot_used(s, G)) lbq_acc_axpy(rep, &s->g[G], 1.0);
         lbq_sample_metrics(rep, th[j]);
     }
     for (int k = 0; k < LBQ_SM_COUNT; k++) {
         double mean = 0, ss = 0;
         int fin = 1;
-        /* errors and ratios (kind 1): the interval on the log scale, where the ratio of sums of a
-         * skewed population is closer to normal; the replicates are then log(theta_g) */
-        const int lg = 0;
-        if (lg) for (int j = 0; j < K; j++) th[j][k] = th[j][k] > 0 ? log(th[j][k]) : -INFINITY;
         for (int j = 0; j < K; j++) { mean += th[j][k]; fin &= isfinite(th[j][k]) != 0; }
         mean /= K > 0 ? K : 1;
         for (int j = 0; j < K; j++) ss += (th[j][k] - mean) * (th[j][k] - mean);
@@ -250,7 +296,6 @@ void lbq_sample_ci(const struct lbq_sample_acc *s, double scale, struct lbq_ci c
         struct lbq_ci *c = &ci[k];
         c->est = est[k]; c->se = se;
         c->lo = se > 0 ? est[k] - t * se : est[k]; c->hi = se > 0 ? est[k] + t * se : est[k];
-        if (lg && se > 0) { c->lo = est[k] * exp(-t * se); c->hi = est[k] * exp(t * se); c->se = est[k] * se; }
         switch (metric_kind(k)) {
         case 0: case 1: if (c->lo < 0) c->lo = 0; break;
         case 2: if (c->lo < 0) c->lo = 0; if (c->hi > 1) c->hi = 1; break;

@@ -259,14 +259,21 @@ static void test_accum(void)
     static const double epss[] = { 1e-8, 1e-300, 1e-30 };
     for (int ei = 0; ei < 3; ei++) {
         struct lbq_update_cfg cfg = { 0.9, 0.05, epss[ei], 128, 10.0 };
-        struct lbq_acc *r = calloc(3, sizeof *r);
+        struct lbq_acc *r = calloc(4, sizeof *r);
         for (int simd = 0; simd < 2; simd++) {
             lbq_simd_enable(simd);
+            lbq_acc_avx512(0);              /* the AVX2 compilation of the metric loop */
             lbq_acc_base(&r[simd], &cfg, n, m, v, ue, ok, tmp);
             lbq_acc_quant(&r[simd], &cfg, n, m, mh, v, vh, ue, ok);
         }
         lbq_simd_enable(1);
         CHECK_MSG(memcmp(&r[0], &r[1], sizeof r[0]) == 0, "eps %g: SIMD and portable accumulations differ", epss[ei]);
+        if (lbq_acc_avx512(1)) {            /* its AVX-512VL compilation, where the CPU has it */
+            lbq_acc_base(&r[3], &cfg, n, m, v, ue, ok, tmp);
+            lbq_acc_quant(&r[3], &cfg, n, m, mh, v, vh, ue, ok);
+            CHECK_MSG(memcmp(&r[3], &r[1], sizeof r[0]) == 0, "eps %g: AVX-512VL and AVX2 accumulations differ", epss[ei]);
+            if (ei == 0) printf("accum: AVX-512VL metric loop compared\n");
+        }
         lbq_acc_add2(&r[2], &cfg, n, m, mh, v, vh, 1);
         const struct lbq_state_acc *S[2] = { &r[1].m, &r[1].v }, *R[2] = { &r[2].m, &r[2].v };
         for (int s = 0; s < 2; s++) {
