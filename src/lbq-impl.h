@@ -80,5 +80,10 @@ void  lbq_table_nearest(const struct lbq_qplan *p, int64_t n, const float *x, co
  * bscale (nullable) one per block. */
 void  lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float *x, float *xhat,
                                uint8_t *codes, float *scale, float *bscale);
+/* The same with rank-1 scales (the normalization of kind LBQ_NORM_RANK1 on a tensor of rank >= 2,
+ * statistics st), taken per element in the loop: returns 0 (nothing done) where there is no
+ * vector path */
+int   lbq_table_nearest_rank1(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                              const float *x, float *xhat, uint8_t *codes);
 
 #endif

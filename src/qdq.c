@@ -135,6 +135,9 @@ static int qdq_impl(const struct lbq_qplan *p, const struct lbq_tstats *st, int6
             }
         return LBQ_OK;
     }
+    if (!scale && p->norm->kind == LBQ_NORM_RANK1 && !p->spec.map->qdq && p->spec.round == LBQ_ROUND_NEAREST &&
+        !p->spec.tie && lbq_table_nearest_rank1(p, st, off, n, x, xhat, codes))
+        return LBQ_OK;              /* the rank-1 scale of each element taken in the loop (simd.c) */
     float *sc = scale ? scale : scratch;
     if (!sc) return lbq_err(LBQ_ERR_ARG, "lbq_qdq: no scale buffer");
     p->norm->scales(p, st, off, n, x, sc);

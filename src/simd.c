@@ -288,9 +288,67 @@ LBQ_AVX2 static void nearest_blocks_avx2(const struct lbq_qplan *p, int64_t n, c
         if (i < bn) nearest_portable(p, bn - i, xb + i, NULL, s, yb + i, cb ? cb + i : NULL);
     }
 }
+
+/* Rank-1 scales fused: along a row run the scale of element j is min(M_last[j], m) with m the min
+ * of the outer dimensions' maxima (rank1_scales, quantizers/norm-rank1.c, lbq_rank1_scale), taken
+ * here lane by lane (vminps: M < m ? M : m, as the scalar rule) instead of a per-element array */
+LBQ_AVX2_INLINE void rank1_rows(const struct nk *k, const struct lbq_qplan *p, const int L, const struct lbq_tstats *st,
+                                int64_t off, int64_t n, const float *x, float *xhat, uint8_t *codes)
+{
+    const struct lbq_shape *s = &st->shape;
+    const int r = s->rank;
+    int64_t idx[LBQ_MAX_RANK];
+    lbq_unravel(off, s->dim, r, idx);
+    const int64_t dl = s->dim[r - 1];
+    const float *ml = st->dimmax[r - 1];
+    for (int64_t i = 0; i < n;) {
+        float m = st->dimmax[0][idx[0]];
+        for (int d = 1; d < r - 1; d++) { float v = st->dimmax[d][idx[d]]; if (v < m) m = v; }
+        int64_t run = dl - idx[r - 1];
+        if (run > n - i) run = n - i;
+        const float *mr = ml + idx[r - 1];
+        const __m256 mv = _mm256_set1_ps(m);
+        int64_t j = 0;
+        for (; j + 8 <= run; j += 8) {
+            __m256 sv = _mm256_min_ps(_mm256_loadu_ps(mr + j), mv);
+            __m256i c;
+            _mm256_storeu_ps(xhat + i + j, nk_qdq8(k, p, L, normalize8(_mm256_loadu_ps(x + i + j), sv), sv, &c));
+            if (codes) store_codes8(codes + i + j, c);
+        }
+        if (j < run) {
+            float sc[8];
+            for (int64_t q = j; q < run; q++) sc[q - j] = (mr[q] < m) ? mr[q] : m;
+            nearest_portable(p, run - j, x + i + j, sc, 0.0f, xhat + i + j, codes ? codes + i + j : NULL);
+        }
+        i += run;
+        idx[r - 1] += run;
+        for (int d = r - 1; d > 0 && idx[d] == s->dim[d]; d--) { idx[d] = 0; idx[d - 1]++; }
+    }
+}
+
+LBQ_AVX2 static void nearest_rank1_avx2(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                                        const float *x, float *xhat, uint8_t *codes)
+{
+    struct nk k;
+    nk_init(&k, p);
+#define BODY(L) rank1_rows(&k, p, L, st, off, n, x, xhat, codes)
+    LBQ_NK_DISPATCH(k.nstep, BODY)
+#undef BODY
+}
 #endif
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
+int lbq_table_nearest_rank1(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                            const float *x, float *xhat, uint8_t *codes)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2 && st->shape.rank >= 2) { nearest_rank1_avx2(p, st, off, n, x, xhat, codes); return 1; }
+#else
+    (void)p; (void)st; (void)off; (void)n; (void)x; (void)xhat; (void)codes;
+#endif
+    return 0;
+}
+
 float lbq_block_absmax(const float *x, int64_t n)
 {
 #if LBQ_HAVE_AVX2_CODE
