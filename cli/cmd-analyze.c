@@ -289,6 +289,7 @@ static int run_analyze(struct cli_parser *pp, struct cli_qopts *qo, struct lbq_o
     cli_guard_file(p.positional[0]);
     rc = lbq_file_open(p.positional[0], oo, &f);
     if (!rc) rc = lbq_file_set_mem_limit(f, mem);       /* the file's chunking vs --mem-limit */
+    if (!rc) lbq_file_set_fingerprint(f, 0);            /* only sweep's resume identity needs it */
     if (!rc && plan) rc = cli_plan_check(plan, f, oo->tensor_glob == NULL);
     if ((rc = lbq_mpi_agree(rc)) != 0) goto cleanup;
     g_f = f;

@@ -337,6 +337,7 @@ int cmd_bench(int argc, char **argv)
         struct lbq_open_opts oo = { 0, 0, 0 };
         rc = lbq_file_open(path, &oo, &f);
         if (rc) { unlink(path); goto cleanup; }
+        lbq_file_set_fingerprint(f, 0);     /* as analyze */
         struct lbq_config c;
         memset(&c, 0, sizeof c);
         lbq_qspec_parse("block128-dtree", NULL, &c.m);

@@ -121,6 +121,11 @@ int64_t lbq_file_elems_read(const struct lbq_file *f, int p, enum lbq_ds ds);
 int  lbq_file_fingerprint(const struct lbq_file *f, int p, uint64_t *h);
 void lbq_file_fingerprint_set(struct lbq_file *f, int p, uint64_t h);
 int  lbq_file_fingerprint_read(struct lbq_file *f, int p);
+/* Whether reads compute the fingerprint (default 1).  A serial multiply chain over every element,
+ * about 5% of analyze, which does not need it (sweep's resume identity does): analyze calls
+ * lbq_file_set_fingerprint(f, 0) right after opening.  Off, lbq_file_fingerprint returns 0 for a
+ * parameter read since (unless _set); lbq_file_fingerprint_read turns it back on. */
+void lbq_file_set_fingerprint(struct lbq_file *f, int on);
 
 /* Writer for lbq's own HDF5 outputs: written under a temporary name, renamed by commit. */
 enum lbq_wtype { LBQ_W_F32 = 0, LBQ_W_U8 = 1, LBQ_W_F64 = 2, LBQ_W_I64 = 3 };
@@ -283,7 +288,8 @@ struct lbq_qdefaults {
 };
 void lbq_qdefaults_init(struct lbq_qdefaults *d);   /* bits 4, block 128, nearest, seed 0, p 0.1 */
 
-/* The CPU quantization loops in use: 2 the AVX2 paths (src/simd.c), 0 the portable loops. */
+/* The CPU quantization loops in use: 2 the AVX2 paths (src/simd.c), 3 those and the AVX-512 F log-map loop,
+ * 0 the portable loops. */
 int lbq_simd_level(void);
 
 /* ATen CPU capability whose codebook kernels are reproduced (ATEN_CPU_CAPABILITY; qspec.cpu). */

@@ -54,6 +54,13 @@ void  lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nma
 /* The same with stochastic rounding: u of element i = lbq_philox_uniform(seed, stream, index0 + i) */
 void  lbq_log_block_sr(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                        float *xhat, uint8_t *codes, int solo, uint64_t seed, uint32_t stream, uint64_t index0);
+/* Either of the two, with la = lbq_log2f(alpha) given (from lbq_log_params_blocks) */
+void  lbq_log_block_la(const float *x, int64_t n, float delta, float alpha, float la, int nmax, const float *lev,
+                       float *xhat, uint8_t *codes, int solo, int stochastic, uint64_t seed, uint32_t stream, uint64_t index0);
+/* lbq_log_params of nb blocks: alpha[b] = lbq_log_params(delta[b], quant[b], minpos[b], nmax,
+ * guarded, &sc[b]); la[b] = lbq_log2f(alpha[b]) where 0 <= alpha[b] < 1, else 0 */
+void  lbq_log_params_blocks(int nb, const float *delta, const float *quant, const float *minpos, int nmax,
+                            int guarded, float *sc, float *alpha, float *la);
 /* Plain FP8: sc[i] in: the normalization's scale (absmax); out: lbq_fp8_scale of it; xhat[i] =
  * lbq_fp8_qdq(x[i], sc[i]), codes (nullable) its lbq_fp8_bits */
 void  lbq_fp8_run(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat);

@@ -37,25 +37,34 @@ static int log_run(const struct lbq_qplan *p, int64_t off, int64_t n, const floa
     float *tmp = malloc(sizeof(float) * (size_t)(B < n ? B : n) + sizeof(float));
     float lev[LBQ_MAX_LEVELS] = { 0 };
     if (!tmp) return lbq_err(LBQ_ERR_NOMEM, "log map: out of memory");
-    for (int64_t b0 = 0; b0 < n; b0 += B) {
-        int64_t bn = (n - b0 < B) ? n - b0 : B;
-        float delta = scale[b0];
-        float minpos = lbq_log_clean_block(x + b0, bn, tmp);
-        float quant = (delta > 0.0f) ? lbq_quantile_nonneg(tmp, bn, (double)p->spec.quantile) : 0.0f;
-        float sc;
-        float alpha = lbq_log_params(delta, quant, minpos, nmax, guarded, &sc);
-        if (cnt) {
-            int e = lbq_solo_edge(delta, quant);
-            cnt[0]++;
-            for (int k = 0; k < 3; k++) cnt[k + 1] += (e >> k) & 1;
+    /* groups of G blocks: each block's max, cleaned values and quantile, then the group's alphas
+     * (lbq_log_params, and lbq_log2f of alpha for the code loop) in one vector pass, then the codes */
+    enum { G = 16 };
+    float delta[G], quant[G], minpos[G], scg[G], alpha[G], la[G];
+    for (int64_t g0 = 0; g0 < n; g0 += G * B) {
+        int nb = 0;
+        for (int64_t b0 = g0; b0 < n && nb < G; b0 += B, nb++) {
+            int64_t bn = (n - b0 < B) ? n - b0 : B;
+            delta[nb] = scale[b0];
+            minpos[nb] = lbq_log_clean_block(x + b0, bn, tmp);
+            quant[nb] = (delta[nb] > 0.0f) ? lbq_quantile_nonneg(tmp, bn, (double)p->spec.quantile) : 0.0f;
         }
-        lev[0] = 1.0f;
-        for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha;  /* == lbq_log_level */
-        if (!stoch) lbq_log_block(x + b0, bn, sc, alpha, nmax, lev, xhat + b0, codes ? codes + b0 : NULL, !guarded);
-        else lbq_log_block_sr(x + b0, bn, sc, alpha, nmax, lev, xhat + b0, codes ? codes + b0 : NULL, !guarded,
-                              p->spec.seed, p->stream, (uint64_t)(off + b0));
-        if (sc != delta) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = sc;
-        if (bparams) bparams[b0 / B] = alpha;
+        lbq_log_params_blocks(nb, delta, quant, minpos, nmax, guarded, scg, alpha, la);
+        for (int b = 0; b < nb; b++) {
+            int64_t b0 = g0 + b * B, bn = (n - b0 < B) ? n - b0 : B;
+            float sc = scg[b];
+            if (cnt) {
+                int e = lbq_solo_edge(delta[b], quant[b]);
+                cnt[0]++;
+                for (int k = 0; k < 3; k++) cnt[k + 1] += (e >> k) & 1;
+            }
+            lev[0] = 1.0f;
+            for (int k = 1; k <= nmax; k++) lev[k] = lev[k - 1] * alpha[b];  /* == lbq_log_level */
+            lbq_log_block_la(x + b0, bn, sc, alpha[b], la[b], nmax, lev, xhat + b0, codes ? codes + b0 : NULL, !guarded,
+                             stoch, p->spec.seed, p->stream, (uint64_t)(off + b0));
+            if (sc != delta[b]) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = sc;
+            if (bparams) bparams[b0 / B] = alpha[b];
+        }
     }
     free(tmp);
     return rc;

@@ -158,6 +158,33 @@ static void base_avx2(struct blanes *L, struct lbq_acc *a, const struct lbq_upda
                       const float *m, const float *v, double *ue, uint8_t *ok);
 #endif
 
+/* Whether a block of bn values, c of them finite with largest |x| mx, is an outlier block
+ * (mx > k * median of the finite |x|, the median as lbq_quantile_nonneg(., c, 0.5)) without the
+ * median: 1 or 0 when two counts decide it, -1 when they do not.  The median lies between its
+ * order statistics r0 <= r1 up to one float rounding (lbq_quantile_lerp), so with t = mx / k:
+ * r1 < t / (1 + 1e-5) (at least k+2 finite values below it) makes the block an outlier and
+ * r0 > t * (1 + 1e-5) (at most k values at or below it) makes it not; only blocks whose median is
+ * within 1e-5 of t (relative) need the selection.  t outside [1e-30, 1e30] (float roundings of
+ * subnormals, infinities): -1. */
+static int outlier_quick(const float *x, int64_t bn, int64_t c, float mx, double k)
+{
+    int64_t lo;
+    float w;
+    lbq_quantile_pos(c, 0.5, &lo, &w);
+    double t = (double)mx / k;
+    if (!(t >= 1e-30 && t <= 1e30)) return -1;
+    const float blo = (float)(t / (1.0 + 1e-5)), bhi = (float)(t * (1.0 + 1e-5));
+    int64_t lt = 0, le = 0;     /* non-finite values count in neither (inf, NaN compare false) */
+    for (int64_t i = 0; i < bn; i++) {
+        float a = lbq_absf(x[i]);
+        lt += a < blo;
+        le += a <= bhi;
+    }
+    if (lt >= lo + 1 + lbq_quantile_needs_hi(c, lo, w)) return 1;
+    if (le <= lo) return 0;
+    return -1;
+}
+
 void lbq_acc_base(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n, const float *m,
                   const float *v, double *ue, uint8_t *ok, float *tmp)
 {
@@ -185,17 +212,27 @@ void lbq_acc_base(struct lbq_acc *a, const struct lbq_update_cfg *cfg, int64_t n
     for (int s = 0; s < 2; s++)
         for (int64_t b0 = 0; b0 < n; b0 += cfg->outlier_block) {
             int64_t bn = (n - b0 < cfg->outlier_block) ? n - b0 : cfg->outlier_block, c = 0;
+            const float *xb = X[s] + b0;
             float mx = 0.0f;
             for (int64_t i = 0; i < bn; i++) {
-                float x = lbq_absf(X[s][b0 + i]);
-                tmp[c] = x;
+                float x = lbq_absf(xb[i]);
                 int fin = lbq_isfinite(x);
                 c += fin;
                 mx = (fin && x > mx) ? x : mx;
             }
             if (c == 0) continue;
             S[s]->blocks++;
-            if ((double)mx > cfg->outlier_k * (double)lbq_quantile_nonneg(tmp, c, 0.5)) S[s]->outlier_blocks++;
+            int o = outlier_quick(xb, bn, c, mx, cfg->outlier_k);
+            if (o < 0) {        /* undecided: the median itself */
+                c = 0;
+                for (int64_t i = 0; i < bn; i++) {
+                    float x = lbq_absf(xb[i]);
+                    tmp[c] = x;
+                    c += lbq_isfinite(x);
+                }
+                o = (double)mx > cfg->outlier_k * (double)lbq_quantile_nonneg(tmp, c, 0.5);
+            }
+            S[s]->outlier_blocks += o;
         }
 }
 

@@ -91,6 +91,8 @@ static int qdq_state(const struct lbq_qplan *p, const struct lbq_tstats *st, int
 /* The chunk of the engine: the smallest multiple of `unit` (a common multiple of 128, the outlier
  * block, and of every block size evaluated together) that is >= 65536 elements.  Chunks are the
  * unit of parallel work and of the accumulation order, so they fix the floating-point sums. */
+#define LBQ_SLAB_CAP ((int64_t)1 << 22)
+
 static int64_t chunk_of_unit(int64_t unit)
 {
     int64_t chunk = unit;
@@ -228,6 +230,7 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
     struct conf_plans *pl = NULL;
     struct lbq_tstats stm, stv;
     float *m = NULL, *v = NULL;
+    size_t slab_f = 0, slab_d = 0, slab_b = 0;      /* bytes of m and v, of ue, of okm (lbq_big_free) */
     double *ue = NULL;                  /* fast path: the exact update of the slab */
     uint8_t *okm = NULL;                /* fast path: m and v finite */
     struct lbq_acc *chunk_acc = NULL, *base_total = NULL;
@@ -260,6 +263,14 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
     int64_t slab = (budget - budget / 4) / per_elem;
     if (align * per_elem <= budget) slab = (slab / align) * align; else slab = (slab / chunk) * chunk;
     if (slab < chunk) slab = chunk;
+    {   /* at most about LBQ_SLAB_CAP elements (still whole rows where those fit): fresh pages cost
+         * more than they save (a second read of the tensor for rank-1's statistics pass is cheaper
+         * than first-touching 17 bytes per element under a hypervisor: bench/README.md); the
+         * result does not depend on the slab size */
+        int64_t a = (align * per_elem <= budget) ? align : chunk, cap = (LBQ_SLAB_CAP / a) * a;
+        if (cap < a) cap = a;
+        if (slab > cap) slab = cap;
+    }
     int64_t cell = 0;
     if (smp) {      /* --sample: cells of >= 2048 elements; a slab's cell accumulators within 1/8 of the budget */
         cell = unit;
@@ -269,15 +280,17 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
     }
     if (slab > N) slab = N;
     int64_t nchunk_max = (slab + chunk - 1) / chunk;
-    m = malloc(sizeof(float) * (size_t)slab);
-    v = malloc(sizeof(float) * (size_t)slab);
+    /* the slabs: big buffers (huge pages, reused from the previous tensor: src/misc.c) */
+    slab_f = sizeof(float) * (size_t)slab; slab_d = sizeof(double) * (size_t)slab; slab_b = (size_t)slab;
+    m = lbq_big_alloc(slab_f);
+    v = lbq_big_alloc(slab_f);
     /* configurations evaluated together: their chunk accumulators within 1/8 of the budget */
     int64_t cwin64 = (budget / 8) / ((int64_t)sizeof(struct lbq_acc) * nchunk_max);
     int cwin = (int)(cwin64 < 1 ? 1 : (cwin64 > nconf ? nconf : cwin64));
     chunk_acc = malloc(sizeof *chunk_acc * (size_t)nchunk_max * (size_t)(cwin > 1 ? cwin : 1));
     if (fast) {
-        ue = malloc(sizeof(double) * (size_t)slab);
-        okm = malloc((size_t)slab);
+        ue = lbq_big_alloc(slab_d);
+        okm = lbq_big_alloc(slab_b);
         base_total = calloc(1, sizeof *base_total);
     }
     struct sctx sx;
@@ -305,18 +318,20 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         sx.dc = malloc(sizeof *sx.dc * (size_t)nd);
         if (!base_slot || !tmp_acc || !sx.cacc || !sx.dc) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     }
+    lbq_big_trim();     /* kept buffers no allocation above took */
     if (!m || !v || !chunk_acc || (fast && (!ue || !okm || !base_total))) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (slab of %lld elements; lower --mem-limit?)", (long long)slab); goto cleanup; }
+    int st_of[2] = { 0, 0 };    /* the states whose statistics some configuration uses */
+    for (int c = 0; c < nconf; c++)
+        for (int s = 0; s < 2; s++) st_of[s] |= pl[c].has[s] && pl[c].q[s].norm->global_stats;
     if (need_st) {
         LBQ_TRY(lbq_tstats_init(&stm, sh));
         LBQ_TRY(lbq_tstats_init(&stv, sh));
         have_st = 1;
-        if (slab < N) {         /* pass 1 over the file: tensor-wide statistics */
+        if (slab < N) {         /* pass 1 over the file: tensor-wide statistics (of those states) */
             for (int64_t off = 0; off < N; off += slab) {
                 int64_t n = (N - off < slab) ? N - off : slab;
-                LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m));
-                LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
-                lbq_tstats_add(&stm, off, n, m);
-                lbq_tstats_add(&stv, off, n, v);
+                if (st_of[0]) { LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m)); lbq_tstats_add(&stm, off, n, m); }
+                if (st_of[1]) { LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v)); lbq_tstats_add(&stv, off, n, v); }
             }
         }
     }
@@ -324,7 +339,10 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         int64_t n = (N - off < slab) ? N - off : slab;
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m));
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
-        if (have_st && slab >= N) { lbq_tstats_add(&stm, off, n, m); lbq_tstats_add(&stv, off, n, v); }
+        if (have_st && slab >= N) {
+            if (st_of[0]) lbq_tstats_add(&stm, off, n, m);
+            if (st_of[1]) lbq_tstats_add(&stv, off, n, v);
+        }
         if (opts && opts->slab_cb) opts->slab_cb(opts->cb_ud, p, off, n, m, v);
         if (ss) {       /* --sample: the drawn cells of the slab only (and the value sums of all of it) */
             if (exact_x) LBQ_TRY(lbq_eval_base_chunks(&ucfg, n, chunk, m, v, ue, okm, chunk_acc, base_total));
@@ -427,7 +445,8 @@ cleanup:
     lbq_sample_sel_free(&sel);
     free(base_slot); free(tmp_acc);
     if (have_st) { lbq_tstats_free(&stm); lbq_tstats_free(&stv); }
-    free(m); free(v); free(ue); free(okm); free(base_total); free(chunk_acc); free(pl);
+    lbq_big_free(m, slab_f); lbq_big_free(v, slab_f); lbq_big_free(ue, slab_d); lbq_big_free(okm, slab_b);
+    free(base_total); free(chunk_acc); free(pl);
     return rc;
 }
 

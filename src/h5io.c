@@ -52,6 +52,7 @@ struct lbq_file {
     int     rd_keep[LBQ_DS_COUNT];  /* chunked: kept open; other layouts are closed after the read */
     size_t  cache_bytes;            /* chunk cache per open dataset (at least one chunk: rd_open) */
     int64_t mem_limit;              /* lbq_file_set_mem_limit; 0: none */
+    int     no_hash;                /* lbq_file_set_fingerprint(f, 0): reads compute no fingerprint */
 };
 
 /* libhdf5 closes what is still open at exit (H5_term_library, registered with atexit).  After a
@@ -773,6 +774,8 @@ int lbq_file_fingerprint(const struct lbq_file *f, int p, uint64_t *h)
     return 1;
 }
 
+void lbq_file_set_fingerprint(struct lbq_file *f, int on) { f->no_hash = !on; }
+
 void lbq_file_fingerprint_set(struct lbq_file *f, int p, uint64_t h)
 {
     f->params[p].hash_set = 1;
@@ -784,6 +787,7 @@ int lbq_file_fingerprint_read(struct lbq_file *f, int p)
     struct lbq_param_rec *r = &f->params[p];
     uint64_t h;
     if (lbq_file_fingerprint(f, p, &h)) return LBQ_OK;
+    f->no_hash = 0;
     int64_t n = r->info.shape.numel, re = lbq_shape_row_elems(&r->info.shape);
     int64_t slab = f->mem_limit > 0 ? f->mem_limit / 8 / (int64_t)sizeof(float) : ((int64_t)1 << 24);
     if (re < 1) re = 1;
@@ -837,7 +841,7 @@ int lbq_file_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64_t 
     }
     if (!aligned) memcpy(out, tmp + (off - row0 * re), sizeof(float) * (size_t)n);
     r->read[ds] += nrow * re;
-    if (ds <= LBQ_DS_V && off == r->hash_end[ds]) {    /* the fingerprint: each element once, in order */
+    if (ds <= LBQ_DS_V && off == r->hash_end[ds] && !f->no_hash) {    /* the fingerprint: each element once, in order */
         uint64_t h = r->hash_end[ds] ? r->hash[ds] : 0xcbf29ce484222325ULL;
         for (int64_t i = 0; i < n; i++) {
             uint32_t u;

@@ -13,6 +13,20 @@
 
 #define LBQ_TRY(expr) do { int lbq_rc_ = (expr); if (lbq_rc_ != LBQ_OK) { rc = lbq_rc_; goto cleanup; } } while (0)
 
+/* misc.c: big buffers (slabs of the engine, quantize, simulate).  From LBQ_BIG_MIN bytes on, on
+ * Linux, a 2 MiB-aligned anonymous mapping advised for transparent huge pages (one page fault per
+ * 2 MiB instead of per 4 KiB: the fault cost dominated analyze under a hypervisor), elsewhere and
+ * below that malloc.  lbq_big_free takes the size given to lbq_big_alloc; a freed mapping is kept
+ * (at most LBQ_BIG_KEEP of them) for the next lbq_big_alloc of a size it fits, so the tensors of one
+ * evaluation reuse resident pages; lbq_big_trim releases the kept ones no allocation took (the
+ * engine calls it once its buffers are allocated, so kept pages never add to a tensor's peak).
+ * Contents of a new buffer are unspecified (as malloc).  Thread-safe. */
+#define LBQ_BIG_MIN ((size_t)4 << 20)
+#define LBQ_BIG_KEEP 8
+void *lbq_big_alloc(size_t bytes);
+void  lbq_big_free(void *p, size_t bytes);
+void  lbq_big_trim(void);
+
 /* k-th smallest of a[0..n-1] (0-based), reorders a */
 float lbq_select_kth(float *a, int64_t n, int64_t k);
 /* torch.quantile (linear interpolation) of a[0..n-1]; reorders a */
@@ -60,7 +74,7 @@ int lbq_acc_avx512(int on);
 /* simd.c: vectorized inner loops, bit-identical to the qcore.h per-element functions (the block
  * kernels the maps call are declared in quantizers/lbq-quant-impl.h) */
 /* lbq_simd_level(): include/lbq.h */
-void  lbq_simd_enable(int on);          /* 0 forces the portable loops (tests); 1 the best available */
+void  lbq_simd_enable(int on);          /* 0 forces the portable loops (tests); 1 the best available; 2 (AVX2), 3 (AVX-512): at most that level */
 /* At most this level (0 portable, 2 AVX2, 3 AVX-512; -1 the best available): tests run every level
  * the machine has.  Returns the level now in use. */
 int   lbq_simd_set(int level);

@@ -2,6 +2,10 @@
  * Per-element work is done by quantizers/qcore.h, shared with the CUDA kernels. */
 #include "lbq-impl.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 int lbq_tstats_init(struct lbq_tstats *st, const struct lbq_shape *shape)
 {
     memset(st, 0, sizeof *st);
@@ -23,7 +27,7 @@ void lbq_tstats_reset(struct lbq_tstats *st)
         if (st->dimmax[d]) memset(st->dimmax[d], 0, sizeof(float) * (size_t)st->shape.dim[d]);
 }
 
-void lbq_tstats_add(struct lbq_tstats *st, int64_t off, int64_t n, const float *x)
+static void tstats_add_serial(struct lbq_tstats *st, int64_t off, int64_t n, const float *x)
 {
     const struct lbq_shape *s = &st->shape;
     float am = st->absmax;
@@ -57,6 +61,42 @@ void lbq_tstats_add(struct lbq_tstats *st, int64_t off, int64_t n, const float *
     st->absmax = am;
     st->nonfinite += nf;
     st->seen += n;
+}
+
+/* Large ranges in parallel: one statistics object per thread over a contiguous piece, merged
+ * (maxima and counts: the same result in any order) */
+void lbq_tstats_add(struct lbq_tstats *st, int64_t off, int64_t n, const float *x)
+{
+#ifdef _OPENMP
+    int nt = omp_get_max_threads();
+    const struct lbq_shape *s = &st->shape;
+    int64_t dims = s->rank >= 2 ? st->dimoff[s->rank - 1] + s->dim[s->rank - 1] : 0;
+    if (nt > 1 && n >= ((int64_t)1 << 20) && dims <= n / 16 && !omp_in_parallel()) {
+        struct lbq_tstats *part = calloc((size_t)nt, sizeof *part);
+        int ok = part != NULL, ni = 0;
+        for (; ok && ni < nt; ni++) {
+            if (s->rank >= 2) {     /* as lbq_tstats_init, without its error message */
+                part[ni].shape = *s;
+                part[ni].dimbuf = calloc((size_t)dims + 1, sizeof(float));
+                if (!part[ni].dimbuf) { ok = 0; break; }
+                for (int d = 0; d < s->rank; d++) { part[ni].dimoff[d] = st->dimoff[d]; part[ni].dimmax[d] = part[ni].dimbuf + st->dimoff[d]; }
+            } else part[ni].shape = *s;
+        }
+        if (ok) {
+            const int64_t piece = (n + nt - 1) / nt;
+            #pragma omp parallel for schedule(static)
+            for (int t = 0; t < nt; t++) {
+                int64_t a = (int64_t)t * piece, b = a + piece < n ? a + piece : n;
+                if (a < b) tstats_add_serial(&part[t], off + a, b - a, x + a);
+            }
+            for (int t = 0; t < nt; t++) lbq_tstats_merge(st, &part[t]);
+        }
+        for (int t = 0; part && t < nt; t++) free(part[t].dimbuf);
+        free(part);
+        if (ok) return;
+    }
+#endif
+    tstats_add_serial(st, off, n, x);
 }
 
 void lbq_tstats_merge(struct lbq_tstats *a, const struct lbq_tstats *b)

@@ -42,8 +42,9 @@ int lbq_quantize_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
     slab = (slab / unit) * unit;
     if (slab < unit) slab = unit;
     if (slab > N) slab = N;
-    x = malloc(sizeof(float) * (size_t)slab);
-    xh = malloc(sizeof(float) * (size_t)slab);
+    const size_t fb = sizeof(float) * (size_t)slab;     /* big buffers (src/misc.c) */
+    x = lbq_big_alloc(fb);
+    xh = lbq_big_alloc(fb);
     if (!x || !xh) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory (lower --mem-limit)"); goto cleanup; }
     LBQ_TRY(lbq_h5w_dset(w, gname, label, LBQ_W_F32, sh, &dq));
     if (!pl) {
@@ -56,10 +57,11 @@ int lbq_quantize_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
         LBQ_TRY(lbq_h5w_attr_i64(w, name, "quantized", 0));
         goto cleanup;
     }
-    sc = malloc(sizeof(float) * (size_t)slab);
+    sc = lbq_big_alloc(fb);
     bsc = malloc(sizeof(float) * (size_t)(pl->norm->blockwise ? slab / pl->block + 1 : 1));
-    codes = malloc((size_t)slab);
-    packed = malloc((size_t)slab + 8);
+    codes = lbq_big_alloc((size_t)slab);
+    packed = lbq_big_alloc((size_t)slab + 8);
+    lbq_big_trim();
     int npar = pl->spec.map->nparams && pl->norm->blockwise ? pl->spec.map->nparams(&pl->spec) : 0;
     if (npar) bp = malloc(sizeof(float) * (size_t)(npar * (slab / pl->block + 1)));
     if (!sc || !bsc || !codes || !packed || (npar && !bp)) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
@@ -125,7 +127,8 @@ int lbq_quantize_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
     LBQ_TRY(lbq_h5w_attr_f64(w, name, "bits_per_elem", qs.bits_per_elem));
 cleanup:
     if (have_st) lbq_tstats_free(&st);
-    free(x); free(xh); free(sc); free(bsc); free(bp); free(codes); free(packed);
+    lbq_big_free(x, fb); lbq_big_free(xh, fb); lbq_big_free(sc, fb); free(bp); free(bsc);
+    lbq_big_free(codes, (size_t)slab); lbq_big_free(packed, (size_t)slab + 8);
     return rc;
 }
 

@@ -25,20 +25,25 @@
  * No FMA is used anywhere.  tests/test-simd.c compares both paths and the qcore reference on every
  * registered map, normalization, bitwidth, sign and rounding, with ties, zeros, NaN and Inf.
  *
- * The AVX2 path is chosen at run time (cpuid); lbq_simd_enable(0) forces the portable path. */
+ * The AVX2 path is chosen at run time (cpuid); where the CPU also has AVX-512 F (level 3) the log
+ * map's code loop and its per-block quantile (n <= 128) run in 16-lane registers with mask registers
+ * (src/lbq-avx512.h), the same operations lane by lane; where it also has AVX-512 VL/BW/DQ, COAT's
+ * expansion runs an AVX-512 build of its AVX2 code (32 registers: 8 chains interleaved).  lbq_simd_enable(0) forces the portable
+ * path, lbq_simd_enable(2) the AVX2 loops. */
 #include "lbq-impl.h"
 #include "lbq-avx2.h"
+#include "lbq-avx512.h"
 
-static int g_simd = -1;                 /* -1: not probed; 0: portable; 2: AVX2; 3: AVX-512 */
+static int g_simd = -1;                 /* -1: not probed; 0: portable; 2: AVX2; 3: AVX2 and AVX-512 F */
 static int g_bmi2 = -1;                 /* BMI2 (pext/pdep: bit packing), with level >= 2 */
+static int g_avx512vl = -1;             /* AVX-512 VL, BW, DQ besides F (COAT's expansion), with level 3 */
 
 static int simd_probe(void)
 {
 #if LBQ_HAVE_AVX2_CODE
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2")) return 0;
-    return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) ? 3 : 2;
+    return __builtin_cpu_supports("avx512f") ? 3 : 2;
 #else
     return 0;
 #endif
@@ -49,6 +54,16 @@ static int bmi2_probe(void)
 #if LBQ_HAVE_AVX2_CODE
     __builtin_cpu_init();
     return __builtin_cpu_supports("bmi2") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+static int avx512vl_probe(void)
+{
+#if LBQ_HAVE_AVX2_CODE
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
 #else
     return 0;
 #endif
@@ -68,17 +83,23 @@ static int simd_bmi2(void)
     return b && lbq_simd_level() >= 2;
 }
 
+static int simd_avx512vl(void)
+{
+    int b = __atomic_load_n(&g_avx512vl, __ATOMIC_RELAXED);
+    if (b < 0) { b = avx512vl_probe(); __atomic_store_n(&g_avx512vl, b, __ATOMIC_RELAXED); }
+    return b && lbq_simd_level() >= 3;
+}
+
 void lbq_simd_enable(int on)
 {
-    __atomic_store_n(&g_simd, on ? simd_probe() : 0, __ATOMIC_RELAXED);
+    int best = simd_probe();
+    __atomic_store_n(&g_simd, on <= 0 ? 0 : on == 1 ? best : (on < best ? on : best), __ATOMIC_RELAXED);
 }
 
 int lbq_simd_set(int level)
 {
-    int best = simd_probe();
-    int s = level < 0 ? best : (level >= 3 && best >= 3) ? 3 : (level >= 2 && best >= 2) ? 2 : 0;
-    __atomic_store_n(&g_simd, s, __ATOMIC_RELAXED);
-    return s;
+    lbq_simd_enable(level < 0 ? 1 : level < 2 ? 0 : level);
+    return lbq_simd_level();
 }
 
 /* ---- portable path ------------------------------------------------------------------------- */
@@ -547,6 +568,101 @@ LBQ_AVX2 static void minmax_avx2(const uint32_t *u, int64_t n, uint32_t *lo, uin
 }
 #endif
 
+#if LBQ_HAVE_AVX2_CODE
+/* kth2_avx2 and minmax_avx2 for n <= 128 with the values held in 8 AVX-512 registers (lanes past n
+ * hold 0xffffffff, above every threshold): a count is 8 compares into mask registers and their
+ * popcounts, with no reload and no horizontal sum; the bracket search is kth2_avx2's step for step,
+ * the candidates are picked out by vpcompressd.  Returns r0, r1 as kth2_avx2 (and lo, hi unused). */
+#define KQ _Pragma("GCC unroll 8") for (int q = 0; q < 8; q++)
+LBQ_AVX512_INLINE int64_t count_le_z(const __m512i *v, uint32_t t)
+{
+    const __m512i tv = _mm512_set1_epi32((int32_t)t);
+    int64_t c = 0;
+    KQ c += __builtin_popcount(_cvtmask16_u32(_mm512_cmple_epu32_mask(v[q], tv)));
+    return c;
+}
+LBQ_AVX512_INLINE uint32_t min_above_z(const __m512i *v, uint32_t t)
+{
+    const __m512i tv = _mm512_set1_epi32((int32_t)t), all = _mm512_set1_epi32(-1);
+    __m512i mn = all;
+    KQ mn = _mm512_min_epu32(mn, _mm512_mask_mov_epi32(all, _mm512_cmpgt_epu32_mask(v[q], tv), v[q]));
+    return (uint32_t)_mm512_reduce_min_epu32(mn);
+}
+LBQ_AVX512 static void kth2_small_avx512(const uint32_t *u, int64_t n, int64_t k, uint32_t *r0, uint32_t *r1)
+{
+    __m512i v[8];
+    __m512i mn = _mm512_set1_epi32(-1), mx = _mm512_setzero_si512();
+    KQ {
+        int64_t left = n - 16 * q;
+        __mmask16 ld = (__mmask16)(left >= 16 ? 0xffffu : left > 0 ? (1u << left) - 1u : 0u);
+        v[q] = _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), ld, u + 16 * q);
+        mn = _mm512_min_epu32(mn, v[q]);
+        mx = _mm512_mask_max_epu32(mx, ld, mx, v[q]);
+    }
+    uint32_t lo = (uint32_t)_mm512_reduce_min_epu32(mn), hi = (uint32_t)_mm512_reduce_max_epu32(mx);
+    const int64_t want = k + 1;
+    int64_t clo = 0, chi = n;
+    while (hi - lo >= 3 && chi - clo > 16) {
+        uint32_t t1 = lo + (hi - lo) / 2;
+        uint32_t ta = lo + (t1 - lo) / 2, tb = t1 + 1 + (hi - t1 - 1) / 2;
+        int64_t c0 = count_le_z(v, t1);
+        int up = c0 < want;
+        uint32_t l1 = up ? t1 + 1 : lo, h1 = up ? hi : t1;
+        int64_t cl1 = up ? c0 : clo, ch1 = up ? chi : c0;
+        uint32_t t2 = up ? tb : ta;
+        int64_t c2 = count_le_z(v, t2);
+        int up2 = c2 < want;
+        lo = up2 ? t2 + 1 : l1;
+        hi = up2 ? h1 : t2;
+        clo = up2 ? c2 : cl1;
+        chi = up2 ? ch1 : c2;
+    }
+    while (lo < hi && chi - clo > 16) {
+        uint32_t t = lo + (hi - lo) / 2;
+        int64_t c = count_le_z(v, t);
+        if (c < want) { lo = t + 1; clo = c; } else { hi = t; chi = c; }
+    }
+    if (lo == hi) {                     /* positions clo .. chi-1 all hold lo */
+        *r0 = lo;
+        *r1 = (want < chi || k + 1 >= n) ? lo : min_above_z(v, hi);
+        return;
+    }
+    uint32_t cand[48];                  /* chi - clo <= 16 values in [lo, hi], + a full store */
+    int m = 0;
+    const __m512i lov = _mm512_set1_epi32((int32_t)lo), hiv = _mm512_set1_epi32((int32_t)hi);
+    KQ {
+        __mmask16 in = _mm512_cmpge_epu32_mask(v[q], lov) & _mm512_cmple_epu32_mask(v[q], hiv);
+        if (m <= 16) {
+            _mm512_storeu_si512((void *)(cand + m), _mm512_maskz_compress_epi32(in, v[q]));
+            m += __builtin_popcount(_cvtmask16_u32(in));
+        }
+    }
+    m = m < 16 ? m : 16;
+    int64_t at = want - clo - 1;        /* 0 <= at < m by the counts */
+    at = at < m ? at : m - 1;
+    at = at > 0 ? at : 0;
+    /* the at-th and (at+1)-th smallest of the m candidates without sorting: lane i holds the r-th
+     * smallest when lt_i <= r < le_i (lt, le: how many candidates are <, <= it); lanes past m hold
+     * 0xffffffff, above every candidate, so they change no count of a candidate lane */
+    const __m512i c = _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), (__mmask16)((1u << m) - 1u), cand);
+    __m512i lt = _mm512_setzero_si512(), le = _mm512_setzero_si512();
+    const __m512i one = _mm512_set1_epi32(1);
+    for (int j = 0; j < m; j++) {
+        const __m512i b = _mm512_set1_epi32((int32_t)cand[j]);
+        lt = _mm512_mask_add_epi32(lt, _mm512_cmplt_epu32_mask(b, c), lt, one);
+        le = _mm512_mask_add_epi32(le, _mm512_cmple_epu32_mask(b, c), le, one);
+    }
+    const __m512i r0v = _mm512_set1_epi32((int32_t)at), r1v = _mm512_set1_epi32((int32_t)(at + 1));
+    __mmask16 k0 = _mm512_cmple_epi32_mask(lt, r0v) & _mm512_cmpgt_epi32_mask(le, r0v);
+    __mmask16 k1 = _mm512_cmple_epi32_mask(lt, r1v) & _mm512_cmpgt_epi32_mask(le, r1v);
+    *r0 = (uint32_t)_mm512_mask_reduce_min_epu32(k0, c);
+    if (k + 1 >= n) *r1 = *r0;
+    else if (at + 1 < m) *r1 = (uint32_t)_mm512_mask_reduce_min_epu32(k1, c);
+    else *r1 = min_above_z(v, hi);
+}
+#undef KQ
+#endif
+
 static void minmax_u32(const uint32_t *u, int64_t n, uint32_t *lo, uint32_t *hi)
 {
 #if LBQ_HAVE_AVX2_CODE
@@ -562,10 +678,16 @@ float lbq_quantile_nonneg(const float *a, int64_t n, double p)
     if (n <= 0) return 0.0f;
     const uint32_t *u = (const uint32_t *)(const void *)a;
     uint32_t lo, hi, r0, r1;
-    minmax_u32(u, n, &lo, &hi);
     int64_t k;
     float w;
     lbq_quantile_pos(n, p, &k, &w);
+#if LBQ_HAVE_AVX2_CODE
+    if (n <= 128 && lbq_simd_level() >= 3) {
+        kth2_small_avx512(u, n, k, &r0, &r1);
+        return lbq_quantile_needs_hi(n, k, w) ? lbq_quantile_lerp(lbq_u2f(r0), lbq_u2f(r1), w) : lbq_u2f(r0);
+    }
+#endif
+    minmax_u32(u, n, &lo, &hi);
 #if LBQ_HAVE_AVX2_CODE
     if (lbq_simd_level() >= 2) {
         kth2_avx2(u, n, k, lo, hi, &r0, &r1);
@@ -632,19 +754,20 @@ static void log_block_portable(const float *x, int64_t n, float delta, float alp
 
 #if LBQ_HAVE_AVX2_CODE
 
-LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, float alpha, int nmax,
+LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, float alpha, float la, int nmax,
                                     const float *lev, float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
 {
     int64_t i = 0;
     /* else every code is 0 or nmax: the portable loop */
     if (alpha < 1.0f && delta > 0.0f && (!solo || alpha > 0.0f)) {
-        const float la = lbq_log2f(alpha);
         const __m256 dv = _mm256_set1_ps(delta), lav = _mm256_set1_ps(la), zero = _mm256_setzero_ps();
         const __m256 nmf = _mm256_set1_ps((float)nmax);
         const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
         const __m256i nmi = _mm256_set1_epi32(nmax);
         const __m256i nonpos = solo ? _mm256_setzero_si256() : nmi;   /* code of xn < 0 */
         __m256 levlo = _mm256_loadu_ps(lev);          /* lev has 256 entries */
+        struct lbq_philox_run R = { { 0 }, { 0 }, 0, 0, 0, 0 };
+        if (sr->on) lbq_philox_run_init(&R, sr->seed, sr->stream, (uint32_t)(sr->index0 >> 32));
         for (; i + 32 <= n; i += 32) {                  /* four vectors interleaved */
             uint64_t ix = sr->index0 + (uint64_t)i;
             if (sr->on && (uint32_t)ix > 0xffffffe0u) break;        /* crosses 2^32: one vector at a time */
@@ -656,7 +779,7 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
                 fin[j] = _mm256_cmp_ps(xn[j], inf, _CMP_LT_OQ);
                 l2[j] = _mm256_blendv_ps(_mm256_set1_ps(1.0f), xn[j], _mm256_and_ps(pos[j], fin[j]));
             }
-            if (sr->on) lbq_philox_uniform8x4(sr->seed, sr->stream, ix, u);
+            if (sr->on) lbq_philox_uniform8x4(&R, ix, u);    /* ix >> 32 == index0 >> 32 here */
             lbq_log2f8x4(l2);
             LBQ_X4 {
                 __m256 li = _mm256_div_ps(_mm256_blendv_ps(inf, l2[j], fin[j]), lav);
@@ -710,24 +833,158 @@ LBQ_AVX2 static void log_block_avx2(const float *x, int64_t n, float delta, floa
 }
 #endif
 
+#if LBQ_HAVE_AVX2_CODE
+/* log_block_avx2 in 16 lanes with mask registers (the same operations per lane), Philox in 64-bit
+ * lanes (lbq_philox_uniform16x2); the levels of a map of up to 16 by one vpermps.  What is left
+ * (under 16 elements, or a run of indices that crosses a multiple of 2^32) goes to log_block_avx2. */
+LBQ_AVX512 static void log_block_avx512(const float *x, int64_t n, float delta, float alpha, float la, int nmax,
+                                        const float *lev, float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
+{
+    int64_t i = 0;
+    if (alpha < 1.0f && delta > 0.0f && (!solo || alpha > 0.0f)) {
+        const __m512 dv = _mm512_set1_ps(delta), lav = _mm512_set1_ps(la), zero = _mm512_setzero_ps();
+        const __m512 nmf = _mm512_set1_ps((float)nmax), one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+        const __m512 inf = _mm512_castsi512_ps(_mm512_set1_epi32(0x7f800000));
+        const __m512i nmi = _mm512_set1_epi32(nmax);
+        const __m512i nonpos = solo ? _mm512_setzero_si512() : nmi;   /* code of xn < 0 */
+        const __m512 lev16 = _mm512_loadu_ps(lev);                     /* lev has 256 entries */
+        struct lbq_philox_run R = { { 0 }, { 0 }, 0, 0, 0, 0 };
+        if (sr->on) lbq_philox_run_init(&R, sr->seed, sr->stream, (uint32_t)(sr->index0 >> 32));
+        for (; i + 64 <= n; i += 64) {
+            uint64_t ix = sr->index0 + (uint64_t)i;
+            if (sr->on && (uint32_t)ix > 0xffffffc0u) break;        /* crosses 2^32: log_block_avx2 */
+            __m512 xn[4], l2[4], u[4] = { zero, zero, zero, zero };
+            __mmask16 pos[4], fin[4];
+            LBQ_X4 {
+                xn[j] = _mm512_div_ps(_mm512_loadu_ps(x + i + 16 * j), dv);
+                xn[j] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xn[j], xn[j], _CMP_ORD_Q), xn[j]);  /* lbq_normalize */
+                pos[j] = _mm512_cmp_ps_mask(xn[j], zero, _CMP_GT_OQ);
+                fin[j] = _mm512_cmp_ps_mask(xn[j], inf, _CMP_LT_OQ);
+                l2[j] = _mm512_mask_blend_ps(pos[j] & fin[j], one, xn[j]);
+            }
+            if (sr->on) {               /* ix >> 32 == index0 >> 32 here */
+                lbq_philox_uniform16x2(&R, ix, u);
+                lbq_philox_uniform16x2(&R, ix + 32, u + 2);
+            }
+            lbq_log2f16x4(l2);
+            LBQ_X4 {
+                __m512 li = _mm512_div_ps(_mm512_mask_blend_ps(fin[j], inf, l2[j]), lav), c;   /* log2(inf) = inf */
+                if (!sr->on) c = _mm512_roundscale_ps(li, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                else c = solo ? _mm512_roundscale_ps(_mm512_add_ps(li, _mm512_sub_ps(u[j], half)),
+                                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+                              : _mm512_roundscale_ps(_mm512_add_ps(li, u[j]), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+                c = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(c, zero, _CMP_GT_OQ), c);   /* !(c > 0) -> 0 */
+                c = _mm512_min_ps(c, nmf);                                              /* c > nmax -> nmax */
+                __m512i ci = _mm512_cvttps_epi32(c);
+                /* !(xn > 0): 0 -> nmax; negative -> nmax (guarded) or 0 (SOLO's NaN code) */
+                __m512i npc = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(xn[j], zero, _CMP_EQ_OQ), nonpos, nmi);
+                ci = _mm512_mask_blend_epi32(pos[j], npc, ci);
+                __m512 lv = (nmax < 16) ? _mm512_permutexvar_ps(ci, lev16) : _mm512_i32gather_ps(ci, lev, 4);
+                _mm512_storeu_ps(xhat + i + 16 * j, _mm512_mul_ps(lv, dv));
+                if (codes) _mm_storeu_si128((__m128i *)(void *)(codes + i + 16 * j), _mm512_cvtepi32_epi8(ci));
+            }
+        }
+    }
+    if (i < n) {
+        struct log_sr t = *sr;
+        t.index0 += (uint64_t)i;
+        log_block_avx2(x + i, n - i, delta, alpha, la, nmax, lev, xhat + i, codes ? codes + i : NULL, solo, &t);
+    }
+}
+#endif
+
+/* la = lbq_log2f(alpha), used where 0 <= alpha < 1 (the vector loops' condition) */
+static void log_block_run(const float *x, int64_t n, float delta, float alpha, float la, int nmax, const float *lev,
+                          float *xhat, uint8_t *codes, int solo, const struct log_sr *sr)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 3) { log_block_avx512(x, n, delta, alpha, la, nmax, lev, xhat, codes, solo, sr); return; }
+    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, la, nmax, lev, xhat, codes, solo, sr); return; }
+#else
+    (void)la;
+#endif
+    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, sr);
+}
+
 void lbq_log_block(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                    float *xhat, uint8_t *codes, int solo)
 {
     const struct log_sr sr = { 0, 0, 0, 0 };
-#if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
-#endif
-    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
+    log_block_run(x, n, delta, alpha, lbq_log2f(alpha), nmax, lev, xhat, codes, solo, &sr);
 }
 
 void lbq_log_block_sr(const float *x, int64_t n, float delta, float alpha, int nmax, const float *lev,
                       float *xhat, uint8_t *codes, int solo, uint64_t seed, uint32_t stream, uint64_t index0)
 {
     const struct log_sr sr = { 1, seed, stream, index0 };
+    log_block_run(x, n, delta, alpha, lbq_log2f(alpha), nmax, lev, xhat, codes, solo, &sr);
+}
+
+void lbq_log_block_la(const float *x, int64_t n, float delta, float alpha, float la, int nmax, const float *lev,
+                      float *xhat, uint8_t *codes, int solo, int stochastic, uint64_t seed, uint32_t stream, uint64_t index0)
+{
+    const struct log_sr sr = { stochastic != 0, seed, stream, index0 };
+    log_block_run(x, n, delta, alpha, la, nmax, lev, xhat, codes, solo, &sr);
+}
+
+/* ---- per-block parameters of the log map, 8 blocks at a time -------------------------------- */
+static void log_params_portable(int nb, const float *delta, const float *quant, const float *minpos, int nmax,
+                                int guarded, float *sc, float *alpha, float *la)
+{
+    for (int b = 0; b < nb; b++) {
+        alpha[b] = lbq_log_params(delta[b], quant[b], minpos[b], nmax, guarded, &sc[b]);
+        la[b] = (alpha[b] >= 0.0f && alpha[b] < 1.0f) ? lbq_log2f(alpha[b]) : 0.0f;
+    }
+}
+
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2) { log_block_avx2(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr); return; }
+/* lbq_log_params (lbq_solo_alpha or lbq_log_block_alpha) with its branches as lane masks: lanes
+ * outside the general case evaluate log2 of 0.5 and take the special value; the general case is
+ * lbq_log2f, the scaling by 1/N (SOLO: times the float 1/N; guarded: divided by N) and lbq_exp2f,
+ * operation for operation (lbq_log2f8, lbq_exp2f8); la by lbq_log2f8 (alpha = 0: -inf). */
+LBQ_AVX2 static void log_params_avx2(int nb, const float *delta, const float *quant, const float *minpos, int nmax,
+                                     int guarded, float *sc, float *alpha, float *la)
+{
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256 d = _mm256_loadu_ps(delta + b), q = _mm256_loadu_ps(quant + b), a, s;
+        if (!guarded) {
+            const __m256 eps = _mm256_set1_ps(LBQ_SOLO_EPS);
+            s = _mm256_blendv_ps(eps, d, _mm256_cmp_ps(d, eps, _CMP_GT_OQ));
+            __m256 xp = _mm256_div_ps(q, s);
+            __m256 posv = _mm256_cmp_ps(xp, zero, _CMP_GT_OQ), gen = _mm256_and_ps(posv, _mm256_cmp_ps(xp, one, _CMP_LT_OQ));
+            __m256 y = _mm256_mul_ps(lbq_log2f8(_mm256_blendv_ps(half, xp, gen)), _mm256_set1_ps(1.0f / (float)nmax));
+            a = _mm256_blendv_ps(_mm256_and_ps(one, posv), lbq_exp2f8(y), gen);   /* !(xp > 0): 0; !(xp < 1): 1 */
+        } else {
+            s = d;
+            __m256 xp = _mm256_div_ps(q, d);
+            __m256 alt = _mm256_andnot_ps(_mm256_cmp_ps(xp, zero, _CMP_GT_OQ),
+                                          _mm256_cmp_ps(_mm256_loadu_ps(minpos + b), inf, _CMP_LT_OQ));
+            xp = _mm256_blendv_ps(xp, _mm256_div_ps(_mm256_loadu_ps(minpos + b), d), alt);
+            __m256 gen = _mm256_and_ps(_mm256_cmp_ps(xp, zero, _CMP_GT_OQ), _mm256_cmp_ps(xp, one, _CMP_LT_OQ));
+            __m256 y = _mm256_div_ps(lbq_log2f8(_mm256_blendv_ps(half, xp, gen)), _mm256_set1_ps((float)nmax));
+            a = _mm256_blendv_ps(one, lbq_exp2f8(y), _mm256_and_ps(gen, _mm256_cmp_ps(d, zero, _CMP_GT_OQ)));
+        }
+        __m256 in01 = _mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_GT_OQ), _mm256_cmp_ps(a, one, _CMP_LT_OQ));
+        __m256 l = _mm256_and_ps(lbq_log2f8(_mm256_blendv_ps(half, a, in01)), in01);
+        l = _mm256_blendv_ps(l, _mm256_sub_ps(zero, inf), _mm256_cmp_ps(a, zero, _CMP_EQ_OQ));   /* log2(0) = -inf */
+        _mm256_storeu_ps(sc + b, s);
+        _mm256_storeu_ps(alpha + b, a);
+        _mm256_storeu_ps(la + b, l);
+    }
+    if (b < nb) log_params_portable(nb - b, delta + b, quant + b, minpos + b, nmax, guarded, sc + b, alpha + b, la + b);
+}
 #endif
-    log_block_portable(x, n, delta, alpha, nmax, lev, xhat, codes, solo, &sr);
+
+void lbq_log_params_blocks(int nb, const float *delta, const float *quant, const float *minpos, int nmax,
+                           int guarded, float *sc, float *alpha, float *la)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { log_params_avx2(nb, delta, quant, minpos, nmax, guarded, sc, alpha, la); return; }
+#endif
+    log_params_portable(nb, delta, quant, minpos, nmax, guarded, sc, alpha, la);
 }
 
 /* ---- FP8 (E4M3FN, E5M2): plain scaling and COAT's dynamic range expansion ------------------------ */
@@ -1188,13 +1445,13 @@ LBQ_AVX2 static void dre_blocks_avx2(const float *x, int64_t n, int64_t B, int e
  * hold the four interleaved chains without spills, and compares go to mask registers.  The
  * intrinsics are the AVX2 ones, so each lane performs the same IEEE single operations in the same
  * order (no FMA: the build contracts nothing, -ffp-contract=off). */
-LBQ_AVX512 static void dre_group_avx512(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+LBQ_AVX512_VLBWDQ static void dre_group_avx512(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
                                         float *sout, float *kout, float *gout)
 {
     dre_group_body(x, n, B, e5m2, xhat, codes, sout, kout, gout, DRE_NV512);
 }
 
-LBQ_AVX512 static void dre_blocks_avx512(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+LBQ_AVX512_VLBWDQ static void dre_blocks_avx512(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
                                          float *scale, int per_block, float *bparams)
 {
     dre_blocks_body(x, n, B, e5m2, xhat, codes, scale, per_block, bparams, DRE_NV512);
@@ -1213,7 +1470,7 @@ void lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, 
                    float *s, float *k, float *g)
 {
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 3) { dre_group_avx512(x, n, B, e5m2, xhat, codes, s, k, g); return; }
+    if (simd_avx512vl()) { dre_group_avx512(x, n, B, e5m2, xhat, codes, s, k, g); return; }
     if (lbq_simd_level() >= 2) { dre_group_avx2(x, n, B, e5m2, xhat, codes, s, k, g); return; }
 #endif
     dre_group_portable(x, n, B, e5m2, xhat, codes, s, k, g);
@@ -1223,7 +1480,7 @@ void lbq_dre_blocks(int64_t n, int64_t B, const float *x, float *scale, int per_
                     float *bparams, int e5m2)
 {
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 3) { dre_blocks_avx512(x, n, B, e5m2, xhat, codes, scale, per_block, bparams); return; }
+    if (simd_avx512vl()) { dre_blocks_avx512(x, n, B, e5m2, xhat, codes, scale, per_block, bparams); return; }
     if (lbq_simd_level() >= 2) { dre_blocks_avx2(x, n, B, e5m2, xhat, codes, scale, per_block, bparams); return; }
 #endif
     for (int64_t b0 = 0; b0 < n; b0 += B) {

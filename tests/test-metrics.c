@@ -4,6 +4,7 @@
 #include "lbq.h"
 #include "lbq-metrics.h"
 #include "lbq-test.h"
+#include "lbq-impl.h"      /* lbq_quantile_nonneg */
 
 #include <unistd.h>
 
@@ -164,6 +165,59 @@ int main(void)
         }
         CHECK_EQ_INT(a.m.blocks, blocks);
         CHECK_EQ_INT(a.m.outlier_blocks, out);
+    }
+    /* outlier blocks near the threshold: lbq_acc_base decides most blocks by counts against
+     * max / k (src/accum.c outlier_quick); blocks whose max is k * median within a few ulps or
+     * within the 1e-5 margin, with non-finite values, short blocks and various k, must count as
+     * the direct rule max > k * lbq_quantile_nonneg(|finite x|, 0.5) does */
+    {
+        uint64_t st = 12345;
+        float blk[128], vb[128], tmpb[129], fin[128];
+        double ueb[128];
+        uint8_t okb[128];
+        int64_t agree = 0, tot = 0, outs = 0;
+        static const double ks[] = { 10.0, 3.0, 1.0, 2.5, 1e-3, 1e6 };
+        static const double rel[] = { 0.0, 1e-7, -1e-7, 3e-7, -3e-7, 9e-6, -9e-6, 1e-5, -1e-5, 1.1e-5, -1.1e-5, 1e-4, -1e-4, 0.5, -0.5 };
+        for (int it = 0; it < 30000; it++) {
+            int bn = (it % 7 == 0) ? 1 + (int)((st >> 33) % 128) : 128;
+            double sig = 0.1 + 3.0 * (double)((st >> 20) % 1000) / 1000.0;
+            for (int i = 0; i < bn; i++) {
+                st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+                double u1 = ((double)(st >> 11) + 0.5) / 9007199254740992.0;
+                st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+                double u2 = ((double)(st >> 11) + 0.5) / 9007199254740992.0;
+                double g = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+                blk[i] = (float)((st & 1 ? 1.0 : -1.0) * exp(sig * g) * 1e-3);
+                if (it % 5 == 0 && (st >> 40) % 4 == 0) blk[i] = (float)((st >> 8) % 5) * 1e-4f;   /* ties, zeros */
+            }
+            if (it % 11 == 0) blk[(st >> 17) % (uint64_t)bn] = (st & 2) ? LBQ_INF : NAN;
+            double k = ks[it % 6];
+            if (it % 3 != 0) {      /* the max set to k * median * (1 + rel) (the median unchanged) */
+                int c = 0, imax = -1;
+                float mx = 0.0f;
+                for (int i = 0; i < bn; i++) if (isfinite(blk[i])) { fin[c++] = fabsf(blk[i]); if (fabsf(blk[i]) >= mx) { mx = fabsf(blk[i]); imax = i; } }
+                if (c > 0) {
+                    float med = lbq_quantile_nonneg(fin, c, 0.5);
+                    float want = (float)(k * (double)med * (1.0 + rel[(it / 3) % 15]));
+                    if (it % 13 == 0) want = nextafterf((float)(k * (double)med), (it & 1) ? LBQ_INF : 0.0f);
+                    if (want >= mx && isfinite(want)) blk[imax] = blk[imax] < 0 ? -want : want;
+                }
+            }
+            float mx = 0.0f;
+            int c = 0;
+            for (int i = 0; i < bn; i++) { vb[i] = fabsf(blk[i]); if (isfinite(blk[i])) { fin[c++] = fabsf(blk[i]); mx = fabsf(blk[i]) > mx ? fabsf(blk[i]) : mx; } }
+            if (c == 0) continue;
+            int direct = (double)mx > k * (double)lbq_quantile_nonneg(fin, c, 0.5);
+            struct lbq_update_cfg oc = cfg;
+            oc.outlier_k = k;
+            struct lbq_acc ao;
+            lbq_acc_zero(&ao);
+            lbq_acc_base(&ao, &oc, bn, blk, vb, ueb, okb, tmpb);
+            tot++; outs += direct;
+            agree += ao.m.blocks == 1 && ao.m.outlier_blocks == direct;
+        }
+        CHECK_EQ_INT(agree, tot);
+        CHECK(outs > tot / 10 && outs < tot - tot / 10);     /* both sides of the threshold */
     }
     /* histogram of log10(1/(sqrt(v)+eps)): every element lands in the bin of its exact value */
     {
