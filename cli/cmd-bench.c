@@ -140,11 +140,9 @@ static int par_qdq(const struct lbq_qplan *p, const float *x, int64_t n, struct 
             continue;
         }
         int64_t blk = p->norm->blockwise ? p->block : 1;
-        if (lbq_qdq(p, &b->st[0], o, cn, x + o, b->xh + o, b->codes + o, b->sc + o,
-                    npar ? b->bp + (o / blk) * npar : NULL, NULL)) err = 1;
+        if (lbq_qdq_stored(p, &b->st[0], o, cn, x + o, b->xh + o, b->codes + o, b->bsc + o / blk,   /* one stored scale per block */
+                           npar ? b->bp + (o / blk) * npar : NULL, b->sc + o)) err = 1;
         lbq_pack(b->codes + o, cn, p->bits, b->packed + o * p->bits / 8);   /* o * bits is a multiple of 8 */
-        if (p->norm->blockwise)                                              /* one stored scale per block */
-            for (int64_t q = 0; q < (cn + blk - 1) / blk; q++) b->bsc[o / blk + q] = b->sc[o + q * blk];
     }
     return err ? LBQ_ERR_ARG : LBQ_OK;
 }

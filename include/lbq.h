@@ -183,6 +183,13 @@ struct lbq_map {
      * COAT's s) writes it back into scale[].  bparams: nparams() values per block, nullable. */
     int  (*qdq)(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
                 float *scale, float *xhat, uint8_t *codes, float *bparams);
+    /* optional, maps whose per-block work starts from the block's own statistics (fp8: the block
+     * absmax; fp8:dre: COAT's group max and min): with a block_absmax normalization the engine
+     * calls this instead of the normalization's per-element scales and qdq, with the same results;
+     * bscale receives one scale per block (the value qdq writes to every element of the block).
+     * NULL: scales, then qdq. */
+    int  (*qdq_blocks)(const struct lbq_qplan *p, int64_t off, int64_t n, const float *x,
+                       float *bscale, float *xhat, uint8_t *codes, float *bparams);
     /* ---- capability slots ---- */
     int  kind;                  /* enum lbq_map_kind (table maps: LBQ_MAP_TABLE, the zero default) */
     int  user_levels;           /* levels come from --map-file; the bitwidth follows from their count */
@@ -379,6 +386,15 @@ void lbq_tstats_free(struct lbq_tstats *st);
  * Returns LBQ_OK or LBQ_ERR_ARG for a misaligned range. */
 int lbq_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
             const float *x, float *xhat, uint8_t *codes, float *scale, float *bparams, float *scratch);
+/* lbq_qdq with the scales as `lbq quantize` stores them: for blockwise normalizations bscale
+ * (nullable) receives one scale per block (nblocks values: the scale lbq_qdq gives the block's
+ * elements), and no per-element scale array is written where the block statistics are fused with
+ * the quantization (table maps with nearest rounding, maps with qdq_blocks); non-blockwise
+ * normalizations: bscale is not used (the stored scales are lbq_qplan_global_scales).  scratch
+ * must hold n floats (used where per-element scales are needed).  Same values, codes and
+ * parameters as lbq_qdq. */
+int lbq_qdq_stored(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                   const float *x, float *xhat, uint8_t *codes, float *bscale, float *bparams, float *scratch);
 /* Pack one-byte codes into a dense little-endian bit stream (element i at bits [i*b, (i+1)*b)). */
 void lbq_pack(const uint8_t *codes, int64_t n, int bits, uint8_t *out);   /* out: ceil(n*b/8) */
 void lbq_unpack(const uint8_t *in, int64_t n, int bits, uint8_t *codes);

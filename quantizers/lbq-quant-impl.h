@@ -64,10 +64,18 @@ void  lbq_log_params_blocks(int nb, const float *delta, const float *quant, cons
 /* Plain FP8: sc[i] in: the normalization's scale (absmax); out: lbq_fp8_scale of it; xhat[i] =
  * lbq_fp8_qdq(x[i], sc[i]), codes (nullable) its lbq_fp8_bits */
 void  lbq_fp8_run(int64_t n, const float *x, float *sc, float *xhat, uint8_t *codes, int e5m2, int coat);
+/* Plain FP8 with block absmax scales (blocks of B, the last may be shorter): bscale[b] =
+ * lbq_fp8_scale(block absmax), xhat and codes (nullable) as lbq_fp8_run on that scale */
+void  lbq_fp8_blocks(int64_t n, int64_t B, const float *x, float *bscale, float *xhat, uint8_t *codes,
+                     int e5m2, int coat);
 /* COAT's dynamic range expansion on one group of n <= B elements: lbq_coat_group_stats,
- * lbq_dre_params, lbq_dre_qdq_elem; scale[i] = s, codes nullable, *k and *g the group's parameters */
+ * lbq_dre_params, lbq_dre_qdq_elem; codes nullable, *s, *k and *g the group's parameters */
 void  lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
-                    float *scale, float *k, float *g);
+                    float *s, float *k, float *g);
+/* lbq_dre_group on consecutive groups of B elements of x[0..n) (the last may be shorter): scale
+ * receives s per block (per_block) or per element, bparams (nullable) k, g per block */
+void  lbq_dre_blocks(int64_t n, int64_t B, const float *x, float *scale, int per_block, float *xhat, uint8_t *codes,
+                     float *bparams, int e5m2);
 /* map-log.c: for a log-map plan, add to cnt[4] the number of blocks of x[0..n) (block-aligned) and
  * of SOLO's edge cases among them (lbq_solo_edge: all zero, max < 1e-12, zero p-quantile); no-op
  * for other maps */

@@ -140,7 +140,7 @@ int lbq_ffi_qdq(const char *spec, int role, int rank, const int64_t *shape, uint
         int64_t n = N - off < slab ? N - off : slab;
         memcpy(in, x + off, sizeof(float) * (size_t)n);     /* out may be x */
         uint8_t *c = codes ? codes + off : cb;
-        LBQ_TRY(lbq_qdq(&pl, have_st ? &st : NULL, off, n, in, out + off, c, sc, bp, NULL));
+        LBQ_TRY(lbq_qdq(&pl, have_st ? &st : NULL, off, n, in, out + off, c, NULL, bp, sc));
         if (!stats) continue;
         const float *xh = out + off;
         for (int64_t i = 0; i < n; i++) {

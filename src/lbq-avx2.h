@@ -10,6 +10,8 @@
 #  include <immintrin.h>
 #  define LBQ_AVX2 __attribute__((target("avx2")))
 #  define LBQ_AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
+/* AVX-512 (F, VL, BW, DQ) builds of AVX2 code (32 registers), called only where the CPU has them */
+#  define LBQ_AVX512_VLBWDQ __attribute__((target("avx2,avx512f,avx512vl,avx512bw,avx512dq")))
 
 /* lbq_log2f (quantizers/qcore.h) for 8 lanes of positive finite x, operation for operation, so
  * every lane has the bits of the scalar function */

@@ -75,13 +75,29 @@ int lbq_acc_avx512(int on);
  * kernels the maps call are declared in quantizers/lbq-quant-impl.h) */
 /* lbq_simd_level(): include/lbq.h */
 void  lbq_simd_enable(int on);          /* 0 forces the portable loops (tests); 1 the best available; 2 (AVX2), 3 (AVX-512): at most that level */
+/* At most this level (0 portable, 2 AVX2, 3 AVX-512; -1 the best available): tests run every level
+ * the machine has.  Returns the level now in use. */
+int   lbq_simd_set(int level);
+/* lbq_pack / lbq_unpack for 1-7 bits with BMI2 (pext/pdep), the same bytes: returns 0 (nothing
+ * usable written) where not available, or for pack where a code has bits at or above `bits` */
+int   lbq_pack_simd(const uint8_t *codes, int64_t n, int bits, uint8_t *out);
+int   lbq_unpack_simd(const uint8_t *in, int64_t n, int bits, uint8_t *codes);
+/* One row run of lbq_tstats_add: returns max |x| over finite x (0 if none), mr[j] = max(mr[j], |x[j]|)
+ * over finite x, *nf += the number of non-finite x */
+float lbq_row_absmax(const float *x, int64_t n, float *mr, int64_t *nf);
 /* Nearest rounding on a table plan: xhat[i] = q[c] * sc[i] with c = the number of midpoints below
  * lbq_normalize(x[i], sc[i]); codes nullable. */
 void  lbq_table_nearest(const struct lbq_qplan *p, int64_t n, const float *x, const float *sc,
                         float *xhat, uint8_t *codes);
 /* The same with block absmax scales (p->block consecutive elements; n a multiple of the block or
- * the range ends the tensor), computed block by block; scale (nullable) receives them per element. */
+ * the range ends the tensor), computed block by block; scale (nullable) receives them per element,
+ * bscale (nullable) one per block. */
 void  lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float *x, float *xhat,
-                               uint8_t *codes, float *scale);
+                               uint8_t *codes, float *scale, float *bscale);
+/* The same with rank-1 scales (the normalization of kind LBQ_NORM_RANK1 on a tensor of rank >= 2,
+ * statistics st), taken per element in the loop: returns 0 (nothing done) where there is no
+ * vector path */
+int   lbq_table_nearest_rank1(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                              const float *x, float *xhat, uint8_t *codes);
 
 #endif

@@ -50,14 +50,7 @@ static void tstats_add_serial(struct lbq_tstats *st, int64_t off, int64_t n, con
             int64_t run = dl - idx[r - 1];
             if (run > n - i) run = n - i;
             float *mr = ml + idx[r - 1];
-            float rm = 0.0f;
-            for (int64_t j = 0; j < run; j++) {
-                float a = lbq_absf(x[i + j]);
-                a = lbq_isfinite(a) ? a : 0.0f;      /* non-finite: counted below, no max */
-                rm = (a > rm) ? a : rm;
-                mr[j] = (a > mr[j]) ? a : mr[j];
-            }
-            for (int64_t j = 0; j < run; j++) nf += !lbq_isfinite(x[i + j]);
+            float rm = lbq_row_absmax(x + i, run, mr, &nf);      /* simd.c; non-finite: counted, no max */
             if (rm > am) am = rm;
             for (int d = 0; d < r - 1; d++) if (rm > st->dimmax[d][idx[d]]) st->dimmax[d][idx[d]] = rm;
             i += run;
@@ -153,38 +146,76 @@ static void qdq_table_argmin(const struct lbq_qplan *p, int64_t n, const float *
     }
 }
 
-int lbq_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
-            const float *x, float *xhat, uint8_t *codes, float *scale, float *bparams, float *scratch)
+/* scale: per-element scales (nullable); bscale: per-block scales of blockwise norms (nullable);
+ * scratch: n floats where neither holds the per-element scales the path needs */
+static int qdq_impl(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                    const float *x, float *xhat, uint8_t *codes, float *scale, float *bscale,
+                    float *bparams, float *scratch)
 {
-    float *sc = scale ? scale : scratch;
-    if (!sc) return lbq_err(LBQ_ERR_ARG, "lbq_qdq: no scale buffer");
     if (p->norm->blockwise && off % p->block != 0)
         return lbq_err(LBQ_ERR_ARG, "lbq_qdq: range start %lld is not a multiple of block %lld", (long long)off, (long long)p->block);
     if (p->norm->global_stats && (!st || st->seen < st->shape.numel))
         return lbq_err(LBQ_ERR_ARG, "lbq_qdq: normalization '%s' needs tensor statistics", p->norm->name);
+    const int64_t B = p->block, nb = p->norm->blockwise ? (n + B - 1) / B : 0;
     if (p->norm->block_absmax && !p->spec.map->qdq && p->spec.round == LBQ_ROUND_NEAREST && !p->spec.tie) {
         /* fused: each block's absmax and its quantization while the block is in L1 */
-        lbq_table_nearest_blocks(p, n, x, xhat, codes, scale);
+        lbq_table_nearest_blocks(p, n, x, xhat, codes, scale, bscale);
         return LBQ_OK;
     }
+    if (p->norm->block_absmax && p->spec.map->qdq_blocks && (bscale || scale || scratch)) {
+        /* the map takes each block's statistics itself: one scale per block, spread on request */
+        float *bs = bscale ? bscale : scale ? scale : scratch;
+        int rc = p->spec.map->qdq_blocks(p, off, n, x, bs, xhat, codes, bparams);
+        if (rc) return rc;
+        if (scale)
+            for (int64_t b = nb - 1; b >= 0; b--) {     /* backwards: bs may be scale itself */
+                const float v = bs[b];
+                const int64_t e = (b + 1) * B < n ? (b + 1) * B : n;
+                for (int64_t i = b * B; i < e; i++) scale[i] = v;
+            }
+        return LBQ_OK;
+    }
+    if (!scale && p->norm->kind == LBQ_NORM_RANK1 && !p->spec.map->qdq && p->spec.round == LBQ_ROUND_NEAREST &&
+        !p->spec.tie && lbq_table_nearest_rank1(p, st, off, n, x, xhat, codes))
+        return LBQ_OK;              /* the rank-1 scale of each element taken in the loop (simd.c) */
+    float *sc = scale ? scale : scratch;
+    if (!sc) return lbq_err(LBQ_ERR_ARG, "lbq_qdq: no scale buffer");
     p->norm->scales(p, st, off, n, x, sc);
-    if (p->spec.map->qdq) return p->spec.map->qdq(p, off, n, x, sc, xhat, codes, bparams);
-    if (p->spec.round == LBQ_ROUND_STOCHASTIC) qdq_table_sr(p, off, n, x, sc, xhat, codes);
+    int rc = LBQ_OK;
+    if (p->spec.map->qdq) rc = p->spec.map->qdq(p, off, n, x, sc, xhat, codes, bparams);
+    else if (p->spec.round == LBQ_ROUND_STOCHASTIC) qdq_table_sr(p, off, n, x, sc, xhat, codes);
     else if (p->spec.tie) qdq_table_argmin(p, n, x, sc, xhat, codes);
     else lbq_table_nearest(p, n, x, sc, xhat, codes);
-    return LBQ_OK;
+    if (rc == LBQ_OK && bscale) for (int64_t b = 0; b < nb; b++) bscale[b] = sc[b * B];
+    return rc;
+}
+
+int lbq_qdq(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+            const float *x, float *xhat, uint8_t *codes, float *scale, float *bparams, float *scratch)
+{
+    if (!scale && !scratch) return lbq_err(LBQ_ERR_ARG, "lbq_qdq: no scale buffer");
+    return qdq_impl(p, st, off, n, x, xhat, codes, scale, NULL, bparams, scale ? NULL : scratch);
+}
+
+int lbq_qdq_stored(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                   const float *x, float *xhat, uint8_t *codes, float *bscale, float *bparams, float *scratch)
+{
+    if (!scratch) return lbq_err(LBQ_ERR_ARG, "lbq_qdq_stored: no scratch buffer");
+    return qdq_impl(p, st, off, n, x, xhat, codes, NULL, p->norm->blockwise ? bscale : NULL, bparams, scratch);
 }
 
 void lbq_pack(const uint8_t *codes, int64_t n, int bits, uint8_t *out)
 {
     int64_t nb = (n * bits + 7) / 8;
-    memset(out, 0, (size_t)nb);
     if (bits == 8) { memcpy(out, codes, (size_t)n); return; }
+    if (lbq_pack_simd(codes, n, bits, out)) return;                  /* simd.c: the same bytes */
+    memset(out, 0, (size_t)nb);                                      /* (a partial fast pass) */
     for (int64_t i = 0; i < n; i++) lbq_pack_put(out, i, bits, codes[i]);
 }
 
 void lbq_unpack(const uint8_t *in, int64_t n, int bits, uint8_t *codes)
 {
     if (bits == 8) { memcpy(codes, in, (size_t)n); return; }
+    if (lbq_unpack_simd(in, n, bits, codes)) return;
     for (int64_t i = 0; i < n; i++) codes[i] = (uint8_t)lbq_pack_get(in, i, bits);
 }

@@ -30,7 +30,7 @@ int lbq_quantize_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
     const char *gname = lbq_file_param_raw_name(f, p);     /* the input's group path (pi->name is for display) */
     const struct lbq_shape *sh = &pi->shape;
     const int64_t N = sh->numel;
-    float *x = NULL, *xh = NULL, *sc = NULL, *bp = NULL;
+    float *x = NULL, *xh = NULL, *sc = NULL, *bsc = NULL, *bp = NULL;
     uint8_t *codes = NULL, *packed = NULL;
     struct lbq_tstats st;
     int have_st = 0;
@@ -58,12 +58,13 @@ int lbq_quantize_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
         goto cleanup;
     }
     sc = lbq_big_alloc(fb);
+    bsc = malloc(sizeof(float) * (size_t)(pl->norm->blockwise ? slab / pl->block + 1 : 1));
     codes = lbq_big_alloc((size_t)slab);
     packed = lbq_big_alloc((size_t)slab + 8);
     lbq_big_trim();
     int npar = pl->spec.map->nparams && pl->norm->blockwise ? pl->spec.map->nparams(&pl->spec) : 0;
     if (npar) bp = malloc(sizeof(float) * (size_t)(npar * (slab / pl->block + 1)));
-    if (!sc || !codes || !packed || (npar && !bp)) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
+    if (!sc || !bsc || !codes || !packed || (npar && !bp)) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
     struct lbq_shape cs = { 1, { (N * pl->bits + 7) / 8 }, (N * pl->bits + 7) / 8 };
     snprintf(name, sizeof name, "%s.codes", label);
     LBQ_TRY(lbq_h5w_dset(w, gname, name, LBQ_W_U8, &cs, &dc));
@@ -91,14 +92,14 @@ int lbq_quantize_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
         int64_t n = N - off < slab ? N - off : slab;
         LBQ_TRY(lbq_file_read(f, p, ds, 0, off, n, x));
         for (int64_t i = 0; i < n; i++) nonfinite += !isfinite(x[i]);
-        LBQ_TRY(lbq_qdq(pl, have_st ? &st : NULL, off, n, x, xh, codes, sc, bp, NULL));
+        /* sc: the scratch of per-element scales where needed; bsc: the stored one per block */
+        LBQ_TRY(lbq_qdq_stored(pl, have_st ? &st : NULL, off, n, x, xh, codes, bsc, bp, sc));
         LBQ_TRY(lbq_h5w_write(w, dq, off, n, xh));
         lbq_pack(codes, n, pl->bits, packed);
         LBQ_TRY(lbq_h5w_write(w, dc, off * pl->bits / 8, (n * pl->bits + 7) / 8, packed));
         if (pl->norm->blockwise) {
             int64_t nb = (n + pl->block - 1) / pl->block;
-            for (int64_t b = 0; b < nb; b++) sc[b] = sc[b * pl->block];
-            LBQ_TRY(lbq_h5w_write(w, ds_sc, off / pl->block, nb, sc));
+            LBQ_TRY(lbq_h5w_write(w, ds_sc, off / pl->block, nb, bsc));
             if (npar) LBQ_TRY(lbq_h5w_write(w, dp, (off / pl->block) * npar, nb * npar, bp));
         }
     }
@@ -126,7 +127,7 @@ int lbq_quantize_state(struct lbq_file *f, int p, enum lbq_ds ds, const struct l
     LBQ_TRY(lbq_h5w_attr_f64(w, name, "bits_per_elem", qs.bits_per_elem));
 cleanup:
     if (have_st) lbq_tstats_free(&st);
-    lbq_big_free(x, fb); lbq_big_free(xh, fb); lbq_big_free(sc, fb); free(bp);
+    lbq_big_free(x, fb); lbq_big_free(xh, fb); lbq_big_free(sc, fb); free(bp); free(bsc);
     lbq_big_free(codes, (size_t)slab); lbq_big_free(packed, (size_t)slab + 8);
     return rc;
 }

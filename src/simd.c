@@ -27,13 +27,16 @@
  *
  * The AVX2 path is chosen at run time (cpuid); where the CPU also has AVX-512 F (level 3) the log
  * map's code loop and its per-block quantile (n <= 128) run in 16-lane registers with mask registers
- * (src/lbq-avx512.h), the same operations lane by lane.  lbq_simd_enable(0) forces the portable
+ * (src/lbq-avx512.h), the same operations lane by lane; where it also has AVX-512 VL/BW/DQ, COAT's
+ * expansion runs an AVX-512 build of its AVX2 code (32 registers: 8 chains interleaved).  lbq_simd_enable(0) forces the portable
  * path, lbq_simd_enable(2) the AVX2 loops. */
 #include "lbq-impl.h"
 #include "lbq-avx2.h"
 #include "lbq-avx512.h"
 
 static int g_simd = -1;                 /* -1: not probed; 0: portable; 2: AVX2; 3: AVX2 and AVX-512 F */
+static int g_bmi2 = -1;                 /* BMI2 (pext/pdep: bit packing), with level >= 2 */
+static int g_avx512vl = -1;             /* AVX-512 VL, BW, DQ besides F (COAT's expansion), with level 3 */
 
 static int simd_probe(void)
 {
@@ -46,6 +49,26 @@ static int simd_probe(void)
 #endif
 }
 
+static int bmi2_probe(void)
+{
+#if LBQ_HAVE_AVX2_CODE
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("bmi2") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+static int avx512vl_probe(void)
+{
+#if LBQ_HAVE_AVX2_CODE
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
+}
+
 int lbq_simd_level(void)
 {
     int s = __atomic_load_n(&g_simd, __ATOMIC_RELAXED);
@@ -53,10 +76,30 @@ int lbq_simd_level(void)
     return s;
 }
 
+static int simd_bmi2(void)
+{
+    int b = __atomic_load_n(&g_bmi2, __ATOMIC_RELAXED);
+    if (b < 0) { b = bmi2_probe(); __atomic_store_n(&g_bmi2, b, __ATOMIC_RELAXED); }
+    return b && lbq_simd_level() >= 2;
+}
+
+static int simd_avx512vl(void)
+{
+    int b = __atomic_load_n(&g_avx512vl, __ATOMIC_RELAXED);
+    if (b < 0) { b = avx512vl_probe(); __atomic_store_n(&g_avx512vl, b, __ATOMIC_RELAXED); }
+    return b && lbq_simd_level() >= 3;
+}
+
 void lbq_simd_enable(int on)
 {
     int best = simd_probe();
     __atomic_store_n(&g_simd, on <= 0 ? 0 : on == 1 ? best : (on < best ? on : best), __ATOMIC_RELAXED);
+}
+
+int lbq_simd_set(int level)
+{
+    lbq_simd_enable(level < 0 ? 1 : level < 2 ? 0 : level);
+    return lbq_simd_level();
 }
 
 /* ---- portable path ------------------------------------------------------------------------- */
@@ -237,7 +280,7 @@ LBQ_AVX2 static void nearest_avx2(const struct lbq_qplan *p, int64_t n, const fl
 
 /* block absmax fused: one block at a time while it is in L1 */
 LBQ_AVX2 static void nearest_blocks_avx2(const struct lbq_qplan *p, int64_t n, const float *x,
-                                         float *xhat, uint8_t *codes, float *scale)
+                                         float *xhat, uint8_t *codes, float *scale, float *bscale)
 {
     struct nk k;
     nk_init(&k, p);
@@ -249,6 +292,7 @@ LBQ_AVX2 static void nearest_blocks_avx2(const struct lbq_qplan *p, int64_t n, c
         uint8_t *cb = codes ? codes + b0 : NULL;
         float s = absmax_avx2(xb, bn);
         if (scale) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = s;
+        if (bscale) bscale[b0 / B] = s;
         const __m256 sv = _mm256_set1_ps(s);
         int64_t i = 0;
         if (s > 0.0f) {              /* s is finite: x / s is NaN only for a NaN x */
@@ -265,9 +309,67 @@ LBQ_AVX2 static void nearest_blocks_avx2(const struct lbq_qplan *p, int64_t n, c
         if (i < bn) nearest_portable(p, bn - i, xb + i, NULL, s, yb + i, cb ? cb + i : NULL);
     }
 }
+
+/* Rank-1 scales fused: along a row run the scale of element j is min(M_last[j], m) with m the min
+ * of the outer dimensions' maxima (rank1_scales, quantizers/norm-rank1.c, lbq_rank1_scale), taken
+ * here lane by lane (vminps: M < m ? M : m, as the scalar rule) instead of a per-element array */
+LBQ_AVX2_INLINE void rank1_rows(const struct nk *k, const struct lbq_qplan *p, const int L, const struct lbq_tstats *st,
+                                int64_t off, int64_t n, const float *x, float *xhat, uint8_t *codes)
+{
+    const struct lbq_shape *s = &st->shape;
+    const int r = s->rank;
+    int64_t idx[LBQ_MAX_RANK];
+    lbq_unravel(off, s->dim, r, idx);
+    const int64_t dl = s->dim[r - 1];
+    const float *ml = st->dimmax[r - 1];
+    for (int64_t i = 0; i < n;) {
+        float m = st->dimmax[0][idx[0]];
+        for (int d = 1; d < r - 1; d++) { float v = st->dimmax[d][idx[d]]; if (v < m) m = v; }
+        int64_t run = dl - idx[r - 1];
+        if (run > n - i) run = n - i;
+        const float *mr = ml + idx[r - 1];
+        const __m256 mv = _mm256_set1_ps(m);
+        int64_t j = 0;
+        for (; j + 8 <= run; j += 8) {
+            __m256 sv = _mm256_min_ps(_mm256_loadu_ps(mr + j), mv);
+            __m256i c;
+            _mm256_storeu_ps(xhat + i + j, nk_qdq8(k, p, L, normalize8(_mm256_loadu_ps(x + i + j), sv), sv, &c));
+            if (codes) store_codes8(codes + i + j, c);
+        }
+        if (j < run) {
+            float sc[8];
+            for (int64_t q = j; q < run; q++) sc[q - j] = (mr[q] < m) ? mr[q] : m;
+            nearest_portable(p, run - j, x + i + j, sc, 0.0f, xhat + i + j, codes ? codes + i + j : NULL);
+        }
+        i += run;
+        idx[r - 1] += run;
+        for (int d = r - 1; d > 0 && idx[d] == s->dim[d]; d--) { idx[d] = 0; idx[d - 1]++; }
+    }
+}
+
+LBQ_AVX2 static void nearest_rank1_avx2(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                                        const float *x, float *xhat, uint8_t *codes)
+{
+    struct nk k;
+    nk_init(&k, p);
+#define BODY(L) rank1_rows(&k, p, L, st, off, n, x, xhat, codes)
+    LBQ_NK_DISPATCH(k.nstep, BODY)
+#undef BODY
+}
 #endif
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
+int lbq_table_nearest_rank1(const struct lbq_qplan *p, const struct lbq_tstats *st, int64_t off, int64_t n,
+                            const float *x, float *xhat, uint8_t *codes)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2 && st->shape.rank >= 2) { nearest_rank1_avx2(p, st, off, n, x, xhat, codes); return 1; }
+#else
+    (void)p; (void)st; (void)off; (void)n; (void)x; (void)xhat; (void)codes;
+#endif
+    return 0;
+}
+
 float lbq_block_absmax(const float *x, int64_t n)
 {
 #if LBQ_HAVE_AVX2_CODE
@@ -286,15 +388,16 @@ void lbq_table_nearest(const struct lbq_qplan *p, int64_t n, const float *x, con
 }
 
 void lbq_table_nearest_blocks(const struct lbq_qplan *p, int64_t n, const float *x, float *xhat,
-                              uint8_t *codes, float *scale)
+                              uint8_t *codes, float *scale, float *bscale)
 {
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2) { nearest_blocks_avx2(p, n, x, xhat, codes, scale); return; }
+    if (lbq_simd_level() >= 2) { nearest_blocks_avx2(p, n, x, xhat, codes, scale, bscale); return; }
 #endif
     for (int64_t b0 = 0; b0 < n; b0 += p->block) {
         int64_t bn = (n - b0 < p->block) ? n - b0 : p->block;
         float s = absmax_portable(x + b0, bn);
         if (scale) for (int64_t i = 0; i < bn; i++) scale[b0 + i] = s;
+        if (bscale) bscale[b0 / p->block] = s;
         nearest_portable(p, bn, x + b0, NULL, s, xhat + b0, codes ? codes + b0 : NULL);
     }
 }
@@ -902,7 +1005,7 @@ static void fp8_portable(int64_t n, const float *x, float *sc, float *xhat, uint
 }
 
 static void dre_group_portable(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
-                               float *scale, float *kout, float *gout)
+                               float *sout, float *kout, float *gout)
 {
     float mx, mn, s, k, g;
     lbq_coat_group_stats(x, n, B, &mx, &mn);
@@ -911,9 +1014,23 @@ static void dre_group_portable(const float *x, int64_t n, int64_t B, int e5m2, f
         int bits = 0;
         xhat[i] = lbq_dre_qdq_elem(x[i], s, k, g, e5m2, codes ? &bits : 0);
         if (codes) codes[i] = (uint8_t)bits;
-        scale[i] = s;
     }
-    *kout = k; *gout = g;
+    *sout = s; *kout = k; *gout = g;
+}
+
+static void fp8_blocks_portable(int64_t n, int64_t B, const float *x, float *bscale, float *xhat, uint8_t *codes,
+                                int e5m2, int coat)
+{
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        int64_t bn = (n - b0 < B) ? n - b0 : B;
+        float s = lbq_fp8_scale(absmax_portable(x + b0, bn), e5m2, coat);
+        bscale[b0 / B] = s;
+        for (int64_t i = b0; i < b0 + bn; i++) {
+            int bits = 0;
+            xhat[i] = lbq_fp8_qdq(x[i], s, e5m2, NULL, &bits);
+            if (codes) codes[i] = (uint8_t)bits;
+        }
+    }
 }
 
 #if LBQ_HAVE_AVX2_CODE
@@ -972,6 +1089,40 @@ LBQ_AVX2 static void fp8_avx2(int64_t n, const float *x, float *sc, float *xhat,
     if (i < n) fp8_portable(n - i, x + i, sc + i, xhat + i, codes ? codes + i : NULL, e5m2, coat);
 }
 
+/* plain FP8 with block absmax scales: fp8_avx2 on a scale that is the same for every lane */
+LBQ_AVX2 static void fp8_blocks_avx2(int64_t n, int64_t B, const float *x, float *bscale, float *xhat, uint8_t *codes,
+                                     int e5m2, int coat)
+{
+    const struct fp8f f = fp8_fmt(e5m2);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        const int64_t bn = (n - b0 < B) ? n - b0 : B;
+        const float *xb = x + b0;
+        float *yb = xhat + b0;
+        uint8_t *cb = codes ? codes + b0 : NULL;
+        const float s = lbq_fp8_scale(absmax_avx2(xb, bn), e5m2, coat);      /* > 0 and finite */
+        bscale[b0 / B] = s;
+        const __m256 sv = _mm256_set1_ps(s);
+        int64_t i = 0;
+        for (; i + 8 <= bn; i += 8) {
+            __m256 xn = _mm256_div_ps(_mm256_loadu_ps(xb + i), sv);
+            xn = _mm256_and_ps(xn, _mm256_cmp_ps(xn, xn, _CMP_ORD_Q));          /* lbq_normalize, s > 0 */
+            __m256 sign = _mm256_andnot_ps(absmask, xn);
+            __m256 r = fp8_round_abs8(_mm256_and_ps(xn, absmask), &f);
+            _mm256_storeu_ps(yb + i, _mm256_mul_ps(_mm256_or_ps(r, sign), sv));
+            if (cb) {
+                __m256i bb = _mm256_or_si256(fp8_bits_abs8(r, &f), _mm256_srli_epi32(_mm256_castps_si256(sign), 24));
+                store_codes8(cb + i, bb);
+            }
+        }
+        for (; i < bn; i++) {
+            int bits = 0;
+            yb[i] = lbq_fp8_qdq(xb[i], s, e5m2, NULL, &bits);
+            if (cb) cb[i] = (uint8_t)bits;
+        }
+    }
+}
+
 /* one step of COAT's warp tree on the minima: lane l takes r's lane (r > 0 ? fmin(l, r) : l);
  * no NaN reaches it, so fmin is vminps */
 LBQ_AVX2_INLINE __m256 coat_comb8(__m256 l, __m256 r)
@@ -1008,11 +1159,18 @@ LBQ_AVX2_INLINE void coat_stats_avx2(const float *x, int64_t B, float *mxo, floa
         wmn[w] = _mm_cvtss_f32(h);
     }
     for (int w = nw; w < 32; w++) wmn[w] = 1e9f;
-    for (int st = 16; st > 0; st >>= 1)               /* the block-level lbq_coat_warp, lane 0 */
-        for (int l = 0; l < st; l++) {
-            float a = wmn[l + st];
-            wmn[l] = (a > 0.0f) ? (a < wmn[l] ? a : wmn[l]) : wmn[l];
-        }
+    {                                                 /* the block-level lbq_coat_warp, lane 0 */
+        __m256 c = coat_comb8(coat_comb8(_mm256_loadu_ps(wmn), _mm256_loadu_ps(wmn + 16)),
+                              coat_comb8(_mm256_loadu_ps(wmn + 8), _mm256_loadu_ps(wmn + 24)));   /* steps 16, 8 */
+        __m128 h = _mm_blendv_ps(_mm256_castps256_ps128(c),
+                                 _mm_min_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1)),
+                                 _mm_cmpgt_ps(_mm256_extractf128_ps(c, 1), _mm_setzero_ps()));   /* step 4 */
+        __m128 h2 = _mm_movehl_ps(h, h);                                                     /* step 2 */
+        h = _mm_blendv_ps(h, _mm_min_ps(h, h2), _mm_cmpgt_ps(h2, _mm_setzero_ps()));
+        __m128 h1 = _mm_shuffle_ps(h, h, 1);                                                  /* step 1 */
+        h = _mm_blendv_ps(h, _mm_min_ps(h, h1), _mm_cmpgt_ps(h1, _mm_setzero_ps()));
+        wmn[0] = _mm_cvtss_f32(h);
+    }
     float lane[8], m = 0.0f;
     _mm256_storeu_ps(lane, mx);
     for (int k = 0; k < 8; k++) m = lane[k] > m ? lane[k] : m;
@@ -1033,14 +1191,80 @@ LBQ_AVX2_INLINE __m256 powf_pos8(__m256 xv, __m256 kv)
 /* one group of COAT's expansion: lbq_coat_group_stats, lbq_dre_params, lbq_dre_qdq_elem lane by
  * lane (lanes with an infinite intermediate, from an infinite x or an overflowing x / g, take the
  * scalar function) */
-LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
-                                    float *scale, float *kout, float *gout)
+/* lbq_log2f8 and lbq_exp2f8 on NV <= 8 independent vectors, stage by stage (the Horner chains are
+ * latency-bound: more chains in flight keep the multipliers and adders busy); the operations of
+ * each lane are those of the one-vector functions */
+#define DRE_XN _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++)
+LBQ_AVX2_INLINE void log2f8xn(__m256 *v, const int NV)
 {
-    float mx, mn, s, k, g;
-    if (n == B && B % 32 == 0 && B <= 1024) coat_stats_avx2(x, B, &mx, &mn);
-    else lbq_coat_group_stats(x, n, B, &mx, &mn);
-    lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
-    *kout = k; *gout = g;
+    const __m256 tiny = _mm256_set1_ps(1.17549435e-38f), one = _mm256_set1_ps(1.0f);
+    __m256 sub[8], big[8], m[8], t[8], t2[8], p[8];
+    __m256i e[8], u[8];
+    DRE_XN {
+        sub[j] = _mm256_cmp_ps(v[j], tiny, _CMP_LT_OQ);
+        v[j] = _mm256_blendv_ps(v[j], _mm256_mul_ps(v[j], _mm256_set1_ps(8388608.0f)), sub[j]);
+        e[j] = _mm256_and_si256(_mm256_castps_si256(sub[j]), _mm256_set1_epi32(-23));
+        u[j] = _mm256_castps_si256(v[j]);
+        e[j] = _mm256_add_epi32(e[j], _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(u[j], 23), _mm256_set1_epi32(0xff)),
+                                                       _mm256_set1_epi32(127)));
+        m[j] = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u[j], _mm256_set1_epi32(0x007fffff)),
+                                                   _mm256_set1_epi32(0x3f800000)));
+        big[j] = _mm256_cmp_ps(m[j], _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+        m[j] = _mm256_blendv_ps(m[j], _mm256_mul_ps(m[j], _mm256_set1_ps(0.5f)), big[j]);
+        e[j] = _mm256_sub_epi32(e[j], _mm256_castps_si256(big[j]));
+    }
+    DRE_XN t[j] = _mm256_div_ps(_mm256_sub_ps(m[j], one), _mm256_add_ps(m[j], one));
+    DRE_XN { t2[j] = _mm256_mul_ps(t[j], t[j]); p[j] = _mm256_set1_ps(1.0f / 13.0f); }
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 11.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 9.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 7.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 5.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 3.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), one);
+    DRE_XN {
+        __m256 lnm = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t[j]), p[j]);
+        v[j] = _mm256_add_ps(_mm256_cvtepi32_ps(e[j]), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
+    }
+}
+
+LBQ_AVX2_INLINE void exp2f8xn(__m256 *y, const int NV)
+{
+    __m256 big[8], small[8], f[8], p[8];
+    __m256i ni[8], sub[8];
+    DRE_XN {
+        big[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(128.0f), _CMP_GE_OQ);
+        small[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(-150.0f), _CMP_LT_OQ);
+        y[j] = _mm256_blendv_ps(y[j], _mm256_setzero_ps(), _mm256_or_ps(big[j], small[j]));
+        __m256 n = _mm256_round_ps(y[j], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        f[j] = _mm256_mul_ps(_mm256_sub_ps(y[j], n), _mm256_set1_ps(0.693147180559945309f));
+        ni[j] = _mm256_cvttps_epi32(n);
+        p[j] = _mm256_set1_ps(1.0f / 3628800.0f);
+    }
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 362880.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 40320.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 5040.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 720.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 120.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 24.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 6.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(0.5f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
+    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
+    DRE_XN {
+        sub[j] = _mm256_cmpgt_epi32(_mm256_set1_epi32(-126), ni[j]);
+        __m256i e = _mm256_add_epi32(ni[j], _mm256_and_si256(sub[j], _mm256_set1_epi32(64)));
+        __m256 sc = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+        __m256 r = _mm256_mul_ps(p[j], sc);
+        r = _mm256_blendv_ps(r, _mm256_mul_ps(r, _mm256_set1_ps(5.42101086242752217e-20f)), _mm256_castsi256_ps(sub[j]));
+        r = _mm256_blendv_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), big[j]);
+        y[j] = _mm256_andnot_ps(small[j], r);
+    }
+}
+
+/* the elements of one group with its parameters s, k, g (lbq_dre_qdq_elem lane by lane) */
+LBQ_AVX2_INLINE void dre_elems_body(const float *x, int64_t n, int e5m2, const float s, const float k, const float g,
+                                    float *xhat, uint8_t *codes, const int NV)
+{
     const float ik = 1.0f / k;
     int64_t i = 0;
     if (lbq_isfinite(s) && s > 0.0f && lbq_isfinite(k) && k > 0.0f && lbq_isfinite(g) && g > 0.0f &&
@@ -1050,9 +1274,9 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
         const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
         const __m256 sv = _mm256_set1_ps(s), kv = _mm256_set1_ps(k), gv = _mm256_set1_ps(g), ikv = _mm256_set1_ps(ik);
         const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-        for (; i + 32 <= n; i += 32) {                  /* four vectors interleaved */
-            __m256 sign[4], xg[4], okg[4], is1[4], is0[4], l[4], r[4], rs[4], ok[4];
-            LBQ_X4 {                                    /* y = lbq_powf_pos(|x| / g, k) */
+        for (; i + 8 * NV <= n; i += 8 * NV) {          /* NV vectors interleaved */
+            __m256 sign[8], xg[8], okg[8], is1[8], is0[8], l[8], r[8], rs[8], ok[8];
+            DRE_XN {                                    /* y = lbq_powf_pos(|x| / g, k) */
                 __m256 xv = _mm256_loadu_ps(x + i + 8 * j);
                 xv = _mm256_and_ps(xv, _mm256_cmp_ps(xv, xv, _CMP_ORD_Q));
                 sign[j] = _mm256_andnot_ps(absmask, xv);
@@ -1063,10 +1287,10 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
                 is0[j] = _mm256_cmp_ps(xg[j], zero, _CMP_EQ_OQ);
                 l[j] = _mm256_blendv_ps(xg[j], one, _mm256_or_ps(is1[j], is0[j]));
             }
-            lbq_log2f8x4(l);
-            LBQ_X4 l[j] = _mm256_mul_ps(kv, l[j]);
-            lbq_exp2f8x4(l);
-            LBQ_X4 {                                    /* r = fp8(y / s); back = lbq_powf_pos(r s, 1/k) g */
+            log2f8xn(l, NV);
+            DRE_XN l[j] = _mm256_mul_ps(kv, l[j]);
+            exp2f8xn(l, NV);
+            DRE_XN {                                    /* r = fp8(y / s); back = lbq_powf_pos(r s, 1/k) g */
                 __m256 y = _mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j]));
                 r[j] = fp8_round_abs8(_mm256_div_ps(y, sv), &f);
                 rs[j] = _mm256_mul_ps(r[j], sv);
@@ -1076,20 +1300,19 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
                 is0[j] = _mm256_cmp_ps(rs[j], zero, _CMP_EQ_OQ);
                 l[j] = _mm256_blendv_ps(rs[j], one, _mm256_or_ps(is1[j], is0[j]));
             }
-            lbq_log2f8x4(l);
-            LBQ_X4 l[j] = _mm256_mul_ps(ikv, l[j]);
-            lbq_exp2f8x4(l);
-            LBQ_X4 {
+            log2f8xn(l, NV);
+            DRE_XN l[j] = _mm256_mul_ps(ikv, l[j]);
+            exp2f8xn(l, NV);
+            DRE_XN {
                 __m256 back = _mm256_mul_ps(_mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j])), gv);
                 _mm256_storeu_ps(xhat + i + 8 * j, _mm256_or_ps(back, sign[j]));
-                _mm256_storeu_ps(scale + i + 8 * j, sv);
                 if (codes) {
                     __m256 nz = _mm256_cmp_ps(r[j], zero, _CMP_NEQ_UQ);
                     __m256i sb = _mm256_srli_epi32(_mm256_castps_si256(_mm256_and_ps(sign[j], nz)), 24);
                     store_codes8(codes + i + 8 * j, _mm256_or_si256(fp8_bits_abs8(r[j], &f), sb));
                 }
             }
-            LBQ_X4 {
+            DRE_XN {
                 unsigned bad = ~(unsigned)_mm256_movemask_ps(ok[j]) & 0xffu;
                 for (; bad; bad &= bad - 1) {
                     int q = (int)(8 * j) + __builtin_ctz(bad), bits = 0;
@@ -1110,7 +1333,6 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
             __m256 ok = _mm256_and_ps(okg, _mm256_cmp_ps(rs, inf, _CMP_LT_OQ));
             __m256 back = _mm256_mul_ps(powf_pos8(_mm256_and_ps(rs, ok), ikv), gv);
             _mm256_storeu_ps(xhat + i, _mm256_or_ps(back, sign));
-            _mm256_storeu_ps(scale + i, sv);
             if (codes) {
                 __m256 nz = _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_NEQ_UQ);
                 __m256i sb = _mm256_srli_epi32(_mm256_castps_si256(_mm256_and_ps(sign, nz)), 24);
@@ -1128,8 +1350,111 @@ LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5
         int bits = 0;
         xhat[i] = lbq_dre_qdq_elem(x[i], s, k, g, e5m2, codes ? &bits : 0);
         if (codes) codes[i] = (uint8_t)bits;
-        scale[i] = s;
     }
+}
+
+LBQ_AVX2_INLINE void dre_group_body(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                    float *sout, float *kout, float *gout, const int NV)
+{
+    float mx, mn, s, k, g;
+    if (n == B && B % 32 == 0 && B <= 1024) coat_stats_avx2(x, B, &mx, &mn);
+    else lbq_coat_group_stats(x, n, B, &mx, &mn);
+    lbq_dre_params(mx, mn, e5m2, &s, &k, &g);
+    *sout = s; *kout = k; *gout = g;
+    dre_elems_body(x, n, e5m2, s, k, g, xhat, codes, NV);
+}
+
+/* lbq_dre_params of 8 groups in 8 lanes, operation for operation; a lane whose intermediate values
+ * leave the range where the vector functions equal the scalar ones (M / m0 not finite and
+ * positive, k not finite or 0, M / g not finite and positive or exactly 1: the special cases of
+ * lbq_powf_pos) takes the scalar function */
+LBQ_AVX2_INLINE void dre_params8(const float *mx, const float *mn, int e5m2, float *s, float *k, float *g)
+{
+    const float fmax = e5m2 ? 57344.0f : 448.0f;
+    const __m256 c = _mm256_set1_ps(lbq_log2f(fmax * fmax * 0.5f)), one = _mm256_set1_ps(1.0f);
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), zero = _mm256_setzero_ps();
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 M = _mm256_add_ps(_mm256_loadu_ps(mx), _mm256_set1_ps(1e-30f));
+    __m256 m0 = _mm256_add_ps(_mm256_loadu_ps(mn), _mm256_set1_ps(1e-30f));
+    __m256 q = _mm256_div_ps(M, m0);
+    __m256 ok = _mm256_and_ps(_mm256_cmp_ps(q, zero, _CMP_GT_OQ), _mm256_cmp_ps(q, inf, _CMP_LT_OQ));
+    __m256 lq = lbq_log2f8(_mm256_blendv_ps(one, q, ok));
+    __m256 kk = _mm256_div_ps(_mm256_round_ps(_mm256_mul_ps(_mm256_div_ps(c, lq), _mm256_set1_ps(16.0f)),
+                                              _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), _mm256_set1_ps(16.0f));
+    __m256 gg = _mm256_mul_ps(_mm256_sqrt_ps(M), _mm256_sqrt_ps(m0));
+    __m256 xv = _mm256_div_ps(M, gg);
+    __m256 ak = _mm256_and_ps(kk, absmask);
+    ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(ak, inf, _CMP_LT_OQ), _mm256_cmp_ps(ak, zero, _CMP_GT_OQ)));
+    ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(xv, zero, _CMP_GT_OQ), _mm256_cmp_ps(xv, inf, _CMP_LT_OQ)));
+    ok = _mm256_and_ps(ok, _mm256_cmp_ps(xv, one, _CMP_NEQ_OQ));
+    __m256 y = _mm256_mul_ps(_mm256_blendv_ps(zero, kk, ok), lbq_log2f8(_mm256_blendv_ps(one, xv, ok)));
+    __m256 sv = _mm256_div_ps(lbq_exp2f8(y), _mm256_set1_ps(fmax));
+    _mm256_storeu_ps(s, sv);
+    _mm256_storeu_ps(k, kk);
+    _mm256_storeu_ps(g, gg);
+    unsigned bad = ~(unsigned)_mm256_movemask_ps(ok) & 0xffu;
+    for (; bad; bad &= bad - 1) {
+        int j = __builtin_ctz(bad);
+        lbq_dre_params(mx[j], mn[j], e5m2, &s[j], &k[j], &g[j]);
+    }
+}
+
+/* COAT's expansion on consecutive groups of B (the last may be shorter): the statistics of up to 8
+ * groups, their parameters in 8 lanes (dre_params8), then the elements group by group.  scale:
+ * one per block (per_block) or per element; bparams (nullable): k, g per block */
+LBQ_AVX2_INLINE void dre_blocks_body(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                     float *scale, int per_block, float *bparams, const int NV)
+{
+    const int vstats = B % 32 == 0 && B <= 1024;
+    for (int64_t b0 = 0; b0 < n; b0 += 8 * B) {
+        float mx[8], mn[8], sv[8], kv[8], gv[8];
+        int ng = 0;
+        for (; ng < 8 && b0 + ng * B < n; ng++) {
+            const int64_t o = b0 + ng * B, bn = (n - o < B) ? n - o : B;
+            if (bn == B && vstats) coat_stats_avx2(x + o, B, &mx[ng], &mn[ng]);
+            else lbq_coat_group_stats(x + o, bn, B, &mx[ng], &mn[ng]);
+        }
+        for (int j = ng; j < 8; j++) { mx[j] = 1.0f; mn[j] = 0.5f; }    /* unused lanes */
+        dre_params8(mx, mn, e5m2, sv, kv, gv);
+        for (int j = 0; j < ng; j++) {
+            const int64_t o = b0 + j * B, bn = (n - o < B) ? n - o : B, b = o / B;
+            dre_elems_body(x + o, bn, e5m2, sv[j], kv[j], gv[j], xhat + o, codes ? codes + o : NULL, NV);
+            if (per_block) scale[b] = sv[j];
+            else for (int64_t i = 0; i < bn; i++) scale[o + i] = sv[j];
+            if (bparams) { bparams[2 * b] = kv[j]; bparams[2 * b + 1] = gv[j]; }
+        }
+    }
+}
+
+LBQ_AVX2 static void dre_group_avx2(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                    float *sout, float *kout, float *gout)
+{
+    dre_group_body(x, n, B, e5m2, xhat, codes, sout, kout, gout, 4);
+}
+
+LBQ_AVX2 static void dre_blocks_avx2(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                     float *scale, int per_block, float *bparams)
+{
+    dre_blocks_body(x, n, B, e5m2, xhat, codes, scale, per_block, bparams, 4);
+}
+
+#ifndef DRE_NV512
+#define DRE_NV512 8
+#endif
+/* The same operations compiled for AVX-512 (F, VL, BW, DQ): the EVEX encoding's 32 vector registers
+ * hold the four interleaved chains without spills, and compares go to mask registers.  The
+ * intrinsics are the AVX2 ones, so each lane performs the same IEEE single operations in the same
+ * order (no FMA: the build contracts nothing, -ffp-contract=off). */
+LBQ_AVX512_VLBWDQ static void dre_group_avx512(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                        float *sout, float *kout, float *gout)
+{
+    dre_group_body(x, n, B, e5m2, xhat, codes, sout, kout, gout, DRE_NV512);
+}
+
+LBQ_AVX512_VLBWDQ static void dre_blocks_avx512(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
+                                         float *scale, int per_block, float *bparams)
+{
+    dre_blocks_body(x, n, B, e5m2, xhat, codes, scale, per_block, bparams, DRE_NV512);
 }
 #endif
 
@@ -1142,10 +1467,156 @@ void lbq_fp8_run(int64_t n, const float *x, float *sc, float *xhat, uint8_t *cod
 }
 
 void lbq_dre_group(const float *x, int64_t n, int64_t B, int e5m2, float *xhat, uint8_t *codes,
-                   float *scale, float *k, float *g)
+                   float *s, float *k, float *g)
 {
 #if LBQ_HAVE_AVX2_CODE
-    if (lbq_simd_level() >= 2) { dre_group_avx2(x, n, B, e5m2, xhat, codes, scale, k, g); return; }
+    if (simd_avx512vl()) { dre_group_avx512(x, n, B, e5m2, xhat, codes, s, k, g); return; }
+    if (lbq_simd_level() >= 2) { dre_group_avx2(x, n, B, e5m2, xhat, codes, s, k, g); return; }
 #endif
-    dre_group_portable(x, n, B, e5m2, xhat, codes, scale, k, g);
+    dre_group_portable(x, n, B, e5m2, xhat, codes, s, k, g);
+}
+
+void lbq_dre_blocks(int64_t n, int64_t B, const float *x, float *scale, int per_block, float *xhat, uint8_t *codes,
+                    float *bparams, int e5m2)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (simd_avx512vl()) { dre_blocks_avx512(x, n, B, e5m2, xhat, codes, scale, per_block, bparams); return; }
+    if (lbq_simd_level() >= 2) { dre_blocks_avx2(x, n, B, e5m2, xhat, codes, scale, per_block, bparams); return; }
+#endif
+    for (int64_t b0 = 0; b0 < n; b0 += B) {
+        const int64_t bn = (n - b0 < B) ? n - b0 : B, b = b0 / B;
+        float s, k, g;
+        dre_group_portable(x + b0, bn, B, e5m2, xhat + b0, codes ? codes + b0 : NULL, &s, &k, &g);
+        if (per_block) scale[b] = s;
+        else for (int64_t i = 0; i < bn; i++) scale[b0 + i] = s;
+        if (bparams) { bparams[2 * b] = k; bparams[2 * b + 1] = g; }
+    }
+}
+
+void lbq_fp8_blocks(int64_t n, int64_t B, const float *x, float *bscale, float *xhat, uint8_t *codes, int e5m2, int coat)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) { fp8_blocks_avx2(n, B, x, bscale, xhat, codes, e5m2, coat); return; }
+#endif
+    fp8_blocks_portable(n, B, x, bscale, xhat, codes, e5m2, coat);
+}
+
+/* ---- bit packing (lbq_pack / lbq_unpack, qdq.c) ----------------------------------------------- */
+/* Eight codes of b bits fill b whole bytes of the little-endian stream: one pext of the eight code
+ * bytes with the mask of each byte's low b bits gives those bytes (code i at bits [i b, (i+1) b)),
+ * the stream lbq_pack_put builds; pdep reverses it.  Codes with bits at or above b (which the
+ * scalar definition ORs into the neighbours) make lbq_pack_simd return 0: the caller packs by the
+ * definition. */
+#if LBQ_HAVE_AVX2_CODE
+#  define LBQ_BMI2 __attribute__((target("bmi2")))
+LBQ_BMI2 static int pack_bmi2(const uint8_t *codes, int64_t n, int bits, uint8_t *out)
+{
+    const uint64_t mask = 0x0101010101010101ull * ((1u << bits) - 1u);
+    const int64_t ng = n / 8, nb = (n * bits + 7) / 8;
+    uint64_t over = 0;
+    int64_t g = 0;
+    for (; g < ng && g * bits + 8 <= nb; g++) {         /* 8-byte stores: the next group overwrites the excess */
+        uint64_t u, v;
+        memcpy(&u, codes + 8 * g, 8);
+        over |= u & ~mask;
+        v = _pext_u64(u, mask);
+        memcpy(out + g * bits, &v, 8);
+    }
+    for (; g < ng; g++) {
+        uint64_t u, v;
+        memcpy(&u, codes + 8 * g, 8);
+        over |= u & ~mask;
+        v = _pext_u64(u, mask);
+        memcpy(out + g * bits, &v, (size_t)bits);      /* little-endian: the low b bytes */
+    }
+    for (int64_t i = 8 * ng; i < n; i++) over |= codes[i] >> bits;
+    if (over) return 0;
+    if (nb > ng * bits) memset(out + ng * bits, 0, (size_t)(nb - ng * bits));
+    for (int64_t i = 8 * ng; i < n; i++) lbq_pack_put(out, i, bits, codes[i]);
+    return 1;
+}
+
+LBQ_BMI2 static void unpack_bmi2(const uint8_t *in, int64_t n, int bits, uint8_t *codes)
+{
+    const uint64_t mask = 0x0101010101010101ull * ((1u << bits) - 1u);
+    const int64_t ng = n / 8, nb = (n * bits + 7) / 8;
+    for (int64_t g = 0; g < ng; g++) {
+        uint64_t v = 0, u;
+        if (g * bits + 8 <= nb) memcpy(&v, in + g * bits, 8);
+        else memcpy(&v, in + g * bits, (size_t)bits);
+        u = _pdep_u64(v, mask);                          /* bits above 8 b of v are not used */
+        memcpy(codes + 8 * g, &u, 8);
+    }
+    for (int64_t i = 8 * ng; i < n; i++) codes[i] = (uint8_t)lbq_pack_get(in, i, bits);
+}
+#endif
+
+int lbq_pack_simd(const uint8_t *codes, int64_t n, int bits, uint8_t *out)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (bits >= 1 && bits <= 7 && simd_bmi2()) return pack_bmi2(codes, n, bits, out);
+#else
+    (void)codes; (void)n; (void)bits; (void)out;
+#endif
+    return 0;
+}
+
+int lbq_unpack_simd(const uint8_t *in, int64_t n, int bits, uint8_t *codes)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (bits >= 1 && bits <= 7 && simd_bmi2()) { unpack_bmi2(in, n, bits, codes); return 1; }
+#else
+    (void)in; (void)n; (void)bits; (void)codes;
+#endif
+    return 0;
+}
+
+/* ---- tensor statistics (lbq_tstats_add, qdq.c): one row's run of the per-index maxima --------- */
+/* max over the run of |x| (non-finite x as 0), mr[j] = max(mr[j], |x[j]|) the same way, and the
+ * number of non-finite x added to *nf.  The maximum of non-negative values is exact in any order. */
+static float row_absmax_portable(const float *x, int64_t n, float *mr, int64_t *nf)
+{
+    float rm = 0.0f;
+    int64_t c = 0;
+    for (int64_t j = 0; j < n; j++) {
+        float a = lbq_absf(x[j]);
+        c += !lbq_isfinite(a);
+        a = lbq_isfinite(a) ? a : 0.0f;
+        rm = (a > rm) ? a : rm;
+        mr[j] = (a > mr[j]) ? a : mr[j];
+    }
+    *nf += c;
+    return rm;
+}
+
+#if LBQ_HAVE_AVX2_CODE
+LBQ_AVX2 static float row_absmax_avx2(const float *x, int64_t n, float *mr, int64_t *nf)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 inf = _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000));
+    __m256 m = _mm256_setzero_ps();
+    int64_t c = 0, j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + j), absmask);
+        __m256 fin = _mm256_cmp_ps(a, inf, _CMP_LT_OQ);
+        c += 8 - __builtin_popcount((unsigned)_mm256_movemask_ps(fin));
+        a = _mm256_and_ps(a, fin);
+        m = _mm256_max_ps(m, a);
+        _mm256_storeu_ps(mr + j, _mm256_max_ps(a, _mm256_loadu_ps(mr + j)));   /* a > mr ? a : mr */
+    }
+    float lane[8], rm = 0.0f;
+    _mm256_storeu_ps(lane, m);
+    for (int k = 0; k < 8; k++) rm = (lane[k] > rm) ? lane[k] : rm;
+    *nf += c;
+    if (j < n) { float r2 = row_absmax_portable(x + j, n - j, mr + j, nf); rm = (r2 > rm) ? r2 : rm; }
+    return rm;
+}
+#endif
+
+float lbq_row_absmax(const float *x, int64_t n, float *mr, int64_t *nf)
+{
+#if LBQ_HAVE_AVX2_CODE
+    if (lbq_simd_level() >= 2) return row_absmax_avx2(x, n, mr, nf);
+#endif
+    return row_absmax_portable(x, n, mr, nf);
 }

@@ -23,6 +23,18 @@ static long long nref_log, nref_fp8, nref_dre, nlevel_cmp;     /* elements check
 
 static int same_bits(float a, float b) { return lbq_f2u(a) == lbq_f2u(b); }
 
+/* every dispatch level this machine has: 0 (portable), 2 (AVX2), 3 (AVX-512) */
+static int g_levels[3], g_nlev;
+static void probe_levels(void)
+{
+    int best = lbq_simd_set(-1);
+    g_nlev = 0;
+    g_levels[g_nlev++] = 0;
+    if (best >= 2) g_levels[g_nlev++] = 2;
+    if (best >= 3) g_levels[g_nlev++] = 3;
+}
+#define FOR_LEVELS(simd) for (int li_ = 0, simd = 0; li_ < g_nlev && (simd = g_levels[li_], lbq_simd_set(simd), 1); li_++)
+
 static void fill(float *x, int64_t n, const struct lbq_qplan *p, int64_t block)
 {
     for (int64_t i = 0; i < n; i++) {
@@ -72,7 +84,7 @@ static void fill(float *x, int64_t n, const struct lbq_qplan *p, int64_t block)
     }
 }
 
-static void run_one(const char *text, const struct lbq_shape *sh)
+static void run_one(const char *text, const struct lbq_shape *sh, int level)
 {
     struct lbq_qspec s;
     struct lbq_qplan p;
@@ -90,11 +102,23 @@ static void run_one(const char *text, const struct lbq_shape *sh)
         CHECK_OK(lbq_tstats_init(&st, sh));
         fill(x, n, &p, p.norm->blockwise ? p.block : 0);
         lbq_tstats_add(&st, 0, n, x);
-        lbq_simd_enable(1);
+        lbq_simd_set(level);
         CHECK_OK(lbq_qdq(&p, &st, 0, n, x, xa, ca, sa, pa, NULL));
-        lbq_simd_enable(0);
+        lbq_simd_set(0);
         CHECK_OK(lbq_qdq(&p, &st, 0, n, x, xb, cb, sb, pb, NULL));
-        lbq_simd_enable(1);
+        lbq_simd_set(level);
+        {   /* the stored form: one scale per block, the same values, codes and parameters */
+            float *xs = malloc(sizeof(float) * (size_t)n), *bs = malloc(sizeof(float) * (size_t)n);
+            float *ps = calloc((size_t)(2 * n + 2), sizeof(float));
+            uint8_t *cs = malloc((size_t)n);
+            CHECK_OK(lbq_qdq_stored(&p, &st, 0, n, x, xs, cs, bs, ps, scr));
+            int d = 0;
+            for (int64_t i = 0; i < n; i++)
+                d += !same_bits(xs[i], xa[i]) || cs[i] != ca[i] || !same_bits(ps[i], pa[i]) ||
+                     (p.norm->blockwise && i % p.block == 0 && !same_bits(bs[i / p.block], sa[i]));
+            CHECK_MSG(d == 0, "%s level %d: lbq_qdq_stored differs from lbq_qdq in %d elements", text, level, d);
+            free(xs); free(bs); free(ps); free(cs);
+        }
         int bad = 0;
         const int is_fp8 = !strncmp(s.map->name, "fp8", 3), e5m2 = !strcmp(s.map->name, "fp8e5m2");
         for (int64_t i = 0; i < n && bad < 3; i++) {
@@ -353,8 +377,7 @@ static void test_fp8_direct(void)
                 double r = t_uniform();
                 sc0[i] = r < 0.6 ? fmax : r < 0.7 ? 0.0f : r < 0.75 ? 1e-30f : (float)pow(10.0, -20.0 + 30.0 * t_uniform());
             }
-            for (int simd = 0; simd < 2; simd++) {
-                lbq_simd_enable(simd);
+            FOR_LEVELS(simd) {
                 memcpy(sc, sc0, sizeof(float) * n);
                 lbq_fp8_run(n - simd, x, sc, y, c, e5, coat);          /* odd length: a portable tail */
                 for (int64_t i = 0; i < n - simd; i++) {
@@ -379,7 +402,7 @@ static void test_fp8_direct(void)
 static void test_dre_direct(void)
 {
     static const int64_t Bs[] = { 128, 32, 64, 256, 1024, 2048, 100 };
-    float x[2048], y[2048], sc[2048];
+    float x[2048], y[2048];
     uint8_t c[2048];
     int bad = 0;
     long long checked = 0, groups = 0;
@@ -412,18 +435,17 @@ static void test_dre_direct(void)
                     lbq_coat_group_stats(x, n, B, &mx, &mn);
                     lbq_dre_params(mx, mn, e5, &s, &k, &g);
                     groups++;
-                    for (int simd = 0; simd < 2; simd++) {
-                        float kk, gg;
-                        lbq_simd_enable(simd);
-                        lbq_dre_group(x, n, B, e5, y, c, sc, &kk, &gg);
-                        if ((!same_bits(kk, k) || !same_bits(gg, g)) && bad++ < 5)
-                            fprintf(stderr, "dre B=%lld kind %d simd=%d: k %a g %a, reference %a %a\n", (long long)B, kind, simd,
-                                    (double)kk, (double)gg, (double)k, (double)g);
+                    FOR_LEVELS(simd) {
+                        float kk, gg, ss;
+                        lbq_dre_group(x, n, B, e5, y, c, &ss, &kk, &gg);
+                        if ((!same_bits(kk, k) || !same_bits(gg, g) || !same_bits(ss, s)) && bad++ < 5)
+                            fprintf(stderr, "dre B=%lld kind %d simd=%d: s %a k %a g %a, reference %a %a %a\n", (long long)B, kind, simd,
+                                    (double)ss, (double)kk, (double)gg, (double)s, (double)k, (double)g);
                         for (int64_t i = 0; i < n; i++) {
                             int bits = 0;
                             float ref = lbq_dre_qdq_elem(x[i], s, k, g, e5, &bits);
                             checked++;
-                            if ((!same_bits(ref, y[i]) || bits != c[i] || !same_bits(s, sc[i])) && bad++ < 5)
+                            if ((!same_bits(ref, y[i]) || bits != c[i]) && bad++ < 5)
                                 fprintf(stderr, "dre e5m2=%d B=%lld kind %d simd=%d x=%a: %a code %d, reference %a code %d\n",
                                         e5, (long long)B, kind, simd, (double)x[i], (double)y[i], c[i], (double)ref, bits);
                         }
@@ -602,8 +624,157 @@ static void test_log_params(void)
 }
 
 
+/* lbq_dre_blocks (every level) == the qcore functions group by group, on runs of groups of mixed
+ * kinds (so that a batch of 8 groups has lanes whose parameters take the scalar function: all-zero,
+ * constant and overflowing groups beside ordinary ones), with a ragged last group; scales per
+ * block and per element, codes and k, g */
+static void test_dre_blocks(void)
+{
+    static const int64_t Bs[] = { 128, 32, 64, 96, 1024, 100, 2048 };
+    int bad = 0;
+    long long checked = 0;
+    for (int e5 = 0; e5 < 2; e5++)
+        for (int bi = 0; bi < 7; bi++)
+            for (int rep = 0; rep < 3; rep++) {
+                const int64_t B = Bs[bi], ng = B >= 1024 ? 11 : 37, n = (ng - 1) * B + 1 + (int64_t)(t_uniform() * (double)(B - 1));
+                float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n), *sc = malloc(sizeof(float) * n),
+                      *bs = malloc(sizeof(float) * ng), *bp = malloc(sizeof(float) * 2 * ng);
+                uint8_t *c = malloc((size_t)n);
+                for (int64_t g0 = 0; g0 < n; g0 += B) {
+                    int kind = (int)(t_uniform() * 9);
+                    for (int64_t i = g0; i < n && i < g0 + B; i++) {
+                        double r = t_uniform();
+                        float v = (float)(t_normal() * pow(10.0, -6.0 + 6.0 * t_uniform()));
+                        switch (kind) {
+                        case 1: if (r < 0.3) v = 0.0f; break;
+                        case 2: v = 0.0f; break;
+                        case 3: v = 0.25f; break;
+                        case 4: if (r < 0.05) v = NAN; else if (r < 0.1) v = (r < 0.075) ? INFINITY : -INFINITY; break;
+                        case 5: if (r < 0.3) v = 1e-42f * (float)(1 + (int)(r * 10)); break;
+                        case 6: v = (float)(t_normal() * 1e30); if (r < 0.1) v = 1e-30f; break;
+                        case 7: v = (float)(t_normal() * 1e-36); break;
+                        case 8: v = (float)(1.0 + 1e-6 * t_normal()); break;
+                        default: break;
+                        }
+                        x[i] = v;
+                    }
+                }
+                FOR_LEVELS(simd) {
+                    for (int per_block = 0; per_block < 2; per_block++) {
+                        lbq_dre_blocks(n, B, x, per_block ? bs : sc, per_block, y, c, bp, e5);
+                        for (int64_t g0 = 0; g0 < n; g0 += B) {
+                            const int64_t gn = n - g0 < B ? n - g0 : B, b = g0 / B;
+                            float mx, mn, s0, k0, gg0;
+                            lbq_coat_group_stats(x + g0, gn, B, &mx, &mn);
+                            lbq_dre_params(mx, mn, e5, &s0, &k0, &gg0);
+                            if ((!same_bits(k0, bp[2 * b]) || !same_bits(gg0, bp[2 * b + 1]) ||
+                                 (per_block && !same_bits(s0, bs[b]))) && bad++ < 5)
+                                fprintf(stderr, "dre blocks B=%lld level %d group %lld: s k g %a %a %a, reference %a %a %a\n",
+                                        (long long)B, simd, (long long)b, (double)(per_block ? bs[b] : sc[g0]),
+                                        (double)bp[2 * b], (double)bp[2 * b + 1], (double)s0, (double)k0, (double)gg0);
+                            for (int64_t i = g0; i < g0 + gn; i++) {
+                                int bits = 0;
+                                float ref = lbq_dre_qdq_elem(x[i], s0, k0, gg0, e5, &bits);
+                                checked++;
+                                if ((!same_bits(ref, y[i]) || bits != c[i] || (!per_block && !same_bits(s0, sc[i]))) && bad++ < 5)
+                                    fprintf(stderr, "dre blocks B=%lld level %d x=%a: %a code %d, reference %a code %d\n",
+                                            (long long)B, simd, (double)x[i], (double)y[i], c[i], (double)ref, bits);
+                            }
+                        }
+                    }
+                }
+                lbq_simd_enable(1);
+                free(x); free(y); free(sc); free(bs); free(bp); free(c);
+            }
+    CHECK_MSG(bad == 0, "dre blocks: %d differences in %lld elements", bad, checked);
+    CHECK(checked > 1000000);
+}
+
+/* lbq_pack / lbq_unpack at every level == the bit-stream definition (lbq_pack_put / lbq_pack_get of
+ * qcore.h), for 1-8 bits and lengths around the 8-code groups, with codes in range and with codes
+ * that have bits at or above b (which the definition ORs into the neighbours) */
+static void test_pack_levels(void)
+{
+    int bad = 0;
+    for (int bits = 1; bits <= 8; bits++)
+        for (int n = 1; n <= 200; n += (n < 40 ? 1 : 23))
+            for (int over = 0; over < 2; over++) {
+                uint8_t codes[200], ref[200], out[208], back[200];
+                const int64_t nb = ((int64_t)n * bits + 7) / 8;
+                for (int i = 0; i < n; i++) codes[i] = (uint8_t)(t_uniform() * (1 << bits));
+                if (over && bits < 8) codes[(int)(t_uniform() * n)] |= (uint8_t)(1u << bits);
+                memset(ref, 0, sizeof ref);
+                if (bits == 8) memcpy(ref, codes, (size_t)n);
+                else for (int i = 0; i < n; i++) lbq_pack_put(ref, i, bits, codes[i]);
+                FOR_LEVELS(simd) {
+                    memset(out, 0xA5, sizeof out);
+                    lbq_pack(codes, n, bits, out);
+                    if ((memcmp(out, ref, (size_t)nb) != 0 || out[nb] != 0xA5) && bad++ < 5)
+                        fprintf(stderr, "pack bits %d n %d over %d level %d differs from lbq_pack_put\n", bits, n, over, simd);
+                    memset(back, 0xA5, sizeof back);
+                    lbq_unpack(ref, n, bits, back);
+                    for (int i = 0; i < n; i++)
+                        if (back[i] != (bits == 8 ? ref[i] : lbq_pack_get(ref, i, bits)) && bad++ < 5)
+                            fprintf(stderr, "unpack bits %d n %d over %d level %d element %d\n", bits, n, over, simd, i);
+                }
+                lbq_simd_enable(1);
+            }
+    CHECK_MSG(bad == 0, "pack: %d differences from the definition", bad);
+}
+
+/* lbq_tstats_add (its row runs vectorized) at every level == the portable loops: absmax, non-finite
+ * count and every per-index maximum, over shapes whose rows are not multiples of 8, added in
+ * chunks that start mid-row, with NaN, Inf, -0 and denormals */
+static void test_tstats_levels(void)
+{
+    static const struct lbq_shape shs[] = {
+        { .rank = 2, .dim = { 37, 53 }, .numel = 37 * 53 }, { .rank = 2, .dim = { 9, 4096 }, .numel = 9 * 4096 },
+        { .rank = 3, .dim = { 5, 7, 19 }, .numel = 5 * 7 * 19 }, { .rank = 2, .dim = { 300, 3 }, .numel = 900 },
+    };
+    int bad = 0;
+    for (int si = 0; si < 4; si++) {
+        const struct lbq_shape *sh = &shs[si];
+        const int64_t n = sh->numel;
+        float *x = malloc(sizeof(float) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            double r = t_uniform();
+            x[i] = r < 0.02 ? NAN : r < 0.03 ? -INFINITY : r < 0.04 ? INFINITY : r < 0.06 ? -0.0f : r < 0.08 ? 1e-41f :
+                   (float)(t_normal() * pow(10.0, -8.0 + 10.0 * t_uniform()));
+        }
+        struct lbq_tstats ref, st;
+        CHECK_OK(lbq_tstats_init(&ref, sh));
+        CHECK_OK(lbq_tstats_init(&st, sh));
+        lbq_simd_set(0);
+        lbq_tstats_add(&ref, 0, n, x);
+        FOR_LEVELS(simd) {
+            lbq_tstats_reset(&st);
+            for (int64_t o = 0; o < n;) {
+                int64_t c = 1 + (int64_t)(t_uniform() * 200);
+                if (c > n - o) c = n - o;
+                lbq_tstats_add(&st, o, c, x + o);
+                o += c;
+            }
+            int d = !same_bits(st.absmax, ref.absmax) || st.nonfinite != ref.nonfinite || st.seen != ref.seen;
+            for (int k = 0; k < sh->rank; k++)
+                for (int64_t i = 0; i < sh->dim[k]; i++) d += !same_bits(st.dimmax[k][i], ref.dimmax[k][i]);
+            if (d && bad++ < 5) fprintf(stderr, "tstats shape %d level %d: %d differences\n", si, simd, d);
+        }
+        lbq_simd_enable(1);
+        lbq_tstats_free(&ref); lbq_tstats_free(&st);
+        free(x);
+    }
+    CHECK_MSG(bad == 0, "tstats: %d shapes differ between levels", bad);
+}
+
 int main(void)
 {
+    probe_levels();
+    printf("simd levels:");
+    for (int i = 0; i < g_nlev; i++) printf(" %d", g_levels[i]);
+    printf("\n");
+    test_pack_levels();
+    test_tstats_levels();
+    test_dre_blocks();
     test_bin_tables();
     test_fp8_direct();
     test_dre_direct();
@@ -637,7 +808,7 @@ int main(void)
                                 /* log map: the nz pass runs the ':guarded' variant */
                                 snprintf(text, sizeof text, "%s-%s:b%d%s%s", nname, m->name, bits,
                                          nz ? (m->needs_block ? ":guarded" : ":nz") : "", sr ? ":sr" : "");
-                                run_one(text, &shapes[si]);
+                                for (int li = g_nlev > 1 ? 1 : 0; li < g_nlev; li++) run_one(text, &shapes[si], g_levels[li]);
                                 ncase++;
                             }
         }
@@ -653,7 +824,7 @@ int main(void)
                         char text[128];
                         if (nm->blockwise) snprintf(text, sizeof text, "%s%d-%s%s", nm->name, blocks[bi], mi ? "fp8e5m2" : "fp8e4m3", fp8v[vi]);
                         else snprintf(text, sizeof text, "%s-%s%s", nm->name, mi ? "fp8e5m2" : "fp8e4m3", fp8v[vi]);
-                        run_one(text, &shapes[si]);
+                        for (int li = g_nlev > 1 ? 1 : 0; li < g_nlev; li++) run_one(text, &shapes[si], g_levels[li]);
                         ncase++;
                     }
             }
