@@ -38,9 +38,9 @@ float lbq_uniform(uint64_t seed, uint32_t stream, uint64_t i) { return lbq_philo
 /* ---- big buffers (lbq-impl.h) ---------------------------------------------------------------- */
 #define BIG_ALIGN ((size_t)2 << 20)
 
+#if LBQ_BIG_MMAP
 static size_t big_round(size_t bytes) { return (bytes + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1); }
 
-#if LBQ_BIG_MMAP
 static struct { void *p; size_t len; } g_keep[LBQ_BIG_KEEP];     /* freed mappings, len 0 = empty */
 static atomic_flag g_keep_lock = ATOMIC_FLAG_INIT;
 
@@ -89,6 +89,7 @@ void *lbq_big_alloc(size_t bytes)
 
 void lbq_big_free(void *p, size_t bytes)
 {
+    (void)bytes;        /* unused where big buffers are plain malloc (not Linux, sanitizer builds) */
     if (!p) return;
 #if LBQ_BIG_MMAP
     if (bytes >= LBQ_BIG_MIN) {
