@@ -912,7 +912,7 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
     const char *maps[MAX_SERIES];
     int nm = list_maps(s, LBQ_NORM_BLOCK, maps, MAX_SERIES, &dropped);
     struct wide w[3];
-    int rc = LBQ_OK;
+    int rc = LBQ_OK, has_r1 = 0;
     memset(w, 0, sizeof w);
     for (int k = 0; k < 3 && !rc; k++) {
         if ((rc = wide_init(&w[k], blk, nbl))) break;
@@ -926,6 +926,7 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
             for (int j = 0; j < nbl; j++) y[j] = cfg_val(find_cfg(s, LBQ_NORM_BLOCK, maps[m], b, (long long)blk[j]), k);
             const struct cfg *r1 = find_cfg(s, LBQ_NORM_RANK1, maps[m], b, -1);
             if (r1) {
+                has_r1 = 1;
                 series_label(r1->norm, 0, maps[m], t, sizeof t);
                 double *z = wide_col(&w[k], t, lt, 2);
                 if (!z) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); break; }
@@ -936,7 +937,7 @@ static int fig2(struct ctx *cx, const struct sweep *s, struct figs *fs)
     if (!rc) {
         struct fig *f = fig_new(fs, "fig2-error-vs-block", "fig2-error-vs-block");
         if (emit_state_panels(f, w, "block") == 0) { fs->n--; sb_free(&f->data); sb_free(&f->vars); note(cx, "fig2 skipped: no finite errors"); }
-        else { var_strf(&f->vars, "title", "Quantization error vs block size at %d bits (dashed: rank-1 normalization)", b); var_str(&f->vars, "statlab", stat_label(s)); }
+        else { var_strf(&f->vars, "title", "Quantization error vs block size at %d bits%s", b, has_r1 ? " (dashed: rank-1 normalization)" : ""); var_str(&f->vars, "statlab", stat_label(s)); }
     }
     for (int k = 0; k < 3; k++) wide_free(&w[k]);
     return rc;
