@@ -108,12 +108,16 @@ LBQ_AVX2_INLINE __m256 lbq_philox_uniform8(uint64_t seed, uint32_t stream, uint6
  * functions above; the interleaving changes only the order of independent instructions). */
 #define LBQ_X4 _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
 
-LBQ_AVX2_INLINE void lbq_log2f8x4(__m256 *v)
+/* lbq_log2f8 and lbq_exp2f8 on NV <= 8 independent vectors, stage by stage (the Horner chains are
+ * latency-bound: more chains in flight keep the multipliers and adders busy); the operations of
+ * each lane are those of the one-vector functions.  NV is a constant where they are inlined. */
+#define LBQ_XN _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++)
+LBQ_AVX2_INLINE void lbq_log2f8xn(__m256 *v, const int NV)
 {
     const __m256 tiny = _mm256_set1_ps(1.17549435e-38f), one = _mm256_set1_ps(1.0f);
-    __m256 sub[4], big[4], m[4], t[4], t2[4], p[4];
-    __m256i e[4], u[4];
-    LBQ_X4 {
+    __m256 sub[8], big[8], m[8], t[8], t2[8], p[8];
+    __m256i e[8], u[8];
+    LBQ_XN {
         sub[j] = _mm256_cmp_ps(v[j], tiny, _CMP_LT_OQ);
         v[j] = _mm256_blendv_ps(v[j], _mm256_mul_ps(v[j], _mm256_set1_ps(8388608.0f)), sub[j]);
         e[j] = _mm256_and_si256(_mm256_castps_si256(sub[j]), _mm256_set1_epi32(-23));
@@ -126,25 +130,25 @@ LBQ_AVX2_INLINE void lbq_log2f8x4(__m256 *v)
         m[j] = _mm256_blendv_ps(m[j], _mm256_mul_ps(m[j], _mm256_set1_ps(0.5f)), big[j]);
         e[j] = _mm256_sub_epi32(e[j], _mm256_castps_si256(big[j]));
     }
-    LBQ_X4 t[j] = _mm256_div_ps(_mm256_sub_ps(m[j], one), _mm256_add_ps(m[j], one));
-    LBQ_X4 { t2[j] = _mm256_mul_ps(t[j], t[j]); p[j] = _mm256_set1_ps(1.0f / 13.0f); }
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 11.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 9.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 7.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 5.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 3.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), one);
-    LBQ_X4 {
+    LBQ_XN t[j] = _mm256_div_ps(_mm256_sub_ps(m[j], one), _mm256_add_ps(m[j], one));
+    LBQ_XN { t2[j] = _mm256_mul_ps(t[j], t[j]); p[j] = _mm256_set1_ps(1.0f / 13.0f); }
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 11.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 9.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 7.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 5.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 3.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), one);
+    LBQ_XN {
         __m256 lnm = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t[j]), p[j]);
         v[j] = _mm256_add_ps(_mm256_cvtepi32_ps(e[j]), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
     }
 }
 
-LBQ_AVX2_INLINE void lbq_exp2f8x4(__m256 *y)
+LBQ_AVX2_INLINE void lbq_exp2f8xn(__m256 *y, const int NV)
 {
-    __m256 big[4], small[4], f[4], p[4];
-    __m256i ni[4], sub[4];
-    LBQ_X4 {
+    __m256 big[8], small[8], f[8], p[8];
+    __m256i ni[8], sub[8];
+    LBQ_XN {
         big[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(128.0f), _CMP_GE_OQ);
         small[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(-150.0f), _CMP_LT_OQ);
         y[j] = _mm256_blendv_ps(y[j], _mm256_setzero_ps(), _mm256_or_ps(big[j], small[j]));
@@ -153,17 +157,17 @@ LBQ_AVX2_INLINE void lbq_exp2f8x4(__m256 *y)
         ni[j] = _mm256_cvttps_epi32(n);
         p[j] = _mm256_set1_ps(1.0f / 3628800.0f);
     }
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 362880.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 40320.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 5040.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 720.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 120.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 24.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 6.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(0.5f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
-    LBQ_X4 p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
-    LBQ_X4 {
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 362880.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 40320.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 5040.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 720.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 120.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 24.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 6.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(0.5f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
+    LBQ_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
+    LBQ_XN {
         sub[j] = _mm256_cmpgt_epi32(_mm256_set1_epi32(-126), ni[j]);
         __m256i e = _mm256_add_epi32(ni[j], _mm256_and_si256(sub[j], _mm256_set1_epi32(64)));
         __m256 sc = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
@@ -173,6 +177,9 @@ LBQ_AVX2_INLINE void lbq_exp2f8x4(__m256 *y)
         y[j] = _mm256_andnot_ps(small[j], r);
     }
 }
+
+LBQ_AVX2_INLINE void lbq_log2f8x4(__m256 *v) { lbq_log2f8xn(v, 4); }
+LBQ_AVX2_INLINE void lbq_exp2f8x4(__m256 *y) { lbq_exp2f8xn(y, 4); }
 
 /* Philox4x32-10 with the rounds that act on per-run constants done once in scalar: within a run
  * (no 2^32 crossing) c1 = the high index word, c2 = stream and c3 are the same in every lane, so

@@ -1191,75 +1191,7 @@ LBQ_AVX2_INLINE __m256 powf_pos8(__m256 xv, __m256 kv)
 /* one group of COAT's expansion: lbq_coat_group_stats, lbq_dre_params, lbq_dre_qdq_elem lane by
  * lane (lanes with an infinite intermediate, from an infinite x or an overflowing x / g, take the
  * scalar function) */
-/* lbq_log2f8 and lbq_exp2f8 on NV <= 8 independent vectors, stage by stage (the Horner chains are
- * latency-bound: more chains in flight keep the multipliers and adders busy); the operations of
- * each lane are those of the one-vector functions */
-#define DRE_XN _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++)
-LBQ_AVX2_INLINE void log2f8xn(__m256 *v, const int NV)
-{
-    const __m256 tiny = _mm256_set1_ps(1.17549435e-38f), one = _mm256_set1_ps(1.0f);
-    __m256 sub[8], big[8], m[8], t[8], t2[8], p[8];
-    __m256i e[8], u[8];
-    DRE_XN {
-        sub[j] = _mm256_cmp_ps(v[j], tiny, _CMP_LT_OQ);
-        v[j] = _mm256_blendv_ps(v[j], _mm256_mul_ps(v[j], _mm256_set1_ps(8388608.0f)), sub[j]);
-        e[j] = _mm256_and_si256(_mm256_castps_si256(sub[j]), _mm256_set1_epi32(-23));
-        u[j] = _mm256_castps_si256(v[j]);
-        e[j] = _mm256_add_epi32(e[j], _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(u[j], 23), _mm256_set1_epi32(0xff)),
-                                                       _mm256_set1_epi32(127)));
-        m[j] = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u[j], _mm256_set1_epi32(0x007fffff)),
-                                                   _mm256_set1_epi32(0x3f800000)));
-        big[j] = _mm256_cmp_ps(m[j], _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
-        m[j] = _mm256_blendv_ps(m[j], _mm256_mul_ps(m[j], _mm256_set1_ps(0.5f)), big[j]);
-        e[j] = _mm256_sub_epi32(e[j], _mm256_castps_si256(big[j]));
-    }
-    DRE_XN t[j] = _mm256_div_ps(_mm256_sub_ps(m[j], one), _mm256_add_ps(m[j], one));
-    DRE_XN { t2[j] = _mm256_mul_ps(t[j], t[j]); p[j] = _mm256_set1_ps(1.0f / 13.0f); }
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 11.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 9.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 7.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 5.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), _mm256_set1_ps(1.0f / 3.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], t2[j]), one);
-    DRE_XN {
-        __m256 lnm = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f), t[j]), p[j]);
-        v[j] = _mm256_add_ps(_mm256_cvtepi32_ps(e[j]), _mm256_mul_ps(lnm, _mm256_set1_ps(1.44269504088896341f)));
-    }
-}
-
-LBQ_AVX2_INLINE void exp2f8xn(__m256 *y, const int NV)
-{
-    __m256 big[8], small[8], f[8], p[8];
-    __m256i ni[8], sub[8];
-    DRE_XN {
-        big[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(128.0f), _CMP_GE_OQ);
-        small[j] = _mm256_cmp_ps(y[j], _mm256_set1_ps(-150.0f), _CMP_LT_OQ);
-        y[j] = _mm256_blendv_ps(y[j], _mm256_setzero_ps(), _mm256_or_ps(big[j], small[j]));
-        __m256 n = _mm256_round_ps(y[j], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-        f[j] = _mm256_mul_ps(_mm256_sub_ps(y[j], n), _mm256_set1_ps(0.693147180559945309f));
-        ni[j] = _mm256_cvttps_epi32(n);
-        p[j] = _mm256_set1_ps(1.0f / 3628800.0f);
-    }
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 362880.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 40320.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 5040.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 720.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 120.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 24.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f / 6.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(0.5f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
-    DRE_XN p[j] = _mm256_add_ps(_mm256_mul_ps(p[j], f[j]), _mm256_set1_ps(1.0f));
-    DRE_XN {
-        sub[j] = _mm256_cmpgt_epi32(_mm256_set1_epi32(-126), ni[j]);
-        __m256i e = _mm256_add_epi32(ni[j], _mm256_and_si256(sub[j], _mm256_set1_epi32(64)));
-        __m256 sc = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
-        __m256 r = _mm256_mul_ps(p[j], sc);
-        r = _mm256_blendv_ps(r, _mm256_mul_ps(r, _mm256_set1_ps(5.42101086242752217e-20f)), _mm256_castsi256_ps(sub[j]));
-        r = _mm256_blendv_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f800000)), big[j]);
-        y[j] = _mm256_andnot_ps(small[j], r);
-    }
-}
+#define DRE_XN LBQ_XN
 
 /* the elements of one group with its parameters s, k, g (lbq_dre_qdq_elem lane by lane) */
 LBQ_AVX2_INLINE void dre_elems_body(const float *x, int64_t n, int e5m2, const float s, const float k, const float g,
@@ -1287,9 +1219,9 @@ LBQ_AVX2_INLINE void dre_elems_body(const float *x, int64_t n, int e5m2, const f
                 is0[j] = _mm256_cmp_ps(xg[j], zero, _CMP_EQ_OQ);
                 l[j] = _mm256_blendv_ps(xg[j], one, _mm256_or_ps(is1[j], is0[j]));
             }
-            log2f8xn(l, NV);
+            lbq_log2f8xn(l, NV);
             DRE_XN l[j] = _mm256_mul_ps(kv, l[j]);
-            exp2f8xn(l, NV);
+            lbq_exp2f8xn(l, NV);
             DRE_XN {                                    /* r = fp8(y / s); back = lbq_powf_pos(r s, 1/k) g */
                 __m256 y = _mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j]));
                 r[j] = fp8_round_abs8(_mm256_div_ps(y, sv), &f);
@@ -1300,9 +1232,9 @@ LBQ_AVX2_INLINE void dre_elems_body(const float *x, int64_t n, int e5m2, const f
                 is0[j] = _mm256_cmp_ps(rs[j], zero, _CMP_EQ_OQ);
                 l[j] = _mm256_blendv_ps(rs[j], one, _mm256_or_ps(is1[j], is0[j]));
             }
-            log2f8xn(l, NV);
+            lbq_log2f8xn(l, NV);
             DRE_XN l[j] = _mm256_mul_ps(ikv, l[j]);
-            exp2f8xn(l, NV);
+            lbq_exp2f8xn(l, NV);
             DRE_XN {
                 __m256 back = _mm256_mul_ps(_mm256_andnot_ps(is0[j], _mm256_blendv_ps(l[j], one, is1[j])), gv);
                 _mm256_storeu_ps(xhat + i + 8 * j, _mm256_or_ps(back, sign[j]));
