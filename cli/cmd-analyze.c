@@ -367,7 +367,7 @@ int cmd_analyze(int argc, char **argv)
     struct cli_parser p = { "analyze", g_opts, argc, argv, 1, {0}, 0 };
     struct cli_qopts qo;
     struct lbq_open_opts oo = { 0, 0, 0 };
-    struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL };
+    struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL, NULL };
     const char *val, *json_out = NULL, *device = "auto", *plan_path = NULL;
     struct lbq_groups *groups = NULL;
     double nparams_x = 0;

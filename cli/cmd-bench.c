@@ -343,7 +343,7 @@ int cmd_bench(int argc, char **argv)
         lbq_qspec_parse("block128-dtree", NULL, &c.m);
         lbq_qspec_parse("rank1-linear", NULL, &c.v);
         c.has_m = c.has_v = 1;
-        struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL };
+        struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL, NULL };
         struct lbq_param_eval ev;
         int ar = (int)(reps < 3 ? reps : 3);
         for (int r = 0; r < ar; r++) { double a = now_s(); rc = lbq_eval_param(f, 0, &c, 1, &eo, &ev); t[r] = now_s() - a; if (rc) break; }

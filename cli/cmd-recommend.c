@@ -547,7 +547,7 @@ int cmd_recommend(int argc, char **argv)
             }
         }
     }
-    struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, NULL };
+    struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, NULL, NULL };
     for (int i = 0; i < np && !from_sweep; i++) {
         const struct lbq_param_info *pi = lbq_file_param(f, i);
         pname[i] = pi->name; pnumel[i] = (double)pi->shape.numel;

@@ -480,7 +480,7 @@ int cmd_sweep(int argc, char **argv)
     for (int b0 = 0; b0 < nt; b0 += batch) {
         int nb = (nt - b0 < batch) ? nt - b0 : batch;
         for (int j = 0; j < nb; j++) cl[j] = lbq_sweep_conf(sw, todo[b0 + j])->c;
-        struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, sw };
+        struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, sw, &g_interrupted };   /* Ctrl-C stops inside a tensor */
         /* which (parameter x configuration chunk) units are ours: with one process, K = 1 and all */
         rc = mpi_plan(&mp, f, nb, split_ok, b0 == 0);
         if (rc) goto cleanup;
@@ -499,6 +499,7 @@ int cmd_sweep(int argc, char **argv)
                 eo.slab_cb = heat ? lbq_sweep_heat_slab : NULL;
                 rc = sampled ? lbq_eval_param_sampled(f, i, cl + j0, j1 - j0, &eo, &smp, sout, tmpev)
                              : lbq_eval_param(f, i, cl + j0, j1 - j0, &eo, tmpev);
+                if (rc == LBQ_ERR_INTERRUPTED && g_interrupted) rc = interrupted(dir, checkpoint, wrote);
                 if (rc) goto cleanup;
                 done_work += (int64_t)(j1 - j0) * pi->shape.numel;
                 if (b0 == 0 && j0 == 0 && j1 > j0 && tmpev[0].acc.m.nonfinite) {
@@ -539,14 +540,16 @@ int cmd_sweep(int argc, char **argv)
         LBQ_TRY(lbq_sweep_sample_front(sw, todo, &nn));
         cli_note("sweep --sample: re-evaluating exactly the %d configurations on or near the Pareto front", nn);
         for (int j = 0; j < nn; j++) cl[j] = lbq_sweep_conf(sw, todo[j])->c;
-        struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, sw };
+        struct lbq_eval_opts eo = { mem, 10.0, use_dev, NULL, sw, &g_interrupted };
         free(tmpev);
         tmpev = calloc((size_t)(nn > 0 ? nn : 1), sizeof *tmpev);
         if (!tmpev) { rc = lbq_err(LBQ_ERR_NOMEM, "out of memory"); goto cleanup; }
         for (int i = 0; i < np && nn > 0; i++) {
             if (g_interrupted) { rc = interrupted(dir, checkpoint, wrote); goto cleanup; }
             progress(quiet, (double)i / np, now_s() - t0, "exact re-run of the front");
-            LBQ_TRY(lbq_eval_param(f, i, cl, nn, &eo, tmpev));
+            rc = lbq_eval_param(f, i, cl, nn, &eo, tmpev);
+            if (rc == LBQ_ERR_INTERRUPTED && g_interrupted) rc = interrupted(dir, checkpoint, wrote);
+            if (rc) goto cleanup;
             LBQ_TRY(lbq_sweep_fold(sw, i, todo, nn, tmpev));
         }
         lbq_sweep_sample_times(sw, ts, now_s() - t0 - ts);

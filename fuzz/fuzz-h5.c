@@ -75,7 +75,7 @@ static void h5f_read(struct lbq_file *f, int p, enum lbq_ds ds, int64_t t, int64
 static void h5f_check_eval(struct lbq_file *f, int p, const struct lbq_param_info *pi)
 {
     struct lbq_param_eval ev[3];
-    struct lbq_eval_opts eo = { 1 << 20, 10.0, 0, NULL, NULL };
+    struct lbq_eval_opts eo = { 1 << 20, 10.0, 0, NULL, NULL, NULL };
     h5f_clear_err();
     int rc = lbq_eval_param(f, p, g_h5_conf, 3, &eo, ev);
     if (rc != LBQ_OK) {

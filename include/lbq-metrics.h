@@ -7,6 +7,7 @@
 #include "lbq.h"
 
 #include <math.h>
+#include <signal.h>        /* sig_atomic_t (lbq_eval_opts.cancel) */
 
 #ifdef __cplusplus
 extern "C" {
@@ -131,6 +132,9 @@ struct lbq_eval_opts {
      * gather more statistics without reading the tensor again */
     void  (*slab_cb)(void *ud, int p, int64_t off, int64_t n, const float *m, const float *v);
     void   *cb_ud;
+    /* optional: when *cancel becomes non-zero (a signal handler may set it), the evaluation stops
+     * at its next slab or window of configurations and returns LBQ_ERR_INTERRUPTED, no results */
+    const volatile sig_atomic_t *cancel;
 };
 
 /* Whether configurations with these block sizes (blockwise plans) may be evaluated in separate

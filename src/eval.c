@@ -88,6 +88,13 @@ static int qdq_state(const struct lbq_qplan *p, const struct lbq_tstats *st, int
     return be->qdq(p, st, off, n, x, xh, scratch);
 }
 
+/* LBQ_ERR_INTERRUPTED once the caller's cancel flag is set (lbq_eval_opts.cancel) */
+static int eval_cancelled(const struct lbq_eval_opts *opts)
+{
+    if (opts && opts->cancel && *opts->cancel) return lbq_err(LBQ_ERR_INTERRUPTED, "interrupted");
+    return LBQ_OK;
+}
+
 /* The chunk of the engine: the smallest multiple of `unit` (a common multiple of 128, the outlier
  * block, and of every block size evaluated together) that is >= 65536 elements.  Chunks are the
  * unit of parallel work and of the accumulation order, so they fix the floating-point sums. */
@@ -337,6 +344,7 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
     }
     for (int64_t off = 0; off < N; off += slab) {
         int64_t n = (N - off < slab) ? N - off : slab;
+        LBQ_TRY(eval_cancelled(opts));
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_M, 0, off, n, m));
         LBQ_TRY(lbq_file_read(f, p, LBQ_DS_V, 0, off, n, v));
         if (have_st && slab >= N) {
@@ -361,6 +369,7 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
         for (int c0 = 0; c0 < nconf; c0 += cwin) {
             int cw = (nconf - c0 < cwin) ? nconf - c0 : cwin;
             int64_t items = (int64_t)cw * nch;
+            LBQ_TRY(eval_cancelled(opts));
             struct lbq_errslot err = LBQ_ERRSLOT_INIT;     /* the first worker's error, with its message */
             #pragma omp parallel
             {
@@ -376,6 +385,7 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
                     int64_t o = k * chunk, cn = (n - o < chunk) ? n - o : chunk;
                     struct lbq_acc *acc = &chunk_acc[(int64_t)(c - c0) * nch + k];
                     lbq_acc_zero(acc);
+                    if (opts && opts->cancel && *opts->cancel) continue;      /* checked after the loop */
                     if (!buf) { lbq_errslot_put(&err, lbq_err(LBQ_ERR_NOMEM, "out of memory")); continue; }
                     float *mh = buf, *vh = buf + chunk, *scr = buf + 2 * chunk;
                     /* a state kept in fp32 is its own x^ (no copy; lbq_acc_quant then adds only its bin 0) */
@@ -398,6 +408,7 @@ static int eval_param(struct lbq_file *f, int p, const struct lbq_config *conf, 
                 free(buf);
             }
             if (err.rc) { rc = lbq_errslot_raise(&err); goto cleanup; }
+            LBQ_TRY(eval_cancelled(opts));          /* items may have been skipped */
             for (int c = c0; c < c0 + cw; c++) {
                 for (int64_t k = 0; k < nch; k++) lbq_acc_merge(&out[c].acc, &chunk_acc[(int64_t)(c - c0) * nch + k]);
                 if (c > 0 && !fast) {

@@ -51,7 +51,7 @@ static int eval_device1(const char *path)
     lbq_qspec_parse("block128-dtree:b4", NULL, &conf.m);
     lbq_qspec_parse("block128-linear:b4", NULL, &conf.v);
     conf.has_m = conf.has_v = 1;
-    struct lbq_eval_opts eo = { (int64_t)1 << 20, 10.0, 1, NULL, NULL };    /* small slabs: several chunks */
+    struct lbq_eval_opts eo = { (int64_t)1 << 20, 10.0, 1, NULL, NULL, NULL };    /* small slabs: several chunks */
     struct lbq_param_eval ev;
     lbq_err(LBQ_OK, "stale message");
     rc = lbq_eval_param(f, 0, &conf, 1, &eo, &ev);

@@ -191,7 +191,7 @@ static int eval(const char *path, int device, int64_t mem, struct lbq_param_eval
     struct lbq_file *f = NULL;
     int rc = lbq_file_open(path, NULL, &f);
     if (rc != LBQ_OK) return rc;
-    struct lbq_eval_opts eo = { mem, 10.0, device, NULL, NULL };
+    struct lbq_eval_opts eo = { mem, 10.0, device, NULL, NULL, NULL };
     rc = lbq_eval_param(f, 0, conf, NCONF, &eo, ev);
     lbq_file_close(f);
     return rc;

@@ -263,7 +263,7 @@ int main(void)
             CHECK_OK(lbq_qspec_parse(specs[k][0], NULL, &conf.m));
             CHECK_OK(lbq_qspec_parse(specs[k][1], NULL, &conf.v));
             conf.has_m = conf.has_v = 1;
-            struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL };
+            struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL, NULL };
             struct lbq_param_eval ev;
             CHECK_OK(lbq_eval_param(f, 0, &conf, 1, &eo, &ev));
             /* the test's own quantization of the same tensors */
@@ -288,7 +288,7 @@ int main(void)
         /* fp32 (nothing quantized): every error is exactly 0, cosine 1 */
         struct lbq_config none;
         memset(&none, 0, sizeof none);
-        struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL };
+        struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL, NULL };
         struct lbq_param_eval ev;
         CHECK_OK(lbq_eval_param(f, 0, &none, 1, &eo, &ev));
         struct lbq_state_res r;
@@ -297,6 +297,21 @@ int main(void)
         lbq_update_result(&ev.acc.u, &u);
         CHECK(r.rel_l2 == 0.0); CHECK(u.rel_l2 == 0.0); CHECK_NEAR(u.cosine, 1.0, 1e-12);
         CHECK_NEAR(ev.m_size.bits_per_elem, 32.0, 0);
+        /* a set cancel flag (lbq_eval_opts.cancel, what sweep's Ctrl-C handler sets) stops the
+         * evaluation with LBQ_ERR_INTERRUPTED; a clear one changes nothing */
+        volatile sig_atomic_t stop = 1;
+        struct lbq_config one;
+        memset(&one, 0, sizeof one);
+        CHECK_OK(lbq_qspec_parse("block128-dtree", NULL, &one.m));
+        CHECK_OK(lbq_qspec_parse("rank1-linear", NULL, &one.v));
+        one.has_m = one.has_v = 1;
+        struct lbq_eval_opts ec = { 0, 10.0, 0, NULL, NULL, &stop };
+        CHECK(lbq_eval_param(f, 0, &one, 1, &ec, &ev) == LBQ_ERR_INTERRUPTED);
+        struct lbq_param_eval e0, e1;
+        stop = 0;
+        CHECK_OK(lbq_eval_param(f, 0, &one, 1, &ec, &e1));
+        CHECK_OK(lbq_eval_param(f, 0, &one, 1, &eo, &e0));
+        CHECK(memcmp(&e0.acc, &e1.acc, sizeof e0.acc) == 0);
         lbq_file_close(f);
     }
     unlink(path);

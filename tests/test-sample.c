@@ -148,7 +148,7 @@ int main(void)
         conf[c].has_m = conf[c].has_v = 1;
         snprintf(conf[c].label, sizeof conf[c].label, "%s/%s", g_specs[c][0], g_specs[c][1]);
     }
-    struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL };
+    struct lbq_eval_opts eo = { 0, 10.0, 0, NULL, NULL, NULL };
     struct lbq_param_eval ev[NCONF];
     struct lbq_acc *exact = calloc(NCONF, sizeof *exact);
     struct lbq_sample_acc *sout = malloc(sizeof *sout * NCONF), *stot = malloc(sizeof *stot * NCONF);

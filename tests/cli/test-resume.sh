@@ -205,8 +205,8 @@ EOF2
         check_eq "Ctrl-C during the last parameter: stderr" "lbq: error: interrupted: nothing written (use --checkpoint N to save partial results)" "$(tail -n 1 "$ERR")"
         check "Ctrl-C during the last parameter: no directory left" test ! -e "$T/int1"
     fi
-    # two parameters: the signal lands in the first one, inside the first batch (a sweep stops
-    # between parameters, so with one parameter the batch would complete and be saved)
+    # two parameters: the signal lands in the first one, inside the first batch (the sweep stops
+    # inside that tensor; with one parameter a late signal could find the batch complete and saved)
     BIG="$T/big2.h5" sigint_run "$T/int2" --checkpoint 250 --no-plot --no-swamp
     if [ -e "$T/int2/results.json" ]; then
         fail "Ctrl-C in the first --checkpoint batch" "the first batch of 250 configurations finished within 1.5 s (rc $RC)"
